@@ -1,0 +1,10 @@
+//! `hbd migrate`.
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> ExitCode {
+    eprintln!("hbd: migrate is not built yet");
+    ExitCode::from(2)
+}

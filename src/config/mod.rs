@@ -1,0 +1,3 @@
+//! ha.cf, haresources, authkeys and the TOML form, into one typed [`Config`].
+pub mod model;
+pub use model::*;

@@ -1,0 +1,284 @@
+//! The one typed configuration that `ha.cf` + `haresources` + `authkeys` and
+//! the native TOML form both load into. Parsers fill it; `validate()` checks it.
+
+use crate::time::Duration;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+/// Where a value came from, for `file:line` in diagnostics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Normal cluster nodes, lowercased, in `ha.cf` order (exactly two after validate()).
+    pub nodes: Vec<String>,
+    pub keepalive: Duration,
+    pub deadtime: Duration,
+    pub warntime: Duration,
+    pub initdead: Duration,
+    pub deadping: Duration,
+    pub udpport: u16,
+    pub baud: u32,
+    /// Every heartbeat medium; a link is one entry (one `bcast` line with two
+    /// devices gives two entries).
+    pub media: Vec<Medium>,
+    pub ping_nodes: Vec<PingNode>,
+    pub auto_failback: AutoFailback,
+    pub msgfmt: MsgFmt,
+    pub max_rexmit_delay: Duration,
+    pub logging: Logging,
+    pub realtime: bool,
+    pub stonith_hosts: Vec<StonithHost>,
+    pub auth: Auth,
+    pub groups: Vec<ResourceGroup>,
+    pub hbd: HbdOptions,
+    /// Directive name -> where it was last set, so cross-field checks can name a line.
+    pub origins: BTreeMap<String, Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Medium {
+    Ucast {
+        dev: String,
+        peer: String,
+    },
+    Bcast {
+        dev: String,
+    },
+    Mcast {
+        dev: String,
+        group: Ipv4Addr,
+        port: u16,
+        ttl: u8,
+        #[serde(rename = "loop")]
+        loopback: bool,
+    },
+    Serial {
+        path: PathBuf,
+    },
+}
+
+impl Medium {
+    /// The link name heartbeat shows: the interface for UDP media, the tty
+    /// path as written for serial.
+    pub fn link_name(&self) -> String {
+        match self {
+            Medium::Ucast { dev, .. } | Medium::Bcast { dev } | Medium::Mcast { dev, .. } => {
+                dev.clone()
+            }
+            Medium::Serial { path } => path.display().to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingNode {
+    /// The address as written for `ping`, the group name for `ping_group`.
+    pub name: String,
+    pub addrs: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoFailback {
+    On,
+    Off,
+    Legacy,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MsgFmt {
+    Classic,
+    Netstring,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Logging {
+    pub logfile: Option<PathBuf>,
+    pub debugfile: Option<PathBuf>,
+    /// A syslog facility name (`daemon`, `local0`, …); None = no syslog.
+    pub logfacility: Option<String>,
+    pub debug: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StonithHost {
+    /// Host name or `*`.
+    pub host: String,
+    pub kind: String,
+    pub params: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    Crc,
+    Md5,
+    Sha1,
+    /// HMAC-SHA256: hbd's own, for hbd-only pairs.
+    Sha256,
+}
+
+impl AuthMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::Crc => "crc",
+            AuthMethod::Md5 => "md5",
+            AuthMethod::Sha1 => "sha1",
+            AuthMethod::Sha256 => "sha256",
+        }
+    }
+}
+
+/// A key's secret bytes. Debug and Display never show them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(<{} bytes>)", self.0.len())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<secret>")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthKey {
+    pub method: AuthMethod,
+    pub secret: Secret,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// The outbound key index (`auth N`).
+    pub send_index: u8,
+    /// Every accepted key by index 0..=15.
+    pub keys: BTreeMap<u8, AuthKey>,
+}
+
+impl Auth {
+    pub fn send_key(&self) -> Option<&AuthKey> {
+        self.keys.get(&self.send_index)
+    }
+}
+
+/// One `haresources` line: a home node and resources started left to right.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceGroup {
+    pub home: String,
+    pub resources: Vec<Resource>,
+    #[serde(skip)]
+    pub location: Location,
+}
+
+impl ResourceGroup {
+    /// The group key heartbeat uses on the wire (`ipaddr=`): the first resource as written.
+    pub fn key(&self) -> String {
+        self.resources
+            .first()
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// `name::arg1::arg2` — a script name and its arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub name: String,
+    pub args: Vec<String>,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        for a in &self.args {
+            write!(f, "::{a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What to do when a resource will not stop and may still be active here.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopFailurePolicy {
+    /// Keep the group marked failed here and never offer it to the peer
+    /// (the operator must intervene). hbd's default.
+    Block,
+    /// Reboot the node as heartbeat does (`reboot -nf`).
+    Reboot,
+}
+
+/// Settings heartbeat does not have; TOML only (defaults when loaded from ha.cf).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HbdOptions {
+    /// Longest a resource script step may run before its process group is killed.
+    pub script_timeout: Duration,
+    pub stop_failure: StopFailurePolicy,
+    /// Extra resource script directories searched after `<config dir>/resource.d`.
+    pub resource_dirs: Vec<PathBuf>,
+    /// Executable run before taking over a peer declared dead (fencing hook).
+    pub fence_hook: Option<PathBuf>,
+    /// Use hbd's compact signed frame on serial links (hbd-to-hbd only).
+    pub compact_serial: bool,
+}
+
+impl Default for HbdOptions {
+    fn default() -> Self {
+        HbdOptions {
+            script_timeout: Duration::from_secs(120),
+            stop_failure: StopFailurePolicy::Block,
+            resource_dirs: Vec::new(),
+            fence_hook: None,
+            compact_serial: false,
+        }
+    }
+}
+
+impl Default for Config {
+    /// heartbeat 3.0.6's built-in defaults (spec §5.2, §7.2), with no nodes,
+    /// media, keys or groups.
+    fn default() -> Self {
+        Config {
+            nodes: Vec::new(),
+            keepalive: Duration::from_millis(1000),
+            deadtime: Duration::from_millis(30_000),
+            warntime: Duration::from_millis(15_000),
+            initdead: Duration::from_millis(30_000),
+            deadping: Duration::from_millis(30_000),
+            udpport: 694,
+            baud: 19200,
+            media: Vec::new(),
+            ping_nodes: Vec::new(),
+            auto_failback: AutoFailback::Legacy,
+            msgfmt: MsgFmt::Classic,
+            max_rexmit_delay: Duration::from_millis(250),
+            logging: Logging::default(),
+            realtime: true,
+            stonith_hosts: Vec::new(),
+            auth: Auth::default(),
+            groups: Vec::new(),
+            hbd: HbdOptions::default(),
+            origins: BTreeMap::new(),
+        }
+    }
+}

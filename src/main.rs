@@ -1,0 +1,44 @@
+//! The `hbd` command: every subcommand is a contract scripts rely on.
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hbd",
+    version,
+    about = "Heartbeat-compatible two-node high-availability daemon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the daemon in the foreground.
+    Run(cli::run::Args),
+    /// Check a configuration (ha.d directory or hbd.toml) and print every problem.
+    Check(cli::check::Args),
+    /// Print the TOML equivalent of a legacy /etc/ha.d configuration.
+    Migrate(cli::migrate::Args),
+    /// Decode and verify one heartbeat packet.
+    Decode(cli::decode::Args),
+    /// Two nodes on loopback: a failover and a failback, no root needed.
+    Demo(cli::demo::Args),
+    #[command(flatten)]
+    Control(cli::control::Cmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Run(a) => cli::run::run(a),
+        Cmd::Check(a) => cli::check::run(a),
+        Cmd::Migrate(a) => cli::migrate::run(a),
+        Cmd::Decode(a) => cli::decode::run(a),
+        Cmd::Demo(a) => cli::demo::run(a),
+        Cmd::Control(c) => cli::control::run(c),
+    }
+}
