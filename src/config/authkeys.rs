@@ -1,0 +1,323 @@
+//! `/etc/ha.d/authkeys` (spec §2.1): `auth N` picks the outbound key, `N method [secret]`
+//! lines list every accepted key. Secrets never appear in a diagnostic.
+
+use super::model::{Auth, AuthKey, AuthMethod, Diagnostic, Location, Secret};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// heartbeat's MAXAUTH: key indices 0..=15.
+const MAX_INDEX: u32 = 15;
+
+/// Reads and parses an authkeys file, refusing one that group or others can read or
+/// write. The mode is taken from the opened file, so a symlink cannot hide a
+/// world-readable target. Returns `None` when the file cannot be used.
+pub fn load(path: &Path) -> (Option<Auth>, Vec<Diagnostic>) {
+    let at = |line| {
+        Some(Location {
+            file: path.to_path_buf(),
+            line,
+        })
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            return (
+                None,
+                vec![Diagnostic::error(
+                    at(0),
+                    "authkeys",
+                    format!("cannot open {}: {e}", path.display()),
+                )],
+            )
+        }
+    };
+    let mut diags = Vec::new();
+    if let Ok(meta) = file.metadata() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o066 != 0 {
+            diags.push(Diagnostic::error(
+                at(0),
+                "authkeys",
+                format!(
+                    "mode {mode:03o} lets group or others read or write the keys; run `chmod 600 {}`",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let mut text = String::new();
+    if let Err(e) = file.read_to_string(&mut text) {
+        diags.push(Diagnostic::error(
+            at(0),
+            "authkeys",
+            format!("cannot read {}: {e}", path.display()),
+        ));
+        return (None, diags);
+    }
+    let (auth, more) = parse(&text, path);
+    diags.extend(more);
+    if diags.iter().any(Diagnostic::is_error) {
+        (None, diags)
+    } else {
+        (Some(auth), diags)
+    }
+}
+
+/// Parses authkeys text. Errors make the result unusable; the caller checks for them.
+pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
+    let at = |line| {
+        Some(Location {
+            file: file.to_path_buf(),
+            line,
+        })
+    };
+    let mut diags = Vec::new();
+    let mut keys: BTreeMap<u8, (AuthKey, usize)> = BTreeMap::new();
+    let mut send: Option<(u8, usize)> = None;
+    // heartbeat binds the outbound key while reading line N, so `auth N` after
+    // line N fails there; hbd accepts it and says so.
+    let mut order_warned = false;
+
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        if line.starts_with('a') {
+            match (
+                tokens.first(),
+                tokens.get(1).map(|n| n.parse::<u32>()),
+                tokens.len(),
+            ) {
+                (Some(&"auth"), Some(Ok(n)), 2) if n <= MAX_INDEX => {
+                    if let Some((_, prev)) = send {
+                        diags.push(Diagnostic::warning(
+                            at(line_no),
+                            "auth",
+                            format!("overrides `auth` on line {prev}; the last one wins"),
+                        ));
+                    }
+                    if keys.contains_key(&(n as u8)) && !order_warned {
+                        order_warned = true;
+                        diags.push(Diagnostic::warning(
+                            at(line_no),
+                            "auth",
+                            format!("heartbeat 3.0.6 requires `auth {n}` before key line {n} and would refuse this file; hbd accepts it"),
+                        ));
+                    }
+                    send = Some((n as u8, line_no));
+                }
+                _ => diags.push(Diagnostic::error(
+                    at(line_no),
+                    "auth",
+                    format!("{:?} is not `auth N` with N from 0 to 15", line.trim_end()),
+                )),
+            }
+            continue;
+        }
+        let index = match tokens[0].parse::<u32>() {
+            Ok(n) if n <= MAX_INDEX => n as u8,
+            Ok(n) => {
+                diags.push(Diagnostic::error(
+                    at(line_no),
+                    "key",
+                    format!("index {n} is out of range (expected 0 to 15)"),
+                ));
+                continue;
+            }
+            Err(_) => {
+                diags.push(Diagnostic::error(
+                    at(line_no),
+                    tokens[0],
+                    "is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`)",
+                ));
+                continue;
+            }
+        };
+        let Some(method_name) = tokens.get(1) else {
+            diags.push(Diagnostic::error(
+                at(line_no),
+                "key",
+                format!("key {index} names no method (expected crc, md5, sha1 or sha256)"),
+            ));
+            continue;
+        };
+        let method = match *method_name {
+            "crc" => AuthMethod::Crc,
+            "md5" => AuthMethod::Md5,
+            "sha1" => AuthMethod::Sha1,
+            "sha256" => AuthMethod::Sha256,
+            other => {
+                diags.push(Diagnostic::error(
+                    at(line_no),
+                    "key",
+                    format!(
+                        "key {index}: unknown method {other:?} (expected crc, md5, sha1 or sha256)"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let secret = tokens.get(2).map(|s| s.as_bytes().to_vec());
+        match (method, &secret) {
+            (AuthMethod::Crc, Some(_)) => {
+                diags.push(Diagnostic::error(at(line_no), "key", format!("key {index}: crc takes no secret (write `{index} crc`)")));
+                continue;
+            }
+            (AuthMethod::Crc, None) => diags.push(Diagnostic::warning(
+                at(line_no),
+                "key",
+                format!("key {index}: crc authenticates nothing (anyone on the link can forge packets); use sha1, or sha256 for hbd-only pairs"),
+            )),
+            (_, None) => {
+                diags.push(Diagnostic::error(at(line_no), "key", format!("key {index}: {} needs a secret (write `{index} {} SECRET`)", method.name(), method.name())));
+                continue;
+            }
+            (AuthMethod::Sha256, Some(_)) => diags.push(Diagnostic::warning(
+                at(line_no),
+                "key",
+                format!("key {index}: sha256 is hbd's own; heartbeat 3.0.6 peers cannot verify it"),
+            )),
+            _ => {}
+        }
+        if tokens.len() > 3 {
+            diags.push(Diagnostic::warning(
+                at(line_no),
+                "key",
+                format!("key {index}: text after the secret is ignored, as heartbeat does"),
+            ));
+        }
+        if let Some((_, prev)) = keys.get(&index) {
+            diags.push(Diagnostic::warning(
+                at(line_no),
+                "key",
+                format!("key {index} is also defined on line {prev}; the last one wins"),
+            ));
+        }
+        keys.insert(
+            index,
+            (
+                AuthKey {
+                    method,
+                    secret: Secret(secret.unwrap_or_default()),
+                },
+                line_no,
+            ),
+        );
+    }
+
+    let send_index = match send {
+        None => {
+            diags.push(Diagnostic::error(
+                at(0),
+                "auth",
+                "no `auth N` line selects the key to send with",
+            ));
+            0
+        }
+        Some((n, line)) => {
+            if !keys.contains_key(&n) {
+                diags.push(Diagnostic::error(
+                    at(line),
+                    "auth",
+                    format!("auth key [{n}] not found in the file (add a line `{n} sha1 SECRET`)"),
+                ));
+            }
+            n
+        }
+    };
+    let auth = Auth {
+        send_index,
+        keys: keys.into_iter().map(|(i, (k, _))| (i, k)).collect(),
+    };
+    (auth, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> (Auth, Vec<String>) {
+        let (a, d) = parse(text, Path::new("authkeys"));
+        (a, d.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn sha1_key_selected_for_sending() {
+        let (a, d) = p("# keys\nauth 1\n1 sha1 testsecret\n2 md5 other extra\n");
+        assert_eq!(a.send_index, 1);
+        assert_eq!(a.send_key().unwrap().method, AuthMethod::Sha1);
+        assert_eq!(a.send_key().unwrap().secret.0, b"testsecret");
+        assert_eq!(a.keys[&2].method, AuthMethod::Md5);
+        assert_eq!(d, vec!["authkeys:4: key: warning: key 2: text after the secret is ignored, as heartbeat does"]);
+    }
+
+    #[test]
+    fn errors_name_line_and_never_the_secret() {
+        let (_, d) =
+            p("auth 3\n1 sha1 s3cr3t\n2 blowfish s3cr3t\n17 md5 x\nfoo\n4 md5\n5 crc s3cr3t\n");
+        assert_eq!(
+            d,
+            vec![
+                "authkeys:3: key: key 2: unknown method \"blowfish\" (expected crc, md5, sha1 or sha256)",
+                "authkeys:4: key: index 17 is out of range (expected 0 to 15)",
+                "authkeys:5: foo: is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`)",
+                "authkeys:6: key: key 4: md5 needs a secret (write `4 md5 SECRET`)",
+                "authkeys:7: key: key 5: crc takes no secret (write `5 crc`)",
+                "authkeys:1: auth: auth key [3] not found in the file (add a line `3 sha1 SECRET`)",
+            ]
+        );
+        assert!(d.iter().all(|l| !l.contains("s3cr3t")));
+    }
+
+    #[test]
+    fn crc_is_accepted_with_a_warning() {
+        let (a, d) = p("auth 1\n1 crc\n");
+        assert_eq!(a.send_key().unwrap().method, AuthMethod::Crc);
+        assert_eq!(d.len(), 1);
+        assert!(d[0].contains("crc authenticates nothing"), "{d:?}");
+    }
+
+    #[test]
+    fn auth_after_its_key_line_is_a_warning() {
+        let (a, d) = p("1 sha1 k\nauth 1\n");
+        assert_eq!(a.send_index, 1);
+        assert!(
+            d[0].contains("heartbeat 3.0.6 requires `auth 1` before key line 1"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn missing_auth_line_is_an_error() {
+        let (_, d) = p("1 sha1 k\n");
+        assert_eq!(
+            d,
+            vec!["authkeys: auth: no `auth N` line selects the key to send with"]
+        );
+    }
+
+    #[test]
+    fn load_refuses_group_readable_file_even_through_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real");
+        std::fs::write(&target, "auth 1\n1 sha1 k\n").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("authkeys");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let (auth, d) = load(&link);
+        assert!(auth.is_none());
+        assert!(
+            d[0].to_string().contains("mode 644") && d[0].to_string().contains("chmod 600"),
+            "{d:?}"
+        );
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (auth, d) = load(&link);
+        assert!(auth.is_some(), "{d:?}");
+    }
+}
