@@ -5,9 +5,13 @@
 //! [`Node::poll_output`], sleeps until [`Node::next_deadline`], and shows
 //! [`Node::status`]. One task owns a `Node`: no locks.
 //!
-//! This file is the contract between the core and the shell.
+//! This file is the contract between the core and the shell. (The bodies of
+//! `Node` are placeholders until the core's owner fills them in.)
+
+#![forbid(unsafe_code)]
 
 use crate::config::Config;
+use crate::time::Instant;
 use crate::wire::Message;
 
 /// Index of a link in `Config::media` order.
@@ -99,3 +103,145 @@ pub enum Input {
 
 // Output, Event, Status and Node are defined by the core's modules and
 // re-exported here.
+
+/// A decision, pulled by the shell with [`Node::poll_output`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Seal and send `msg` (complete envelope, no `auth` field) on `link`, or on
+    /// every link when `link` is None.
+    Send { msg: Message, link: Option<LinkId> },
+    /// Run one resource script step and answer with [`Input::StepDone`].
+    Run(Step),
+    /// Something happened; the shell logs it at `event.level()`.
+    Event(Event),
+    /// Graceful shutdown finished: every group released, the peer told.
+    ShutdownComplete,
+}
+
+/// What the core tells the operator. `Display` is the log line (who, what, why,
+/// with the numbers behind the decision); `level()` its severity.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Free-form notice; the core's owner replaces uses with typed variants.
+    Note { level: log::Level, text: String },
+}
+
+impl Event {
+    pub fn level(&self) -> log::Level {
+        match self {
+            Event::Note { level, .. } => *level,
+        }
+    }
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Note { text, .. } => f.write_str(text),
+        }
+    }
+}
+
+/// Everything the core needs to start. The shell reads generation and uuid from
+/// the state directory and the wall clock once.
+#[derive(Clone, Debug)]
+pub struct NodeParams {
+    pub config: Config,
+    /// The local node's name, lowercased; one of `config.nodes`.
+    pub local: String,
+    /// This run's generation (`hg`), already incremented and persisted.
+    pub generation: u64,
+    pub uuid: [u8; 16],
+    /// Unix seconds at `Instant::ZERO`, so `ts` fields can be computed without a clock.
+    pub wall_clock_at_zero: u64,
+    /// Seeds the core's own PRNG (ACK trigger, retransmission delays).
+    pub seed: u64,
+}
+
+/// A plain snapshot for `hbd status`, `cl_status` and the demo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub local: NodeStatus,
+    pub peer: NodeStatus,
+    /// The peer's liveness on each configured link, in `Config::media` order.
+    pub links: Vec<LinkStatus>,
+    pub groups: Vec<GroupStatus>,
+    /// `none`, `local`, `foreign`, `all` or `transition` (`cl_status rscstatus`).
+    pub rsc_hold: String,
+    /// The last transitions, oldest first, with why (at most 32).
+    pub recent: Vec<(Instant, String)>,
+    pub late_heartbeats: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub name: String,
+    /// `init`, `up`, `active` or `dead` (heartbeat's words).
+    pub state: String,
+    pub generation: Option<u64>,
+    pub last_heard: Option<Instant>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub name: String,
+    pub up: bool,
+    pub last_heard: Option<Instant>,
+    /// Status messages from the peer that arrived later than `warntime`.
+    pub late: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupStatus {
+    pub key: String,
+    pub home: String,
+    /// The node believed to hold it (None: nobody).
+    pub owner: Option<String>,
+    /// `stopped`, `starting`, `running`, `stopping`, `failed` or `peer`.
+    pub state: String,
+}
+
+/// One node's core. See the module docs for how the shell drives it.
+pub struct Node {
+    params: NodeParams,
+}
+
+impl Node {
+    pub fn new(params: NodeParams, now: Instant) -> Node {
+        let _ = now;
+        Node { params }
+    }
+
+    /// Feeds one input at time `now` (monotonic, never decreasing).
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        let _ = (now, input);
+    }
+
+    /// The next decision, or None when there is nothing to do until the next input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        None
+    }
+
+    /// When to call `handle(now, Input::Timer)` at the latest.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    pub fn status(&self) -> Status {
+        let node = |name: &str| NodeStatus {
+            name: name.to_string(),
+            state: "init".into(),
+            generation: None,
+            last_heard: None,
+        };
+        Status {
+            local: node(&self.params.local),
+            peer: node(""),
+            links: Vec::new(),
+            groups: Vec::new(),
+            rsc_hold: "none".into(),
+            recent: Vec::new(),
+            late_heartbeats: 0,
+        }
+    }
+}
