@@ -1,1 +1,2 @@
 //! The tokio shell: sockets, serial, timers, scripts, control socket.
+pub mod proto;
