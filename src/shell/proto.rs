@@ -22,6 +22,8 @@ pub enum Request {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
+// One response per request line: the size of the status variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Response {
     Status(StatusReport),
     /// The command was handed to the core; `message` says what will happen.
