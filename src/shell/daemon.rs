@@ -73,11 +73,31 @@ fn load_config(opts: &RunOptions) -> (config::Loaded, usize) {
     (loaded, errors)
 }
 
+/// What wakes the loop from outside: the binary forwards SIGTERM/SIGINT/SIGHUP
+/// here; an embedding (a test, the demo) sends them directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sig {
+    /// Graceful shutdown; a second one exits at once.
+    Stop(&'static str),
+    Reload,
+}
+
 /// The whole of `hbd run`. Exit 0 after a graceful shutdown, 1 on a refusal to
 /// start or an unclean end.
 pub fn run(opts: RunOptions) -> ExitCode {
     logging::init();
-    match start(opts) {
+    let result = prepare(opts).and_then(|p| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(RunError::Runtime)?;
+        rt.block_on(async move {
+            let (tx, rx) = mpsc::channel(8);
+            forward_signals(tx)?;
+            serve(p, rx).await
+        })
+    });
+    match result {
         Ok(code) => code,
         Err(e) => {
             log::error!("not starting: {e}");
@@ -86,7 +106,43 @@ pub fn run(opts: RunOptions) -> ExitCode {
     }
 }
 
-fn start(opts: RunOptions) -> Result<ExitCode, RunError> {
+/// Forwards the process's signals into `tx` (inside the runtime).
+pub fn forward_signals(tx: mpsc::Sender<Sig>) -> Result<(), RunError> {
+    let mut term = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(RunError::Runtime)?;
+    tokio::spawn(async move {
+        loop {
+            let s = tokio::select! {
+                _ = term.recv() => Sig::Stop("SIGTERM"),
+                _ = int.recv() => Sig::Stop("SIGINT"),
+                _ = hup.recv() => Sig::Reload,
+            };
+            if tx.send(s).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Everything decided before the loop starts: the lock held, the config loaded,
+/// the generation persisted.
+pub struct Prepared {
+    pub cfg: Config,
+    pub local: String,
+    pub config_dir: PathBuf,
+    pub opts: RunOptions,
+    generation: u64,
+    uuid: [u8; 16],
+    clock: Clock,
+    rsctmp: PathBuf,
+    _lock: state::InstanceLock,
+}
+
+/// Takes the lock, loads the config (printing every diagnostic) and prepares the
+/// state and run directories.
+pub fn prepare(opts: RunOptions) -> Result<Prepared, RunError> {
     // The lock first: a second instance must say so, whatever its config says.
     let lock = state::lock(&opts.state_dir)?;
     let (loaded, errors) = load_config(&opts);
@@ -105,26 +161,77 @@ fn start(opts: RunOptions) -> Result<ExitCode, RunError> {
         .ok_or_else(|| RunError::NoLocalNode {
             path: opts.config.clone(),
         })?;
-    logging::configure(&local, &cfg.logging);
-    state::ensure_dir(&opts.run_dir, 0o755)?;
-    let rsctmp = opts.run_dir.join("rsctmp");
-    state::ensure_dir(&rsctmp, 0o755)?;
-    let clock = Clock::start();
-    let (generation, previous) = state::next_generation(&opts.state_dir, clock.wall_clock_at_zero)?;
-    match previous {
-        Some(_) => log::info!("Heartbeat generation: {generation}"),
-        None => log::info!("No Previous generation - starting at {generation}"),
+    Prepared::with_config(cfg, local, loaded.config_dir, opts, lock)
+}
+
+impl Prepared {
+    /// For a config that did not come from `config::load` (tests, embeddings).
+    pub fn new(
+        cfg: Config,
+        local: String,
+        config_dir: PathBuf,
+        opts: RunOptions,
+    ) -> Result<Prepared, RunError> {
+        let lock = state::lock(&opts.state_dir)?;
+        Prepared::with_config(cfg, local, config_dir, opts, lock)
     }
-    let uuid = state::load_or_create_uuid(&opts.state_dir)?;
+
+    fn with_config(
+        cfg: Config,
+        local: String,
+        config_dir: PathBuf,
+        opts: RunOptions,
+        lock: state::InstanceLock,
+    ) -> Result<Prepared, RunError> {
+        logging::configure(&local, &cfg.logging);
+        state::ensure_dir(&opts.run_dir, 0o755)?;
+        let rsctmp = opts.run_dir.join("rsctmp");
+        state::ensure_dir(&rsctmp, 0o755)?;
+        let clock = Clock::start();
+        let (generation, previous) =
+            state::next_generation(&opts.state_dir, clock.wall_clock_at_zero)?;
+        match previous {
+            Some(_) => log::info!("Heartbeat generation: {generation}"),
+            None => log::info!("No Previous generation - starting at {generation}"),
+        }
+        let uuid = state::load_or_create_uuid(&opts.state_dir)?;
+        Ok(Prepared {
+            cfg,
+            local,
+            config_dir,
+            opts,
+            generation,
+            uuid,
+            clock,
+            rsctmp,
+            _lock: lock,
+        })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// Runs the daemon until a graceful shutdown completes (or a second stop).
+/// Must run inside a tokio runtime (current_thread is enough).
+pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, RunError> {
+    let Prepared {
+        cfg,
+        local,
+        config_dir,
+        opts,
+        generation,
+        uuid,
+        clock,
+        rsctmp,
+        _lock,
+    } = p;
     if cfg.realtime && !opts.no_realtime {
         realtime::apply();
     } else {
         log::debug!("realtime off");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
     let mut seed = [0u8; 8];
     let _ = state::random_bytes(&mut seed);
     let params = NodeParams {
@@ -135,43 +242,41 @@ fn start(opts: RunOptions) -> Result<ExitCode, RunError> {
         wall_clock_at_zero: clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
     };
-    rt.block_on(async move {
-        let (tx, rx) = mpsc::channel(1024);
-        let (links, counters) = link::open_all(&cfg, opts.bind, 0, &tx)?;
-        let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
-        let listener = control::bind(&sock_path)?;
-        let own = nix::unistd::getuid().as_raw();
-        let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
-        let node = Node::new(params, clock.now());
-        log::info!(
-            "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
-            env!("CARGO_PKG_VERSION"),
-            links.len(),
-            opts.config.display()
-        );
-        let mut d = Daemon {
-            node,
-            clock,
-            cfg,
-            config_dir: loaded.config_dir,
-            opts,
-            local,
-            rsctmp,
-            links,
-            counters,
-            epoch: 0,
-            tx,
-            limiter: RateLimiter::new(Duration::from_secs(10)),
-            pending: VecDeque::new(),
-            shutting_down: None,
-            exit: None,
-        };
-        let code = d.run_loop(rx).await;
-        control_task.abort();
-        let _ = std::fs::remove_file(d.opts.run_dir.join(super::proto::SOCKET_NAME));
-        drop(lock);
-        Ok(code)
-    })
+    let (tx, rx) = mpsc::channel(1024);
+    let (links, counters) = link::open_all(&cfg, opts.bind, 0, &tx)?;
+    let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
+    let listener = control::bind(&sock_path)?;
+    let own = nix::unistd::getuid().as_raw();
+    let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
+    let node = Node::new(params, clock.now());
+    log::info!(
+        "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
+        env!("CARGO_PKG_VERSION"),
+        links.len(),
+        opts.config.display()
+    );
+    let mut d = Daemon {
+        node,
+        clock,
+        cfg,
+        config_dir,
+        opts,
+        local,
+        rsctmp,
+        links,
+        counters,
+        epoch: 0,
+        tx,
+        limiter: RateLimiter::new(Duration::from_secs(10)),
+        pending: VecDeque::new(),
+        shutting_down: None,
+        exit: None,
+    };
+    let code = d.run_loop(rx, sigs).await;
+    control_task.abort();
+    d.links.clear();
+    let _ = std::fs::remove_file(&sock_path);
+    Ok(code)
 }
 
 struct Daemon {
@@ -214,18 +319,12 @@ fn set_word(s: HoldSet) -> &'static str {
 }
 
 impl Daemon {
-    async fn run_loop(&mut self, mut rx: mpsc::Receiver<LoopEvent>) -> ExitCode {
-        let (mut term, mut int, mut hup) = match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) {
-            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-            _ => {
-                log::error!("cannot install signal handlers");
-                return ExitCode::from(1);
-            }
-        };
+    async fn run_loop(
+        &mut self,
+        mut rx: mpsc::Receiver<LoopEvent>,
+        mut sigs: mpsc::Receiver<Sig>,
+    ) -> ExitCode {
+        let mut sigs_open = true;
         self.drain();
         while self.exit.is_none() {
             let now = self.clock.now();
@@ -246,9 +345,17 @@ impl Daemon {
                         return ExitCode::from(1);
                     }
                 },
-                _ = term.recv() => self.on_stop_signal("SIGTERM"),
-                _ = int.recv() => self.on_stop_signal("SIGINT"),
-                _ = hup.recv() => self.reload(),
+                sig = sigs.recv(), if sigs_open => match sig {
+                    Some(Sig::Stop(name)) => self.on_stop_signal(name),
+                    Some(Sig::Reload) => self.reload(),
+                    // Nobody could stop us any more: stop gracefully now.
+                    None => {
+                        sigs_open = false;
+                        if self.shutting_down.is_none() {
+                            self.on_stop_signal("end of the signal source");
+                        }
+                    }
+                },
                 _ = async { match shutdown_left { Some(l) => tokio::time::sleep(l.to_std()).await, None => std::future::pending().await } } => {
                     log::error!(
                         "shutdown did not complete within {}; exiting anyway: resources may still be running on this node",
