@@ -317,6 +317,48 @@ mod tests {
     }
 
     #[test]
+    fn logfile_has_heartbeat_lines_and_debugfile_gets_debug_too() {
+        let d = tempfile::tempdir().unwrap();
+        let logfile = d.path().join("ha-log");
+        let debugfile = d.path().join("ha-debug");
+        init();
+        configure(
+            "alpha",
+            &Logging {
+                logfile: Some(logfile.clone()),
+                debugfile: Some(debugfile.clone()),
+                logfacility: Some("local7".into()),
+                debug: 0,
+            },
+        );
+        log::info!("marker-info Link beta:eth0 up.");
+        log::debug!("marker-debug detail");
+        log::logger().flush();
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        let dbg = std::fs::read_to_string(&debugfile).unwrap();
+        let line = log.lines().find(|l| l.contains("marker-info")).unwrap();
+        // `Nov 22 03:04:05 alpha hbd: [1234]: info: text`
+        let (stamp, rest) = line.split_at(15);
+        assert_eq!(stamp.as_bytes()[3], b' ', "{line}");
+        assert_eq!(&stamp[9..10], ":", "{line}");
+        let pid = std::process::id();
+        assert_eq!(
+            rest,
+            format!(" alpha hbd: [{pid}]: info: marker-info Link beta:eth0 up.")
+        );
+        if std::env::var_os("HBD_LOG").is_none() {
+            assert!(!log.contains("marker-debug"), "{log}");
+        }
+        assert!(dbg.contains("marker-info"), "{dbg}");
+        assert!(
+            dbg.contains(&format!("hbd: [{pid}]: debug: marker-debug detail")),
+            "{dbg}"
+        );
+        // Leave the global logger writing nowhere in particular.
+        configure("alpha", &Logging::default());
+    }
+
+    #[test]
     fn debug_levels_map_like_heartbeat() {
         assert_eq!(level_for_debug(0), LevelFilter::Info);
         assert_eq!(level_for_debug(1), LevelFilter::Debug);
