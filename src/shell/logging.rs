@@ -163,6 +163,12 @@ fn syslog_severity(l: Level) -> u8 {
     }
 }
 
+/// One RFC 3164 datagram: `<PRI>Mon dd HH:MM:SS hbd[pid]: level: text`.
+pub fn syslog_datagram(facility: u8, level: Level, stamp: &str, pid: u32, text: &str) -> String {
+    let pri = u16::from(facility) * 8 + u16::from(syslog_severity(level));
+    format!("<{pri}>{stamp} hbd[{pid}]: {}: {text}", level_word(level))
+}
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -234,9 +240,7 @@ impl Log for Logger {
         }
         if main {
             if let Some((sock, fac)) = s.syslog.as_ref() {
-                let pri = (*fac as u16) * 8 + syslog_severity(level) as u16;
-                let dgram = format!("<{pri}>{stamp} hbd[{pid}]: {word}: {text}");
-                let _ = sock.send(dgram.as_bytes());
+                let _ = sock.send(syslog_datagram(*fac, level, &stamp, pid, &text).as_bytes());
             }
         }
     }
@@ -356,6 +360,18 @@ mod tests {
         );
         // Leave the global logger writing nowhere in particular.
         configure("alpha", &Logging::default());
+    }
+
+    #[test]
+    fn syslog_datagrams_carry_facility_and_severity() {
+        assert_eq!(
+            syslog_datagram(23, Level::Warn, "Nov 22 03:04:05", 42, "node beta: is dead"),
+            "<188>Nov 22 03:04:05 hbd[42]: WARN: node beta: is dead"
+        );
+        assert_eq!(
+            syslog_datagram(3, Level::Info, "Jan  1 00:00:00", 1, "x"),
+            "<30>Jan  1 00:00:00 hbd[1]: info: x"
+        );
     }
 
     #[test]
