@@ -214,3 +214,36 @@ fn garbage_datagrams_are_counted_and_ignored() {
     stop(r);
     assert!(!sock.exists(), "control socket left behind");
 }
+
+#[test]
+fn reload_with_a_broken_config_keeps_running_with_the_old_one() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let r = start_in_process(d.path(), port);
+    // The config directory now holds a broken configuration.
+    write_bad_had(d.path());
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender.send_to(b"junk", ("127.0.0.1", port)).unwrap();
+    let count = |r: &Running| match ask(&r.sock, &Request::Status) {
+        Response::Status(st) => {
+            assert_eq!(st.keepalive_ms, 200, "running config replaced");
+            st.links[0].malformed + st.links[0].bad_auth
+        }
+        other => panic!("{other:?}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count(&r) < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.sigs.blocking_send(Sig::Reload).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!r.thread.is_finished(), "daemon exited on a broken reload");
+    // Same links (counters kept, still bound to the same port) and same timings.
+    sender.send_to(b"junk", ("127.0.0.1", port)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count(&r) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(count(&r), 2);
+    stop(r);
+}
