@@ -274,7 +274,11 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
-    d.links.clear();
+    link::close_all(
+        std::mem::take(&mut d.links),
+        std::time::Duration::from_secs(2),
+    )
+    .await;
     let _ = std::fs::remove_file(&sock_path);
     Ok(code)
 }
@@ -328,11 +332,14 @@ impl Daemon {
         self.drain();
         while self.exit.is_none() {
             let now = self.clock.now();
+            // At least 1 ms: a deadline the core keeps in the past must not become
+            // a busy loop (at SCHED_FIFO it would starve the machine).
             let wake = self
                 .node
                 .next_deadline()
                 .map(|d| d.saturating_since(now))
-                .unwrap_or(Duration::from_secs(3600));
+                .unwrap_or(Duration::from_secs(3600))
+                .max(Duration::from_millis(1));
             let shutdown_left = self.shutting_down.map(|d| d.saturating_since(now));
             tokio::select! {
                 _ = tokio::time::sleep(wake.to_std()) => {
@@ -347,7 +354,7 @@ impl Daemon {
                 },
                 sig = sigs.recv(), if sigs_open => match sig {
                     Some(Sig::Stop(name)) => self.on_stop_signal(name),
-                    Some(Sig::Reload) => self.reload(),
+                    Some(Sig::Reload) => self.reload().await,
                     // Nobody could stop us any more: stop gracefully now.
                     None => {
                         sigs_open = false;
@@ -462,7 +469,8 @@ impl Daemon {
                         }
                     }
                 }
-                LinkHandle::Serial { tx, .. } => {
+                LinkHandle::Serial { tx: None, .. } => {}
+                LinkHandle::Serial { tx: Some(tx), .. } => {
                     let bytes = serial.get_or_insert_with(|| {
                         wire::seal(msg, &self.cfg.auth, Transport::Serial, self.cfg.msgfmt)
                     });
@@ -817,7 +825,7 @@ impl Daemon {
 
     /// SIGHUP: all or nothing. A config with errors, or media that cannot be
     /// opened, leaves everything as it was.
-    fn reload(&mut self) {
+    async fn reload(&mut self) {
         log::info!("SIGHUP: reloading {}", self.opts.config.display());
         let (loaded, errors) = load_config(&self.opts);
         let new = match loaded.config {
@@ -843,8 +851,7 @@ impl Daemon {
             || new.baud != self.cfg.baud;
         if media_changed {
             // Close the old links first: the new ones may bind the same port or tty.
-            let old = std::mem::take(&mut self.links);
-            drop(old);
+            link::close_all(std::mem::take(&mut self.links), std::time::Duration::ZERO).await;
             let epoch = self.epoch + 1;
             match link::open_all(&new, self.opts.bind, epoch, &self.tx) {
                 Ok((links, counters)) => {

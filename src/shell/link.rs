@@ -287,20 +287,58 @@ pub async fn udp_receive(
 pub enum LinkHandle {
     Udp {
         link: UdpLink,
-        task: JoinHandle<()>,
+        task: Option<JoinHandle<()>>,
     },
     Serial {
-        tx: mpsc::Sender<Vec<u8>>,
-        task: JoinHandle<()>,
+        /// None once closing: the task then writes what is queued and ends.
+        tx: Option<mpsc::Sender<Vec<u8>>>,
+        task: Option<JoinHandle<()>>,
     },
 }
 
 impl Drop for LinkHandle {
     fn drop(&mut self) {
         match self {
-            LinkHandle::Udp { task, .. } | LinkHandle::Serial { task, .. } => task.abort(),
+            LinkHandle::Udp { task, .. } | LinkHandle::Serial { task, .. } => {
+                if let Some(t) = task.take() {
+                    t.abort();
+                }
+            }
         }
     }
+}
+
+/// Closes links and waits until their sockets and ttys are really closed (an
+/// aborted task drops its fd only when the runtime next gets to it), so a reload
+/// can reopen the same port or device. Serial links first write what is queued
+/// (a `shutdone` must reach the peer), for at most `flush`.
+pub async fn close_all(handles: Vec<LinkHandle>, flush: std::time::Duration) {
+    let mut tasks = Vec::new();
+    for mut h in handles {
+        match &mut h {
+            LinkHandle::Udp { task, .. } => {
+                if let Some(t) = task.take() {
+                    t.abort();
+                    tasks.push(t);
+                }
+            }
+            LinkHandle::Serial { tx, task } => {
+                tx.take();
+                if let Some(t) = task.take() {
+                    tasks.push(t);
+                }
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + flush;
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            abort.abort();
+        }
+    }
+    // Let aborted tasks be dropped (and their fds closed) before returning.
+    tokio::task::yield_now().await;
 }
 
 /// Opens every medium of `config`, all or nothing: on the first failure the
@@ -345,7 +383,10 @@ pub fn open_all(
                     c,
                     events.clone(),
                 ));
-                handles.push(LinkHandle::Udp { link, task });
+                handles.push(LinkHandle::Udp {
+                    link,
+                    task: Some(task),
+                });
             }
             Opened::Serial(fd, path) => {
                 // A few frames of slack; a link that cannot keep up drops, not queues.
@@ -360,7 +401,10 @@ pub fn open_all(
                     outgoing: rx,
                 };
                 let task = tokio::spawn(t.run(Some(fd)));
-                handles.push(LinkHandle::Serial { tx, task });
+                handles.push(LinkHandle::Serial {
+                    tx: Some(tx),
+                    task: Some(task),
+                });
             }
         }
     }
