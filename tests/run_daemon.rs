@@ -100,6 +100,18 @@ struct Running {
 }
 
 fn start_in_process(dir: &Path, port: u16) -> Running {
+    start_with_media(
+        dir,
+        port,
+        // Nobody listens on 127.0.0.2: our own packets are not echoed back.
+        vec![Medium::Ucast {
+            dev: "lo".into(),
+            peer: "127.0.0.2".into(),
+        }],
+    )
+}
+
+fn start_with_media(dir: &Path, port: u16, media: Vec<Medium>) -> Running {
     let cfg = Config {
         nodes: vec!["alpha".into(), "beta".into()],
         keepalive: hbd::time::Duration::from_millis(200),
@@ -107,11 +119,7 @@ fn start_in_process(dir: &Path, port: u16) -> Running {
         warntime: hbd::time::Duration::from_millis(1000),
         initdead: hbd::time::Duration::from_millis(4000),
         udpport: port,
-        // Nobody listens on 127.0.0.2: our own packets are not echoed back.
-        media: vec![Medium::Ucast {
-            dev: "lo".into(),
-            peer: "127.0.0.2".into(),
-        }],
+        media,
         realtime: false,
         ..Config::default()
     };
@@ -246,4 +254,45 @@ fn reload_with_a_broken_config_keeps_running_with_the_old_one() {
     }
     assert_eq!(count(&r), 2);
     stop(r);
+}
+
+#[test]
+fn garbage_and_half_frames_on_the_serial_line_are_counted_and_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = nix::unistd::ttyname(&pty.slave).unwrap();
+    let r = start_with_media(
+        d.path(),
+        free_udp_port(),
+        vec![Medium::Serial {
+            path: slave.clone(),
+        }],
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let mut stream = Vec::new();
+    for _ in 0..5 {
+        // Line noise (skipped, not counted), a half frame (dropped: malformed),
+        // and a complete frame that fails wire::open (malformed or bad auth).
+        stream.extend_from_slice(b"\x00\x13noise ATZ\r\n");
+        stream.extend_from_slice(b">>>\nt=status\nsrc=be");
+        stream.extend_from_slice(b">>>\nt=status\nsrc=beta\nauth=1 00\n<<<\n");
+    }
+    nix::unistd::write(&pty.master, &stream).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let link = loop {
+        let Response::Status(st) = ask(&r.sock, &Request::Status) else {
+            panic!("status refused")
+        };
+        let l = st.links[0].clone();
+        if l.malformed + l.bad_auth >= 10 || Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(link.kind, "serial");
+    assert_eq!(link.name, slave.display().to_string());
+    assert_eq!(link.malformed + link.bad_auth, 10, "{link:?}");
+    assert_eq!(link.received, 0, "{link:?}");
+    stop(r);
+    drop(pty);
 }
