@@ -40,7 +40,7 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("{0}")]
     State(#[from] state::StateError),
-    #[error("configuration {path} has {errors} error(s); not starting")]
+    #[error("configuration {path} has {errors} error(s)")]
     Config { path: PathBuf, errors: usize },
     #[error("configuration {path} did not name the local node")]
     NoLocalNode { path: PathBuf },
