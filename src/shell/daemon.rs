@@ -453,7 +453,7 @@ impl Daemon {
                     let bytes = udp.get_or_insert_with(|| {
                         wire::seal(msg, &self.cfg.auth, Transport::Udp, self.cfg.msgfmt)
                     });
-                    match link.socket.try_send_to(bytes, link.dest) {
+                    match link.send(bytes) {
                         Ok(_) => {
                             c.sent.fetch_add(1, Ordering::Relaxed);
                         }

@@ -132,6 +132,23 @@ pub struct UdpLink {
     pub dest: SocketAddr,
 }
 
+impl UdpLink {
+    /// Sends one datagram now, without waiting. (tokio's `try_send_to` answers
+    /// WouldBlock until the reactor has seen the socket writable once, which
+    /// would drop the first status messages after start.)
+    pub fn send(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let to = nix::sys::socket::SockaddrStorage::from(self.dest);
+        nix::sys::socket::sendto(
+            self.socket.as_raw_fd(),
+            bytes,
+            &to,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(std::io::Error::from)
+    }
+}
+
 /// Opens the socket of one UDP medium (spec §4.1, §4.2). `bind` overrides the
 /// receive address of ucast/bcast links (several nodes on one host).
 /// Must be called inside the tokio runtime.
@@ -448,7 +465,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(a.dest, SocketAddr::from(([127, 0, 0, 2], port)));
-            a.socket.send_to(b"to b", a.dest).await.unwrap();
+            // The very first send, before the reactor has polled the socket.
+            assert_eq!(a.send(b"to b").unwrap(), 4);
             b.socket.send_to(b"to a", b.dest).await.unwrap();
             let mut buf = [0u8; 16];
             let (n, _) = tokio::time::timeout(
