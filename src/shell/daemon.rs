@@ -581,7 +581,12 @@ impl Daemon {
                 StepOutcome::Failed { reason, .. } => {
                     log::error!("{}: failed after {took}: {reason}", spec.command_line())
                 }
-                o => log::info!("{}: {:?} after {took}", spec.command_line(), o),
+                StepOutcome::Ok => log::info!("{}: ok after {took}", spec.command_line()),
+                StepOutcome::Running(r) => log::info!(
+                    "{}: {} after {took}",
+                    spec.command_line(),
+                    if *r { "running" } else { "not running" }
+                ),
             }
             for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
