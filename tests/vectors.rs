@@ -450,6 +450,58 @@ fn hbd_decode_agrees_with_the_vectors() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+#[test]
+fn hbd_decode_raw_serial_splits_a_whole_capture() {
+    let root = vectors_root();
+    for dir in ["sha1", "crc"] {
+        let keys = root.join(dir).join("authkeys");
+        let stream = root.join(dir).join("serial.BtoA");
+        let frames = std::fs::read_dir(root.join(dir).join("serial"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("BtoA_")
+            })
+            .count();
+        let (code, out, err) = hbd_decode(&[
+            "--authkeys",
+            keys.to_str().unwrap(),
+            "--raw-serial",
+            "--json",
+            stream.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let arr = v.as_array().unwrap();
+        assert_eq!(arr.len(), frames, "{dir}");
+        assert!(arr
+            .iter()
+            .all(|f| f["verdict"] == "ok" && f["format"] == "classic"));
+    }
+    // Garbage before a frame is skipped; a cut-off last frame is malformed (exit 2).
+    let dir = tempfile::tempdir().unwrap();
+    let one = std::fs::read(root.join("sha1/serial/AtoB_0003_nodea_status.bin")).unwrap();
+    let mut stream = b"line noise\n<<<\n".to_vec();
+    stream.extend_from_slice(&one);
+    stream.extend_from_slice(&one[..one.len() - 3]);
+    let f = dir.path().join("stream");
+    std::fs::write(&f, &stream).unwrap();
+    let keys = root.join("sha1/authkeys");
+    let (code, out, _) = hbd_decode(&[
+        "--authkeys",
+        keys.to_str().unwrap(),
+        "--raw-serial",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--- frame 2 ---"), "{out}");
+    assert_eq!(out.matches("verdict: ok").count(), 1, "{out}");
+    assert!(out.contains("verdict: malformed: no end marker"), "{out}");
+}
+
 // ---- properties ----
 
 mod props {

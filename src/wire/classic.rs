@@ -54,13 +54,13 @@ pub fn decode(bytes: &[u8]) -> Result<Message, CodecError> {
         if msg.len() >= MAX_FIELDS {
             return Err(CodecError::TooManyFields(MAX_FIELDS));
         }
-        let field = decode_line(text, line)?;
-        msg.push(&field.name, field.ftype, field.value);
+        let (name, ftype, value) = decode_line(text, line)?;
+        msg.push(name, ftype, value);
         pos += nl + 1;
     }
 }
 
-fn decode_line(text: &[u8], line: usize) -> Result<Field, CodecError> {
+fn decode_line(text: &[u8], line: usize) -> Result<(&str, FieldType, Vec<u8>), CodecError> {
     let Some(eq) = text.iter().position(|&b| b == b'=') else {
         return Err(CodecError::NoEquals {
             line,
@@ -82,17 +82,17 @@ fn decode_line(text: &[u8], line: usize) -> Result<Field, CodecError> {
         }
         _ => (FieldType::String, head),
     };
-    let name = check_name(name)?.to_string();
+    let name = check_name(name)?;
     let value = match ftype {
         FieldType::String => raw
             .iter()
             .map(|&b| if b == NL_ESCAPE { b'\n' } else { b })
             .collect(),
-        _ => B64
-            .decode(raw)
-            .map_err(|_| CodecError::BadBase64 { name: name.clone() })?,
+        _ => B64.decode(raw).map_err(|_| CodecError::BadBase64 {
+            name: name.to_string(),
+        })?,
     };
-    Ok(Field { name, ftype, value })
+    Ok((name, ftype, value))
 }
 
 /// Appends one field line exactly as heartbeat's `msg2string_buf` writes it.
@@ -168,4 +168,107 @@ fn estimate(msg: &Message) -> usize {
         .iter()
         .map(|f| f.name.len() + f.value.len() * 4 / 3 + 8)
         .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &[u8]) -> Result<Message, CodecError> {
+        decode(s)
+    }
+
+    #[test]
+    fn parses_like_string2msg() {
+        // Blank lines skipped, CR kept, 0x13 is a newline, empty value allowed,
+        // '=' inside a value is data.
+        let m = dec(b">>>\n\nt=status\r\nx=a\x13b\ne=\nq=a=b\n\n<<<\n").unwrap();
+        assert_eq!(m.get("t"), Some("status\r"));
+        assert_eq!(m.get("x"), Some("a\nb"));
+        assert_eq!(m.get("e"), Some(""));
+        assert_eq!(m.get("q"), Some("a=b"));
+        assert_eq!(encode(&m), b">>>\nt=status\r\nx=a\x13b\ne=\nq=a=b\n<<<\n");
+    }
+
+    #[test]
+    fn binary_fields_are_base64() {
+        let m = dec(b">>>\n(1)u=AAECAwQFBgcICQoLDA0ODw==\n(0)s=x\n<<<\n").unwrap();
+        assert_eq!(m.get_binary("u"), Some(&(0u8..16).collect::<Vec<_>>()[..]));
+        assert_eq!(m.get("s"), Some("x"));
+        assert!(matches!(
+            dec(b">>>\n(1)u=AAE*\n<<<\n"),
+            Err(CodecError::BadBase64 { .. })
+        ));
+        // Non-canonical trailing bits would decode to the same bytes as another
+        // encoding; refusing them keeps the signed text unique.
+        assert!(dec(b">>>\n(1)u=AB==\n<<<\n").is_err());
+    }
+
+    #[test]
+    fn rejects_what_heartbeat_rejects() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"t=x\n<<<\n", "does not start"),
+            (b">>>\nt=x\n", "no end marker"),
+            (b">>>\nt=x\n<<<", "no end marker"),
+            (b">>>\nnoequals\n<<<\n", "line 2: no '='"),
+            (b">>>\nt=x\n>>>\n<<<\n", "stray start marker at line 3"),
+            (b">>>\n=x\n<<<\n", "field name \"\""),
+            (b">>>\n(9)a=x\n<<<\n", "bad type \"9\""),
+            (b">>>\n(12)a=x\n<<<\n", "bad type \"12\""),
+            (b">>>\n(1a=x\n<<<\n", "bad type"),
+            (b">>>\n(2)a=x\n<<<\n", "struct fields are Pacemaker"),
+            (b">>>\n(3)a=x\n<<<\n", "list fields are Pacemaker"),
+            (b">>>\nt=x\n<<<\nextra", "5 trailing bytes"),
+            (b">>>\nt=x\n<<<\n\0\0", "2 trailing bytes"),
+            (b">>>\na\0b=x\n<<<\n", "field name"),
+        ];
+        for (input, want) in cases {
+            let e = dec(input).unwrap_err().to_string();
+            assert!(
+                e.contains(want),
+                "{:?}: {e}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        assert!(dec(b">>>\nt=x\n<<<\n\0").is_ok());
+    }
+
+    #[test]
+    fn limits_hold() {
+        let mut big = b">>>\n".to_vec();
+        for i in 0..=MAX_FIELDS {
+            big.extend_from_slice(format!("f{i}=v\n").as_bytes());
+        }
+        big.extend_from_slice(END);
+        assert_eq!(dec(&big), Err(CodecError::TooManyFields(MAX_FIELDS)));
+        let mut huge = b">>>\nx=".to_vec();
+        huge.resize(MAX_MSG + 1, b'a');
+        assert!(matches!(dec(&huge), Err(CodecError::TooBig { .. })));
+        let long = format!(
+            ">>>\n{}=v\n<<<\n",
+            "n".repeat(super::super::codec::MAX_NAME + 1)
+        );
+        assert!(matches!(dec(long.as_bytes()), Err(CodecError::BadName(_))));
+    }
+
+    #[test]
+    fn signed_text_leaves_out_every_auth_field() {
+        let m = dec(b">>>\nt=x\nauth=1 ab\n(1)b=AA==\nauth=2 cd\n<<<\n").unwrap();
+        let mut out = Vec::new();
+        signed_text(&m, &mut out);
+        assert_eq!(out, b"t=x\n(1)b=AA==\n");
+    }
+
+    #[test]
+    fn unencodable_messages_are_named() {
+        let mut m = Message::new();
+        m.add("x", "a\x13b");
+        assert_eq!(
+            check_encodable(&m),
+            Err(CodecError::Unencodable { name: "x".into() })
+        );
+        let mut m = Message::new();
+        m.add("(1)x", "a");
+        assert!(matches!(check_encodable(&m), Err(CodecError::BadName(_))));
+    }
 }

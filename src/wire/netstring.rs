@@ -76,8 +76,8 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CodecError> {
             return Err(CodecError::TooManyFields(MAX_FIELDS));
         }
         let (range, next) = netstring(bytes, pos)?;
-        let field = decode_field(&bytes[range])?;
-        msg.push(&field.0, field.1, field.2.to_vec());
+        let (name, ftype, value) = decode_field(&bytes[range])?;
+        msg.push(name, ftype, value.to_vec());
         pos = next;
     }
     let signed = 0..pos + END.len();
@@ -97,7 +97,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CodecError> {
     })
 }
 
-fn decode_field(content: &[u8]) -> Result<(String, FieldType, &[u8]), CodecError> {
+fn decode_field(content: &[u8]) -> Result<(&str, FieldType, &[u8]), CodecError> {
     // The type prefix is mandatory in this form: "(0)" for strings.
     let bad = || CodecError::BadType {
         name: preview(content),
@@ -117,7 +117,7 @@ fn decode_field(content: &[u8]) -> Result<(String, FieldType, &[u8]), CodecError
         })?;
     let name = &after[..eq];
     let ftype = field_type(name, &content[1..close])?;
-    let name = check_name(name)?.to_string();
+    let name = check_name(name)?;
     Ok((name, ftype, &after[eq + 1..]))
 }
 
@@ -158,4 +158,72 @@ pub fn encode(msg: &Message) -> Vec<u8> {
 /// Appends the trailer netstring carrying `token` (`<n> <hex>`).
 pub fn push_trailer(out: &mut Vec<u8>, token: &[u8]) {
     push_netstring(out, &[token]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_raw_values_and_the_trailer() {
+        let b = b"###\n8:(0)t=a\nb,7:(1)u=\x00\xff,%%%\n5:1 abc,";
+        let d = decode(b).unwrap();
+        assert_eq!(d.message.get("t"), Some("a\nb"));
+        assert_eq!(d.message.get_binary("u"), Some(&[0u8, 0xff][..]));
+        assert_eq!(&b[d.signed.clone()], &b[..b.len() - 8]);
+        assert_eq!(d.trailer, Some(&b"1 abc"[..]));
+        let mut again = encode(&d.message);
+        push_trailer(&mut again, b"1 abc");
+        assert_eq!(again, b);
+    }
+
+    #[test]
+    fn no_trailer_is_not_an_error_here() {
+        let d = decode(b"###\n%%%\n").unwrap();
+        assert!(d.message.is_empty());
+        assert_eq!(d.trailer, None);
+    }
+
+    #[test]
+    fn rejects_bad_netstrings() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"##\n", "does not start"),
+            (b"###\n", "no end marker"),
+            (b"###\n6:(0)t=a,", "no end marker"),
+            (b"###\n7:(0)t=a,%%%\n", "not terminated by ','"),
+            (b"###\n70:(0)t=a,%%%\n", "runs past the end"),
+            (b"###\n5:(0)t=a,%%%\n", "not terminated by ','"),
+            (b"###\n06:(0)t=a,%%%\n", "bad netstring length \"06"),
+            (b"###\n-6:(0)t=a,%%%\n", "bad netstring length"),
+            (b"###\n9999999:(0)t=a,%%%\n", "bad netstring length"),
+            (b"###\n999999:(0)t=a,%%%\n", "runs past the end"),
+            (b"###\n:(0)t=a,%%%\n", "bad netstring length"),
+            (b"###\n4:t=ab,%%%\n", "bad type"),
+            (b"###\n5:(0)ta,%%%\n", "no '='"),
+            (b"###\n5:(7)t=,%%%\n", "bad type \"7\""),
+            (b"###\n5:(2)t=,%%%\n", "struct fields"),
+            (b"###\n5:(0)=a,%%%\n", "field name"),
+            (b"###\n6:(0)t=a,%%%\n5:1 abc,x", "1 trailing bytes"),
+            (b"###\n6:(0)t=a,%%%\n5:1 abc", "runs past the end"),
+            (b"###\n6:(0)t=a,%%%\n5:1 abcd", "not terminated"),
+        ];
+        for (input, want) in cases {
+            let e = decode(input).unwrap_err().to_string();
+            assert!(
+                e.contains(want),
+                "{:?}: {e}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn field_count_is_bounded_before_the_end_is_seen() {
+        let mut b = b"###\n".to_vec();
+        for _ in 0..=MAX_FIELDS {
+            b.extend_from_slice(b"6:(0)t=a,");
+        }
+        b.extend_from_slice(END);
+        assert_eq!(decode(&b), Err(CodecError::TooManyFields(MAX_FIELDS)));
+    }
 }
