@@ -26,7 +26,7 @@ pub enum CodecError {
     NoEquals { line: usize, text: String },
     #[error("field name {0:?} is empty, too long, or contains '=', newline or NUL")]
     BadName(String),
-    #[error("field {name:?}: bad type {ty:?} (expected (0) to (5))")]
+    #[error("field {name:?}: bad type {ty:?} (expected (0) to (4))")]
     BadType { name: String, ty: String },
     #[error("field {name:?}: {kind} fields are Pacemaker payloads, not used in v1 mode")]
     Unsupported { name: String, kind: &'static str },
@@ -66,8 +66,10 @@ pub fn check_name(name: &[u8]) -> Result<&str, CodecError> {
 /// fields only come from Pacemaker (spec §1.1) and are refused by name.
 pub fn field_type(name: &[u8], digits: &[u8]) -> Result<FieldType, CodecError> {
     let lossy = || String::from_utf8_lossy(name).into_owned();
+    // Type 5 is heartbeat's in-memory form of 4 and is always written as 4, so
+    // it never appears on the wire; refusing it keeps decoding canonical.
     let ft = match digits {
-        [d @ b'0'..=b'9'] => FieldType::from_digit(d - b'0'),
+        [d @ b'0'..=b'4'] => FieldType::from_digit(d - b'0'),
         _ => None,
     };
     match ft {

@@ -202,6 +202,7 @@ mod tests {
             (b"###\n5:(0)ta,%%%\n", "no '='"),
             (b"###\n5:(7)t=,%%%\n", "bad type \"7\""),
             (b"###\n5:(2)t=,%%%\n", "struct fields"),
+            (b"###\n5:(5)t=,%%%\n", "bad type \"5\""),
             (b"###\n5:(0)=a,%%%\n", "field name"),
             (b"###\n6:(0)t=a,%%%\n5:1 abc,x", "1 trailing bytes"),
             (b"###\n6:(0)t=a,%%%\n5:1 abc", "runs past the end"),
