@@ -154,17 +154,31 @@ pub struct Inspection<'a> {
     pub verdict: Verdict,
 }
 
-/// Decodes and verifies without dropping anything; `open` is built on this.
+/// Decodes and verifies without dropping anything: what a dissector shows.
 pub fn inspect<'a>(bytes: &'a [u8], auth: &Auth) -> Result<Inspection<'a>, CodecError> {
+    let (format, message, trailer, verdict) = decode_verify(bytes, auth)?;
+    let inner = message.get_raw("auth").map(<[u8]>::to_vec);
+    Ok(Inspection {
+        format,
+        message,
+        trailer,
+        inner,
+        verdict,
+    })
+}
+
+type Checked<'a> = (Format, Message, Option<&'a [u8]>, Verdict);
+
+fn decode_verify<'a>(bytes: &'a [u8], auth: &Auth) -> Result<Checked<'a>, CodecError> {
     let format =
         Format::detect(bytes).ok_or_else(|| CodecError::NoStartMarker(codec::preview(bytes)))?;
-    let (message, trailer, verdict) = match format {
+    Ok(match format {
         Format::Netstring => {
             let d = netstring::decode(bytes)?;
             // The trailer, verified with the key of the index it names (spec
             // §2.5: 3.0.6 wrongly uses its own outbound key here).
             let v = auth::verify(auth, d.trailer, &bytes[d.signed]);
-            (d.message, d.trailer, v)
+            (format, d.message, d.trailer, v)
         }
         Format::Classic => {
             let m = classic::decode(bytes)?;
@@ -178,35 +192,70 @@ pub fn inspect<'a>(bytes: &'a [u8], auth: &Auth) -> Result<Inspection<'a>, Codec
                 }
                 Err(v) => v,
             };
-            (m, None, v)
+            (format, m, None, v)
         }
-    };
-    let inner = message.get_raw("auth").map(<[u8]>::to_vec);
-    Ok(Inspection {
-        format,
-        message,
-        trailer,
-        inner,
-        verdict,
     })
 }
 
 /// Decodes a packet in either form and verifies its signature with the key its
 /// index names. The returned message has its `auth` fields removed.
 pub fn open(bytes: &[u8], auth: &Auth) -> Result<Message, Rejection> {
-    let i = inspect(bytes, auth).map_err(|e| Rejection::Malformed(e.to_string()))?;
-    match i.verdict {
+    let (_, mut m, trailer, verdict) =
+        decode_verify(bytes, auth).map_err(|e| Rejection::Malformed(e.to_string()))?;
+    match verdict {
         Verdict::Ok => {
-            let mut m = i.message;
             m.remove_all("auth");
             Ok(m)
         }
         Verdict::Malformed => Err(Rejection::Malformed(format!(
             "auth token {:?} is not `<index> <hex>`",
-            codec::preview(i.trailer.or(i.inner.as_deref()).unwrap_or_default())
+            codec::preview(trailer.or(m.get_raw("auth")).unwrap_or_default())
         ))),
         Verdict::Unsigned => Err(Rejection::Unsigned),
         Verdict::UnknownKey(n) => Err(Rejection::UnknownKey(n)),
         Verdict::BadMac => Err(Rejection::BadMac),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::authkeys;
+
+    fn sha1() -> Auth {
+        authkeys::parse("auth 1\n1 sha1 k\n", std::path::Path::new("authkeys")).0
+    }
+
+    #[test]
+    fn open_names_each_rejection() {
+        let a = sha1();
+        assert_eq!(
+            open(b">>>\nt=x\n<<<\n", &a),
+            Err(Rejection::Unsigned),
+            "classic without auth"
+        );
+        assert_eq!(open(b"###\n6:(0)t=x,%%%\n", &a), Err(Rejection::Unsigned));
+        assert_eq!(
+            open(b"###\n6:(0)t=x,%%%\n5:9 abc,", &a),
+            Err(Rejection::UnknownKey(9))
+        );
+        let e = open(b">>>\nt=x\nauth=garbage\n<<<\n", &a).unwrap_err();
+        assert_eq!(e.reason(), "malformed");
+        assert!(e.to_string().contains("\"garbage\""), "{e}");
+        let e = open(b"garbage", &a).unwrap_err();
+        assert!(e.to_string().contains("does not start"), "{e}");
+    }
+
+    #[test]
+    fn open_checks_classic_over_the_reencoding() {
+        // Blank lines are not part of what is signed: heartbeat hashes its own
+        // re-serialization of the parsed fields.
+        let a = sha1();
+        let mut m = Message::with_type("status");
+        m.add("src", "nodea");
+        let sealed = seal(&m, &a, Transport::Serial, MsgFmt::Classic);
+        let mut loose = b">>>\n\n\n".to_vec();
+        loose.extend_from_slice(&sealed[4..]);
+        assert_eq!(open(&loose, &a), Ok(m));
     }
 }
