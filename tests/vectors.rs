@@ -190,6 +190,26 @@ fn every_vector_with_one_byte_flipped_is_rejected() {
 }
 
 #[test]
+fn every_position_and_bit_of_some_vectors_is_covered() {
+    // Exhaustive single-bit flips over a few packets of each set and medium.
+    for set in sets() {
+        for (path, bytes) in set.udp.iter().take(2).chain(set.serial.iter().take(2)) {
+            for pos in 0..bytes.len() {
+                for bit in 0..8 {
+                    let mut b = bytes.clone();
+                    b[pos] ^= 1 << bit;
+                    assert!(
+                        open(&b, &set.auth).is_err(),
+                        "{}: bit {bit} at {pos} verified",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn flips_inside_the_digests_give_bad_mac() {
     for set in sets() {
         let (path, bytes) = &set.udp[0];
@@ -440,6 +460,22 @@ fn hbd_decode_agrees_with_the_vectors() {
     let (code, out, err) = hbd_decode(&["--authkeys", keys, g.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("malformed"), "{out}");
+
+    // Unusable authkeys: exit 2, and the loose mode of the lab copy is a warning.
+    let (code, _, err) =
+        hbd_decode(&["--authkeys", "/nonexistent/authkeys", udp.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read /nonexistent/authkeys"), "{err}");
+    let (_, _, err) = hbd_decode(&["--authkeys", keys, udp.to_str().unwrap()]);
+    assert!(err.contains("would be refused by `hbd run`"), "{err}");
+    let (code, out, _) = hbd_decode(&["--authkeys", keys, "--json", g.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "malformed");
+    assert!(
+        v["error"].as_str().unwrap().contains("runs past the end"),
+        "{v}"
+    );
 
     // Stdin.
     let out = Command::new(env!("CARGO_BIN_EXE_hbd"))

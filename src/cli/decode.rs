@@ -83,6 +83,17 @@ pub fn run(args: Args) -> ExitCode {
 fn load_keys(path: &std::path::Path) -> Result<Auth, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o066 != 0 {
+            // A dissector may read a copy of the keys; the daemon would refuse it.
+            eprintln!(
+                "{}: warning: mode {mode:03o} would be refused by `hbd run` (chmod 600)",
+                path.display()
+            );
+        }
+    }
     let (auth, diags) = authkeys::parse(&text, path);
     for d in &diags {
         eprintln!("{d}");
