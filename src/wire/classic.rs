@@ -48,6 +48,10 @@ pub fn decode(bytes: &[u8]) -> Result<Message, CodecError> {
         };
         line += 1;
         let text = &rest[..nl];
+        // heartbeat parses a C string: a NUL ends the message before `<<<`.
+        if let Some(z) = text.iter().position(|&b| b == 0) {
+            return Err(CodecError::Nul(pos + z));
+        }
         if text == b">>>" {
             return Err(CodecError::StrayStart(line));
         }
@@ -149,11 +153,11 @@ pub fn signed_text(msg: &Message, out: &mut Vec<u8>) {
 }
 
 /// Whether decoding the classic form of `msg` gives `msg` back: names both
-/// forms can carry, no 0x13 inside a string value.
+/// forms can carry, no 0x13 or NUL inside a string value.
 pub fn check_encodable(msg: &Message) -> Result<(), CodecError> {
     check_fields(msg)?;
     for f in msg.fields() {
-        if f.ftype == FieldType::String && f.value.contains(&NL_ESCAPE) {
+        if f.ftype == FieldType::String && f.value.iter().any(|&b| b == NL_ESCAPE || b == 0) {
             return Err(CodecError::Unencodable {
                 name: f.name.clone(),
             });
@@ -220,7 +224,8 @@ mod tests {
             (b">>>\n(3)a=x\n<<<\n", "list fields are Pacemaker"),
             (b">>>\nt=x\n<<<\nextra", "5 trailing bytes"),
             (b">>>\nt=x\n<<<\n\0\0", "2 trailing bytes"),
-            (b">>>\na\0b=x\n<<<\n", "field name"),
+            (b">>>\na\0b=x\n<<<\n", "NUL byte at offset 5"),
+            (b">>>\nab=x\0\n<<<\n", "NUL byte at offset 8"),
         ];
         for (input, want) in cases {
             let e = dec(input).unwrap_err().to_string();
@@ -267,6 +272,9 @@ mod tests {
             check_encodable(&m),
             Err(CodecError::Unencodable { name: "x".into() })
         );
+        let mut m = Message::new();
+        m.add("x", "a\0b");
+        assert!(check_encodable(&m).is_err());
         let mut m = Message::new();
         m.add("(1)x", "a");
         assert!(matches!(check_encodable(&m), Err(CodecError::BadName(_))));

@@ -42,8 +42,12 @@ pub enum CodecError {
     NoComma(usize),
     #[error("{0} trailing bytes after the message")]
     Trailing(usize),
-    #[error("field {name:?}: string value contains byte 0x13, which classic form cannot carry")]
+    #[error(
+        "field {name:?}: string value contains byte 0x13 or NUL, which classic form cannot carry"
+    )]
     Unencodable { name: String },
+    #[error("NUL byte at offset {0} inside a classic message")]
+    Nul(usize),
 }
 
 /// A name both forms can carry: non-empty, bounded, UTF-8, no `=` (the
