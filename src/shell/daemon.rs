@@ -435,48 +435,70 @@ impl Daemon {
     }
 
     fn send(&mut self, msg: &wire::Message, only: Option<LinkId>) {
-        let mut udp: Option<Vec<u8>> = None;
-        let mut serial: Option<Vec<u8>> = None;
         log::trace!(
             "send t={} on {}",
             msg.msg_type().unwrap_or("?"),
             only.map(|l| format!("link {}", l.0))
                 .unwrap_or_else(|| "every link".into())
         );
+        // Sealed once per transport, only if a link of that kind is used.
+        let mut udp: Option<Result<Vec<u8>, wire::SealError>> = None;
+        let mut serial: Option<Result<Vec<u8>, wire::SealError>> = None;
+        let now = self.clock.now();
         for (i, h) in self.links.iter().enumerate() {
             if only.is_some_and(|l| l.0 != i) {
                 continue;
             }
             let c = &self.counters[i];
+            let name = self.cfg.media[i].link_name();
+            let (slot, transport) = match h {
+                LinkHandle::Udp { .. } => (&mut udp, Transport::Udp),
+                LinkHandle::Serial { .. } => (&mut serial, Transport::Serial),
+            };
+            let sealed = slot.get_or_insert_with(|| {
+                wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt)
+            });
+            let bytes = match sealed {
+                Ok(b) => b,
+                Err(e) => {
+                    c.errors.fetch_add(1, Ordering::Relaxed);
+                    if let Some(n) = self.limiter.allow((i, "seal"), now) {
+                        log::error!(
+                            "link {name}: cannot seal {} message: {e}; not sent{}",
+                            msg.msg_type().unwrap_or("untyped"),
+                            suppressed(n)
+                        );
+                    }
+                    continue;
+                }
+            };
             match h {
-                LinkHandle::Udp { link, .. } => {
-                    let bytes = udp.get_or_insert_with(|| {
-                        wire::seal(msg, &self.cfg.auth, Transport::Udp, self.cfg.msgfmt)
-                    });
-                    match link.send(bytes) {
-                        Ok(_) => {
-                            c.sent.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            c.errors.fetch_add(1, Ordering::Relaxed);
-                            if self.limiter.allow((i, "send"), self.clock.now()).is_some() {
-                                log::warn!(
-                                    "link {}: send to {} failed: {e}",
-                                    self.cfg.media[i].link_name(),
-                                    link.dest
-                                );
-                            }
+                LinkHandle::Udp { link, .. } => match link.send(bytes) {
+                    Ok(_) => {
+                        c.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        c.errors.fetch_add(1, Ordering::Relaxed);
+                        if let Some(n) = self.limiter.allow((i, "send"), now) {
+                            log::warn!(
+                                "link {name}: send to {} failed: {e}{}",
+                                link.dest,
+                                suppressed(n)
+                            );
                         }
                     }
-                }
+                },
                 LinkHandle::Serial { tx: None, .. } => {}
                 LinkHandle::Serial { tx: Some(tx), .. } => {
-                    let bytes = serial.get_or_insert_with(|| {
-                        wire::seal(msg, &self.cfg.auth, Transport::Serial, self.cfg.msgfmt)
-                    });
                     // The serial task counts what it wrote; a full queue is a slow line.
                     if tx.try_send(bytes.clone()).is_err() {
                         c.errors.fetch_add(1, Ordering::Relaxed);
+                        if let Some(n) = self.limiter.allow((i, "queue"), now) {
+                            log::warn!(
+                                "link {name}: serial line cannot keep up; message dropped{}",
+                                suppressed(n)
+                            );
+                        }
                     }
                 }
             }
