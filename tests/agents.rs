@@ -751,6 +751,16 @@ fn filesystem_refuses_to_mount_what_fsck_cannot_repair() {
     assert!(!a.mounts().contains(&format!(" {mnt} ")), "{}", a.mounts());
 }
 
+/// A node's mount table without the `/run/netns` entries, which come and go
+/// as parallel tests create and delete their namespaces.
+fn own_mounts(node: &Node) -> String {
+    node.mounts()
+        .lines()
+        .filter(|l| !l.starts_with("nsfs "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 #[test]
 fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
     if lab::skip_lab("filesystem_rejects_bad_arguments_and_mounts_nothing") {
@@ -765,7 +775,7 @@ fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
     let missing = lab.dir().join("no-such-disk");
     let missing = missing.to_str().unwrap();
     let dotdot = format!("{mnt}/../etc");
-    let before = a.mounts();
+    let before = own_mounts(&a);
     let cases: &[(&[&str], i32, &str)] = &[
         (
             &[dev, "data", "ext4", "start"],
@@ -819,7 +829,7 @@ fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
             "{args:?}: stderr lacks {msg:?}: {r:?}"
         );
     }
-    assert_eq!(a.mounts(), before, "a rejected call mounted something");
+    assert_eq!(own_mounts(&a), before, "a rejected call mounted something");
     assert!(
         !Path::new(mnt).exists(),
         "a rejected call created the mount point"
@@ -1107,4 +1117,60 @@ fn lab_serial_pair_carries_bytes_and_can_be_pulled() {
     );
     serial.plug();
     assert_eq!(lab::collect(&rx, 3, Duration::from_secs(5)), b"<<<");
+}
+
+#[test]
+fn lab_nodes_have_their_own_files_links_and_logged_processes() {
+    if lab::skip_lab("lab_nodes_have_their_own_files_links_and_logged_processes") {
+        return;
+    }
+    let lab = Lab::new();
+    let a = lab.node("nodea");
+    let b = lab.node("nodeb");
+    lab.link(&a, "hb0", &b, "hb0");
+    a.addr("hb0", "10.250.0.1/24");
+    b.addr("hb0", "10.250.0.2/24");
+
+    // The same path shows each node its own directory.
+    let shared = lab.dir().join("etc-ha.d");
+    fs::create_dir(&shared).unwrap();
+    for node in [&a, &b] {
+        let own = lab.dir().join(format!("ha.d-{}", node.name));
+        fs::create_dir(&own).unwrap();
+        fs::write(own.join("nodename"), &node.name).unwrap();
+        node.bind(&own, &shared);
+    }
+    let path = shared.join("nodename");
+    let path = path.to_str().unwrap();
+    assert_eq!(a.must(&["cat", path]).stdout, b"nodea");
+    assert_eq!(b.must(&["cat", path]).stdout, b"nodeb");
+    assert!(
+        !Path::new(path).exists(),
+        "the host sees its own (empty) directory"
+    );
+
+    // A process started with a log writes into it; cutting the link is seen.
+    let log = lab.dir().join("a.log");
+    let pid = lab.spawn_logged(
+        &a,
+        &[("HBD_TEST", "1")],
+        &["sh", "-c", "echo \"hello $HBD_TEST\"; exec sleep 600"],
+        &log,
+    );
+    let logged = lab::wait_for(Duration::from_secs(5), || {
+        (fs::read_to_string(&log).unwrap_or_default() == "hello 1\n").then_some(())
+    });
+    assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
+    assert_eq!(lab::alive(&[pid]), vec![pid]);
+    let ping = |n: &Node| {
+        n.run(&["ping", "-c", "1", "-w", "2", "10.250.0.2"])
+            .status
+            .success()
+    };
+    if lab::have_tool("ping") {
+        assert!(ping(&a), "hb0 does not carry traffic");
+        a.set_link("hb0", false);
+        assert!(!ping(&a), "hb0 down still carries traffic");
+        a.set_link("hb0", true);
+    }
 }

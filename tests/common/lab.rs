@@ -288,6 +288,24 @@ impl Node {
         self.run(&["sh", "-c", script])
     }
 
+    /// Bind-mounts `src` over `dst` inside the node only (its own mount
+    /// namespace): per-node `/etc/ha.d`, `/run`, `/var/lib/heartbeat`, ...
+    /// `dst` must already exist as seen from the node.
+    pub fn bind(&self, src: &Path, dst: &Path) {
+        self.must(&[
+            std::ffi::OsStr::new("mount"),
+            std::ffi::OsStr::new("--bind"),
+            src.as_os_str(),
+            dst.as_os_str(),
+        ]);
+    }
+
+    /// Sets one of the node's interfaces up or down (cutting a link).
+    pub fn set_link(&self, iface: &str, up: bool) {
+        let state = if up { "up" } else { "down" };
+        ip(&["-n", &self.netns, "link", "set", iface, state]);
+    }
+
     /// Adds an address (which must be inside the lab ranges) to an interface.
     pub fn addr(&self, iface: &str, cidr: &str) {
         check_lab_address(cidr);
@@ -549,6 +567,36 @@ impl Lab {
             .command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: cannot spawn: {e}", node.name));
+        let pid = child.id();
+        self.owned().children.push(child);
+        pid
+    }
+
+    /// Starts a process inside a node with stdout and stderr appended to
+    /// `log` (a daemon under test); it is killed when the lab drops.
+    pub fn spawn_logged<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        node: &Node,
+        env: &[(&str, &str)],
+        args: &[S],
+        log: &Path,
+    ) -> u32 {
+        let open = || {
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap_or_else(|e| panic!("open {}: {e}", log.display()))
+        };
+        let mut cmd = node.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(open())
+            .stderr(open())
             .spawn()
             .unwrap_or_else(|e| panic!("{}: cannot spawn: {e}", node.name));
         let pid = child.id();
