@@ -1174,3 +1174,70 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
         a.set_link("hb0", true);
     }
 }
+
+#[test]
+fn filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once() {
+    let test = "filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once";
+    if lab::skip_lab(test) || lab::skip_without(test, "blkid", "util-linux") {
+        return;
+    }
+    let lab = Lab::new();
+    let a = lab.node("nodea");
+    let disk = lab.ext4_loop("labelled", 16);
+    let dev = disk.dev.to_str().unwrap();
+    // ext4 labels hold 16 bytes; pid and counter of the lab id are unique
+    // among parallel tests.
+    let label = format!("h{}", lab.id.trim_start_matches(lab::LAB_PREFIX));
+    assert!(label.len() <= 16, "{label}");
+    lab::must(Command::new("e2label").args([dev, &label]));
+    let uuid = lab::must(Command::new("blkid").args(["-o", "value", "-s", "UUID", dev]));
+    let uuid = String::from_utf8_lossy(&uuid.stdout).trim().to_string();
+    let mnt = lab.dir().join("data");
+    let mnt = mnt.to_str().unwrap();
+    let by_label = format!("LABEL={label}");
+    let by_uuid = format!("-U{uuid}");
+
+    ok(
+        &lab,
+        &a,
+        &[],
+        "Filesystem",
+        &[&by_label, mnt, "ext4", "start"],
+    );
+    assert!(
+        a.mounts().contains(&format!("{dev} {mnt} ext4")),
+        "{}",
+        a.mounts()
+    );
+    assert_running(&lab, &a, "Filesystem", &[&by_label, mnt, "ext4"]);
+    assert_running(&lab, &a, "Filesystem", &[&by_uuid, mnt]);
+    assert_running(&lab, &a, "Filesystem", &[dev, mnt]);
+    // The same device a second time elsewhere on this node is refused.
+    let other = lab.dir().join("other");
+    let other = other.to_str().unwrap();
+    let r = run(
+        &lab,
+        &a,
+        &[],
+        "Filesystem",
+        &[&by_uuid, other, "ext4", "start"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("already mounted on {mnt}")),
+        "{r:?}"
+    );
+    assert!(
+        !a.mounts().contains(&format!(" {other} ")),
+        "{}",
+        a.mounts()
+    );
+    ok(
+        &lab,
+        &a,
+        &[],
+        "Filesystem",
+        &[&by_uuid, mnt, "ext4", "stop"],
+    );
+    assert_stopped(&lab, &a, "Filesystem", &[&by_label, mnt, "ext4"]);
+}
