@@ -499,6 +499,39 @@ fn ipaddr_refuses_an_interface_that_is_down() {
 }
 
 #[test]
+fn ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses() {
+    if lab::skip_lab("ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses") {
+        return;
+    }
+    // No fixed address on the service interface: the first floating address
+    // becomes the primary, the second its secondary. Without care, the
+    // kernel removes the secondary together with the primary.
+    let lab = Lab::new();
+    let a = lab.node("nodea");
+    a.must(&[
+        "ip", "link", "add", "svc0", "type", "veth", "peer", "name", "svc1",
+    ]);
+    a.set_link("svc0", true);
+    a.set_link("svc1", true);
+    let quiet = [("HBD_ARP_COUNT", "0")];
+    for name in ["IPaddr", "IPaddr2"] {
+        ok(&lab, &a, &quiet, name, &["192.0.2.50/24/svc0", "start"]);
+        ok(
+            &lab,
+            &a,
+            &quiet,
+            "IPaddr2",
+            &["192.0.2.51/24/svc0", "start"],
+        );
+        assert!(!addr_line(&a, "192.0.2.50").unwrap().contains("secondary"));
+        ok(&lab, &a, &[], name, &["192.0.2.50/24/svc0", "stop"]);
+        assert!(addr_line(&a, "192.0.2.50").is_none(), "{}", a.addrs());
+        assert_running(&lab, &a, "IPaddr2", &["192.0.2.51/24/svc0"]);
+        ok(&lab, &a, &[], "IPaddr2", &["192.0.2.51/24/svc0", "stop"]);
+    }
+}
+
+#[test]
 fn ipaddr_stop_ends_the_arp_announcer() {
     if lab::skip_lab("ipaddr_stop_ends_the_arp_announcer")
         || lab::skip_without(
@@ -661,13 +694,18 @@ fn filesystem_stop_kills_what_holds_the_mount() {
     assert_eq!(lab::alive(&holders), holders.to_vec());
     assert_running(&lab, &a, "Filesystem", &[dev, mnt, "ext4"]);
 
+    // The final stop names the mount point through a symlink: umount and
+    // fuser must act on the real mount point.
+    let alias = lab.dir().join("alias");
+    std::os::unix::fs::symlink(mnt, &alias).unwrap();
+    let alias = alias.to_str().unwrap();
     let t0 = Instant::now();
     let r = ok(
         &lab,
         &a,
         &[("HBD_FS_KILL_GRACE_MS", "500")],
         "Filesystem",
-        &[dev, mnt, "ext4", "stop"],
+        &[dev, alias, "ext4", "stop"],
     );
     let took = t0.elapsed();
     assert!(
