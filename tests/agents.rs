@@ -1279,3 +1279,128 @@ fn filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once() {
     );
     assert_stopped(&lab, &a, "Filesystem", &[&by_label, mnt, "ext4"]);
 }
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/resource.d/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Runs a group left to right (start) or right to left (stop), as the
+/// daemon does, each resource as `(script path, args)`.
+fn group(lab: &Lab, node: &Node, resources: &[(String, Vec<String>)], action: &str) {
+    let rsctmp = lab.dir().join(format!("rsctmp-{}", node.name));
+    let rsctmp = rsctmp.to_str().unwrap();
+    let order: Vec<&(String, Vec<String>)> = if action == "stop" {
+        resources.iter().rev().collect()
+    } else {
+        resources.iter().collect()
+    };
+    for (script, args) in order {
+        let mut argv: Vec<&str> = vec![script];
+        argv.extend(args.iter().map(String::as_str));
+        argv.push(action);
+        let out = node.run_env(
+            &[("HA_RSCTMP", rsctmp), ("HBD_ARP_INTERVAL_MS", "100")],
+            &argv,
+        );
+        assert!(
+            out.status.success(),
+            "{}: {argv:?}: {}",
+            node.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
+    let test = "a_group_of_address_filesystem_and_web_service_moves_between_nodes";
+    if lab::skip_lab(test)
+        || lab::skip_without(test, "socat", "socat")
+        || lab::skip_without(test, "curl", "curl")
+        || lab::skip_without(test, "arping", "iputils-arping")
+    {
+        return;
+    }
+    let l = lan_lab();
+    let (lab, a, b, client) = (&l.lab, &l.a, &l.b, &l.client);
+    let disk = lab.ext4_loop("shared", 16);
+    let dev = disk.dev.to_str().unwrap().to_string();
+    let mnt = lab.dir().join("srv");
+    let mnt = mnt.to_str().unwrap().to_string();
+    // haresources: nodea IPaddr::192.0.2.50/24 Filesystem::DEV::MNT::ext4 hbweb::192.0.2.50::8080::MNT
+    let resources = vec![
+        (agent("IPaddr"), vec![format!("{FLOAT}/24")]),
+        (
+            agent("Filesystem"),
+            vec![dev.clone(), mnt.clone(), "ext4".into()],
+        ),
+        (
+            fixture("hbweb"),
+            vec![FLOAT.into(), "8080".into(), mnt.clone()],
+        ),
+    ];
+    let on = |n: &Node| n.mounts().contains(&format!(" {mnt} "));
+
+    group(lab, a, &resources, "start");
+    group(lab, a, &resources, "start");
+    a.must(&[
+        "sh",
+        "-c",
+        &format!("echo 'served from the shared disk' > {mnt}/index.html"),
+    ]);
+    let (by, body) = client
+        .http_get(FLOAT, 8080, 2000)
+        .expect("no answer from nodea");
+    assert_eq!(
+        (by.as_str(), body.as_str()),
+        ("nodea", "served from the shared disk\n")
+    );
+    assert!(on(a) && !on(b));
+
+    // Hand over by hand: stop right to left on a, start left to right on b.
+    group(lab, a, &resources, "stop");
+    assert!(!on(a) && !on(b));
+    assert!(
+        client.http_get(FLOAT, 8080, 300).is_none(),
+        "nobody should answer now"
+    );
+    group(lab, b, &resources, "start");
+    assert!(on(b) && !on(a));
+    let answer = lab::wait_for(Duration::from_secs(3), || {
+        client
+            .http_get(FLOAT, 8080, 500)
+            .filter(|(by, _)| by == "nodeb")
+    });
+    let (_, body) = answer.expect("no answer from nodeb");
+    assert_eq!(body, "served from the shared disk\n");
+    assert_eq!(client.neigh(FLOAT).map(|(m, _)| m), Some(b.mac("lan0")));
+
+    group(lab, b, &resources, "stop");
+    group(lab, b, &resources, "stop");
+    for (script, args) in &resources {
+        let mut argv: Vec<&str> = vec![script];
+        argv.extend(args.iter().map(String::as_str));
+        argv.push("status");
+        for n in [a, b] {
+            let out = n.run_env(
+                &[(
+                    "HA_RSCTMP",
+                    lab.dir()
+                        .join(format!("rsctmp-{}", n.name))
+                        .to_str()
+                        .unwrap(),
+                )],
+                &argv,
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "INFO:  Resource is stopped\n",
+                "{argv:?} on {}",
+                n.name
+            );
+        }
+    }
+}

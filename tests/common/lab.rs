@@ -336,6 +336,30 @@ impl Node {
         Some((mac.to_string(), words.last().unwrap_or(&"").to_string()))
     }
 
+    /// One HTTP GET of `http://addr:port/` from this node with curl, giving
+    /// up after `timeout_ms`: `(X-Served-By header, body)` on a 200 answer.
+    /// Pair it with the `tests/fixtures/resource.d/hbweb` service.
+    pub fn http_get(&self, addr: &str, port: u16, timeout_ms: u64) -> Option<(String, String)> {
+        let url = format!("http://{addr}:{port}/");
+        let secs = format!("{}.{:03}", timeout_ms / 1000, timeout_ms % 1000);
+        let out = self.run(&["curl", "-s", "-i", "--max-time", &secs, &url]);
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+            return None;
+        }
+        let served_by = head
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Served-By: "))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        Some((served_by, body.to_string()))
+    }
+
     /// IPv4 addresses of the node as `ip -o -4 addr` prints them.
     pub fn addrs(&self) -> String {
         let out = ip(&["-n", &self.netns, "-o", "-4", "addr", "show"]);
