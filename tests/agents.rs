@@ -156,6 +156,7 @@ fn shellcheck_finds_nothing_in_any_agent() {
         .collect();
     files.sort();
     assert!(files.len() >= 6, "agents missing: {files:?}");
+    files.push(dir.join("tests/fixtures/resource.d/hbweb"));
     let out = Command::new("shellcheck")
         .current_dir(dir)
         .args(["-x", "-s", "sh", "-S", "style"])
@@ -1201,7 +1202,7 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
     assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
     assert_eq!(lab::alive(&[pid]), vec![pid]);
     let ping = |n: &Node| {
-        n.run(&["ping", "-c", "1", "-w", "2", "10.250.0.2"])
+        n.run(&["ping", "-c", "1", "-w", "1", "10.250.0.2"])
             .status
             .success()
     };
@@ -1210,6 +1211,15 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
         a.set_link("hb0", false);
         assert!(!ping(&a), "hb0 down still carries traffic");
         a.set_link("hb0", true);
+        assert!(ping(&a), "hb0 up again does not carry traffic");
+        if lab::have_tool("nft") {
+            a.set_loss("hb0", 100);
+            assert!(!ping(&a), "100% loss still carries traffic");
+            a.set_loss("hb0", 0);
+            assert!(ping(&a), "loss rule not removed");
+        } else {
+            eprintln!("set_loss not checked: nft not found (install nftables)");
+        }
     }
 }
 

@@ -306,6 +306,43 @@ impl Node {
         ip(&["-n", &self.netns, "link", "set", iface, state]);
     }
 
+    /// Drops `percent` % of the packets leaving `iface` at random (0 removes
+    /// the rule): an nftables rule on the netdev egress hook, as the lab
+    /// notes found works here (no sch_netem; an output-hook drop would
+    /// return EPERM to the sender instead of losing the packet). Needs nft.
+    pub fn set_loss(&self, iface: &str, percent: u32) {
+        assert!(percent <= 100, "loss {percent}% is not a percentage");
+        let table = format!("hbdlab_{}", iface.replace(['.', '-', '@'], "_"));
+        // Deleting a table that does not exist fails; that is fine here.
+        let _ = self.run(&["nft", "delete", "table", "netdev", &table]);
+        if percent == 0 {
+            return;
+        }
+        // numgen's range is 0-99: 100 % is an unconditional drop.
+        let matcher = if percent == 100 {
+            String::new()
+        } else {
+            format!("numgen random mod 100 < {percent} ")
+        };
+        let rules = format!(
+            "table netdev {table} {{\n  chain egress {{\n    type filter hook egress device \"{iface}\" priority 0; policy accept;\n    {matcher}counter drop\n  }}\n}}\n"
+        );
+        let file = std::env::temp_dir().join(format!("{}-{table}.nft", self.netns));
+        fs::write(&file, rules).expect("write nft rules");
+        let out = self.run(&[
+            std::ffi::OsStr::new("nft"),
+            std::ffi::OsStr::new("-f"),
+            file.as_os_str(),
+        ]);
+        let _ = fs::remove_file(&file);
+        assert!(
+            out.status.success(),
+            "{}: nft loss rule on {iface}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Adds an address (which must be inside the lab ranges) to an interface.
     pub fn addr(&self, iface: &str, cidr: &str) {
         check_lab_address(cidr);
