@@ -1202,7 +1202,7 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
     assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
     assert_eq!(lab::alive(&[pid]), vec![pid]);
     let ping = |n: &Node| {
-        n.run(&["ping", "-c", "1", "-w", "1", "10.250.0.2"])
+        n.run(&["timeout", "1", "ping", "-c", "1", "10.250.0.2"])
             .status
             .success()
     };
