@@ -1414,3 +1414,108 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
         }
     }
 }
+
+/// During a rolling migration one node runs heartbeat's own resource.d
+/// scripts and the other hbd's, and either may have to stop what the other
+/// started. Both must agree on what is running and print the same words.
+#[test]
+fn heartbeat_agents_and_ours_recognise_each_others_resources() {
+    let test = "heartbeat_agents_and_ours_recognise_each_others_resources";
+    let hb = Path::new("/etc/ha.d/resource.d");
+    if lab::skip_lab(test) {
+        return;
+    }
+    if !hb.join("IPaddr").exists()
+        || !Path::new("/usr/lib/ocf/resource.d/heartbeat/IPaddr").exists()
+    {
+        eprintln!("skipped: {test}: heartbeat's resource.d scripts not installed (Debian heartbeat, resource-agents)");
+        return;
+    }
+    let lab = Lab::new();
+    let a = lab.node("nodea");
+    a.must(&[
+        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1",
+    ]);
+    a.set_link("lan0", true);
+    a.set_link("lan1", true);
+    a.addr("lan0", "192.0.2.1/24");
+    // heartbeat's scripts expect the daemon to have created HA_RSCTMP.
+    let rsctmp = lab.dir().join("rsctmp-nodea");
+    fs::create_dir_all(&rsctmp).unwrap();
+    let env = [
+        ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+        ("HBD_ARP_COUNT", "1"),
+    ];
+    let call = |script: &str, args: &[&str]| {
+        let mut argv = vec![script];
+        argv.extend_from_slice(args);
+        Run::from(a.run_env(&env, &argv))
+    };
+    let words = |r: &Run| (r.code, r.stdout.clone());
+    let disk = lab.ext4_loop("shared", 16);
+    let mnt = lab.dir().join("data");
+    let (dev, mnt) = (disk.dev.to_str().unwrap(), mnt.to_str().unwrap());
+
+    let resources: [(&str, Vec<&str>); 3] = [
+        ("IPaddr", vec!["192.0.2.50/24/lan0"]),
+        ("IPaddr2", vec!["192.0.2.51/24/lan0"]),
+        ("Filesystem", vec![dev, mnt, "ext4"]),
+    ];
+    for (name, args) in &resources {
+        let theirs = hb.join(name);
+        let theirs = theirs.to_str().unwrap();
+        let ours = agent(name);
+        let with = |action: &'static str| {
+            let mut v = args.clone();
+            v.push(action);
+            v
+        };
+        let probe = call(theirs, &with("status"));
+        if probe.code == 5 {
+            // e.g. heartbeat's Filesystem needs modprobe (Debian kmod).
+            eprintln!(
+                "{name} part skipped: heartbeat's {name} says a program is missing: {probe:?}"
+            );
+            continue;
+        }
+        // Same words when stopped.
+        assert_eq!(
+            words(&probe),
+            words(&call(&ours, &with("status"))),
+            "{name}"
+        );
+        // Theirs starts, ours sees it running, says so in the same words, stops it.
+        let r = call(theirs, &with("start"));
+        assert_eq!(r.code, 0, "heartbeat's {name} start: {r:?}");
+        let (t, o) = (call(theirs, &with("status")), call(&ours, &with("status")));
+        assert_eq!(
+            words(&t),
+            (0, "INFO:  Running OK\n".to_string()),
+            "{name}: {t:?}"
+        );
+        assert_eq!(words(&o), words(&t), "{name}");
+        ok(&lab, &a, &env, name, &with("stop"));
+        assert_eq!(
+            call(theirs, &with("status")).code,
+            7,
+            "{name}: ours did not stop theirs"
+        );
+        // Ours starts, theirs sees it running and stops it.
+        ok(&lab, &a, &env, name, &with("start"));
+        assert_eq!(
+            words(&call(theirs, &with("status"))),
+            (0, "INFO:  Running OK\n".to_string()),
+            "{name}"
+        );
+        let r = call(theirs, &with("stop"));
+        assert_eq!(r.code, 0, "heartbeat's {name} stop: {r:?}");
+        assert_stopped(&lab, &a, name, args);
+    }
+    // heartbeat's IPaddr names its alias exactly as ours does.
+    let r = call(
+        hb.join("IPaddr").to_str().unwrap(),
+        &["192.0.2.52/24/lan0", "start"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(label_of(&addr_line(&a, "192.0.2.52").unwrap()), "lan0:0");
+}
