@@ -277,7 +277,7 @@ fn ipaddr2_start_status_stop_are_idempotent() {
 /// The client first learns node A's MAC for the floating address (a ping),
 /// then the address moves to B: the client's neighbour entry must flip to
 /// B's MAC with no traffic from the client, i.e. through B's gratuitous ARP.
-fn gratuitous_arp_moves_the_client(name: &str, test: &str) {
+fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
     if lab::skip_lab(test) {
         return;
     }
@@ -290,7 +290,11 @@ fn gratuitous_arp_moves_the_client(name: &str, test: &str) {
     let (lab, a, b, client) = (&l.lab, &l.a, &l.b, &l.client);
     let (mac_a, mac_b) = (a.mac("lan0"), b.mac("lan0"));
     assert_ne!(mac_a, mac_b);
-    let arp = [("HBD_ARP_COUNT", "3"), ("HBD_ARP_INTERVAL_MS", "100")];
+    let arp = [
+        ("HBD_ARP_COUNT", "3"),
+        ("HBD_ARP_INTERVAL_MS", "100"),
+        ("HBD_ARP_MODE", mode),
+    ];
 
     ok(lab, a, &arp, name, &[FLOAT, "start"]);
     let ping = client.run(&["ping", "-c", "1", "-w", "3", FLOAT]);
@@ -339,12 +343,21 @@ fn gratuitous_arp_moves_the_client(name: &str, test: &str) {
 
 #[test]
 fn ipaddr_gratuitous_arp_moves_the_client() {
-    gratuitous_arp_moves_the_client("IPaddr", "ipaddr_gratuitous_arp_moves_the_client");
+    gratuitous_arp_moves_the_client(
+        "IPaddr",
+        "request",
+        "ipaddr_gratuitous_arp_moves_the_client",
+    );
 }
 
 #[test]
 fn ipaddr2_gratuitous_arp_moves_the_client() {
-    gratuitous_arp_moves_the_client("IPaddr2", "ipaddr2_gratuitous_arp_moves_the_client");
+    // Unsolicited replies (arping -A) move the client as well.
+    gratuitous_arp_moves_the_client(
+        "IPaddr2",
+        "reply",
+        "ipaddr2_gratuitous_arp_moves_the_client",
+    );
 }
 
 #[test]
@@ -575,6 +588,26 @@ fn ipaddr_stop_ends_the_arp_announcer() {
         "announcer survived stop: {:?}",
         a.cmdlines()
     );
+
+    // In the foreground, start returns after the last announcement and
+    // leaves no announcer behind.
+    let fg = [
+        ("HBD_ARP_COUNT", "3"),
+        ("HBD_ARP_INTERVAL_MS", "150"),
+        ("HBD_ARP_BACKGROUND", "no"),
+    ];
+    let t0 = Instant::now();
+    ok(lab, a, &fg, "IPaddr", &[FLOAT, "start"]);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "returned after {:?}",
+        t0.elapsed()
+    );
+    assert!(!a
+        .cmdlines()
+        .iter()
+        .any(|c| c.starts_with("sh -c") && c.contains("hbd-arp-announce")));
+    ok(lab, a, &[], "IPaddr", &[FLOAT, "stop"]);
 }
 
 // ---------------------------------------------------------------- Filesystem
