@@ -39,7 +39,9 @@ impl Run {
 fn run(lab: &Lab, node: &Node, env: &[(&str, &str)], name: &str, args: &[&str]) -> Run {
     let rsctmp = lab.dir().join(format!("rsctmp-{}", node.name));
     let rsctmp = rsctmp.to_str().unwrap().to_string();
-    let mut all: Vec<(&str, &str)> = vec![("HA_RSCTMP", &rsctmp)];
+    // HA_DIR in the lab: a host /etc/ha.d/hbd-agents.conf must not leak in.
+    let ha_dir = lab.dir().to_str().unwrap().to_string();
+    let mut all: Vec<(&str, &str)> = vec![("HA_RSCTMP", &rsctmp), ("HA_DIR", &ha_dir)];
     all.extend_from_slice(env);
     let path = agent(name);
     let mut argv: Vec<&str> = vec![&path];
@@ -1551,4 +1553,56 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(label_of(&addr_line(&a, "192.0.2.52").unwrap()), "lan0:0");
+}
+
+#[test]
+fn agents_read_knobs_from_hbd_agents_conf() {
+    // The file must be root's, so the test needs root to write one.
+    if !lab::is_root() {
+        eprintln!("skipped: agents_read_knobs_from_hbd_agents_conf: needs root (the file must be owned by root)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    write_script(
+        &tmp.path().join("websvc"),
+        "#!/bin/sh\n[ \"$1\" = status ] && echo \"websvc is running\"\nexit 0\n",
+    );
+    let conf = tmp.path().join("hbd-agents.conf");
+    fs::write(
+        &conf,
+        format!(
+            "# knobs for every agent\nHBD_SYSTEMD=no\nHBD_INIT_DIR={dir}\nnot a knob\nHBD_x=1\nHBD_ARP_MODE=a;b\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
+    let ha_dir = [("HA_DIR", dir)];
+    let r = service(&ha_dir, &["websvc", "status"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "INFO:  Running OK\n"),
+        "{r:?}"
+    );
+    // Bad lines are named by file:line and ignored.
+    for line in [4, 5, 6] {
+        assert!(
+            r.stderr
+                .contains(&format!("hbd-agents.conf:{line}: ignored")),
+            "{r:?}"
+        );
+    }
+    assert!(r.stderr.contains("\"a;b\""), "{r:?}");
+    // The environment wins over the file.
+    let r = service(
+        &[("HA_DIR", dir), ("HBD_INIT_DIR", "/nonexistent")],
+        &["websvc", "status"],
+    );
+    assert_eq!(r.code, 7, "{r:?}");
+    // A file others may write is refused, and nothing runs.
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o664)).unwrap();
+    let r = service(&ha_dir, &["websvc", "status"]);
+    assert_eq!(r.code, 6, "{r:?}");
+    assert!(r.stderr.contains("refused: must be owned by root"), "{r:?}");
+    assert_eq!(r.stdout, "");
 }
