@@ -1606,3 +1606,48 @@ fn agents_read_knobs_from_hbd_agents_conf() {
     assert!(r.stderr.contains("refused: must be owned by root"), "{r:?}");
     assert_eq!(r.stdout, "");
 }
+
+#[test]
+fn agents_work_with_an_empty_environment() {
+    let test = "agents_work_with_an_empty_environment";
+    if lab::skip_lab(test) || lab::skip_without(test, "arping", "iputils-arping") {
+        return;
+    }
+    // The daemon scrubs the environment: no PATH (ip, mount, losetup live in
+    // sbin), no HA_RSCTMP, no locale.
+    let l = lan_lab();
+    let (lab, a) = (&l.lab, &l.a);
+    let disk = lab.ext4_loop("shared", 16);
+    let mnt = lab.dir().join("data");
+    let (dev, mnt) = (disk.dev.to_str().unwrap(), mnt.to_str().unwrap());
+    // The default state directory is /run/hbd/rsctmp: give the node its own
+    // /run so that the host's stays untouched.
+    let run_a = lab.dir().join("run-nodea");
+    fs::create_dir(&run_a).unwrap();
+    a.bind(&run_a, Path::new("/run"));
+    let bare = |args: &[&str]| {
+        let mut cmd = a.command(args);
+        cmd.env_clear();
+        Run::from(cmd.output().unwrap())
+    };
+    let ipaddr = agent("IPaddr");
+    let filesystem = agent("Filesystem");
+    for action in ["start", "status", "stop", "status"] {
+        let r = bare(&[&ipaddr, FLOAT, action]);
+        assert!(
+            r.code == 0 || (action == "status" && r.code == 7),
+            "IPaddr {action}: {r:?}"
+        );
+        let r = bare(&[&filesystem, dev, mnt, "ext4", action]);
+        assert!(
+            r.code == 0 || (action == "status" && r.code == 7),
+            "Filesystem {action}: {r:?}"
+        );
+    }
+    assert!(addr_line(a, FLOAT).is_none());
+    assert!(!a.mounts().contains(&format!(" {mnt} ")));
+    assert!(
+        run_a.join("hbd/rsctmp").is_dir(),
+        "default state directory not used"
+    );
+}
