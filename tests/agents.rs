@@ -575,14 +575,49 @@ fn ipaddr_stop_ends_the_arp_announcer() {
             .any(|c| c.contains(&format!("hbd-arp-announce lan0 {FLOAT} ")))
     };
     assert!(announcing(a), "no announcer running: {:?}", a.cmdlines());
+    // It runs in its own session (setsid), out of reach of a kill of the
+    // agent's process group, and its pid is the one in the pid file.
+    let announcer = lab::wait_for(Duration::from_secs(2), || {
+        a.pids().into_iter().find(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).starts_with("sh\0-c\0"))
+                .unwrap_or(false)
+        })
+    })
+    .expect("announcer pid");
+    let stat = fs::read_to_string(format!("/proc/{announcer}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        fields[3],
+        announcer.to_string(),
+        "session of {announcer}: {stat}"
+    );
+    let pidfile = lab
+        .dir()
+        .join(format!("rsctmp-nodea/hbd-arp-lan0-{FLOAT}.pid"));
+    assert_eq!(
+        fs::read_to_string(pidfile).unwrap().trim(),
+        announcer.to_string()
+    );
     // A second start replaces the announcer rather than adding one.
     ok(lab, a, &long, "IPaddr", &[FLOAT, "start"]);
-    let count = a
-        .cmdlines()
-        .iter()
-        .filter(|c| c.starts_with("sh -c") && c.contains("hbd-arp-announce"))
-        .count();
-    assert_eq!(count, 1, "{:?}", a.cmdlines());
+    // (The old one gets SIGTERM, the new one may still be between setsid and
+    // exec: give both a moment.)
+    let announcers = |n: &Node| {
+        n.cmdlines()
+            .iter()
+            .filter(|c| c.contains("sh -c") && c.contains("hbd-arp-announce"))
+            .count()
+    };
+    let one = lab::wait_for(Duration::from_secs(2), || {
+        (announcers(a) == 1).then_some(())
+    });
+    assert!(one.is_some(), "{:?}", a.cmdlines());
     ok(lab, a, &[], "IPaddr", &[FLOAT, "stop"]);
     let gone = lab::wait_for(Duration::from_secs(3), || (!announcing(a)).then_some(()));
     assert!(
@@ -605,10 +640,7 @@ fn ipaddr_stop_ends_the_arp_announcer() {
         "returned after {:?}",
         t0.elapsed()
     );
-    assert!(!a
-        .cmdlines()
-        .iter()
-        .any(|c| c.starts_with("sh -c") && c.contains("hbd-arp-announce")));
+    assert_eq!(announcers(a), 0, "{:?}", a.cmdlines());
     ok(lab, a, &[], "IPaddr", &[FLOAT, "stop"]);
 }
 
