@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Longest request line accepted (a request is a few dozen bytes).
 const MAX_LINE: usize = 4096;
+/// How long a connection may stay silent between requests.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -112,9 +114,10 @@ async fn connection(stream: UnixStream, allowed: Vec<u32>, events: mpsc::Sender<
     loop {
         line.clear();
         reader.set_limit(MAX_LINE as u64 + 1);
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        // An idle client must not hold a task (and its fd) for ever.
+        match tokio::time::timeout(IDLE_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+            Ok(Ok(_)) => {}
         }
         if line.len() > MAX_LINE && !line.ends_with(b"\n") {
             let _ = write_response(
