@@ -329,20 +329,25 @@ impl Daemon {
         mut sigs: mpsc::Receiver<Sig>,
     ) -> ExitCode {
         let mut sigs_open = true;
+        let mut last_timer = tokio::time::Instant::now();
         self.drain();
         while self.exit.is_none() {
             let now = self.clock.now();
-            // At least 1 ms: a deadline the core keeps in the past must not become
-            // a busy loop (at SCHED_FIFO it would starve the machine).
             let wake = self
                 .node
                 .next_deadline()
                 .map(|d| d.saturating_since(now))
-                .unwrap_or(Duration::from_secs(3600))
-                .max(Duration::from_millis(1));
+                .unwrap_or(Duration::from_secs(3600));
+            // An absolute target, so a flood of packets cannot keep pushing the
+            // timer away; but at most one timer per ms, so a deadline the core
+            // keeps in the past is no busy loop (at SCHED_FIFO it would starve
+            // the machine).
+            let target = (tokio::time::Instant::now() + wake.to_std())
+                .max(last_timer + std::time::Duration::from_millis(1));
             let shutdown_left = self.shutting_down.map(|d| d.saturating_since(now));
             tokio::select! {
-                _ = tokio::time::sleep(wake.to_std()) => {
+                _ = tokio::time::sleep_until(target) => {
+                    last_timer = tokio::time::Instant::now();
                     self.handle(Input::Timer);
                 }
                 ev = rx.recv() => match ev {
