@@ -511,3 +511,164 @@ mod tests {
         assert_eq!(interface_v4("no-such-if0", false), None);
     }
 }
+
+/// bcast and mcast need real interfaces: a veth pair inside a network namespace
+/// private to the test thread (root only; skipped with a reason otherwise).
+#[cfg(test)]
+mod netns_tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Runs `f` on a thread in a fresh network namespace holding a veth pair
+    /// veth0 (10.250.0.1/24) <-> veth1 (10.250.0.2/24). The namespace, and the
+    /// pair with it, disappears when the thread ends.
+    fn in_netns(f: impl FnOnce() + Send + 'static) -> bool {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: creating a network namespace needs root");
+            return false;
+        }
+        let ok = std::thread::spawn(move || {
+            if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+                eprintln!("skipped: unshare(CLONE_NEWNET): {e}");
+                return false;
+            }
+            // Children inherit this thread's namespace.
+            let ip = |args: &[&str]| {
+                let st = Command::new("ip").args(args).status();
+                assert!(st.is_ok_and(|s| s.success()), "ip {args:?} failed");
+            };
+            ip(&["link", "set", "lo", "up"]);
+            ip(&[
+                "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+            ]);
+            ip(&["addr", "add", "10.250.0.1/24", "brd", "+", "dev", "veth0"]);
+            ip(&["addr", "add", "10.250.0.2/24", "brd", "+", "dev", "veth1"]);
+            ip(&["link", "set", "veth0", "up", "multicast", "on"]);
+            ip(&["link", "set", "veth1", "up", "multicast", "on"]);
+            // Both ends live in one namespace: packets from veth0 arrive on veth1
+            // with a local source address, which Linux drops unless told not to.
+            // (/proc/sys/net belongs to the opener's namespace: this thread's.)
+            for dev in ["all", "default", "veth0", "veth1"] {
+                for (k, v) in [("accept_local", "1"), ("rp_filter", "0")] {
+                    std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/{k}"), v).unwrap();
+                }
+            }
+            f();
+            true
+        })
+        .join();
+        match ok {
+            Ok(ran) => ran,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    async fn recv_one(l: &UdpLink) -> Vec<u8> {
+        let mut buf = [0u8; 64];
+        let (n, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            l.socket.recv_from(&mut buf),
+        )
+        .await
+        .expect("nothing received")
+        .unwrap();
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn bcast_sends_to_the_interface_broadcast_address() {
+        in_netns(|| {
+            assert_eq!(
+                interface_v4("veth0", true),
+                Some(Ipv4Addr::new(10, 250, 0, 255))
+            );
+            rt().block_on(async {
+                let a = open_udp(
+                    &Medium::Bcast {
+                        dev: "veth0".into(),
+                    },
+                    7694,
+                    None,
+                )
+                .unwrap();
+                let b = open_udp(
+                    &Medium::Bcast {
+                        dev: "veth1".into(),
+                    },
+                    7694,
+                    None,
+                )
+                .unwrap();
+                assert_eq!(a.dest, SocketAddr::from(([10, 250, 0, 255], 7694)));
+                assert_eq!(a.send(b"from a").unwrap(), 6);
+                assert_eq!(recv_one(&b).await, b"from a");
+                // As with heartbeat, a node hears its own broadcasts too (the core
+                // drops them as its own); the peer's arrive after it.
+                assert_eq!(recv_one(&a).await, b"from a");
+                assert_eq!(b.send(b"from b").unwrap(), 6);
+                assert_eq!(recv_one(&a).await, b"from b");
+            });
+        });
+    }
+
+    #[test]
+    fn mcast_joins_the_group_on_its_interface() {
+        in_netns(|| {
+            rt().block_on(async {
+                let m = |dev: &str| Medium::Mcast {
+                    dev: dev.into(),
+                    group: Ipv4Addr::new(239, 0, 0, 94),
+                    port: 7695,
+                    ttl: 1,
+                    loopback: false,
+                };
+                let a = open_udp(&m("veth0"), 694, None).unwrap();
+                let b = open_udp(&m("veth1"), 694, None).unwrap();
+                assert_eq!(a.dest, SocketAddr::from(([239, 0, 0, 94], 7695)));
+                assert_eq!(a.send(b"mcast a").unwrap(), 7);
+                assert_eq!(recv_one(&b).await, b"mcast a");
+                assert_eq!(b.send(b"mcast b").unwrap(), 7);
+                assert_eq!(recv_one(&a).await, b"mcast b");
+            });
+        });
+    }
+
+    #[test]
+    fn ucast_is_bound_to_its_device() {
+        in_netns(|| {
+            rt().block_on(async {
+                let a = open_udp(
+                    &Medium::Ucast {
+                        dev: "veth0".into(),
+                        peer: "10.250.0.2".into(),
+                    },
+                    7696,
+                    None,
+                )
+                .unwrap();
+                let b = open_udp(
+                    &Medium::Ucast {
+                        dev: "veth1".into(),
+                        peer: "10.250.0.1".into(),
+                    },
+                    7696,
+                    None,
+                )
+                .unwrap();
+                let dev = socket::getsockopt(&*a.socket, sockopt::BindToDevice).unwrap();
+                assert_eq!(dev.to_string_lossy().trim_end_matches('\0'), "veth0");
+                a.send(b"u").unwrap();
+                assert_eq!(recv_one(&b).await, b"u");
+                b.send(b"v").unwrap();
+                assert_eq!(recv_one(&a).await, b"v");
+            });
+        });
+    }
+}
