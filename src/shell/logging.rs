@@ -220,7 +220,9 @@ impl Log for Logger {
         let main = level <= s.level;
         if main {
             let line = if s.journald {
-                format!("{word}: {text}\n")
+                // journald reads the sd-daemon `<N>` prefix as the priority and
+                // adds its own time stamp.
+                format!("<{}>{word}: {text}\n", syslog_severity(level))
             } else {
                 format!("{stamp} {word}: {text}\n")
             };
