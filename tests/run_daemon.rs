@@ -296,3 +296,23 @@ fn garbage_and_half_frames_on_the_serial_line_are_counted_and_ignored() {
     stop(r);
     drop(pty);
 }
+
+#[test]
+fn under_journald_lines_carry_the_priority_prefix_and_no_stamp() {
+    let d = tempfile::tempdir().unwrap();
+    write_bad_had(d.path());
+    let out = hbd()
+        .args(["run", "-c"])
+        .arg(d.path())
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .arg("--run-dir")
+        .arg(d.path().join("run"))
+        .args(["--node", "alpha"])
+        .env("JOURNAL_STREAM", "8:12345")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("<3>ERROR: not starting"), "{err}");
+}
