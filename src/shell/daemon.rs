@@ -243,7 +243,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         seed: u64::from_le_bytes(seed),
     };
     let (tx, rx) = mpsc::channel(1024);
-    let (links, counters) = link::open_all(&cfg, opts.bind, 0, &tx)?;
+    let (links, counters) = link::open_all(&cfg, opts.bind.or(cfg.hbd.bind), 0, &tx)?;
     let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
@@ -885,7 +885,7 @@ impl Daemon {
             // Close the old links first: the new ones may bind the same port or tty.
             link::close_all(std::mem::take(&mut self.links), std::time::Duration::ZERO).await;
             let epoch = self.epoch + 1;
-            match link::open_all(&new, self.opts.bind, epoch, &self.tx) {
+            match link::open_all(&new, self.opts.bind.or(new.hbd.bind), epoch, &self.tx) {
                 Ok((links, counters)) => {
                     self.links = links;
                     self.counters = counters;
@@ -893,7 +893,12 @@ impl Daemon {
                 }
                 Err(e) => {
                     log::error!("reload refused: {e}; reopening the running links");
-                    match link::open_all(&self.cfg, self.opts.bind, epoch, &self.tx) {
+                    match link::open_all(
+                        &self.cfg,
+                        self.opts.bind.or(self.cfg.hbd.bind),
+                        epoch,
+                        &self.tx,
+                    ) {
                         Ok((links, counters)) => {
                             self.links = links;
                             self.counters = counters;
