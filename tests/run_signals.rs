@@ -430,7 +430,9 @@ fn realtime_on_gives_fifo_and_locked_memory_but_not_to_scripts() {
     assert!(locked > 0, "no locked memory:\n{status}");
     // Alone, alpha runs its group after initdead: the script reports its policy.
     assert!(
-        wait_for(Duration::from_secs(15), || seen.exists()),
+        // Not just created by the redirection: written.
+        wait_for(Duration::from_secs(15), || std::fs::read_to_string(&seen)
+            .is_ok_and(|t| t.ends_with('\n'))),
         "{}",
         h.log()
     );
