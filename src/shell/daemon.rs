@@ -80,6 +80,8 @@ pub enum Sig {
     /// Graceful shutdown; a second one exits at once.
     Stop(&'static str),
     Reload,
+    /// SIGUSR1 (`true`) / SIGUSR2: one step more or less verbose, as heartbeat.
+    Verbosity(bool),
 }
 
 /// The whole of `hbd run`. Exit 0 after a graceful shutdown, 1 on a refusal to
@@ -111,12 +113,16 @@ pub fn forward_signals(tx: mpsc::Sender<Sig>) -> Result<(), RunError> {
     let mut term = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
     let mut hup = signal(SignalKind::hangup()).map_err(RunError::Runtime)?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(RunError::Runtime)?;
+    let mut usr2 = signal(SignalKind::user_defined2()).map_err(RunError::Runtime)?;
     tokio::spawn(async move {
         loop {
             let s = tokio::select! {
                 _ = term.recv() => Sig::Stop("SIGTERM"),
                 _ = int.recv() => Sig::Stop("SIGINT"),
                 _ = hup.recv() => Sig::Reload,
+                _ = usr1.recv() => Sig::Verbosity(true),
+                _ = usr2.recv() => Sig::Verbosity(false),
             };
             if tx.send(s).await.is_err() {
                 return;
@@ -360,6 +366,10 @@ impl Daemon {
                 sig = sigs.recv(), if sigs_open => match sig {
                     Some(Sig::Stop(name)) => self.on_stop_signal(name),
                     Some(Sig::Reload) => self.reload().await,
+                    Some(Sig::Verbosity(up)) => {
+                        let l = logging::step_verbosity(up);
+                        log::warn!("log level now {l} ({})", if up { "SIGUSR1" } else { "SIGUSR2" });
+                    }
                     // Nobody could stop us any more: stop gracefully now.
                     None => {
                         sigs_open = false;

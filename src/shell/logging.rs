@@ -117,6 +117,32 @@ pub fn configure(node: &str, cfg: &Logging) {
     }
 }
 
+/// heartbeat's SIGUSR1/SIGUSR2: one step more (`up`) or less verbose, between
+/// warn and trace, for stderr, logfile and syslog. Returns the new level.
+pub fn step_verbosity(up: bool) -> LevelFilter {
+    const STEPS: [LevelFilter; 4] = [
+        LevelFilter::Warn,
+        LevelFilter::Info,
+        LevelFilter::Debug,
+        LevelFilter::Trace,
+    ];
+    let mut s = LOGGER.sinks.lock().unwrap_or_else(|e| e.into_inner());
+    let i = STEPS.iter().position(|l| *l == s.level).unwrap_or(1);
+    let j = if up {
+        (i + 1).min(STEPS.len() - 1)
+    } else {
+        i.saturating_sub(1)
+    };
+    s.level = STEPS[j];
+    let max = if s.debugfile.is_some() {
+        s.level.max(LevelFilter::Debug)
+    } else {
+        s.level
+    };
+    log::set_max_level(max);
+    s.level
+}
+
 pub fn facility_code(name: &str) -> Option<u8> {
     Some(match name {
         "kern" => 0,
@@ -300,6 +326,9 @@ mod tests {
     use super::*;
     use crate::time::t;
 
+    /// The logger is global: tests that configure it take turns.
+    static GLOBAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn rate_limiter_allows_one_line_per_window_and_counts_the_rest() {
         let mut r = RateLimiter::new(Duration::from_secs(10));
@@ -324,6 +353,7 @@ mod tests {
 
     #[test]
     fn logfile_has_heartbeat_lines_and_debugfile_gets_debug_too() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         let d = tempfile::tempdir().unwrap();
         let logfile = d.path().join("ha-log");
         let debugfile = d.path().join("ha-debug");
@@ -361,6 +391,25 @@ mod tests {
             "{dbg}"
         );
         // Leave the global logger writing nowhere in particular.
+        configure("alpha", &Logging::default());
+    }
+
+    #[test]
+    fn usr1_usr2_step_verbosity_within_bounds() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        init();
+        configure("alpha", &Logging::default());
+        if std::env::var_os("HBD_LOG").is_some() {
+            eprintln!("skipped: HBD_LOG sets the starting level");
+            return;
+        }
+        assert_eq!(step_verbosity(true), LevelFilter::Debug);
+        assert_eq!(step_verbosity(true), LevelFilter::Trace);
+        assert_eq!(step_verbosity(true), LevelFilter::Trace);
+        assert_eq!(step_verbosity(false), LevelFilter::Debug);
+        assert_eq!(step_verbosity(false), LevelFilter::Info);
+        assert_eq!(step_verbosity(false), LevelFilter::Warn);
+        assert_eq!(step_verbosity(false), LevelFilter::Warn);
         configure("alpha", &Logging::default());
     }
 
