@@ -489,3 +489,36 @@ fn a_flood_of_garbage_does_not_delay_heartbeats() {
     let drops = h.log().lines().filter(|l| l.contains("dropped")).count();
     assert!(drops <= 2, "{drops} drop lines:\n{}", h.log());
 }
+
+#[test]
+fn sigusr1_and_sigusr2_step_the_log_level() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    write_had(d.path(), free_udp_port(), "200ms", "");
+    let h = start(d.path()); // HBD_LOG=debug
+    assert!(!h.log().contains(" trace: "));
+    kill(h.pid(), Signal::SIGUSR1).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(3), || h
+            .log()
+            .contains("log level now TRACE (SIGUSR1)")),
+        "{}",
+        h.log()
+    );
+    // Every heartbeat sent is a trace line.
+    assert!(wait_for(Duration::from_secs(3), || h
+        .log()
+        .contains(" trace: send t=status")));
+    // One at a time: two pending signals of a kind are delivered as one.
+    for want in ["DEBUG", "INFO"] {
+        kill(h.pid(), Signal::SIGUSR2).unwrap();
+        let line = format!("log level now {want} (SIGUSR2)");
+        assert!(
+            wait_for(Duration::from_secs(3), || h.log().contains(&line)),
+            "{}",
+            h.log()
+        );
+    }
+}
