@@ -373,6 +373,8 @@ pub fn parse_str(text: &str, file: &Path) -> (Config, Vec<Diagnostic>) {
         seen: BTreeMap::new(),
         auto_failback_line: None,
     };
+    // Line 0: the file as a whole, for rules about what is missing from it.
+    st.origin("file", 0);
     for (i, raw) in text.split('\n').enumerate() {
         let line_no = i + 1;
         let line = raw.split('#').next().unwrap_or("").trim_end_matches('\r');

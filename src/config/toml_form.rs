@@ -254,6 +254,13 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         }
     };
     let mut cfg = Config::default();
+    cfg.origins.insert(
+        "file".into(),
+        Location {
+            file: src.file.to_path_buf(),
+            line: 0,
+        },
+    );
     if let Some(n) = &f.nodes {
         cfg.origins.insert("node".into(), cx.loc(n.span()));
         for name in n.get_ref() {

@@ -20,11 +20,12 @@ pub fn validate(
     config_dir: &Path,
 ) -> Vec<Diagnostic> {
     let mut d = Vec::new();
-    let node_loc = origin(cfg, "node");
+    let file_loc = origin(cfg, "file");
+    let node_loc = origin(cfg, "node").or(file_loc.clone());
     match cfg.nodes.len() {
         2 => {}
         0 => d.push(Diagnostic::error(
-            None,
+            file_loc.clone(),
             "node",
             "no nodes are configured (expected two `node NAME` entries)",
         )),
@@ -39,7 +40,7 @@ pub fn validate(
     }
     match local_node {
         None => d.push(Diagnostic::error(
-            None,
+            node_loc.clone(),
             "node",
             "cannot tell which node this host is (give --node NAME)",
         )),
@@ -57,7 +58,7 @@ pub fn validate(
     }
     if cfg.media.is_empty() {
         d.push(Diagnostic::error(
-            None,
+            file_loc.clone(),
             "media",
             "no heartbeat medium is configured (expected at least one ucast, bcast, mcast or serial)",
         ));
@@ -77,7 +78,7 @@ pub fn validate(
             ));
         }
     }
-    let auth_loc = origin(cfg, "auth");
+    let auth_loc = origin(cfg, "auth").or(file_loc);
     if cfg.auth.keys.is_empty() {
         d.push(Diagnostic::error(
             auth_loc.clone(),
