@@ -168,6 +168,7 @@ struct HbdT {
     resource_dirs: Vec<String>,
     fence_hook: Option<String>,
     compact_serial: Option<Spanned<bool>>,
+    bind: Option<Spanned<String>>,
 }
 
 struct Ctx<'a> {
@@ -557,6 +558,19 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
             cfg.origins
                 .insert("hbd.compact_serial".into(), cx.loc(c.span()));
         }
+        if let Some(b) = &h.bind {
+            match b.get_ref().parse::<std::net::IpAddr>() {
+                Ok(ip) => o.bind = Some(ip),
+                Err(_) => cx.error(
+                    b.span(),
+                    "bind",
+                    format!(
+                        "{:?} is not an IP address (expected e.g. 127.0.0.2)",
+                        b.get_ref()
+                    ),
+                ),
+            }
+        }
         cfg.hbd = o;
     }
     apply_timing_defaults(&mut cfg);
@@ -854,6 +868,9 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         let _ = writeln!(o, "fence_hook = {}", qp(f));
     }
     let _ = writeln!(o, "compact_serial = {}", h.compact_serial);
+    if let Some(b) = &h.bind {
+        let _ = writeln!(o, "bind = {}", q(&b.to_string()));
+    }
     o
 }
 
