@@ -65,6 +65,16 @@ pub fn load(path: &Path) -> (Option<Auth>, Vec<Diagnostic>) {
     }
 }
 
+/// A short word that is one or two edits away from a method name.
+fn looks_like_method(word: &str) -> bool {
+    word.len() <= 7
+        && ["crc", "md5", "sha1", "sha256"].iter().any(|m| {
+            let (a, b) = (word.as_bytes(), m.as_bytes());
+            let common = a.iter().zip(b).filter(|(x, y)| x == y).count();
+            a.len().max(b.len()) - common <= 2
+        })
+}
+
 /// Parses authkeys text. Errors make the result unusable; the caller checks for them.
 pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
     let at = |line| {
@@ -114,7 +124,19 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 _ => diags.push(Diagnostic::error(
                     at(line_no),
                     "auth",
-                    format!("{:?} is not `auth N` with N from 0 to 15", line.trim_end()),
+                    // The word and a numeric index at most: a malformed line may
+                    // go on with a secret.
+                    format!(
+                        "{:?} is not `auth N` with N from 0 to 15",
+                        tokens
+                            .iter()
+                            .take(2)
+                            .enumerate()
+                            .filter(|(i, t)| *i == 0 || t.bytes().all(|b| b.is_ascii_digit()))
+                            .map(|(_, t)| *t)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
                 )),
             }
             continue;
@@ -155,9 +177,18 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 diags.push(Diagnostic::error(
                     at(line_no),
                     "key",
-                    format!(
-                        "key {index}: unknown method {other:?} (expected crc, md5, sha1 or sha256)"
-                    ),
+                    // A line missing its method (`N SECRET`) has the secret in that
+                    // place: show the word only when a secret follows it or it is
+                    // plainly a misspelt method name.
+                    if tokens.len() >= 3 || looks_like_method(other) {
+                        format!(
+                            "key {index}: unknown method {other:?} (expected crc, md5, sha1 or sha256)"
+                        )
+                    } else {
+                        format!(
+                            "key {index}: the second word is not a method (expected `{index} crc|md5|sha1|sha256 [secret]`; the word is not shown as it may be a secret)"
+                        )
+                    },
                 ));
                 continue;
             }
@@ -254,6 +285,13 @@ mod tests {
         assert_eq!(a.send_key().unwrap().secret.0, b"testsecret");
         assert_eq!(a.keys[&2].method, AuthMethod::Md5);
         assert_eq!(d, vec!["authkeys:4: key: warning: key 2: text after the secret is ignored, as heartbeat does"]);
+    }
+
+    #[test]
+    fn key_line_missing_its_method_does_not_show_the_secret() {
+        let (_, d) = p("auth 1\n1 correct-horse-battery\nauth1 sha1 correct-horse\n");
+        assert!(d.iter().all(|d| !d.contains("correct-horse")), "{d:?}");
+        assert!(d[0].contains("the word is not shown"), "{d:?}");
     }
 
     #[test]

@@ -291,6 +291,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The known directive closest to a misspelt one, if any is close.
 pub fn suggest(word: &str) -> Option<&'static str> {
+    // Nothing long is a typo of a directive; skip the quadratic distance.
+    if word.len() > 40 {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
     known_directives()
         .map(|k| (edit_distance(&lower, k), k))
@@ -472,7 +476,13 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
     match name {
         "node" => {
             let n = v.to_ascii_lowercase();
-            if st.cfg.nodes.contains(&n) {
+            if !valid_node_name(&n) {
+                st.error(
+                    line,
+                    name,
+                    format!("{v:?} is not a node name (expected the node's `uname -n`, without control characters or blanks)"),
+                );
+            } else if st.cfg.nodes.contains(&n) {
                 st.warning(line, name, format!("node {n:?} is listed twice"));
             } else {
                 if !st.cfg.origins.contains_key("node") {
@@ -735,6 +745,16 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
     }
 }
 
+/// A node name both forms accept: what `uname -n` can return and a TOML string and
+/// a heartbeat message field can carry.
+pub fn valid_node_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '=')
+}
+
 fn valid_ifname(s: &str) -> bool {
     !s.is_empty() && s.len() < 16 && !s.contains(['/', ' ', '\t'])
 }
@@ -956,6 +976,15 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(c.nodes, vec!["alpha", "beta", "gamma"]);
         assert_eq!(c.media.len(), 2);
+    }
+
+    #[test]
+    fn node_names_with_control_characters_are_refused() {
+        // Found by fuzzing: a vertical tab is not an ha.cf separator, so it ended
+        // up inside a node name the TOML form (rightly) refuses.
+        let (c, d) = p("node beta\u{b}x\n");
+        assert!(c.nodes.is_empty());
+        assert!(d[0].contains("is not a node name"), "{d:?}");
     }
 
     #[test]

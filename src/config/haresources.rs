@@ -23,26 +23,31 @@ pub fn is_ip_shorthand(token: &str) -> bool {
     token.len() <= 256 && glob(b"D*.D*.D*.D*", token.as_bytes())
 }
 
-/// Parses one resource token (`name`, `name::a::b` or a bare IP).
-fn resource(token: &str) -> Result<Resource, String> {
+/// Parses one resource token (`name`, `name::a::b` or a bare IP); the message says
+/// what is wrong with it.
+pub fn resource(token: &str) -> Result<Resource, String> {
+    if token.contains(['\\', '\'', '"']) || token.contains(char::is_control) {
+        return Err(format!(
+            "{token:?} contains a backslash, quote or control character (resource arguments are passed as plain words)"
+        ));
+    }
     if is_ip_shorthand(token) {
-        let ip = token.split('/').next().unwrap_or("");
+        let first = token.split("::").next().unwrap_or("");
+        let ip = first.split('/').next().unwrap_or("");
         if ip.parse::<Ipv4Addr>().is_err() {
             return Err(format!(
                 "{token:?} looks like an IPaddr shorthand but {ip:?} is not an IPv4 address (expected e.g. 192.0.2.10/24/eth0)"
             ));
         }
-        if let Some(bits) = token.split('/').nth(1) {
+        if let Some(bits) = first.split('/').nth(1) {
             if !bits.parse::<u8>().is_ok_and(|b| (1..=32).contains(&b)) && !bits.contains('.') {
                 return Err(format!(
                     "{token:?}: netmask {bits:?} is not a prefix length from 1 to 32"
                 ));
             }
         }
-        return Ok(Resource {
-            name: "IPaddr".to_string(),
-            args: vec![token.to_string()],
-        });
+        // heartbeat rewrites the token to `IPaddr::<token>` and splits that.
+        return resource(&format!("IPaddr::{token}"));
     }
     let mut parts = token.split("::");
     let name = parts.next().unwrap_or("");
@@ -183,6 +188,16 @@ mod tests {
         assert_eq!(g[0].home, "alpha");
         assert_eq!(g[0].resources[0].name, "IPaddr");
         assert_eq!(g[0].resources[0].args, vec!["192.0.2.10/24/eth0"]);
+    }
+
+    #[test]
+    fn shorthand_is_split_like_ipaddr_token() {
+        // Found by fuzzing: heartbeat prefixes `IPaddr::` and then splits on `::`.
+        let (g, d) = p("alpha 10.0.0.5/24::eth0\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(g[0].resources[0].args, vec!["10.0.0.5/24", "eth0"]);
+        let (_, d) = p("alpha 10.0.0.5/24/x::\n");
+        assert!(d[0].contains("empty argument"), "{d:?}");
     }
 
     #[test]

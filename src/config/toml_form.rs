@@ -5,10 +5,10 @@
 //! docs/config-reference.md and written by [`to_toml`].
 
 use super::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
-use super::haresources::is_ip_shorthand;
+use super::haresources::resource as parse_resource;
 use super::model::{
     Auth, AuthKey, AuthMethod, AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging,
-    Medium, MsgFmt, PingNode, Resource, ResourceGroup, Secret, StonithHost, StopFailurePolicy,
+    Medium, MsgFmt, PingNode, ResourceGroup, Secret, StonithHost, StopFailurePolicy,
 };
 use crate::time::Duration;
 use serde::Deserialize;
@@ -266,7 +266,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         cfg.origins.insert("node".into(), cx.loc(n.span()));
         for name in n.get_ref() {
             let l = name.to_ascii_lowercase();
-            if l.is_empty() || l.contains(char::is_whitespace) {
+            if !super::hacf::valid_node_name(&l) {
                 cx.error(n.span(), "nodes", format!("{name:?} is not a node name"));
             } else if cfg.nodes.contains(&l) {
                 cx.error(n.span(), "nodes", format!("node {l:?} is listed twice"));
@@ -484,21 +484,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         let gt = g.get_ref();
         let mut resources = Vec::new();
         for r in &gt.resources {
-            if is_ip_shorthand(r) {
-                resources.push(Resource {
-                    name: "IPaddr".into(),
-                    args: vec![r.clone()],
-                });
-                continue;
-            }
-            let mut parts = r.split("::");
-            let name = parts.next().unwrap_or("");
-            let args: Vec<String> = parts.map(str::to_string).collect();
-            if name.is_empty()
-                || name.contains(['/', ' ', '\t'])
-                || r.contains(char::is_whitespace)
-                || args.iter().any(String::is_empty)
-            {
+            if r.is_empty() || r.contains(char::is_whitespace) {
                 cx.error(
                     g.span(),
                     "group",
@@ -508,10 +494,10 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                 );
                 continue;
             }
-            resources.push(Resource {
-                name: name.to_string(),
-                args,
-            });
+            match parse_resource(r) {
+                Ok(res) => resources.push(res),
+                Err(m) => cx.error(g.span(), "group", m),
+            }
         }
         if resources.is_empty() {
             cx.error(
