@@ -210,3 +210,25 @@ fn vector_configs_check_and_migrate() {
         assert_eq!(m.status.code(), Some(0), "{set}");
     }
 }
+
+#[test]
+fn reference_names_every_directive_and_its_example_loads() {
+    let doc = fs::read_to_string(repo().join("docs/config-reference.md")).unwrap();
+    for d in hbd::config::hacf::known_directives() {
+        assert!(
+            doc.contains(&format!("`{d}`")),
+            "docs/config-reference.md misses `{d}`"
+        );
+    }
+    let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let tmp = tempfile::tempdir().unwrap();
+    let ha_d = stage(&repo().join("ha.d"), tmp.path());
+    let path = ha_d.join("example.toml");
+    fs::write(&path, example).unwrap();
+    let o = run_in(
+        tmp.path(),
+        &["check", "-c", "ha.d/example.toml", "--node", "beta"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
