@@ -229,3 +229,75 @@ pub fn resolve_script(config_dir: &Path, opts: &HbdOptions, name: &str) -> Optio
 pub fn to_toml(config: &Config, local_node: Option<&str>) -> String {
     toml_form::to_toml(config, local_node)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, name: &str, mode: u32) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn resolve_script_order_and_executable_rule() {
+        let t = tempfile::tempdir().unwrap();
+        let extra = t.path().join("extra");
+        let opts = HbdOptions {
+            resource_dirs: vec![extra.clone()],
+            ..HbdOptions::default()
+        };
+        let in_extra = script(&extra, "svc", 0o755);
+        assert_eq!(resolve_script(t.path(), &opts, "svc"), Some(in_extra));
+        let in_rd = script(&t.path().join("resource.d"), "svc", 0o755);
+        assert_eq!(resolve_script(t.path(), &opts, "svc"), Some(in_rd.clone()));
+        // Not executable: skipped, as heartbeat's ResourceManager skips it.
+        std::fs::set_permissions(&in_rd, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            resolve_script(t.path(), &opts, "svc"),
+            Some(extra.join("svc"))
+        );
+        assert_eq!(resolve_script(t.path(), &opts, "../extra/svc"), None);
+        assert_eq!(resolve_script(t.path(), &opts, "hbd-no-such"), None);
+    }
+
+    #[test]
+    fn local_node_is_the_lowercased_host_name() {
+        assert_eq!(local_node_name(Some("Alpha")), Some("alpha".into()));
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(
+            local_node_name(None),
+            Some(host.trim().to_ascii_lowercase())
+        );
+    }
+
+    #[test]
+    fn run_turns_machine_facts_into_errors() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join("ha.cf"),
+            "node alpha beta\nbcast hbdnosuch0\ndeadtime 10\ninitdead 30\n",
+        )
+        .unwrap();
+        let ak = t.path().join("authkeys");
+        std::fs::write(&ak, "auth 1\n1 sha1 k\n").unwrap();
+        std::fs::set_permissions(&ak, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(t.path().join("haresources"), "alpha 192.0.2.10\n").unwrap();
+        let opts = |purpose| LoadOptions {
+            node: Some("alpha".into()),
+            purpose,
+        };
+        let check = load(t.path(), &opts(Purpose::Check));
+        assert!(check.config.is_some(), "{:?}", check.diagnostics);
+        assert_eq!(check.diagnostics.len(), 2);
+        let run = load(t.path(), &opts(Purpose::Run));
+        assert!(run.config.is_none());
+        assert_eq!(run.diagnostics.iter().filter(|d| d.is_error()).count(), 2);
+        assert_eq!(run.config_dir, t.path());
+        assert_eq!(run.local_node.as_deref(), Some("alpha"));
+    }
+}

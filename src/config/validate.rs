@@ -279,3 +279,120 @@ pub fn is_executable_file(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::{AuthKey, Resource, ResourceGroup, Secret};
+    use crate::time::Duration;
+    use std::path::PathBuf;
+
+    fn base() -> Config {
+        let mut c = Config {
+            nodes: vec!["alpha".into(), "beta".into()],
+            deadtime: Duration::from_secs(10),
+            initdead: Duration::from_secs(30),
+            warntime: Duration::from_secs(5),
+            ..Config::default()
+        };
+        c.media.push(Medium::Ucast {
+            dev: "lo".into(),
+            peer: "127.0.0.1".into(),
+        });
+        c.auth.send_index = 1;
+        c.auth.keys.insert(
+            1,
+            AuthKey {
+                method: AuthMethod::Sha1,
+                secret: Secret(b"k".to_vec()),
+            },
+        );
+        c
+    }
+
+    fn msgs(c: &Config, me: Option<&str>, p: Purpose) -> Vec<String> {
+        validate(c, me, p, Path::new("/nonexistent"))
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_good_config_has_no_diagnostics() {
+        assert_eq!(
+            msgs(&base(), Some("alpha"), Purpose::Run),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn machine_facts_warn_in_check_and_stop_run() {
+        let mut c = base();
+        c.media.push(Medium::Bcast {
+            dev: "hbdnosuch0".into(),
+        });
+        c.media.push(Medium::Serial {
+            path: PathBuf::from("/nonexistent/ttyS9"),
+        });
+        c.groups.push(ResourceGroup {
+            home: "alpha".into(),
+            resources: vec![Resource {
+                name: "hbd-no-such-script".into(),
+                args: vec![],
+            }],
+            location: Location::default(),
+        });
+        let check = validate(&c, Some("alpha"), Purpose::Check, Path::new("/nonexistent"));
+        let run = validate(&c, Some("alpha"), Purpose::Run, Path::new("/nonexistent"));
+        assert_eq!(check.len(), 3, "{check:?}");
+        assert!(check.iter().all(|d| !d.is_error()));
+        assert_eq!(run.len(), 3);
+        assert!(run.iter().all(Diagnostic::is_error));
+        assert!(run[0].message.contains("\"hbdnosuch0\" does not exist"));
+        assert!(run[1]
+            .message
+            .contains("/nonexistent/ttyS9 is not a character device"));
+        assert!(run[2].message.contains("\"hbd-no-such-script\" not found"));
+    }
+
+    #[test]
+    fn dev_null_is_a_character_device() {
+        let mut c = base();
+        c.media.push(Medium::Serial {
+            path: PathBuf::from("/dev/null"),
+        });
+        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+    }
+
+    #[test]
+    fn timing_rules() {
+        let mut c = base();
+        c.keepalive = Duration::from_secs(5);
+        let m = msgs(&c, Some("alpha"), Purpose::Check);
+        assert!(
+            m[0].contains("deadtime: 10000ms is too small compared to keepalive 5000ms"),
+            "{m:?}"
+        );
+        let mut c = base();
+        c.initdead = Duration::from_secs(9);
+        assert!(msgs(&c, Some("alpha"), Purpose::Check)[0]
+            .contains("initdead: 9000ms is below deadtime"));
+        let mut c = base();
+        c.warntime = Duration::from_secs(10);
+        assert!(msgs(&c, Some("alpha"), Purpose::Check)[0]
+            .contains("warning: 10000ms is not below deadtime"));
+    }
+
+    #[test]
+    fn local_node_and_keys() {
+        let c = base();
+        assert!(msgs(&c, None, Purpose::Check)[0].contains("give --node NAME"));
+        assert!(msgs(&c, Some("gamma"), Purpose::Check)[0]
+            .contains("\"gamma\", which is not a configured node"));
+        let mut c = base();
+        c.auth.send_index = 2;
+        assert!(
+            msgs(&c, Some("alpha"), Purpose::Check)[0].contains("send key 2 is not among the keys")
+        );
+    }
+}
