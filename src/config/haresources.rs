@@ -23,27 +23,45 @@ pub fn is_ip_shorthand(token: &str) -> bool {
     token.len() <= 256 && glob(b"D*.D*.D*.D*", token.as_bytes())
 }
 
-/// Parses one resource token (`name`, `name::a::b` or a bare IP); the message says
-/// what is wrong with it.
-pub fn resource(token: &str) -> Result<Resource, String> {
+/// Why a resource token was refused; Display is the diagnostic's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    #[error("{0:?} contains a backslash, quote or control character (resource arguments are passed as plain words)")]
+    BadCharacter(String),
+    #[error("{token:?} looks like an IPaddr shorthand but {ip:?} is not an IPv4 address (expected e.g. 192.0.2.10/24/eth0)")]
+    NotAnAddress { token: String, ip: String },
+    #[error("{token:?}: netmask {bits:?} is not a prefix length from 1 to 32")]
+    BadPrefix { token: String, bits: String },
+    #[error("{0:?} has no script name (expected NAME or NAME::ARG::ARG)")]
+    NoName(String),
+    #[error(
+        "{token:?}: script name {name:?} must be a plain name found in resource.d, not a path"
+    )]
+    PathName { token: String, name: String },
+    #[error("{0:?} has an empty argument (`::` twice in a row or at the end)")]
+    EmptyArgument(String),
+}
+
+/// Parses one resource token (`name`, `name::a::b` or a bare IP).
+pub fn resource(token: &str) -> Result<Resource, ResourceError> {
     if token.contains(['\\', '\'', '"']) || token.contains(char::is_control) {
-        return Err(format!(
-            "{token:?} contains a backslash, quote or control character (resource arguments are passed as plain words)"
-        ));
+        return Err(ResourceError::BadCharacter(token.to_string()));
     }
     if is_ip_shorthand(token) {
         let first = token.split("::").next().unwrap_or("");
         let ip = first.split('/').next().unwrap_or("");
         if ip.parse::<Ipv4Addr>().is_err() {
-            return Err(format!(
-                "{token:?} looks like an IPaddr shorthand but {ip:?} is not an IPv4 address (expected e.g. 192.0.2.10/24/eth0)"
-            ));
+            return Err(ResourceError::NotAnAddress {
+                token: token.to_string(),
+                ip: ip.to_string(),
+            });
         }
         if let Some(bits) = first.split('/').nth(1) {
             if !bits.parse::<u8>().is_ok_and(|b| (1..=32).contains(&b)) && !bits.contains('.') {
-                return Err(format!(
-                    "{token:?}: netmask {bits:?} is not a prefix length from 1 to 32"
-                ));
+                return Err(ResourceError::BadPrefix {
+                    token: token.to_string(),
+                    bits: bits.to_string(),
+                });
             }
         }
         // heartbeat rewrites the token to `IPaddr::<token>` and splits that.
@@ -52,20 +70,17 @@ pub fn resource(token: &str) -> Result<Resource, String> {
     let mut parts = token.split("::");
     let name = parts.next().unwrap_or("");
     if name.is_empty() {
-        return Err(format!(
-            "{token:?} has no script name (expected NAME or NAME::ARG::ARG)"
-        ));
+        return Err(ResourceError::NoName(token.to_string()));
     }
     if name.contains('/') || name == "." || name == ".." {
-        return Err(format!(
-            "{token:?}: script name {name:?} must be a plain name found in resource.d, not a path"
-        ));
+        return Err(ResourceError::PathName {
+            token: token.to_string(),
+            name: name.to_string(),
+        });
     }
     let args: Vec<String> = parts.map(str::to_string).collect();
     if args.iter().any(String::is_empty) {
-        return Err(format!(
-            "{token:?} has an empty argument (`::` twice in a row or at the end)"
-        ));
+        return Err(ResourceError::EmptyArgument(token.to_string()));
     }
     Ok(Resource {
         name: name.to_string(),
@@ -123,9 +138,9 @@ pub fn parse_str(text: &str, file: &Path) -> (Vec<ResourceGroup>, Vec<Diagnostic
         for (tline, tok) in rest {
             match resource(tok) {
                 Ok(r) => resources.push(r),
-                Err(m) => {
+                Err(e) => {
                     ok = false;
-                    diags.push(Diagnostic::error(at(*tline), "haresources", m));
+                    diags.push(Diagnostic::error(at(*tline), "haresources", e.to_string()));
                 }
             }
         }

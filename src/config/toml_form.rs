@@ -25,16 +25,23 @@ enum TomlDuration {
     Text(String),
 }
 
+/// Why a TOML value was refused; Display is the diagnostic's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TomlError {
+    #[error("{0:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\", \"2min\" or an integer of milliseconds)")]
+    Duration(String),
+    #[error("{0} is negative (expected a duration)")]
+    NegativeDuration(i64),
+}
+
 /// Parses a TOML duration string: a number and one of `us`, `ms`, `s`, `min`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, TomlError> {
     let t = s.trim();
     let end = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(end);
-    let bad = || {
-        format!("{s:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\", \"2min\" or an integer of milliseconds)")
-    };
+    let bad = || TomlError::Duration(s.to_string());
     let v: f64 = num.parse().map_err(|_| bad())?;
     let ms = match unit.trim() {
         "us" => v / 1000.0,
@@ -204,7 +211,7 @@ impl Ctx<'_> {
     ) -> Option<Duration> {
         let r = match v.get_ref() {
             TomlDuration::Millis(ms) if *ms >= 0 => Ok(Duration::from_millis(*ms as u64)),
-            TomlDuration::Millis(ms) => Err(format!("{ms} is negative (expected a duration)")),
+            TomlDuration::Millis(ms) => Err(TomlError::NegativeDuration(*ms)),
             TomlDuration::Text(s) => parse_duration(s),
         };
         match r {
@@ -214,7 +221,7 @@ impl Ctx<'_> {
             }
             Err(m) => {
                 let key_name = key.rsplit('.').next().unwrap_or(key).to_string();
-                self.error(v.span(), &key_name, m);
+                self.error(v.span(), &key_name, m.to_string());
                 None
             }
         }
@@ -496,7 +503,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
             }
             match parse_resource(r) {
                 Ok(res) => resources.push(res),
-                Err(m) => cx.error(g.span(), "group", m),
+                Err(e) => cx.error(g.span(), "group", e.to_string()),
             }
         }
         if resources.is_empty() {
