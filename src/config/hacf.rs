@@ -297,6 +297,8 @@ pub fn suggest(word: &str) -> Option<&'static str> {
     }
     let lower = word.to_ascii_lowercase();
     known_directives()
+        // Lengths further apart than the threshold cannot be close: skip the work.
+        .filter(|k| k.len().abs_diff(lower.len()) <= 2.max(k.len() / 4))
         .map(|k| (edit_distance(&lower, k), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)

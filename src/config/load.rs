@@ -93,6 +93,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
             &config_dir,
         ));
     }
+    // Read in file and line order; stable, so one line's messages keep their order.
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| d.location.as_ref().map(|l| (l.file.clone(), l.line));
+        key(a).cmp(&key(b))
+    });
     let bad = diagnostics.iter().any(Diagnostic::is_error);
     Loaded {
         config: if bad { None } else { cfg },

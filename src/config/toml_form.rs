@@ -468,6 +468,10 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         cfg.logging = lg;
     }
     for s in &f.stonith_host {
+        cfg.origins.insert(
+            format!("stonith_host.{}", cfg.stonith_hosts.len()),
+            cx.loc(s.span()),
+        );
         let st = s.get_ref();
         cfg.stonith_hosts.push(StonithHost {
             host: st.host.to_ascii_lowercase(),

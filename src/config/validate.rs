@@ -106,6 +106,21 @@ pub fn validate(
             "is signed with a crc key, which authenticates nothing",
         ));
     }
+    // Accepted so existing files load, but not acted on: say so rather than be silent.
+    if !cfg.ping_nodes.is_empty() {
+        d.push(Diagnostic::warning(
+            origin(cfg, "ping.0"),
+            "ping",
+            "hbd records ping nodes but sends no ICMP pings; in heartbeat they only feed ipfail, which hbd does not run",
+        ));
+    }
+    if !cfg.stonith_hosts.is_empty() {
+        d.push(Diagnostic::warning(
+            origin(cfg, "stonith_host.0"),
+            "stonith_host",
+            "hbd records it but runs no STONITH plugin; set [hbd] fence_hook in hbd.toml to fence a dead peer",
+        ));
+    }
     machine_facts(cfg, purpose, config_dir, &mut d);
     d
 }
