@@ -173,6 +173,20 @@ fn migrate_round_trips_through_check() {
     // The hand-written hbd.toml in the sample describes the same pair.
     let sample = load(&ha_d.join("hbd.toml"), &opts).config.unwrap();
     assert_eq!(comparable(&a), comparable(&sample));
+
+    // Migrating the TOML form itself, saved elsewhere, still finds the keys.
+    let o = run_in(
+        tmp.path(),
+        &["migrate", "-c", "ha.d/hbd.toml", "--node", "beta"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let other = tempfile::tempdir().unwrap();
+    let again = other.path().join("hbd.toml");
+    fs::write(&again, &o.stdout).unwrap();
+    let c = load(&again, &opts)
+        .config
+        .expect("migrated TOML loads from another directory");
+    assert_eq!(comparable(&a), comparable(&c));
 }
 
 #[test]

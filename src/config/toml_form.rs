@@ -585,13 +585,10 @@ fn auth(cx: &mut Ctx, cfg: &mut Config, a: &Spanned<AuthT>, src: &Source) {
             cx.diags.extend(d);
             if let Some(auth) = loaded {
                 cfg.auth = auth;
-                cfg.origins.insert(
-                    "authkeys".into(),
-                    Location {
-                        file: path,
-                        line: 0,
-                    },
-                );
+                // Absolute, so `to_toml` output names the file from any directory.
+                let abs = std::path::absolute(&path).unwrap_or(path);
+                cfg.origins
+                    .insert("authkeys".into(), Location { file: abs, line: 0 });
             }
             if at.send.is_some() {
                 cx.error(a.span(), "auth", "`send` goes with inline keys; with `authkeys` the file's `auth N` line picks the send key");
