@@ -124,19 +124,14 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 _ => diags.push(Diagnostic::error(
                     at(line_no),
                     "auth",
-                    // The word and a numeric index at most: a malformed line may
-                    // go on with a secret.
-                    format!(
-                        "{:?} is not `auth N` with N from 0 to 15",
-                        tokens
-                            .iter()
-                            .take(2)
-                            .enumerate()
-                            .filter(|(i, t)| *i == 0 || t.bytes().all(|b| b.is_ascii_digit()))
-                            .map(|(_, t)| *t)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    ),
+                    // Only `auth` and a numeric index are shown: a malformed line may
+                    // go on with a secret, or be a stray secret starting with `a`.
+                    match (tokens.first(), tokens.get(1)) {
+                        (Some(&"auth"), Some(n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                            format!("\"auth {n}\" is not `auth N` with N from 0 to 15")
+                        }
+                        _ => "line is not `auth N` with N from 0 to 15 (its text is not shown as it may be a secret)".to_string(),
+                    },
                 )),
             }
             continue;
@@ -152,10 +147,12 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 continue;
             }
             Err(_) => {
+                // The line may be a stray secret (a wrapped or pasted line): never
+                // echo it.
                 diags.push(Diagnostic::error(
                     at(line_no),
-                    tokens[0],
-                    "is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`)",
+                    "authkeys",
+                    "line is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`; its text is not shown as it may be a secret)",
                 ));
                 continue;
             }
@@ -303,7 +300,7 @@ mod tests {
             vec![
                 "authkeys:3: key: key 2: unknown method \"blowfish\" (expected crc, md5, sha1 or sha256)",
                 "authkeys:4: key: index 17 is out of range (expected 0 to 15)",
-                "authkeys:5: foo: is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`)",
+                "authkeys:5: authkeys: line is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`; its text is not shown as it may be a secret)",
                 "authkeys:6: key: key 4: md5 needs a secret (write `4 md5 SECRET`)",
                 "authkeys:7: key: key 5: crc takes no secret (write `5 crc`)",
                 "authkeys:1: auth: auth key [3] not found in the file (add a line `3 sha1 SECRET`)",
