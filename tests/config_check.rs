@@ -68,6 +68,7 @@ fn sample_config_passes_check_on_both_forms() {
         ("ha.d", "alpha"),
         ("ha.d", "beta"),
         ("ha.d/hbd.toml", "alpha"),
+        ("ha.d/ha.cf", "beta"),
     ] {
         let o = run_in(tmp.path(), &["check", "-c", target, "--node", node]);
         let out = stdout(&o);

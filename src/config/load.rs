@@ -62,7 +62,7 @@ fn file_error(path: &Path, directive: &str, msg: String) -> Diagnostic {
 }
 
 /// Loads `path`: a directory holding `ha.cf`, `haresources`, `authkeys` (or, when it
-/// has no `ha.cf`, an `hbd.toml`), or a `.toml` file. Collects every diagnostic of
+/// has no `ha.cf`, an `hbd.toml`), the `ha.cf` file of such a directory, or a TOML file. Collects every diagnostic of
 /// every file, then [`validate`]s the whole.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let local_node = local_node_name(opts.node.as_deref());
@@ -72,6 +72,14 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
             load_toml(&path.join("hbd.toml"), &mut diagnostics)
         } else if path.is_dir() {
             (path.to_path_buf(), load_legacy(path, &mut diagnostics))
+        } else if path.file_name().is_some_and(|n| n == "ha.cf") {
+            // `-c /etc/ha.d/ha.cf` means its directory: heartbeat's three files go together.
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let cfg = load_legacy(&dir, &mut diagnostics);
+            (dir, cfg)
         } else if path.exists() {
             load_toml(path, &mut diagnostics)
         } else {
