@@ -596,10 +596,8 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 Some(af) => {
                     st.scalar(name, line);
                     st.auto_failback_line = Some(line);
+                    // validate() warns about legacy, written or by default.
                     st.cfg.auto_failback = af;
-                    if af == AutoFailback::Legacy {
-                        st.warning(line, name, "legacy is deprecated (heartbeat warns too): it can leave groups unstarted and allows no standby; write on or off");
-                    }
                 }
                 None => st.error(
                     line,

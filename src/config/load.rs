@@ -293,7 +293,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(
             t.path().join("ha.cf"),
-            "node alpha beta\nbcast hbdnosuch0\ndeadtime 10\ninitdead 30\n",
+            "node alpha beta\nbcast hbdnosuch0\ndeadtime 10\ninitdead 30\nauto_failback on\n",
         )
         .unwrap();
         let ak = t.path().join("authkeys");

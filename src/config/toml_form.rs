@@ -317,6 +317,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         }
     }
     if let Some(a) = &f.auto_failback {
+        cfg.origins.insert("auto_failback".into(), cx.loc(a.span()));
         match a.get_ref().as_str() {
             "on" => cfg.auto_failback = AutoFailback::On,
             "off" => cfg.auto_failback = AutoFailback::Off,

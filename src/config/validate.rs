@@ -4,7 +4,7 @@
 //! warnings for `check` and errors for `run`.
 
 use super::load::{resolve_script, Purpose};
-use super::model::{AuthMethod, Config, Diagnostic, Location, Medium, Severity};
+use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium, Severity};
 use std::path::Path;
 
 fn origin(cfg: &Config, key: &str) -> Option<Location> {
@@ -104,6 +104,18 @@ pub fn validate(
             origin(cfg, "hbd.compact_serial"),
             "compact_serial",
             "is signed with a crc key, which authenticates nothing",
+        ));
+    }
+    if cfg.auto_failback == AutoFailback::Legacy {
+        let how = if cfg.origins.contains_key("auto_failback") {
+            "legacy"
+        } else {
+            "not set, so heartbeat's default legacy applies; legacy"
+        };
+        d.push(Diagnostic::warning(
+            origin(cfg, "auto_failback").or(origin(cfg, "file")),
+            "auto_failback",
+            format!("{how} is deprecated (heartbeat warns too): it can leave groups unstarted and allows no standby; write on or off"),
         ));
     }
     // Accepted so existing files load, but not acted on: say so rather than be silent.
@@ -308,6 +320,7 @@ mod tests {
             deadtime: Duration::from_secs(10),
             initdead: Duration::from_secs(30),
             warntime: Duration::from_secs(5),
+            auto_failback: AutoFailback::On,
             ..Config::default()
         };
         c.media.push(Medium::Ucast {
@@ -396,6 +409,32 @@ mod tests {
         c.warntime = Duration::from_secs(10);
         assert!(msgs(&c, Some("alpha"), Purpose::Check)[0]
             .contains("warning: 10000ms is not below deadtime"));
+    }
+
+    #[test]
+    fn legacy_auto_failback_warns_written_or_by_default() {
+        let mut c = base();
+        c.auto_failback = AutoFailback::Legacy;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(m.len(), 1);
+        assert!(
+            m[0].starts_with(
+                "auto_failback: warning: not set, so heartbeat's default legacy applies"
+            ),
+            "{m:?}"
+        );
+        c.origins.insert(
+            "auto_failback".into(),
+            Location {
+                file: "ha.cf".into(),
+                line: 3,
+            },
+        );
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert!(
+            m[0].starts_with("ha.cf:3: auto_failback: warning: legacy is deprecated"),
+            "{m:?}"
+        );
     }
 
     #[test]
