@@ -13,10 +13,24 @@ fuzz_target!(|data: &[u8]| {
     }
     // ha.cf holds no keys; give it one so the TOML form is complete.
     cfg.auth.send_index = 1;
-    cfg.auth.keys.insert(1, AuthKey { method: AuthMethod::Sha1, secret: Secret(b"k".to_vec()) });
+    cfg.auth.keys.insert(
+        1,
+        AuthKey {
+            method: AuthMethod::Sha1,
+            secret: Secret(b"k".to_vec()),
+        },
+    );
     let out = toml_form::to_toml(&cfg, None);
-    let src = toml_form::Source { file: Path::new("hbd.toml"), dir: Path::new("."), mode: None };
+    let src = toml_form::Source {
+        file: Path::new("hbd.toml"),
+        dir: Path::new("."),
+        mode: None,
+    };
     let (back, d) = toml_form::parse_str(&out, &src);
     let back = back.unwrap_or_else(|| panic!("{d:?}\n{out}"));
-    assert_eq!(toml_form::comparable(&cfg), toml_form::comparable(&back), "{out}");
+    assert_eq!(
+        toml_form::comparable(&cfg),
+        toml_form::comparable(&back),
+        "{out}"
+    );
 });

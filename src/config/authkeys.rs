@@ -127,7 +127,9 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                     // Only `auth` and a numeric index are shown: a malformed line may
                     // go on with a secret, or be a stray secret starting with `a`.
                     match (tokens.first(), tokens.get(1)) {
-                        (Some(&"auth"), Some(n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                        (Some(&"auth"), Some(n))
+                            if n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) =>
+                        {
                             format!("\"auth {n}\" is not `auth N` with N from 0 to 15")
                         }
                         _ => "line is not `auth N` with N from 0 to 15 (its text is not shown as it may be a secret)".to_string(),
