@@ -68,6 +68,7 @@ pub fn load(path: &Path) -> (Option<Auth>, Vec<Diagnostic>) {
 /// A short word that is one or two edits away from a method name.
 fn looks_like_method(word: &str) -> bool {
     word.len() <= 7
+        && word.bytes().all(|b| b.is_ascii_alphanumeric())
         && ["crc", "md5", "sha1", "sha256"].iter().any(|m| {
             let (a, b) = (word.as_bytes(), m.as_bytes());
             let common = a.iter().zip(b).filter(|(x, y)| x == y).count();
