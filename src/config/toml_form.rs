@@ -127,8 +127,8 @@ struct PingT {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoggingT {
-    logfile: Option<String>,
-    debugfile: Option<String>,
+    logfile: Option<Spanned<String>>,
+    debugfile: Option<Spanned<String>>,
     logfacility: Option<Spanned<String>>,
     debug: Option<Spanned<i64>>,
 }
@@ -443,10 +443,22 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     }
     if let Some(l) = &f.logging {
         let mut lg = Logging {
-            logfile: l.logfile.as_ref().map(PathBuf::from),
-            debugfile: l.debugfile.as_ref().map(PathBuf::from),
+            logfile: l.logfile.as_ref().map(|p| PathBuf::from(p.get_ref())),
+            debugfile: l.debugfile.as_ref().map(|p| PathBuf::from(p.get_ref())),
             ..Logging::default()
         };
+        for (key, p) in [("logfile", &l.logfile), ("debugfile", &l.debugfile)] {
+            if let Some(p) = p.as_ref().filter(|p| !p.get_ref().starts_with('/')) {
+                cx.error(
+                    p.span(),
+                    key,
+                    format!(
+                        "{:?} is not an absolute path (expected e.g. /var/log/ha-log)",
+                        p.get_ref()
+                    ),
+                );
+            }
+        }
         if let Some(fac) = &l.logfacility {
             let v = fac.get_ref().to_ascii_lowercase();
             if v == "none" {
@@ -549,8 +561,14 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                 ),
             }
         }
-        o.resource_dirs = h.resource_dirs.iter().map(PathBuf::from).collect();
-        o.fence_hook = h.fence_hook.as_ref().map(PathBuf::from);
+        // Relative paths start at the TOML file's directory, as `authkeys` does;
+        // absolute so the daemon's working directory does not matter.
+        let here = |p: &String| {
+            let joined = src.dir.join(p);
+            std::path::absolute(&joined).unwrap_or(joined)
+        };
+        o.resource_dirs = h.resource_dirs.iter().map(here).collect();
+        o.fence_hook = h.fence_hook.as_ref().map(here);
         if let Some(c) = &h.compact_serial {
             o.compact_serial = *c.get_ref();
             cfg.origins
