@@ -629,16 +629,18 @@ impl Machine {
                 }
                 self.peer_restarted(now, known, gen);
             } else if self.peer.dead {
-                if t != "status" || seq <= self.peer.last_status_seq {
+                // Sequence tracking survives the death verdict, so only fresh
+                // messages revive the peer. heartbeat waits for a status; we take
+                // any fresh message, otherwise whatever the peer sends before its
+                // next status (its reaction to the heal) would be lost for good.
+                if self.peer.last_seq.map(|l| seq <= l).unwrap_or(false) {
                     return self.drop_msg(now, DropReason::PeerDead, &peer);
                 }
                 self.partition_healed(now);
             }
         } else {
-            if t != "status" {
-                // Until a status tells us its generation we cannot judge replays.
-                return self.drop_msg(now, DropReason::GenerationNotAnnounced, &peer);
-            }
+            // First contact: whatever comes first (its status may be behind it
+            // on a slower link) tells us the generation.
             self.peer.generation = Some(gen);
         }
         if let Some(u) = msg.get_binary("srcuuid") {
@@ -798,7 +800,9 @@ impl Machine {
         let was_dead = self.peer.dead;
         let held = self.peer.hold;
         self.peer.generation = Some(new);
-        self.peer.last_seq = None;
+        // A restarted peer counts from 1: anything before this status that we
+        // dropped (it overtook the status) is requested again.
+        self.peer.last_seq = Some(0);
         self.peer.missing.clear();
         self.peer.last_status_seq = 0;
         self.peer.last_status_ts = 0;
@@ -831,12 +835,65 @@ impl Machine {
         self.event(Event::PartitionHealed { node });
         self.note(now, "peer returning after partition".into());
         self.peer.dead = false;
-        self.peer.last_seq = None;
         self.peer.missing.clear();
-        // heartbeat restarts itself here (§6.10); hbd compares holdings instead
-        // and applies the home-node rule when the peer's `resource` arrives.
-        self.healing = true;
+        // The message that revived it counts as a sign of life.
+        self.peer.last_status_at = Some(now);
+        // heartbeat restarts itself here (§6.10). hbd applies the home-node
+        // rule instead: each group held on both sides stays with its home node.
         self.peer.stable = false;
+        if self.nice_failback() {
+            // Tell the peer what we hold (or are about to), marked `info=heal`
+            // so it answers with its own holdings even if it never noticed the
+            // partition; whoever sees both holdings releases its foreign copies.
+            self.healing = true;
+            let (l, f) = self.held_or_queued();
+            let stable = self.is_stable();
+            self.send_resource(now, hold_from(l, f), stable, Some("heal"));
+        } else {
+            // Legacy has no holdings messages. A live peer always runs its home
+            // groups (legacy fails back), so we release our foreign copies and
+            // ask for our home groups; the peer gives them up (ip-request).
+            for i in 0..self.groups.len() {
+                let g = GroupId(i);
+                if self.groups[i].local {
+                    let mut m = Message::with_type("ip-request");
+                    m.add("ipaddr", &self.key(g));
+                    self.send(now, m);
+                } else if self.holds_or_will(g) {
+                    self.release_after_partition(g);
+                }
+            }
+        }
+    }
+
+    /// True when group `g` runs here, is being started, or is queued to start.
+    fn holds_or_will(&self, g: GroupId) -> bool {
+        matches!(
+            self.groups[g.0].state,
+            GState::Running | GState::Starting | GState::Failed
+        ) || self.jobs.contains(&Job::Acquire(g))
+    }
+
+    fn held_or_queued(&self) -> (bool, bool) {
+        let (mut l, mut f) = (false, false);
+        for i in 0..self.groups.len() {
+            if self.holds_or_will(GroupId(i)) {
+                if self.groups[i].local {
+                    l = true
+                } else {
+                    f = true
+                }
+            }
+        }
+        (l, f)
+    }
+
+    fn release_after_partition(&mut self, g: GroupId) {
+        let group = self.key(g);
+        let keeper = self.peer.name.clone();
+        self.event(Event::ReleaseAfterPartition { group, keeper });
+        self.jobs.retain(|j| *j != Job::Acquire(g));
+        self.jobs.push_back(Job::Release(g));
     }
 
     fn peer_timeout(&self) -> Duration {
@@ -923,7 +980,6 @@ impl Machine {
         self.note(now, format!("peer {node} dead after {silence} silence"));
         self.peer.dead = true;
         self.peer.state = "dead".into();
-        self.peer.last_seq = None;
         self.peer.missing.clear();
         self.peer.stable = false;
         for i in 0..self.links.len() {
@@ -990,8 +1046,12 @@ impl Machine {
         }
         self.rstate = RscState::Stable;
         self.rqst_deadline = None;
-        let fence_needed =
-            !(self.peer.ever_heard && (self.peer.hold == HoldSet::None || self.peer.shut_down));
+        // Fencing is unneeded only when we know the peer held nothing: in
+        // nice_failback from its `resource` messages, in legacy only after `shutdone`.
+        let held_nothing = self.nice_failback()
+            && self.peer.hold == HoldSet::None
+            && self.peer.last_resource_seq > 0;
+        let fence_needed = !(self.peer.ever_heard && (held_nothing || self.peer.shut_down));
         let mut m = Message::with_type("stonith");
         m.add("node", &node);
         m.add("result", if fence_needed { "n_stnth" } else { "unneeded" });
@@ -1140,7 +1200,11 @@ impl Machine {
                 self.req_our_resources(now, "req_our_resources()".into());
             }
         }
-        if self.healing && self.peer.stable {
+        if msg.get("info") == Some("heal") {
+            // The peer healed from a partition; we may not have noticed one.
+            self.healing = false;
+            self.resolve_overlap(now);
+        } else if self.healing {
             self.healing = false;
             self.resolve_overlap(now);
         }
@@ -1153,27 +1217,17 @@ impl Machine {
     fn resolve_overlap(&mut self, now: Instant) {
         let peer_has_its_local = hold_has(self.peer.hold, true);
         let peer_has_our_local = hold_has(self.peer.hold, false);
-        let peer = self.peer.name.clone();
-        let mut release = Vec::new();
         for i in 0..self.groups.len() {
-            let g = &self.groups[i];
-            if g.state != GState::Running && g.state != GState::Starting {
+            let g = GroupId(i);
+            if !self.holds_or_will(g) || self.groups[i].state == GState::Failed {
                 continue;
             }
-            if !g.local && peer_has_its_local {
-                release.push(GroupId(i));
-                let group = self.key(GroupId(i));
-                self.event(Event::ReleaseAfterPartition {
-                    group,
-                    keeper: peer.clone(),
-                });
-            } else if g.local && peer_has_our_local {
-                let group = self.key(GroupId(i));
+            if !self.groups[i].local && peer_has_its_local {
+                self.release_after_partition(g);
+            } else if self.groups[i].local && peer_has_our_local {
+                let group = self.key(g);
                 self.event(Event::ReannounceAddresses { group });
             }
-        }
-        for g in release {
-            self.jobs.push_back(Job::Release(g));
         }
         self.jobs.push_back(Job::Then(Then::Announce(None)));
         self.note(now, "healed partition resolved by home-node rule".into());
