@@ -111,7 +111,7 @@ fn home(g: usize, w: &World) -> usize {
 }
 
 /// Runs one scenario for one seed; Err describes the first broken promise.
-pub fn run(scenario: Scenario, seed: u64) -> Result<World, (World, String)> {
+pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, String)>> {
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9));
     let af = match scenario {
         Scenario::Standby | Scenario::Takeover => {
@@ -142,8 +142,8 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<World, (World, String)> {
     }
     let res = body(scenario, &mut w, &mut rng, af);
     match res {
-        Ok(()) => Ok(w),
-        Err(e) => Err((w, e)),
+        Ok(()) => Ok(Box::new(w)),
+        Err(e) => Err(Box::new((w, e))),
     }
 }
 
