@@ -1,6 +1,6 @@
 //! Deterministic two-node simulation of the core (see tests/sim/world.rs).
 //!
-//! `HBD_SIM_SEEDS=N` runs N seeds per scenario (default 300);
+//! `HBD_SIM_SEEDS=N` runs N seeds per scenario (default 400);
 //! `HBD_SIM_SEED=S HBD_SIM_SCENARIO=Name` replays one run with its trace.
 
 // Index loops over the two nodes read better than zipped iterators here.
@@ -17,7 +17,7 @@ fn seeds() -> u64 {
     std::env::var("HBD_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(400)
 }
 
 fn sweep(s: Scenario) {
@@ -79,4 +79,16 @@ fn sim_partition() {
 #[test]
 fn sim_flaky() {
     sweep(ALL[7]);
+}
+#[test]
+fn sim_stall() {
+    sweep(ALL[8]);
+}
+#[test]
+fn sim_failed_start() {
+    sweep(ALL[9]);
+}
+#[test]
+fn sim_failed_stop() {
+    sweep(ALL[10]);
 }

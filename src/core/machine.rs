@@ -37,6 +37,7 @@ const STOP_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Drop reports per reason are at most this frequent.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 const RECENT_MAX: usize = 32;
+const HANDOVER: &str = "start failure";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum LocalState {
@@ -90,7 +91,8 @@ enum Then {
     /// Dead-peer takeover finished (§6.7).
     MachDown(String),
     /// Standby requester released its groups (§6.8 phase 3).
-    StandbyReleased(HoldSet),
+    /// With the groups that were running here when the release began.
+    StandbyReleased(HoldSet, Vec<GroupId>),
     /// Standby acquirer took the groups (§6.8 phase 4).
     StandbyAcquired(HoldSet),
     /// Legacy: reply to a peer's `ip-request` after giving the group up.
@@ -150,6 +152,8 @@ struct Standby {
     /// From the requester's point of view, as on the wire.
     set: HoldSet,
     deadline: Instant,
+    /// We asked because a start failed: ask again if the peer did not answer.
+    handover: bool,
 }
 
 struct Link {
@@ -212,6 +216,8 @@ pub struct Machine {
     next_step: u64,
     standby: Option<Standby>,
     failback_at: Option<Instant>,
+    /// A set to hand to the peer after a failed start, once both sides are stable.
+    handover: Option<HoldSet>,
     shutting_down: bool,
     /// We took the peer's groups because it died or left: auto_failback
     /// gives them back once it returns (heartbeat's rule, §6.5).
@@ -223,6 +229,10 @@ pub struct Machine {
     dropped: u64,
     drop_reports: BTreeMap<DropReason, (Option<Instant>, u64)>,
     last_handle: Instant,
+    /// Dead-time clocks never start before this (set when we stalled).
+    grace_from: Instant,
+    /// The `isstable` of our last `resource` message.
+    announced_stable: bool,
 }
 
 fn hold_from(local: bool, foreign: bool) -> HoldSet {
@@ -338,6 +348,7 @@ impl Machine {
             next_step: 1,
             standby: None,
             failback_at: None,
+            handover: None,
             shutting_down: false,
             failback_pending: false,
             healing: false,
@@ -346,6 +357,8 @@ impl Machine {
             dropped: 0,
             drop_reports: BTreeMap::new(),
             last_handle: now,
+            grace_from: now,
+            announced_stable: false,
         };
         // heartbeat sends `init`, then `up` at once (§5.5 step 3).
         m.send_status(now);
@@ -462,6 +475,7 @@ impl Machine {
         m.add("rsc_hold", hold_name(hold));
         m.add("rtype", "full");
         m.add("isstable", if stable { "1" } else { "0" });
+        self.announced_stable = stable;
         if let Some(i) = info {
             m.add("info", i);
         }
@@ -503,17 +517,11 @@ impl Machine {
         if late > self.cfg.keepalive.saturating_mul(2) {
             self.event(Event::LocalStall { late });
             self.note(now, format!("local stall of {late}"));
-            if !self.peer.dead && self.peer.last_status_at.is_some() {
-                self.peer.last_status_at = Some(now);
-            }
+            self.grace_from = now;
             for l in &mut self.links {
                 if l.up {
                     l.last_heard = Some(now);
                 }
-            }
-            if !self.links_up {
-                self.started = now.max(self.started);
-                self.peer.last_status_at = self.peer.last_status_at.map(|_| now);
             }
         }
     }
@@ -894,6 +902,15 @@ impl Machine {
         self.event(Event::ReleaseAfterPartition { group, keeper });
         self.jobs.retain(|j| *j != Job::Acquire(g));
         self.jobs.push_back(Job::Release(g));
+    }
+
+    /// What the peer's dead time is measured from: its last status, start
+    /// before any, and never before our own last stall.
+    fn status_clock(&self) -> Instant {
+        self.peer
+            .last_status_at
+            .unwrap_or(self.started)
+            .max(self.grace_from)
     }
 
     fn peer_timeout(&self) -> Duration {
@@ -1314,6 +1331,7 @@ impl Machine {
                     role: StandbyRole::AwaitDone,
                     set,
                     deadline: now + STANDBY_RESOURCE_TIMEOUT,
+                    handover: false,
                 });
             }
             Some("other") => {
@@ -1338,10 +1356,15 @@ impl Machine {
                     }
                 }
                 self.send_resource(now, hold_from(l, f), false, Some("standby"));
-                for g in ids {
+                let held: Vec<GroupId> = ids
+                    .into_iter()
+                    .filter(|g| self.groups[g.0].state != GState::Stopped)
+                    .collect();
+                for &g in &held {
                     self.jobs.push_back(Job::Release(g));
                 }
-                self.jobs.push_back(Job::Then(Then::StandbyReleased(set)));
+                self.jobs
+                    .push_back(Job::Then(Then::StandbyReleased(set, held)));
             }
             Some("done") => {
                 let Some(sb) = self.standby.as_mut() else {
@@ -1381,6 +1404,10 @@ impl Machine {
                 reason: r.into(),
             });
         }
+        if !self.announced_stable {
+            // The peer accepts a standby only from a side it knows is stable.
+            self.announce(now, None);
+        }
         self.event(Event::StandbyStarted { set });
         self.note(now, format!("standby {} ({why})", hold_name(set)));
         let mut m = Message::with_type("ask_resources");
@@ -1391,10 +1418,25 @@ impl Machine {
             role: StandbyRole::AwaitOther,
             set,
             deadline: now + STANDBY_REPLY_TIMEOUT,
+            handover: why == HANDOVER,
         });
     }
 
     fn maybe_failback(&mut self, now: Instant) {
+        if let Some(set) = self.handover {
+            if self.peer.dead || self.shutting_down || !self.comm_up {
+                self.handover = None;
+            } else if self.is_stable() && self.peer.stable {
+                self.handover = None;
+                self.failback_at = None;
+                // heartbeat always asks `foreign` here (§9.12 bug, and 30 s
+                // later); hbd hands over the set the failed group belongs to.
+                return self.begin_standby(now, set, HANDOVER);
+            } else {
+                self.failback_at = Some(now + Duration::from_secs(1));
+                return;
+            }
+        }
         if self.cfg.auto_failback != AutoFailback::On || self.shutting_down {
             return;
         }
@@ -1506,8 +1548,7 @@ impl Machine {
     fn handle_timers(&mut self, now: Instant) {
         // Peer death: only the status clock counts (§5.3).
         if !self.peer.dead {
-            let since = self.peer.last_status_at.unwrap_or(self.started);
-            if now.saturating_since(since) >= self.peer_timeout() {
+            if now.saturating_since(self.status_clock()) >= self.peer_timeout() {
                 self.declare_peer_dead(now);
             }
         }
@@ -1573,6 +1614,9 @@ impl Machine {
                     _ => "standby resource phase timed out",
                 };
                 // Never abandon a release in progress: jobs keep running.
+                if sb.handover && sb.role == StandbyRole::AwaitOther {
+                    self.handover = Some(sb.set);
+                }
                 self.standby = None;
                 self.event(Event::StandbyCancelled {
                     reason: reason.into(),
@@ -1605,7 +1649,7 @@ impl Machine {
             }
         };
         if !self.peer.dead {
-            min(self.peer.last_status_at.unwrap_or(self.started) + self.peer_timeout());
+            min(self.status_clock() + self.peer_timeout());
             for at in self.peer.missing.values() {
                 min(*at);
             }
@@ -1706,6 +1750,9 @@ impl Machine {
     }
 
     fn maybe_failback_idle(&mut self, now: Instant) {
+        if self.failback_at.is_none() && self.standby.is_none() && self.handover.is_some() {
+            return self.maybe_failback(now);
+        }
         if self.failback_at.is_none()
             && self.standby.is_none()
             && self.cfg.auto_failback == AutoFailback::On
@@ -1744,7 +1791,7 @@ impl Machine {
                 }
                 self.event(Event::TakeoverComplete { node });
             }
-            Then::StandbyReleased(set) => {
+            Then::StandbyReleased(set, held) => {
                 if self.standby.as_ref().map(|s| s.role) != Some(StandbyRole::Releasing) {
                     return;
                 }
@@ -1754,11 +1801,14 @@ impl Machine {
                     .iter()
                     .any(|g| self.groups[g.0].state == GState::Failed);
                 if failed {
-                    // A group that may still run here is never offered.
+                    // A group that may still run here is never offered; the
+                    // ones that did stop are started again so service goes on.
                     self.event(Event::StandbyCancelled {
-                        reason: "a group failed to stop; not handing it over".into(),
+                        reason: "a group failed to stop; not handing the set over".into(),
                     });
-                    return self.announce(now, None);
+                    self.acquire_groups(&held);
+                    self.jobs.push_back(Job::Then(Then::Announce(None)));
+                    return;
                 }
                 let mut m = Message::with_type("ask_resources");
                 m.add("rsc_hold", hold_name(set));
@@ -1806,14 +1856,16 @@ impl Machine {
                 if self.groups[g.0].state != GState::Stopped {
                     return;
                 }
+                if !self.nice_failback() {
+                    // Legacy has no standby: the group stays down (heartbeat too).
+                    return;
+                }
                 let set = if self.groups[g.0].local {
                     HoldSet::Local
                 } else {
                     HoldSet::Foreign
                 };
-                // heartbeat always asks `foreign` here (§9.12 bug); hbd hands over
-                // the set the failed group belongs to.
-                self.begin_standby(now, set, "start failure");
+                self.handover = Some(set);
             }
             Then::ShutdownDone => {
                 let failed: Vec<String> = (0..self.groups.len())
@@ -1928,7 +1980,7 @@ impl Machine {
                         self.event(Event::GroupStopped { group: key.clone() });
                         self.note(now, format!("{key} stopped"));
                         if rollback {
-                            self.jobs.push_front(Job::Then(Then::HandOver(g)));
+                            self.jobs.push_back(Job::Then(Then::HandOver(g)));
                         }
                     } else {
                         self.emit_step(

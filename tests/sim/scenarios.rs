@@ -4,7 +4,7 @@
 
 use super::world::*;
 use hbd::config::AutoFailback;
-use hbd::core::{Command, HoldSet, Input};
+use hbd::core::{Command, Event, HoldSet, Input};
 use hbd::time::{Duration, Instant};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -26,9 +26,17 @@ pub enum Scenario {
     /// Lossy, duplicating links with short single-link cuts: never a false takeover
     /// beyond the bound, and one owner per group at the end.
     Flaky,
+    /// One node's process is stopped for 3–12 s: it reports its own stall and
+    /// never declares the peer dead because of it.
+    Stall,
+    /// A resource of a group fails to start on its home node at startup: the
+    /// group ends on the peer (nice_failback) and never on both.
+    FailedStart,
+    /// A stop fails for good during standby: that group never runs on the peer.
+    FailedStop,
 }
 
-pub const ALL: [Scenario; 8] = [
+pub const ALL: [Scenario; 11] = [
     Scenario::Startup,
     Scenario::Crash,
     Scenario::CrashRestart,
@@ -37,6 +45,9 @@ pub const ALL: [Scenario; 8] = [
     Scenario::Takeover,
     Scenario::Partition,
     Scenario::Flaky,
+    Scenario::Stall,
+    Scenario::FailedStart,
+    Scenario::FailedStop,
 ];
 
 fn ms(x: u64) -> Duration {
@@ -114,7 +125,7 @@ fn home(g: usize, w: &World) -> usize {
 pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, String)>> {
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9));
     let af = match scenario {
-        Scenario::Standby | Scenario::Takeover => {
+        Scenario::Standby | Scenario::Takeover | Scenario::FailedStart | Scenario::FailedStop => {
             [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize]
         }
         _ => [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][rng.range(0, 2) as usize],
@@ -148,6 +159,9 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, Stri
 }
 
 fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> Result<(), String> {
+    if scenario == Scenario::FailedStart {
+        return failed_start(w, rng);
+    }
     let first = rng.range(0, 1) as usize;
     w.start(first);
     w.run_until(Instant::from_millis(rng.range(0, 3000)))?;
@@ -211,7 +225,9 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
                 .try_for_each(|g| expect_owner(w, g, survivor, "after shutdown"))?;
         }
         Scenario::Standby | Scenario::Takeover => {
-            w.run_until(t0 + ms(rng.range(0, 2000)))?;
+            // Let the last `resource … isstable=1` settle: a standby while
+            // either side is in transition is refused, as heartbeat does.
+            w.run_until(t0 + ms(3000 + rng.range(0, 2000)))?;
             let set = [HoldSet::All, HoldSet::Local, HoldSet::Foreign][rng.range(0, 2) as usize];
             let actor = victim;
             let cmd = if scenario == Scenario::Standby {
@@ -271,6 +287,59 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
             w.run_until(w.now + ms(15_000))?;
             homes(w)?;
         }
+        Scenario::Stall => {
+            w.run_until(t0 + ms(rng.range(0, 2000)))?;
+            let d = rng.range(3000, 12_000);
+            w.pause(victim, ms(d));
+            let tp = w.now;
+            w.run_until(tp + ms(d + 200))?;
+            let stalled = w.events[victim]
+                .iter()
+                .any(|(t, e)| *t >= tp && matches!(e, Event::LocalStall { .. }));
+            if d > 2 * KEEPALIVE + KEEPALIVE && !stalled {
+                return Err(format!(
+                    "{} was stopped {d} ms and did not report a stall",
+                    NAMES[victim]
+                ));
+            }
+            w.run_until(w.now + ms(DEADTIME + 15_000))?;
+            if let Some((t, e)) = w.events[victim]
+                .iter()
+                .find(|(t, e)| *t >= tp && matches!(e, Event::PeerDead { .. }))
+            {
+                return Err(format!(
+                    "{} blamed its own stall on the peer at {t}: {e}",
+                    NAMES[victim]
+                ));
+            }
+            homes(w)?;
+        }
+        Scenario::FailedStop => {
+            w.run_until(t0 + ms(3000 + rng.range(0, 2000)))?;
+            // The home node of group 0 cannot stop its first resource.
+            let a = home(0, w);
+            w.failing_stop.push((a, 0, 0));
+            w.handle(a, Input::Command(Command::Standby(HoldSet::All)));
+            let end = w.now + ms(40_000);
+            while w.now < end {
+                w.run_until(w.now + ms(100))?;
+                if w.group_active(1 - a, 0) {
+                    return Err(format!(
+                        "group 0 started on {} while it may still run on {}",
+                        NAMES[1 - a],
+                        NAMES[a]
+                    ));
+                }
+            }
+            if !w.events[a]
+                .iter()
+                .any(|(_, e)| matches!(e, Event::StopFailed { .. }))
+            {
+                return Err("no StopFailed event".into());
+            }
+            exactly_one_owner_of(w, 1, "group 1 after failed standby")?;
+        }
+        Scenario::FailedStart => unreachable!(),
         Scenario::Flaky => {
             let end = t0 + ms(60_000);
             while w.now < end {
@@ -288,6 +357,44 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
     // No flapping: a handful of ownership changes per group, whatever happened.
     for (g, c) in w.changes.iter().enumerate() {
         if *c > 6 {
+            return Err(format!("group {g} changed owner {c} times (flapping)"));
+        }
+    }
+    Ok(())
+}
+
+fn exactly_one_owner_of(w: &World, g: usize, what: &str) -> Result<(), String> {
+    let o = w.owners(g);
+    if o.len() != 1 {
+        return Err(format!("{what}: group {g} owners {o:?}"));
+    }
+    Ok(())
+}
+
+/// Group 0's second resource cannot start on its home node: the home node
+/// rolls the group back and hands it to the peer, which runs it from then on.
+fn failed_start(w: &mut World, rng: &mut Rng) -> Result<(), String> {
+    let a = home(0, w);
+    w.failing_start.push((a, 0, 1));
+    let first = rng.range(0, 1) as usize;
+    w.start(first);
+    w.run_until(Instant::from_millis(rng.range(0, 3000)))?;
+    w.start(1 - first);
+    let deadline = Instant::from_millis(45_000);
+    converge(w, deadline, "failed start handed over", |w| {
+        expect_owner(w, 0, 1 - a, "failed start")?;
+        expect_owner(w, 1, 1 - a, "failed start (whole set handed over)")
+    })?;
+    if !w.events[a]
+        .iter()
+        .any(|(_, e)| matches!(e, Event::StartFailed { .. }))
+    {
+        return Err("no StartFailed event".into());
+    }
+    w.run_until(w.now + ms(30_000))?;
+    expect_owner(w, 0, 1 - a, "stays after failed start")?;
+    for (g, c) in w.changes.iter().enumerate() {
+        if *c > 4 {
             return Err(format!("group {g} changed owner {c} times (flapping)"));
         }
     }

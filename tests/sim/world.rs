@@ -150,6 +150,10 @@ pub struct World {
     pub check_after: Instant,
     /// `(group, resource)` whose start fails on a node.
     pub failing_start: Vec<(usize, usize, usize)>,
+    /// `(node, group, resource)` whose stop fails on a node.
+    pub failing_stop: Vec<(usize, usize, usize)>,
+    /// A node whose process is stopped (SIGSTOP, VM pause) until then.
+    pub paused_until: [Option<Instant>; 2],
     pub events: [Vec<(Instant, Event)>; 2],
     pub steps: u64,
 }
@@ -193,9 +197,21 @@ impl World {
             heal_bound: Duration::from_millis(DEADTIME + 6000),
             check_after: Instant::from_millis(INITDEAD + 15_000),
             failing_start: Vec::new(),
+            failing_stop: Vec::new(),
+            paused_until: [None, None],
             events: [Vec::new(), Vec::new()],
             steps: 0,
         }
+    }
+
+    /// Stops node `i`'s process for `d` (its timers and inputs wait).
+    pub fn pause(&mut self, i: usize, d: Duration) {
+        self.log(format!("pause {} for {d}", NAMES[i]));
+        self.paused_until[i] = Some(self.now + d);
+        // A stopped node looks dead to its peer, like a partition: both may
+        // run groups until the heal rule settles it after the pause.
+        self.connected_since = Some(self.now + d);
+        self.heal_bound = Duration::from_millis(DEADTIME + 6000);
     }
 
     pub fn log(&mut self, s: String) {
@@ -341,8 +357,13 @@ impl World {
 
     fn next_time(&self) -> Option<Instant> {
         let mut t: Option<Instant> = self.pending.peek().map(|r| r.0 .0);
-        for n in self.nodes.iter().flatten() {
-            for d in [n.node.next_deadline(), n.exit_at].into_iter().flatten() {
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(n) = n else { continue };
+            let ds = match self.paused_until[i] {
+                Some(p) => [Some(p), None],
+                None => [n.node.next_deadline(), n.exit_at],
+            };
+            for d in ds.into_iter().flatten() {
                 t = Some(t.map_or(d, |x: Instant| x.min(d)));
             }
         }
@@ -369,12 +390,29 @@ impl World {
                 if at <= self.now {
                     self.pending.pop();
                     let p = self.slots[slot].take().unwrap();
+                    let target = match &p {
+                        Pending::Msg { to, .. } => *to,
+                        Pending::Step { node, .. } => *node,
+                    };
+                    if let Some(until) = self.paused_until[target] {
+                        // A stopped process reads its socket after it resumes.
+                        self.schedule(until + Duration::from_millis(1), p);
+                        continue;
+                    }
                     self.deliver(p);
                     self.check()?;
                     continue;
                 }
             }
             for i in 0..2 {
+                if let Some(until) = self.paused_until[i] {
+                    if until > self.now {
+                        continue;
+                    }
+                    self.paused_until[i] = None;
+                    self.log(format!("{} resumes", NAMES[i]));
+                    self.handle(i, Input::Timer);
+                }
                 let due = self.nodes[i]
                     .as_ref()
                     .map(|n| (n.node.next_deadline(), n.exit_at));
@@ -436,8 +474,15 @@ impl World {
                         }
                     }
                     Action::Stop => {
-                        self.active[node][group][resource] = false;
-                        StepOutcome::Ok
+                        if self.failing_stop.contains(&(node, group, resource)) {
+                            StepOutcome::Failed {
+                                code: Some(1),
+                                reason: "simulated stop failure".into(),
+                            }
+                        } else {
+                            self.active[node][group][resource] = false;
+                            StepOutcome::Ok
+                        }
                     }
                 };
                 self.handle(node, Input::StepDone { id, outcome });
