@@ -1547,10 +1547,8 @@ impl Machine {
 
     fn handle_timers(&mut self, now: Instant) {
         // Peer death: only the status clock counts (§5.3).
-        if !self.peer.dead {
-            if now.saturating_since(self.status_clock()) >= self.peer_timeout() {
-                self.declare_peer_dead(now);
-            }
+        if !self.peer.dead && now.saturating_since(self.status_clock()) >= self.peer_timeout() {
+            self.declare_peer_dead(now);
         }
         // Links: each by its own silence against the peer's dead time (§9.4 fixed).
         let thr = self.peer_timeout();
