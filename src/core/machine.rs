@@ -698,17 +698,23 @@ impl Machine {
             }
         }
         self.refresh_link(now, link);
-        if !self.peer.ever_heard {
-            self.peer.ever_heard = true;
-            self.check_links_up(now);
-        }
         if seq % 10 == self.peer.ack_trigger && self.peer.missing.range(..seq).next().is_none() {
             self.send_ack(now, seq);
         }
-        if !for_us {
-            return;
+        let first = !self.peer.ever_heard;
+        self.peer.ever_heard = true;
+        // A first status is read before comm-up decisions (they look at the
+        // peer's state); any other first message after, so that it finds the
+        // resource handlers in place.
+        if first && t != "status" {
+            self.check_links_up(now);
         }
-        self.dispatch(now, link, &t, seq, &msg);
+        if for_us {
+            self.dispatch(now, link, &t, seq, &msg);
+        }
+        if first {
+            self.check_links_up(now);
+        }
     }
 
     fn is_for_us(&self, msg: &Message) -> bool {
@@ -1038,13 +1044,28 @@ impl Machine {
             self.rqst_deadline = Some(now + RQSTDELAY);
             self.send(now, Message::with_type("starting"));
         } else {
-            // Legacy (§6.6): ask for each local group.
+            // Legacy (§6.6, req_resource): ask the peer for each local group
+            // only if it is `active` (it may hold it); otherwise nobody can
+            // hold it (HA_DONTASK) and we take it with a self-addressed reply.
             self.rstate = RscState::Stable;
+            let ask = self.peer.state == "active";
             for i in 0..self.groups.len() {
-                if self.groups[i].local {
+                if !self.groups[i].local {
+                    continue;
+                }
+                let key = self.key(GroupId(i));
+                if ask {
                     let mut m = Message::with_type("ip-request");
-                    m.add("ipaddr", &self.key(GroupId(i)));
+                    m.add("ipaddr", &key);
                     self.send(now, m);
+                } else {
+                    let mut m = Message::with_type("ip-request-resp");
+                    m.add("dest", &self.local.clone());
+                    m.add("ipaddr", &key);
+                    m.add("weown", "yes");
+                    m.add("ok", "OK");
+                    self.send(now, m);
+                    self.acquire_groups(&[GroupId(i)]);
                 }
             }
         }
@@ -1131,7 +1152,7 @@ impl Machine {
             return;
         }
         match t {
-            "starting" => self.handle_starting(now),
+            "starting" => self.handle_starting(now, seq),
             "resource" => self.handle_resource(now, seq, msg),
             "ask_resources" => self.handle_ask_resources(now, msg),
             "hb_takeover" => {
@@ -1152,8 +1173,10 @@ impl Machine {
         }
     }
 
-    fn handle_starting(&mut self, now: Instant) {
-        if !self.nice_failback() {
+    fn handle_starting(&mut self, now: Instant, seq: u64) {
+        // A retransmitted `starting` older than the peer's latest holdings
+        // must not wipe them.
+        if !self.nice_failback() || seq < self.peer.last_resource_seq {
             return;
         }
         match self.rstate {
