@@ -197,7 +197,13 @@ impl Node {
         }
     }
 
-    /// Feeds one input at time `now` (monotonic, never decreasing).
+    /// Feeds one input at time `now` (monotonic, never decreasing; an
+    /// earlier `now` is treated as the last one). Call it with `Input::Timer`
+    /// at `next_deadline()`. If `now` is more than 2 × keepalive past the
+    /// deadline the core last asked for, the core concludes that this process
+    /// was stopped, emits `Event::LocalStall` and restarts the peer's dead-time
+    /// clocks instead of declaring it dead, so the shell must not call it early
+    /// with a fabricated time.
     pub fn handle(&mut self, now: Instant, input: Input) {
         self.m.handle(now, input)
     }
