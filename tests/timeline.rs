@@ -1388,3 +1388,139 @@ fn event_lines_name_subject_and_numbers() {
     );
     assert_eq!(e.level(), log::Level::Warn);
 }
+
+#[test]
+fn transport_down_marks_link_dead_at_once() {
+    let mut n = stable_pair(AutoFailback::On);
+    let m = n.peer.status("active");
+    n.at(
+        1500,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    let o = n.at(
+        1600,
+        Input::LinkTransport {
+            link: LinkId(1),
+            up: false,
+        },
+    );
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::LinkDead { link, .. } if link == "/dev/ttyS0")));
+    assert!(!n.node.status().links[1].up);
+    // Traffic on it does not bring it back while the transport is down...
+    let m = n.peer.status("active");
+    n.at(
+        1700,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    assert!(!n.node.status().links[1].up);
+    // ...until the shell reopens it and the peer is heard on it again.
+    n.at(
+        1800,
+        Input::LinkTransport {
+            link: LinkId(1),
+            up: true,
+        },
+    );
+    let m = n.peer.status("active");
+    let o = n.at(
+        1900,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::LinkUp { link, .. } if link == "/dev/ttyS0")));
+}
+
+#[test]
+fn dropped_packets_are_reported_rate_limited() {
+    let mut n = stable_pair(AutoFailback::On);
+    let stranger = |n: &mut T| {
+        let mut m = n.peer.status("active");
+        m.set("src", "mallory");
+        m
+    };
+    let m = stranger(&mut n);
+    let o1 = n.recv(2000, m);
+    let m = stranger(&mut n);
+    let o2 = n.recv(3000, m);
+    let m = stranger(&mut n);
+    let o3 = n.recv(4000, m);
+    assert_eq!(events(&o1).len(), 1);
+    assert!(events(&o2).is_empty() && events(&o3).is_empty());
+    let m = stranger(&mut n);
+    let o4 = n.recv(12_000, m);
+    assert!(events(&o4).contains(&Event::PacketDropped {
+        reason: DropReason::UnknownNode,
+        node: "mallory".into(),
+        count: 3
+    }));
+}
+
+#[test]
+fn rsc_hold_reads_transition_while_steps_run() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    let st = n.node.status();
+    assert_eq!(st.rsc_hold, "transition");
+    assert_eq!(st.groups[0].state, "starting");
+}
+
+#[test]
+fn legacy_alone_peer_up_takes_own_groups_without_asking() {
+    // The peer is `up` (not yet active): nobody can hold our groups (HA_DONTASK).
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    let m = n.peer.status("up");
+    let o = n.recv(100, m);
+    assert_eq!(
+        protocol(&o),
+        ["t=ip-request-resp dest=nodea ipaddr=IPaddr::192.0.2.10 weown=yes ok=OK"]
+    );
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+}
+
+#[test]
+fn legacy_healed_partition_releases_foreign_and_asks_for_home() {
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    let o = n.peer_status(100);
+    let o2 = n.peer_says(
+        150,
+        "ip-request-resp",
+        &[
+            ("dest", "nodea"),
+            ("ipaddr", "IPaddr::192.0.2.10"),
+            ("weown", "no"),
+            ("ok", "OK"),
+        ],
+    );
+    let mut all = o;
+    all.extend(o2);
+    n.finish_steps(all);
+    let o = n.tick_until(11_000, 1000);
+    let o = n.finish_steps(o);
+    assert_eq!(protocol(&o)[0], "t=stonith node=nodeb result=n_stnth");
+    assert_eq!(n.node.status().rsc_hold, "all");
+    let o = n.peer_status(14_000);
+    let o = n.finish_steps(o);
+    assert_eq!(protocol(&o), ["t=ip-request ipaddr=IPaddr::192.0.2.10"]);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(n.node.status().rsc_hold, "local");
+}
