@@ -660,7 +660,7 @@ impl Machine {
             None => {
                 self.peer.last_seq = Some(seq);
             }
-            Some(last) if seq == last + 1 => {
+            Some(last) if Some(seq) == last.checked_add(1) => {
                 self.peer.last_seq = Some(seq);
             }
             Some(last) if seq == last => {
@@ -817,6 +817,8 @@ impl Machine {
         // A restarted peer counts from 1: anything before this status that we
         // dropped (it overtook the status) is requested again.
         self.peer.last_seq = Some(0);
+        // The silence across a restart is not a late heartbeat.
+        self.peer.last_status_at = None;
         self.peer.missing.clear();
         self.peer.last_status_seq = 0;
         self.peer.last_status_ts = 0;
