@@ -92,3 +92,7 @@ fn sim_failed_start() {
 fn sim_failed_stop() {
     sweep(ALL[10]);
 }
+#[test]
+fn sim_chaos() {
+    sweep(ALL[11]);
+}

@@ -154,6 +154,8 @@ struct Standby {
     deadline: Instant,
     /// We asked because a start failed: ask again if the peer did not answer.
     handover: bool,
+    /// Sequence of the peer's `info=me` that opened this exchange.
+    peer_seq: u64,
 }
 
 struct Link {
@@ -216,6 +218,8 @@ pub struct Machine {
     next_step: u64,
     standby: Option<Standby>,
     failback_at: Option<Instant>,
+    /// Legacy: when to ask again for local groups nobody answered for.
+    ip_request_retry: Option<Instant>,
     /// A set to hand to the peer after a failed start, once both sides are stable.
     handover: Option<HoldSet>,
     shutting_down: bool,
@@ -349,6 +353,7 @@ impl Machine {
             standby: None,
             failback_at: None,
             handover: None,
+            ip_request_retry: None,
             shutting_down: false,
             failback_pending: false,
             healing: false,
@@ -879,6 +884,7 @@ impl Machine {
                     self.release_after_partition(g);
                 }
             }
+            self.ip_request_retry = Some(now + RQSTDELAY);
         }
     }
 
@@ -1060,6 +1066,7 @@ impl Machine {
                     let mut m = Message::with_type("ip-request");
                     m.add("ipaddr", &key);
                     self.send(now, m);
+                    self.ip_request_retry = Some(now + RQSTDELAY);
                 } else {
                     let mut m = Message::with_type("ip-request-resp");
                     m.add("dest", &self.local.clone());
@@ -1070,6 +1077,35 @@ impl Machine {
                     self.acquire_groups(&[GroupId(i)]);
                 }
             }
+        }
+    }
+
+    /// Legacy: heartbeat asks once and, without an answer, never starts the
+    /// group (§9.13). hbd asks again every RQSTDELAY while the peer lives and
+    /// the group is still not running here.
+    fn retry_ip_requests(&mut self, now: Instant) {
+        self.ip_request_retry = None;
+        if self.nice_failback() || self.shutting_down || self.peer.dead {
+            return;
+        }
+        let mut any = false;
+        for i in 0..self.groups.len() {
+            let g = GroupId(i);
+            let grp = &self.groups[i];
+            if !grp.local || grp.state != GState::Stopped || grp.start_failed {
+                continue;
+            }
+            if self.jobs.contains(&Job::Acquire(g)) || self.op.as_ref().map(|o| o.group) == Some(g)
+            {
+                continue;
+            }
+            any = true;
+            let mut m = Message::with_type("ip-request");
+            m.add("ipaddr", &self.key(g));
+            self.send(now, m);
+        }
+        if any {
+            self.ip_request_retry = Some(now + RQSTDELAY);
         }
     }
 
@@ -1150,13 +1186,21 @@ impl Machine {
             _ => {}
         }
         // Resource handlers exist only once comm is up (§3.2 step 6).
-        if !self.comm_up || self.shutting_down {
+        if !self.comm_up {
+            return;
+        }
+        if self.shutting_down {
+            // Still answer a legacy request (we are releasing everything anyway),
+            // or a peer that started meanwhile waits forever (§9.13).
+            if t == "ip-request" {
+                self.handle_ip_request(msg);
+            }
             return;
         }
         match t {
             "starting" => self.handle_starting(now, seq),
             "resource" => self.handle_resource(now, seq, msg),
-            "ask_resources" => self.handle_ask_resources(now, msg),
+            "ask_resources" => self.handle_ask_resources(now, seq, msg),
             "hb_takeover" => {
                 let set = match msg.get("rsc_hold") {
                     Some("failback") => HoldSet::All, // §9.14 quirk, reproduced
@@ -1334,7 +1378,7 @@ impl Machine {
         self.jobs.push_back(Job::Then(Then::MachDown(node)));
     }
 
-    fn handle_ask_resources(&mut self, now: Instant, msg: &Message) {
+    fn handle_ask_resources(&mut self, now: Instant, seq: u64, msg: &Message) {
         if !self.nice_failback() {
             return;
         }
@@ -1357,6 +1401,7 @@ impl Machine {
                     set,
                     deadline: now + STANDBY_RESOURCE_TIMEOUT,
                     handover: false,
+                    peer_seq: seq,
                 });
             }
             Some("other") => {
@@ -1395,7 +1440,9 @@ impl Machine {
                 let Some(sb) = self.standby.as_mut() else {
                     return;
                 };
-                if sb.role != StandbyRole::AwaitDone {
+                // A `done` from an earlier exchange (retransmitted, or overtaken
+                // on another link) must not start anything.
+                if sb.role != StandbyRole::AwaitDone || sb.set != set || seq < sb.peer_seq {
                     return;
                 }
                 sb.role = StandbyRole::Acquiring;
@@ -1444,6 +1491,7 @@ impl Machine {
             set,
             deadline: now + STANDBY_REPLY_TIMEOUT,
             handover: why == HANDOVER,
+            peer_seq: 0,
         });
     }
 
@@ -1493,7 +1541,9 @@ impl Machine {
                         reason: "needs auto_failback on|off and a live peer".into(),
                     });
                 }
-                // The operator insists: forget earlier start failures here.
+                // The operator insists: forget earlier start failures here, and
+                // do not fail back what the operator wants here.
+                self.failback_pending = false;
                 for &g in &self.group_ids(set) {
                     self.groups[g.0].start_failed = false;
                 }
@@ -1646,6 +1696,11 @@ impl Machine {
                 });
             }
         }
+        if let Some(r) = self.ip_request_retry {
+            if now >= r {
+                self.retry_ip_requests(now);
+            }
+        }
         if let Some(f) = self.failback_at {
             if now >= f {
                 self.failback_at = None;
@@ -1690,6 +1745,9 @@ impl Machine {
             min(sb.deadline);
         }
         if let Some(x) = self.failback_at {
+            min(x);
+        }
+        if let Some(x) = self.ip_request_retry {
             min(x);
         }
         if let Some(Some(x)) = self.op.as_ref().map(|o| o.retry_at) {
@@ -1847,6 +1905,8 @@ impl Machine {
                 if self.standby.as_ref().map(|s| s.role) == Some(StandbyRole::Acquiring) {
                     self.standby = None;
                 }
+                // Groups the peer handed over on purpose are not failed back.
+                self.failback_pending = false;
                 let mut m = Message::with_type("ask_resources");
                 m.add("rsc_hold", hold_name(set));
                 m.add("info", "done");

@@ -34,9 +34,13 @@ pub enum Scenario {
     FailedStart,
     /// A stop fails for good during standby: that group never runs on the peer.
     FailedStop,
+    /// A random mix of cuts, crashes, restarts, pauses, shutdowns, standby and
+    /// takeover; afterwards, with both nodes up and links healed, every group
+    /// runs on exactly one node.
+    Chaos,
 }
 
-pub const ALL: [Scenario; 11] = [
+pub const ALL: [Scenario; 12] = [
     Scenario::Startup,
     Scenario::Crash,
     Scenario::CrashRestart,
@@ -48,6 +52,7 @@ pub const ALL: [Scenario; 11] = [
     Scenario::Stall,
     Scenario::FailedStart,
     Scenario::FailedStop,
+    Scenario::Chaos,
 ];
 
 fn ms(x: u64) -> Duration {
@@ -340,6 +345,67 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
             exactly_one_owner_of(w, 1, "group 1 after failed standby")?;
         }
         Scenario::FailedStart => unreachable!(),
+        Scenario::Chaos => {
+            // Double activity is expected after crashes and cuts; the world's
+            // bound still limits how long it may last once connected.
+            w.heal_bound = Duration::from_millis(DEADTIME + 6000);
+            for _ in 0..rng.range(3, 8) {
+                let who = rng.range(0, 1) as usize;
+                match rng.range(0, 7) {
+                    0 => {
+                        let (from, l) = (rng.range(0, 1) as usize, rng.range(0, 1) as usize);
+                        w.set_cut(from, l, true);
+                    }
+                    1 => {
+                        for from in 0..2 {
+                            for l in 0..2 {
+                                w.set_cut(from, l, false);
+                            }
+                        }
+                    }
+                    2 if w.nodes[who].is_some() => w.kill(who),
+                    3 if w.nodes[who].is_none() => w.start(who),
+                    4 if w.nodes[who].is_some() => {
+                        w.pause(who, ms(rng.range(1000, 9000)));
+                        w.heal_bound = Duration::from_millis(DEADTIME + 6000);
+                    }
+                    5 if w.nodes[who].is_some() => w.handle(who, Input::Command(Command::Shutdown)),
+                    6 => {
+                        let set = [HoldSet::All, HoldSet::Local, HoldSet::Foreign]
+                            [rng.range(0, 2) as usize];
+                        let c = if rng.chance(50) {
+                            Command::Standby(set)
+                        } else {
+                            Command::Takeover(set)
+                        };
+                        w.log(format!("operator on {}: {c:?}", NAMES[who]));
+                        w.handle(who, Input::Command(c));
+                    }
+                    _ => {}
+                }
+                w.run_until(w.now + ms(rng.range(500, 15_000)))?;
+            }
+            for from in 0..2 {
+                for l in 0..2 {
+                    w.set_cut(from, l, false);
+                }
+            }
+            for i in 0..2 {
+                if w.nodes[i].is_none() {
+                    w.start(i);
+                }
+            }
+            // A node that is still shutting down exits and comes back.
+            w.run_until(w.now + ms(5000))?;
+            for i in 0..2 {
+                if w.nodes[i].is_none() {
+                    w.start(i);
+                }
+            }
+            w.run_until(w.now + ms(INITDEAD + 40_000))?;
+            exactly_one_owner(w, "after chaos")?;
+            return Ok(());
+        }
         Scenario::Flaky => {
             let end = t0 + ms(60_000);
             while w.now < end {

@@ -210,7 +210,9 @@ impl World {
         self.paused_until[i] = Some(self.now + d);
         // A stopped node looks dead to its peer, like a partition: both may
         // run groups until the heal rule settles it after the pause.
-        self.connected_since = Some(self.now + d);
+        if let Some(c) = self.connected_since {
+            self.connected_since = Some(c.max(self.now + d));
+        }
         self.heal_bound = Duration::from_millis(DEADTIME + 6000);
     }
 
@@ -245,6 +247,7 @@ impl World {
     pub fn kill(&mut self, i: usize) {
         self.log(format!("kill {}", NAMES[i]));
         self.nodes[i] = None;
+        self.paused_until[i] = None;
         for g in &mut self.active[i] {
             g.iter_mut().for_each(|r| *r = false);
         }
@@ -395,9 +398,11 @@ impl World {
                         Pending::Step { node, .. } => *node,
                     };
                     if let Some(until) = self.paused_until[target] {
-                        // A stopped process reads its socket after it resumes.
-                        self.schedule(until + Duration::from_millis(1), p);
-                        continue;
+                        if until > self.now {
+                            // A stopped process reads its socket after it resumes.
+                            self.schedule(until + Duration::from_millis(1), p);
+                            continue;
+                        }
                     }
                     self.deliver(p);
                     self.check()?;
@@ -519,7 +524,9 @@ impl World {
         if before && !after {
             self.connected_since = None;
         } else if !before && after {
-            self.connected_since = Some(self.now);
+            // A node still paused is not reachable yet.
+            let resume = self.paused_until.iter().flatten().copied().max();
+            self.connected_since = Some(resume.map_or(self.now, |r| r.max(self.now)));
         }
     }
 
