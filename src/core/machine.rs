@@ -218,6 +218,8 @@ pub struct Machine {
     next_step: u64,
     standby: Option<Standby>,
     failback_at: Option<Instant>,
+    /// A stable overlap with the peer is being resolved (reported once).
+    in_conflict: bool,
     /// Legacy: when to ask again for local groups nobody answered for.
     ip_request_retry: Option<Instant>,
     /// A set to hand to the peer after a failed start, once both sides are stable.
@@ -354,6 +356,7 @@ impl Machine {
             failback_at: None,
             handover: None,
             ip_request_retry: None,
+            in_conflict: false,
             shutting_down: false,
             failback_pending: false,
             healing: false,
@@ -817,7 +820,6 @@ impl Machine {
         });
         self.note(now, format!("peer restarted (generation {new:x})"));
         let was_dead = self.peer.dead;
-        let held = self.peer.hold;
         self.peer.generation = Some(new);
         // A restarted peer counts from 1: anything before this status that we
         // dropped (it overtook the status) is requested again.
@@ -840,14 +842,18 @@ impl Machine {
                 reason: "peer restarted".into(),
             });
         }
-        // A restarted peer lost whatever it ran; our own groups it held come back to us.
-        if !was_dead && self.comm_up && !self.shutting_down && hold_has(held, false) {
+        // A restarted peer lost whatever it ran or was about to run (it may have
+        // died while taking our groups in a standby). It will start its own
+        // groups itself; ours that nobody runs now come back to us.
+        if !was_dead && self.comm_up && !self.shutting_down && self.rstate == RscState::Stable {
             let ids: Vec<GroupId> = (0..self.groups.len())
-                .filter(|&i| self.groups[i].local)
+                .filter(|&i| self.groups[i].local && self.groups[i].state == GState::Stopped)
                 .map(GroupId)
                 .collect();
-            self.acquire_groups(&ids);
-            self.jobs.push_back(Job::Then(Then::Announce(None)));
+            if !ids.is_empty() {
+                self.acquire_groups(&ids);
+                self.jobs.push_back(Job::Then(Then::Announce(None)));
+            }
         }
     }
 
@@ -1240,8 +1246,15 @@ impl Machine {
         if !self.nice_failback() {
             return;
         }
+        let heal = msg.get("info") == Some("heal");
         if seq < self.peer.last_resource_seq {
-            return; // a retransmitted old view must not override a newer one
+            // A retransmitted old view must not override a newer one; a late
+            // `heal` still asks for the rule, applied to the newer view.
+            if heal {
+                self.healing = false;
+                self.resolve_overlap(now);
+            }
+            return;
         }
         self.peer.last_resource_seq = seq;
         let Some(h) = parse_hold(msg.get("rsc_hold")) else {
@@ -1286,13 +1299,14 @@ impl Machine {
                 self.req_our_resources(now, "req_our_resources()".into());
             }
         }
-        if msg.get("info") == Some("heal") {
-            // The peer healed from a partition; we may not have noticed one.
+        // The rule needs the peer's complete holdings: a `heal` (the peer saw
+        // the partition, we may not have) or, when we saw it, the next full
+        // `resource` (not a partial `mach_down` sent before the heal).
+        if heal || (self.healing && msg.get("rtype") == Some("full")) {
             self.healing = false;
             self.resolve_overlap(now);
-        } else if self.healing {
-            self.healing = false;
-            self.resolve_overlap(now);
+        } else if msg.get("rtype") == Some("full") {
+            self.check_overlap(now);
         }
         self.maybe_failback(now);
     }
@@ -1301,6 +1315,39 @@ impl Machine {
     /// and the other releases it. Holdings are compared per set (local/foreign),
     /// which is what the v1 protocol carries.
     fn resolve_overlap(&mut self, now: Instant) {
+        self.resolve_overlap_because(now, "healed partition resolved by home-node rule");
+    }
+
+    /// Both sides stable and both claiming a group can also follow a race the
+    /// v1 protocol does not prevent (e.g. a peer restarting while we act on its
+    /// older `shutdone`). Stable claims never overlap in a correct exchange, so
+    /// the same home-node rule settles it instead of leaving both active.
+    fn check_overlap(&mut self, now: Instant) {
+        if !self.nice_failback()
+            || !self.is_stable()
+            || !self.peer.stable
+            || self.peer.dead
+            || !self.comm_up
+            || self.shutting_down
+        {
+            return;
+        }
+        let conflict = self
+            .groups
+            .iter()
+            .any(|g| g.state == GState::Running && hold_has(self.peer.hold, !g.local));
+        if !conflict {
+            self.in_conflict = false;
+            return;
+        }
+        if self.in_conflict {
+            return;
+        }
+        self.in_conflict = true;
+        self.resolve_overlap_because(now, "both nodes hold a group: home-node rule");
+    }
+
+    fn resolve_overlap_because(&mut self, now: Instant, why: &str) {
         let peer_has_its_local = hold_has(self.peer.hold, true);
         let peer_has_our_local = hold_has(self.peer.hold, false);
         for i in 0..self.groups.len() {
@@ -1316,7 +1363,7 @@ impl Machine {
             }
         }
         self.jobs.push_back(Job::Then(Then::Announce(None)));
-        self.note(now, "healed partition resolved by home-node rule".into());
+        self.note(now, why.into());
     }
 
     fn req_our_resources(&mut self, now: Instant, reason: String) {
@@ -1446,6 +1493,14 @@ impl Machine {
                     return;
                 }
                 sb.role = StandbyRole::Acquiring;
+                // The peer has released `set`: its holdings shrink now, and an
+                // older `resource` from before the release must not count.
+                let (l, f) = (
+                    hold_has(self.peer.hold, true) && !hold_has(set, true),
+                    hold_has(self.peer.hold, false) && !hold_has(set, false),
+                );
+                self.peer.hold = hold_from(l, f);
+                self.peer.last_resource_seq = self.peer.last_resource_seq.max(seq);
                 // The requester's set seen from here.
                 let ids = self.group_ids(invert(set));
                 for &g in &ids {
@@ -1826,6 +1881,11 @@ impl Machine {
             }
         }
         if self.op.is_none() && self.jobs.is_empty() {
+            self.check_overlap(now);
+            if !self.jobs.is_empty() {
+                // Runs at most once per conflict (`in_conflict`).
+                return self.run_jobs(now);
+            }
             self.maybe_failback_idle(now);
         }
     }
