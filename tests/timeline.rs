@@ -1524,3 +1524,69 @@ fn legacy_healed_partition_releases_foreign_and_asks_for_home() {
     assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
     assert_eq!(n.node.status().rsc_hold, "local");
 }
+
+#[test]
+fn stable_overlap_is_settled_by_home_node_rule() {
+    // nodea runs everything (auto_failback off); nodeb, stable, claims its own
+    // group too (a race the v1 protocol allows): nodea gives it up.
+    let (mut n, _) = peer_returns(AutoFailback::Off);
+    let o = n.peer_says(
+        13_000,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(events(&o).contains(&Event::ReleaseAfterPartition {
+        group: "IPaddr::192.0.2.11".into(),
+        keeper: "nodeb".into()
+    }));
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+    // A claim on our home group: we keep it and re-announce its addresses, once.
+    let o = n.peer_says(
+        14_000,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert_eq!(
+        events(&o)
+            .into_iter()
+            .filter(|e| matches!(e, Event::ReannounceAddresses { .. }))
+            .collect::<Vec<_>>(),
+        [Event::ReannounceAddresses {
+            group: "IPaddr::192.0.2.10".into()
+        }]
+    );
+    assert!(steps(&o).is_empty());
+    let o = n.peer_says(
+        14_500,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(!events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::ReannounceAddresses { .. })));
+}
+
+#[test]
+fn restarted_peer_loses_what_it_was_taking() {
+    // nodea gave its group to nodeb by standby; nodeb restarts: nobody runs it.
+    let mut n = stable_pair(AutoFailback::On);
+    n.at(2000, Input::Command(Command::Standby(HoldSet::Local)));
+    let o = n.peer_says(
+        2100,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "other")],
+    );
+    n.finish_steps(o);
+    assert_eq!(n.node.status().groups[0].state, "stopped");
+    n.peer = Peer {
+        seq: 0,
+        gen: PEER_GEN + 1,
+    };
+    let o = n.peer_status(3000);
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+}
