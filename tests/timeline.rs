@@ -1465,6 +1465,7 @@ fn dropped_packets_are_reported_rate_limited() {
         node: "mallory".into(),
         count: 3
     }));
+    assert_eq!(n.node.status().dropped_packets, 4);
 }
 
 #[test]

@@ -2215,6 +2215,7 @@ impl Machine {
             },
             recent: self.recent.iter().cloned().collect(),
             late_heartbeats: self.late_heartbeats,
+            dropped_packets: self.dropped,
         }
     }
 }

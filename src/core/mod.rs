@@ -154,6 +154,10 @@ pub struct Status {
     /// The last transitions, oldest first, with why (at most 32).
     pub recent: Vec<(Instant, String)>,
     pub late_heartbeats: u64,
+    /// Received messages the core dropped (missing fields, unknown node,
+    /// replay, stale sequence or generation); each kind is also reported,
+    /// rate-limited, as `Event::PacketDropped`.
+    pub dropped_packets: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
