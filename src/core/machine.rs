@@ -1062,7 +1062,8 @@ impl Machine {
             // only if it is `active` (it may hold it); otherwise nobody can
             // hold it (HA_DONTASK) and we take it with a self-addressed reply.
             self.rstate = RscState::Stable;
-            let ask = self.peer.state == "active";
+            // A peer whose status we have not read yet may hold them: ask.
+            let ask = self.peer.last_status_at.is_none() || self.peer.state == "active";
             for i in 0..self.groups.len() {
                 if !self.groups[i].local {
                     continue;

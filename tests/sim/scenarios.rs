@@ -351,7 +351,7 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
             w.heal_bound = Duration::from_millis(DEADTIME + 6000);
             for _ in 0..rng.range(3, 8) {
                 let who = rng.range(0, 1) as usize;
-                match rng.range(0, 7) {
+                match rng.range(0, 8) {
                     0 => {
                         let (from, l) = (rng.range(0, 1) as usize, rng.range(0, 1) as usize);
                         w.set_cut(from, l, true);
@@ -380,6 +380,14 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
                         };
                         w.log(format!("operator on {}: {c:?}", NAMES[who]));
                         w.handle(who, Input::Command(c));
+                    }
+                    7 if w.nodes[who].is_some() => {
+                        // SIGHUP with new timings (same dead time, so the bounds hold).
+                        let mut cfg = w.cfg.clone();
+                        cfg.keepalive = Duration::from_millis(800);
+                        cfg.warntime = Duration::from_millis(2500);
+                        w.log(format!("reload {}", NAMES[who]));
+                        w.handle(who, Input::Reload(Box::new(cfg)));
                     }
                     _ => {}
                 }
