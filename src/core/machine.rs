@@ -218,8 +218,8 @@ pub struct Machine {
     next_step: u64,
     standby: Option<Standby>,
     failback_at: Option<Instant>,
-    /// A stable overlap with the peer is being resolved (reported once).
-    in_conflict: bool,
+    /// Groups of a stable overlap with the peer already settled (reported once).
+    in_conflict: Vec<GroupId>,
     /// Legacy: when to ask again for local groups nobody answered for.
     ip_request_retry: Option<Instant>,
     /// A set to hand to the peer after a failed start, once both sides are stable.
@@ -356,7 +356,7 @@ impl Machine {
             failback_at: None,
             handover: None,
             ip_request_retry: None,
-            in_conflict: false,
+            in_conflict: Vec::new(),
             shutting_down: false,
             failback_pending: false,
             healing: false,
@@ -1333,18 +1333,20 @@ impl Machine {
         {
             return;
         }
-        let conflict = self
-            .groups
-            .iter()
-            .any(|g| g.state == GState::Running && hold_has(self.peer.hold, !g.local));
-        if !conflict {
-            self.in_conflict = false;
+        let conflict: Vec<GroupId> = (0..self.groups.len())
+            .filter(|&i| {
+                let g = &self.groups[i];
+                g.state == GState::Running && hold_has(self.peer.hold, !g.local)
+            })
+            .map(GroupId)
+            .collect();
+        // Settle each new conflict once; the keeper's side stays in conflict
+        // until the peer's release shows up in its next `resource`.
+        if conflict.iter().all(|g| self.in_conflict.contains(g)) {
+            self.in_conflict = conflict;
             return;
         }
-        if self.in_conflict {
-            return;
-        }
-        self.in_conflict = true;
+        self.in_conflict = conflict;
         self.resolve_overlap_because(now, "both nodes hold a group: home-node rule");
     }
 
