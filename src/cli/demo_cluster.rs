@@ -165,9 +165,8 @@ impl Cluster {
         );
         if s.udp {
             t.push_str(&format!(
-                "\n[[media]]\ntype = \"ucast\"\ndev = \"lo\"\npeer = \"{peer}\"\nbind = \"{me}\"\n",
-                peer = ADDRS[1 - i],
-                me = ADDRS[i],
+                "\n[[media]]\ntype = \"ucast\"\ndev = \"lo\"\npeer = \"{}\"\n",
+                ADDRS[1 - i],
             ));
         }
         if let Some((a, b)) = &s.serial {
@@ -180,12 +179,16 @@ impl Cluster {
         t.push_str("\n[auth]\nauthkeys = \"authkeys\"\n");
         if s.service {
             t.push_str(&format!(
-                "\n[[groups]]\nhome = \"{}\"\nresources = [\"{}\"]\n",
+                "\n[[group]]\nhome = \"{}\"\nresources = [\"{}\"]\n",
                 NAMES[0],
                 self.service_key()
             ));
         }
-        t.push_str("\n[hbd]\nscript_timeout = \"10s\"\n");
+        // Both nodes share the host: each receives on its own address only.
+        t.push_str(&format!(
+            "\n[hbd]\nscript_timeout = \"10s\"\nbind = \"{}\"\n",
+            ADDRS[i]
+        ));
         t
     }
 
