@@ -95,11 +95,31 @@ pub fn service(args: ServiceArgs) -> ExitCode {
             Err(e) => eprintln!("hbd demo-service: accept: {e}"),
         }
         if let Some(pid) = args.watch_pid {
-            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+            if !alive(pid) {
                 eprintln!("hbd demo-service: node process {pid} is gone; exiting with it");
+                if let Some(p) = &args.pidfile {
+                    let _ = std::fs::remove_file(p);
+                }
                 return ExitCode::SUCCESS;
             }
         }
+    }
+}
+
+/// Whether `pid` runs: a zombie (killed, not yet reaped by its parent) counts
+/// as gone, since the node it stands for is dead.
+fn alive(pid: i32) -> bool {
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the last ')' (the command name may hold any).
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().chars().next()),
+            Some(Some('Z' | 'X'))
+        ),
+        Err(_) => false,
     }
 }
 

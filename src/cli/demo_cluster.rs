@@ -204,7 +204,15 @@ PORT="$1"
 HBD="{exe}"
 PIDFILE="{dir}/service.pid"
 LOG="{dir}/service.log"
-alive() {{ [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }}
+# Running = the pidfile names a live process; a zombie (exited, not yet reaped
+# by whoever inherited it) is not running.
+alive() {{
+    [ -f "$PIDFILE" ] || return 1
+    pid=$(cat "$PIDFILE")
+    kill -0 "$pid" 2>/dev/null || return 1
+    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}}
 case "$2" in
 start)
     alive && exit 0
