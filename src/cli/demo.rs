@@ -470,3 +470,50 @@ fn narrate(
     tl.print();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_unreaped_node_counts_as_dead() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert!(alive(pid));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        // Not reaped yet: a zombie, which kill(pid, 0) alone would call alive.
+        let gone = dc::wait_for(Duration::from_secs(3), Duration::from_millis(10), || {
+            (!alive(pid)).then_some(())
+        });
+        assert!(gone.is_some(), "a zombie must count as dead");
+        child.wait().unwrap();
+        assert!(!alive(pid));
+    }
+
+    #[test]
+    fn timeline_merges_daemon_transitions_without_duplicates() {
+        let mut tl = Timeline {
+            t0: Instant::now() - Duration::from_secs(10),
+            events: Vec::new(),
+        };
+        let r = StatusReport {
+            recent: vec![hbd::shell::proto::TransitionReport {
+                ms_ago: 4_000,
+                text: "beta: declared dead".into(),
+            }],
+            ..Default::default()
+        };
+        tl.absorb("alpha", &r);
+        tl.absorb("alpha", &r);
+        assert_eq!(tl.events.len(), 1);
+        let at = tl.events[0].0.as_millis() as i64;
+        assert!((at - 6_000).abs() < 200, "placed at {at}ms");
+    }
+}
