@@ -24,7 +24,6 @@ pub enum Request {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
-#[allow(clippy::large_enum_variant)] // one per request; boxing buys nothing
 pub enum Response {
     Status(StatusReport),
     /// The command was handed to the core; `message` says what will happen.
