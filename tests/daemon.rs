@@ -55,10 +55,17 @@ impl Pair {
             c,
             _dir: dir,
         };
-        p.d[0] = Some(p.c.start(0).unwrap());
-        p.d[1] = Some(p.c.start(1).unwrap());
         let key = p.c.service_key();
-        let limit = Duration::from_millis(p.c.spec.initdead_ms) + Duration::from_secs(10);
+        // alpha first, alone until initdead, then beta joins a running peer:
+        // two nodes started in the same instant would wait heartbeat's 10 s
+        // startup deadlock breaker (RQSTDELAY) before anyone takes a group.
+        p.d[0] = Some(p.c.start(0).unwrap());
+        let limit = Duration::from_millis(p.c.spec.initdead_ms) + Duration::from_secs(8);
+        p.wait_status(0, limit, "running the service alone", |r| {
+            dc::running_on(r, &key).as_deref() == Some("alpha")
+        });
+        p.d[1] = Some(p.c.start(1).unwrap());
+        let limit = Duration::from_secs(8);
         let up = dc::wait_for(limit, Duration::from_millis(50), || {
             let a = p.c.status(0).ok()?;
             let b = p.c.status(1).ok()?;
@@ -123,6 +130,15 @@ impl Pair {
         t.elapsed()
     }
 
+    /// Waits until node `i` advertises its plain deadtime: for its first 5 s a
+    /// node advertises deadtime + 2 s (spec §3.3), which the peer honours.
+    fn wait_past_dt_boost(&self, i: usize) {
+        let past = dc::DT_BOOST_FOR_MS + 2 * self.c.spec.keepalive_ms;
+        self.wait_status(i, Duration::from_secs(8), "past the dt boost", |r| {
+            r.uptime_ms >= past
+        });
+    }
+
     fn daemon(&mut self, i: usize) -> &mut Daemon {
         self.d[i].as_mut().expect("node running")
     }
@@ -165,6 +181,7 @@ fn kill9_failover(serial: bool, udp: bool) {
     };
     let (dt, ka) = (spec.deadtime_ms, spec.keepalive_ms);
     let mut p = Pair::start(spec, serial);
+    p.wait_past_dt_boost(0);
     let killed = Instant::now();
     p.daemon(0).kill9();
     p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
@@ -189,11 +206,13 @@ fn kill9_failover(serial: bool, udp: bool) {
         served <= dt + 2500,
         "service back after {served}ms (deadtime {dt}ms + script time)"
     );
+    // The service answers before its start script has returned; the group
+    // counts as running once the script said so.
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(3), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta")
+    });
     let b = p.status(1);
-    assert_eq!(
-        dc::running_on(&b, &p.c.service_key()).as_deref(),
-        Some("beta")
-    );
     assert!(
         b.links.iter().all(|l| !l.up),
         "every link to alpha is dead: {:?}",
@@ -226,9 +245,9 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
         return;
     }
     let spec = Spec {
-        deadtime_ms: 6000,
-        warntime_ms: 3000,
-        initdead_ms: 6000,
+        deadtime_ms: 4000,
+        warntime_ms: 2000,
+        initdead_ms: 4000,
         serial: None,
         ..Spec::default()
     };
@@ -237,8 +256,8 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
     p.daemon(0).signal(Signal::SIGTERM).unwrap();
     let served = p.wait_served_by("beta", Duration::from_secs(5));
     assert!(
-        served < Duration::from_millis(3000),
-        "handover took {served:?}, as if beta waited for deadtime (6s)"
+        served < Duration::from_millis(2000),
+        "handover took {served:?}, as if beta waited for deadtime (4s)"
     );
     let exited = dc::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
         p.daemon(0).exited()
@@ -250,11 +269,12 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
         ms(served),
         ms(t.elapsed())
     );
-    let b = p.status(1);
-    assert_eq!(
-        dc::running_on(&b, &p.c.service_key()).as_deref(),
-        Some("beta")
-    );
+    // The service answers before its start script has returned; the group
+    // counts as running once the script said so.
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(3), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta")
+    });
 }
 
 #[test]
@@ -325,6 +345,12 @@ fn standby_and_takeover_through_the_cli() {
         "standby prints the daemon's answer"
     );
     p.wait_served_by("beta", Duration::from_secs(3));
+    // alpha's --wait ends when alpha has let go; beta may still be finishing its
+    // start, and heartbeat refuses a takeover while the peer is in flux.
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(5), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta") && r.rsc_hold != "transition"
+    });
 
     let out = hbd(&["takeover", "all", "--run-dir", &a, "--wait", "10"]);
     assert_eq!(

@@ -317,10 +317,6 @@ fn narrate(
         nodes[i] = Some(d);
         Ok::<(), Failure>(())
     };
-    start(0, &mut tl, nodes)?;
-    start(1, &mut tl, nodes)?;
-
-    // 1. Both up, the service on its home node.
     let check_alive = |nodes: &mut [Option<Daemon>; 2]| -> Result<(), Failure> {
         for d in nodes.iter_mut().flatten() {
             if let Some(st) = d.exited() {
@@ -329,6 +325,34 @@ fn narrate(
         }
         Ok(())
     };
+
+    // 1. alpha first: alone, it takes its group once initdead has passed. Two
+    // nodes started in the same instant would wait heartbeat's 10 s startup
+    // deadlock breaker (RQSTDELAY) instead; a node joining a running peer
+    // settles in well under a second.
+    start(0, &mut tl, nodes)?;
+    let limit = Duration::from_millis(s.initdead_ms) + Duration::from_secs(8);
+    let alone = dc::wait_for(limit, Duration::from_millis(50), || {
+        if check_alive(nodes).is_err() {
+            return Some(false);
+        }
+        let a = c.status(0).ok()?;
+        (dc::running_on(&a, &key).as_deref() == Some("alpha")).then_some(true)
+    });
+    check_alive(nodes)?;
+    if alone != Some(true) {
+        let why = c.status(0).map(|a| summary(&a)).unwrap_or_else(|e| e);
+        return Err(Failure(format!(
+            "alpha did not start its group alone within {}s (initdead {}ms):\n  {why}",
+            limit.as_secs(),
+            s.initdead_ms
+        )));
+    }
+    tl.say(format!(
+        "alpha, alone, runs the service (it waited initdead {}ms for beta)",
+        s.initdead_ms
+    ));
+    start(1, &mut tl, nodes)?;
     let up = dc::wait_for(Duration::from_secs(12), Duration::from_millis(50), || {
         if check_alive(nodes).is_err() {
             return Some(None);
@@ -348,7 +372,7 @@ fn narrate(
             (Err(e), _) | (_, Err(e)) => e,
         };
         return Err(Failure(format!(
-            "the nodes did not come up with the service on alpha within 12s:\n  {why}"
+            "beta did not join with the service staying on alpha within 12s:\n  {why}"
         )));
     };
     tl.say("both nodes active; the service runs on alpha");
@@ -365,9 +389,22 @@ fn narrate(
     tl.absorb("alpha", &a);
     tl.absorb("beta", &b);
 
-    // 2. Crash the active node.
-    if let Ok(a) = c.status(0) {
-        tl.absorb("alpha", &a);
+    // 2. Crash the active node. heartbeat nodes advertise deadtime + 2 s as
+    // their `dt` for their first 5 s (spec §3.3) and the peer honours it, so a
+    // node killed younger than that is declared dead 2 s later than deadtime.
+    let settled = dc::wait_for(Duration::from_secs(8), Duration::from_millis(50), || {
+        let a = c.status(0).ok()?;
+        (a.uptime_ms >= dc::DT_BOOST_FOR_MS + 2 * s.keepalive_ms).then_some(a)
+    });
+    match settled {
+        Some(a) => {
+            tl.say(format!(
+                "alpha has run {}: past the first 5 s in which it advertises deadtime + 2 s",
+                human_ms(a.uptime_ms)
+            ));
+            tl.absorb("alpha", &a);
+        }
+        None => return Err(Failure("alpha stopped answering before the kill".into())),
     }
     let killed_at = Instant::now();
     let pid = nodes[0].as_ref().and_then(Daemon::pid).unwrap_or(0);

@@ -25,6 +25,10 @@ pub const NAMES: [&str; 2] = ["alpha", "beta"];
 pub const ADDRS: [&str; 2] = ["127.0.0.1", "127.0.0.2"];
 /// The resource script's name in each node's resource.d.
 pub const SERVICE_SCRIPT: &str = "demosvc";
+/// A node advertises deadtime + 2 s to its peer for this long after it starts
+/// (heartbeat's startup `dt` boost, spec §3.3); failover timings are only
+/// deadtime-bound after it.
+pub const DT_BOOST_FOR_MS: u64 = 5_000;
 /// heartbeat's sha1 with a throwaway key: the demo signs like a real pair.
 const DEMO_KEY: &str = "hbd-demo-not-a-secret";
 
@@ -287,6 +291,10 @@ esac
             .arg(&n.state_dir)
             .arg("--run-dir")
             .arg(&n.run_dir)
+            // Both nodes share the host and the port: each must receive on its
+            // own address only (also `[hbd] bind` in the file).
+            .arg("--bind")
+            .arg(&n.addr)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
