@@ -515,6 +515,13 @@ fn garbage_on_serial_and_udp_is_counted_and_ignored() {
         "links after noise: {:?}",
         b.links
     );
+    // Every bad datagram counted once, under the right reason.
+    let (u, u0) = (&b.links[udp_i], &base.links[udp_i]);
+    assert_eq!(u.malformed - u0.malformed, RANDOM, "random datagrams");
+    assert_eq!(u.bad_auth - u0.bad_auth, FORGED, "forged datagrams");
+    let (s, s0) = (&b.links[ser_i], &base.links[ser_i]);
+    assert_eq!(s.bad_auth - s0.bad_auth, 1, "the forged serial frame");
+    assert!(s.malformed > s0.malformed, "the broken serial frames");
     assert_eq!(dc::running_on(&b, &key).as_deref(), Some("alpha"));
     assert_eq!(
         b.recent.iter().filter(|t| t.text.contains("dead")).count(),
