@@ -1,10 +1,14 @@
-//! Helpers for the multi-process daemon tests: the same loopback cluster and pty
-//! relay `hbd demo` uses (the files are shared, not copied), plus a lock that
-//! keeps timing-sensitive tests from running at the same time on a 2-core box.
+//! Helpers shared by the integration tests (each file one concern).
+//!
+//! `cluster` and `pty` are the loopback pair and the pty relay `hbd demo` uses
+//! (the files are shared with src/cli, not copied); `one_at_a_time` keeps the
+//! timing-sensitive daemon tests from competing for a 2-core box.
+// Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
 #[path = "../../src/cli/demo_cluster.rs"]
 pub mod cluster;
+pub mod lab;
 #[path = "../../src/cli/demo_pty.rs"]
 pub mod pty;
 
