@@ -422,8 +422,15 @@ fn narrate(
             if let Ok(b) = c.status(1) {
                 if b.peer.state == "dead" {
                     detected = Some(killed_at.elapsed());
+                    // The dead timer runs from alpha's last heartbeat, which
+                    // may precede the kill by up to one keepalive.
+                    let silence = b
+                        .peer
+                        .last_heard_ms_ago
+                        .map(|ms| format!(", {} after its last heartbeat", human_ms(ms)))
+                        .unwrap_or_default();
                     tl.say(format!(
-                        "beta declared alpha dead, {} after the kill (deadtime {}ms)",
+                        "beta declared alpha dead, {} after the kill{silence} (deadtime {}ms)",
                         human_ms(detected.unwrap().as_millis() as u64),
                         s.deadtime_ms
                     ));
