@@ -207,6 +207,8 @@ fn garbage_datagrams_are_counted_and_ignored() {
     };
     assert_eq!(link.malformed + link.bad_auth, want, "{link:?}");
     assert_eq!(link.received, 0, "{link:?}");
+    // Heartbeats kept going out meanwhile.
+    assert!(link.sent > 0, "{link:?}");
     assert_eq!(link.name, "lo");
     assert_eq!(link.kind, "ucast");
     // Still alive and answering.
