@@ -2,7 +2,7 @@
 //! config, and garbage on a link counted and ignored. Multi-daemon failover
 //! tests live in tests/daemon*.rs.
 
-use hbd::config::{Config, Medium};
+use hbd::config::{Auth, AuthKey, AuthMethod, Config, Medium, Secret};
 use hbd::shell::daemon::{self, Prepared, RunOptions, Sig};
 use hbd::shell::proto::{Request, Response};
 use std::io::{BufRead, BufReader, Write};
@@ -120,6 +120,18 @@ fn start_with_media(dir: &Path, port: u16, media: Vec<Medium>) -> Running {
         initdead: hbd::time::Duration::from_millis(4000),
         udpport: port,
         media,
+        auth: Auth {
+            send_index: 1,
+            keys: [(
+                1,
+                AuthKey {
+                    method: AuthMethod::Sha1,
+                    secret: Secret(b"in-process".to_vec()),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        },
         realtime: false,
         ..Config::default()
     };
