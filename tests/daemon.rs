@@ -207,6 +207,34 @@ fn kill9_failover(serial: bool, udp: bool) {
         "every link to alpha is dead: {:?}",
         b.links
     );
+    // Scripts written for heartbeat see the same through cl_status.
+    let rd = p.run_dir(1);
+    let out = hbd(&["cl_status", "nodestatus", "alpha", "--run-dir", &rd]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(1), "dead\n".into())
+    );
+    let link = b.links[0].name.clone();
+    let out = hbd(&[
+        "cl_status",
+        "hblinkstatus",
+        "alpha",
+        &link,
+        "--run-dir",
+        &rd,
+    ]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(1), "dead\n".into())
+    );
+    // beta now holds alpha's group, foreign to it (plus its own, empty, set).
+    let out = hbd(&["cl_status", "rscstatus", "--run-dir", &rd]);
+    let held = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        held == "foreign\n" || held == "all\n",
+        "beta holds {held:?}"
+    );
 }
 
 #[test]
