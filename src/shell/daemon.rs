@@ -17,7 +17,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -951,15 +951,6 @@ fn bad_set(set: &str) -> Response {
     Response::Error {
         message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
-}
-
-/// Where `hbd run` keeps things when not told otherwise.
-pub fn default_paths() -> (&'static Path, &'static Path, &'static Path) {
-    (
-        Path::new("/etc/ha.d"),
-        Path::new("/var/lib/hbd"),
-        Path::new("/run/hbd"),
-    )
 }
 
 #[cfg(test)]
