@@ -890,7 +890,8 @@ impl Daemon {
         }
         let media_changed = new.media != self.cfg.media
             || new.udpport != self.cfg.udpport
-            || new.baud != self.cfg.baud;
+            || new.baud != self.cfg.baud
+            || new.hbd.bind != self.cfg.hbd.bind;
         if media_changed {
             // Close the old links first: the new ones may bind the same port or tty.
             link::close_all(std::mem::take(&mut self.links), std::time::Duration::ZERO).await;
