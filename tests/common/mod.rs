@@ -1,0 +1,2 @@
+//! Helpers shared by the integration tests (each file one concern).
+pub mod hblab;
