@@ -1016,11 +1016,11 @@ fn make_node(id: &str, tmp: &Path, name: &str, imp: Impl, setup: &Setup, i: usiz
 
 impl Drop for Pair {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("HBLAB_LOGS").is_some() {
             eprintln!(
                 "==== interop lab {}: logs of both nodes\n{}",
                 self.id,
-                self.tails(80)
+                self.tails(if std::thread::panicking() { 80 } else { 400 })
             );
         }
         // 1. Every process of each node, by PID (daemons first, so that none
