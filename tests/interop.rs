@@ -92,54 +92,551 @@ fn heartbeat_pair_baseline_startup_and_kill9_takeover() {
 /// loaded 2-core machine.
 const TAKEOVER: Duration = Duration::from_secs(12);
 
-/// A mixed pair comes up: each reports the other active, groups land per
-/// haresources; then each side is killed in turn and the other takes over.
-fn mixed_startup_and_kill9(setup: Setup, test: &str) {
-    if skip_mixed(test) {
-        return;
-    }
-    let _g = serial();
-    let mut p = Pair::new(setup, [Impl::Heartbeat, Impl::Hbd], &hbd_exe());
+/// Each node's home group in the default haresources.
+fn home(i: usize) -> &'static str {
+    ["ga", "gb"][i]
+}
+
+/// Builds a mixed pair (heartbeat on `hb`, hbd on the other node), starts both
+/// together and waits until each reports the other active and each runs its
+/// home group, as haresources says.
+fn mixed_up(setup: Setup, hb: usize) -> Pair {
+    let mut imps = [Impl::Hbd, Impl::Hbd];
+    imps[hb] = Impl::Heartbeat;
+    let mut p = Pair::new(setup, imps, &hbd_exe());
     p.start(A);
     p.start(B);
     p.wait_both_see_active(STARTUP);
     p.wait_groups("groups per haresources", STARTUP, A, &["ga"], &["gb"]);
-    assert_eq!(p.view(A).unwrap().rsc_hold, "local");
-    p.wait("hbd holds its local group", STARTUP, |p| {
-        p.view(B).map(|v| v.rsc_hold == "local").unwrap_or(false)
+    p.wait("both hold their local group", STARTUP, |p| {
+        [A, B]
+            .iter()
+            .all(|&i| p.view(i).map(|v| v.rsc_hold == "local").unwrap_or(false))
     });
+    p
+}
 
-    // kill -9 heartbeat: hbd takes nodea's group.
-    p.crash(A);
-    let took = p.wait_groups(
-        "hbd takes ga after kill -9 of heartbeat",
+/// Node `i` runs both groups, the other none.
+fn all_on(p: &Pair, i: usize, what: &str, within: Duration) -> Duration {
+    p.wait_groups(what, within, i, &["ga", "gb"], &[])
+}
+
+/// Startup, kill -9 of heartbeat (hbd takes over), heartbeat's return with
+/// auto_failback on (its group goes home), kill -9 of hbd (heartbeat takes
+/// over). `hb` is the heartbeat node.
+fn mixed_startup_and_kill9(setup: Setup, hb: usize, test: &str) {
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let hbd = 1 - hb;
+    let mut p = mixed_up(setup, hb);
+
+    p.crash(hb);
+    let took = all_on(
+        &p,
+        hbd,
+        "hbd takes over after kill -9 of heartbeat",
         TAKEOVER,
-        B,
-        &["ga", "gb"],
-        &[],
     );
-    eprintln!("{test}: hbd took over from heartbeat in {took:?}");
-    assert_eq!(p.view(B).unwrap().peer, "dead");
+    eprintln!("{test}: hbd took over from heartbeat in {took:?} (deadtime 2 s)");
+    assert_eq!(p.view(hbd).unwrap().peer, "dead");
 
-    // heartbeat comes back; auto_failback on: ga goes home.
-    p.start(A);
-    p.wait_groups("ga fails back to nodea", STARTUP, A, &["ga"], &["gb"]);
+    p.start(hb);
+    p.wait_groups(
+        "auto_failback on: heartbeat's home group goes home",
+        STARTUP,
+        hb,
+        &[home(hb)],
+        &[home(hbd)],
+    );
     p.wait_both_see_active(STARTUP);
 
-    // kill -9 hbd: heartbeat takes nodeb's group.
-    p.crash(B);
-    let took = p.wait_groups(
-        "heartbeat takes gb after kill -9 of hbd",
+    p.crash(hbd);
+    let took = all_on(
+        &p,
+        hb,
+        "heartbeat takes over after kill -9 of hbd",
         TAKEOVER,
-        A,
-        &["ga", "gb"],
-        &[],
     );
-    eprintln!("{test}: heartbeat took over from hbd in {took:?}");
+    eprintln!("{test}: heartbeat took over from hbd in {took:?} (deadtime 2 s)");
+    assert_eq!(p.view(hb).unwrap().peer, "dead");
     p.assert_no_overlap();
 }
 
 #[test]
 fn mixed_ucast_startup_and_kill9_both_ways() {
-    mixed_startup_and_kill9(Setup::default(), "mixed_ucast_startup_and_kill9_both_ways");
+    mixed_startup_and_kill9(
+        Setup::default(),
+        A,
+        "mixed_ucast_startup_and_kill9_both_ways",
+    );
+}
+
+#[test]
+fn mixed_serial_only_startup_and_kill9_both_ways() {
+    let setup = Setup {
+        ucast: false,
+        serial: true,
+        ..Setup::default()
+    };
+    mixed_startup_and_kill9(setup, A, "mixed_serial_only_startup_and_kill9_both_ways");
+}
+
+#[test]
+fn mixed_reversed_roles_ucast_and_serial() {
+    // hbd is nodea (first in ha.cf, home of ga), heartbeat nodeb.
+    let setup = Setup {
+        ucast: true,
+        serial: true,
+        ..Setup::default()
+    };
+    mixed_startup_and_kill9(setup, B, "mixed_reversed_roles_ucast_and_serial");
+}
+
+#[test]
+fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
+    let test = "mixed_ucast_and_serial_links_reported_and_one_link_lost";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        ucast: true,
+        serial: true,
+        ..Setup::default()
+    };
+    let p = mixed_up(setup, A);
+    // heartbeat sees both of hbd's links.
+    for link in ["hb0", "/run/ttyHB0"] {
+        p.wait(
+            &format!("heartbeat sees nodeb's link {link} up"),
+            TAKEOVER,
+            |p| p.cl_status(A, &["hblinkstatus", "nodeb", link]) == (0, "up".into()),
+        );
+    }
+    // hbd sees both of heartbeat's links, and counts nothing bad on them.
+    p.wait("hbd sees both links up", TAKEOVER, |p| {
+        p.hbd_status(B)
+            .map(|v| {
+                let links = v["links"].as_array().cloned().unwrap_or_default();
+                links.len() == 2 && links.iter().all(|l| l["up"] == true)
+            })
+            .unwrap_or(false)
+    });
+    let st = p.hbd_status(B).unwrap();
+    for l in st["links"].as_array().unwrap() {
+        assert_eq!(l["bad_auth"], 0, "hbd rejected heartbeat's packets: {l}");
+        assert_eq!(
+            l["malformed"], 0,
+            "hbd could not parse heartbeat's packets: {l}"
+        );
+        assert!(
+            l["received"].as_u64().unwrap_or(0) > 0,
+            "nothing received: {l}"
+        );
+    }
+    // Cut ucast: both keep the pair over serial alone, no failover.
+    p.ucast_link(B, false);
+    p.wait("heartbeat marks hbd's ucast link dead", TAKEOVER, |p| {
+        p.cl_status(A, &["hblinkstatus", "nodeb", "hb0"]).1 == "dead"
+    });
+    p.wait("hbd marks heartbeat's ucast link down", TAKEOVER, |p| {
+        p.hbd_status(B)
+            .map(|v| v["links"][0]["up"] == false && v["links"][1]["up"] == true)
+            .unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.nodes[A].active(), ["ga"], "no failover with serial alive");
+    assert_eq!(p.nodes[B].active(), ["gb"], "no failover with serial alive");
+    assert_eq!(p.view(A).unwrap().peer, "active");
+    assert_eq!(p.view(B).unwrap().peer, "active");
+    p.ucast_link(B, true);
+    p.wait("ucast link back on both sides", TAKEOVER, |p| {
+        p.cl_status(A, &["hblinkstatus", "nodeb", "hb0"]).1 == "up"
+            && p.hbd_status(B)
+                .map(|v| v["links"][0]["up"] == true)
+                .unwrap_or(false)
+    });
+    p.assert_no_overlap();
+}
+
+#[test]
+fn mixed_auto_failback_off_both_ways() {
+    let test = "mixed_auto_failback_off_both_ways";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        auto_failback: "off",
+        ..Setup::default()
+    };
+    let mut p = mixed_up(setup, A);
+
+    // heartbeat dies, hbd takes ga; heartbeat returns: ga stays on hbd.
+    p.crash(A);
+    all_on(&p, B, "hbd takes over from heartbeat", TAKEOVER);
+    p.start(A);
+    p.wait_both_see_active(STARTUP);
+    p.wait("heartbeat settles holding nothing", STARTUP, |p| {
+        p.view(A).map(|v| v.rsc_hold == "none").unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        p.nodes[B].active(),
+        ["ga", "gb"],
+        "auto_failback off: ga stays"
+    );
+    assert!(p.nodes[A].active().is_empty());
+
+    // Hand ga back by hand (hbd standby foreign), then the other way round.
+    p.standby(B, "foreign");
+    p.wait_groups(
+        "hbd standby foreign gives ga home",
+        TAKEOVER,
+        A,
+        &["ga"],
+        &["gb"],
+    );
+
+    p.crash(B);
+    all_on(&p, A, "heartbeat takes over from hbd", TAKEOVER);
+    p.start(B);
+    p.wait_both_see_active(STARTUP);
+    p.wait("hbd settles holding nothing", STARTUP, |p| {
+        p.view(B).map(|v| v.rsc_hold == "none").unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        p.nodes[A].active(),
+        ["ga", "gb"],
+        "auto_failback off: gb stays"
+    );
+    assert!(p.nodes[B].active().is_empty());
+    p.standby(A, "foreign");
+    p.wait_groups(
+        "hb_standby foreign gives gb home",
+        TAKEOVER,
+        A,
+        &["ga"],
+        &["gb"],
+    );
+    p.assert_no_overlap();
+}
+
+#[test]
+fn mixed_standby_and_takeover_both_ways() {
+    let test = "mixed_standby_and_takeover_both_ways";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let p = mixed_up(Setup::default(), A);
+
+    // hb_standby on heartbeat: everything moves to hbd.
+    p.standby(A, "all");
+    let t = all_on(
+        &p,
+        B,
+        "hb_standby on nodea moves both groups to hbd",
+        TAKEOVER,
+    );
+    eprintln!("{test}: hb_standby all -> hbd holds all in {t:?}");
+    // hbd standby: everything moves back to heartbeat.
+    p.standby(B, "all");
+    let t = all_on(
+        &p,
+        A,
+        "hbd standby on nodeb moves both groups to heartbeat",
+        TAKEOVER,
+    );
+    eprintln!("{test}: hbd standby all -> heartbeat holds all in {t:?}");
+    // auto_failback on: nothing moves back by itself while both are up.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.nodes[A].active(), ["ga", "gb"]);
+    // hbd takeover: hbd asks for its own group back.
+    p.takeover(B, "local");
+    p.wait_groups(
+        "hbd takeover local brings gb home",
+        TAKEOVER,
+        A,
+        &["ga"],
+        &["gb"],
+    );
+    // hb_takeover all on heartbeat: heartbeat takes everything.
+    p.takeover(A, "all");
+    all_on(
+        &p,
+        A,
+        "hb_takeover all on nodea takes gb from hbd",
+        TAKEOVER,
+    );
+    // hbd takeover all: hbd takes everything.
+    p.takeover(B, "all");
+    all_on(
+        &p,
+        B,
+        "hbd takeover all takes both groups from heartbeat",
+        TAKEOVER,
+    );
+    p.assert_no_overlap();
+}
+
+#[test]
+fn mixed_clean_stop_hands_over_at_once() {
+    let test = "mixed_clean_stop_hands_over_at_once";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    // A long deadtime: a handover faster than it proves the shutdown
+    // handshake (shutdone), not dead detection, moved the groups.
+    let setup = Setup {
+        keepalive: "1",
+        deadtime: "10",
+        warntime: "5",
+        initdead: "10",
+        ..Setup::default()
+    };
+    let mut p = mixed_up(setup, A);
+    let t0 = std::time::Instant::now();
+    p.stop(B, Duration::from_secs(30));
+    let t = all_on(
+        &p,
+        A,
+        "heartbeat takes gb when hbd stops cleanly",
+        Duration::from_secs(8),
+    );
+    eprintln!(
+        "{test}: hbd SIGTERM -> heartbeat holds all in {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(8),
+        "handover waited for deadtime"
+    );
+    let _ = t;
+    p.start(B);
+    p.wait_groups("gb fails back to hbd", STARTUP, A, &["ga"], &["gb"]);
+    p.wait_both_see_active(STARTUP);
+
+    let t0 = std::time::Instant::now();
+    p.stop(A, Duration::from_secs(30));
+    all_on(
+        &p,
+        B,
+        "hbd takes ga when heartbeat stops cleanly",
+        Duration::from_secs(8),
+    );
+    eprintln!(
+        "{test}: heartbeat SIGTERM -> hbd holds all in {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(8),
+        "handover waited for deadtime"
+    );
+    // hbd must not have needed dead detection for it.
+    assert!(
+        p.log_lines(B, "declared dead").is_empty(),
+        "hbd declared heartbeat dead instead of taking its shutdown notice: {:?}",
+        p.log_lines(B, "declared dead")
+    );
+    p.assert_no_overlap();
+}
+
+#[test]
+fn mixed_heartbeat_ipaddr_script_under_hbd() {
+    let test = "mixed_heartbeat_ipaddr_script_under_hbd";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    // The shorthand `192.0.2.50/24/svc0` is heartbeat's IPaddr::...; hbd runs
+    // heartbeat's own /etc/ha.d/resource.d/IPaddr (an OCF wrapper).
+    let setup = Setup {
+        haresources: "nodea rec::ga\nnodeb 192.0.2.50/24/svc0 rec::gb\n".into(),
+        ..Setup::default()
+    };
+    let mut p = mixed_up(setup, A);
+    p.wait(
+        "hbd brings up 192.0.2.50 with heartbeat's IPaddr",
+        TAKEOVER,
+        |p| p.nodes[B].has_addr("192.0.2.50") && !p.nodes[A].has_addr("192.0.2.50"),
+    );
+    // Standby on hbd: IPaddr stop under hbd, start under heartbeat.
+    p.standby(B, "all");
+    all_on(
+        &p,
+        A,
+        "hbd standby moves the IPaddr group to heartbeat",
+        TAKEOVER,
+    );
+    p.wait("address moved to heartbeat's node", TAKEOVER, |p| {
+        p.nodes[A].has_addr("192.0.2.50") && !p.nodes[B].has_addr("192.0.2.50")
+    });
+    // Heartbeat dies: hbd takes the IPaddr group from it.
+    p.crash(A);
+    all_on(&p, B, "hbd takes the IPaddr group over", TAKEOVER);
+    p.wait("address on hbd's node again", TAKEOVER, |p| {
+        p.nodes[B].has_addr("192.0.2.50")
+    });
+    let st = p.hbd_status(B).unwrap();
+    let groups = st["groups"].as_array().unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["key"].as_str().unwrap_or("").contains("192.0.2.50")
+                && g["state"] == "running"),
+        "hbd status does not show the IPaddr group running: {st}"
+    );
+    // heartbeat's wrapper answers status in OCF words that ResourceManager
+    // reads as running; hbd must read them the same way.
+    let out = p.nodes[B].run(&[
+        "/etc/ha.d/resource.d/IPaddr",
+        "192.0.2.50/24/svc0",
+        "status",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Running OK"));
+    p.assert_no_overlap();
+}
+
+#[test]
+fn mixed_auth_mismatch_rejected_counted_and_peer_not_heard() {
+    let test = "mixed_auth_mismatch_rejected_counted_and_peer_not_heard";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        ucast: true,
+        serial: true,
+        authkeys: [
+            "auth 1\n1 sha1 interop-secret\n".into(),
+            "auth 1\n1 sha1 another-secret\n".into(),
+        ],
+        ..Setup::default()
+    };
+    let mut p = Pair::new(setup, [Impl::Heartbeat, Impl::Hbd], &hbd_exe());
+    p.start(A);
+    p.start(B);
+    // Each is alone: after initdead both run everything (split brain by a
+    // configuration error, as heartbeat does too).
+    p.wait("hbd runs both groups alone", STARTUP, |p| {
+        p.nodes[B].active() == ["ga", "gb"]
+    });
+    p.wait("heartbeat reports nodeb dead", STARTUP, |p| {
+        p.view(A).map(|v| v.peer == "dead").unwrap_or(false)
+    });
+    let first = p.hbd_status(B).expect("hbd status");
+    std::thread::sleep(Duration::from_secs(3));
+    let st = p.hbd_status(B).expect("hbd status");
+    assert!(
+        matches!(st["peer"]["state"].as_str(), Some("dead") | Some("init")),
+        "hbd reports a peer it never authenticated as {}",
+        st["peer"]["state"]
+    );
+    let links = st["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2);
+    for (k, l) in links.iter().enumerate() {
+        assert_eq!(l["up"], false, "link heard without valid auth: {l}");
+        let bad = l["bad_auth"].as_u64().unwrap_or(0);
+        let before = first["links"][k]["bad_auth"].as_u64().unwrap_or(0);
+        assert!(
+            bad > before,
+            "bad_auth not counted on {}: {before} -> {bad}",
+            l["name"]
+        );
+        assert_eq!(
+            l["received"].as_u64().unwrap_or(0),
+            0,
+            "accepted a forged packet: {l}"
+        );
+    }
+    // Logged, rate-limited: at 2 packets a second per link (plus startup
+    // bursts) for ~10 s, one line per packet would be dozens.
+    let lines: Vec<String> = p
+        .log_lines(B, "auth")
+        .into_iter()
+        .filter(|l| l.contains("ha-log") || l.contains("hbd:"))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "rejected packets not logged:\n{}",
+        p.tails(40)
+    );
+    assert!(
+        lines.len() <= 12,
+        "auth failures not rate-limited: {} lines",
+        lines.len()
+    );
+    // heartbeat, for its part, rejects hbd's packets.
+    let hb = p.log_lines(A, "authentication");
+    assert!(
+        !hb.is_empty(),
+        "heartbeat did not log hbd's packets as unauthenticated"
+    );
+}
+
+#[test]
+fn rolling_migration_heartbeat_pair_to_hbd_pair() {
+    let test = "rolling_migration_heartbeat_pair_to_hbd_pair";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        ucast: true,
+        serial: true,
+        ..Setup::default()
+    };
+    // Step 0: a heartbeat pair in service.
+    let mut p = Pair::new(setup, [Impl::Heartbeat, Impl::Heartbeat], &hbd_exe());
+    p.start(A);
+    p.start(B);
+    p.wait_both_see_active(STARTUP);
+    p.wait_groups("heartbeat pair in service", STARTUP, A, &["ga"], &["gb"]);
+    let check = p.nodes[B].run(&[
+        hbd_exe().as_os_str(),
+        "check".as_ref(),
+        "-c".as_ref(),
+        "/etc/ha.d".as_ref(),
+    ]);
+    assert!(
+        check.status.success(),
+        "hbd check refuses heartbeat's /etc/ha.d: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // Step 1: nodeb. Stop heartbeat (its group moves to nodea), start hbd.
+    p.stop(B, Duration::from_secs(30));
+    all_on(
+        &p,
+        A,
+        "nodeb's group on nodea while nodeb is migrated",
+        TAKEOVER,
+    );
+    p.switch(B, Impl::Hbd);
+    p.start(B);
+    p.wait_both_see_active(STARTUP);
+    p.wait_groups("gb back on nodeb, now hbd", STARTUP, A, &["ga"], &["gb"]);
+
+    // Step 2: nodea. Stop heartbeat (its group moves to hbd), start hbd.
+    p.stop(A, Duration::from_secs(30));
+    all_on(
+        &p,
+        B,
+        "nodea's group on nodeb while nodea is migrated",
+        TAKEOVER,
+    );
+    p.switch(A, Impl::Hbd);
+    p.start(A);
+    p.wait_both_see_active(STARTUP);
+    p.wait_groups("an hbd pair in service", STARTUP, A, &["ga"], &["gb"]);
+    for i in [A, B] {
+        assert_eq!(p.view(i).unwrap().rsc_hold, "local");
+    }
+    p.assert_no_overlap();
 }

@@ -416,6 +416,32 @@ impl HaNode {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Removes every svc0 address but the node's own (IPaddr's floating ones).
+    pub fn flush_floating(&self) {
+        for line in self.svc_addrs().lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            if let Some(k) = w.iter().position(|x| *x == "inet") {
+                let cidr = w.get(k + 1).copied().unwrap_or("");
+                if !cidr.starts_with("192.0.2.1/") && !cidr.starts_with("192.0.2.2/") {
+                    quiet(Command::new("ip").args([
+                        "-n",
+                        &self.netns,
+                        "addr",
+                        "del",
+                        cidr,
+                        "dev",
+                        "svc0",
+                    ]));
+                }
+            }
+        }
+    }
+
+    /// Whether `addr` (e.g. `192.0.2.50`) is configured on svc0.
+    pub fn has_addr(&self, addr: &str) -> bool {
+        self.svc_addrs().contains(&format!("inet {addr}/"))
+    }
+
     /// The node's logs: heartbeat's ha-log (also hbd's logfile) and the
     /// daemon's stdout/stderr.
     pub fn logs(&self) -> String {
@@ -659,6 +685,9 @@ impl Pair {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // A floating address left by IPaddr dies with the machine too (kill -9
+        // of heartbeat leaves it configured: spec lab notes).
+        node.flush_floating();
         // What ran there is gone with the machine: record it, for overlaps().
         let dir = node.run_dir().join("hbrec");
         let t = now_ms();
