@@ -448,7 +448,8 @@ impl HaNode {
         let mut s = String::new();
         for f in ["ha-log", "daemon.out"] {
             let p = self.log_dir().join(f);
-            if let Ok(text) = fs::read_to_string(&p) {
+            // heartbeat dumps bad packets (raw uuid bytes) into its log.
+            if let Ok(text) = fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()) {
                 s += &format!("---- {} {f}\n{text}", self.name);
             }
         }
@@ -459,7 +460,8 @@ impl HaNode {
         let mut s = String::new();
         for f in ["ha-log", "daemon.out"] {
             let p = self.log_dir().join(f);
-            if let Ok(text) = fs::read_to_string(&p) {
+            // heartbeat dumps bad packets (raw uuid bytes) into its log.
+            if let Ok(text) = fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()) {
                 let all: Vec<&str> = text.lines().collect();
                 let from = all.len().saturating_sub(lines);
                 s += &format!(
