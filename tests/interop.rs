@@ -9,14 +9,9 @@ mod common;
 use common::hblab::{skip_hblab, Impl, Pair, Setup, A, B};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
+use common::one_at_a_time as serial;
 
 /// The hbd under test: this build, or `HBD_INTEROP_BIN` (e.g. a release build
 /// to be shipped).
