@@ -14,9 +14,10 @@
 //! heartbeat's own `IPaddr`. [`Pair::overlaps`] replays both records to prove a
 //! group never ran on both nodes at once.
 //!
-//! Everything is removed in `Drop`, also when the test panics (then both nodes'
-//! logs are printed first): daemons and every process in a node's mount
-//! namespace (by PID), the holders, the relay, the namespaces, the directories.
+//! Built on the namespace [`Lab`] (`tests/common/lab.rs`), which owns the
+//! namespaces, holders, cables and the relay and removes them in its `Drop`.
+//! A [`Pair`] first kills its daemons and every process in each node's mount
+//! namespace (by PID) and, when the test panicked, prints both nodes' logs.
 #![allow(dead_code)] // each test uses a different part of the lab
 
 use std::fs;
@@ -24,19 +25,16 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::lab::{self, Lab, Node, SerialPair};
 
 /// Debian's heartbeat 3.0.6 master control process (package `heartbeat`).
 pub const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
 pub const HB_STANDBY: &str = "/usr/share/heartbeat/hb_standby";
 pub const HB_TAKEOVER: &str = "/usr/share/heartbeat/hb_takeover";
 pub const CL_STATUS: &str = "/usr/bin/cl_status";
-
-/// Prefix of every namespace this lab creates (`hbilab-<pid>-<n>-<node>`).
-const PREFIX: &str = "hbilab";
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The path a clean PATH gives the daemons and the scripts they run.
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -63,8 +61,7 @@ exit 0
 
 /// Whether the lab can run here; prints why not (and the test then returns).
 pub fn skip_hblab(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("skipped: {test}: needs root (network, mount and UTS namespaces)");
+    if lab::skip_lab(test) {
         return true;
     }
     for (path, package) in [
@@ -82,41 +79,7 @@ pub fn skip_hblab(test: &str) -> bool {
             return true;
         }
     }
-    if !have_tool("ip") {
-        eprintln!("skipped: {test}: ip not found (install iproute2)");
-        return true;
-    }
     false
-}
-
-pub fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have_tool(tool: &str) -> bool {
-    PATH.split(':').any(|d| Path::new(d).join(tool).is_file())
-}
-
-fn must(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn quiet(cmd: &mut Command) -> bool {
@@ -126,19 +89,6 @@ fn quiet(cmd: &mut Command) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
-}
-
-fn ip(args: &[&str]) {
-    must(Command::new("ip").args(args));
-}
-
-/// Sends a signal by name with kill(1), keeping the tests free of unsafe code.
-fn signal(pid: u32, sig: &str) -> bool {
-    quiet(
-        Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(pid.to_string()),
-    )
 }
 
 fn pid_alive(pid: u32) -> bool {
@@ -173,27 +123,6 @@ fn pids_in_mntns(ns: &str) -> Vec<u32> {
         .collect()
 }
 
-fn netns_inode_link(name: &str) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(format!("/run/netns/{name}"))
-        .ok()
-        .map(|m| format!("net:[{}]", m.ino()))
-}
-
-fn pids_in_netns(name: &str) -> Vec<u32> {
-    let Some(want) = netns_inode_link(name) else {
-        return Vec::new();
-    };
-    all_pids()
-        .into_iter()
-        .filter(|p| {
-            fs::read_link(format!("/proc/{p}/ns/net"))
-                .map(|l| l.to_string_lossy() == want)
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 fn wait_gone(pids: &[u32], within: Duration) -> bool {
     let until = Instant::now() + within;
     loop {
@@ -204,31 +133,6 @@ fn wait_gone(pids: &[u32], within: Duration) -> bool {
             return false;
         }
         sleep(Duration::from_millis(20));
-    }
-}
-
-/// Removes namespaces left by a test process that was SIGKILLed (no Drop ran):
-/// only names carrying a pid that no longer runs.
-fn sweep_stale() {
-    let Ok(dir) = fs::read_dir("/run/netns") else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&format!("{PREFIX}-")) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        for p in pids_in_netns(&name) {
-            signal(p, "CONT");
-            signal(p, "KILL");
-        }
-        quiet(Command::new("ip").args(["netns", "del", &name]));
     }
 }
 
@@ -325,9 +229,8 @@ impl Setup {
 pub struct HaNode {
     pub name: String,
     pub imp: Impl,
-    pub netns: String,
-    pub holder: u32,
-    holder_child: Child,
+    /// The lab's machine: network namespace and holder.
+    pub node: Node,
     /// Host directory holding this node's etc-ha.d, run, lib, log.
     pub root: PathBuf,
     daemon: Option<Child>,
@@ -339,12 +242,8 @@ impl HaNode {
     /// A command run inside the node (network, mount and UTS namespaces) with a
     /// clean environment.
     pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.arg("-t")
-            .arg(self.holder.to_string())
-            .args(["-m", "-u", "-n", "--"])
-            .args(args)
-            .env_clear()
+        let mut cmd = self.node.command(args);
+        cmd.env_clear()
             .env("PATH", PATH)
             .env("LANG", "C")
             .stdin(Stdio::null());
@@ -374,7 +273,7 @@ impl HaNode {
     pub fn processes(&self) -> Vec<u32> {
         pids_in_mntns(&self.mntns)
             .into_iter()
-            .filter(|&p| p != self.holder && pid_alive(p))
+            .filter(|&p| p != self.node.holder && pid_alive(p))
             .collect()
     }
 
@@ -410,7 +309,16 @@ impl HaNode {
     /// The addresses on the node's svc0 (for IPaddr).
     pub fn svc_addrs(&self) -> String {
         let out = Command::new("ip")
-            .args(["-n", &self.netns, "-o", "-4", "addr", "show", "dev", "svc0"])
+            .args([
+                "-n",
+                &self.node.netns,
+                "-o",
+                "-4",
+                "addr",
+                "show",
+                "dev",
+                "svc0",
+            ])
             .output()
             .expect("ip addr");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -425,7 +333,7 @@ impl HaNode {
                 if !cidr.starts_with("192.0.2.1/") && !cidr.starts_with("192.0.2.2/") {
                     quiet(Command::new("ip").args([
                         "-n",
-                        &self.netns,
+                        &self.node.netns,
                         "addr",
                         "del",
                         cidr,
@@ -488,9 +396,10 @@ pub struct Pair {
     pub id: String,
     pub setup: Setup,
     pub nodes: [HaNode; 2],
-    tmp: tempfile::TempDir,
-    relay: Option<Child>,
+    serial: SerialPair,
     hbd: PathBuf,
+    // Last: dropped after Pair::drop has killed the daemons.
+    lab: Lab,
 }
 
 pub const A: usize = 0;
@@ -508,87 +417,42 @@ pub struct View {
 impl Pair {
     /// Builds the machines and cables; starts nothing.
     pub fn new(setup: Setup, imps: [Impl; 2], hbd: &Path) -> Pair {
-        sweep_stale();
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let id = format!("{PREFIX}-{}-{n}", std::process::id());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("{id}-"))
-            .tempdir()
-            .expect("lab temporary directory");
-        let mut made: Vec<HaNode> = Vec::new();
-        for (i, name) in ["nodea", "nodeb"].iter().enumerate() {
-            made.push(make_node(&id, tmp.path(), name, imps[i], &setup, i));
+        let lab = Lab::new();
+        let na = make_node(&lab, "nodea", imps[A], &setup, A);
+        let nb = make_node(&lab, "nodeb", imps[B], &setup, B);
+        for (ifname, net) in [("hb0", "10.250.0"), ("svc0", "192.0.2")] {
+            lab.link(&na.node, ifname, &nb.node, ifname);
+            na.node.addr(ifname, &format!("{net}.1/24"));
+            nb.node.addr(ifname, &format!("{net}.2/24"));
         }
-        let nb = made.pop().expect("nodeb");
-        let na = made.pop().expect("nodea");
-        let mut pair = Pair {
-            id,
+        // Each node's /run/ttyHB0 points at its end of the relay (itself a
+        // symlink to /dev/pts/N, which both mount namespaces see): one ha.cf.
+        let serial = lab.serial_pair("tty");
+        for (n, end) in [(&na, &serial.a), (&nb, &serial.b)] {
+            std::os::unix::fs::symlink(end, n.run_dir().join("ttyHB0")).expect("tty symlink");
+        }
+        Pair {
+            id: lab.id.clone(),
             setup,
             nodes: [na, nb],
-            tmp,
-            relay: None,
+            serial,
             hbd: hbd.to_path_buf(),
-        };
-        pair.cable();
-        pair
-    }
-
-    fn cable(&mut self) {
-        let (a, b) = (&self.nodes[A], &self.nodes[B]);
-        for (ifname, net) in [("hb0", "10.250.0"), ("svc0", "192.0.2")] {
-            ip(&[
-                "link", "add", ifname, "netns", &a.netns, "type", "veth", "peer", "name", ifname,
-                "netns", &b.netns,
-            ]);
-            for (k, node) in [a, b].iter().enumerate() {
-                ip(&[
-                    "-n",
-                    &node.netns,
-                    "addr",
-                    "add",
-                    &format!("{net}.{}/24", k + 1),
-                    "dev",
-                    ifname,
-                ]);
-                ip(&["-n", &node.netns, "link", "set", ifname, "up"]);
-            }
+            lab,
         }
-        // The relay makes the symlinks in each node's /run directly: they
-        // point at /dev/pts/N, which both mount namespaces see.
-        let ta = a.run_dir().join("ttyHB0");
-        let tb = b.run_dir().join("ttyHB0");
-        let child = Command::new("socat")
-            .arg(format!("pty,raw,echo=0,link={}", ta.display()))
-            .arg(format!("pty,raw,echo=0,link={}", tb.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn socat");
-        self.relay = Some(child);
-        let ok = wait_for(Duration::from_secs(5), || {
-            (ta.exists() && tb.exists()).then_some(())
-        });
-        assert!(ok.is_some(), "socat did not create {ta:?} and {tb:?}");
     }
 
     /// Pulls the serial cable (the relay stops moving bytes) or plugs it back.
     pub fn serial_cable(&self, plugged: bool) {
-        if let Some(r) = &self.relay {
-            signal(r.id(), if plugged { "CONT" } else { "STOP" });
+        if plugged {
+            self.serial.plug();
+        } else {
+            self.serial.pull();
         }
     }
 
     /// Takes the ucast link down or up on one node.
     pub fn ucast_link(&self, i: usize, up: bool) {
-        ip(&[
-            "-n",
-            &self.nodes[i].netns,
-            "link",
-            "set",
-            "hb0",
-            if up { "up" } else { "down" },
-        ]);
+        self.nodes[i].node.set_link("hb0", up);
     }
 
     pub fn name(&self, i: usize) -> &str {
@@ -639,7 +503,7 @@ impl Pair {
         let Some(mut child) = node.daemon.take() else {
             return;
         };
-        signal(child.id(), "TERM");
+        lab::signal(child.id(), "TERM");
         let until = Instant::now() + within;
         loop {
             if let Ok(Some(_)) = child.try_wait() {
@@ -679,7 +543,7 @@ impl Pair {
                 break;
             }
             for &p in &pids {
-                signal(p, "KILL");
+                lab::signal(p, "KILL");
             }
             wait_gone(&pids, Duration::from_secs(2));
         }
@@ -923,59 +787,25 @@ fn is_daemon_process(pid: u32) -> bool {
     exe.ends_with("heartbeat") || exe.ends_with("hbd") || comm.trim() == "heartbeat"
 }
 
-fn make_node(id: &str, tmp: &Path, name: &str, imp: Impl, setup: &Setup, i: usize) -> HaNode {
-    let netns = format!("{id}-{name}");
-    ip(&["netns", "add", &netns]);
-    ip(&["-n", &netns, "link", "set", "lo", "up"]);
-    let holder_child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &netns,
-            "unshare",
-            "-m",
-            "-u",
-            "--propagation",
-            "private",
-        ])
-        .args([
-            "sh",
-            "-c",
-            "echo \"$1\" > /proc/sys/kernel/hostname && exec sleep infinity",
-        ])
-        .args(["holder", name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn holder");
-    let holder = holder_child.id();
-    let own = fs::read_link("/proc/self/ns/mnt").ok();
-    let mntns = wait_for(Duration::from_secs(10), || {
-        let comm = fs::read_to_string(format!("/proc/{holder}/comm")).unwrap_or_default();
-        let its = fs::read_link(format!("/proc/{holder}/ns/mnt")).ok();
-        (comm.trim() == "sleep" && its.is_some() && its != own)
-            .then(|| its.map(|p| p.to_string_lossy().into_owned()))
-            .flatten()
-    })
-    .unwrap_or_else(|| panic!("{name}: holder {holder} did not come up"));
-
-    let root = tmp.join(name);
+fn make_node(lab: &Lab, name: &str, imp: Impl, setup: &Setup, i: usize) -> HaNode {
+    let n = lab.node(name);
+    let mntns = fs::read_link(format!("/proc/{}/ns/mnt", n.holder))
+        .map(|p| p.to_string_lossy().into_owned())
+        .expect("holder mount namespace");
+    let root = lab.dir().join(name);
     fs::create_dir_all(&root).expect("node directory");
     let node = HaNode {
         name: name.to_string(),
         imp,
-        netns,
-        holder,
-        holder_child,
-        root: root.clone(),
+        node: n,
+        root,
         daemon: None,
         mntns,
     };
     // /etc/ha.d: heartbeat's installed files (harc, rc.d, resource.d,
     // shellfuncs; the resource.d wrappers source /etc/ha.d paths), then ours.
     let etc = node.etc();
-    must(Command::new("cp").arg("-a").arg("/etc/ha.d").arg(&etc));
+    lab::must(Command::new("cp").arg("-a").arg("/etc/ha.d").arg(&etc));
     fs::write(etc.join("ha.cf"), setup.ha_cf()).expect("ha.cf");
     fs::write(etc.join("haresources"), &setup.haresources).expect("haresources");
     let keys = etc.join("authkeys");
@@ -986,7 +816,7 @@ fn make_node(id: &str, tmp: &Path, name: &str, imp: Impl, setup: &Setup, i: usiz
     fs::set_permissions(&rec, fs::Permissions::from_mode(0o755)).expect("chmod rec");
     // /var/lib/heartbeat: the package's skeleton without any state.
     let lib = node.lib_dir();
-    must(
+    lab::must(
         Command::new("cp")
             .arg("-a")
             .arg("/var/lib/heartbeat")
@@ -1017,7 +847,7 @@ fn make_node(id: &str, tmp: &Path, name: &str, imp: Impl, setup: &Setup, i: usiz
     // heartbeat takes a UUCP lock on the tty in /var/lock (= /run/lock).
     fs::create_dir_all(run.join("lock")).expect("run/lock");
     fs::set_permissions(run.join("lock"), fs::Permissions::from_mode(0o1777)).expect("chmod lock");
-    must(
+    lab::must(
         Command::new("chown")
             .args(["-R", "hacluster:haclient"])
             .arg(run.join("heartbeat")),
@@ -1063,7 +893,7 @@ impl Drop for Pair {
                     break;
                 }
                 for &p in &pids {
-                    signal(p, "KILL");
+                    lab::signal(p, "KILL");
                 }
                 wait_gone(&pids, Duration::from_secs(2));
             }
@@ -1072,36 +902,12 @@ impl Drop for Pair {
                 let _ = c.wait();
             }
         }
-        // 2. The relay (SIGCONT first: a pulled cable is a stopped socat).
-        if let Some(mut r) = self.relay.take() {
-            signal(r.id(), "CONT");
-            let _ = r.kill();
-            let _ = r.wait();
-        }
-        // 3. Holders (their mount namespaces and every mount made on a node
-        //    go with them), anything left in the network namespaces, the
-        //    namespaces themselves.
-        for node in self.nodes.iter_mut() {
-            let _ = node.holder_child.kill();
-            let _ = node.holder_child.wait();
-            for p in pids_in_netns(&node.netns) {
-                signal(p, "KILL");
-            }
-            if !quiet(Command::new("ip").args(["netns", "del", &node.netns])) {
-                eprintln!("interop lab cleanup: could not delete netns {}", node.netns);
-            }
-        }
+        // 2. The lab (dropped next) removes the relay, holders, namespaces
+        //    and directories.
     }
 }
 
-/// Namespaces of lab `id` still present (for cleanup tests).
+/// What of lab `id` is left (namespaces, mounts, loop devices).
 pub fn leftovers(id: &str) -> Vec<String> {
-    fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&format!("{id}-")))
-                .collect()
-        })
-        .unwrap_or_default()
+    lab::lab_leftovers(id)
 }
