@@ -479,6 +479,14 @@ fn mixed_heartbeat_ipaddr_script_under_hbd() {
     if skip_mixed(test) {
         return;
     }
+    // heartbeat's IPaddr (OCF, resource-agents) configures the address with
+    // ifconfig, which resource-agents only recommends.
+    if !std::path::Path::new("/sbin/ifconfig").exists()
+        && !std::path::Path::new("/usr/sbin/ifconfig").exists()
+    {
+        eprintln!("skipped: {test}: ifconfig not found (install net-tools)");
+        return;
+    }
     let _g = serial();
     // The shorthand `192.0.2.50/24/svc0` is heartbeat's IPaddr::...; hbd runs
     // heartbeat's own /etc/ha.d/resource.d/IPaddr (an OCF wrapper).
@@ -646,6 +654,20 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
     p.start(B);
     p.wait_both_see_active(STARTUP);
     p.wait_groups("gb back on nodeb, now hbd", STARTUP, A, &["ga"], &["gb"]);
+    // hbd went on from heartbeat's generation and kept its uuid.
+    let gen = |f: &str| -> u64 {
+        let t = std::fs::read_to_string(p.nodes[B].lib_dir().join(f)).unwrap_or_default();
+        t.trim().parse().unwrap_or(0)
+    };
+    assert!(
+        gen("hbd/hb_generation") > gen("hb_generation"),
+        "hbd did not continue heartbeat's generation"
+    );
+    assert!(
+        p.log_lines(A, "changed its uuid").is_empty(),
+        "heartbeat saw nodeb change its uuid: {:?}",
+        p.log_lines(A, "changed its uuid")
+    );
 
     // Step 2: nodea. Stop heartbeat (its group moves to hbd), start hbd.
     p.stop(A, Duration::from_secs(30));
@@ -661,6 +683,28 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
     p.wait_groups("an hbd pair in service", STARTUP, A, &["ga"], &["gb"]);
     for i in [A, B] {
         assert_eq!(p.view(i).unwrap().rsc_hold, "local");
+        // The checks MIGRATING.md tells the operator to run, with heartbeat's
+        // words and exit codes.
+        let peer = p.name(1 - i).to_string();
+        for (args, want) in [
+            (vec!["nodestatus", peer.as_str()], "active"),
+            (vec!["rscstatus"], "local"),
+        ] {
+            let mut argv = vec![hbd_exe().into_os_string()];
+            argv.push("cl_status".into());
+            argv.extend(args.iter().map(|a| a.into()));
+            argv.extend(["--run-dir".into(), "/run/hbd".into()]);
+            let out = p.nodes[i].run(&argv);
+            assert_eq!(
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout).trim()
+                ),
+                (Some(0), want),
+                "{}: hbd cl_status {args:?}",
+                p.name(i)
+            );
+        }
     }
     p.assert_no_overlap();
 }

@@ -571,8 +571,8 @@ impl Pair {
     }
 
     /// Switches node `i` to another implementation (it must be stopped), as
-    /// a migration step: hbd takes heartbeat's generation so that the peer's
-    /// replay check accepts it (spec §5.4).
+    /// a migration step: hbd takes heartbeat's generation (so that the
+    /// peer's replay check accepts it, spec §5.4) and uuid.
     pub fn switch(&mut self, i: usize, imp: Impl) {
         let node = &mut self.nodes[i];
         assert!(
@@ -584,9 +584,13 @@ impl Pair {
         if imp == Impl::Hbd {
             let st = node.lib_dir().join("hbd");
             fs::create_dir_all(&st).expect("hbd state dir");
-            let g = node.lib_dir().join("hb_generation");
-            if g.exists() {
-                fs::copy(&g, st.join("hb_generation")).expect("copy hb_generation");
+            // The uuid too, so the peer does not see the node "change its
+            // uuid" (harmless, but one log line fewer to explain).
+            for f in ["hb_generation", "hb_uuid"] {
+                let from = node.lib_dir().join(f);
+                if from.exists() {
+                    fs::copy(&from, st.join(f)).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+                }
             }
         }
     }
