@@ -228,6 +228,7 @@ fn mixed_reversed_roles_ucast_and_serial() {
 #[test]
 fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
     let test = "mixed_ucast_and_serial_links_reported_and_one_link_lost";
+    // Also the serial cable pulled and plugged back.
     if skip_mixed(test) {
         return;
     }
@@ -278,6 +279,22 @@ fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
         p.cl_status(A, &["hblinkstatus", "nodeb", "hb0"]).1 == "up"
             && hbd_links(p, B).get("hb0").map(|v| v.0) == Some(true)
     });
+    // Pull the serial cable (the relay stops): the pair stays up over ucast.
+    p.serial_cable(false);
+    p.wait("both mark the serial link dead", TAKEOVER, |p| {
+        p.cl_status(A, &["hblinkstatus", "nodeb", "/run/ttyHB0"]).1 == "dead"
+            && hbd_links(p, B).get("/run/ttyHB0").map(|v| !v.0) == Some(true)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(p.nodes[A].active(), ["ga"], "no failover with ucast alive");
+    assert_eq!(p.nodes[B].active(), ["gb"], "no failover with ucast alive");
+    p.serial_cable(true);
+    p.wait("serial link back on both sides", TAKEOVER, |p| {
+        p.cl_status(A, &["hblinkstatus", "nodeb", "/run/ttyHB0"]).1 == "up"
+            && hbd_links(p, B).get("/run/ttyHB0").map(|v| v.0) == Some(true)
+    });
+    assert_eq!(p.view(A).unwrap().peer, "active");
+    assert_eq!(p.view(B).unwrap().peer, "active");
     p.assert_no_overlap();
 }
 
@@ -707,4 +724,37 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
         }
     }
     p.assert_no_overlap();
+}
+
+#[test]
+fn lab_cleanup_leaves_no_namespace_or_process() {
+    let test = "lab_cleanup_leaves_no_namespace_or_process";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let (id, pids) = {
+        let setup = Setup {
+            ucast: true,
+            serial: true,
+            ..Setup::default()
+        };
+        let mut p = Pair::new(setup, [Impl::Heartbeat, Impl::Hbd], &hbd_exe());
+        p.start(A);
+        p.start(B);
+        p.wait("both daemons heard each other", STARTUP, |p| {
+            p.view(A).map(|v| v.peer != "dead").unwrap_or(false)
+                && p.view(B).map(|v| v.peer == "active").unwrap_or(false)
+        });
+        let mut pids: Vec<u32> = Vec::new();
+        for n in &p.nodes {
+            pids.extend(n.processes());
+            pids.push(n.node.holder);
+        }
+        assert!(pids.len() >= 4, "heartbeat and hbd processes: {pids:?}");
+        (p.id.clone(), pids)
+    };
+    assert_eq!(common::hblab::leftovers(&id), Vec::<String>::new());
+    let alive = common::lab::alive(&pids);
+    assert!(alive.is_empty(), "processes left running: {alive:?}");
 }
