@@ -154,7 +154,7 @@ fn all_on(p: &Pair, i: usize, what: &str, within: Duration) -> Duration {
 
 /// Startup, kill -9 of heartbeat (hbd takes over), heartbeat's return with
 /// auto_failback on (its group goes home), kill -9 of hbd (heartbeat takes
-/// over). `hb` is the heartbeat node.
+/// over), hbd's return (its group goes home). `hb` is the heartbeat node.
 fn mixed_startup_and_kill9(setup: Setup, hb: usize, test: &str) {
     if skip_mixed(test) {
         return;
@@ -192,6 +192,17 @@ fn mixed_startup_and_kill9(setup: Setup, hb: usize, test: &str) {
     );
     eprintln!("{test}: heartbeat took over from hbd in {took:?} (deadtime 2 s)");
     assert_eq!(p.view(hb).unwrap().peer, "dead");
+
+    // hbd comes back; auto_failback on: heartbeat gives its group back.
+    p.start(hbd);
+    p.wait_groups(
+        "auto_failback on: hbd's home group goes home",
+        STARTUP,
+        hb,
+        &[home(hb)],
+        &[home(hbd)],
+    );
+    p.wait_both_see_active(STARTUP);
     p.assert_no_overlap();
 }
 
