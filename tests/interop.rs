@@ -147,6 +147,18 @@ fn settle(p: &Pair, holds: [&str; 2]) {
     std::thread::sleep(Duration::from_millis(1500));
 }
 
+/// `hbd cl_status ARGS` inside hbd node `i`: (exit code, stdout).
+fn hbd_cl_status(p: &Pair, i: usize, args: &[&str]) -> (i32, String) {
+    let mut argv = vec![hbd_exe().into_os_string(), "cl_status".into()];
+    argv.extend(args.iter().map(|a| a.into()));
+    argv.extend(["--run-dir".into(), "/run/hbd".into()]);
+    let out = p.nodes[i].run(&argv);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
 /// Node `i` runs both groups, the other none.
 fn all_on(p: &Pair, i: usize, what: &str, within: Duration) -> Duration {
     p.wait_groups(what, within, i, &["ga", "gb"], &[])
@@ -657,18 +669,22 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
     p.start(B);
     p.wait_both_see_active(STARTUP);
     p.wait_groups("heartbeat pair in service", STARTUP, A, &["ga"], &["gb"]);
-    let check = p.nodes[B].run(&[
-        hbd_exe().as_os_str(),
-        "check".as_ref(),
-        "-c".as_ref(),
-        "/etc/ha.d".as_ref(),
-    ]);
-    assert!(
-        check.status.success(),
-        "hbd check refuses heartbeat's /etc/ha.d: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    // MIGRATING.md step 0: `hbd check` accepts each node's /etc/ha.d as is.
+    for i in [A, B] {
+        let check = p.nodes[i].run(&[
+            hbd_exe().as_os_str(),
+            "check".as_ref(),
+            "-c".as_ref(),
+            "/etc/ha.d".as_ref(),
+        ]);
+        assert!(
+            check.status.success(),
+            "{}: hbd check refuses heartbeat's /etc/ha.d: {}{}",
+            p.name(i),
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
 
     // Step 1: nodeb. Stop heartbeat (its group moves to nodea), start hbd.
     p.stop(B, Duration::from_secs(30));
@@ -678,10 +694,44 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
         "nodeb's group on nodea while nodeb is migrated",
         TAKEOVER,
     );
+    // MIGRATING.md step 1's checks on nodea.
+    p.wait(
+        "cl_status on nodea: nodeb dead, rscstatus all",
+        TAKEOVER,
+        |p| {
+            p.cl_status(A, &["nodestatus", "nodeb"]).1 == "dead"
+                && p.cl_status(A, &["rscstatus"]) == (0, "all".into())
+        },
+    );
     p.switch(B, Impl::Hbd);
     p.start(B);
     p.wait_both_see_active(STARTUP);
     p.wait_groups("gb back on nodeb, now hbd", STARTUP, A, &["ga"], &["gb"]);
+    // MIGRATING.md step 3's checks, on both sides of the mixed pair.
+    settle(&p, ["local", "local"]);
+    assert_eq!(
+        hbd_cl_status(&p, B, &["nodestatus", "nodea"]),
+        (0, "active".into())
+    );
+    assert_eq!(hbd_cl_status(&p, B, &["rscstatus"]), (0, "local".into()));
+    assert_eq!(
+        p.cl_status(A, &["nodestatus", "nodeb"]),
+        (0, "active".into())
+    );
+    for link in ["hb0", "/run/ttyHB0"] {
+        assert_eq!(
+            p.cl_status(A, &["hblinkstatus", "nodeb", link]),
+            (0, "up".into())
+        );
+    }
+    let bad: Vec<_> = hbd_links(&p, B)
+        .into_iter()
+        .filter(|(_, v)| v.1 > 0 || v.2 > 0)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "hbd counts bad packets from heartbeat: {bad:?}"
+    );
     // hbd went on from heartbeat's generation and kept its uuid.
     let gen = |f: &str| -> u64 {
         let t = std::fs::read_to_string(p.nodes[B].lib_dir().join(f)).unwrap_or_default();
@@ -705,6 +755,15 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
         "nodea's group on nodeb while nodea is migrated",
         TAKEOVER,
     );
+    // MIGRATING.md step 4's checks on nodeb (hbd).
+    p.wait(
+        "hbd cl_status on nodeb: nodea dead, rscstatus all",
+        TAKEOVER,
+        |p| {
+            hbd_cl_status(p, B, &["nodestatus", "nodea"]).1 == "dead"
+                && hbd_cl_status(p, B, &["rscstatus"]) == (0, "all".into())
+        },
+    );
     p.switch(A, Impl::Hbd);
     p.start(A);
     p.wait_both_see_active(STARTUP);
@@ -714,25 +773,11 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
         // The checks MIGRATING.md tells the operator to run, with heartbeat's
         // words and exit codes.
         let peer = p.name(1 - i).to_string();
-        for (args, want) in [
-            (vec!["nodestatus", peer.as_str()], "active"),
-            (vec!["rscstatus"], "local"),
-        ] {
-            let mut argv = vec![hbd_exe().into_os_string()];
-            argv.push("cl_status".into());
-            argv.extend(args.iter().map(|a| a.into()));
-            argv.extend(["--run-dir".into(), "/run/hbd".into()]);
-            let out = p.nodes[i].run(&argv);
-            assert_eq!(
-                (
-                    out.status.code(),
-                    String::from_utf8_lossy(&out.stdout).trim()
-                ),
-                (Some(0), want),
-                "{}: hbd cl_status {args:?}",
-                p.name(i)
-            );
-        }
+        assert_eq!(
+            hbd_cl_status(&p, i, &["nodestatus", &peer]),
+            (0, "active".into())
+        );
+        assert_eq!(hbd_cl_status(&p, i, &["rscstatus"]), (0, "local".into()));
     }
     p.assert_no_overlap();
 }
