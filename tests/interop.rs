@@ -779,7 +779,111 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
         );
         assert_eq!(hbd_cl_status(&p, i, &["rscstatus"]), (0, "local".into()));
     }
+
+    // Going back (MIGRATING.md): nodeb returns to heartbeat.
+    p.stop(B, Duration::from_secs(30));
+    all_on(
+        &p,
+        A,
+        "nodeb's group on nodea while nodeb goes back",
+        TAKEOVER,
+    );
+    p.switch(B, Impl::Heartbeat);
+    p.start(B);
+    p.wait_both_see_active(STARTUP);
+    p.wait_groups(
+        "gb back on nodeb, heartbeat again",
+        STARTUP,
+        A,
+        &["ga"],
+        &["gb"],
+    );
+    assert_eq!(p.cl_status(B, &["rscstatus"]), (0, "local".into()));
     p.assert_no_overlap();
+}
+
+/// Heartbeat's default mode, `auto_failback legacy` (no `starting`/`resource`
+/// negotiation; groups are asked for with `ip-request`, spec §6.6).
+#[test]
+fn mixed_legacy_mode_startup_kill9_and_failback() {
+    let test = "mixed_legacy_mode_startup_kill9_and_failback";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        auto_failback: "legacy",
+        ..Setup::default()
+    };
+    let mut p = Pair::new(setup, [Impl::Heartbeat, Impl::Hbd], &hbd_exe());
+    p.start(A);
+    p.start(B);
+    p.wait_both_see_active(STARTUP);
+    p.wait_groups("groups per haresources", STARTUP, A, &["ga"], &["gb"]);
+    p.crash(A);
+    all_on(&p, B, "hbd takes over from heartbeat", TAKEOVER);
+    p.start(A);
+    p.wait_groups(
+        "legacy: ga goes home on ip-request",
+        STARTUP,
+        A,
+        &["ga"],
+        &["gb"],
+    );
+    p.crash(B);
+    all_on(&p, A, "heartbeat takes over from hbd", TAKEOVER);
+    p.start(B);
+    p.wait_groups(
+        "legacy: gb goes home on ip-request",
+        STARTUP,
+        A,
+        &["ga"],
+        &["gb"],
+    );
+    p.assert_no_overlap();
+}
+
+/// The other authentication methods and `msgfmt netstring` (UDP packets carry
+/// only the trailer, no inner `auth` field: spec §1.4).
+#[test]
+fn mixed_md5_netstring_and_crc_classic() {
+    let test = "mixed_md5_netstring_and_crc_classic";
+    if skip_mixed(test) {
+        return;
+    }
+    let _g = serial();
+    for (keys, extra) in [
+        ("auth 2\n2 md5 interop-md5-secret\n", "msgfmt netstring\n"),
+        ("auth 1\n1 crc\n", ""),
+    ] {
+        let setup = Setup {
+            ucast: true,
+            serial: true,
+            authkeys: [keys.into(), keys.into()],
+            extra: extra.into(),
+            ..Setup::default()
+        };
+        let p = mixed_up(setup, A);
+        for (name, (up, bad, malformed, _)) in hbd_links(&p, B) {
+            assert!(up, "{keys:?}: hbd does not hear heartbeat on {name}");
+            assert_eq!(
+                (bad, malformed),
+                (0, 0),
+                "{keys:?}: rejected packets on {name}"
+            );
+        }
+        for link in ["hb0", "/run/ttyHB0"] {
+            assert_eq!(
+                p.cl_status(A, &["hblinkstatus", "nodeb", link]),
+                (0, "up".into()),
+                "{keys:?}: heartbeat does not hear hbd on {link}"
+            );
+        }
+        settle(&p, ["local", "local"]);
+        p.standby(A, "all");
+        all_on(&p, B, "hb_standby moves both groups to hbd", TAKEOVER);
+        p.assert_no_overlap();
+    }
 }
 
 #[test]

@@ -572,7 +572,8 @@ impl Pair {
 
     /// Switches node `i` to another implementation (it must be stopped), as
     /// a migration step: hbd takes heartbeat's generation (so that the
-    /// peer's replay check accepts it, spec §5.4) and uuid.
+    /// peer's replay check accepts it, spec §5.4) and uuid; heartbeat, when
+    /// going back, takes hbd's generation.
     pub fn switch(&mut self, i: usize, imp: Impl) {
         let node = &mut self.nodes[i];
         assert!(
@@ -581,6 +582,14 @@ impl Pair {
             node.name
         );
         node.imp = imp;
+        if imp == Impl::Heartbeat {
+            // Going back: heartbeat continues from hbd's generation.
+            let from = node.lib_dir().join("hbd/hb_generation");
+            if from.exists() {
+                fs::copy(&from, node.lib_dir().join("hb_generation"))
+                    .expect("copy hb_generation back");
+            }
+        }
         if imp == Impl::Hbd {
             let st = node.lib_dir().join("hbd");
             fs::create_dir_all(&st).expect("hbd state dir");
