@@ -3,6 +3,11 @@
 //! (one node heartbeat, the other hbd) over ucast, serial alone and both prove
 //! the rolling migration of MIGRATING.md. Root only; each test skips with a
 //! printed reason otherwise. Tests run one at a time (timings on 2 cores).
+//!
+//! `HBD_INTEROP_BIN=/path/to/hbd` tests another hbd binary (e.g. the release
+//! build to ship); `HBLAB_LOGS=1` prints both nodes' logs after every test (on
+//! failure they are printed anyway). Facts learned here about heartbeat are in
+//! docs/heartbeat-compat.md; MIGRATING.md is written from these tests.
 
 mod common;
 
