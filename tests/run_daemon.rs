@@ -333,3 +333,47 @@ fn under_journald_lines_carry_the_priority_prefix_and_no_stamp() {
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("<3>ERROR: not starting"), "{err}");
 }
+
+#[test]
+fn own_datagrams_echoed_back_are_not_counted_as_received() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    // Identical ha.cf files on both nodes ucast to both addresses, ours included.
+    let r = start_with_media(
+        d.path(),
+        port,
+        vec![Medium::Ucast {
+            dev: "lo".into(),
+            peer: "127.0.0.1".into(),
+        }],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let link = loop {
+        let Response::Status(st) = ask(&r.sock, &Request::Status) else {
+            panic!("status refused")
+        };
+        if st.links[0].sent >= 5 || Instant::now() > deadline {
+            break st.links[0].clone();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(link.sent >= 5, "{link:?}");
+    assert_eq!(
+        link.received, 0,
+        "our own heartbeats counted as the peer's: {link:?}"
+    );
+    assert!(!link.up, "{link:?}");
+    stop(r);
+}
+
+#[test]
+fn operator_command_the_core_refuses_is_an_error_on_the_socket() {
+    let d = tempfile::tempdir().unwrap();
+    let r = start_in_process(d.path(), free_udp_port());
+    // The peer was never heard: there is nobody to go standby to.
+    match ask(&r.sock, &Request::Standby { set: "all".into() }) {
+        Response::Error { message } => assert!(message.contains("refused"), "{message}"),
+        other => panic!("standby with no peer was not refused: {other:?}"),
+    }
+    stop(r);
+}

@@ -12,7 +12,9 @@ use super::proto::{
 use super::script::{self, ScriptSpec};
 use super::{control, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
-use crate::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome};
+use crate::core::{
+    Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
+};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
@@ -275,6 +277,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         tx,
         limiter: RateLimiter::new(Duration::from_secs(10)),
         pending: VecDeque::new(),
+        refusal: None,
         shutting_down: None,
         exit: None,
     };
@@ -307,6 +310,9 @@ struct Daemon {
     /// When the graceful shutdown must have finished.
     shutting_down: Option<Instant>,
     exit: Option<ExitCode>,
+    /// The core's refusal of the operator command being handled, so the control
+    /// socket can answer with it instead of "accepted".
+    refusal: Option<String>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -441,7 +447,12 @@ impl Daemon {
         match out {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
-            Output::Event(e) => log::log!(e.level(), "{e}"),
+            Output::Event(e) => {
+                if let Event::CommandRefused { .. } = &e {
+                    self.refusal = Some(e.to_string());
+                }
+                log::log!(e.level(), "{e}")
+            }
             Output::ShutdownComplete => {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
@@ -652,6 +663,14 @@ impl Daemon {
                 }
                 match wire::open(&bytes, &self.cfg.auth) {
                     Ok(msg) => {
+                        // Identical ha.cf files ucast to both nodes' addresses, so our
+                        // own datagrams come back; they are not the peer being heard.
+                        if msg
+                            .get("src")
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
+                        {
+                            return;
+                        }
                         self.counters[link].received.fetch_add(1, Ordering::Relaxed);
                         log::trace!(
                             "link {link}: t={} from {}",
@@ -732,6 +751,13 @@ impl Daemon {
         }
     }
 
+    /// Hands an operator command to the core; returns its refusal, if it refused at once.
+    fn command(&mut self, cmd: Command) -> Option<String> {
+        self.refusal = None;
+        self.handle(Input::Command(cmd));
+        self.refusal.take()
+    }
+
     fn control(&mut self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status_report()),
@@ -746,7 +772,9 @@ impl Daemon {
             Request::Standby { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: standby [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Standby(s)));
+                    if let Some(refused) = self.command(Command::Standby(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "going standby [{}]: the peer will take these resource groups",
@@ -759,7 +787,9 @@ impl Daemon {
             Request::Takeover { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: takeover [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Takeover(s)));
+                    if let Some(refused) = self.command(Command::Takeover(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "taking over [{}]: asking the peer to release these resource groups",
