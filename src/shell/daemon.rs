@@ -277,6 +277,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         pending: VecDeque::new(),
         shutting_down: None,
         exit: None,
+        notify: super::notify::Notifier::from_env(),
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
@@ -307,6 +308,8 @@ struct Daemon {
     /// When the graceful shutdown must have finished.
     shutting_down: Option<Instant>,
     exit: Option<ExitCode>,
+    /// systemd readiness, status line and watchdog (no-op outside systemd).
+    notify: super::notify::Notifier,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -336,8 +339,12 @@ impl Daemon {
     ) -> ExitCode {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
+        let mut watchdog = self.notify.ping_every().map(tokio::time::interval);
         self.drain();
         while self.exit.is_none() {
+            if self.notify.enabled() {
+                self.notify.observe(&self.node.status());
+            }
             let now = self.clock.now();
             let wake = self
                 .node
@@ -378,6 +385,9 @@ impl Daemon {
                         }
                     }
                 },
+                _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
+                    self.notify.ping();
+                }
                 _ = async { match shutdown_left { Some(l) => tokio::time::sleep(l.to_std()).await, None => std::future::pending().await } } => {
                     log::error!(
                         "shutdown did not complete within {}; exiting anyway: resources may still be running on this node",
@@ -410,6 +420,7 @@ impl Daemon {
         let budget = self.shutdown_budget();
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
         self.shutting_down = Some(self.clock.now() + budget);
+        self.notify.stopping();
         self.handle(Input::Command(Command::Shutdown));
     }
 
