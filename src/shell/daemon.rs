@@ -339,7 +339,7 @@ impl Daemon {
     ) -> ExitCode {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
-        let mut watchdog = self.notify.ping_every().map(tokio::time::interval);
+        let mut watchdog = self.notify.watchdog_timer();
         self.drain();
         while self.exit.is_none() {
             if self.notify.enabled() {

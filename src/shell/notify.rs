@@ -165,6 +165,16 @@ impl Notifier {
         self.watchdog.map(|w| w / 2)
     }
 
+    /// The loop's ping timer (first tick at once). After a stall it pings
+    /// once, not once per missed period: a burst would hide nothing.
+    pub fn watchdog_timer(&self) -> Option<tokio::time::Interval> {
+        self.ping_every().map(|every| {
+            let mut t = tokio::time::interval(every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        })
+    }
+
     /// Call after each turn of the loop with the core's snapshot: sends a
     /// changed STATUS line, and READY=1 the first time the local node is
     /// `active` (heartbeat's word for "links settled, resources negotiated").
@@ -172,7 +182,10 @@ impl Notifier {
         if !self.enabled {
             return;
         }
-        let line = summary(st);
+        let mut line = summary(st);
+        if self.stopping {
+            line = format!("stopping: {line}");
+        }
         let mut msg = String::new();
         if line != self.last_status {
             msg.push_str(&format!("STATUS={line}\n"));
