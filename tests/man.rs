@@ -67,6 +67,17 @@ fn man_pages_cover_every_subcommand_and_render_cleanly() {
         assert!(page.is_file(), "no page {}", page.display());
         assert!(listed.contains(&format!("hbd-{sub}.8")), "{listed}");
     }
+    // No entry without a page (clap's `help` subcommand would have none).
+    for line in main.lines() {
+        if let Some(name) = line.strip_suffix("(8)") {
+            let file = d.path().join(format!("{}.8", name.replace("\\-", "-")));
+            assert!(
+                file.is_file(),
+                "hbd(8) lists {line} but there is no {}",
+                file.display()
+            );
+        }
+    }
     let toml = std::fs::read_to_string(d.path().join("hbd.toml.5")).unwrap();
     assert!(toml.starts_with(".TH HBD.TOML 5"));
     for directive in [

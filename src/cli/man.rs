@@ -55,7 +55,8 @@ pub fn completions(args: CompletionArgs) -> ExitCode {
 
 /// Every page as (file name, roff text).
 pub fn pages() -> Vec<(String, Vec<u8>)> {
-    let mut cmd = crate::Cli::command();
+    // `hbd help X` is `man hbd-X` here: no page for it, so no entry either.
+    let mut cmd = crate::Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut out = Vec::new();
     command_pages(&cmd, "hbd", &mut out);
