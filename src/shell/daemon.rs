@@ -280,6 +280,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         refusal: None,
         shutting_down: None,
         exit: None,
+        notify: super::notify::Notifier::from_env(),
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
@@ -313,6 +314,8 @@ struct Daemon {
     /// The core's refusal of the operator command being handled, so the control
     /// socket can answer with it instead of "accepted".
     refusal: Option<String>,
+    /// systemd readiness, status line and watchdog (no-op outside systemd).
+    notify: super::notify::Notifier,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -342,8 +345,12 @@ impl Daemon {
     ) -> ExitCode {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
+        let mut watchdog = self.notify.watchdog_timer();
         self.drain();
         while self.exit.is_none() {
+            if self.notify.enabled() {
+                self.notify.observe(&self.node.status());
+            }
             let now = self.clock.now();
             let wake = self
                 .node
@@ -384,6 +391,9 @@ impl Daemon {
                         }
                     }
                 },
+                _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
+                    self.notify.ping();
+                }
                 _ = async { match shutdown_left { Some(l) => tokio::time::sleep(l.to_std()).await, None => std::future::pending().await } } => {
                     log::error!(
                         "shutdown did not complete within {}; exiting anyway: resources may still be running on this node",
@@ -416,6 +426,7 @@ impl Daemon {
         let budget = self.shutdown_budget();
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
         self.shutting_down = Some(self.clock.now() + budget);
+        self.notify.stopping();
         self.handle(Input::Command(Command::Shutdown));
     }
 
