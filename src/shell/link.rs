@@ -545,6 +545,23 @@ mod netns_tests {
             ip(&["addr", "add", "10.250.0.2/24", "brd", "+", "dev", "veth1"]);
             ip(&["link", "set", "veth0", "up", "multicast", "on"]);
             ip(&["link", "set", "veth1", "up", "multicast", "on"]);
+            // The carrier comes up asynchronously; a datagram sent before that is
+            // dropped, which made these tests fail on a loaded machine.
+            for dev in ["veth0", "veth1"] {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                loop {
+                    let out = Command::new("ip")
+                        .args(["-o", "link", "show", dev])
+                        .output();
+                    let up =
+                        out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("state UP"));
+                    if up {
+                        break;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "{dev} never came up");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
             // Both ends live in one namespace: packets from veth0 arrive on veth1
             // with a local source address, which Linux drops unless told not to.
             // (/proc/sys/net belongs to the opener's namespace: this thread's.)
