@@ -61,6 +61,8 @@ struct Setup {
     device_missing_on: Option<usize>,
     /// IPaddr and Filesystem are heartbeat 3.0.6's own resource.d scripts.
     heartbeat_scripts: bool,
+    /// `bcast hb0` instead of the two `ucast hb0 ADDR` lines.
+    bcast: bool,
 }
 
 impl Setup {
@@ -73,6 +75,7 @@ impl Setup {
             initdead: "2",
             device_missing_on: None,
             heartbeat_scripts: false,
+            bcast: false,
         }
     }
 }
@@ -290,6 +293,16 @@ fn http_get(netns: &str, timeout: Duration) -> Option<(String, String)> {
     .flatten()
 }
 
+/// The peer is heard on the serial cable and on `hb0`. Per link name: the
+/// two `ucast hb0` lines share one (heartbeat's link name is the interface),
+/// and a datagram reaches only one of the two sockets bound to port 694.
+fn every_link_hears_the_peer(r: &StatusReport) -> bool {
+    r.links.len() >= 2
+        && r.links
+            .iter()
+            .all(|l| r.links.iter().any(|m| m.name == l.name && m.up))
+}
+
 /// A two-node cluster in a lab. Field order is drop order: the daemons and
 /// the sampler go before the lab tears the namespaces down.
 struct Cluster {
@@ -345,7 +358,9 @@ impl Cluster {
         ]);
         lab.link(&nodes[0], "hb0", &nodes[1], "hb0");
         for (i, n) in nodes.iter().enumerate() {
-            n.addr("hb0", &format!("{}/24", HB_ADDRS[i]));
+            // With a broadcast address, for `bcast hb0`.
+            let cidr = format!("{}/24", HB_ADDRS[i]);
+            n.must(&["ip", "addr", "add", &cidr, "brd", "+", "dev", "hb0"]);
         }
         let serial = lab.serial_pair("ttyHB");
         let disk = lab.ext4_loop("shared", 16);
@@ -369,8 +384,7 @@ impl Cluster {
              udpport 694\n\
              baud 19200\n\
              serial {tty}\n\
-             ucast hb0 {a}\n\
-             ucast hb0 {b}\n\
+             {media}\
              auto_failback {af}\n\
              node {na}\n\
              node {nb}\n",
@@ -379,8 +393,12 @@ impl Cluster {
             dt = setup.deadtime,
             id = setup.initdead,
             tty = node_dir.join("ttyHB0").display(),
-            a = HB_ADDRS[0],
-            b = HB_ADDRS[1],
+            media = if setup.bcast {
+                "bcast hb0\n".to_string()
+            } else {
+                // A line to our own address is harmless: one file, both nodes.
+                format!("ucast hb0 {}\nucast hb0 {}\n", HB_ADDRS[0], HB_ADDRS[1])
+            },
             af = setup.auto_failback,
             na = NAMES[0],
             nb = NAMES[1],
@@ -463,9 +481,26 @@ impl Cluster {
     }
 
     /// Starts `hbd run` on node `i`: the same command line on both nodes.
+    /// `hbd check` first: the identical files must be right for this node.
     fn start(&mut self, i: usize) {
         let np = self.node_path();
         let exe = hbd_exe();
+        let out = self.nodes[i].run(&[
+            exe.as_os_str(),
+            "check".as_ref(),
+            "-c".as_ref(),
+            np.join("ha.d").as_os_str(),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success()
+                && text.contains(" 0 errors,")
+                && text.contains(&format!("can run as node {}", NAMES[i])),
+            "{}: hbd check ({}): {text}",
+            NAMES[i],
+            out.status
+        );
         let args = [
             exe.as_os_str(),
             "run".as_ref(),
@@ -589,6 +624,7 @@ impl Cluster {
                 "up with the peer, group settled",
                 |r| {
                     dc::both_active(r)
+                        && every_link_hears_the_peer(r)
                         && if i == owner {
                             self.runs_here(r, i)
                         } else {
@@ -828,7 +864,8 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
 }
 
 /// `auto_failback off`: after a graceful stop the group stays on nodeb when
-/// nodea returns, until an operator moves it (`hbd standby` on nodeb).
+/// nodea returns, until an operator moves it (`hbd standby` on nodeb). The
+/// heartbeat cable is a `bcast` medium here (ucast in the other tests).
 #[test]
 fn auto_failback_off_leaves_the_group_on_the_survivor() {
     let test = "auto_failback_off_leaves_the_group_on_the_survivor";
@@ -838,6 +875,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
     let _serial = one_at_a_time();
     let mut setup = Setup::new();
     setup.auto_failback = "off";
+    setup.bcast = true;
     let mut c = Cluster::build(setup);
     c.start_pair();
 
