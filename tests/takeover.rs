@@ -1066,3 +1066,51 @@ fn a_failing_test_leaves_no_namespace_mount_loop_device_or_process() {
     .unwrap_or_default();
     assert!(!back.contains(&id), "{} still attached", dev.display());
 }
+
+/// The mount check can fail: a disk mounted on both nodes at once (by hand,
+/// no daemons) is seen by the sampler and refused by `assert_never_both`.
+#[test]
+fn the_mount_sampler_sees_a_disk_mounted_on_both_nodes() {
+    let test = "the_mount_sampler_sees_a_disk_mounted_on_both_nodes";
+    if skip(test) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let lab = Lab::new();
+    let nodes = [lab.node(NAMES[0]), lab.node(NAMES[1])];
+    let disk = lab.ext4_loop("shared", 16);
+    let srv = lab.dir().join("srv");
+    fs::create_dir_all(srv.join("data")).unwrap();
+    for n in &nodes {
+        n.bind(&srv, Path::new("/srv"));
+    }
+    let dev = disk.dev.display().to_string();
+    let sampler = MountSampler::start([nodes[0].holder, nodes[1].holder]);
+    let pause = || sleep(Duration::from_millis(100));
+    pause();
+    nodes[0].must(&["mount", &dev, MNT]);
+    pause();
+    nodes[1].must(&["mount", &dev, MNT]);
+    pause();
+    nodes[1].must(&["umount", MNT]);
+    pause();
+    nodes[0].must(&["umount", MNT]);
+    pause();
+    let log = sampler.finish();
+    assert!(!log.both.is_empty(), "{}", log.describe());
+    assert_eq!(
+        log.holders(),
+        ["nodea", "both", "nodea"],
+        "{}",
+        log.describe()
+    );
+    let refused =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| log.assert_never_both()));
+    assert!(
+        refused.is_err(),
+        "assert_never_both accepted a double mount"
+    );
+    let id = lab.id.clone();
+    drop(lab);
+    assert_eq!(lab::lab_leftovers(&id), Vec::<String>::new());
+}
