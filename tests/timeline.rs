@@ -510,6 +510,53 @@ fn initdead_governs_startup() {
     assert_eq!(n.node.status().rsc_hold, "all");
 }
 
+/// A peer declared dead at initdead, never heard, that starts later is a first
+/// start, not a healed partition: it is negotiated with as a newcomer and
+/// auto_failback gives its groups home.
+#[test]
+fn peer_first_heard_after_initdead_is_not_a_partition() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    let o = n.finish_steps(o);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::PeerDead { .. })));
+    assert_eq!(n.node.status().rsc_hold, "all");
+    let mut o = n.peer_status(21_000);
+    o.extend(n.peer_status(21_100));
+    o.extend(n.peer_says(21_200, "starting", &[]));
+    assert!(
+        !events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::PartitionHealed { .. })),
+        "{:?}",
+        events(&o)
+    );
+    assert_eq!(n.node.status().peer.state, "active");
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1"]
+    );
+    let o = n.peer_says(
+        21_300,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(
+        events(&o).contains(&Event::AutoFailback),
+        "{:?}",
+        events(&o)
+    );
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=all rtype=full isstable=1",
+            "t=ask_resources rsc_hold=foreign info=me"
+        ]
+    );
+}
+
 /// nodea holds everything after nodeb died; nodeb restarts and becomes stable.
 fn peer_returns(af: AutoFailback) -> (T, Vec<Output>) {
     let mut n = stable_pair(af);

@@ -658,6 +658,16 @@ impl Machine {
             // First contact: whatever comes first (its status may be behind it
             // on a slower link) tells us the generation.
             self.peer.generation = Some(gen);
+            if self.peer.dead {
+                // Declared dead at initdead without ever being heard: this is its
+                // first start, not a healed partition. It holds nothing yet and
+                // negotiates like a restarted peer.
+                self.note(now, format!("peer {peer} heard for the first time"));
+                self.peer.dead = false;
+                self.peer.stable = false;
+                self.peer.shut_down = false;
+                self.peer.hold = HoldSet::None;
+            }
         }
         if let Some(u) = msg.get_binary("srcuuid") {
             self.peer.uuid = Some(u.to_vec());
