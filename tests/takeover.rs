@@ -706,10 +706,13 @@ impl Cluster {
         }
         pids.push(self.serial.relay);
         let dev = self.disk.dev.clone();
+        let dir = self.lab.dir().to_path_buf();
         self.sampler.take();
         drop(self);
         let left = lab::lab_leftovers(&id);
         assert!(left.is_empty(), "lab {id} left behind: {left:?}");
+        // Nothing mounted in the lab directory kept it from being removed.
+        assert!(!dir.exists(), "{} was not removed", dir.display());
         assert_eq!(lab::alive(&pids), Vec::<u32>::new(), "processes left");
         let back = fs::read_to_string(format!(
             "/sys/block/{}/loop/backing_file",
