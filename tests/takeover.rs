@@ -1160,3 +1160,129 @@ fn the_mount_sampler_sees_a_disk_mounted_on_both_nodes() {
     drop(lab);
     assert_eq!(lab::lab_leftovers(&id), Vec::<String>::new());
 }
+
+/// Cutting one heartbeat path moves nothing: with `hb0` down the serial
+/// cable carries the heartbeats, with the serial cable pulled `hb0` does. For
+/// three deadtimes each, the peer stays alive on the other path, the group
+/// stays on nodea, nodeb never mounts the disk, the client stays with nodea.
+#[test]
+fn cutting_one_heartbeat_path_moves_nothing() {
+    let test = "cutting_one_heartbeat_path_moves_nothing";
+    if skip(test) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let mut c = Cluster::build(Setup::new());
+    c.start_pair();
+    c.wait_past_dt_boost(0);
+    c.wait_past_dt_boost(1);
+    let serial_name = c.node_path().join("ttyHB0").display().to_string();
+    let link_up = |r: &StatusReport, name: &str| r.links.iter().any(|l| l.name == name && l.up);
+    for cut in ["hb0", "serial"] {
+        if cut == "hb0" {
+            c.nodes[0].set_link("hb0", false);
+        } else {
+            c.serial.pull();
+        }
+        let (dead, alive) = if cut == "hb0" {
+            ("hb0", serial_name.as_str())
+        } else {
+            (serial_name.as_str(), "hb0")
+        };
+        c.wait_status(1, Duration::from_secs(5), "seeing the cut", |r| {
+            !link_up(r, dead) && link_up(r, alive)
+        });
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            for (i, name) in NAMES.iter().enumerate() {
+                let r = c.status(i).expect("status");
+                assert_eq!(r.peer.state, "active", "{name}: {cut} cut: {r:#?}");
+                let ok = if i == 0 {
+                    c.runs_here(&r, 0)
+                } else {
+                    c.peer_runs(&r, 1)
+                };
+                assert!(ok, "{name}: {cut} cut: {:#?}", r.groups);
+            }
+            let (by, _) = c
+                .get(Duration::from_millis(500))
+                .expect("the client lost the service");
+            assert_eq!(by, "nodea");
+            sleep(Duration::from_millis(100));
+        }
+        if cut == "hb0" {
+            c.nodes[0].set_link("hb0", true);
+        } else {
+            c.serial.plug();
+        }
+        c.wait_status(
+            1,
+            Duration::from_secs(15),
+            "hearing nodea on both paths",
+            every_link_hears_the_peer,
+        );
+    }
+    let log = c.log_text(1);
+    assert!(
+        !log.contains("nodea: declared dead"),
+        "{}",
+        log.lines()
+            .filter(|l| l.contains("dead"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let hist = c.mount_history();
+    assert_eq!(hist.holders(), ["nodea"], "{}", hist.describe());
+    c.teardown();
+}
+
+/// A busy filesystem is released before the peer mounts it: on nodea a
+/// process that ignores SIGTERM sits in the mounted `/srv/data`; on SIGTERM
+/// hbd stops the group, Filesystem's stop finds the mount busy, signals the
+/// user (TERM, then KILL after `HBD_FS_KILL_GRACE_MS`, set to 500 ms in
+/// `hbd-agents.conf`), unmounts, and only then does nodeb mount the disk.
+#[test]
+fn a_busy_filesystem_is_released_before_the_peer_mounts_it() {
+    let test = "a_busy_filesystem_is_released_before_the_peer_mounts_it";
+    if skip(test) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let mut c = Cluster::build(Setup::new());
+    for name in NAMES {
+        let conf = c.lab.dir().join(name).join("ha.d/hbd-agents.conf");
+        fs::write(&conf, "# read by hbd's agents\nHBD_FS_KILL_GRACE_MS=500\n").unwrap();
+        fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    c.start_pair();
+    // exec keeps the ignored SIGTERM disposition: only SIGKILL ends it.
+    let squatter = c.lab.spawn(
+        &c.nodes[0],
+        &[
+            "sh",
+            "-c",
+            &format!("trap '' TERM; cd {MNT} && exec sleep 600"),
+        ],
+    );
+    let in_mnt = lab::wait_for(Duration::from_secs(5), || {
+        let cwd = fs::read_link(format!("/proc/{squatter}/cwd")).ok()?;
+        let comm = fs::read_to_string(format!("/proc/{squatter}/comm")).ok()?;
+        (cwd == Path::new(MNT) && comm.trim() == "sleep").then_some(())
+    });
+    assert!(in_mnt.is_some(), "the squatter did not settle in {MNT}");
+
+    let st = c.hbd[0]
+        .as_mut()
+        .unwrap()
+        .terminate(Duration::from_secs(30));
+    assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
+    assert!(lab::alive(&[squatter]).is_empty(), "the squatter survived");
+    assert!(!mounted_at(c.nodes[0].holder, MNT));
+    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+        c.runs_here(r, 1)
+    });
+    c.wait_served_by(1, Duration::from_secs(5));
+    let hist = c.mount_history();
+    assert_eq!(hist.holders(), ["nodea", "nodeb"], "{}", hist.describe());
+    c.teardown();
+}
