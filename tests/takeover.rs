@@ -356,13 +356,15 @@ impl Cluster {
         // only probes it 30 s after it goes stale: within a test, the entry
         // can change to a new MAC only because someone told the client (the
         // survivor's gratuitous ARP), never by the client asking again.
+        // (/proc/sys/net is the reading process's network namespace's.)
         client.must(&[
-            "sysctl",
-            "-q",
-            "-w",
-            "net.ipv4.neigh.cli0.base_reachable_time_ms=60000",
-            "net.ipv4.neigh.cli0.delay_first_probe_time=30",
+            "sh",
+            "-c",
+            "echo 60000 > /proc/sys/net/ipv4/neigh/cli0/base_reachable_time_ms \
+             && echo 30 > /proc/sys/net/ipv4/neigh/cli0/delay_first_probe_time",
         ]);
+        let probe = client.sh("cat /proc/sys/net/ipv4/neigh/cli0/delay_first_probe_time");
+        assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "30");
         lab.link(&nodes[0], "hb0", &nodes[1], "hb0");
         for (i, n) in nodes.iter().enumerate() {
             // With a broadcast address, for `bcast hb0`.
