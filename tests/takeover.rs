@@ -671,6 +671,31 @@ impl Cluster {
         );
     }
 
+    /// Node `i` crashes (see the crash test for why this way): kill -9 of
+    /// its hbd, then of every other process of the node, its holder
+    /// included (which ends its mount namespace, so its mounts), and its
+    /// interfaces go down.
+    fn crash(&mut self, i: usize) {
+        if let Some(h) = self.hbd[i].as_mut() {
+            h.kill9();
+        }
+        let n = self.nodes[i].clone();
+        for _ in 0..5 {
+            let pids = n.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for p in pids {
+                lab::signal(p, "KILL");
+            }
+            sleep(Duration::from_millis(20));
+        }
+        n.set_link("lan0", false);
+        n.set_link("hb0", false);
+        assert!(n.pids().is_empty(), "{} still has processes", n.name);
+        assert!(!mounted_at(n.holder, MNT));
+    }
+
     /// Node `i`, crashed (all its processes killed, holder included), boots
     /// again: fresh mount and UTS namespaces from a new holder, its per-node
     /// mounts, and what a reboot resets in the kernel: the floating address
@@ -770,25 +795,9 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
         .expect("client has no entry for the address");
     assert_eq!(before.0, mac_a, "client reaches the address at nodea's MAC");
 
-    // The crash.
     let crash = Instant::now();
-    c.hbd[0].as_mut().unwrap().kill9();
-    let a = c.nodes[0].clone();
-    for _ in 0..5 {
-        let pids = a.pids();
-        if pids.is_empty() {
-            break;
-        }
-        for p in pids {
-            lab::signal(p, "KILL");
-        }
-        sleep(Duration::from_millis(20));
-    }
-    a.set_link("lan0", false);
-    a.set_link("hb0", false);
+    c.crash(0);
     let crash_done = crash.elapsed();
-    assert!(a.pids().is_empty(), "nodea still has processes");
-    assert!(!mounted_at(a.holder, MNT));
 
     let took = c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         r.peer.state == "dead" && c.runs_here(r, 1)
@@ -1021,8 +1030,10 @@ fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
 
 /// heartbeat 3.0.6's own `resource.d/IPaddr` and `Filesystem` (Debian's
 /// heartbeat package, OCF agents from resource-agents) under hbd: the group
-/// moves on a graceful handover and comes home, the client follows (their
-/// `send_arp`), the disk is never mounted on both.
+/// moves on a graceful handover and comes home, then moves on a crash of
+/// nodea; the client follows (their `send_arp`), the disk is never mounted on
+/// both. hbd gives them what heartbeat would: `HA_RSCTMP` created, heartbeat's
+/// `HA_*` variables, `PATH`, `OCF_ROOT`.
 #[test]
 fn heartbeat_resource_scripts_move_under_hbd() {
     let test = "heartbeat_resource_scripts_move_under_hbd";
@@ -1072,6 +1083,26 @@ fn heartbeat_resource_scripts_move_under_hbd() {
         "{}",
         hist.describe()
     );
+
+    // A crash of nodea: heartbeat's scripts start the group on nodeb, after
+    // deadtime, with no stop on nodea before (its mount went with it).
+    c.sampler = Some(MountSampler::start([c.nodes[0].holder, c.nodes[1].holder]));
+    c.wait_past_dt_boost(0);
+    c.crash(0);
+    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+        r.peer.state == "dead" && c.runs_here(r, 1)
+    });
+    let after = lab::wait_for(Duration::from_secs(2), || {
+        c.client.neigh(FLOAT).filter(|(m, _)| *m == mac_b)
+    });
+    assert!(
+        after.is_some(),
+        "after the crash, client's entry for {FLOAT} is {:?}, not nodeb's {mac_b}",
+        c.client.neigh(FLOAT)
+    );
+    c.wait_served_by(1, Duration::from_secs(5));
+    let hist = c.mount_history();
+    assert_eq!(hist.holders(), ["nodea", "nodeb"], "{}", hist.describe());
     c.teardown();
 }
 
