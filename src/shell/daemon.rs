@@ -12,12 +12,14 @@ use super::proto::{
 use super::script::{self, ScriptSpec};
 use super::{control, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
-use crate::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome};
+use crate::core::{
+    Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
+};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -275,6 +277,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         tx,
         limiter: RateLimiter::new(Duration::from_secs(10)),
         pending: VecDeque::new(),
+        refusal: None,
         shutting_down: None,
         exit: None,
     };
@@ -307,6 +310,9 @@ struct Daemon {
     /// When the graceful shutdown must have finished.
     shutting_down: Option<Instant>,
     exit: Option<ExitCode>,
+    /// The core's refusal of the operator command being handled, so the control
+    /// socket can answer with it instead of "accepted".
+    refusal: Option<String>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -441,7 +447,12 @@ impl Daemon {
         match out {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
-            Output::Event(e) => log::log!(e.level(), "{e}"),
+            Output::Event(e) => {
+                if let Event::CommandRefused { .. } = &e {
+                    self.refusal = Some(e.to_string());
+                }
+                log::log!(e.level(), "{e}")
+            }
             Output::ShutdownComplete => {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
@@ -652,6 +663,14 @@ impl Daemon {
                 }
                 match wire::open(&bytes, &self.cfg.auth) {
                     Ok(msg) => {
+                        // Identical ha.cf files ucast to both nodes' addresses, so our
+                        // own datagrams come back; they are not the peer being heard.
+                        if msg
+                            .get("src")
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
+                        {
+                            return;
+                        }
                         self.counters[link].received.fetch_add(1, Ordering::Relaxed);
                         log::trace!(
                             "link {link}: t={} from {}",
@@ -732,6 +751,13 @@ impl Daemon {
         }
     }
 
+    /// Hands an operator command to the core; returns its refusal, if it refused at once.
+    fn command(&mut self, cmd: Command) -> Option<String> {
+        self.refusal = None;
+        self.handle(Input::Command(cmd));
+        self.refusal.take()
+    }
+
     fn control(&mut self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status_report()),
@@ -746,7 +772,9 @@ impl Daemon {
             Request::Standby { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: standby [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Standby(s)));
+                    if let Some(refused) = self.command(Command::Standby(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "going standby [{}]: the peer will take these resource groups",
@@ -759,7 +787,9 @@ impl Daemon {
             Request::Takeover { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: takeover [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Takeover(s)));
+                    if let Some(refused) = self.command(Command::Takeover(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "taking over [{}]: asking the peer to release these resource groups",
@@ -890,7 +920,8 @@ impl Daemon {
         }
         let media_changed = new.media != self.cfg.media
             || new.udpport != self.cfg.udpport
-            || new.baud != self.cfg.baud;
+            || new.baud != self.cfg.baud
+            || new.hbd.bind != self.cfg.hbd.bind;
         if media_changed {
             // Close the old links first: the new ones may bind the same port or tty.
             link::close_all(std::mem::take(&mut self.links), std::time::Duration::ZERO).await;
@@ -951,15 +982,6 @@ fn bad_set(set: &str) -> Response {
     Response::Error {
         message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
-}
-
-/// Where `hbd run` keeps things when not told otherwise.
-pub fn default_paths() -> (&'static Path, &'static Path, &'static Path) {
-    (
-        Path::new("/etc/ha.d"),
-        Path::new("/var/lib/hbd"),
-        Path::new("/run/hbd"),
-    )
 }
 
 #[cfg(test)]
