@@ -300,14 +300,11 @@ fn bind_node_dirs(lab_dir: &Path, i: usize, n: &Node) {
     n.bind(&lab_dir.join("srv"), Path::new("/srv"));
 }
 
-/// The peer is heard on the serial cable and on `hb0`. Per link name: the
-/// two `ucast hb0` lines share one (heartbeat's link name is the interface),
-/// and a datagram reaches only one of the two sockets bound to port 694.
+/// The peer is heard on the serial cable and on `hb0`, and those are the only
+/// two links: the `ucast hb0` line naming the node's own address is not a link
+/// (it would only hear the node itself and make a working `hb0` look dead).
 fn every_link_hears_the_peer(r: &StatusReport) -> bool {
-    r.links.len() >= 2
-        && r.links
-            .iter()
-            .all(|l| r.links.iter().any(|m| m.name == l.name && m.up))
+    r.links.len() == 2 && r.links.iter().all(|l| l.up)
 }
 
 /// A two-node cluster in a lab. Field order is drop order: the daemons and

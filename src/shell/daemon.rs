@@ -235,6 +235,8 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         rsctmp,
         _lock,
     } = p;
+    let bind = opts.bind.or(cfg.hbd.bind);
+    let cfg = link::without_own_ucast(cfg, bind);
     if cfg.realtime && !opts.no_realtime {
         realtime::apply();
     } else {
@@ -922,6 +924,8 @@ impl Daemon {
                 return;
             }
         };
+        let bind = self.opts.bind.or(new.hbd.bind);
+        let new = link::without_own_ucast(new, bind);
         if new.nodes != self.cfg.nodes || new.groups != self.cfg.groups {
             log::error!(
                 "reload of {} refused: node names and resource groups cannot change while running (restart hbd); keeping the running configuration",
