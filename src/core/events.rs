@@ -405,7 +405,7 @@ impl fmt::Display for Event {
             ),
             ReleaseAfterPartition { group, keeper } => write!(
                 f,
-                "releasing group {group} after partition: {keeper} keeps it (home node rule)"
+                "releasing group {group}: {keeper} runs it too and keeps it (home node rule)"
             ),
             AcquireSkipped { group, reason } => write!(f, "not acquiring group {group}: {reason}"),
             ReloadApplied => f.write_str("reload: new timings applied"),
