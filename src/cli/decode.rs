@@ -207,6 +207,7 @@ fn describe(bytes: &[u8], auth: &Auth) -> (serde_json::Value, u8) {
             let checked = match format {
                 wire::Format::Netstring => "trailer",
                 wire::Format::Classic => "inner auth field",
+                wire::Format::Compact => "compact token",
             };
             let mut v = serde_json::json!({
                 "format": format.name(),

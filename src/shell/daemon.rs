@@ -470,8 +470,11 @@ impl Daemon {
                 LinkHandle::Udp { .. } => (&mut udp, Transport::Udp),
                 LinkHandle::Serial { .. } => (&mut serial, Transport::Serial),
             };
-            let sealed = slot.get_or_insert_with(|| {
-                wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt)
+            let sealed = slot.get_or_insert_with(|| match transport {
+                Transport::Serial => {
+                    wire::seal_serial(msg, &self.cfg.auth, self.cfg.hbd.compact_serial)
+                }
+                Transport::Udp => wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt),
             });
             let bytes = match sealed {
                 Ok(b) => b,
