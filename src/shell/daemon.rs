@@ -581,6 +581,17 @@ impl Daemon {
             });
             return;
         };
+        if self.cfg.hbd.builtin_ipaddr && super::ipaddr::handles(&resource.name) {
+            let tx = self.tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let outcome = super::ipaddr::run(&resource, step.action);
+                let _ = tx.blocking_send(LoopEvent::StepDone {
+                    id: step.id,
+                    outcome,
+                });
+            });
+            return;
+        }
         let Some(path) = config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
         else {
             let reason = format!(
