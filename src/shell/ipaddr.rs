@@ -550,7 +550,15 @@ fn send_frame(fd: &OwnedFd, ifindex: u32, frame: &[u8]) -> std::io::Result<()> {
 
 /// Announcers still sending, by (interface, address): a stop or a new start
 /// of the same address ends the old one, as the agent's pidfile does.
-type Announcers = Mutex<HashMap<(String, Ipv4Addr), Arc<AtomicBool>>>;
+/// Keyed by network namespace too: one process may serve several (the tests).
+type Announcers = Mutex<HashMap<(String, String, Ipv4Addr), Arc<AtomicBool>>>;
+
+/// This thread's network namespace, as `net:[inode]`.
+fn netns_id() -> String {
+    std::fs::read_link("/proc/thread-self/ns/net")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
 
 fn announcers() -> &'static Announcers {
     static A: std::sync::OnceLock<Announcers> = std::sync::OnceLock::new();
@@ -559,7 +567,7 @@ fn announcers() -> &'static Announcers {
 
 fn stop_announcer(iface: &str, ip: Ipv4Addr) {
     let mut m = announcers().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(flag) = m.remove(&(iface.to_string(), ip)) {
+    if let Some(flag) = m.remove(&(netns_id(), iface.to_string(), ip)) {
         flag.store(true, Ordering::SeqCst);
     }
 }
@@ -588,10 +596,11 @@ fn announce(link: &Link, ip: Ipv4Addr, count: u32, interval: Duration) -> Result
         return Ok(());
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let key = (netns_id(), link.name.clone(), ip);
     announcers()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert((link.name.clone(), ip), stop.clone());
+        .insert(key.clone(), stop.clone());
     let (name, index) = (link.name.clone(), link.index);
     std::thread::Builder::new()
         .name("hbd-garp".into())
@@ -607,10 +616,8 @@ fn announce(link: &Link, ip: Ipv4Addr, count: u32, interval: Duration) -> Result
                 }
             }
             let mut m = announcers().lock().unwrap_or_else(|p| p.into_inner());
-            if m.get(&(name.clone(), ip))
-                .is_some_and(|f| Arc::ptr_eq(f, &stop))
-            {
-                m.remove(&(name, ip));
+            if m.get(&key).is_some_and(|f| Arc::ptr_eq(f, &stop)) {
+                m.remove(&key);
             }
         })
         .map_err(arp_err)?;
