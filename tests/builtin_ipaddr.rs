@@ -341,3 +341,78 @@ fn builtin_ipaddr_start_to_first_garp_beats_the_script() {
     assert!(mb < ms, "built-in {mb:?} not faster than the script {ms:?}");
     assert!(mb < Duration::from_millis(50), "built-in took {mb:?}");
 }
+
+/// `hbd run` with `[hbd] builtin_ipaddr = true` and no resource scripts at
+/// all: alone after initdead it takes its group's address itself (the peer
+/// sees the gratuitous ARP), and gives it back on SIGTERM.
+#[test]
+fn daemon_with_builtin_ipaddr_needs_no_script() {
+    if lab::skip_lab("daemon_with_builtin_ipaddr_needs_no_script") {
+        return;
+    }
+    let _g = common::one_at_a_time();
+    let lab = Lab::new();
+    let (a, b) = pair(&lab);
+    let mac = mac_bytes(&a.mac("v0"));
+    let dir = lab.dir().join("a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let keys = dir.join("authkeys");
+    std::fs::write(&keys, "auth 1\n1 sha1 lab-secret\n").unwrap();
+    std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let toml = dir.join("hbd.toml");
+    std::fs::write(
+        &toml,
+        "nodes = [\"a\", \"b\"]\nkeepalive = \"200ms\"\ndeadtime = \"1s\"\nwarntime = \"500ms\"\n\
+         initdead = \"2s\"\nudpport = 6940\nauto_failback = \"off\"\nrealtime = false\n\
+         \n[[media]]\ntype = \"ucast\"\ndev = \"v0\"\npeer = \"10.250.0.2\"\n\
+         \n[auth]\nauthkeys = \"authkeys\"\n\
+         \n[[group]]\nhome = \"a\"\nresources = [\"IPaddr::10.250.0.50/24/v0\"]\n\
+         \n[hbd]\nbuiltin_ipaddr = true\n",
+    )
+    .unwrap();
+    let log = dir.join("hbd.log");
+    let cap = Capture::start(&b.netns);
+    let (state, run) = (dir.join("state"), dir.join("run"));
+    let pid = lab.spawn_logged(
+        &a,
+        &[],
+        &[
+            env!("CARGO_BIN_EXE_hbd").as_ref(),
+            "run".as_ref(),
+            "--node".as_ref(),
+            "a".as_ref(),
+            "-c".as_ref(),
+            toml.as_os_str(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+            "--run-dir".as_ref(),
+            run.as_os_str(),
+        ] as &[&std::ffi::OsStr],
+        &log,
+    );
+    let vip = Ipv4Addr::new(10, 250, 0, 50);
+    let g = cap.garps(vip, 1, Duration::from_secs(15));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(g.len(), 1, "no gratuitous ARP for {vip}; log:\n{text}");
+    assert_eq!(g[0].sender_mac, mac);
+    assert!(addrs(&a).contains("inet 10.250.0.50/24"), "{}", addrs(&a));
+    // The step's log line follows its first announcement.
+    let want = "IPaddr::10.250.0.50/24/v0 start (built-in): added /24 on v0 as v0:0";
+    let logged = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(want))
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged, "{text}");
+    assert!(lab::signal(pid, "TERM"));
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !addrs(&a).contains("10.250.0.50")
+    });
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(gone, "address still there after SIGTERM; log:\n{text}");
+    assert!(
+        text.contains("stop (built-in): removed 10.250.0.50/24 from v0"),
+        "{text}"
+    );
+}

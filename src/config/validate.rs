@@ -263,7 +263,9 @@ fn machine_facts(cfg: &Config, purpose: Purpose, config_dir: &Path, d: &mut Vec<
                 continue;
             }
             seen_script.push(r.name.clone());
-            if resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
+            // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs).
+            let builtin = cfg.hbd.builtin_ipaddr && matches!(r.name.as_str(), "IPaddr" | "IPaddr2");
+            if !builtin && resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
                 d.push(mk(
                     Some(g.location.clone()),
                     group_directive(&g.location),
