@@ -310,6 +310,66 @@ fn serial_only_compact_frames_carry_the_pair_and_its_failover() {
     p.wait_served_by("beta", Duration::from_secs(5));
 }
 
+/// Issue 7's serial target: on a line paced to 19200 baud (1920 bytes/s each
+/// way), compact statuses every 100 ms hold a 500 ms deadtime with no false
+/// death, using well under half the line (classic frames fill all of it).
+#[test]
+fn serial_19200_baud_compact_frames_hold_a_500ms_deadtime() {
+    let _g = one_at_a_time();
+    let spec = Spec {
+        udp: false,
+        keepalive_ms: 100,
+        deadtime_ms: 500,
+        warntime_ms: 250,
+        ..Spec::default()
+    };
+    let mut p = Pair::start_with(spec, true, "compact_serial = true\n");
+    p.relay.as_ref().unwrap().set_baud(19200);
+    p.wait_past_dt_boost(0);
+    p.wait_past_dt_boost(1);
+    let relay = p.relay.as_ref().unwrap();
+    let (a0, b0) = relay.carried();
+    let window = Duration::from_secs(10);
+    let t = Instant::now();
+    while t.elapsed() < window {
+        for i in 0..2 {
+            let r = p.status(i);
+            assert!(
+                r.peer.state != "dead" && dc::both_active(&r),
+                "{}: false failover at 19200 baud after {:?}: {r:?}",
+                dc::NAMES[i],
+                t.elapsed()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (a1, b1) = relay.carried();
+    let secs = window.as_secs_f64();
+    for (dir, n) in [("alpha->beta", a1 - a0), ("beta->alpha", b1 - b0)] {
+        let load = n as f64 / secs / 1920.0;
+        eprintln!(
+            "19200 baud, keepalive 100ms: {dir} {:.0} bytes/s ({:.0}% of the line)",
+            n as f64 / secs,
+            load * 100.0
+        );
+        assert!(load > 0.1 && load < 0.5, "{dir}: line load {load:.2}");
+    }
+    assert_eq!(
+        p.c.probe_service().as_deref(),
+        Some("alpha"),
+        "the service never moved"
+    );
+    // And a real death is still seen within deadtime on that slow line.
+    let killed = Instant::now();
+    p.daemon(0).kill9();
+    p.wait_status(1, Duration::from_secs(3), "seeing alpha dead", |r| {
+        r.peer.state == "dead"
+    });
+    let detected = ms(killed.elapsed());
+    eprintln!("19200 baud compact: alpha dead after {detected}ms (deadtime 500ms)");
+    assert!(detected <= 500 + 300, "{detected}ms");
+}
+
 #[test]
 fn sigterm_hands_over_without_waiting_for_deadtime() {
     let _g = one_at_a_time();
