@@ -397,7 +397,7 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     assert_eq!(g[0].sender_mac, mac);
     assert!(addrs(&a).contains("inet 10.250.0.50/24"), "{}", addrs(&a));
     // The step's log line follows its first announcement.
-    let want = "IPaddr::10.250.0.50/24/v0 start (built-in): added /24 on v0 as v0:0";
+    let want = "IPaddr 10.250.0.50/24/v0 start (built-in): ok after ";
     let logged = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains(want))
@@ -411,8 +411,14 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     });
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(gone, "address still there after SIGTERM; log:\n{text}");
+    assert!(text.contains("running IPaddr 10.250.0.50/24/v0 start (built-in)"));
     assert!(
-        text.contains("stop (built-in): removed 10.250.0.50/24 from v0"),
+        text.contains("us): added /24 on v0 as v0:0; announcing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stop (built-in): ok after ")
+            && text.contains("us): removed 10.250.0.50/24 from v0"),
         "{text}"
     );
 }

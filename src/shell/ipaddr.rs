@@ -775,22 +775,27 @@ pub fn status(arg: &str) -> Result<bool, IpError> {
 }
 
 /// Runs one resource step of `IPaddr`/`IPaddr2` in-process and says how it
-/// went, with the log lines the script runner would give. Blocking (a few
-/// netlink round trips): call it from a blocking thread.
+/// went. Logs as the script runner does (`running … start`, `… start: ok
+/// after …`, which the benchmark's profile looks for), with the cause and the
+/// time in microseconds added. Blocking (a few netlink round trips): call it
+/// from a blocking thread.
 pub fn run(
     resource: &crate::config::Resource,
     action: crate::core::Action,
 ) -> crate::core::StepOutcome {
     use crate::core::{Action, StepOutcome};
     let t0 = std::time::Instant::now();
+    let word = match action {
+        Action::Start => "start",
+        Action::Stop => "stop",
+        Action::Status => "status",
+    };
     let what = format!(
-        "{resource} {} (built-in)",
-        match action {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Status => "status",
-        }
+        "{} {} {word} (built-in)",
+        resource.name,
+        resource.args.join(" ")
     );
+    log::info!("running {what}");
     let [arg] = resource.args.as_slice() else {
         let reason = format!(
             "usage: {} ip[/cidr[/iface[/broadcast]]] takes one argument, got {}",
@@ -816,7 +821,7 @@ pub fn run(
                     ARP_INTERVAL.as_millis()
                 )
             };
-            (StepOutcome::Ok, how)
+            (StepOutcome::Ok, "ok", how)
         }),
         Action::Stop => stop(arg).map(|d| {
             let how = if d.is_empty() {
@@ -824,23 +829,31 @@ pub fn run(
             } else {
                 format!("removed {}", d.join(", "))
             };
-            (StepOutcome::Ok, how)
+            (StepOutcome::Ok, "ok", how)
         }),
         Action::Status => status(arg).map(|r| {
-            (
-                StepOutcome::Running(r),
-                if r { "running" } else { "not running" }.into(),
-            )
+            let word = if r { "running" } else { "not running" };
+            (StepOutcome::Running(r), word, String::new())
         }),
     };
     let took = t0.elapsed();
+    let after = format!(
+        "after {} ({}us)",
+        crate::time::Duration::from_millis(took.as_millis() as u64),
+        took.as_micros()
+    );
     match r {
-        Ok((o, how)) => {
-            log::info!("{what}: {how} ({}us)", took.as_micros());
+        Ok((o, word, how)) => {
+            let how = if how.is_empty() {
+                how
+            } else {
+                format!(": {how}")
+            };
+            log::info!("{what}: {word} {after}{how}");
             o
         }
         Err(e) => {
-            log::error!("{what}: failed after {}us: {e}", took.as_micros());
+            log::error!("{what}: failed {after}: {e}");
             StepOutcome::Failed {
                 code: Some(e.code()),
                 reason: e.to_string(),
