@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         // Decoding is strict: re-encoding the message with the frame's own
         // key index gives back the signed part byte for byte.
         if let Some(key) = auth.keys.get(&d.index) {
-            let again = compact::encode(&d.message, d.index, key).expect("a decoded status encodes");
+            let again = compact::encode(&d.message, d.index, key).expect("a decoded frame encodes");
             assert_eq!(&again[..d.signed.len()], d.signed);
         }
     }

@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// The input is a raw serial stream: decode every `>>>` … `<<<` frame (and
-    /// every hbd compact `~s ` line) in it.
+    /// every hbd compact `~s `/`~k ` line) in it.
     #[arg(long)]
     raw_serial: bool,
 }
@@ -112,7 +112,7 @@ fn split_serial(bytes: &[u8]) -> Vec<&[u8]> {
     let mut pos = 0;
     loop {
         let rest = &bytes[pos..];
-        let (s, c) = (find(rest, classic::START), find(rest, wire::compact::START));
+        let (s, c) = (find(rest, classic::START), wire::compact::find_start(rest));
         if let Some(c) = c.filter(|&c| s.map_or(true, |s| c < s)) {
             // hbd's compact frame: one line.
             let start = pos + c;

@@ -30,7 +30,8 @@ pub enum Framed {
 
 /// heartbeat's serial reader as a pure state machine: lines are discarded until
 /// one starts with `>>>`; lines are then collected until one starts with `<<<`.
-/// A line holding hbd's compact start `~s ` (and no `=`) is a frame by itself.
+/// A line holding hbd's compact start `~s ` or `~k ` (and no `=`) is a frame
+/// by itself.
 #[derive(Debug, Default)]
 pub struct Framer {
     line: Vec<u8>,
@@ -86,7 +87,7 @@ impl Framer {
         // hbd's compact frame is one line. It never holds '=', so a classic
         // field line (`name=value`, whose value may hold "~s ") is never one.
         if !line.contains(&b'=') {
-            if let Some(at) = line.windows(3).position(|w| w == compact::START) {
+            if let Some(at) = compact::find_start(&line) {
                 if !self.in_frame || at == 0 {
                     if self.in_frame {
                         self.drop_frame("half frame (compact frame before the end marker)", out);

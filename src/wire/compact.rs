@@ -1,19 +1,21 @@
 //! hbd's compact signed serial frame (hbd-to-hbd only, `[hbd] compact_serial`).
-//! A classic status frame is ~300 bytes, so a 19200-baud line carries only a
-//! few per second; this one line carries the same status in ~60 bytes:
+//! A classic status frame is ~200-300 bytes, so a 19200-baud line carries only
+//! a few per second; one line carries the same status in ~60 bytes:
 //!
 //! ```text
 //! ~s <index> <st> <dt> <src> <seq> <hg> <ts> <ttl> <mac>\n
+//! ~k <index> <dest> <ackseq> <src> <hg> <ts> <ttl> <mac>\n
 //! ```
 //!
-//! `st` is one letter (`i`nit, `u`p, `a`ctive, `d`ead), the counters are the
-//! message's own lowercase hex strings, `mac` is the configured method's HMAC
-//! over every byte before it (index included), truncated to 96 bits and written
-//! in unpadded base64url (crc: its 32 bits). Only printable ASCII and one final
+//! `s` is a status, `k` an ACK (`NS_ackmsg`, sent every few messages). `st` is
+//! one letter (`i`nit, `u`p, `a`ctive, `d`ead), the counters are the message's
+//! own lowercase hex strings, `mac` is the configured method's HMAC over every
+//! byte before it (index included), truncated to 96 bits and written in
+//! unpadded base64url (crc: its 32 bits). Only printable ASCII and one final
 //! `\n`, so ISTRIP and IGNCR leave it alone; it does not start with `>>>`, so a
-//! heartbeat peer or the classic framer skips it as noise. Only status messages
-//! of exactly the shape the core sends are encoded; anything else (and the
-//! `srcuuid` field, which status does not need) goes classic.
+//! heartbeat peer or the classic framer skips it as noise. Only messages of
+//! exactly the shape the core sends are encoded; anything else goes classic.
+//! The uuid fields are not carried (see [`Cursor::skip_uuid`]).
 
 use super::message::{FieldType, Message};
 use crate::config::{Auth, AuthKey, AuthMethod};
@@ -22,8 +24,19 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
 
-/// What a compact frame starts with (`s` = status, the only kind so far).
+/// What a compact status frame starts with; an ACK starts `~k `.
 pub const START: &[u8] = b"~s ";
+const START_ACK: &[u8] = b"~k ";
+
+/// Whether `bytes` starts like a compact frame (either kind).
+pub fn starts_frame(bytes: &[u8]) -> bool {
+    bytes.starts_with(START) || bytes.starts_with(START_ACK)
+}
+
+/// Where the first compact start marker (either kind) is in `line`.
+pub fn find_start(line: &[u8]) -> Option<usize> {
+    line.windows(3).position(starts_frame)
+}
 
 /// The longest frame accepted: far above any real one (~60 bytes), so hostile
 /// input is cut off before any work.
@@ -41,10 +54,10 @@ const MAX_SRC: usize = 64;
 pub enum CompactError {
     #[error("compact frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
     TooBig(usize),
-    #[error("compact frame does not start with \"~s \" and end with one newline")]
+    #[error("compact frame does not start with \"~s \" or \"~k \" and end with one newline")]
     Framing,
-    #[error("compact frame has {0} tokens (expected 10)")]
-    Tokens(usize),
+    #[error("compact frame has {0} tokens (expected {1})")]
+    Tokens(usize, usize),
     #[error("compact frame: bad {what} {value:?}")]
     Token { what: &'static str, value: String },
 }
@@ -98,59 +111,94 @@ fn plain_token(v: &[u8]) -> bool {
     !v.is_empty() && v.len() <= MAX_SRC && v.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
-/// The message's tokens `st dt src seq hg ts ttl` if it is a status of exactly
-/// the core's shape (`t st dt protocol=1 src [srcuuid] seq hg ts ttl`, all
-/// canonical); None means: send it classic.
-fn body(msg: &Message) -> Option<Vec<u8>> {
-    let f = msg.fields();
-    let mut i = 0;
-    let mut take = |name: &str| -> Option<&[u8]> {
-        let fld = f.get(i)?;
+/// Walks a message's fields in order, as the core lays them out.
+struct Cursor<'m> {
+    f: &'m [super::Field],
+    i: usize,
+}
+
+impl<'m> Cursor<'m> {
+    fn take(&mut self, name: &str) -> Option<&'m [u8]> {
+        let fld = self.f.get(self.i)?;
         if fld.name != name || fld.ftype != FieldType::String {
             return None;
         }
-        i += 1;
+        self.i += 1;
         Some(&fld.value)
-    };
-    if take("t")? != b"status" {
-        return None;
     }
-    let st = st_code(take("st")?)?;
-    let dt = take("dt")?;
-    if take("protocol")? != b"1" {
-        return None;
-    }
-    let src = take("src")?;
-    // srcuuid is dropped: the core only learns the peer's uuid from it to
-    // address messages, and messages addressed by name work the same way.
-    if f.get(i)
-        .is_some_and(|x| x.name == "srcuuid" && x.ftype == FieldType::Binary)
-    {
-        i += 1;
-    }
-    let mut take = |name: &str| -> Option<&[u8]> {
-        let fld = f.get(i)?;
-        if fld.name != name || fld.ftype != FieldType::String {
-            return None;
+
+    /// Skips a binary uuid field if it is next. They are not sent: the core
+    /// learns the peer's uuid only to address messages, and addressing by
+    /// name (`dest`) works the same between two nodes.
+    fn skip_uuid(&mut self, name: &str) {
+        if self
+            .f
+            .get(self.i)
+            .is_some_and(|x| x.name == name && x.ftype == FieldType::Binary)
+        {
+            self.i += 1;
         }
-        i += 1;
-        Some(&fld.value)
+    }
+
+    fn done(&self) -> bool {
+        self.i == self.f.len()
+    }
+}
+
+/// The frame's kind letter and tokens if `msg` is a status
+/// (`t st dt protocol=1 src [srcuuid] seq hg ts ttl` → `s`: `st dt src seq hg
+/// ts ttl`) or an ACK (`t dest ackseq [destuuid] src [srcuuid] hg ts ttl` →
+/// `k`: `dest ackseq src hg ts ttl`) of exactly the core's shape, all values
+/// canonical; None means: send it classic.
+fn body(msg: &Message) -> Option<(u8, Vec<u8>)> {
+    let mut c = Cursor {
+        f: msg.fields(),
+        i: 0,
     };
-    let (seq, hg, ts, ttl) = (take("seq")?, take("hg")?, take("ts")?, take("ttl")?);
-    if i != f.len()
-        || ![dt, seq, hg, ts].iter().all(|v| canonical_hex(v))
+    // The kind, the tokens in frame order, and which must be hex / names.
+    type Shape<'a> = (u8, Vec<&'a [u8]>, Vec<&'a [u8]>, Vec<&'a [u8]>);
+    let (kind, toks, hex, names): Shape = match c.take("t")? {
+        b"status" => {
+            let st = st_code(c.take("st")?)?.as_bytes();
+            let dt = c.take("dt")?;
+            if c.take("protocol")? != b"1" {
+                return None;
+            }
+            let src = c.take("src")?;
+            c.skip_uuid("srcuuid");
+            let (seq, hg, ts) = (c.take("seq")?, c.take("hg")?, c.take("ts")?);
+            let ttl = c.take("ttl")?;
+            (
+                b's',
+                vec![st, dt, src, seq, hg, ts, ttl],
+                vec![dt, seq, hg, ts],
+                vec![src],
+            )
+        }
+        b"NS_ackmsg" => {
+            let (dest, ackseq) = (c.take("dest")?, c.take("ackseq")?);
+            c.skip_uuid("destuuid");
+            let src = c.take("src")?;
+            c.skip_uuid("srcuuid");
+            let (hg, ts, ttl) = (c.take("hg")?, c.take("ts")?, c.take("ttl")?);
+            (
+                b'k',
+                vec![dest, ackseq, src, hg, ts, ttl],
+                vec![ackseq, hg, ts],
+                vec![dest, src],
+            )
+        }
+        _ => return None,
+    };
+    let ttl = toks[toks.len() - 1];
+    if !c.done()
+        || !hex.iter().all(|v| canonical_hex(v))
+        || !names.iter().all(|v| plain_token(v))
         || !canonical_dec(ttl)
-        || !plain_token(src)
     {
         return None;
     }
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(st.as_bytes());
-    for v in [dt, src, seq, hg, ts, ttl] {
-        out.push(b' ');
-        out.extend_from_slice(v);
-    }
-    Some(out)
+    Some((kind, toks.join(&b' ')))
 }
 
 /// Whether `msg` would go out as a compact frame.
@@ -187,9 +235,9 @@ fn mac_len(method: AuthMethod) -> usize {
 /// The compact frame for `msg` signed with key `index`, or None when `msg` is
 /// not a status of the core's shape (the caller sends it classic).
 pub fn encode(msg: &Message, index: u8, key: &AuthKey) -> Option<Vec<u8>> {
-    let body = body(msg)?;
+    let (kind, body) = body(msg)?;
     let mut out = Vec::with_capacity(body.len() + 32);
-    out.extend_from_slice(START);
+    out.extend_from_slice(&[b'~', kind, b' ']);
     out.extend_from_slice(index.to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(&body);
@@ -207,16 +255,18 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CompactError> {
     }
     let line = bytes
         .strip_suffix(b"\n")
-        .filter(|l| l.starts_with(START) && l.iter().all(|b| (0x20..=0x7e).contains(b)))
+        .filter(|l| starts_frame(l) && l.iter().all(|b| (0x20..=0x7e).contains(b)))
         .ok_or(CompactError::Framing)?;
     let toks: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    let [_, idx, st, dt, src, seq, hg, ts, ttl, mac] = toks[..] else {
-        return Err(CompactError::Tokens(toks.len()));
-    };
+    let want = if line[1] == b's' { 10 } else { 9 };
+    if toks.len() != want {
+        return Err(CompactError::Tokens(toks.len(), want));
+    }
     let bad = |what: &'static str, v: &[u8]| CompactError::Token {
         what,
         value: String::from_utf8_lossy(v).into_owned(),
     };
+    let (idx, mac) = (toks[1], toks[toks.len() - 1]);
     let index = if canonical_dec(idx) {
         std::str::from_utf8(idx)
             .ok()
@@ -225,31 +275,52 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CompactError> {
         None
     }
     .ok_or_else(|| bad("key index", idx))?;
-    let st = st_name(st).ok_or_else(|| bad("state", st))?;
-    for (what, v) in [("dt", dt), ("seq", seq), ("hg", hg), ("ts", ts)] {
-        if !canonical_hex(v) {
-            return Err(bad(what, v));
+    let hex = |what: &'static str, v: &[u8]| {
+        if canonical_hex(v) {
+            Ok(String::from_utf8_lossy(v).into_owned())
+        } else {
+            Err(bad(what, v))
         }
-    }
+    };
+    let name = |what: &'static str, v: &[u8]| {
+        if plain_token(v) {
+            Ok(String::from_utf8_lossy(v).into_owned())
+        } else {
+            Err(bad(what, v))
+        }
+    };
+    let ttl = toks[toks.len() - 2];
     if !canonical_dec(ttl) {
         return Err(bad("ttl", ttl));
     }
-    if !plain_token(src) {
-        return Err(bad("src", src));
-    }
+    let ttl = String::from_utf8_lossy(ttl).into_owned();
+    let m = if let [_, _, st, dt, src, seq, hg, ts, _, _] = toks[..] {
+        let st = st_name(st).ok_or_else(|| bad("state", st))?;
+        let mut m = Message::with_type("status");
+        m.add("st", st);
+        m.add("dt", &hex("dt", dt)?);
+        m.add("protocol", "1");
+        m.add("src", &name("src", src)?);
+        m.add("seq", &hex("seq", seq)?);
+        m.add("hg", &hex("hg", hg)?);
+        m.add("ts", &hex("ts", ts)?);
+        m.add("ttl", &ttl);
+        m
+    } else if let [_, _, dest, ackseq, src, hg, ts, _, _] = toks[..] {
+        let mut m = Message::with_type("NS_ackmsg");
+        m.add("dest", &name("dest", dest)?);
+        m.add("ackseq", &hex("ackseq", ackseq)?);
+        m.add("src", &name("src", src)?);
+        m.add("hg", &hex("hg", hg)?);
+        m.add("ts", &hex("ts", ts)?);
+        m.add("ttl", &ttl);
+        m
+    } else {
+        return Err(CompactError::Tokens(toks.len(), want));
+    };
     if mac.is_empty() {
         return Err(bad("mac", mac));
     }
-    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
-    let mut m = Message::with_type("status");
-    m.add("st", st);
-    m.add("dt", &text(dt));
-    m.add("protocol", "1");
-    m.add("src", &text(src));
-    m.add("seq", &text(seq));
-    m.add("hg", &text(hg));
-    m.add("ts", &text(ts));
-    m.add("ttl", &text(ttl));
     let signed = &line[..line.len() - mac.len()];
     Ok(Decoded {
         message: m,
@@ -399,6 +470,56 @@ mod tests {
         assert!(e.to_string().contains("303 bytes"), "{e}");
     }
 
+    /// An ACK exactly as the core sends it (`Node::send_ack` + envelope).
+    fn ack(dest: &str, ackseq: u64, src: &str, hg: u64, ts: u64, uuids: bool) -> Message {
+        let mut m = Message::with_type("NS_ackmsg");
+        m.add("dest", dest);
+        m.add("ackseq", &format!("{ackseq:x}"));
+        if uuids {
+            m.add_binary("destuuid", &[8u8; 16]);
+        }
+        m.add("src", src);
+        m.add_binary("srcuuid", &[7u8; 16]);
+        m.add("hg", &format!("{hg:x}"));
+        m.add("ts", &format!("{ts:x}"));
+        m.add("ttl", "3");
+        m
+    }
+
+    fn without_uuids(mut m: Message) -> Message {
+        m.remove_all("srcuuid");
+        m.remove_all("destuuid");
+        m
+    }
+
+    #[test]
+    fn acks_go_compact_too() {
+        let a = sha256();
+        for uuids in [false, true] {
+            let m = ack("beta", 0x2a, "alpha", 0x65a1_b2c0, 0x65a1_b2c3, uuids);
+            let f = wire::seal_serial(&m, &a, true).unwrap();
+            assert!(
+                f.starts_with(b"~k 1 beta 2a alpha 65a1b2c0 65a1b2c3 3 "),
+                "{f:?}"
+            );
+            assert_eq!(f.len(), 56, "{}", String::from_utf8_lossy(&f));
+            assert_eq!(wire::open(&f, &a), Ok(without_uuids(m)));
+        }
+        // A status-shaped token list under the ACK marker is refused, and the
+        // other way round: the kind letter is signed and fixes the shape.
+        let e = wire::open(b"~k 1 a 8 beta 5 6 7 3 xxxxxxxxxxxxxxxx\n", &a).unwrap_err();
+        assert!(e.to_string().contains("10 tokens (expected 9)"), "{e}");
+        let e = wire::open(b"~s 1 beta 2a alpha 6 7 3 xxxxxxxxxxxxxxxx\n", &a).unwrap_err();
+        assert!(e.to_string().contains("9 tokens (expected 10)"), "{e}");
+        let e = wire::open(b"~k 1 beta 02a alpha 6 7 3 xxxxxxxxxxxxxxxx\n", &a).unwrap_err();
+        assert!(e.to_string().contains("bad ackseq"), "{e}");
+        // Other control messages stay classic.
+        let mut rexmit = Message::with_type("NS_rexmit");
+        rexmit.add("dest", "beta");
+        rexmit.add("firstseq", "2");
+        assert!(!encodable(&rexmit));
+    }
+
     #[test]
     fn inspect_shows_the_compact_token() {
         let a = sha256();
@@ -422,19 +543,35 @@ mod tests {
             .prop_map(|(st, src, seq, hg, ts, dt, ttl)| status(st, &src, seq, hg, ts, dt, ttl))
     }
 
+    fn arb_ack() -> impl Strategy<Value = Message> {
+        (
+            "[!-~]{1,64}",
+            any::<u64>(),
+            "[!-~]{1,64}",
+            any::<u64>(),
+            any::<u64>(),
+            any::<bool>(),
+        )
+            .prop_map(|(dest, seq, src, hg, ts, u)| ack(&dest, seq, &src, hg, ts, u))
+    }
+
+    fn arb_compact() -> impl Strategy<Value = Message> {
+        prop_oneof![arb_status(), arb_ack()]
+    }
+
     proptest! {
         #[test]
-        fn round_trip(m in arb_status(), idx in 1u8..=15, method in 0usize..4) {
+        fn round_trip(m in arb_compact(), idx in 1u8..=15, method in 0usize..4) {
             let (name, key) = [("crc", ""), ("md5", " k"), ("sha1", " k"), ("sha256", " k")][method];
             let a = keys(&format!("auth {idx}\n{idx} {name}{key}\n"));
             let f = wire::seal_serial(&m, &a, true).unwrap();
-            prop_assert!(f.starts_with(START));
+            prop_assert!(starts_frame(&f));
             prop_assert!(f.len() <= MAX_FRAME);
-            prop_assert_eq!(wire::open(&f, &a), Ok(without_uuid(m)));
+            prop_assert_eq!(wire::open(&f, &a), Ok(without_uuids(m)));
         }
 
         #[test]
-        fn any_byte_flip_is_rejected(m in arb_status(), pos in any::<prop::sample::Index>(), x in 1u8..=255) {
+        fn any_byte_flip_is_rejected(m in arb_compact(), pos in any::<prop::sample::Index>(), x in 1u8..=255) {
             let a = sha256();
             let mut f = wire::seal_serial(&m, &a, true).unwrap();
             let p = pos.index(f.len());

@@ -146,7 +146,7 @@ impl Format {
             Some(Format::Classic)
         } else if bytes.starts_with(netstring::START) {
             Some(Format::Netstring)
-        } else if bytes.starts_with(compact::START) {
+        } else if compact::starts_frame(bytes) {
             Some(Format::Compact)
         } else {
             None
