@@ -127,6 +127,8 @@ prop_compose! {
                 resource_dirs: hbd.2,
                 fence_hook: hbd.3,
                 compact_serial: hbd.4,
+                // Independent of compact_serial without widening the tuple.
+                builtin_ipaddr: hbd.4 == hbd.1,
                 bind: hbd.5.map(|a| Ipv4Addr::from(a).into()),
             },
             origins: BTreeMap::new(),

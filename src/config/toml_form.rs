@@ -175,6 +175,7 @@ struct HbdT {
     resource_dirs: Vec<String>,
     fence_hook: Option<String>,
     compact_serial: Option<Spanned<bool>>,
+    builtin_ipaddr: Option<bool>,
     bind: Option<Spanned<String>>,
 }
 
@@ -574,6 +575,9 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
             cfg.origins
                 .insert("hbd.compact_serial".into(), cx.loc(c.span()));
         }
+        if let Some(b) = h.builtin_ipaddr {
+            o.builtin_ipaddr = b;
+        }
         if let Some(b) = &h.bind {
             match b.get_ref().parse::<std::net::IpAddr>() {
                 Ok(ip) => o.bind = Some(ip),
@@ -881,6 +885,7 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         let _ = writeln!(o, "fence_hook = {}", qp(f));
     }
     let _ = writeln!(o, "compact_serial = {}", h.compact_serial);
+    let _ = writeln!(o, "builtin_ipaddr = {}", h.builtin_ipaddr);
     if let Some(b) = &h.bind {
         let _ = writeln!(o, "bind = {}", q(&b.to_string()));
     }

@@ -106,6 +106,13 @@ pub fn validate(
             "is signed with a crc key, which authenticates nothing",
         ));
     }
+    if cfg.hbd.compact_serial && !cfg.media.iter().any(|m| matches!(m, Medium::Serial { .. })) {
+        d.push(Diagnostic::warning(
+            origin(cfg, "hbd.compact_serial"),
+            "compact_serial",
+            "has no effect: there is no serial link",
+        ));
+    }
     if cfg.auto_failback == AutoFailback::Legacy {
         let how = if cfg.origins.contains_key("auto_failback") {
             "legacy"
@@ -263,7 +270,9 @@ fn machine_facts(cfg: &Config, purpose: Purpose, config_dir: &Path, d: &mut Vec<
                 continue;
             }
             seen_script.push(r.name.clone());
-            if resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
+            // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs).
+            let builtin = cfg.hbd.builtin_ipaddr && matches!(r.name.as_str(), "IPaddr" | "IPaddr2");
+            if !builtin && resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
                 d.push(mk(
                     Some(g.location.clone()),
                     group_directive(&g.location),
@@ -381,6 +390,40 @@ mod tests {
             .message
             .contains("/nonexistent/ttyS9 is not a character device"));
         assert!(run[2].message.contains("\"hbd-no-such-script\" not found"));
+    }
+
+    #[test]
+    fn compact_serial_and_builtin_ipaddr() {
+        let mut c = base();
+        c.hbd.compact_serial = true;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(
+            m.len(),
+            1,
+            "compact_serial without a serial link only warns: {m:?}"
+        );
+        assert!(m[0].contains("no serial link"), "{m:?}");
+        c.media.push(Medium::Serial {
+            path: PathBuf::from("/dev/null"),
+        });
+        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+        // Built in, IPaddr and IPaddr2 need no script; other agents still do.
+        c.groups.push(ResourceGroup {
+            home: "alpha".into(),
+            resources: ["IPaddr", "IPaddr2", "hbd-no-such-script"]
+                .map(|n| Resource {
+                    name: n.into(),
+                    args: vec!["192.0.2.10".into()],
+                })
+                .to_vec(),
+            location: Location::default(),
+        });
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(m.len(), 3, "{m:?}");
+        c.hbd.builtin_ipaddr = true;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("hbd-no-such-script"), "{m:?}");
     }
 
     #[test]

@@ -494,8 +494,11 @@ impl Daemon {
                 LinkHandle::Udp { .. } => (&mut udp, Transport::Udp),
                 LinkHandle::Serial { .. } => (&mut serial, Transport::Serial),
             };
-            let sealed = slot.get_or_insert_with(|| {
-                wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt)
+            let sealed = slot.get_or_insert_with(|| match transport {
+                Transport::Serial => {
+                    wire::seal_serial(msg, &self.cfg.auth, self.cfg.hbd.compact_serial)
+                }
+                Transport::Udp => wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt),
             });
             let bytes = match sealed {
                 Ok(b) => b,
@@ -602,6 +605,17 @@ impl Daemon {
             });
             return;
         };
+        if self.cfg.hbd.builtin_ipaddr && super::ipaddr::handles(&resource.name) {
+            let tx = self.tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let outcome = super::ipaddr::run(&resource, step.action);
+                let _ = tx.blocking_send(LoopEvent::StepDone {
+                    id: step.id,
+                    outcome,
+                });
+            });
+            return;
+        }
         let Some(path) = config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
         else {
             let reason = format!(

@@ -2,6 +2,7 @@
 pub mod clock;
 pub mod control;
 pub mod daemon;
+pub mod ipaddr;
 pub mod link;
 pub mod logging;
 pub mod notify;
