@@ -118,19 +118,27 @@ pub fn validate(
             format!("{how} is deprecated (heartbeat warns too): it can leave groups unstarted and allows no standby; write on or off"),
         ));
     }
-    // Accepted so existing files load, but not acted on: say so rather than be silent.
-    if !cfg.ping_nodes.is_empty() {
+    // ipfail refuses to run with legacy auto_failback (it exits 100); hbd's
+    // uplink tie-break does the same, so say the ping lines are inert.
+    if !cfg.ping_nodes.is_empty() && cfg.auto_failback == AutoFailback::Legacy {
         d.push(Diagnostic::warning(
             origin(cfg, "ping.0"),
             "ping",
-            "hbd records ping nodes but sends no ICMP pings; in heartbeat they only feed ipfail, which hbd does not run",
+            "ping nodes only move resources with auto_failback on or off (as ipfail); with legacy they are pinged but change nothing",
         ));
     }
-    if !cfg.stonith_hosts.is_empty() {
+    if !cfg.stonith_hosts.is_empty()
+        && !STONITH_PATHS
+            .iter()
+            .any(|p| is_executable_file(Path::new(p)))
+    {
         d.push(Diagnostic::warning(
             origin(cfg, "stonith_host.0"),
             "stonith_host",
-            "hbd records it but runs no STONITH plugin; set [hbd] fence_hook in hbd.toml to fence a dead peer",
+            format!(
+                "cluster-glue's stonith is not installed ({}), so it cannot be honoured: install cluster-glue, or set [hbd] fence_hook in hbd.toml",
+                STONITH_PATHS.join(", ")
+            ),
         ));
     }
     machine_facts(cfg, purpose, config_dir, &mut d);
@@ -300,6 +308,9 @@ fn group_directive(loc: &Location) -> &'static str {
         "haresources"
     }
 }
+
+/// Where Debian's cluster-glue installs `stonith`.
+pub const STONITH_PATHS: [&str; 3] = ["/usr/sbin/stonith", "/sbin/stonith", "/usr/bin/stonith"];
 
 /// A regular file with an execute bit: what heartbeat's ResourceManager accepts.
 pub fn is_executable_file(p: &Path) -> bool {

@@ -10,7 +10,7 @@ use super::proto::{
     GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,
 };
 use super::script::{self, ScriptSpec};
-use super::{control, realtime, state};
+use super::{control, fence, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
 use crate::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome};
 use crate::time::{Duration, Instant};
@@ -238,6 +238,8 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     } else {
         log::debug!("realtime off");
     }
+    let mut cfg = cfg;
+    fence::drop_unusable_stonith(&mut cfg);
     let mut seed = [0u8; 8];
     let _ = state::random_bytes(&mut seed);
     let params = NodeParams {
@@ -446,6 +448,7 @@ impl Daemon {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
             }
+            Output::Fence { node, reason } => self.run_fence(node, reason),
         }
     }
 
@@ -556,6 +559,19 @@ impl Daemon {
             env.push(("HA_NICEFAILBACK".into(), "yes".into()));
         }
         env
+    }
+
+    fn run_fence(&mut self, node: String, reason: String) {
+        let cmds = fence::commands(&self.cfg, &node, fence::stonith_binary().as_deref());
+        let (tx, local, timeout) = (
+            self.tx.clone(),
+            self.local.clone(),
+            self.cfg.hbd.script_timeout,
+        );
+        tokio::spawn(async move {
+            let ok = fence::fence(&cmds, &node, &reason, &local, timeout).await;
+            let _ = tx.send(LoopEvent::FenceDone { node, ok }).await;
+        });
     }
 
     fn run_step(&mut self, step: Step) {
@@ -701,6 +717,7 @@ impl Daemon {
                 });
             }
             LoopEvent::StepDone { id, outcome } => self.handle(Input::StepDone { id, outcome }),
+            LoopEvent::FenceDone { node, ok } => self.handle(Input::FenceDone { node, ok }),
             LoopEvent::Control { req, reply } => {
                 let r = self.control(req);
                 let _ = reply.send(r);
@@ -871,7 +888,10 @@ impl Daemon {
         log::info!("SIGHUP: reloading {}", self.opts.config.display());
         let (loaded, errors) = load_config(&self.opts);
         let new = match loaded.config {
-            Some(c) if errors == 0 => c,
+            Some(mut c) if errors == 0 => {
+                fence::drop_unusable_stonith(&mut c);
+                c
+            }
             _ => {
                 log::error!(
                     "reload of {} refused ({} error(s)); keeping the running configuration",

@@ -57,6 +57,11 @@ pub enum LoopEvent {
         id: StepId,
         outcome: StepOutcome,
     },
+    /// A fence for the core's `Output::Fence` finished.
+    FenceDone {
+        node: String,
+        ok: bool,
+    },
     Control {
         req: Request,
         reply: oneshot::Sender<Response>,

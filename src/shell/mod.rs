@@ -2,6 +2,7 @@
 pub mod clock;
 pub mod control;
 pub mod daemon;
+pub mod fence;
 pub mod link;
 pub mod logging;
 pub mod proto;
