@@ -10,7 +10,7 @@ use super::proto::{
     GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,
 };
 use super::script::{self, ScriptSpec};
-use super::{control, fence, realtime, state};
+use super::{control, fence, ping, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
 use crate::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome};
 use crate::time::{Duration, Instant};
@@ -256,6 +256,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
+    let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
     let node = Node::new(params, clock.now());
     log::info!(
         "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
@@ -279,9 +280,11 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         pending: VecDeque::new(),
         shutting_down: None,
         exit: None,
+        pinger,
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
+    d.pinger.abort();
     link::close_all(
         std::mem::take(&mut d.links),
         std::time::Duration::from_secs(2),
@@ -309,6 +312,8 @@ struct Daemon {
     /// When the graceful shutdown must have finished.
     shutting_down: Option<Instant>,
     exit: Option<ExitCode>,
+    /// The ping node task (restarted when a reload changes ping settings).
+    pinger: tokio::task::JoinHandle<()>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -718,6 +723,7 @@ impl Daemon {
             }
             LoopEvent::StepDone { id, outcome } => self.handle(Input::StepDone { id, outcome }),
             LoopEvent::FenceDone { node, ok } => self.handle(Input::FenceDone { node, ok }),
+            LoopEvent::PingNode { index, up } => self.handle(Input::PingNode { index, up }),
             LoopEvent::Control { req, reply } => {
                 let r = self.control(req);
                 let _ = reply.send(r);
@@ -947,6 +953,12 @@ impl Daemon {
             }
         }
         logging::configure(&self.local, &new.logging);
+        if (&new.ping_nodes, new.keepalive, new.deadping)
+            != (&self.cfg.ping_nodes, self.cfg.keepalive, self.cfg.deadping)
+        {
+            self.pinger.abort();
+            self.pinger = tokio::spawn(ping::run(new.clone(), self.tx.clone()));
+        }
         self.cfg = new.clone();
         log::info!(
             "configuration reloaded{}",

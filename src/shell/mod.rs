@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod fence;
 pub mod link;
 pub mod logging;
+pub mod ping;
 pub mod proto;
 pub mod realtime;
 pub mod script;
