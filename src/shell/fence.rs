@@ -135,16 +135,18 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn cfg_with(hook: Option<PathBuf>, hosts: &[(&str, &str)]) -> Config {
-        let mut c = Config::default();
+        let mut c = Config {
+            stonith_hosts: hosts
+                .iter()
+                .map(|(h, k)| StonithHost {
+                    host: h.to_string(),
+                    kind: k.to_string(),
+                    params: vec!["a".into(), "b c".into()],
+                })
+                .collect(),
+            ..Config::default()
+        };
         c.hbd.fence_hook = hook;
-        c.stonith_hosts = hosts
-            .iter()
-            .map(|(h, k)| StonithHost {
-                host: h.to_string(),
-                kind: k.to_string(),
-                params: vec!["a".into(), "b c".into()],
-            })
-            .collect();
         c
     }
 

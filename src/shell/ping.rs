@@ -168,7 +168,7 @@ pub async fn run(cfg: Config, tx: mpsc::Sender<LoopEvent>) {
                 }
                 let now = Instant::now();
                 for (i, t) in targets.iter_mut().enumerate() {
-                    if t.up && t.last_reply.is_none_or(|r| now.duration_since(r) >= deadping) {
+                    if t.up && t.last_reply.map_or(true, |r| now.duration_since(r) >= deadping) {
                         t.up = false;
                         if tx.send(LoopEvent::PingNode { index: i, up: false }).await.is_err() {
                             return;
@@ -243,13 +243,15 @@ mod tests {
             eprintln!("skipped: needs root (or ping_group_range) for an ICMP socket");
             return;
         }
-        let mut cfg = Config::default();
-        cfg.keepalive = crate::time::Duration::from_millis(100);
-        cfg.deadping = crate::time::Duration::from_millis(1000);
-        cfg.ping_nodes = vec![crate::config::PingNode {
-            name: "127.0.0.1".into(),
-            addrs: vec!["127.0.0.1".into()],
-        }];
+        let cfg = Config {
+            keepalive: crate::time::Duration::from_millis(100),
+            deadping: crate::time::Duration::from_millis(1000),
+            ping_nodes: vec![crate::config::PingNode {
+                name: "127.0.0.1".into(),
+                addrs: vec!["127.0.0.1".into()],
+            }],
+            ..Config::default()
+        };
         let (tx, mut rx) = mpsc::channel(8);
         let task = tokio::spawn(run(cfg, tx));
         let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
