@@ -217,4 +217,21 @@ mod tests {
         assert!(!fence(&[c], "beta", "dead", "alpha", Duration::from_millis(300)).await);
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
+
+    #[tokio::test]
+    async fn stonith_host_runs_cluster_glue_stonith() {
+        let Some(bin) = stonith_binary() else {
+            eprintln!("skipped: cluster-glue's stonith is not installed");
+            return;
+        };
+        let to = Duration::from_secs(30);
+        // cluster-glue's `null` device resets any host it lists and succeeds.
+        let mut cfg = cfg_with(None, &[("beta", "null")]);
+        cfg.stonith_hosts[0].params = vec!["alpha beta".into()];
+        let cmds = commands(&cfg, "beta", Some(&bin));
+        assert!(fence(&cmds, "beta", "dead", "alpha", to).await);
+        let bad = cfg_with(None, &[("*", "hbd-no-such-device")]);
+        let cmds = commands(&bad, "beta", Some(&bin));
+        assert!(!fence(&cmds, "beta", "dead", "alpha", to).await);
+    }
 }
