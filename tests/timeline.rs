@@ -2043,3 +2043,24 @@ fn legacy_auto_failback_ignores_ping_counts() {
         .iter()
         .any(|m| m.starts_with("t=ask_resources")));
 }
+
+#[test]
+fn stonith_host_for_this_node_fences_one_for_another_does_not() {
+    for (host, fenced) in [("nodea", true), ("*", true), ("nodeb", false)] {
+        let mut c = config(AutoFailback::On);
+        c.stonith_hosts = vec![hbd::config::StonithHost {
+            host: host.into(),
+            kind: "null".into(),
+            params: vec!["nodeb".into()],
+        }];
+        let mut n = stable_pair_with(c);
+        n.peer_status(1500);
+        let o = n.tick_until(12_000, 500);
+        assert_eq!(!fences(&o).is_empty(), fenced, "stonith_host {host}");
+        assert_eq!(
+            protocol(&o).contains(&"t=stonith node=nodeb result=n_stnth".to_string()),
+            !fenced,
+            "stonith_host {host}"
+        );
+    }
+}

@@ -1205,15 +1205,16 @@ impl Machine {
         self.take_over_dead_peer(now, if fence_needed { "n_stnth" } else { "unneeded" });
     }
 
-    /// hbd fences when a hook is set or a `stonith_host` line covers the peer
-    /// (the shell drops `stonith_host` lines it cannot run, with a warning).
+    /// hbd fences when a hook is set or a `stonith_host` line is for this
+    /// node: its HOST is the node the device is reachable from (heartbeat's
+    /// rule), `*` any. The shell drops lines it cannot run, with a warning.
     fn fencing_configured(&self) -> bool {
         self.cfg.hbd.fence_hook.is_some()
             || self
                 .cfg
                 .stonith_hosts
                 .iter()
-                .any(|h| h.host == "*" || h.host.eq_ignore_ascii_case(&self.peer.name))
+                .any(|h| h.host == "*" || h.host.eq_ignore_ascii_case(&self.local))
     }
 
     /// The takeover half of §6.7, once fencing is settled; `result` is what

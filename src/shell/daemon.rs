@@ -567,7 +567,8 @@ impl Daemon {
     }
 
     fn run_fence(&mut self, node: String, reason: String) {
-        let cmds = fence::commands(&self.cfg, &node, fence::stonith_binary().as_deref());
+        let stonith = fence::stonith_binary();
+        let cmds = fence::commands(&self.cfg, &node, &self.local, stonith.as_deref());
         let (tx, local, timeout) = (
             self.tx.clone(),
             self.local.clone(),

@@ -50,9 +50,14 @@ impl FenceCommand {
 }
 
 /// The commands that fence `node`, in the order they are tried: the hook,
-/// then each `stonith_host` line naming `node` or `*` (only when `stonith`
-/// is the path given).
-pub fn commands(cfg: &Config, node: &str, stonith: Option<&Path>) -> Vec<FenceCommand> {
+/// then each `stonith_host` line for `local` (heartbeat's HOST is the node
+/// the device is reachable from, `*` any), only when `stonith` is given.
+pub fn commands(
+    cfg: &Config,
+    node: &str,
+    local: &str,
+    stonith: Option<&Path>,
+) -> Vec<FenceCommand> {
     let mut v = Vec::new();
     if let Some(h) = &cfg.hbd.fence_hook {
         v.push(FenceCommand {
@@ -62,7 +67,7 @@ pub fn commands(cfg: &Config, node: &str, stonith: Option<&Path>) -> Vec<FenceCo
     }
     if let Some(bin) = stonith {
         for h in &cfg.stonith_hosts {
-            if h.host == "*" || h.host.eq_ignore_ascii_case(node) {
+            if h.host == "*" || h.host.eq_ignore_ascii_case(local) {
                 v.push(FenceCommand {
                     path: bin.to_path_buf(),
                     argv: vec![
@@ -154,9 +159,10 @@ mod tests {
     fn commands_hook_first_then_matching_stonith_hosts() {
         let c = cfg_with(
             Some("/x/hook".into()),
-            &[("beta", "null"), ("gamma", "ssh"), ("*", "meatware")],
+            &[("ALPHA", "null"), ("gamma", "ssh"), ("*", "meatware")],
         );
-        let v = commands(&c, "Beta", Some(Path::new("/usr/sbin/stonith")));
+        // Lines for alpha (where this runs) or any node; gamma's device is not ours.
+        let v = commands(&c, "Beta", "alpha", Some(Path::new("/usr/sbin/stonith")));
         let lines: Vec<String> = v.iter().map(FenceCommand::command_line).collect();
         assert_eq!(
             lines,
@@ -168,7 +174,7 @@ mod tests {
         );
         // The parameters stay one argv element: no shell ever splits them.
         assert_eq!(v[1].argv[3], "a b c");
-        assert_eq!(commands(&c, "beta", None).len(), 1);
+        assert_eq!(commands(&c, "beta", "alpha", None).len(), 1);
     }
 
     #[tokio::test]
@@ -226,12 +232,12 @@ mod tests {
         };
         let to = Duration::from_secs(30);
         // cluster-glue's `null` device resets any host it lists and succeeds.
-        let mut cfg = cfg_with(None, &[("beta", "null")]);
+        let mut cfg = cfg_with(None, &[("alpha", "null")]);
         cfg.stonith_hosts[0].params = vec!["alpha beta".into()];
-        let cmds = commands(&cfg, "beta", Some(&bin));
+        let cmds = commands(&cfg, "beta", "alpha", Some(&bin));
         assert!(fence(&cmds, "beta", "dead", "alpha", to).await);
         let bad = cfg_with(None, &[("*", "hbd-no-such-device")]);
-        let cmds = commands(&bad, "beta", Some(&bin));
+        let cmds = commands(&bad, "beta", "alpha", Some(&bin));
         assert!(!fence(&cmds, "beta", "dead", "alpha", to).await);
     }
 }
