@@ -2064,3 +2064,26 @@ fn stonith_host_for_this_node_fences_one_for_another_does_not() {
         );
     }
 }
+
+#[test]
+fn reload_without_fencing_ends_a_failing_fence_and_takes_over() {
+    let (mut n, _) = fenced_peer_dies(true);
+    n.at(
+        12_000,
+        Input::FenceDone {
+            node: "nodeb".into(),
+            ok: false,
+        },
+    );
+    let o = n.at(13_000, Input::Reload(Box::new(config(AutoFailback::On))));
+    assert!(events(&o).contains(&Event::FenceCancelled {
+        node: "nodeb".into(),
+        reason: "fencing is no longer configured (reload)".into()
+    }));
+    assert_eq!(protocol(&o), ["t=stonith node=nodeb result=n_stnth"]);
+    assert_eq!(steps(&o), [(1, 0, Action::Status)]);
+    // The retry timer is gone with it.
+    let o = n.finish_steps(o);
+    let o2 = n.tick_until(20_000, 500);
+    assert!(fences(&o).is_empty() && fences(&o2).is_empty());
+}

@@ -1912,6 +1912,12 @@ impl Machine {
             // Indexes moved: the shell's pinger restarts and reports afresh.
             self.ping_up = vec![false; self.cfg.ping_nodes.len()];
         }
+        // The operator's way out of a fence that keeps failing: remove the
+        // hook (having made sure by hand that the peer is down) and reload.
+        if self.fence.is_some() && !self.fencing_configured() {
+            self.cancel_fence("fencing is no longer configured (reload)");
+            self.take_over_dead_peer(now, "n_stnth");
+        }
         if self.cfg.media != old_media {
             self.links = self
                 .cfg
