@@ -2087,3 +2087,32 @@ fn reload_without_fencing_ends_a_failing_fence_and_takes_over() {
     let o2 = n.tick_until(20_000, 500);
     assert!(fences(&o).is_empty() && fences(&o2).is_empty());
 }
+
+#[test]
+fn peer_restarting_during_a_pending_fence_gives_our_home_groups_back() {
+    let mut n = new_node(fenced_config(true));
+    n.drain();
+    n.peer_status(100);
+    // The peer runs everything, our home group too.
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.finish_steps(o);
+    assert_eq!(n.node.status().rsc_hold, "none");
+    n.peer_status(1500);
+    let o = n.tick_until(12_000, 500);
+    assert_eq!(fences(&o).len(), 1);
+    // It restarts before the fence answered: it runs nothing now.
+    n.peer.gen += 1;
+    n.peer.seq = 0;
+    let o = n.peer_status(13_000);
+    assert!(events(&o).contains(&Event::FenceCancelled {
+        node: "nodeb".into(),
+        reason: "it restarted".into()
+    }));
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+    n.finish_steps(o);
+    assert_eq!(n.node.status().rsc_hold, "local");
+}

@@ -873,6 +873,9 @@ impl Machine {
         self.peer.hold = HoldSet::None;
         self.peer.uuid = None;
         self.peer.ack_trigger = self.rng.range(0, 9);
+        // A fence still pending means we took nothing over: the restarted peer
+        // runs nothing either, so our home groups come back like below.
+        let fence_pending = self.fence.is_some();
         self.cancel_fence("it restarted");
         self.peer_ping = None;
         self.send_ping_count(now);
@@ -885,7 +888,11 @@ impl Machine {
         // A restarted peer lost whatever it ran or was about to run (it may have
         // died while taking our groups in a standby). It will start its own
         // groups itself; ours that nobody runs now come back to us.
-        if !was_dead && self.comm_up && !self.shutting_down && self.rstate == RscState::Stable {
+        if (!was_dead || fence_pending)
+            && self.comm_up
+            && !self.shutting_down
+            && self.rstate == RscState::Stable
+        {
             let ids: Vec<GroupId> = (0..self.groups.len())
                 .filter(|&i| self.groups[i].local && self.groups[i].state == GState::Stopped)
                 .map(GroupId)

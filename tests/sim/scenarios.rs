@@ -366,8 +366,35 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
             // Double activity is expected after crashes and cuts; the world's
             // bound still limits how long it may last once connected.
             w.heal_bound = Duration::from_millis(DEADTIME + 6000);
+            // Half the runs with fencing (some fences failing first) and a
+            // ping node whose reachability flips, applied by reload.
+            let extras = rng.chance(50);
+            if extras {
+                w.cfg.hbd.fence_hook = Some("/usr/local/sbin/fence-peer".into());
+                w.cfg.hbd.fence_required = rng.chance(70);
+                w.cfg.ping_nodes = vec![hbd::config::PingNode {
+                    name: "198.51.100.1".into(),
+                    addrs: vec!["198.51.100.1".into()],
+                }];
+                w.fence_failures = rng.range(0, 3) as u32;
+                for i in 0..2 {
+                    let cfg = w.cfg.clone();
+                    w.log(format!("reload {} with fencing and a ping node", NAMES[i]));
+                    w.handle(i, Input::Reload(Box::new(cfg)));
+                    w.handle(i, Input::PingNode { index: 0, up: true });
+                }
+            }
             for _ in 0..rng.range(3, 8) {
                 let who = rng.range(0, 1) as usize;
+                if extras && rng.chance(30) {
+                    let up = rng.chance(50);
+                    w.log(format!(
+                        "{} ping node {}",
+                        NAMES[who],
+                        if up { "up" } else { "down" }
+                    ));
+                    w.handle(who, Input::PingNode { index: 0, up });
+                }
                 match rng.range(0, 8) {
                     0 => {
                         let (from, l) = (rng.range(0, 1) as usize, rng.range(0, 1) as usize);
