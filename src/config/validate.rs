@@ -395,6 +395,45 @@ mod tests {
     }
 
     #[test]
+    fn ping_nodes_warn_only_with_legacy_auto_failback() {
+        let mut c = base();
+        c.ping_nodes.push(crate::config::model::PingNode {
+            name: "192.0.2.254".into(),
+            addrs: vec!["192.0.2.254".into()],
+        });
+        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+        c.auto_failback = AutoFailback::Legacy;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert!(
+            m.iter().any(|l| l.contains(
+                "ping: warning: ping nodes only move resources with auto_failback on or off"
+            )),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn stonith_host_warns_only_without_cluster_glue() {
+        let mut c = base();
+        c.stonith_hosts.push(crate::config::model::StonithHost {
+            host: "*".into(),
+            kind: "null".into(),
+            params: vec!["beta".into()],
+        });
+        let installed = STONITH_PATHS
+            .iter()
+            .any(|p| is_executable_file(Path::new(p)));
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(
+            m.iter()
+                .any(|l| l
+                    .contains("stonith_host: warning: cluster-glue's stonith is not installed")),
+            !installed,
+            "{m:?}"
+        );
+    }
+
+    #[test]
     fn dev_null_is_a_character_device() {
         let mut c = base();
         c.media.push(Medium::Serial {
