@@ -2116,3 +2116,20 @@ fn peer_restarting_during_a_pending_fence_gives_our_home_groups_back() {
     n.finish_steps(o);
     assert_eq!(n.node.status().rsc_hold, "local");
 }
+
+#[test]
+fn peer_first_heard_after_initdead_is_told_our_ping_count() {
+    let mut n = new_node(uplink_config());
+    n.drain();
+    n.at(500, Input::PingNode { index: 0, up: true });
+    let o = n.tick_until(21_000, 1000);
+    assert!(
+        !protocol(&o)
+            .iter()
+            .any(|m| m.starts_with("t=num_ping_nodes")),
+        "nobody to tell while alone"
+    );
+    let o = n.peer_status(22_000);
+    assert!(protocol(&o)
+        .contains(&"t=num_ping_nodes num_ping=1 dest=nodeb from_id=ipfail to_id=ipfail".into()));
+}

@@ -693,6 +693,7 @@ impl Machine {
                 self.peer.stable = false;
                 self.peer.shut_down = false;
                 self.peer.hold = HoldSet::None;
+                self.send_ping_count(now);
             }
         }
         if let Some(u) = msg.get_binary("srcuuid") {
