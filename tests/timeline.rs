@@ -534,15 +534,24 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
         events(&o)
     );
     assert_eq!(n.node.status().peer.state, "active");
+    // Our holdings, marked `heal` in case the peer ran all along behind a
+    // one-way link (the home-node rule then settles it), then the answer to
+    // its `starting`.
     assert_eq!(
         protocol(&o),
-        ["t=resource rsc_hold=all rtype=full isstable=1"]
+        [
+            "t=resource rsc_hold=all rtype=full isstable=1 info=heal",
+            "t=resource rsc_hold=all rtype=full isstable=1"
+        ]
     );
-    let o = n.peer_says(
+    let mut o = n.peer_says(
         21_300,
         "resource",
         &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
     );
+    // The heal check (nothing to settle: it holds nothing) re-announces
+    // first, so heartbeat's 1 s "auto failback delayed" retry applies.
+    o.extend(n.live_until(23_000));
     assert!(
         events(&o).contains(&Event::AutoFailback),
         "{:?}",
@@ -551,6 +560,7 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
     assert_eq!(
         protocol(&o),
         [
+            "t=resource rsc_hold=all rtype=full isstable=1",
             "t=resource rsc_hold=all rtype=full isstable=1",
             "t=ask_resources rsc_hold=foreign info=me"
         ]
@@ -2132,4 +2142,30 @@ fn peer_first_heard_after_initdead_is_told_our_ping_count() {
     let o = n.peer_status(22_000);
     assert!(protocol(&o)
         .contains(&"t=num_ping_nodes num_ping=1 dest=nodeb from_id=ipfail to_id=ipfail".into()));
+}
+
+#[test]
+fn peer_that_ran_all_along_behind_a_one_way_link_is_settled_by_home_node_rule() {
+    // nodea never hears nodeb (its direction is cut) and takes everything at
+    // initdead; nodeb, hearing nodea, ran its own and kept running.
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    n.finish_steps(o);
+    assert_eq!(n.node.status().rsc_hold, "all");
+    let o = n.peer_status(21_000);
+    assert!(
+        protocol(&o).contains(&"t=resource rsc_hold=all rtype=full isstable=1 info=heal".into())
+    );
+    let o = n.peer_says(
+        21_100,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(events(&o).contains(&Event::ReannounceAddresses {
+        group: "IPaddr::192.0.2.10".into()
+    }));
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(n.node.status().rsc_hold, "local");
 }

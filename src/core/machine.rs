@@ -694,6 +694,15 @@ impl Machine {
                 self.peer.shut_down = false;
                 self.peer.hold = HoldSet::None;
                 self.send_ping_count(now);
+                // Unless it could not hear us (a one-way link at our start):
+                // then it ran everything all along, as we now do. Ask for its
+                // holdings and let the home-node rule settle any overlap.
+                if self.nice_failback() && self.comm_up && self.my_hold() != HoldSet::None {
+                    self.healing = true;
+                    let (l, f) = self.held_or_queued();
+                    let stable = self.is_stable();
+                    self.send_resource(now, hold_from(l, f), stable, Some("heal"));
+                }
             }
         }
         if let Some(u) = msg.get_binary("srcuuid") {
