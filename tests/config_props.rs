@@ -126,6 +126,7 @@ prop_compose! {
                 stop_failure: if hbd.1 { StopFailurePolicy::Reboot } else { StopFailurePolicy::Block },
                 resource_dirs: hbd.2,
                 fence_hook: hbd.3,
+                fence_required: hbd.4,
                 compact_serial: hbd.4,
                 // Independent of compact_serial without widening the tuple.
                 builtin_ipaddr: hbd.4 == hbd.1,

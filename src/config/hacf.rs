@@ -143,7 +143,7 @@ const IGNORED: &[(&str, Shape, &str)] = &[
     (
         "stonith",
         Shape::WholeLine,
-        "hbd runs no STONITH plugin; set [hbd] fence_hook in hbd.toml",
+        "hbd does not read a STONITH configuration file; write stonith_host lines or set [hbd] fence_hook in hbd.toml",
     ),
     (
         "respawn",

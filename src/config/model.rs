@@ -243,6 +243,9 @@ pub struct HbdOptions {
     pub resource_dirs: Vec<PathBuf>,
     /// Executable run before taking over a peer declared dead (fencing hook).
     pub fence_hook: Option<PathBuf>,
+    /// Take over a dead peer only after the fence succeeded (retrying every
+    /// 5 s); false = take over anyway after a failed fence, loudly.
+    pub fence_required: bool,
     /// Use hbd's compact signed frame on serial links (hbd-to-hbd only).
     pub compact_serial: bool,
     /// Run IPaddr/IPaddr2 resources in-process (netlink + gratuitous ARP)
@@ -260,6 +263,7 @@ impl Default for HbdOptions {
             stop_failure: StopFailurePolicy::Block,
             resource_dirs: Vec::new(),
             fence_hook: None,
+            fence_required: true,
             compact_serial: false,
             builtin_ipaddr: false,
             bind: None,

@@ -174,6 +174,7 @@ struct HbdT {
     #[serde(default)]
     resource_dirs: Vec<String>,
     fence_hook: Option<String>,
+    fence_required: Option<Spanned<bool>>,
     compact_serial: Option<Spanned<bool>>,
     builtin_ipaddr: Option<bool>,
     bind: Option<Spanned<String>>,
@@ -570,6 +571,11 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         };
         o.resource_dirs = h.resource_dirs.iter().map(here).collect();
         o.fence_hook = h.fence_hook.as_ref().map(here);
+        if let Some(r) = &h.fence_required {
+            o.fence_required = *r.get_ref();
+            cfg.origins
+                .insert("hbd.fence_required".into(), cx.loc(r.span()));
+        }
         if let Some(c) = &h.compact_serial {
             o.compact_serial = *c.get_ref();
             cfg.origins
@@ -884,6 +890,7 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     if let Some(f) = &h.fence_hook {
         let _ = writeln!(o, "fence_hook = {}", qp(f));
     }
+    let _ = writeln!(o, "fence_required = {}", h.fence_required);
     let _ = writeln!(o, "compact_serial = {}", h.compact_serial);
     let _ = writeln!(o, "builtin_ipaddr = {}", h.builtin_ipaddr);
     if let Some(b) = &h.bind {

@@ -125,19 +125,27 @@ pub fn validate(
             format!("{how} is deprecated (heartbeat warns too): it can leave groups unstarted and allows no standby; write on or off"),
         ));
     }
-    // Accepted so existing files load, but not acted on: say so rather than be silent.
-    if !cfg.ping_nodes.is_empty() {
+    // ipfail refuses to run with legacy auto_failback (it exits 100); hbd's
+    // uplink tie-break does the same, so say the ping lines are inert.
+    if !cfg.ping_nodes.is_empty() && cfg.auto_failback == AutoFailback::Legacy {
         d.push(Diagnostic::warning(
             origin(cfg, "ping.0"),
             "ping",
-            "hbd records ping nodes but sends no ICMP pings; in heartbeat they only feed ipfail, which hbd does not run",
+            "ping nodes only move resources with auto_failback on or off (as ipfail); with legacy they are pinged but change nothing",
         ));
     }
-    if !cfg.stonith_hosts.is_empty() {
+    if !cfg.stonith_hosts.is_empty()
+        && !STONITH_PATHS
+            .iter()
+            .any(|p| is_executable_file(Path::new(p)))
+    {
         d.push(Diagnostic::warning(
             origin(cfg, "stonith_host.0"),
             "stonith_host",
-            "hbd records it but runs no STONITH plugin; set [hbd] fence_hook in hbd.toml to fence a dead peer",
+            format!(
+                "cluster-glue's stonith is not installed ({}), so it cannot be honoured: install cluster-glue, or set [hbd] fence_hook in hbd.toml",
+                STONITH_PATHS.join(", ")
+            ),
         ));
     }
     machine_facts(cfg, purpose, config_dir, &mut d);
@@ -310,6 +318,9 @@ fn group_directive(loc: &Location) -> &'static str {
     }
 }
 
+/// Where Debian's cluster-glue installs `stonith`.
+pub const STONITH_PATHS: [&str; 3] = ["/usr/sbin/stonith", "/sbin/stonith", "/usr/bin/stonith"];
+
 /// A regular file with an execute bit: what heartbeat's ResourceManager accepts.
 pub fn is_executable_file(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -424,6 +435,45 @@ mod tests {
         let m = msgs(&c, Some("alpha"), Purpose::Run);
         assert_eq!(m.len(), 1, "{m:?}");
         assert!(m[0].contains("hbd-no-such-script"), "{m:?}");
+    }
+
+    #[test]
+    fn ping_nodes_warn_only_with_legacy_auto_failback() {
+        let mut c = base();
+        c.ping_nodes.push(crate::config::model::PingNode {
+            name: "192.0.2.254".into(),
+            addrs: vec!["192.0.2.254".into()],
+        });
+        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+        c.auto_failback = AutoFailback::Legacy;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert!(
+            m.iter().any(|l| l.contains(
+                "ping: warning: ping nodes only move resources with auto_failback on or off"
+            )),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn stonith_host_warns_only_without_cluster_glue() {
+        let mut c = base();
+        c.stonith_hosts.push(crate::config::model::StonithHost {
+            host: "*".into(),
+            kind: "null".into(),
+            params: vec!["beta".into()],
+        });
+        let installed = STONITH_PATHS
+            .iter()
+            .any(|p| is_executable_file(Path::new(p)));
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(
+            m.iter()
+                .any(|l| l
+                    .contains("stonith_host: warning: cluster-glue's stonith is not installed")),
+            !installed,
+            "{m:?}"
+        );
     }
 
     #[test]

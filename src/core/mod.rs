@@ -104,6 +104,18 @@ pub enum Input {
     /// A new configuration that passed `validate()` (SIGHUP). Node names and
     /// resource groups must be unchanged; timings and media may change.
     Reload(Box<Config>),
+    /// The answer to [`Output::Fence`]: the hook or `stonith` exited 0 (`ok`)
+    /// or not. An answer for a node no longer being fenced is ignored.
+    FenceDone {
+        node: String,
+        ok: bool,
+    },
+    /// A ping node (`Config::ping_nodes[index]`) became reachable (first echo
+    /// reply) or unreachable (`deadping` without a reply). Only changes count.
+    PingNode {
+        index: usize,
+        up: bool,
+    },
     /// Nothing arrived; a deadline may have passed.
     Timer,
 }
@@ -123,6 +135,10 @@ pub enum Output {
     Event(Event),
     /// Graceful shutdown finished: every group released, the peer told.
     ShutdownComplete,
+    /// Fence `node` (run `fence_hook NODE`, or `stonith -T reset NODE` for a
+    /// `stonith_host`) and answer with [`Input::FenceDone`]. The core takes
+    /// over nothing of that node until then; at most one fence is outstanding.
+    Fence { node: String, reason: String },
 }
 
 /// Everything the core needs to start. The shell reads generation and uuid from

@@ -10,7 +10,7 @@ use super::proto::{
     GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,
 };
 use super::script::{self, ScriptSpec};
-use super::{control, realtime, state};
+use super::{control, fence, ping, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
 use crate::core::{
     Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
@@ -242,6 +242,8 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     } else {
         log::debug!("realtime off");
     }
+    let mut cfg = cfg;
+    fence::drop_unusable_stonith(&mut cfg);
     let mut seed = [0u8; 8];
     let _ = state::random_bytes(&mut seed);
     let params = NodeParams {
@@ -258,6 +260,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
+    let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
     let node = Node::new(params, clock.now());
     log::info!(
         "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
@@ -283,9 +286,11 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         shutting_down: None,
         exit: None,
         notify: super::notify::Notifier::from_env(),
+        pinger,
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
+    d.pinger.abort();
     link::close_all(
         std::mem::take(&mut d.links),
         std::time::Duration::from_secs(2),
@@ -318,6 +323,8 @@ struct Daemon {
     refusal: Option<String>,
     /// systemd readiness, status line and watchdog (no-op outside systemd).
     notify: super::notify::Notifier,
+    /// The ping node task (restarted when a reload changes ping settings).
+    pinger: tokio::task::JoinHandle<()>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -470,6 +477,7 @@ impl Daemon {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
             }
+            Output::Fence { node, reason } => self.run_fence(node, reason),
         }
     }
 
@@ -583,6 +591,20 @@ impl Daemon {
             env.push(("HA_NICEFAILBACK".into(), "yes".into()));
         }
         env
+    }
+
+    fn run_fence(&mut self, node: String, reason: String) {
+        let stonith = fence::stonith_binary();
+        let cmds = fence::commands(&self.cfg, &node, &self.local, stonith.as_deref());
+        let (tx, local, timeout) = (
+            self.tx.clone(),
+            self.local.clone(),
+            self.cfg.hbd.script_timeout,
+        );
+        tokio::spawn(async move {
+            let ok = fence::fence(&cmds, &node, &reason, &local, timeout).await;
+            let _ = tx.send(LoopEvent::FenceDone { node, ok }).await;
+        });
     }
 
     fn run_step(&mut self, step: Step) {
@@ -747,6 +769,8 @@ impl Daemon {
                 });
             }
             LoopEvent::StepDone { id, outcome } => self.handle(Input::StepDone { id, outcome }),
+            LoopEvent::FenceDone { node, ok } => self.handle(Input::FenceDone { node, ok }),
+            LoopEvent::PingNode { index, up } => self.handle(Input::PingNode { index, up }),
             LoopEvent::Control { req, reply } => {
                 let r = self.control(req);
                 let _ = reply.send(r);
@@ -928,7 +952,10 @@ impl Daemon {
         log::info!("SIGHUP: reloading {}", self.opts.config.display());
         let (loaded, errors) = load_config(&self.opts);
         let new = match loaded.config {
-            Some(c) if errors == 0 => c,
+            Some(mut c) if errors == 0 => {
+                fence::drop_unusable_stonith(&mut c);
+                c
+            }
             _ => {
                 log::error!(
                     "reload of {} refused ({} error(s)); keeping the running configuration",
@@ -986,6 +1013,12 @@ impl Daemon {
             }
         }
         logging::configure(&self.local, &new.logging);
+        if (&new.ping_nodes, new.keepalive, new.deadping)
+            != (&self.cfg.ping_nodes, self.cfg.keepalive, self.cfg.deadping)
+        {
+            self.pinger.abort();
+            self.pinger = tokio::spawn(ping::run(new.clone(), self.tx.clone()));
+        }
         self.cfg = new.clone();
         log::info!(
             "configuration reloaded{}",

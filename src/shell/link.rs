@@ -57,6 +57,16 @@ pub enum LoopEvent {
         id: StepId,
         outcome: StepOutcome,
     },
+    /// A ping node became reachable or unreachable.
+    PingNode {
+        index: usize,
+        up: bool,
+    },
+    /// A fence for the core's `Output::Fence` finished.
+    FenceDone {
+        node: String,
+        ok: bool,
+    },
     Control {
         req: Request,
         reply: oneshot::Sender<Response>,

@@ -169,12 +169,24 @@ fn keep(into: &mut Vec<u8>, data: &[u8]) {
 
 /// Runs one script to completion (or to its timeout) and returns what happened.
 pub async fn run(spec: &ScriptSpec) -> ScriptResult {
+    let mut argv = spec.args.clone();
+    argv.push(action_word(spec.action).to_string());
+    run_argv(&spec.path, &argv, &spec.env, spec.timeout).await
+}
+
+/// The cage for any executable (a fence hook, `stonith`): fixed argv, only
+/// `env`, its own process group killed whole after `timeout`.
+pub async fn run_argv(
+    path: &std::path::Path,
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+) -> ScriptResult {
     let started = std::time::Instant::now();
-    let mut cmd = tokio::process::Command::new(&spec.path);
-    cmd.args(&spec.args)
-        .arg(action_word(spec.action))
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.args(argv)
         .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -190,7 +202,7 @@ pub async fn run(spec: &ScriptSpec) -> ScriptResult {
                 _ => (126, "cannot be run"),
             };
             return ScriptResult {
-                ending: Ending::SpawnFailed(code, format!("{}: {what}: {e}", spec.path.display())),
+                ending: Ending::SpawnFailed(code, format!("{}: {what}: {e}", path.display())),
                 stdout: String::new(),
                 stderr: String::new(),
                 elapsed: started.elapsed(),
@@ -204,7 +216,7 @@ pub async fn run(spec: &ScriptSpec) -> ScriptResult {
     let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
     let mut chunk = [0u8; 4096];
     let mut chunk2 = [0u8; 4096];
-    let timeout_at = TokioInstant::now() + spec.timeout.to_std();
+    let timeout_at = TokioInstant::now() + timeout.to_std();
     let mut kill_at: Option<TokioInstant> = None;
     let mut drain_until: Option<TokioInstant> = None;
     let mut exit: Option<std::process::ExitStatus> = None;
