@@ -567,7 +567,7 @@ impl Resolution {
             self.sole_ms.map(|v| v.to_string()).unwrap_or("–".into()),
             self.served_ms
                 .map(|v| v.to_string())
-                .unwrap_or("never".into())
+                .unwrap_or("never (within the run)".into())
         )
     }
 }
