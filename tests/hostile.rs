@@ -812,16 +812,88 @@ fn authkeys_symlink(e: &Env) -> Row {
     }
 }
 
+/// alpha restarts (a new generation); packets of its previous generation,
+/// replayed to beta, must be refused as replays.
+fn replay_old_generation(e: &mut Env) -> Row {
+    let scenario = "replay, after alpha restarted, of 50 packets of its previous generation";
+    let expected = "dropped by the core as an old generation (replay), logged; beta keeps seeing alpha active; the group stays where it is";
+    let old: Vec<Vec<u8>> = e
+        .relay
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .take(50)
+        .map(|p| p.1.clone())
+        .collect();
+    let key = e.c.service_key();
+    let holder0 =
+        e.c.status(1)
+            .ok()
+            .and_then(|s| cluster::running_on(&s, &key));
+    let _ = e.d[0].terminate(Duration::from_secs(10));
+    e.d[0] = e.c.start(0).expect("restart alpha");
+    let formed = common::lab::wait_for(Duration::from_secs(10), || {
+        let (sa, sb) = (e.c.status(0).ok()?, e.c.status(1).ok()?);
+        (sa.peer.state == "active" && sb.peer.state == "active").then_some(())
+    });
+    sleep(Duration::from_millis(500));
+    let holder1 =
+        e.c.status(1)
+            .ok()
+            .and_then(|s| cluster::running_on(&s, &key));
+    let from = lines(&e.c.nodes[1].log);
+    send_to_beta(e, &old);
+    let log = new_log(e, 1, from);
+    let after = e.c.status(1).ok();
+    let holder2 = after.as_ref().and_then(|s| cluster::running_on(s, &key));
+    let dropped = log
+        .lines()
+        .find(|l| l.contains("dropped") && l.contains("[alpha]"))
+        .map(str::to_string);
+    let mut bad = vec![];
+    if formed.is_none() {
+        bad.push("the pair did not form again after alpha's restart".into());
+    }
+    if old.is_empty() {
+        bad.push("nothing captured".into());
+    }
+    if !dropped.as_deref().is_some_and(|l| l.contains("generation")) {
+        bad.push(format!("no old-generation drop logged: {log}"));
+    }
+    if after.as_ref().map(|s| s.peer.state.as_str()) != Some("active") {
+        bad.push(format!(
+            "beta sees alpha {:?}",
+            after.as_ref().map(|s| s.peer.state.clone())
+        ));
+    }
+    if holder2 != holder1 {
+        bad.push(format!("the group moved from {holder1:?} to {holder2:?}"));
+    }
+    Row {
+        scenario: scenario.into(),
+        expected: expected.into(),
+        observed: format!(
+            "group on {holder0:?} before the restart, {holder1:?} after it, {holder2:?} after the replay; logged: {}",
+            dropped.unwrap_or_else(|| "nothing".into())
+        ),
+        dual_ms: None,
+        service_ms: None,
+        verdict: pass_or(bad),
+    }
+}
+
 #[test]
 fn hostile_matrix() {
     let _one = common::one_at_a_time();
-    let e = setup();
+    let mut e = setup();
     let mut rows = vec![flood(&e)];
     rows.push(replay(&e));
     rows.extend(crafted(&e));
     rows.push(control_socket(&e));
     rows.push(authkeys_symlink(&e));
     rows.push(writable_script(&e));
+    rows.push(replay_old_generation(&mut e));
     rows.push(secrets(&e));
     for r in &rows {
         eprintln!("[{}] {} | {}", r.scenario, r.observed, r.verdict.cell());
