@@ -441,7 +441,12 @@ impl Daemon {
         match out {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
-            Output::Event(e) => log::log!(e.level(), "{e}"),
+            Output::Event(e) => {
+                log::log!(e.level(), "{e}");
+                if let crate::core::Event::ReannounceAddresses { group } = &e {
+                    self.reannounce(group);
+                }
+            }
             Output::ShutdownComplete => {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
@@ -556,6 +561,46 @@ impl Daemon {
             env.push(("HA_NICEFAILBACK".into(), "yes".into()));
         }
         env
+    }
+
+    /// After a healed partition we keep `group`, but clients may still have
+    /// the peer's MAC for its addresses: run `start` again of its address
+    /// resources (IPaddr/IPaddr2), which on an address already held only
+    /// re-sends the gratuitous ARP. Outside the core's job runner on purpose:
+    /// the group stays running, nothing is reported back.
+    fn reannounce(&mut self, group: &str) {
+        let Some(g) = self.cfg.groups.iter().find(|g| g.key() == group) else {
+            return;
+        };
+        for resource in g
+            .resources
+            .iter()
+            .filter(|r| r.name == "IPaddr" || r.name == "IPaddr2")
+        {
+            let Some(path) =
+                config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
+            else {
+                log::warn!("{resource}: cannot re-announce: resource script not found");
+                continue;
+            };
+            let spec = ScriptSpec {
+                path,
+                args: resource.args.clone(),
+                action: crate::core::Action::Start,
+                env: self.script_env(),
+                timeout: self.cfg.hbd.script_timeout,
+            };
+            log::info!("re-announcing: running {}", spec.command_line());
+            tokio::spawn(async move {
+                let r = script::run(&spec).await;
+                match script::outcome(spec.action, &r) {
+                    StepOutcome::Failed { reason, .. } => {
+                        log::error!("{}: re-announce failed: {reason}", spec.command_line())
+                    }
+                    _ => log::info!("{}: re-announced", spec.command_line()),
+                }
+            });
+        }
     }
 
     fn run_step(&mut self, step: Step) {
