@@ -1498,7 +1498,7 @@ fn stop_with_a_process_holding_the_mount() -> Row {
 
 fn stop_hangs() -> Row {
     let name = "standby of nodea while a resource's stop hangs (script_timeout 1 s)";
-    let expected = "the stop is killed at the timeout and retried; the group stays failed on nodea (\"may be active here\") and is never started on nodeb: never both, the failure is logged";
+    let expected = "the stop is killed at the timeout and retried; the group stays on nodea (stopping while retried, then failed: \"may be active here\") and is never started on nodeb: never both, the failure is logged";
     let hang = "#!/bin/sh\n\
         for a; do act=$a; done\n\
         case $act in\n\
