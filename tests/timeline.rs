@@ -1341,6 +1341,53 @@ fn legacy_ip_request_stops_group_and_replies() {
     );
 }
 
+/// heartbeat in legacy mode, coming up while it believes nobody is active,
+/// takes its home group without asking (a self-addressed ip-request-resp),
+/// even if we took it over a moment before: we give it back instead of both
+/// running it (seen against the real heartbeat 3.0.6 in tests/interop.rs).
+#[test]
+fn legacy_peer_taking_its_home_group_unasked_makes_us_release_it() {
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    let o = n.finish_steps(o);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::PeerDead { .. })));
+    assert_eq!(n.node.status().groups[1].state, "running");
+    n.peer_status(21_000);
+    let o = n.peer_says(
+        21_100,
+        "ip-request-resp",
+        &[
+            ("dest", "nodeb"),
+            ("ipaddr", "IPaddr::192.0.2.11"),
+            ("weown", "yes"),
+            ("ok", "OK"),
+        ],
+    );
+    assert!(events(&o).contains(&Event::ReleaseAfterPartition {
+        group: "IPaddr::192.0.2.11".into(),
+        keeper: "nodeb".into()
+    }));
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(n.node.status().groups[1].state, "stopped");
+    assert_eq!(n.node.status().groups[0].state, "running");
+    // The peer taking one of OUR home groups unasked is left to ip-request.
+    let o = n.peer_says(
+        21_200,
+        "ip-request-resp",
+        &[
+            ("dest", "nodeb"),
+            ("ipaddr", "IPaddr::192.0.2.10"),
+            ("weown", "yes"),
+            ("ok", "OK"),
+        ],
+    );
+    assert!(steps(&o).is_empty());
+}
+
 #[test]
 fn legacy_has_no_standby() {
     let mut n = new_node(config(AutoFailback::Legacy));

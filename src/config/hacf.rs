@@ -96,7 +96,7 @@ const IGNORED: &[(&str, Shape, &str)] = &[
     (
         "rtprio",
         Shape::Options,
-        "hbd runs at normal priority; its timers do not need SCHED_FIFO",
+        "with `realtime on` hbd uses a fixed low SCHED_FIFO priority (5)",
     ),
     (
         "memreserve",

@@ -224,6 +224,12 @@ impl Event {
     pub fn level(&self) -> Level {
         use Event::*;
         match self {
+            // A copy on the slower link overtaken by a newer message is normal
+            // with two links (§4.5); heartbeat drops it silently.
+            PacketDropped {
+                reason: DropReason::OldSequence,
+                ..
+            } => Level::Debug,
             PeerDead { .. }
             | StopFailed { .. }
             | RebootRequired { .. }
@@ -399,12 +405,32 @@ impl fmt::Display for Event {
             ),
             ReleaseAfterPartition { group, keeper } => write!(
                 f,
-                "releasing group {group} after partition: {keeper} keeps it (home node rule)"
+                "releasing group {group}: {keeper} runs it too and keeps it (home node rule)"
             ),
             AcquireSkipped { group, reason } => write!(f, "not acquiring group {group}: {reason}"),
             ReloadApplied => f.write_str("reload: new timings applied"),
             ReloadRefused { reason } => write!(f, "reload refused: {reason}"),
             UnexpectedStep { id } => write!(f, "result for step {id} which is not outstanding; ignored"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(reason: DropReason) -> Event {
+        Event::PacketDropped {
+            reason,
+            node: "beta".into(),
+            count: 3,
+        }
+    }
+
+    #[test]
+    fn slower_link_copies_are_debug_but_replays_warn() {
+        assert_eq!(dropped(DropReason::OldSequence).level(), Level::Debug);
+        assert_eq!(dropped(DropReason::Replay).level(), Level::Warn);
+        assert_eq!(dropped(DropReason::UnknownNode).level(), Level::Warn);
     }
 }

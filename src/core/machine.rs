@@ -729,9 +729,37 @@ impl Machine {
         }
         if for_us {
             self.dispatch(now, link, &t, seq, &msg);
+        } else if t == "ip-request-resp" {
+            self.peer_takes_home_group(&msg);
         }
         if first {
             self.check_links_up(now);
+        }
+    }
+
+    /// Legacy mode: a heartbeat peer that comes up while it believes nobody is
+    /// active takes its home groups without asking (a self-addressed
+    /// `ip-request-resp`, §6.6), even if we took them over a moment before. Seeing
+    /// that on the wire, we give its home group back: otherwise both run it.
+    fn peer_takes_home_group(&mut self, msg: &Message) {
+        if self.nice_failback() || !self.comm_up || self.shutting_down {
+            return;
+        }
+        let to_itself = msg
+            .get("dest")
+            .is_some_and(|d| d.eq_ignore_ascii_case(&self.peer.name));
+        if !to_itself || msg.get("ok") != Some("OK") {
+            return;
+        }
+        let key = msg.get("ipaddr").unwrap_or_default();
+        let Some(i) = self.cfg.groups.iter().position(|g| g.key() == key) else {
+            return;
+        };
+        let g = GroupId(i);
+        let held = matches!(self.groups[i].state, GState::Starting | GState::Running)
+            || self.jobs.contains(&Job::Acquire(g));
+        if !self.groups[i].local && held {
+            self.release_after_partition(g);
         }
     }
 

@@ -12,12 +12,14 @@ use super::proto::{
 use super::script::{self, ScriptSpec};
 use super::{control, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
-use crate::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome};
+use crate::core::{
+    Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
+};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -233,6 +235,8 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         rsctmp,
         _lock,
     } = p;
+    let bind = opts.bind.or(cfg.hbd.bind);
+    let cfg = link::without_own_ucast(cfg, bind);
     if cfg.realtime && !opts.no_realtime {
         realtime::apply();
     } else {
@@ -275,8 +279,10 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         tx,
         limiter: RateLimiter::new(Duration::from_secs(10)),
         pending: VecDeque::new(),
+        refusal: None,
         shutting_down: None,
         exit: None,
+        notify: super::notify::Notifier::from_env(),
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
@@ -307,6 +313,11 @@ struct Daemon {
     /// When the graceful shutdown must have finished.
     shutting_down: Option<Instant>,
     exit: Option<ExitCode>,
+    /// The core's refusal of the operator command being handled, so the control
+    /// socket can answer with it instead of "accepted".
+    refusal: Option<String>,
+    /// systemd readiness, status line and watchdog (no-op outside systemd).
+    notify: super::notify::Notifier,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -336,8 +347,12 @@ impl Daemon {
     ) -> ExitCode {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
+        let mut watchdog = self.notify.watchdog_timer();
         self.drain();
         while self.exit.is_none() {
+            if self.notify.enabled() {
+                self.notify.observe(&self.node.status());
+            }
             let now = self.clock.now();
             let wake = self
                 .node
@@ -378,6 +393,9 @@ impl Daemon {
                         }
                     }
                 },
+                _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
+                    self.notify.ping();
+                }
                 _ = async { match shutdown_left { Some(l) => tokio::time::sleep(l.to_std()).await, None => std::future::pending().await } } => {
                     log::error!(
                         "shutdown did not complete within {}; exiting anyway: resources may still be running on this node",
@@ -410,6 +428,7 @@ impl Daemon {
         let budget = self.shutdown_budget();
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
         self.shutting_down = Some(self.clock.now() + budget);
+        self.notify.stopping();
         self.handle(Input::Command(Command::Shutdown));
     }
 
@@ -442,8 +461,11 @@ impl Daemon {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
             Output::Event(e) => {
+                if let Event::CommandRefused { .. } = &e {
+                    self.refusal = Some(e.to_string());
+                }
                 log::log!(e.level(), "{e}");
-                if let crate::core::Event::ReannounceAddresses { group } = &e {
+                if let Event::ReannounceAddresses { group } = &e {
                     self.reannounce(group);
                 }
             }
@@ -697,6 +719,14 @@ impl Daemon {
                 }
                 match wire::open(&bytes, &self.cfg.auth) {
                     Ok(msg) => {
+                        // Identical ha.cf files ucast to both nodes' addresses, so our
+                        // own datagrams come back; they are not the peer being heard.
+                        if msg
+                            .get("src")
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
+                        {
+                            return;
+                        }
                         self.counters[link].received.fetch_add(1, Ordering::Relaxed);
                         log::trace!(
                             "link {link}: t={} from {}",
@@ -777,6 +807,13 @@ impl Daemon {
         }
     }
 
+    /// Hands an operator command to the core; returns its refusal, if it refused at once.
+    fn command(&mut self, cmd: Command) -> Option<String> {
+        self.refusal = None;
+        self.handle(Input::Command(cmd));
+        self.refusal.take()
+    }
+
     fn control(&mut self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status_report()),
@@ -791,7 +828,9 @@ impl Daemon {
             Request::Standby { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: standby [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Standby(s)));
+                    if let Some(refused) = self.command(Command::Standby(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "going standby [{}]: the peer will take these resource groups",
@@ -804,7 +843,9 @@ impl Daemon {
             Request::Takeover { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: takeover [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Takeover(s)));
+                    if let Some(refused) = self.command(Command::Takeover(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "taking over [{}]: asking the peer to release these resource groups",
@@ -926,6 +967,8 @@ impl Daemon {
                 return;
             }
         };
+        let bind = self.opts.bind.or(new.hbd.bind);
+        let new = link::without_own_ucast(new, bind);
         if new.nodes != self.cfg.nodes || new.groups != self.cfg.groups {
             log::error!(
                 "reload of {} refused: node names and resource groups cannot change while running (restart hbd); keeping the running configuration",
@@ -935,7 +978,8 @@ impl Daemon {
         }
         let media_changed = new.media != self.cfg.media
             || new.udpport != self.cfg.udpport
-            || new.baud != self.cfg.baud;
+            || new.baud != self.cfg.baud
+            || new.hbd.bind != self.cfg.hbd.bind;
         if media_changed {
             // Close the old links first: the new ones may bind the same port or tty.
             link::close_all(std::mem::take(&mut self.links), std::time::Duration::ZERO).await;
@@ -996,15 +1040,6 @@ fn bad_set(set: &str) -> Response {
     Response::Error {
         message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
-}
-
-/// Where `hbd run` keeps things when not told otherwise.
-pub fn default_paths() -> (&'static Path, &'static Path, &'static Path) {
-    (
-        Path::new("/etc/ha.d"),
-        Path::new("/var/lib/hbd"),
-        Path::new("/run/hbd"),
-    )
 }
 
 #[cfg(test)]
