@@ -471,7 +471,10 @@ impl Daemon {
                 if let Event::CommandRefused { .. } = &e {
                     self.refusal = Some(e.to_string());
                 }
-                log::log!(e.level(), "{e}")
+                log::log!(e.level(), "{e}");
+                if let Event::ReannounceAddresses { group } = &e {
+                    self.reannounce(group);
+                }
             }
             Output::ShutdownComplete => {
                 log::info!("{} hbd shutdown complete.", self.local);
@@ -605,6 +608,58 @@ impl Daemon {
             let ok = fence::fence(&cmds, &node, &reason, &local, timeout).await;
             let _ = tx.send(LoopEvent::FenceDone { node, ok }).await;
         });
+    }
+
+    /// After a healed partition we keep `group`, but clients may still have
+    /// the peer's MAC for its addresses: run `start` again of its address
+    /// resources (IPaddr/IPaddr2), which on an address already held only
+    /// re-sends the gratuitous ARP. Outside the core's job runner on purpose:
+    /// the group stays running, nothing is reported back.
+    fn reannounce(&mut self, group: &str) {
+        let Some(g) = self.cfg.groups.iter().find(|g| g.key() == group) else {
+            return;
+        };
+        for resource in g
+            .resources
+            .iter()
+            .filter(|r| r.name == "IPaddr" || r.name == "IPaddr2")
+        {
+            if self.cfg.hbd.builtin_ipaddr {
+                let resource = resource.clone();
+                log::info!("re-announcing {resource} (built-in)");
+                tokio::task::spawn_blocking(move || {
+                    if let StepOutcome::Failed { reason, .. } =
+                        super::ipaddr::run(&resource, crate::core::Action::Start)
+                    {
+                        log::error!("{resource}: re-announce failed: {reason}");
+                    }
+                });
+                continue;
+            }
+            let Some(path) =
+                config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
+            else {
+                log::warn!("{resource}: cannot re-announce: resource script not found");
+                continue;
+            };
+            let spec = ScriptSpec {
+                path,
+                args: resource.args.clone(),
+                action: crate::core::Action::Start,
+                env: self.script_env(),
+                timeout: self.cfg.hbd.script_timeout,
+            };
+            log::info!("re-announcing: running {}", spec.command_line());
+            tokio::spawn(async move {
+                let r = script::run(&spec).await;
+                match script::outcome(spec.action, &r) {
+                    StepOutcome::Failed { reason, .. } => {
+                        log::error!("{}: re-announce failed: {reason}", spec.command_line())
+                    }
+                    _ => log::info!("{}: re-announced", spec.command_line()),
+                }
+            });
+        }
     }
 
     fn run_step(&mut self, step: Step) {
