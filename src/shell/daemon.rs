@@ -13,13 +13,13 @@ use super::script::{self, ScriptSpec};
 use super::{control, fence, ping, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
 use crate::core::{
-    Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
+    Action, Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
 };
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -254,6 +254,12 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         wall_clock_at_zero: clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
     };
+    release_leftovers(
+        &cfg,
+        &config_dir,
+        &script_env(&cfg, &config_dir, &local, &rsctmp, &opts),
+    )
+    .await;
     let (tx, rx) = mpsc::channel(1024);
     let (links, counters) = link::open_all(&cfg, opts.bind.or(cfg.hbd.bind), 0, &tx)?;
     let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
@@ -559,41 +565,13 @@ impl Daemon {
     }
 
     fn script_env(&self) -> Vec<(String, String)> {
-        let dir = self.config_dir.display().to_string();
-        let l = &self.cfg.logging;
-        let path_or_empty = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        };
-        let mut env = vec![
-            ("PATH".to_string(), script::SCRIPT_PATH.to_string()),
-            ("HA_CURHOST".into(), self.local.clone()),
-            ("HA_DIR".into(), dir.clone()),
-            ("HA_FUNCS".into(), format!("{dir}/shellfuncs")),
-            (
-                "HA_LOGFACILITY".into(),
-                l.logfacility.clone().unwrap_or_else(|| "none".into()),
-            ),
-            ("HA_LOGFILE".into(), path_or_empty(&l.logfile)),
-            ("HA_DEBUGLOG".into(), path_or_empty(&l.debugfile)),
-            ("HA_LOGD".into(), "no".into()),
-            ("HA_DATEFMT".into(), "%Y/%m/%d_%T ".into()),
-            ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
-            ("HA_RSCTMP".into(), self.rsctmp.display().to_string()),
-            ("HA_VARRUN".into(), self.opts.run_dir.display().to_string()),
-            (
-                "HA_VARLIB".into(),
-                self.opts.state_dir.display().to_string(),
-            ),
-        ];
-        if l.debug > 0 {
-            env.push(("HA_debug".into(), l.debug.to_string()));
-        }
-        if matches!(self.cfg.auto_failback, AutoFailback::On | AutoFailback::Off) {
-            env.push(("HA_NICEFAILBACK".into(), "yes".into()));
-        }
-        env
+        script_env(
+            &self.cfg,
+            &self.config_dir,
+            &self.local,
+            &self.rsctmp,
+            &self.opts,
+        )
     }
 
     fn run_fence(&mut self, node: String, reason: String) {
@@ -629,7 +607,7 @@ impl Daemon {
                 log::info!("re-announcing {resource} (built-in)");
                 tokio::task::spawn_blocking(move || {
                     if let StepOutcome::Failed { reason, .. } =
-                        super::ipaddr::run(&resource, crate::core::Action::Start)
+                        super::ipaddr::run(&resource, Action::Start)
                     {
                         log::error!("{resource}: re-announce failed: {reason}");
                     }
@@ -645,7 +623,7 @@ impl Daemon {
             let spec = ScriptSpec {
                 path,
                 args: resource.args.clone(),
-                action: crate::core::Action::Start,
+                action: Action::Start,
                 env: self.script_env(),
                 timeout: self.cfg.hbd.script_timeout,
             };
@@ -1099,6 +1077,112 @@ fn bad_set(set: &str) -> Response {
     Response::Error {
         message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
+}
+
+/// The environment heartbeat gives its resource scripts (spec §6.3).
+fn script_env(
+    cfg: &Config,
+    config_dir: &Path,
+    local: &str,
+    rsctmp: &Path,
+    opts: &RunOptions,
+) -> Vec<(String, String)> {
+    let dir = config_dir.display().to_string();
+    let l = &cfg.logging;
+    let path_or_empty = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let mut env = vec![
+        ("PATH".to_string(), script::SCRIPT_PATH.to_string()),
+        ("HA_CURHOST".into(), local.to_string()),
+        ("HA_DIR".into(), dir.clone()),
+        ("HA_FUNCS".into(), format!("{dir}/shellfuncs")),
+        (
+            "HA_LOGFACILITY".into(),
+            l.logfacility.clone().unwrap_or_else(|| "none".into()),
+        ),
+        ("HA_LOGFILE".into(), path_or_empty(&l.logfile)),
+        ("HA_DEBUGLOG".into(), path_or_empty(&l.debugfile)),
+        ("HA_LOGD".into(), "no".into()),
+        ("HA_DATEFMT".into(), "%Y/%m/%d_%T ".into()),
+        ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
+        ("HA_RSCTMP".into(), rsctmp.display().to_string()),
+        ("HA_VARRUN".into(), opts.run_dir.display().to_string()),
+        ("HA_VARLIB".into(), opts.state_dir.display().to_string()),
+    ];
+    if l.debug > 0 {
+        env.push(("HA_debug".into(), l.debug.to_string()));
+    }
+    if matches!(cfg.auto_failback, AutoFailback::On | AutoFailback::Off) {
+        env.push(("HA_NICEFAILBACK".into(), "yes".into()));
+    }
+    env
+}
+
+/// A resource group found running when hbd starts was left by a previous run
+/// (hbd was killed, the machine did not go down): the peer may hold it by now.
+/// heartbeat's init script refuses to start then (`verifyallidle`); hbd stops
+/// the group (right to left, every resource, as heartbeat's givegroup) before
+/// it joins, so it is never active on both nodes by hbd's doing. If this node
+/// is alone, it takes the group again after initdead.
+async fn release_leftovers(cfg: &Config, config_dir: &Path, env: &[(String, String)]) {
+    for g in &cfg.groups {
+        let mut running = None;
+        for r in &g.resources {
+            if run_now(cfg, config_dir, env, r, Action::Status).await == StepOutcome::Running(true)
+            {
+                running = Some(r);
+                break;
+            }
+        }
+        let Some(r) = running else { continue };
+        log::warn!(
+            "group {}: {r} is already running here, left by a previous run; stopping the group before joining (the peer may hold it now)",
+            g.key()
+        );
+        for r in g.resources.iter().rev() {
+            if let StepOutcome::Failed { reason, .. } =
+                run_now(cfg, config_dir, env, r, Action::Stop).await
+            {
+                log::error!("group {}: stopping leftover {r} failed: {reason}", g.key());
+            }
+        }
+    }
+}
+
+/// One resource step run to completion outside the core (start-up only).
+async fn run_now(
+    cfg: &Config,
+    config_dir: &Path,
+    env: &[(String, String)],
+    resource: &crate::config::Resource,
+    action: Action,
+) -> StepOutcome {
+    if cfg.hbd.builtin_ipaddr && super::ipaddr::handles(&resource.name) {
+        let r = resource.clone();
+        return tokio::task::spawn_blocking(move || super::ipaddr::run(&r, action))
+            .await
+            .unwrap_or_else(|e| StepOutcome::Failed {
+                code: None,
+                reason: format!("built-in {}: {e}", resource.name),
+            });
+    }
+    let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
+        return StepOutcome::Failed {
+            code: None,
+            reason: format!("resource script {:?} not found", resource.name),
+        };
+    };
+    let spec = ScriptSpec {
+        path,
+        args: resource.args.clone(),
+        action,
+        env: env.to_vec(),
+        timeout: cfg.hbd.script_timeout,
+    };
+    script::outcome(action, &script::run(&spec).await)
 }
 
 #[cfg(test)]

@@ -167,6 +167,36 @@ fn keep(into: &mut Vec<u8>, data: &[u8]) {
     into.extend_from_slice(&data[..data.len().min(room)]);
 }
 
+/// hbd runs scripts with its own privileges (root, in production): one that
+/// another user could rewrite would be a way to run anything as root. So the
+/// file (after symlinks: what is executed) must be owned by root or by hbd's
+/// own user and not writable by group or others.
+pub fn trusted(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        // Not there: spawning reports "not found" with the usual exit code.
+        return Ok(());
+    };
+    let mode = meta.mode() & 0o7777;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(format!(
+            "{}: refused: owned by uid {}, not root (chown root {})",
+            path.display(),
+            meta.uid(),
+            path.display()
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "{}: refused: writable by group or others (mode {mode:o}; chmod go-w {})",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one script to completion (or to its timeout) and returns what happened.
 pub async fn run(spec: &ScriptSpec) -> ScriptResult {
     let mut argv = spec.args.clone();
@@ -183,6 +213,14 @@ pub async fn run_argv(
     timeout: Duration,
 ) -> ScriptResult {
     let started = std::time::Instant::now();
+    if let Err(why) = trusted(path) {
+        return ScriptResult {
+            ending: Ending::SpawnFailed(126, why),
+            stdout: String::new(),
+            stderr: String::new(),
+            elapsed: started.elapsed(),
+        };
+    }
     let mut cmd = tokio::process::Command::new(path);
     cmd.args(argv)
         .env_clear()
@@ -402,6 +440,29 @@ mod tests {
         let p = script(d.path(), "t", "echo 'x is not running'; exit 0");
         let r = rt().block_on(run(&spec(p, Action::Status, 5000)));
         assert_eq!(outcome(Action::Status, &r), StepOutcome::Running(false));
+    }
+
+    #[test]
+    fn a_script_others_can_write_is_refused_and_never_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let ran = d.path().join("ran");
+        let p = script(d.path(), "w", &format!("touch {}", ran.display()));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let r = rt().block_on(run(&spec(p.clone(), Action::Start, 5000)));
+        match outcome(Action::Start, &r) {
+            StepOutcome::Failed { code, reason } => {
+                assert_eq!(code, Some(126));
+                assert!(reason.contains("writable by group or others"), "{reason}");
+                assert!(reason.contains("chmod go-w"), "{reason}");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(!ran.exists(), "the refused script ran");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let r = rt().block_on(run(&spec(p, Action::Start, 5000)));
+        assert_eq!(outcome(Action::Start, &r), StepOutcome::Ok);
+        assert!(ran.exists());
     }
 
     #[test]
