@@ -50,6 +50,8 @@ pub enum RunError {
     Link(#[from] link::LinkError),
     #[error("{0}")]
     Control(#[from] control::ControlError),
+    #[error("{0}")]
+    Metrics(#[from] super::metrics::MetricsError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -258,6 +260,15 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
+    let (metrics_task, scrapes) = match cfg.hbd.metrics {
+        Some(addr) => {
+            let l = super::metrics::bind(addr).await?;
+            log::info!("metrics: serving http://{addr}/metrics");
+            let (stx, srx) = mpsc::channel(4);
+            (Some(tokio::spawn(super::metrics::serve(l, stx))), Some(srx))
+        }
+        None => (None, None),
+    };
     let node = Node::new(params, clock.now());
     log::info!(
         "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
@@ -283,9 +294,14 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         shutting_down: None,
         exit: None,
         notify: super::notify::Notifier::from_env(),
+        metrics: super::metrics::Registry::new(),
+        scrapes,
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     link::close_all(
         std::mem::take(&mut d.links),
         std::time::Duration::from_secs(2),
@@ -318,6 +334,10 @@ struct Daemon {
     refusal: Option<String>,
     /// systemd readiness, status line and watchdog (no-op outside systemd).
     notify: super::notify::Notifier,
+    /// What only the shell sees, for the Prometheus endpoint.
+    metrics: super::metrics::Registry,
+    /// Scrapes waiting for a rendering (None: metrics off).
+    scrapes: Option<mpsc::Receiver<super::metrics::Scrape>>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -348,6 +368,7 @@ impl Daemon {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
         let mut watchdog = self.notify.watchdog_timer();
+        let mut scrapes = self.scrapes.take();
         self.drain();
         while self.exit.is_none() {
             if self.notify.enabled() {
@@ -393,6 +414,10 @@ impl Daemon {
                         }
                     }
                 },
+                scrape = async { match scrapes.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match scrape {
+                    Some(reply) => { let _ = reply.send(self.render_metrics()); }
+                    None => scrapes = None,
+                },
                 _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
                     self.notify.ping();
                 }
@@ -434,6 +459,7 @@ impl Daemon {
 
     fn handle(&mut self, input: Input) {
         let now = self.clock.now();
+        self.metrics.observe_input(now, &input);
         self.node.handle(now, input);
         self.drain();
     }
@@ -449,6 +475,7 @@ impl Daemon {
             match self.pending.pop_front() {
                 Some(i) => {
                     let now = self.clock.now();
+                    self.metrics.observe_input(now, &i);
                     self.node.handle(now, i);
                 }
                 None => return,
@@ -457,6 +484,7 @@ impl Daemon {
     }
 
     fn on_output(&mut self, out: Output) {
+        self.metrics.observe_output(self.clock.now(), &out);
         match out {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
@@ -705,6 +733,7 @@ impl Daemon {
                 self.counters[link]
                     .malformed
                     .fetch_add(1, Ordering::Relaxed);
+                self.metrics.bad_frame(link);
                 let now = self.clock.now();
                 if let Some(n) = self.limiter.allow((link, "frame"), now) {
                     log::warn!(
@@ -747,6 +776,7 @@ impl Daemon {
         len: usize,
         from: Option<std::net::SocketAddr>,
     ) {
+        self.metrics.rejected(link, rej.reason());
         let c = &self.counters[link];
         match rej {
             Rejection::Malformed(_) => c.malformed.fetch_add(1, Ordering::Relaxed),
@@ -803,6 +833,7 @@ impl Daemon {
                     if let Some(refused) = self.command(Command::Takeover(s)) {
                         return Response::Error { message: refused };
                     }
+                    self.metrics.takeover_requested();
                     Response::Accepted {
                         message: format!(
                             "taking over [{}]: asking the peer to release these resource groups",
@@ -813,6 +844,14 @@ impl Daemon {
                 None => bad_set(&set),
             },
         }
+    }
+
+    fn render_metrics(&self) -> String {
+        super::metrics::render(
+            &self.status_report(),
+            &self.node.status().heartbeat_gaps,
+            &self.metrics,
+        )
     }
 
     fn status_report(&self) -> StatusReport {
@@ -970,6 +1009,11 @@ impl Daemon {
                     return;
                 }
             }
+        }
+        if new.hbd.metrics != self.cfg.hbd.metrics {
+            log::warn!(
+                "reload: [hbd] metrics changed; the endpoint keeps its address until hbd restarts"
+            );
         }
         logging::configure(&self.local, &new.logging);
         self.cfg = new.clone();

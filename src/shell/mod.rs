@@ -4,6 +4,7 @@ pub mod control;
 pub mod daemon;
 pub mod link;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod proto;
 pub mod realtime;
