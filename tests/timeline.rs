@@ -1592,6 +1592,8 @@ fn dropped_packets_are_reported_rate_limited() {
         count: 3
     }));
     assert_eq!(n.node.status().dropped_packets, 4);
+    let by_reason: u64 = n.node.status().dropped_by_reason.values().sum();
+    assert_eq!(by_reason, 4);
 }
 
 #[test]

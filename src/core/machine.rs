@@ -235,6 +235,7 @@ pub struct Machine {
     heartbeat_gaps: GapHistogram,
     dropped: u64,
     drop_reports: BTreeMap<DropReason, (Option<Instant>, u64)>,
+    dropped_by_reason: BTreeMap<DropReason, u64>,
     last_handle: Instant,
     /// Dead-time clocks never start before this (set when we stalled).
     grace_from: Instant,
@@ -369,6 +370,7 @@ impl Machine {
             heartbeat_gaps,
             dropped: 0,
             drop_reports: BTreeMap::new(),
+            dropped_by_reason: BTreeMap::new(),
             last_handle: now,
             grace_from: now,
             announced_stable: false,
@@ -541,6 +543,7 @@ impl Machine {
 
     fn drop_msg(&mut self, now: Instant, reason: DropReason, node: &str) {
         self.dropped += 1;
+        *self.dropped_by_reason.entry(reason).or_default() += 1;
         let entry = self.drop_reports.entry(reason).or_insert((None, 0));
         entry.1 += 1;
         let due = entry
@@ -2264,6 +2267,7 @@ impl Machine {
             late_heartbeats: self.late_heartbeats,
             dropped_packets: self.dropped,
             heartbeat_gaps: self.heartbeat_gaps.clone(),
+            dropped_by_reason: self.dropped_by_reason.clone(),
         }
     }
 }

@@ -160,6 +160,8 @@ pub struct Status {
     pub dropped_packets: u64,
     /// Gaps between consecutive `status` messages from the peer (any link).
     pub heartbeat_gaps: GapHistogram,
+    /// `dropped_packets` by reason (exact, unlike the rate-limited events).
+    pub dropped_by_reason: std::collections::BTreeMap<DropReason, u64>,
 }
 
 /// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from

@@ -847,9 +847,11 @@ impl Daemon {
     }
 
     fn render_metrics(&self) -> String {
+        let st = self.node.status();
         super::metrics::render(
             &self.status_report(),
-            &self.node.status().heartbeat_gaps,
+            &st.heartbeat_gaps,
+            &st.dropped_by_reason,
             &self.metrics,
         )
     }

@@ -111,8 +111,6 @@ pub struct Registry {
     step_failures: BTreeMap<&'static str, u64>,
     /// (link index, reason) → packets.
     rejected: BTreeMap<(usize, &'static str), u64>,
-    /// Messages the core dropped after authentication, by reason.
-    dropped: BTreeMap<&'static str, u64>,
 }
 
 fn action_name(a: Action) -> &'static str {
@@ -147,10 +145,6 @@ impl Registry {
             Event::StandbyAcquired { .. } => "standby",
             Event::AutoFailback => {
                 self.auto_failbacks += 1;
-                return;
-            }
-            Event::PacketDropped { reason, count, .. } => {
-                *self.dropped.entry(drop_label(*reason)).or_default() += count;
                 return;
             }
             _ => return,
@@ -267,7 +261,12 @@ fn histogram(o: &mut String, name: &str, labels: &str, h: &Histogram) {
 const NODE_STATES: [&str; 4] = ["init", "up", "active", "dead"];
 
 /// The scrape: Prometheus text format 0.0.4. Pure: the loop passes what it knows.
-pub fn render(r: &StatusReport, gaps: &GapHistogram, reg: &Registry) -> String {
+pub fn render(
+    r: &StatusReport,
+    gaps: &GapHistogram,
+    dropped: &BTreeMap<DropReason, u64>,
+    reg: &Registry,
+) -> String {
     let mut o = String::with_capacity(8 * 1024);
     head(&mut o, "hbd_build_info", "gauge", "hbd version (always 1).");
     let _ = writeln!(o, "hbd_build_info{{version=\"{}\"}} 1", esc(&r.version));
@@ -419,11 +418,15 @@ pub fn render(r: &StatusReport, gaps: &GapHistogram, reg: &Registry) -> String {
         &mut o,
         "hbd_messages_dropped_total",
         "counter",
-        "Authenticated messages the core dropped (replay, old sequence, unknown node...), as reported (rate-limited).",
+        "Authenticated messages the core dropped (replay, old sequence, unknown node...), by reason.",
     );
-    for reason in DROP_REASONS.map(drop_label) {
-        let n = reg.dropped.get(reason).copied().unwrap_or(0);
-        let _ = writeln!(o, "hbd_messages_dropped_total{{reason=\"{reason}\"}} {n}");
+    for reason in DROP_REASONS {
+        let n = dropped.get(&reason).copied().unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "hbd_messages_dropped_total{{reason=\"{}\"}} {n}",
+            drop_label(reason)
+        );
     }
 
     head(
@@ -723,7 +726,7 @@ mod tests {
     #[test]
     fn renders_a_small_status_exactly() {
         let (r, gaps, reg) = small();
-        let got = render(&r, &gaps, &reg);
+        let got = render(&r, &gaps, &BTreeMap::new(), &reg);
         assert_eq!(got, EXPECTED);
     }
 
@@ -733,7 +736,7 @@ mod tests {
         assert_eq!(esc("x\ny"), "x\\ny");
         let (mut r, gaps, reg) = small();
         r.groups[0].key = "odd\"name".into();
-        assert!(render(&r, &gaps, &reg).contains(r#"group="odd\"name""#));
+        assert!(render(&r, &gaps, &BTreeMap::new(), &reg).contains(r#"group="odd\"name""#));
     }
 
     #[test]
@@ -769,30 +772,17 @@ mod tests {
             },
         );
         ev(&mut reg, Event::AutoFailback);
-        ev(
-            &mut reg,
-            Event::PacketDropped {
-                reason: DropReason::Replay,
-                node: "b".into(),
-                count: 3,
-            },
-        );
-        ev(
-            &mut reg,
-            Event::PacketDropped {
-                reason: DropReason::Replay,
-                node: "b".into(),
-                count: 2,
-            },
-        );
         assert_eq!(reg.takeovers.get("shutdone"), Some(&1));
         assert_eq!(reg.takeovers.get("standby"), Some(&2));
         assert_eq!(reg.takeovers.get("takeover"), Some(&1));
         assert_eq!(reg.takeovers.get("peer_dead"), None);
         assert_eq!(reg.auto_failbacks, 1);
         let (r, gaps, _) = small();
-        let text = render(&r, &gaps, &reg);
+        let dropped = BTreeMap::from([(DropReason::Replay, 5), (DropReason::StaleControl, 1)]);
+        let text = render(&r, &gaps, &dropped, &reg);
         assert!(text.contains("hbd_messages_dropped_total{reason=\"replay\"} 5\n"));
+        assert!(text.contains("hbd_messages_dropped_total{reason=\"stale_control\"} 1\n"));
+        assert!(text.contains("hbd_messages_dropped_total{reason=\"peer_dead\"} 0\n"));
         assert!(text.contains("hbd_auto_failbacks_total 1\n"));
     }
 
@@ -939,7 +929,7 @@ hbd_packets_rejected_total{link="eth0",reason="malformed"} 0
 hbd_packets_rejected_total{link="eth0",reason="unsigned"} 0
 hbd_packets_rejected_total{link="eth0",reason="unknown_key"} 0
 hbd_packets_rejected_total{link="eth0",reason="bad_mac"} 1
-# HELP hbd_messages_dropped_total Authenticated messages the core dropped (replay, old sequence, unknown node...), as reported (rate-limited).
+# HELP hbd_messages_dropped_total Authenticated messages the core dropped (replay, old sequence, unknown node...), by reason.
 # TYPE hbd_messages_dropped_total counter
 hbd_messages_dropped_total{reason="missing_field"} 0
 hbd_messages_dropped_total{reason="unknown_node"} 0
