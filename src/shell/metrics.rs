@@ -871,6 +871,50 @@ mod tests {
         });
     }
 
+    proptest::proptest! {
+        /// Any bytes route to something; a well-formed GET routes by its path alone.
+        #[test]
+        fn route_never_panics_and_follows_the_path(
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            path in "/[a-z/?=]{0,20}",
+            minor in 0u8..2,
+        ) {
+            let _ = route(&junk);
+            let head = format!("GET {path} HTTP/1.{minor}\r\nHost: x");
+            let want = if path.split('?').next() == Some("/metrics") { Route::Metrics } else { Route::NotFound };
+            proptest::prop_assert_eq!(route(head.as_bytes()), want);
+        }
+
+        /// Every address hbd migrate writes back is read as the same address.
+        #[test]
+        fn metrics_addresses_round_trip(ip in proptest::prelude::any::<std::net::IpAddr>(), port in 1u16..) {
+            let a = SocketAddr::new(ip, port);
+            proptest::prop_assert_eq!(crate::config::toml_form::parse_metrics_addr(&a.to_string()), Ok(a));
+        }
+    }
+
+    #[test]
+    fn a_client_that_never_finishes_its_request_gets_408() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let (tx, _rx) = mpsc::channel::<Scrape>(1);
+            let server = tokio::spawn(serve(l, tx));
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\n").await.unwrap();
+            let t0 = std::time::Instant::now();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
+            assert!(t0.elapsed() >= READ_TIMEOUT - std::time::Duration::from_millis(100));
+            server.abort();
+        });
+    }
+
     const EXPECTED: &str = r#"# HELP hbd_build_info hbd version (always 1).
 # TYPE hbd_build_info gauge
 hbd_build_info{version="0.1.0"} 1
