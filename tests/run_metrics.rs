@@ -352,5 +352,8 @@ fn a_taken_metrics_port_refuses_the_start() {
         log.contains(&format!("metrics: cannot listen on 127.0.0.1:{port}")),
         "{log}"
     );
+    assert!(log.contains("not starting"), "{log}");
+    // Refused before the control socket exists: nothing left behind.
+    assert!(!a.path().join("run/hbd.sock").exists());
     drop(taken);
 }

@@ -254,12 +254,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         wall_clock_at_zero: clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
     };
-    let (tx, rx) = mpsc::channel(1024);
-    let (links, counters) = link::open_all(&cfg, opts.bind.or(cfg.hbd.bind), 0, &tx)?;
-    let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
-    let listener = control::bind(&sock_path)?;
-    let own = nix::unistd::getuid().as_raw();
-    let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
+    // First: a taken port refuses the start before links or the control socket exist.
     let (metrics_task, scrapes) = match cfg.hbd.metrics {
         Some(addr) => {
             let l = super::metrics::bind(addr).await?;
@@ -269,6 +264,12 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         }
         None => (None, None),
     };
+    let (tx, rx) = mpsc::channel(1024);
+    let (links, counters) = link::open_all(&cfg, opts.bind.or(cfg.hbd.bind), 0, &tx)?;
+    let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
+    let listener = control::bind(&sock_path)?;
+    let own = nix::unistd::getuid().as_raw();
+    let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
     let node = Node::new(params, clock.now());
     log::info!(
         "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
