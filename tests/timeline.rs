@@ -473,6 +473,38 @@ fn warntime_reports_late_heartbeat() {
 }
 
 #[test]
+fn heartbeat_gaps_fill_the_histogram_by_keepalive_multiples() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_status(1000);
+    let before = n.node.status().heartbeat_gaps;
+    let ms: Vec<u64> = before.bounds.iter().map(|b| b.millis()).collect();
+    // keepalive 1s, warntime 5s, deadtime 10s (5s and 10s are also multiples).
+    assert_eq!(
+        ms,
+        [500, 750, 900, 1100, 1250, 1500, 2000, 3000, 5000, 10_000]
+    );
+    n.peer_status(2000); // 1s: on time
+    n.peer_status(3050); // 1.05s
+    n.tick_until(7000, 1000);
+    n.peer_status(7000); // 3.95s: late but under warntime
+    n.tick_until(13_000, 1000);
+    let o = n.peer_status(13_000); // 6s: late heartbeat
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::LateHeartbeat { .. })));
+    let h = n.node.status().heartbeat_gaps;
+    let new: Vec<u64> = h
+        .counts
+        .iter()
+        .zip(&before.counts)
+        .map(|(a, b)| a - b)
+        .collect();
+    assert_eq!(new, [0, 0, 0, 2, 0, 0, 0, 0, 1, 1, 0]);
+    assert_eq!(h.count - before.count, 4);
+    assert_eq!((h.sum - before.sum).millis(), 1000 + 1050 + 3950 + 6000);
+}
+
+#[test]
 fn initdead_governs_startup() {
     let mut n = new_node(config(AutoFailback::On));
     n.drain();
@@ -1570,6 +1602,8 @@ fn dropped_packets_are_reported_rate_limited() {
         count: 3
     }));
     assert_eq!(n.node.status().dropped_packets, 4);
+    let by_reason: u64 = n.node.status().dropped_by_reason.values().sum();
+    assert_eq!(by_reason, 4);
 }
 
 #[test]

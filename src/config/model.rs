@@ -254,6 +254,8 @@ pub struct HbdOptions {
     /// Local address ucast/bcast links receive on instead of INADDR_ANY, so two
     /// nodes can share one host (e.g. 127.0.0.1 and 127.0.0.2). None = heartbeat's way.
     pub bind: Option<std::net::IpAddr>,
+    /// Where the Prometheus `/metrics` endpoint listens (TOML only). None = off.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for HbdOptions {
@@ -267,6 +269,7 @@ impl Default for HbdOptions {
             compact_serial: false,
             builtin_ipaddr: false,
             bind: None,
+            metrics: None,
         }
     }
 }

@@ -178,6 +178,7 @@ struct HbdT {
     compact_serial: Option<Spanned<bool>>,
     builtin_ipaddr: Option<bool>,
     bind: Option<Spanned<String>>,
+    metrics: Option<Spanned<String>>,
 }
 
 struct Ctx<'a> {
@@ -597,6 +598,29 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                 ),
             }
         }
+        if let Some(m) = &h.metrics {
+            match parse_metrics_addr(m.get_ref()) {
+                Ok(a) => {
+                    if !a.ip().is_loopback() {
+                        let l = cx.loc(m.span());
+                        cx.diags.push(Diagnostic::warning(
+                            Some(l),
+                            "metrics",
+                            format!("{a} is not a loopback address: anyone who can reach it reads the cluster's state (the endpoint has no authentication)"),
+                        ));
+                    }
+                    o.metrics = Some(a);
+                }
+                Err(why) => cx.error(
+                    m.span(),
+                    "metrics",
+                    format!(
+                        "{:?} {why} (expected ADDRESS:PORT such as \"127.0.0.1:9694\", or a port alone for loopback)",
+                        m.get_ref()
+                    ),
+                ),
+            }
+        }
         cfg.hbd = o;
     }
     apply_timing_defaults(&mut cfg);
@@ -896,7 +920,28 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     if let Some(b) = &h.bind {
         let _ = writeln!(o, "bind = {}", q(&b.to_string()));
     }
+    if let Some(m) = &h.metrics {
+        let _ = writeln!(o, "metrics = {}", q(&m.to_string()));
+    }
     o
+}
+
+/// `[hbd] metrics`: `ADDRESS:PORT` (`[::1]:9694` for IPv6) or a bare port, which
+/// means loopback so that turning metrics on never exposes them by accident.
+pub fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, &'static str> {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let s = s.trim();
+    let addr = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let port: u16 = s.parse().map_err(|_| "is not a port (1-65535)")?;
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    } else {
+        s.parse::<SocketAddr>()
+            .map_err(|_| "is not an address and port")?
+    };
+    if addr.port() == 0 {
+        return Err("has port 0");
+    }
+    Ok(addr)
 }
 
 /// `c` without where its values came from, for comparing a config loaded from two
@@ -942,6 +987,49 @@ secret = "s3cret"
 home = "alpha"
 resources = ["192.0.2.10/24/eth0", "apache"]
 "#;
+
+    #[test]
+    fn metrics_address_or_port_alone_means_loopback() {
+        let ok = |s: &str| parse_metrics_addr(s).unwrap().to_string();
+        assert_eq!(ok("9694"), "127.0.0.1:9694");
+        assert_eq!(ok("127.0.0.1:9100"), "127.0.0.1:9100");
+        assert_eq!(ok("[::1]:9694"), "[::1]:9694");
+        assert_eq!(parse_metrics_addr("0"), Err("has port 0"));
+        assert_eq!(parse_metrics_addr("70000"), Err("is not a port (1-65535)"));
+        assert!(parse_metrics_addr("localhost:9694").is_err());
+
+        let text = format!("{MINIMAL}\n[hbd]\nmetrics = \"9694\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.hbd.metrics, Some("127.0.0.1:9694".parse().unwrap()));
+        // Written back by `hbd migrate` and read again unchanged.
+        let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+        assert_eq!(again.hbd.metrics, c.hbd.metrics);
+
+        let text = format!("{MINIMAL}\n[hbd]\nmetrics = \"0.0.0.0:9694\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_some());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(!d[0].is_error());
+        assert!(
+            d[0].to_string().starts_with(
+                "hbd.toml:22: metrics: warning: 0.0.0.0:9694 is not a loopback address"
+            ),
+            "{}",
+            d[0]
+        );
+
+        let text = format!("{MINIMAL}\n[hbd]\nmetrics = \"localhost\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_none());
+        assert!(
+            d[0].to_string()
+                .starts_with("hbd.toml:22: metrics: \"localhost\" is not an address and port"),
+            "{}",
+            d[0]
+        );
+    }
 
     #[test]
     fn minimal_file_loads() {

@@ -9,8 +9,8 @@ use crate::config::{AutoFailback, Config, StopFailurePolicy};
 use crate::core::events::{hold_name, DropReason, Event};
 use crate::core::rng::Rng;
 use crate::core::{
-    Action, Command, GroupId, GroupStatus, HoldSet, Input, LinkId, LinkStatus, NodeParams,
-    NodeStatus, Output, Status, Step, StepId, StepOutcome,
+    Action, Command, GapHistogram, GroupId, GroupStatus, HoldSet, Input, LinkId, LinkStatus,
+    NodeParams, NodeStatus, Output, Status, Step, StepId, StepOutcome,
 };
 use crate::time::{Duration, Instant};
 use crate::wire::Message;
@@ -243,8 +243,10 @@ pub struct Machine {
     healing: bool,
     recent: VecDeque<(Instant, String)>,
     late_heartbeats: u64,
+    heartbeat_gaps: GapHistogram,
     dropped: u64,
     drop_reports: BTreeMap<DropReason, (Option<Instant>, u64)>,
+    dropped_by_reason: BTreeMap<DropReason, u64>,
     last_handle: Instant,
     /// Dead-time clocks never start before this (set when we stalled).
     grace_from: Instant,
@@ -326,6 +328,9 @@ impl Machine {
                 late: 0,
             })
             .collect();
+        // Fixed for the process's life (a reload keeps them): Prometheus
+        // cannot compare a histogram whose buckets moved.
+        let heartbeat_gaps = GapHistogram::for_timing(cfg.keepalive, cfg.warntime, cfg.deadtime);
         let mut rng = Rng::new(p.seed);
         let ack_trigger = rng.range(0, 9);
         let mut m = Machine {
@@ -380,8 +385,10 @@ impl Machine {
             healing: false,
             recent: VecDeque::new(),
             late_heartbeats: 0,
+            heartbeat_gaps,
             dropped: 0,
             drop_reports: BTreeMap::new(),
+            dropped_by_reason: BTreeMap::new(),
             last_handle: now,
             grace_from: now,
             announced_stable: false,
@@ -562,6 +569,7 @@ impl Machine {
 
     fn drop_msg(&mut self, now: Instant, reason: DropReason, node: &str) {
         self.dropped += 1;
+        *self.dropped_by_reason.entry(reason).or_default() += 1;
         let entry = self.drop_reports.entry(reason).or_insert((None, 0));
         entry.1 += 1;
         let due = entry
@@ -1036,6 +1044,7 @@ impl Machine {
         let node = self.peer.name.clone();
         if let Some(prev) = self.peer.last_status_at {
             let gap = now.saturating_since(prev);
+            self.heartbeat_gaps.observe(gap);
             if gap > self.cfg.warntime {
                 self.late_heartbeats += 1;
                 if let Some(l) = self.links.get_mut(link.0) {
@@ -2546,6 +2555,8 @@ impl Machine {
             recent: self.recent.iter().cloned().collect(),
             late_heartbeats: self.late_heartbeats,
             dropped_packets: self.dropped,
+            heartbeat_gaps: self.heartbeat_gaps.clone(),
+            dropped_by_reason: self.dropped_by_reason.clone(),
         }
     }
 }

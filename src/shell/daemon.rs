@@ -50,6 +50,8 @@ pub enum RunError {
     Link(#[from] link::LinkError),
     #[error("{0}")]
     Control(#[from] control::ControlError),
+    #[error("{0}")]
+    Metrics(#[from] super::metrics::MetricsError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -254,6 +256,16 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         wall_clock_at_zero: clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
     };
+    // First: a taken port refuses the start before links or the control socket exist.
+    let (metrics_task, scrapes) = match cfg.hbd.metrics {
+        Some(addr) => {
+            let l = super::metrics::bind(addr).await?;
+            log::info!("metrics: serving http://{addr}/metrics");
+            let (stx, srx) = mpsc::channel(4);
+            (Some(tokio::spawn(super::metrics::serve(l, stx))), Some(srx))
+        }
+        None => (None, None),
+    };
     release_leftovers(
         &cfg,
         &config_dir,
@@ -293,10 +305,15 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         exit: None,
         notify: super::notify::Notifier::from_env(),
         pinger,
+        metrics: super::metrics::Registry::new(),
+        scrapes,
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
     d.pinger.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     link::close_all(
         std::mem::take(&mut d.links),
         std::time::Duration::from_secs(2),
@@ -331,6 +348,10 @@ struct Daemon {
     notify: super::notify::Notifier,
     /// The ping node task (restarted when a reload changes ping settings).
     pinger: tokio::task::JoinHandle<()>,
+    /// What only the shell sees, for the Prometheus endpoint.
+    metrics: super::metrics::Registry,
+    /// Scrapes waiting for a rendering (None: metrics off).
+    scrapes: Option<mpsc::Receiver<super::metrics::Scrape>>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -361,6 +382,7 @@ impl Daemon {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
         let mut watchdog = self.notify.watchdog_timer();
+        let mut scrapes = self.scrapes.take();
         self.drain();
         while self.exit.is_none() {
             if self.notify.enabled() {
@@ -406,6 +428,10 @@ impl Daemon {
                         }
                     }
                 },
+                scrape = async { match scrapes.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match scrape {
+                    Some(reply) => { let _ = reply.send(self.render_metrics()); }
+                    None => scrapes = None,
+                },
                 _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
                     self.notify.ping();
                 }
@@ -447,6 +473,7 @@ impl Daemon {
 
     fn handle(&mut self, input: Input) {
         let now = self.clock.now();
+        self.metrics.observe_input(now, &input);
         self.node.handle(now, input);
         self.drain();
     }
@@ -462,6 +489,7 @@ impl Daemon {
             match self.pending.pop_front() {
                 Some(i) => {
                     let now = self.clock.now();
+                    self.metrics.observe_input(now, &i);
                     self.node.handle(now, i);
                 }
                 None => return,
@@ -470,6 +498,7 @@ impl Daemon {
     }
 
     fn on_output(&mut self, out: Output) {
+        self.metrics.observe_output(self.clock.now(), &out);
         match out {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
@@ -774,6 +803,7 @@ impl Daemon {
                 self.counters[link]
                     .malformed
                     .fetch_add(1, Ordering::Relaxed);
+                self.metrics.bad_frame(link);
                 let now = self.clock.now();
                 if let Some(n) = self.limiter.allow((link, "frame"), now) {
                     log::warn!(
@@ -818,6 +848,7 @@ impl Daemon {
         len: usize,
         from: Option<std::net::SocketAddr>,
     ) {
+        self.metrics.rejected(link, rej.reason());
         let c = &self.counters[link];
         match rej {
             Rejection::Malformed(_) => c.malformed.fetch_add(1, Ordering::Relaxed),
@@ -874,6 +905,7 @@ impl Daemon {
                     if let Some(refused) = self.command(Command::Takeover(s)) {
                         return Response::Error { message: refused };
                     }
+                    self.metrics.takeover_requested();
                     Response::Accepted {
                         message: format!(
                             "taking over [{}]: asking the peer to release these resource groups",
@@ -884,6 +916,16 @@ impl Daemon {
                 None => bad_set(&set),
             },
         }
+    }
+
+    fn render_metrics(&self) -> String {
+        let st = self.node.status();
+        super::metrics::render(
+            &self.status_report(),
+            &st.heartbeat_gaps,
+            &st.dropped_by_reason,
+            &self.metrics,
+        )
     }
 
     fn status_report(&self) -> StatusReport {
@@ -1044,6 +1086,11 @@ impl Daemon {
                     return;
                 }
             }
+        }
+        if new.hbd.metrics != self.cfg.hbd.metrics {
+            log::warn!(
+                "reload: [hbd] metrics changed; the endpoint keeps its address until hbd restarts"
+            );
         }
         logging::configure(&self.local, &new.logging);
         if (&new.ping_nodes, new.keepalive, new.deadping)

@@ -6,6 +6,7 @@ pub mod fence;
 pub mod ipaddr;
 pub mod link;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod ping;
 pub mod proto;

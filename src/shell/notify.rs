@@ -304,6 +304,12 @@ mod tests {
             recent: vec![],
             late_heartbeats: 0,
             dropped_packets: 0,
+            dropped_by_reason: Default::default(),
+            heartbeat_gaps: crate::core::GapHistogram::for_timing(
+                crate::time::Duration::from_secs(1),
+                crate::time::Duration::from_secs(5),
+                crate::time::Duration::from_secs(10),
+            ),
         };
         assert_eq!(
             summary(&st),
