@@ -432,3 +432,69 @@ fn a_group_left_running_by_a_previous_run_is_stopped_before_joining() {
     assert!(!marker.exists());
     stop(r);
 }
+
+#[test]
+fn relative_config_and_run_dirs_work_for_scripts() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let had = d.path().join("ha.d");
+    std::fs::create_dir_all(had.join("resource.d")).unwrap();
+    let port = free_udp_port();
+    std::fs::write(
+        had.join("ha.cf"),
+        format!(
+            "node alpha beta\nudpport {port}\nkeepalive 200ms\ndeadtime 2\ninitdead 4\nucast lo 127.0.0.2\nauto_failback on\nrealtime off\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(had.join("haresources"), "alpha leftover\n").unwrap();
+    std::fs::write(had.join("authkeys"), "auth 1\n1 sha1 relative\n").unwrap();
+    std::fs::set_permissions(had.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let journal = d.path().join("journal");
+    let script = had.join("resource.d/leftover");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $HA_RSCTMP\" >> {}\n[ \"$1\" = status ] && echo running\nexit 0\n",
+            journal.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = hbd()
+        .current_dir(d.path())
+        .args([
+            "run",
+            "-c",
+            "ha.d",
+            "--node",
+            "alpha",
+            "--state-dir",
+            "state",
+        ])
+        .args(["--run-dir", "run", "--bind", "127.0.0.1", "--no-realtime"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        let seen = std::fs::read_to_string(&journal).unwrap_or_default();
+        if seen.contains("stop") || Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    // The relative `-c ha.d` found the script; the scripts saw absolute paths.
+    let rsctmp = d.path().join("run/rsctmp");
+    assert_eq!(
+        seen,
+        format!("status {r}\nstop {r}\n", r = rsctmp.display()),
+        "{seen:?}"
+    );
+}

@@ -193,6 +193,13 @@ impl Prepared {
         opts: RunOptions,
         lock: state::InstanceLock,
     ) -> Result<Prepared, RunError> {
+        // Scripts run with `/` as their working directory: every path they are
+        // given (their own, HA_DIR, HA_RSCTMP, …) must not be relative.
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        let config_dir = absolute(config_dir);
+        let mut opts = opts;
+        opts.run_dir = absolute(opts.run_dir);
+        opts.state_dir = absolute(opts.state_dir);
         logging::configure(&local, &cfg.logging);
         state::ensure_dir(&opts.run_dir, 0o755)?;
         let rsctmp = opts.run_dir.join("rsctmp");
