@@ -1105,7 +1105,7 @@ fn random_loss(percent: u32) -> Row {
     let expected = if false_death_expected {
         "false deaths are possible (P(5 losses in a row) ≈ 3 % per keepalive at deadtime 1 s): then the overlap must be bounded and exactly one holder must remain after the loss ends"
     } else {
-        "no false failover (P(5 losses in a row) ≈ 0.03 % per keepalive): 0 owner changes, never both"
+        "no failover: 0 owner changes, never both. A momentary false death is possible and only reported: 5 statuses lost in a row has P ≈ 0.03 % per keepalive, ≈ 1.5 % somewhere in 10 s"
     };
     let mut p = Pair::new(Opts::default());
     p.bring_up();
@@ -1141,13 +1141,12 @@ fn random_loss(percent: u32) -> Row {
             format!("overlap after the loss {} ms", m.dual_ms(healed)),
         );
     } else {
+        // A false death (reported in the row) is a matter of chance at 20 %
+        // loss; what must not happen is the group moving or running twice.
         check(
             &mut bad,
-            deaths == 0 && m.owner_changes() == 0,
-            format!(
-                "{deaths} samples with a dead peer, {} owner changes",
-                m.owner_changes()
-            ),
+            m.owner_changes() == 0,
+            format!("{} owner changes", m.owner_changes()),
         );
         check(&mut bad, dual == 0, format!("dual {dual} ms"));
     }
