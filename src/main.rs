@@ -27,6 +27,9 @@ enum Cmd {
     Decode(cli::decode::Args),
     /// Two nodes on loopback: a failover and a failback, no root needed.
     Demo(cli::demo::Args),
+    /// The demo's TCP service, run by its resource script.
+    #[command(name = "demo-service", hide = true)]
+    DemoService(cli::demo::ServiceArgs),
     #[command(flatten)]
     Control(cli::control::Cmd),
 }
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Cmd::Migrate(a) => cli::migrate::run(a),
         Cmd::Decode(a) => cli::decode::run(a),
         Cmd::Demo(a) => cli::demo::run(a),
+        Cmd::DemoService(a) => cli::demo::service(a),
         Cmd::Control(c) => cli::control::run(c),
     }
 }

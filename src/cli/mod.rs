@@ -3,5 +3,7 @@ pub mod check;
 pub mod control;
 pub mod decode;
 pub mod demo;
+pub mod demo_cluster;
+pub mod demo_pty;
 pub mod migrate;
 pub mod run;

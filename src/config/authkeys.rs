@@ -65,6 +65,17 @@ pub fn load(path: &Path) -> (Option<Auth>, Vec<Diagnostic>) {
     }
 }
 
+/// A short word that is one or two edits away from a method name.
+fn looks_like_method(word: &str) -> bool {
+    word.len() <= 7
+        && word.bytes().all(|b| b.is_ascii_alphanumeric())
+        && ["crc", "md5", "sha1", "sha256"].iter().any(|m| {
+            let (a, b) = (word.as_bytes(), m.as_bytes());
+            let common = a.iter().zip(b).filter(|(x, y)| x == y).count();
+            a.len().max(b.len()) - common <= 2
+        })
+}
+
 /// Parses authkeys text. Errors make the result unusable; the caller checks for them.
 pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
     let at = |line| {
@@ -114,7 +125,16 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 _ => diags.push(Diagnostic::error(
                     at(line_no),
                     "auth",
-                    format!("{:?} is not `auth N` with N from 0 to 15", line.trim_end()),
+                    // Only `auth` and a numeric index are shown: a malformed line may
+                    // go on with a secret, or be a stray secret starting with `a`.
+                    match (tokens.first(), tokens.get(1)) {
+                        (Some(&"auth"), Some(n))
+                            if n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) =>
+                        {
+                            format!("\"auth {n}\" is not `auth N` with N from 0 to 15")
+                        }
+                        _ => "line is not `auth N` with N from 0 to 15 (its text is not shown as it may be a secret)".to_string(),
+                    },
                 )),
             }
             continue;
@@ -130,10 +150,12 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 continue;
             }
             Err(_) => {
+                // The line may be a stray secret (a wrapped or pasted line): never
+                // echo it.
                 diags.push(Diagnostic::error(
                     at(line_no),
-                    tokens[0],
-                    "is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`)",
+                    "authkeys",
+                    "line is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`; its text is not shown as it may be a secret)",
                 ));
                 continue;
             }
@@ -155,9 +177,18 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 diags.push(Diagnostic::error(
                     at(line_no),
                     "key",
-                    format!(
-                        "key {index}: unknown method {other:?} (expected crc, md5, sha1 or sha256)"
-                    ),
+                    // A line missing its method (`N SECRET`) has the secret in that
+                    // place: show the word only when it is plainly a misspelt method
+                    // name (found by fuzzing: even with a third word it may be a secret).
+                    if looks_like_method(other) {
+                        format!(
+                            "key {index}: unknown method {other:?} (expected crc, md5, sha1 or sha256)"
+                        )
+                    } else {
+                        format!(
+                            "key {index}: the second word is not a method (expected `{index} crc|md5|sha1|sha256 [secret]`; the word is not shown as it may be a secret)"
+                        )
+                    },
                 ));
                 continue;
             }
@@ -257,15 +288,22 @@ mod tests {
     }
 
     #[test]
+    fn key_line_missing_its_method_does_not_show_the_secret() {
+        let (_, d) = p("auth 1\n1 correct-horse-battery\nauth1 sha1 correct-horse\n");
+        assert!(d.iter().all(|d| !d.contains("correct-horse")), "{d:?}");
+        assert!(d[0].contains("the word is not shown"), "{d:?}");
+    }
+
+    #[test]
     fn errors_name_line_and_never_the_secret() {
         let (_, d) =
             p("auth 3\n1 sha1 s3cr3t\n2 blowfish s3cr3t\n17 md5 x\nfoo\n4 md5\n5 crc s3cr3t\n");
         assert_eq!(
             d,
             vec![
-                "authkeys:3: key: key 2: unknown method \"blowfish\" (expected crc, md5, sha1 or sha256)",
+                "authkeys:3: key: key 2: the second word is not a method (expected `2 crc|md5|sha1|sha256 [secret]`; the word is not shown as it may be a secret)",
                 "authkeys:4: key: index 17 is out of range (expected 0 to 15)",
-                "authkeys:5: foo: is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`)",
+                "authkeys:5: authkeys: line is not a key line (expected `auth N` or `N crc|md5|sha1|sha256 [secret]`; its text is not shown as it may be a secret)",
                 "authkeys:6: key: key 4: md5 needs a secret (write `4 md5 SECRET`)",
                 "authkeys:7: key: key 5: crc takes no secret (write `5 crc`)",
                 "authkeys:1: auth: auth key [3] not found in the file (add a line `3 sha1 SECRET`)",

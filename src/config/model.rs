@@ -245,6 +245,9 @@ pub struct HbdOptions {
     pub fence_hook: Option<PathBuf>,
     /// Use hbd's compact signed frame on serial links (hbd-to-hbd only).
     pub compact_serial: bool,
+    /// Local address ucast/bcast links receive on instead of INADDR_ANY, so two
+    /// nodes can share one host (e.g. 127.0.0.1 and 127.0.0.2). None = heartbeat's way.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for HbdOptions {
@@ -255,6 +258,7 @@ impl Default for HbdOptions {
             resource_dirs: Vec::new(),
             fence_hook: None,
             compact_serial: false,
+            bind: None,
         }
     }
 }

@@ -14,6 +14,13 @@ use crate::config::Config;
 use crate::time::Instant;
 use crate::wire::Message;
 
+mod events;
+mod machine;
+mod rng;
+
+pub use events::{DropReason, Event};
+pub use machine::invert;
+
 /// Index of a link in `Config::media` order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkId(pub usize);
@@ -118,30 +125,6 @@ pub enum Output {
     ShutdownComplete,
 }
 
-/// What the core tells the operator. `Display` is the log line (who, what, why,
-/// with the numbers behind the decision); `level()` its severity.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// Free-form notice; the core's owner replaces uses with typed variants.
-    Note { level: log::Level, text: String },
-}
-
-impl Event {
-    pub fn level(&self) -> log::Level {
-        match self {
-            Event::Note { level, .. } => *level,
-        }
-    }
-}
-
-impl std::fmt::Display for Event {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Event::Note { text, .. } => f.write_str(text),
-        }
-    }
-}
-
 /// Everything the core needs to start. The shell reads generation and uuid from
 /// the state directory and the wall clock once.
 #[derive(Clone, Debug)]
@@ -171,6 +154,10 @@ pub struct Status {
     /// The last transitions, oldest first, with why (at most 32).
     pub recent: Vec<(Instant, String)>,
     pub late_heartbeats: u64,
+    /// Received messages the core dropped (missing fields, unknown node,
+    /// replay, stale sequence or generation); each kind is also reported,
+    /// rate-limited, as `Event::PacketDropped`.
+    pub dropped_packets: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,45 +190,40 @@ pub struct GroupStatus {
 
 /// One node's core. See the module docs for how the shell drives it.
 pub struct Node {
-    params: NodeParams,
+    m: machine::Machine,
 }
 
 impl Node {
+    /// Builds the core and queues the first `status` messages (`init`, then `up`).
     pub fn new(params: NodeParams, now: Instant) -> Node {
-        let _ = now;
-        Node { params }
+        Node {
+            m: machine::Machine::new(params, now),
+        }
     }
 
-    /// Feeds one input at time `now` (monotonic, never decreasing).
+    /// Feeds one input at time `now` (monotonic, never decreasing; an
+    /// earlier `now` is treated as the last one). Call it with `Input::Timer`
+    /// at `next_deadline()`. If `now` is more than 2 × keepalive past the
+    /// deadline the core last asked for, the core concludes that this process
+    /// was stopped, emits `Event::LocalStall` and restarts the peer's dead-time
+    /// clocks instead of declaring it dead, so the shell must not call it early
+    /// with a fabricated time.
     pub fn handle(&mut self, now: Instant, input: Input) {
-        let _ = (now, input);
+        self.m.handle(now, input)
     }
 
     /// The next decision, or None when there is nothing to do until the next input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        None
+        self.m.poll_output()
     }
 
-    /// When to call `handle(now, Input::Timer)` at the latest.
+    /// When to call `handle(now, Input::Timer)` at the latest. Always Some:
+    /// the next keepalive is always due.
     pub fn next_deadline(&self) -> Option<Instant> {
-        None
+        self.m.next_deadline()
     }
 
     pub fn status(&self) -> Status {
-        let node = |name: &str| NodeStatus {
-            name: name.to_string(),
-            state: "init".into(),
-            generation: None,
-            last_heard: None,
-        };
-        Status {
-            local: node(&self.params.local),
-            peer: node(""),
-            links: Vec::new(),
-            groups: Vec::new(),
-            rsc_hold: "none".into(),
-            recent: Vec::new(),
-            late_heartbeats: 0,
-        }
+        self.m.status()
     }
 }

@@ -1,0 +1,1009 @@
+//! The native `hbd.toml` form: everything ha.cf, haresources and authkeys say, plus
+//! hbd's own options, loading into the same [`Config`]. Unknown keys are errors; every
+//! error names `file:line`. Durations are strings with a unit (`"500ms"`, `"2s"`,
+//! `"1.5s"`, `"2min"`) or integers of milliseconds. The layout is documented in
+//! docs/config-reference.md and written by [`to_toml`].
+
+use super::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
+use super::haresources::resource as parse_resource;
+use super::model::{
+    Auth, AuthKey, AuthMethod, AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging,
+    Medium, MsgFmt, PingNode, ResourceGroup, Secret, StonithHost, StopFailurePolicy,
+};
+use crate::time::Duration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TomlDuration {
+    Millis(i64),
+    Text(String),
+}
+
+/// Why a TOML value was refused; Display is the diagnostic's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TomlError {
+    #[error("{0:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\", \"2min\" or an integer of milliseconds)")]
+    Duration(String),
+    #[error("{0} is negative (expected a duration)")]
+    NegativeDuration(i64),
+}
+
+/// Parses a TOML duration string: a number and one of `us`, `ms`, `s`, `min`.
+pub fn parse_duration(s: &str) -> Result<Duration, TomlError> {
+    let t = s.trim();
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(end);
+    let bad = || TomlError::Duration(s.to_string());
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    let ms = match unit.trim() {
+        "us" => v / 1000.0,
+        "ms" => v,
+        "s" => v * 1000.0,
+        "min" => v * 60_000.0,
+        _ => return Err(bad()),
+    };
+    if !ms.is_finite() || ms > 1e15 {
+        return Err(bad());
+    }
+    Ok(Duration::from_millis((ms + 0.5) as u64))
+}
+
+/// Writes a duration the way [`parse_duration`] reads it back exactly.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.millis();
+    if ms != 0 && ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    nodes: Option<Spanned<Vec<String>>>,
+    keepalive: Option<Spanned<TomlDuration>>,
+    deadtime: Option<Spanned<TomlDuration>>,
+    warntime: Option<Spanned<TomlDuration>>,
+    initdead: Option<Spanned<TomlDuration>>,
+    deadping: Option<Spanned<TomlDuration>>,
+    udpport: Option<Spanned<i64>>,
+    baud: Option<Spanned<i64>>,
+    auto_failback: Option<Spanned<String>>,
+    msgfmt: Option<Spanned<String>>,
+    max_rexmit_delay: Option<Spanned<TomlDuration>>,
+    realtime: Option<bool>,
+    #[serde(default)]
+    media: Vec<Spanned<MediumT>>,
+    #[serde(default)]
+    ping: Vec<Spanned<PingT>>,
+    logging: Option<LoggingT>,
+    #[serde(default)]
+    stonith_host: Vec<Spanned<StonithT>>,
+    auth: Option<Spanned<AuthT>>,
+    #[serde(default)]
+    group: Vec<Spanned<GroupT>>,
+    hbd: Option<HbdT>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum MediumT {
+    Ucast {
+        dev: String,
+        peer: String,
+    },
+    Bcast {
+        dev: String,
+    },
+    Mcast {
+        dev: String,
+        group: String,
+        port: i64,
+        ttl: i64,
+        #[serde(rename = "loop", default)]
+        loopback: bool,
+    },
+    Serial {
+        path: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PingT {
+    name: Option<String>,
+    addrs: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoggingT {
+    logfile: Option<Spanned<String>>,
+    debugfile: Option<Spanned<String>>,
+    logfacility: Option<Spanned<String>>,
+    debug: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StonithT {
+    host: String,
+    kind: String,
+    #[serde(default)]
+    params: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthT {
+    send: Option<Spanned<i64>>,
+    authkeys: Option<Spanned<String>>,
+    #[serde(default)]
+    keys: Vec<Spanned<KeyT>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyT {
+    index: i64,
+    method: String,
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupT {
+    home: String,
+    resources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HbdT {
+    script_timeout: Option<Spanned<TomlDuration>>,
+    stop_failure: Option<Spanned<String>>,
+    #[serde(default)]
+    resource_dirs: Vec<String>,
+    fence_hook: Option<String>,
+    compact_serial: Option<Spanned<bool>>,
+    bind: Option<Spanned<String>>,
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: std::ops::Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+    fn loc(&self, span: std::ops::Range<usize>) -> Location {
+        Location {
+            file: self.file.to_path_buf(),
+            line: self.line(span),
+        }
+    }
+    fn error(&mut self, span: std::ops::Range<usize>, key: &str, msg: impl Into<String>) {
+        let l = self.loc(span);
+        self.diags.push(Diagnostic::error(Some(l), key, msg));
+    }
+    fn duration(
+        &mut self,
+        cfg: &mut Config,
+        key: &str,
+        v: &Spanned<TomlDuration>,
+    ) -> Option<Duration> {
+        let r = match v.get_ref() {
+            TomlDuration::Millis(ms) if *ms >= 0 => Ok(Duration::from_millis(*ms as u64)),
+            TomlDuration::Millis(ms) => Err(TomlError::NegativeDuration(*ms)),
+            TomlDuration::Text(s) => parse_duration(s),
+        };
+        match r {
+            Ok(d) => {
+                cfg.origins.insert(key.to_string(), self.loc(v.span()));
+                Some(d)
+            }
+            Err(m) => {
+                let key_name = key.rsplit('.').next().unwrap_or(key).to_string();
+                self.error(v.span(), &key_name, m.to_string());
+                None
+            }
+        }
+    }
+}
+
+/// What [`parse_str`] needs besides the text: where relative paths start and whether
+/// inline secrets are allowed in this file.
+pub struct Source<'a> {
+    pub file: &'a Path,
+    /// Directory relative `authkeys` paths are read from.
+    pub dir: &'a Path,
+    /// The file's mode when read from disk; inline secrets demand no group/other access.
+    pub mode: Option<u32>,
+}
+
+/// Parses hbd.toml text into a [`Config`] (None when any error was found) with every diagnostic.
+pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) {
+    let mut cx = Ctx {
+        file: src.file,
+        text,
+        diags: Vec::new(),
+    };
+    let f: File = match toml::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            let line = e.span().map(|s| cx.line(s)).unwrap_or(0);
+            let msg = e.message().trim().to_string();
+            cx.diags.push(Diagnostic::error(
+                Some(Location {
+                    file: src.file.to_path_buf(),
+                    line,
+                }),
+                "toml",
+                msg,
+            ));
+            return (None, cx.diags);
+        }
+    };
+    let mut cfg = Config::default();
+    cfg.origins.insert(
+        "file".into(),
+        Location {
+            file: src.file.to_path_buf(),
+            line: 0,
+        },
+    );
+    if let Some(n) = &f.nodes {
+        cfg.origins.insert("node".into(), cx.loc(n.span()));
+        for name in n.get_ref() {
+            let l = name.to_ascii_lowercase();
+            if !super::hacf::valid_node_name(&l) {
+                cx.error(n.span(), "nodes", format!("{name:?} is not a node name"));
+            } else if cfg.nodes.contains(&l) {
+                cx.error(n.span(), "nodes", format!("node {l:?} is listed twice"));
+            } else {
+                cfg.nodes.push(l);
+            }
+        }
+    }
+    macro_rules! dur {
+        ($field:ident) => {
+            if let Some(v) = &f.$field {
+                if let Some(d) = cx.duration(&mut cfg, stringify!($field), v) {
+                    cfg.$field = d;
+                }
+            }
+        };
+    }
+    dur!(keepalive);
+    dur!(deadtime);
+    dur!(warntime);
+    dur!(initdead);
+    dur!(deadping);
+    dur!(max_rexmit_delay);
+    if let Some(p) = &f.udpport {
+        match u16::try_from(*p.get_ref()) {
+            Ok(v) if v > 0 => {
+                cfg.udpport = v;
+                cfg.origins.insert("udpport".into(), cx.loc(p.span()));
+            }
+            _ => cx.error(
+                p.span(),
+                "udpport",
+                format!("{} is not a UDP port (expected 1 to 65535)", p.get_ref()),
+            ),
+        }
+    }
+    if let Some(b) = &f.baud {
+        match u32::try_from(*b.get_ref()) {
+            Ok(v) if BAUD_RATES.contains(&v) => cfg.baud = v,
+            _ => cx.error(b.span(), "baud", format!("{} is not a supported baud rate (expected one of 9600, 19200, 38400, 57600, 115200, 230400, 460800)", b.get_ref())),
+        }
+    }
+    if let Some(a) = &f.auto_failback {
+        cfg.origins.insert("auto_failback".into(), cx.loc(a.span()));
+        match a.get_ref().as_str() {
+            "on" => cfg.auto_failback = AutoFailback::On,
+            "off" => cfg.auto_failback = AutoFailback::Off,
+            "legacy" => cfg.auto_failback = AutoFailback::Legacy,
+            other => cx.error(
+                a.span(),
+                "auto_failback",
+                format!("{other:?} is not on, off or legacy"),
+            ),
+        }
+    }
+    if let Some(m) = &f.msgfmt {
+        match m.get_ref().as_str() {
+            "classic" => cfg.msgfmt = MsgFmt::Classic,
+            "netstring" => cfg.msgfmt = MsgFmt::Netstring,
+            other => cx.error(
+                m.span(),
+                "msgfmt",
+                format!("{other:?} is not a message format (expected classic or netstring)"),
+            ),
+        }
+    }
+    if let Some(r) = f.realtime {
+        cfg.realtime = r;
+    }
+    for m in &f.media {
+        let span = m.span();
+        let medium = match m.get_ref() {
+            MediumT::Ucast { dev, peer } => Some(Medium::Ucast {
+                dev: dev.clone(),
+                peer: peer.clone(),
+            }),
+            MediumT::Bcast { dev } => Some(Medium::Bcast { dev: dev.clone() }),
+            MediumT::Serial { path } if path.starts_with('/') => Some(Medium::Serial {
+                path: PathBuf::from(path),
+            }),
+            MediumT::Serial { path } => {
+                cx.error(
+                    span.clone(),
+                    "media",
+                    format!("serial path {path:?} is not absolute (expected e.g. /dev/ttyS0)"),
+                );
+                None
+            }
+            MediumT::Mcast {
+                dev,
+                group,
+                port,
+                ttl,
+                loopback,
+            } => {
+                let g = group
+                    .parse::<Ipv4Addr>()
+                    .ok()
+                    .filter(Ipv4Addr::is_multicast);
+                let p = u16::try_from(*port).ok().filter(|p| *p > 0);
+                let t = u8::try_from(*ttl).ok().filter(|t| *t <= 4);
+                match (g, p, t) {
+                    (Some(group), Some(port), Some(ttl)) => Some(Medium::Mcast {
+                        dev: dev.clone(),
+                        group,
+                        port,
+                        ttl,
+                        loopback: *loopback,
+                    }),
+                    (None, _, _) => {
+                        cx.error(span.clone(), "media", format!("{group:?} is not a multicast group (expected 224.0.0.0 to 239.255.255.255)"));
+                        None
+                    }
+                    (_, None, _) => {
+                        cx.error(
+                            span.clone(),
+                            "media",
+                            format!("{port} is not a UDP port (expected 1 to 65535)"),
+                        );
+                        None
+                    }
+                    (_, _, None) => {
+                        cx.error(
+                            span.clone(),
+                            "media",
+                            format!("ttl {ttl} is out of range (heartbeat accepts 0 to 4)"),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(medium) = medium {
+            cfg.origins
+                .insert(format!("media.{}", cfg.media.len()), cx.loc(span));
+            cfg.media.push(medium);
+        }
+    }
+    for p in &f.ping {
+        let pt = p.get_ref();
+        if pt.addrs.is_empty() || pt.addrs.iter().any(|a| a.parse::<Ipv4Addr>().is_err()) {
+            cx.error(
+                p.span(),
+                "ping",
+                format!("addrs {:?} must be one or more IPv4 addresses", pt.addrs),
+            );
+            continue;
+        }
+        let name = match (&pt.name, pt.addrs.len()) {
+            (Some(n), _) => n.clone(),
+            (None, 1) => pt.addrs[0].clone(),
+            (None, _) => {
+                cx.error(
+                    p.span(),
+                    "ping",
+                    "a ping group of several addresses needs a name",
+                );
+                continue;
+            }
+        };
+        cfg.origins
+            .insert(format!("ping.{}", cfg.ping_nodes.len()), cx.loc(p.span()));
+        cfg.ping_nodes.push(PingNode {
+            name,
+            addrs: pt.addrs.clone(),
+        });
+    }
+    if let Some(l) = &f.logging {
+        let mut lg = Logging {
+            logfile: l.logfile.as_ref().map(|p| PathBuf::from(p.get_ref())),
+            debugfile: l.debugfile.as_ref().map(|p| PathBuf::from(p.get_ref())),
+            ..Logging::default()
+        };
+        for (key, p) in [("logfile", &l.logfile), ("debugfile", &l.debugfile)] {
+            if let Some(p) = p.as_ref().filter(|p| !p.get_ref().starts_with('/')) {
+                cx.error(
+                    p.span(),
+                    key,
+                    format!(
+                        "{:?} is not an absolute path (expected e.g. /var/log/ha-log)",
+                        p.get_ref()
+                    ),
+                );
+            }
+        }
+        if let Some(fac) = &l.logfacility {
+            let v = fac.get_ref().to_ascii_lowercase();
+            if v == "none" {
+            } else if FACILITIES.contains(&v.as_str()) {
+                lg.logfacility = Some(v);
+            } else {
+                cx.error(fac.span(), "logfacility", format!("{:?} is not a syslog facility (expected none, daemon, local0..local7, auth, authpriv, cron, ftp, kern, lpr, mail, news, syslog, user or uucp)", fac.get_ref()));
+            }
+        }
+        if let Some(d) = &l.debug {
+            match u8::try_from(*d.get_ref()) {
+                Ok(v) => lg.debug = v,
+                Err(_) => cx.error(
+                    d.span(),
+                    "debug",
+                    format!("{} is not a debug level (expected 0 to 255)", d.get_ref()),
+                ),
+            }
+        }
+        cfg.logging = lg;
+    }
+    for s in &f.stonith_host {
+        cfg.origins.insert(
+            format!("stonith_host.{}", cfg.stonith_hosts.len()),
+            cx.loc(s.span()),
+        );
+        let st = s.get_ref();
+        cfg.stonith_hosts.push(StonithHost {
+            host: st.host.to_ascii_lowercase(),
+            kind: st.kind.clone(),
+            params: st.params.clone(),
+        });
+    }
+    match &f.auth {
+        None => cx.diags.push(Diagnostic::error(
+            Some(Location {
+                file: src.file.to_path_buf(),
+                line: 0,
+            }),
+            "auth",
+            "no [auth] table (expected authkeys = \"PATH\" or [[auth.keys]] entries)",
+        )),
+        Some(a) => auth(&mut cx, &mut cfg, a, src),
+    }
+    for g in &f.group {
+        let loc = cx.loc(g.span());
+        let gt = g.get_ref();
+        let mut resources = Vec::new();
+        for r in &gt.resources {
+            if r.is_empty() || r.contains(char::is_whitespace) {
+                cx.error(
+                    g.span(),
+                    "group",
+                    format!(
+                        "{r:?} is not a resource (expected NAME or NAME::ARG::ARG without blanks)"
+                    ),
+                );
+                continue;
+            }
+            match parse_resource(r) {
+                Ok(res) => resources.push(res),
+                Err(e) => cx.error(g.span(), "group", e.to_string()),
+            }
+        }
+        if resources.is_empty() {
+            cx.error(
+                g.span(),
+                "group",
+                format!("group for {:?} lists no resources", gt.home),
+            );
+            continue;
+        }
+        let group = ResourceGroup {
+            home: gt.home.to_ascii_lowercase(),
+            resources,
+            location: loc,
+        };
+        if let Some(prev) = cfg.groups.iter().find(|p| p.key() == group.key()) {
+            let m = format!("group key {:?} is already the first resource of the group on line {}; group keys must be unique", group.key(), prev.location.line);
+            cx.error(g.span(), "group", m);
+            continue;
+        }
+        cfg.groups.push(group);
+    }
+    if let Some(h) = &f.hbd {
+        let mut o = HbdOptions::default();
+        if let Some(v) = &h.script_timeout {
+            if let Some(d) = cx.duration(&mut cfg, "hbd.script_timeout", v) {
+                o.script_timeout = d;
+            }
+        }
+        if let Some(s) = &h.stop_failure {
+            match s.get_ref().as_str() {
+                "block" => o.stop_failure = StopFailurePolicy::Block,
+                "reboot" => o.stop_failure = StopFailurePolicy::Reboot,
+                other => cx.error(
+                    s.span(),
+                    "stop_failure",
+                    format!("{other:?} is not block or reboot"),
+                ),
+            }
+        }
+        // Relative paths start at the TOML file's directory, as `authkeys` does;
+        // absolute so the daemon's working directory does not matter.
+        let here = |p: &String| {
+            let joined = src.dir.join(p);
+            std::path::absolute(&joined).unwrap_or(joined)
+        };
+        o.resource_dirs = h.resource_dirs.iter().map(here).collect();
+        o.fence_hook = h.fence_hook.as_ref().map(here);
+        if let Some(c) = &h.compact_serial {
+            o.compact_serial = *c.get_ref();
+            cfg.origins
+                .insert("hbd.compact_serial".into(), cx.loc(c.span()));
+        }
+        if let Some(b) = &h.bind {
+            match b.get_ref().parse::<std::net::IpAddr>() {
+                Ok(ip) => o.bind = Some(ip),
+                Err(_) => cx.error(
+                    b.span(),
+                    "bind",
+                    format!(
+                        "{:?} is not an IP address (expected e.g. 127.0.0.2)",
+                        b.get_ref()
+                    ),
+                ),
+            }
+        }
+        cfg.hbd = o;
+    }
+    apply_timing_defaults(&mut cfg);
+    let ok = !cx.diags.iter().any(Diagnostic::is_error);
+    (ok.then_some(cfg), cx.diags)
+}
+
+fn auth(cx: &mut Ctx, cfg: &mut Config, a: &Spanned<AuthT>, src: &Source) {
+    let at = a.get_ref();
+    cfg.origins.insert("auth".into(), cx.loc(a.span()));
+    match (&at.authkeys, at.keys.is_empty()) {
+        (Some(p), true) => {
+            let path = src.dir.join(p.get_ref());
+            let (loaded, d) = super::authkeys::load(&path);
+            cx.diags.extend(d);
+            if let Some(auth) = loaded {
+                cfg.auth = auth;
+                // Absolute, so `to_toml` output names the file from any directory.
+                let abs = std::path::absolute(&path).unwrap_or(path);
+                cfg.origins
+                    .insert("authkeys".into(), Location { file: abs, line: 0 });
+            }
+            if at.send.is_some() {
+                cx.error(a.span(), "auth", "`send` goes with inline keys; with `authkeys` the file's `auth N` line picks the send key");
+            }
+        }
+        (Some(_), false) => cx.error(
+            a.span(),
+            "auth",
+            "give either authkeys = \"PATH\" or [[auth.keys]], not both",
+        ),
+        (None, true) => cx.error(
+            a.span(),
+            "auth",
+            "no keys (expected authkeys = \"PATH\" or [[auth.keys]] entries)",
+        ),
+        (None, false) => {
+            let mut auth = Auth::default();
+            let mut any_secret = false;
+            for k in &at.keys {
+                let kt = k.get_ref();
+                let Ok(index) = u8::try_from(kt.index).map_err(|_| ()).and_then(|i| {
+                    if i <= 15 {
+                        Ok(i)
+                    } else {
+                        Err(())
+                    }
+                }) else {
+                    cx.error(
+                        k.span(),
+                        "auth",
+                        format!("key index {} is out of range (expected 0 to 15)", kt.index),
+                    );
+                    continue;
+                };
+                let method = match kt.method.as_str() {
+                    "crc" => AuthMethod::Crc,
+                    "md5" => AuthMethod::Md5,
+                    "sha1" => AuthMethod::Sha1,
+                    "sha256" => AuthMethod::Sha256,
+                    other => {
+                        cx.error(k.span(), "auth", format!("key {index}: unknown method {other:?} (expected crc, md5, sha1 or sha256)"));
+                        continue;
+                    }
+                };
+                match (method, &kt.secret) {
+                    (AuthMethod::Crc, Some(_)) => {
+                        cx.error(
+                            k.span(),
+                            "auth",
+                            format!("key {index}: crc takes no secret"),
+                        );
+                        continue;
+                    }
+                    (AuthMethod::Crc, None) => {
+                        let l = cx.loc(k.span());
+                        cx.diags.push(Diagnostic::warning(Some(l), "auth", format!("key {index}: crc authenticates nothing (anyone on the link can forge packets); use sha1, or sha256 for hbd-only pairs")));
+                    }
+                    (_, None) => {
+                        cx.error(
+                            k.span(),
+                            "auth",
+                            format!("key {index}: {} needs a secret", method.name()),
+                        );
+                        continue;
+                    }
+                    (_, Some(s)) if s.is_empty() || s.contains(char::is_whitespace) => {
+                        cx.error(k.span(), "auth", format!("key {index}: the secret must be non-empty and without blanks (as in authkeys)"));
+                        continue;
+                    }
+                    _ => any_secret = true,
+                }
+                if auth.keys.contains_key(&index) {
+                    cx.error(k.span(), "auth", format!("key {index} is defined twice"));
+                    continue;
+                }
+                auth.keys.insert(
+                    index,
+                    AuthKey {
+                        method,
+                        secret: Secret(kt.secret.clone().unwrap_or_default().into_bytes()),
+                    },
+                );
+            }
+            match &at.send {
+                Some(s) => match u8::try_from(*s.get_ref()) {
+                    Ok(i) if auth.keys.contains_key(&i) => auth.send_index = i,
+                    _ => cx.error(
+                        s.span(),
+                        "auth",
+                        format!("send = {} names no key in [[auth.keys]]", s.get_ref()),
+                    ),
+                },
+                None if auth.keys.len() == 1 => {
+                    auth.send_index = *auth.keys.keys().next().unwrap_or(&0)
+                }
+                None => cx.error(
+                    a.span(),
+                    "auth",
+                    "several keys and no `send = N` to pick the outbound one",
+                ),
+            }
+            if any_secret {
+                if let Some(mode) = src.mode {
+                    if mode & 0o066 != 0 {
+                        cx.diags.push(Diagnostic::error(
+                            Some(Location { file: src.file.to_path_buf(), line: 0 }),
+                            "auth",
+                            format!("mode {:03o} lets group or others read or write the inline keys; run `chmod 600 {}`", mode & 0o777, src.file.display()),
+                        ));
+                    }
+                }
+            }
+            cfg.auth = auth;
+        }
+    }
+}
+
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn qp(p: &Path) -> String {
+    q(&p.display().to_string())
+}
+
+/// The TOML form of `config`. Keys come from `origins["authkeys"]` (an authkeys file,
+/// referenced by path so secrets are not printed) or are written inline.
+pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# hbd.toml: generated by `hbd migrate`; see docs/config-reference.md."
+    );
+    if let Some(me) = local_node {
+        let _ = writeln!(
+            o,
+            "# Checked for node {me}; the same file serves both nodes."
+        );
+    }
+    let nodes: Vec<String> = c.nodes.iter().map(|n| q(n)).collect();
+    let _ = writeln!(o, "nodes = [{}]", nodes.join(", "));
+    let _ = writeln!(o, "keepalive = {}", q(&format_duration(c.keepalive)));
+    let _ = writeln!(o, "deadtime = {}", q(&format_duration(c.deadtime)));
+    let _ = writeln!(o, "warntime = {}", q(&format_duration(c.warntime)));
+    let _ = writeln!(o, "initdead = {}", q(&format_duration(c.initdead)));
+    let _ = writeln!(o, "deadping = {}", q(&format_duration(c.deadping)));
+    let _ = writeln!(o, "udpport = {}", c.udpport);
+    let _ = writeln!(o, "baud = {}", c.baud);
+    let af = match c.auto_failback {
+        AutoFailback::On => "on",
+        AutoFailback::Off => "off",
+        AutoFailback::Legacy => "legacy",
+    };
+    let _ = writeln!(o, "auto_failback = {}", q(af));
+    let mf = match c.msgfmt {
+        MsgFmt::Classic => "classic",
+        MsgFmt::Netstring => "netstring",
+    };
+    let _ = writeln!(o, "msgfmt = {}", q(mf));
+    let _ = writeln!(
+        o,
+        "max_rexmit_delay = {}",
+        q(&format_duration(c.max_rexmit_delay))
+    );
+    let _ = writeln!(o, "realtime = {}", c.realtime);
+    for m in &c.media {
+        let _ = writeln!(o, "\n[[media]]");
+        match m {
+            Medium::Ucast { dev, peer } => {
+                let _ = writeln!(o, "type = \"ucast\"\ndev = {}\npeer = {}", q(dev), q(peer));
+            }
+            Medium::Bcast { dev } => {
+                let _ = writeln!(o, "type = \"bcast\"\ndev = {}", q(dev));
+            }
+            Medium::Mcast {
+                dev,
+                group,
+                port,
+                ttl,
+                loopback,
+            } => {
+                let _ = writeln!(o, "type = \"mcast\"\ndev = {}\ngroup = {}\nport = {port}\nttl = {ttl}\nloop = {loopback}", q(dev), q(&group.to_string()));
+            }
+            Medium::Serial { path } => {
+                let _ = writeln!(o, "type = \"serial\"\npath = {}", qp(path));
+            }
+        }
+    }
+    for p in &c.ping_nodes {
+        let addrs: Vec<String> = p.addrs.iter().map(|a| q(a)).collect();
+        let _ = writeln!(
+            o,
+            "\n[[ping]]\nname = {}\naddrs = [{}]",
+            q(&p.name),
+            addrs.join(", ")
+        );
+    }
+    let l = &c.logging;
+    if *l != Logging::default() {
+        let _ = writeln!(o, "\n[logging]");
+        if let Some(p) = &l.logfile {
+            let _ = writeln!(o, "logfile = {}", qp(p));
+        }
+        if let Some(p) = &l.debugfile {
+            let _ = writeln!(o, "debugfile = {}", qp(p));
+        }
+        if let Some(f) = &l.logfacility {
+            let _ = writeln!(o, "logfacility = {}", q(f));
+        }
+        if l.debug != 0 {
+            let _ = writeln!(o, "debug = {}", l.debug);
+        }
+    }
+    for s in &c.stonith_hosts {
+        let params: Vec<String> = s.params.iter().map(|a| q(a)).collect();
+        let _ = writeln!(
+            o,
+            "\n[[stonith_host]]\nhost = {}\nkind = {}\nparams = [{}]",
+            q(&s.host),
+            q(&s.kind),
+            params.join(", ")
+        );
+    }
+    let _ = writeln!(o, "\n[auth]");
+    match c.origins.get("authkeys") {
+        Some(loc) => {
+            let _ = writeln!(o, "authkeys = {}", qp(&loc.file));
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "# Inline secrets: this file must be mode 600 (chmod 600)."
+            );
+            let _ = writeln!(o, "send = {}", c.auth.send_index);
+            for (i, k) in &c.auth.keys {
+                let _ = writeln!(
+                    o,
+                    "\n[[auth.keys]]\nindex = {i}\nmethod = {}",
+                    q(k.method.name())
+                );
+                if k.method != AuthMethod::Crc {
+                    let _ = writeln!(o, "secret = {}", q(&String::from_utf8_lossy(&k.secret.0)));
+                }
+            }
+        }
+    }
+    for g in &c.groups {
+        let res: Vec<String> = g.resources.iter().map(|r| q(&r.to_string())).collect();
+        let _ = writeln!(
+            o,
+            "\n[[group]]\nhome = {}\nresources = [{}]",
+            q(&g.home),
+            res.join(", ")
+        );
+    }
+    let h = &c.hbd;
+    let _ = writeln!(o, "\n[hbd]");
+    let _ = writeln!(
+        o,
+        "script_timeout = {}",
+        q(&format_duration(h.script_timeout))
+    );
+    let sf = match h.stop_failure {
+        StopFailurePolicy::Block => "block",
+        StopFailurePolicy::Reboot => "reboot",
+    };
+    let _ = writeln!(o, "stop_failure = {}", q(sf));
+    let dirs: Vec<String> = h.resource_dirs.iter().map(|p| qp(p)).collect();
+    let _ = writeln!(o, "resource_dirs = [{}]", dirs.join(", "));
+    if let Some(f) = &h.fence_hook {
+        let _ = writeln!(o, "fence_hook = {}", qp(f));
+    }
+    let _ = writeln!(o, "compact_serial = {}", h.compact_serial);
+    if let Some(b) = &h.bind {
+        let _ = writeln!(o, "bind = {}", q(&b.to_string()));
+    }
+    o
+}
+
+/// `c` without where its values came from, for comparing a config loaded from two
+/// forms (origins and group locations differ by design).
+pub fn comparable(c: &Config) -> Config {
+    let mut c = c.clone();
+    c.origins = BTreeMap::new();
+    for g in &mut c.groups {
+        g.location = Location::default();
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src() -> Source<'static> {
+        Source {
+            file: Path::new("hbd.toml"),
+            dir: Path::new("."),
+            mode: None,
+        }
+    }
+
+    const MINIMAL: &str = r#"
+nodes = ["alpha", "Beta"]
+keepalive = "500ms"
+deadtime = 10000
+
+[[media]]
+type = "ucast"
+dev = "eth0"
+peer = "192.0.2.2"
+
+[auth]
+[[auth.keys]]
+index = 1
+method = "sha256"
+secret = "s3cret"
+
+[[group]]
+home = "alpha"
+resources = ["192.0.2.10/24/eth0", "apache"]
+"#;
+
+    #[test]
+    fn minimal_file_loads() {
+        let (c, d) = parse_str(MINIMAL, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.nodes, vec!["alpha", "beta"]);
+        assert_eq!(c.keepalive.millis(), 500);
+        assert_eq!(c.deadtime.millis(), 10_000);
+        assert_eq!(c.initdead.millis(), 20_000);
+        assert_eq!(c.auth.send_index, 1);
+        assert_eq!(c.groups[0].resources[0].name, "IPaddr");
+        assert_eq!(c.groups[0].location.line, 17);
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let (c, d) = parse_str("nodes = [\"a\", \"b\"]\nkeepalve = 2\n", &src());
+        assert!(c.is_none());
+        assert!(
+            d[0].to_string()
+                .starts_with("hbd.toml:2: toml: unknown field `keepalve`"),
+            "{}",
+            d[0]
+        );
+    }
+
+    #[test]
+    fn bad_duration_names_its_line() {
+        let (_, d) = parse_str("deadtime = \"3O\"\n", &src());
+        assert!(
+            d[0].to_string()
+                .starts_with("hbd.toml:1: deadtime: \"3O\" is not a duration"),
+            "{}",
+            d[0]
+        );
+    }
+
+    #[test]
+    fn inline_secrets_need_mode_600() {
+        let s = Source {
+            mode: Some(0o644),
+            ..src()
+        };
+        let (c, d) = parse_str(MINIMAL, &s);
+        assert!(c.is_none());
+        assert!(d.iter().any(|d| d.message.contains("chmod 600")));
+        assert!(!d.iter().any(|d| d.to_string().contains("s3cret")));
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for ms in [0, 1, 250, 999, 1000, 1500, 30_000] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2min"), Ok(Duration::from_millis(120_000)));
+    }
+
+    #[test]
+    fn to_toml_round_trips_inline_keys() {
+        let (c, _) = parse_str(MINIMAL, &src());
+        let c = c.unwrap();
+        let text = to_toml(&c, Some("alpha"));
+        let (c2, d) = parse_str(&text, &src());
+        assert!(!d.iter().any(Diagnostic::is_error), "{d:?}\n{text}");
+        assert_eq!(comparable(&c), comparable(&c2.unwrap()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC*") {
+            let _ = parse_str(&s, &src());
+        }
+    }
+}

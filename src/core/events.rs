@@ -1,0 +1,410 @@
+//! Typed events the core reports to the operator. `Display` is the log line
+//! (subject first, with the numbers behind the decision); `level()` its severity.
+
+#![forbid(unsafe_code)]
+
+use crate::core::HoldSet;
+use crate::time::Duration;
+use log::Level;
+use std::fmt;
+
+/// Why a received message was dropped (counted, reported rate-limited).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// `src`, `t` or a non-zero hex `ts` is missing, or `seq` is missing or
+    /// not hex on a sequenced type.
+    MissingField,
+    /// `src` is not a configured node.
+    UnknownNode,
+    /// Generation older than the one we know (spec §3.2).
+    Replay,
+    /// A sequenced message with a newer generation that is not a `status`
+    /// (only status moves the generation, §9.5).
+    GenerationNotAnnounced,
+    /// A sequence number we already processed and did not miss.
+    OldSequence,
+    /// An `NS_*` message whose `hg` does not match the peer's generation (§9.2).
+    StaleControl,
+    /// A message from a peer we declared dead that is not a `status` reviving it.
+    PeerDead,
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DropReason::MissingField => "missing or malformed src/t/ts/seq",
+            DropReason::UnknownNode => "unknown node",
+            DropReason::Replay => "old generation (replay?)",
+            DropReason::GenerationNotAnnounced => "new generation on a non-status message",
+            DropReason::OldSequence => "old sequence number",
+            DropReason::StaleControl => "control message with a stale generation",
+            DropReason::PeerDead => "peer is dead until it sends a status",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Our own status changed (`init`, `up`, `active`).
+    LocalStatus {
+        state: String,
+    },
+    LinkUp {
+        node: String,
+        link: String,
+    },
+    LinkDead {
+        node: String,
+        link: String,
+        silence: Duration,
+    },
+    /// The peer's advertised status changed.
+    PeerStatus {
+        node: String,
+        state: String,
+    },
+    /// The peer said `st=dead` in a status: never believed (spec §9.21).
+    PeerClaimsDead {
+        node: String,
+    },
+    PeerDead {
+        node: String,
+        silence: Duration,
+        deadtime: Duration,
+    },
+    PeerRestarted {
+        node: String,
+        old_generation: u64,
+        new_generation: u64,
+    },
+    /// A peer we had declared dead is heard again with the same generation.
+    PartitionHealed {
+        node: String,
+    },
+    LateHeartbeat {
+        node: String,
+        link: String,
+        gap: Duration,
+        warntime: Duration,
+    },
+    /// `handle` was called this long after the deadline we asked for: our
+    /// process or VM was stopped. The peer gets a fresh grace period.
+    LocalStall {
+        late: Duration,
+    },
+    /// The peer advertises a dead time different from ours; `used` is the
+    /// clamped value we apply to it.
+    PeerDeadtime {
+        node: String,
+        advertised: Duration,
+        used: Duration,
+        local: Duration,
+    },
+    PacketDropped {
+        reason: DropReason,
+        node: String,
+        /// Drops of this kind since the last report (the report is rate-limited).
+        count: u64,
+    },
+    LostPackets {
+        node: String,
+        count: u64,
+        last: u64,
+        seq: u64,
+    },
+    NoPacketsMissing {
+        node: String,
+    },
+    IrretrievablyLost {
+        node: String,
+        seq: u64,
+    },
+    CommUp,
+    /// Startup negotiation finished; `reason` as heartbeat logs it.
+    AcquisitionComplete {
+        reason: String,
+    },
+    RemoteTransitionComplete {
+        node: String,
+    },
+    TakeoverStarted {
+        node: String,
+        reason: String,
+    },
+    TakeoverComplete {
+        node: String,
+    },
+    /// No fencing performed before taking over (`result=n_stnth`).
+    NoStonith {
+        node: String,
+    },
+    PeerShutdown {
+        node: String,
+    },
+    StandbyStarted {
+        set: HoldSet,
+    },
+    PeerWantsStandby {
+        node: String,
+        set: HoldSet,
+    },
+    StandbyDone {
+        set: HoldSet,
+    },
+    StandbyAcquired {
+        set: HoldSet,
+    },
+    StandbyCancelled {
+        reason: String,
+    },
+    AutoFailback,
+    CommandRefused {
+        command: String,
+        reason: String,
+    },
+    ShutdownStarted,
+    GroupStarted {
+        group: String,
+    },
+    GroupStopped {
+        group: String,
+    },
+    /// A resource failed to start; the group is being stopped and handed over.
+    StartFailed {
+        group: String,
+        resource: String,
+        code: Option<i32>,
+        reason: String,
+    },
+    /// A stop failed and will be retried in 1 s.
+    StopRetry {
+        group: String,
+        resource: String,
+        attempt: u32,
+        reason: String,
+    },
+    /// A stop failed for good: the group may still be active here and is
+    /// never offered to the peer.
+    StopFailed {
+        group: String,
+        resource: String,
+        attempts: u32,
+        reason: String,
+    },
+    /// `StopFailurePolicy::Reboot`: the shell must reboot the node now.
+    RebootRequired {
+        group: String,
+    },
+    /// After a healed partition we keep `group`: re-send gratuitous ARP /
+    /// re-announce its addresses so clients follow us.
+    ReannounceAddresses {
+        group: String,
+    },
+    /// After a healed partition we release `group` to its home node.
+    ReleaseAfterPartition {
+        group: String,
+        keeper: String,
+    },
+    /// A group we failed to start is not acquired again (avoids ping-pong).
+    AcquireSkipped {
+        group: String,
+        reason: String,
+    },
+    ReloadApplied,
+    ReloadRefused {
+        reason: String,
+    },
+    /// `StepDone` with an id we are not waiting for.
+    UnexpectedStep {
+        id: u64,
+    },
+}
+
+impl Event {
+    pub fn level(&self) -> Level {
+        use Event::*;
+        match self {
+            PeerDead { .. }
+            | StopFailed { .. }
+            | RebootRequired { .. }
+            | PartitionHealed { .. }
+            | NoStonith { .. } => Level::Error,
+            LinkDead { .. }
+            | PeerClaimsDead { .. }
+            | LateHeartbeat { .. }
+            | LocalStall { .. }
+            | PeerDeadtime { .. }
+            | PacketDropped { .. }
+            | LostPackets { .. }
+            | IrretrievablyLost { .. }
+            | StandbyCancelled { .. }
+            | CommandRefused { .. }
+            | StartFailed { .. }
+            | StopRetry { .. }
+            | AcquireSkipped { .. }
+            | ReloadRefused { .. }
+            | UnexpectedStep { .. }
+            | ReleaseAfterPartition { .. } => Level::Warn,
+            _ => Level::Info,
+        }
+    }
+}
+
+pub fn hold_name(h: HoldSet) -> &'static str {
+    match h {
+        HoldSet::None => "none",
+        HoldSet::Local => "local",
+        HoldSet::Foreign => "foreign",
+        HoldSet::All => "all",
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Event::*;
+        match self {
+            LocalStatus { state } => write!(f, "local status now set to: '{state}'"),
+            LinkUp { node, link } => write!(f, "link {node}:{link} up"),
+            LinkDead {
+                node,
+                link,
+                silence,
+            } => write!(f, "link {node}:{link} dead after {silence} silence"),
+            PeerStatus { node, state } => write!(f, "status update for node {node}: status {state}"),
+            PeerClaimsDead { node } => write!(
+                f,
+                "{node}: status says dead; ignored (death is decided by dead time only)"
+            ),
+            PeerDead {
+                node,
+                silence,
+                deadtime,
+            } => write!(
+                f,
+                "{node}: declared dead after {silence} without status (deadtime {deadtime})"
+            ),
+            PeerRestarted {
+                node,
+                old_generation,
+                new_generation,
+            } => write!(
+                f,
+                "heartbeat restart on node {node} (generation {old_generation:x} -> {new_generation:x})"
+            ),
+            PartitionHealed { node } => {
+                write!(f, "cluster node {node} returning after partition")
+            }
+            LateHeartbeat {
+                node,
+                link,
+                gap,
+                warntime,
+            } => write!(
+                f,
+                "late heartbeat: node {node}: interval {gap} on {link} (warntime {warntime})"
+            ),
+            LocalStall { late } => write!(
+                f,
+                "this node stalled: timer ran {late} late; peer given a fresh grace period"
+            ),
+            PeerDeadtime {
+                node,
+                advertised,
+                used,
+                local,
+            } => write!(
+                f,
+                "{node} advertises deadtime {advertised} (ours {local}); using {used}"
+            ),
+            PacketDropped {
+                reason,
+                node,
+                count,
+            } => write!(f, "dropped {count} packet(s) from [{node}]: {reason}"),
+            LostPackets {
+                node,
+                count,
+                last,
+                seq,
+            } => write!(f, "{count} lost packet(s) for [{node}] [{last}:{seq}]"),
+            NoPacketsMissing { node } => write!(f, "no pkts missing from {node}"),
+            IrretrievablyLost { node, seq } => {
+                write!(f, "irretrievably lost packet: node {node} seq {seq}")
+            }
+            CommUp => f.write_str("communication up: status active"),
+            AcquisitionComplete { reason } => {
+                write!(f, "initial resource acquisition complete ({reason})")
+            }
+            RemoteTransitionComplete { node } => {
+                write!(f, "remote resource transition completed ({node})")
+            }
+            TakeoverStarted { node, reason } => {
+                write!(f, "resources being acquired from {node} ({reason})")
+            }
+            TakeoverComplete { node } => write!(f, "takeover from {node} complete"),
+            NoStonith { node } => write!(
+                f,
+                "no STONITH performed before taking over from {node}: shared disks are not protected"
+            ),
+            PeerShutdown { node } => write!(f, "received shutdown notice from '{node}'"),
+            StandbyStarted { set } => write!(f, "going standby [{}]", hold_name(*set)),
+            PeerWantsStandby { node, set } => {
+                write!(f, "{node} wants to go standby [{}]", hold_name(*set))
+            }
+            StandbyDone { set } => write!(f, "standby [{}] released", hold_name(*set)),
+            StandbyAcquired { set } => {
+                write!(f, "standby resource acquisition done [{}]", hold_name(*set))
+            }
+            StandbyCancelled { reason } => write!(f, "standby cancelled: {reason}"),
+            AutoFailback => f.write_str("auto failback: giving foreign groups back to their home node"),
+            CommandRefused { command, reason } => write!(f, "{command} refused: {reason}"),
+            ShutdownStarted => f.write_str("shutdown in progress: releasing every group"),
+            GroupStarted { group } => write!(f, "group {group} started"),
+            GroupStopped { group } => write!(f, "group {group} stopped"),
+            StartFailed {
+                group,
+                resource,
+                code,
+                reason,
+            } => write!(
+                f,
+                "giving up group {group} due to failure of {resource} (exit {}: {reason})",
+                code.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
+            ),
+            StopRetry {
+                group,
+                resource,
+                attempt,
+                reason,
+            } => write!(
+                f,
+                "stop of {resource} in group {group} failed (attempt {attempt}: {reason}); retrying in 1s"
+            ),
+            StopFailed {
+                group,
+                resource,
+                attempts,
+                reason,
+            } => write!(
+                f,
+                "RESOURCE STOP FAILURE: {resource} in group {group} failed {attempts} times ({reason}); group may still be active here and is never offered to the peer"
+            ),
+            RebootRequired { group } => write!(
+                f,
+                "reboot required: group {group} could not be stopped (stop_failure = reboot)"
+            ),
+            ReannounceAddresses { group } => write!(
+                f,
+                "keeping group {group} after partition: re-announcing its addresses"
+            ),
+            ReleaseAfterPartition { group, keeper } => write!(
+                f,
+                "releasing group {group} after partition: {keeper} keeps it (home node rule)"
+            ),
+            AcquireSkipped { group, reason } => write!(f, "not acquiring group {group}: {reason}"),
+            ReloadApplied => f.write_str("reload: new timings applied"),
+            ReloadRefused { reason } => write!(f, "reload refused: {reason}"),
+            UnexpectedStep { id } => write!(f, "result for step {id} which is not outstanding; ignored"),
+        }
+    }
+}

@@ -1,0 +1,674 @@
+//! Links: one per `Config::media` entry (LinkId = index). UDP media become a
+//! bound socket plus a receive task; serial media a [`super::serial::SerialTask`].
+//! Every task reports to the daemon loop through one channel of [`LoopEvent`]s.
+
+use crate::config::{Config, Medium};
+use crate::core::{StepId, StepOutcome};
+use crate::shell::proto::{Request, Response};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Per-link counters, shared between the loop and the link's task.
+#[derive(Debug, Default)]
+pub struct LinkCounters {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub bad_auth: AtomicU64,
+    pub malformed: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl LinkCounters {
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything that wakes the daemon loop apart from timers and signals.
+#[derive(Debug)]
+pub enum LoopEvent {
+    /// Bytes of one datagram or one serial frame. `epoch` tells events of links
+    /// replaced by a reload from the current ones.
+    Packet {
+        link: usize,
+        epoch: u64,
+        bytes: Vec<u8>,
+        from: Option<SocketAddr>,
+    },
+    /// A serial frame the framer threw away (half frame, oversized).
+    Dropped {
+        link: usize,
+        epoch: u64,
+        why: String,
+    },
+    Transport {
+        link: usize,
+        epoch: u64,
+        up: bool,
+    },
+    StepDone {
+        id: StepId,
+        outcome: StepOutcome,
+    },
+    Control {
+        req: Request,
+        reply: oneshot::Sender<Response>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("link {link}: cannot resolve peer {peer:?}: {reason}")]
+    Resolve {
+        link: String,
+        peer: String,
+        reason: String,
+    },
+    #[error("link {link}: interface {dev:?} has no IPv4 {what} address")]
+    NoAddress {
+        link: String,
+        dev: String,
+        what: &'static str,
+    },
+    #[error("link {link}: {op}: {source}")]
+    Socket {
+        link: String,
+        op: String,
+        source: std::io::Error,
+    },
+    #[error("serial link {path}: {source}")]
+    Serial {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The kind word `hbd status` shows.
+pub fn kind(m: &Medium) -> &'static str {
+    match m {
+        Medium::Ucast { .. } => "ucast",
+        Medium::Bcast { .. } => "bcast",
+        Medium::Mcast { .. } => "mcast",
+        Medium::Serial { .. } => "serial",
+    }
+}
+
+/// The IPv4 address (`broadcast == false`) or broadcast address of `dev`.
+pub fn interface_v4(dev: &str, broadcast: bool) -> Option<Ipv4Addr> {
+    let addrs = nix::ifaddrs::getifaddrs().ok()?;
+    for a in addrs {
+        if a.interface_name != dev {
+            continue;
+        }
+        let sa = if broadcast { a.broadcast } else { a.address };
+        if let Some(sin) = sa.as_ref().and_then(|s| s.as_sockaddr_in()) {
+            return Some(sin.ip());
+        }
+    }
+    None
+}
+
+fn sockerr(link: &str, op: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> LinkError {
+    let link = link.to_string();
+    let op = op.into();
+    move |e| LinkError::Socket {
+        link,
+        op,
+        source: std::io::Error::from(e),
+    }
+}
+
+/// An open UDP link: where to send, and the socket (also used to receive).
+#[derive(Debug)]
+pub struct UdpLink {
+    pub socket: Arc<UdpSocket>,
+    pub dest: SocketAddr,
+}
+
+impl UdpLink {
+    /// Sends one datagram now, without waiting. (tokio's `try_send_to` answers
+    /// WouldBlock until the reactor has seen the socket writable once, which
+    /// would drop the first status messages after start.)
+    pub fn send(&self, bytes: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let to = nix::sys::socket::SockaddrStorage::from(self.dest);
+        nix::sys::socket::sendto(
+            self.socket.as_raw_fd(),
+            bytes,
+            &to,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        )
+        .map_err(std::io::Error::from)
+    }
+}
+
+/// Opens the socket of one UDP medium (spec §4.1, §4.2). `bind` overrides the
+/// receive address of ucast/bcast links (several nodes on one host).
+/// Must be called inside the tokio runtime.
+pub fn open_udp(m: &Medium, udpport: u16, bind: Option<IpAddr>) -> Result<UdpLink, LinkError> {
+    let name = m.link_name();
+    let bind_v4 = match bind {
+        Some(IpAddr::V4(a)) => a,
+        _ => Ipv4Addr::UNSPECIFIED,
+    };
+    let (dev, local, dest) = match m {
+        Medium::Ucast { dev, peer } => {
+            let addr = (peer.as_str(), udpport)
+                .to_socket_addrs()
+                .map_err(|e| LinkError::Resolve {
+                    link: name.clone(),
+                    peer: peer.clone(),
+                    reason: e.to_string(),
+                })?
+                .find(|a| a.is_ipv4())
+                .ok_or_else(|| LinkError::Resolve {
+                    link: name.clone(),
+                    peer: peer.clone(),
+                    reason: "no IPv4 address".into(),
+                })?;
+            (dev, SocketAddrV4::new(bind_v4, udpport), addr)
+        }
+        Medium::Bcast { dev } => {
+            let b = interface_v4(dev, true).ok_or_else(|| LinkError::NoAddress {
+                link: name.clone(),
+                dev: dev.clone(),
+                what: "broadcast",
+            })?;
+            (
+                dev,
+                SocketAddrV4::new(bind_v4, udpport),
+                SocketAddr::from((b, udpport)),
+            )
+        }
+        Medium::Mcast {
+            dev, group, port, ..
+        } => (
+            dev,
+            SocketAddrV4::new(*group, *port),
+            SocketAddr::from((*group, *port)),
+        ),
+        Medium::Serial { .. } => unreachable!("open_udp on a serial medium"),
+    };
+    let fd: OwnedFd = socket::socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(sockerr(&name, "socket"))?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(sockerr(&name, "SO_REUSEADDR"))?;
+    // heartbeat binds every socket to its interface; that needs CAP_NET_RAW, and on
+    // `lo` it would only stop two test nodes on one host from hearing each other.
+    if !nix::unistd::geteuid().is_root() {
+        log::debug!("link {name}: not root, SO_BINDTODEVICE {dev} skipped");
+    } else if dev == "lo" {
+        log::debug!("link {name}: SO_BINDTODEVICE skipped on lo");
+    } else {
+        socket::setsockopt(&fd, sockopt::BindToDevice, &OsString::from(dev))
+            .map_err(sockerr(&name, format!("SO_BINDTODEVICE {dev}")))?;
+    }
+    // IPTOS_LOWDELAY, as heartbeat's send sockets.
+    if let Err(e) = socket::setsockopt(&fd, sockopt::IpTos, &0x10) {
+        log::debug!("link {name}: IP_TOS: {e}");
+    }
+    if let Medium::Bcast { .. } = m {
+        socket::setsockopt(&fd, sockopt::Broadcast, &true)
+            .map_err(sockerr(&name, "SO_BROADCAST"))?;
+    }
+    socket::bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(local),
+    )
+    .map_err(sockerr(&name, format!("bind {local}")))?;
+    let std_sock = std::net::UdpSocket::from(fd);
+    if let Medium::Mcast {
+        dev,
+        group,
+        ttl,
+        loopback,
+        ..
+    } = m
+    {
+        let iface = interface_v4(dev, false).ok_or_else(|| LinkError::NoAddress {
+            link: name.clone(),
+            dev: dev.clone(),
+            what: "interface",
+        })?;
+        let io = |op: &str| {
+            let link = name.clone();
+            let op = op.to_string();
+            move |source| LinkError::Socket { link, op, source }
+        };
+        std_sock
+            .join_multicast_v4(group, &iface)
+            .map_err(io(&format!("join {group} on {dev}")))?;
+        std_sock
+            .set_multicast_ttl_v4(u32::from(*ttl))
+            .map_err(io("IP_MULTICAST_TTL"))?;
+        std_sock
+            .set_multicast_loop_v4(*loopback)
+            .map_err(io("IP_MULTICAST_LOOP"))?;
+    }
+    let socket = UdpSocket::from_std(std_sock).map_err(|source| LinkError::Socket {
+        link: name.clone(),
+        op: "register".into(),
+        source,
+    })?;
+    Ok(UdpLink {
+        socket: Arc::new(socket),
+        dest,
+    })
+}
+
+/// Receives datagrams on `socket` until the loop goes away.
+pub async fn udp_receive(
+    link: usize,
+    epoch: u64,
+    socket: Arc<UdpSocket>,
+    counters: Arc<LinkCounters>,
+    events: mpsc::Sender<LoopEvent>,
+) {
+    // One message is one datagram; anything larger than an IPv4 datagram cannot arrive.
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let ev = LoopEvent::Packet {
+                    link,
+                    epoch,
+                    bytes: buf[..n].to_vec(),
+                    from: Some(from),
+                };
+                if events.send(ev).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                log::debug!("link {link}: receive error: {e}");
+                // ICMP errors surface here; do not spin on a persistent one.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One running link as the loop sees it.
+pub enum LinkHandle {
+    Udp {
+        link: UdpLink,
+        task: Option<JoinHandle<()>>,
+    },
+    Serial {
+        /// None once closing: the task then writes what is queued and ends.
+        tx: Option<mpsc::Sender<Vec<u8>>>,
+        task: Option<JoinHandle<()>>,
+    },
+}
+
+impl Drop for LinkHandle {
+    fn drop(&mut self) {
+        match self {
+            LinkHandle::Udp { task, .. } | LinkHandle::Serial { task, .. } => {
+                if let Some(t) = task.take() {
+                    t.abort();
+                }
+            }
+        }
+    }
+}
+
+/// Closes links and waits until their sockets and ttys are really closed (an
+/// aborted task drops its fd only when the runtime next gets to it), so a reload
+/// can reopen the same port or device. Serial links first write what is queued
+/// (a `shutdone` must reach the peer), for at most `flush`.
+pub async fn close_all(handles: Vec<LinkHandle>, flush: std::time::Duration) {
+    let mut tasks = Vec::new();
+    for mut h in handles {
+        match &mut h {
+            LinkHandle::Udp { task, .. } => {
+                if let Some(t) = task.take() {
+                    t.abort();
+                    tasks.push(t);
+                }
+            }
+            LinkHandle::Serial { tx, task } => {
+                tx.take();
+                if let Some(t) = task.take() {
+                    tasks.push(t);
+                }
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + flush;
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            abort.abort();
+        }
+    }
+    // Let aborted tasks be dropped (and their fds closed) before returning.
+    tokio::task::yield_now().await;
+}
+
+/// Opens every medium of `config`, all or nothing: on the first failure the
+/// ones already open are closed again and the error returned.
+pub fn open_all(
+    config: &Config,
+    bind: Option<IpAddr>,
+    epoch: u64,
+    events: &mpsc::Sender<LoopEvent>,
+) -> Result<(Vec<LinkHandle>, Vec<Arc<LinkCounters>>), LinkError> {
+    let mut handles = Vec::new();
+    let mut counters = Vec::new();
+    // Open every transport first; start tasks only when all opened.
+    enum Opened {
+        Udp(UdpLink),
+        Serial(OwnedFd, std::path::PathBuf),
+    }
+    let mut opened = Vec::new();
+    for m in &config.media {
+        match m {
+            Medium::Serial { path } => {
+                let fd = super::serial::open_tty(path, config.baud).map_err(|source| {
+                    LinkError::Serial {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?;
+                opened.push(Opened::Serial(fd, path.clone()));
+            }
+            _ => opened.push(Opened::Udp(open_udp(m, config.udpport, bind)?)),
+        }
+    }
+    for (i, o) in opened.into_iter().enumerate() {
+        let c = Arc::new(LinkCounters::default());
+        counters.push(c.clone());
+        match o {
+            Opened::Udp(link) => {
+                let task = tokio::spawn(udp_receive(
+                    i,
+                    epoch,
+                    link.socket.clone(),
+                    c,
+                    events.clone(),
+                ));
+                handles.push(LinkHandle::Udp {
+                    link,
+                    task: Some(task),
+                });
+            }
+            Opened::Serial(fd, path) => {
+                // A few frames of slack; a link that cannot keep up drops, not queues.
+                let (tx, rx) = mpsc::channel(8);
+                let t = super::serial::SerialTask {
+                    link: i,
+                    epoch,
+                    path,
+                    baud: config.baud,
+                    counters: c,
+                    events: events.clone(),
+                    outgoing: rx,
+                };
+                let task = tokio::spawn(t.run(Some(fd)));
+                handles.push(LinkHandle::Serial {
+                    tx: Some(tx),
+                    task: Some(task),
+                });
+            }
+        }
+    }
+    Ok((handles, counters))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn ucast_link_sends_to_peer_and_receives_on_bound_address() {
+        rt().block_on(async {
+            // Two "nodes" on one host: 127.0.0.1 and 127.0.0.2, same port.
+            let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = probe.local_addr().unwrap().port();
+            drop(probe);
+            let a = open_udp(
+                &Medium::Ucast {
+                    dev: "lo".into(),
+                    peer: "127.0.0.2".into(),
+                },
+                port,
+                Some("127.0.0.1".parse().unwrap()),
+            )
+            .unwrap();
+            let b = open_udp(
+                &Medium::Ucast {
+                    dev: "lo".into(),
+                    peer: "127.0.0.1".into(),
+                },
+                port,
+                Some("127.0.0.2".parse().unwrap()),
+            )
+            .unwrap();
+            assert_eq!(a.dest, SocketAddr::from(([127, 0, 0, 2], port)));
+            // The very first send, before the reactor has polled the socket.
+            assert_eq!(a.send(b"to b").unwrap(), 4);
+            b.socket.send_to(b"to a", b.dest).await.unwrap();
+            let mut buf = [0u8; 16];
+            let (n, _) = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                b.socket.recv_from(&mut buf),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!(&buf[..n], b"to b");
+            let (n, _) = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                a.socket.recv_from(&mut buf),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!(&buf[..n], b"to a");
+        });
+    }
+
+    #[test]
+    fn unresolvable_peer_is_named() {
+        rt().block_on(async {
+            let e = open_udp(
+                &Medium::Ucast {
+                    dev: "lo".into(),
+                    peer: "no-such-host.invalid".into(),
+                },
+                7000,
+                None,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("no-such-host.invalid"), "{e}");
+        });
+    }
+
+    #[test]
+    fn lo_has_an_address() {
+        assert_eq!(interface_v4("lo", false), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(interface_v4("no-such-if0", false), None);
+    }
+}
+
+/// bcast and mcast need real interfaces: a veth pair inside a network namespace
+/// private to the test thread (root only; skipped with a reason otherwise).
+#[cfg(test)]
+mod netns_tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Runs `f` on a thread in a fresh network namespace holding a veth pair
+    /// veth0 (10.250.0.1/24) <-> veth1 (10.250.0.2/24). The namespace, and the
+    /// pair with it, disappears when the thread ends.
+    fn in_netns(f: impl FnOnce() + Send + 'static) -> bool {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: creating a network namespace needs root");
+            return false;
+        }
+        let ok = std::thread::spawn(move || {
+            if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+                eprintln!("skipped: unshare(CLONE_NEWNET): {e}");
+                return false;
+            }
+            // Children inherit this thread's namespace.
+            let ip = |args: &[&str]| {
+                let st = Command::new("ip").args(args).status();
+                assert!(st.is_ok_and(|s| s.success()), "ip {args:?} failed");
+            };
+            ip(&["link", "set", "lo", "up"]);
+            ip(&[
+                "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+            ]);
+            ip(&["addr", "add", "10.250.0.1/24", "brd", "+", "dev", "veth0"]);
+            ip(&["addr", "add", "10.250.0.2/24", "brd", "+", "dev", "veth1"]);
+            ip(&["link", "set", "veth0", "up", "multicast", "on"]);
+            ip(&["link", "set", "veth1", "up", "multicast", "on"]);
+            // Both ends live in one namespace: packets from veth0 arrive on veth1
+            // with a local source address, which Linux drops unless told not to.
+            // (/proc/sys/net belongs to the opener's namespace: this thread's.)
+            for dev in ["all", "default", "veth0", "veth1"] {
+                for (k, v) in [("accept_local", "1"), ("rp_filter", "0")] {
+                    std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/{k}"), v).unwrap();
+                }
+            }
+            f();
+            true
+        })
+        .join();
+        match ok {
+            Ok(ran) => ran,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    async fn recv_one(l: &UdpLink) -> Vec<u8> {
+        let mut buf = [0u8; 64];
+        let (n, _) = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            l.socket.recv_from(&mut buf),
+        )
+        .await
+        .expect("nothing received")
+        .unwrap();
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn bcast_sends_to_the_interface_broadcast_address() {
+        in_netns(|| {
+            assert_eq!(
+                interface_v4("veth0", true),
+                Some(Ipv4Addr::new(10, 250, 0, 255))
+            );
+            rt().block_on(async {
+                let a = open_udp(
+                    &Medium::Bcast {
+                        dev: "veth0".into(),
+                    },
+                    7694,
+                    None,
+                )
+                .unwrap();
+                let b = open_udp(
+                    &Medium::Bcast {
+                        dev: "veth1".into(),
+                    },
+                    7694,
+                    None,
+                )
+                .unwrap();
+                assert_eq!(a.dest, SocketAddr::from(([10, 250, 0, 255], 7694)));
+                assert_eq!(a.send(b"from a").unwrap(), 6);
+                assert_eq!(recv_one(&b).await, b"from a");
+                // As with heartbeat, a node hears its own broadcasts too (the core
+                // drops them as its own); the peer's arrive after it.
+                assert_eq!(recv_one(&a).await, b"from a");
+                assert_eq!(b.send(b"from b").unwrap(), 6);
+                assert_eq!(recv_one(&a).await, b"from b");
+            });
+        });
+    }
+
+    #[test]
+    fn mcast_joins_the_group_on_its_interface() {
+        in_netns(|| {
+            rt().block_on(async {
+                let m = |dev: &str| Medium::Mcast {
+                    dev: dev.into(),
+                    group: Ipv4Addr::new(239, 0, 0, 94),
+                    port: 7695,
+                    ttl: 1,
+                    loopback: false,
+                };
+                let a = open_udp(&m("veth0"), 694, None).unwrap();
+                let b = open_udp(&m("veth1"), 694, None).unwrap();
+                assert_eq!(a.dest, SocketAddr::from(([239, 0, 0, 94], 7695)));
+                assert_eq!(a.send(b"mcast a").unwrap(), 7);
+                assert_eq!(recv_one(&b).await, b"mcast a");
+                assert_eq!(b.send(b"mcast b").unwrap(), 7);
+                assert_eq!(recv_one(&a).await, b"mcast b");
+            });
+        });
+    }
+
+    #[test]
+    fn ucast_is_bound_to_its_device() {
+        in_netns(|| {
+            rt().block_on(async {
+                let a = open_udp(
+                    &Medium::Ucast {
+                        dev: "veth0".into(),
+                        peer: "10.250.0.2".into(),
+                    },
+                    7696,
+                    None,
+                )
+                .unwrap();
+                let b = open_udp(
+                    &Medium::Ucast {
+                        dev: "veth1".into(),
+                        peer: "10.250.0.1".into(),
+                    },
+                    7696,
+                    None,
+                )
+                .unwrap();
+                let dev = socket::getsockopt(&*a.socket, sockopt::BindToDevice).unwrap();
+                assert_eq!(dev.to_string_lossy().trim_end_matches('\0'), "veth0");
+                a.send(b"u").unwrap();
+                assert_eq!(recv_one(&b).await, b"u");
+                b.send(b"v").unwrap();
+                assert_eq!(recv_one(&a).await, b"v");
+            });
+        });
+    }
+}

@@ -1,0 +1,243 @@
+//! The state directory: the instance lock, the generation counter and the uuid,
+//! in heartbeat's formats (spec §5.4) so a state dir can be compared with
+//! `/var/lib/heartbeat` by eye.
+
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+pub const LOCK_FILE: &str = "lock";
+pub const GENERATION_FILE: &str = "hb_generation";
+pub const UUID_FILE: &str = "hb_uuid";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create state directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another hbd (pid {pid}) is running with state directory {dir} (lock {path})")]
+    Locked {
+        dir: PathBuf,
+        path: PathBuf,
+        pid: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Bad { path: PathBuf, reason: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates `dir` (and parents) with `mode` when missing.
+pub fn ensure_dir(dir: &Path, mode: u32) -> Result<(), StateError> {
+    if !dir.is_dir() {
+        fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// Holds `<state-dir>/lock` (flock) for as long as it lives.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _lock: Flock<File>,
+    pub path: PathBuf,
+}
+
+/// Takes the instance lock of `dir`, creating the directory (0700) when needed.
+/// The holder's pid is written into the file so a second instance can name it.
+pub fn lock(dir: &Path) -> Result<InstanceLock, StateError> {
+    ensure_dir(dir, 0o700)?;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .open(&path)
+        .map_err(io(&path))?;
+    let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        Err((mut file, errno)) => {
+            if errno == nix::errno::Errno::EWOULDBLOCK {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                return Err(StateError::Locked {
+                    dir: dir.to_path_buf(),
+                    path,
+                    pid: if pid.is_empty() {
+                        "unknown".into()
+                    } else {
+                        pid.into()
+                    },
+                });
+            }
+            return Err(StateError::Io {
+                path,
+                source: std::io::Error::from(errno),
+            });
+        }
+    };
+    let f: &mut File = &mut lock;
+    f.set_len(0).map_err(io(&path))?;
+    f.seek(SeekFrom::Start(0)).map_err(io(&path))?;
+    writeln!(f, "{}", std::process::id()).map_err(io(&path))?;
+    Ok(InstanceLock { _lock: lock, path })
+}
+
+/// heartbeat's generation file format: decimal, right-aligned in 15 columns, `\n`.
+pub fn format_generation(g: u64) -> String {
+    format!("{g:>15}\n")
+}
+
+/// Parses a generation file; None when it is not heartbeat's format (treated
+/// like a missing file, as heartbeat does).
+pub fn parse_generation(text: &str) -> Option<u64> {
+    text.trim().parse::<u64>().ok()
+}
+
+/// Reads, increments and durably writes the generation (before anything is sent:
+/// peers drop every message of a generation not above the one they know).
+/// Missing or unreadable: unix time + 1. Returns (generation, previous).
+pub fn next_generation(dir: &Path, unix_now: u64) -> Result<(u64, Option<u64>), StateError> {
+    let path = dir.join(GENERATION_FILE);
+    let previous = match fs::read_to_string(&path) {
+        Ok(t) => parse_generation(&t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let next = match previous {
+        Some(p) => p.checked_add(1).ok_or_else(|| StateError::Bad {
+            path: path.clone(),
+            reason: format!("generation {p} cannot be incremented"),
+        })?,
+        None => unix_now + 1,
+    };
+    write_durably(&path, format_generation(next).as_bytes(), 0o644)?;
+    Ok((next, previous))
+}
+
+/// The node's uuid, 16 random bytes created once.
+pub fn load_or_create_uuid(dir: &Path) -> Result<[u8; 16], StateError> {
+    let path = dir.join(UUID_FILE);
+    match fs::read(&path) {
+        Ok(b) if b.len() == 16 => {
+            let mut u = [0u8; 16];
+            u.copy_from_slice(&b);
+            return Ok(u);
+        }
+        Ok(b) => {
+            return Err(StateError::Bad {
+                path,
+                reason: format!(
+                    "is {} bytes long, expected 16 (remove it to make a new uuid)",
+                    b.len()
+                ),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&path)(e)),
+    }
+    let mut u = [0u8; 16];
+    random_bytes(&mut u).map_err(io(Path::new("/dev/urandom")))?;
+    write_durably(&path, &u, 0o644)?;
+    Ok(u)
+}
+
+pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
+    File::open("/dev/urandom")?.read_exact(buf)
+}
+
+/// Writes via a temporary file, fsync, rename and directory fsync, so a crash
+/// leaves either the old or the new content, never a torn file.
+fn write_durably(path: &Path, data: &[u8], mode: u32) -> Result<(), StateError> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(data).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_format_is_heartbeats() {
+        assert_eq!(format_generation(1795310929), "     1795310929\n");
+        assert_eq!(format_generation(1795310929).len(), 16);
+        assert_eq!(parse_generation("     1795310929\n"), Some(1795310929));
+        assert_eq!(parse_generation("garbage"), None);
+    }
+
+    #[test]
+    fn generation_starts_at_time_plus_one_then_increments() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(next_generation(d.path(), 1000).unwrap(), (1001, None));
+        assert_eq!(next_generation(d.path(), 5000).unwrap(), (1002, Some(1001)));
+        let text = fs::read_to_string(d.path().join(GENERATION_FILE)).unwrap();
+        assert_eq!(text, "           1002\n");
+    }
+
+    #[test]
+    fn generation_reads_heartbeats_file() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(GENERATION_FILE), "     1795310929\n").unwrap();
+        assert_eq!(next_generation(d.path(), 1).unwrap().0, 1795310930);
+    }
+
+    #[test]
+    fn uuid_is_created_once() {
+        let d = tempfile::tempdir().unwrap();
+        let a = load_or_create_uuid(d.path()).unwrap();
+        let b = load_or_create_uuid(d.path()).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, [0u8; 16]);
+        fs::write(d.path().join(UUID_FILE), b"short").unwrap();
+        let e = load_or_create_uuid(d.path()).unwrap_err().to_string();
+        assert!(e.contains("5 bytes"), "{e}");
+    }
+
+    #[test]
+    fn second_lock_names_the_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("state");
+        let first = lock(&dir).unwrap();
+        let e = lock(&dir).unwrap_err().to_string();
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(first);
+        lock(&dir).unwrap();
+    }
+}

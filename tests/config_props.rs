@@ -1,0 +1,171 @@
+//! Properties of the config forms: any `Config` survives `to_toml` and back, and
+//! the legacy parsers never panic on any input (the fuzz targets check the same
+//! thing at greater depth).
+
+use hbd::config::toml_form::{self, comparable, Source};
+use hbd::config::*;
+use hbd::time::Duration;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+fn dur() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (0u64..100_000).prop_map(Duration::from_millis),
+        (0u64..600).prop_map(Duration::from_secs),
+    ]
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9-]{0,10}"
+}
+
+fn path() -> impl Strategy<Value = PathBuf> {
+    "(/[a-zA-Z0-9._ \"\\\\-]{1,8}){1,3}".prop_map(PathBuf::from)
+}
+
+fn medium() -> impl Strategy<Value = Medium> {
+    prop_oneof![
+        ("[a-z0-9]{1,8}", "[a-z0-9.:-]{1,20}").prop_map(|(dev, peer)| Medium::Ucast { dev, peer }),
+        "[a-z0-9]{1,8}".prop_map(|dev| Medium::Bcast { dev }),
+        (
+            "[a-z0-9]{1,8}",
+            224u8..240,
+            any::<[u8; 3]>(),
+            1u16..,
+            0u8..=4,
+            any::<bool>()
+        )
+            .prop_map(|(dev, a, [b, c, d], port, ttl, loopback)| Medium::Mcast {
+                dev,
+                group: Ipv4Addr::new(a, b, c, d),
+                port,
+                ttl,
+                loopback
+            }),
+        path().prop_map(|path| Medium::Serial { path }),
+    ]
+}
+
+fn ipv4() -> impl Strategy<Value = String> {
+    any::<[u8; 4]>().prop_map(|a| Ipv4Addr::from(a).to_string())
+}
+
+fn key() -> impl Strategy<Value = AuthKey> {
+    prop_oneof![
+        Just(AuthKey {
+            method: AuthMethod::Crc,
+            secret: Secret(Vec::new())
+        }),
+        (
+            prop_oneof![
+                Just(AuthMethod::Md5),
+                Just(AuthMethod::Sha1),
+                Just(AuthMethod::Sha256)
+            ],
+            "[!-~]{1,30}"
+        )
+            .prop_map(|(method, s)| AuthKey {
+                method,
+                secret: Secret(s.into_bytes())
+            }),
+    ]
+}
+
+fn resource() -> impl Strategy<Value = Resource> {
+    (
+        "[A-Za-z][A-Za-z0-9_]{0,8}",
+        prop::collection::vec("[a-zA-Z0-9/._=-]{1,10}", 0..4),
+    )
+        .prop_map(|(name, args)| Resource { name, args })
+}
+
+prop_compose! {
+    fn config()(
+        nodes in prop::collection::btree_set(name(), 0..4),
+        t in prop::array::uniform7(dur()),
+        udpport in 1u16..,
+        baud in prop::sample::select(vec![9600u32, 19200, 38400, 57600, 115200, 230400, 460800]),
+        media in prop::collection::vec(medium(), 0..4),
+        ping in prop::collection::vec((name(), prop::collection::vec(ipv4(), 1..3)), 0..3),
+        auto_failback in prop::sample::select(vec![AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy]),
+        netstring in any::<bool>(),
+        logfile in prop::option::of(path()),
+        debugfile in prop::option::of(path()),
+        logfacility in prop::option::of(prop::sample::select(vec!["daemon", "local0", "local7", "user"])),
+        debug in any::<u8>(),
+        realtime in any::<bool>(),
+        stonith in prop::collection::vec((name(), name(), prop::collection::vec("[a-z0-9=]{1,6}", 0..3)), 0..2),
+        keys in prop::collection::btree_map(0u8..=15, key(), 1..4),
+        send_pick in any::<prop::sample::Index>(),
+        groups in prop::collection::vec((name(), prop::collection::vec(resource(), 1..4)), 0..4),
+        hbd in (dur(), any::<bool>(), prop::collection::vec(path(), 0..2), prop::option::of(path()), any::<bool>(), prop::option::of(any::<[u8; 4]>())),
+    ) -> Config {
+        let send_index = *keys.keys().nth(send_pick.index(keys.len())).unwrap();
+        let mut seen = Vec::new();
+        let groups = groups.into_iter().filter_map(|(home, resources)| {
+            let g = ResourceGroup { home, resources, location: Location::default() };
+            (!seen.contains(&g.key())).then(|| { seen.push(g.key()); g })
+        }).collect();
+        Config {
+            nodes: nodes.into_iter().collect(),
+            keepalive: t[0], deadtime: t[1], warntime: t[2], initdead: t[3], deadping: t[4],
+            max_rexmit_delay: t[5],
+            udpport, baud, media,
+            ping_nodes: ping.into_iter().map(|(name, addrs)| PingNode { name, addrs }).collect(),
+            auto_failback,
+            msgfmt: if netstring { MsgFmt::Netstring } else { MsgFmt::Classic },
+            logging: Logging { logfile, debugfile, logfacility: logfacility.map(String::from), debug },
+            realtime,
+            stonith_hosts: stonith.into_iter().map(|(host, kind, params)| StonithHost { host, kind, params }).collect(),
+            auth: Auth { send_index, keys },
+            groups,
+            hbd: HbdOptions {
+                script_timeout: hbd.0,
+                stop_failure: if hbd.1 { StopFailurePolicy::Reboot } else { StopFailurePolicy::Block },
+                resource_dirs: hbd.2,
+                fence_hook: hbd.3,
+                compact_serial: hbd.4,
+                bind: hbd.5.map(|a| Ipv4Addr::from(a).into()),
+            },
+            origins: BTreeMap::new(),
+        }
+    }
+}
+
+fn src() -> Source<'static> {
+    Source {
+        file: Path::new("hbd.toml"),
+        dir: Path::new("."),
+        mode: None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn to_toml_round_trips(c in config()) {
+        let text = to_toml(&c, Some("alpha"));
+        let (back, diags) = toml_form::parse_str(&text, &src());
+        let errors: Vec<String> = diags.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect();
+        prop_assert!(errors.is_empty(), "{errors:?}\n{text}");
+        prop_assert_eq!(comparable(&c), comparable(&back.unwrap()), "{}", text);
+    }
+
+    #[test]
+    fn authkeys_never_panics(s in "\\PC*") {
+        let _ = hbd::config::authkeys::parse(&s, Path::new("authkeys"));
+    }
+
+    #[test]
+    fn hacf_lines_never_panic(lines in prop::collection::vec("[ -~\t]{0,60}", 0..20)) {
+        let _ = hbd::config::hacf::parse_str(&lines.join("\n"), Path::new("ha.cf"));
+    }
+
+    #[test]
+    fn toml_never_panics(s in "[ -~\n\\[\\]=\"]{0,200}") {
+        let _ = toml_form::parse_str(&s, &src());
+    }
+}

@@ -1,0 +1,222 @@
+//! Property test: whatever authenticated-but-hostile messages, step results
+//! and commands arrive, in any order and at any time, the core never panics,
+//! always has a deadline in the future of its last input, and never has more
+//! than one resource step outstanding.
+
+use hbd::config::{AutoFailback, Config, Medium, Resource, ResourceGroup};
+use hbd::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, StepId, StepOutcome};
+use hbd::time::{Duration, Instant};
+use hbd::wire::Message;
+use proptest::prelude::*;
+
+fn config(af: AutoFailback) -> Config {
+    Config {
+        nodes: vec!["nodea".into(), "nodeb".into()],
+        keepalive: Duration::from_millis(1000),
+        deadtime: Duration::from_millis(5000),
+        warntime: Duration::from_millis(3000),
+        initdead: Duration::from_millis(10_000),
+        media: vec![
+            Medium::Bcast { dev: "eth0".into() },
+            Medium::Bcast { dev: "eth1".into() },
+        ],
+        auto_failback: af,
+        groups: vec![
+            ResourceGroup {
+                home: "nodea".into(),
+                resources: vec![Resource {
+                    name: "IPaddr".into(),
+                    args: vec!["192.0.2.1".into()],
+                }],
+                location: Default::default(),
+            },
+            ResourceGroup {
+                home: "nodeb".into(),
+                resources: vec![
+                    Resource {
+                        name: "IPaddr".into(),
+                        args: vec!["192.0.2.2".into()],
+                    },
+                    Resource {
+                        name: "apache".into(),
+                        args: vec![],
+                    },
+                ],
+                location: Default::default(),
+            },
+        ],
+        ..Config::default()
+    }
+}
+
+const TYPES: &[&str] = &[
+    "status",
+    "starting",
+    "resource",
+    "ask_resources",
+    "hb_takeover",
+    "ip-request",
+    "ip-request-resp",
+    "shutdone",
+    "stonith",
+    "reqnodes",
+    "repnodes",
+    "NS_rexmit",
+    "NS_nak_rexmit",
+    "NS_ackmsg",
+    "hbapi-clstat",
+    "weird",
+];
+const VALUES: &[&str] = &[
+    "",
+    "0",
+    "1",
+    "2",
+    "a",
+    "ffffffffffffffff",
+    "18446744073709551615",
+    "none",
+    "local",
+    "foreign",
+    "all",
+    "failback",
+    "me",
+    "other",
+    "done",
+    "full",
+    "OK",
+    "nodea",
+    "nodeb",
+    "NODEA",
+    "dead",
+    "active",
+    "up",
+    "IPaddr::192.0.2.1",
+    "IPaddr::192.0.2.2",
+    "zz",
+];
+const FIELDS: &[&str] = &[
+    "st", "dt", "rsc_hold", "rtype", "isstable", "info", "dest", "ipaddr", "ok", "weown",
+    "firstseq", "lastseq", "ackseq", "protocol",
+];
+
+#[derive(Debug, Clone)]
+enum Ev {
+    Msg {
+        link: usize,
+        ty: usize,
+        fields: Vec<(usize, usize)>,
+        seq: u64,
+        hg: u64,
+        ts: u64,
+        src: u8,
+    },
+    Step {
+        ok: u8,
+    },
+    Cmd(u8),
+    Transport(usize, bool),
+    Timer,
+}
+
+fn ev() -> impl Strategy<Value = (u64, Ev)> {
+    let msg = (
+        0usize..3,
+        0..TYPES.len(),
+        prop::collection::vec((0..FIELDS.len(), 0..VALUES.len()), 0..6),
+        prop_oneof![0u64..40, Just(u64::MAX), any::<u64>()],
+        prop_oneof![Just(0x20u64), Just(0x21), Just(0x1f), any::<u64>()],
+        prop_oneof![Just(0u64), Just(1_700_000_000), any::<u64>()],
+        0u8..4,
+    )
+        .prop_map(|(link, ty, fields, seq, hg, ts, src)| Ev::Msg {
+            link,
+            ty,
+            fields,
+            seq,
+            hg,
+            ts,
+            src,
+        });
+    (
+        prop_oneof![0u64..300, 0u64..20_000, Just(100_000)],
+        prop_oneof![
+            6 => msg,
+            2 => (0u8..4).prop_map(|ok| Ev::Step { ok }),
+            1 => (0u8..7).prop_map(Ev::Cmd),
+            1 => (0usize..3, any::<bool>()).prop_map(|(l, u)| Ev::Transport(l, u)),
+            2 => Just(Ev::Timer),
+        ],
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #[test]
+    fn core_survives_anything(af in 0u8..3, evs in prop::collection::vec(ev(), 1..120)) {
+        let af = [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][af as usize];
+        let mut node = Node::new(
+            NodeParams {
+                config: config(af),
+                local: "nodea".into(),
+                generation: 5,
+                uuid: [1; 16],
+                wall_clock_at_zero: 1_700_000_000,
+                seed: 3,
+            },
+            Instant::ZERO,
+        );
+        let mut now = 0u64;
+        let mut outstanding: Vec<StepId> = Vec::new();
+        for (dt, e) in evs {
+            now += dt;
+            let input = match e {
+                Ev::Msg { link, ty, fields, seq, hg, ts, src } => {
+                    let mut m = Message::with_type(TYPES[ty]);
+                    for (f, v) in fields {
+                        m.add(FIELDS[f], VALUES[v]);
+                    }
+                    if src < 3 {
+                        m.add("src", ["nodeb", "NodeB", "mallory"][src as usize]);
+                    }
+                    m.add("seq", &format!("{seq:x}"));
+                    m.add("hg", &format!("{hg:x}"));
+                    m.add("ts", &format!("{ts:x}"));
+                    Input::Message { link: LinkId(link), msg: m }
+                }
+                Ev::Step { ok } => {
+                    let Some(id) = outstanding.pop() else { continue };
+                    let outcome = match ok {
+                        0 => StepOutcome::Ok,
+                        1 => StepOutcome::Running(true),
+                        2 => StepOutcome::Running(false),
+                        _ => StepOutcome::Failed { code: Some(1), reason: "x".into() },
+                    };
+                    Input::StepDone { id, outcome }
+                }
+                Ev::Cmd(c) => Input::Command(match c {
+                    0 => Command::Standby(HoldSet::All),
+                    1 => Command::Standby(HoldSet::Local),
+                    2 => Command::Standby(HoldSet::Foreign),
+                    3 => Command::Takeover(HoldSet::All),
+                    4 => Command::Takeover(HoldSet::Foreign),
+                    5 => Command::Takeover(HoldSet::None),
+                    _ => Command::Shutdown,
+                }),
+                Ev::Transport(l, up) => Input::LinkTransport { link: LinkId(l), up },
+                Ev::Timer => Input::Timer,
+            };
+            node.handle(Instant::from_millis(now), input);
+            while let Some(o) = node.poll_output() {
+                if let Output::Run(s) = o {
+                    outstanding.push(s.id);
+                }
+            }
+            prop_assert!(outstanding.len() <= 1, "two steps outstanding");
+            let d = node.next_deadline();
+            prop_assert!(d.is_some());
+            prop_assert!(d.unwrap() > Instant::from_millis(now), "deadline {:?} not after {now}", d);
+            let _ = node.status();
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! Two real `hbd run` processes on loopback: real UDP, real pseudo-terminals,
+//! real resource scripts, no root. Every wait is a bounded poll of the control
+//! socket; every child is killed by PID when a test ends, even by panic.
+
+mod common;
+
+use common::cluster::{self as dc, Cluster, Daemon, Spec};
+use common::pty::{PtyRelay, Side};
+use common::{hbd_exe, one_at_a_time};
+use hbd::config::{Auth, AuthKey, AuthMethod, MsgFmt, Secret};
+use hbd::shell::proto::StatusReport;
+use hbd::wire::{self, Message, Transport};
+use nix::sys::signal::Signal;
+use std::collections::BTreeMap;
+use std::net::UdpSocket;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A running pair; on a failing test its drop prints both nodes' log tails.
+/// Field order is drop order: daemons die before the relay and the directory go.
+struct Pair {
+    d: [Option<Daemon>; 2],
+    relay: Option<PtyRelay>,
+    c: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for i in 0..2 {
+                eprintln!(
+                    "--- {} log tail ---\n{}",
+                    dc::NAMES[i],
+                    self.c.log_tail(i, 40)
+                );
+            }
+        }
+    }
+}
+
+impl Pair {
+    /// Starts alpha and beta with `spec` (plus a pty relay when `serial`) and
+    /// waits until both are active with the service on alpha.
+    fn start(mut spec: Spec, serial: bool) -> Pair {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = serial.then(|| PtyRelay::start().expect("a pty pair"));
+        if let Some(r) = &relay {
+            spec.serial = Some((r.path_a.clone(), r.path_b.clone()));
+        }
+        let c = Cluster::create(dir.path(), spec, &hbd_exe()).unwrap();
+        let mut p = Pair {
+            d: [None, None],
+            relay,
+            c,
+            _dir: dir,
+        };
+        let key = p.c.service_key();
+        // alpha first, alone until initdead, then beta joins a running peer:
+        // two nodes started in the same instant would wait heartbeat's 10 s
+        // startup deadlock breaker (RQSTDELAY) before anyone takes a group.
+        p.d[0] = Some(p.c.start(0).unwrap());
+        let limit = Duration::from_millis(p.c.spec.initdead_ms) + Duration::from_secs(8);
+        p.wait_status(0, limit, "running the service alone", |r| {
+            dc::running_on(r, &key).as_deref() == Some("alpha")
+        });
+        p.d[1] = Some(p.c.start(1).unwrap());
+        let limit = Duration::from_secs(8);
+        let up = dc::wait_for(limit, Duration::from_millis(50), || {
+            let a = p.c.status(0).ok()?;
+            let b = p.c.status(1).ok()?;
+            (dc::both_active(&a)
+                && dc::both_active(&b)
+                && dc::running_on(&a, &key).as_deref() == Some("alpha")
+                && p.c.probe_service().as_deref() == Some("alpha"))
+            .then_some(())
+        });
+        if up.is_none() {
+            panic!(
+                "pair did not come up within {limit:?}: alpha {:?} / beta {:?}",
+                p.c.status(0),
+                p.c.status(1)
+            );
+        }
+        p
+    }
+
+    fn status(&self, i: usize) -> StatusReport {
+        self.c
+            .status(i)
+            .unwrap_or_else(|e| panic!("{} does not answer: {e}", dc::NAMES[i]))
+    }
+
+    /// Polls node `i`'s status until `pred` holds; panics with the last one.
+    fn wait_status(
+        &self,
+        i: usize,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&StatusReport) -> bool,
+    ) -> Duration {
+        let t = Instant::now();
+        let mut last = None;
+        let ok = dc::wait_for(limit, Duration::from_millis(10), || {
+            let r = self.c.status(i).ok()?;
+            let done = pred(&r);
+            last = Some(r);
+            done.then_some(())
+        });
+        if ok.is_none() {
+            panic!(
+                "{}: not {what} within {limit:?}; last status {last:#?}",
+                dc::NAMES[i]
+            );
+        }
+        t.elapsed()
+    }
+
+    fn wait_served_by(&self, node: &str, limit: Duration) -> Duration {
+        let t = Instant::now();
+        dc::wait_for(limit, Duration::from_millis(10), || {
+            (self.c.probe_service().as_deref() == Some(node)).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the service is not served by {node} within {limit:?} (served by {:?})",
+                self.c.probe_service()
+            )
+        });
+        t.elapsed()
+    }
+
+    /// Waits until node `i` advertises its plain deadtime: for its first 5 s a
+    /// node advertises deadtime + 2 s (spec §3.3), which the peer honours.
+    fn wait_past_dt_boost(&self, i: usize) {
+        let past = dc::DT_BOOST_FOR_MS + 2 * self.c.spec.keepalive_ms;
+        self.wait_status(i, Duration::from_secs(8), "past the dt boost", |r| {
+            r.uptime_ms >= past
+        });
+    }
+
+    fn daemon(&mut self, i: usize) -> &mut Daemon {
+        self.d[i].as_mut().expect("node running")
+    }
+
+    fn run_dir(&self, i: usize) -> String {
+        self.c.nodes[i].run_dir.display().to_string()
+    }
+}
+
+fn hbd(args: &[&str]) -> Output {
+    Command::new(hbd_exe()).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `hbd run` is built by another branch; until it is merged into this tree
+/// the multi-process tests cannot run and say so.
+fn daemon_built() -> bool {
+    let help = hbd(&["run", "--help"]);
+    let built = text(&help.stdout).contains("--state-dir");
+    if !built {
+        eprintln!("SKIP: `hbd run` in this tree is still the placeholder (no --state-dir)");
+    }
+    built
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// kill -9 of the active node: the peer declares it dead no sooner than
+/// deadtime minus one keepalive, no later than deadtime plus slack, and runs
+/// the service within deadtime plus the script's own time.
+fn kill9_failover(serial: bool, udp: bool) {
+    let spec = Spec {
+        udp,
+        ..Spec::default()
+    };
+    let (dt, ka) = (spec.deadtime_ms, spec.keepalive_ms);
+    let mut p = Pair::start(spec, serial);
+    p.wait_past_dt_boost(0);
+    let killed = Instant::now();
+    p.daemon(0).kill9();
+    p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
+        r.peer.state == "dead"
+    });
+    let detected = ms(killed.elapsed());
+    p.wait_served_by("beta", Duration::from_secs(5));
+    let served = ms(killed.elapsed());
+    eprintln!(
+        "kill -9: dead after {detected}ms, served by beta after {served}ms (deadtime {dt}ms)"
+    );
+    assert!(
+        detected + ka + 50 >= dt,
+        "alpha declared dead after {detected}ms, before deadtime {dt}ms minus a keepalive"
+    );
+    assert!(
+        detected <= dt + 1000,
+        "alpha declared dead after {detected}ms (deadtime {dt}ms)"
+    );
+    // The demo script answers start in ~0.1-0.3 s; 1.5 s covers it on a busy box.
+    assert!(
+        served <= dt + 2500,
+        "service back after {served}ms (deadtime {dt}ms + script time)"
+    );
+    // The service answers before its start script has returned; the group
+    // counts as running once the script said so.
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(3), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta")
+    });
+    let b = p.status(1);
+    assert!(
+        b.links.iter().all(|l| !l.up),
+        "every link to alpha is dead: {:?}",
+        b.links
+    );
+}
+
+#[test]
+fn udp_only_kill9_of_active_node_fails_over_within_deadtime() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    kill9_failover(false, true);
+}
+
+#[test]
+fn serial_only_kill9_of_active_node_fails_over_within_deadtime() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    kill9_failover(true, false);
+}
+
+#[test]
+fn sigterm_hands_over_without_waiting_for_deadtime() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    let spec = Spec {
+        deadtime_ms: 4000,
+        warntime_ms: 2000,
+        initdead_ms: 4000,
+        serial: None,
+        ..Spec::default()
+    };
+    let mut p = Pair::start(spec, false);
+    let t = Instant::now();
+    p.daemon(0).signal(Signal::SIGTERM).unwrap();
+    let served = p.wait_served_by("beta", Duration::from_secs(5));
+    assert!(
+        served < Duration::from_millis(2000),
+        "handover took {served:?}, as if beta waited for deadtime (4s)"
+    );
+    let exited = dc::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        p.daemon(0).exited()
+    })
+    .expect("alpha exits after SIGTERM");
+    assert!(exited.success(), "alpha's exit after SIGTERM: {exited}");
+    eprintln!(
+        "SIGTERM: served by beta after {}ms, alpha exited after {}ms",
+        ms(served),
+        ms(t.elapsed())
+    );
+    // The service answers before its start script has returned; the group
+    // counts as running once the script said so.
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(3), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta")
+    });
+}
+
+#[test]
+fn standby_and_takeover_through_the_cli() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    let p = Pair::start(
+        Spec {
+            serial: None,
+            ..Spec::default()
+        },
+        false,
+    );
+    let (a, b) = (p.run_dir(0), p.run_dir(1));
+
+    let out = hbd(&["status", "--run-dir", &a]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let human = text(&out.stdout);
+    for needle in [
+        "alpha",
+        "beta",
+        "active",
+        &p.c.service_key(),
+        "sent",
+        "rsc_hold",
+    ] {
+        assert!(human.contains(needle), "status lacks {needle:?}:\n{human}");
+    }
+    let out = hbd(&["status", "--json", "--run-dir", &b]);
+    let r: StatusReport =
+        serde_json::from_slice(&out.stdout).expect("status --json is a StatusReport");
+    assert_eq!(
+        (r.local.name.as_str(), r.peer.name.as_str()),
+        ("beta", "alpha")
+    );
+
+    let out = hbd(&["cl_status", "nodestatus", "beta", "--run-dir", &a]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "active\n".into())
+    );
+    let out = hbd(&["cl_status", "hblinkstatus", "beta", "lo", "--run-dir", &a]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "up\n".into())
+    );
+    let out = hbd(&["cl_status", "listnodes", "--run-dir", &a]);
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    let out = hbd(&["cl_status", "rscstatus", "--run-dir", &a]);
+    let held = text(&out.stdout);
+    assert!(
+        held == "local\n" || held == "all\n",
+        "alpha holds its group: {held:?}"
+    );
+
+    let out = hbd(&["standby", "--run-dir", &a, "--wait", "10"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "standby: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).is_empty(),
+        "standby prints the daemon's answer"
+    );
+    p.wait_served_by("beta", Duration::from_secs(3));
+    // alpha's --wait ends when alpha has let go; beta may still be finishing its
+    // start, and heartbeat refuses a takeover while the peer is in flux.
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(5), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta") && r.rsc_hold != "transition"
+    });
+
+    let out = hbd(&["takeover", "all", "--run-dir", &a, "--wait", "10"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "takeover: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    p.wait_served_by("alpha", Duration::from_secs(3));
+    p.wait_status(1, Duration::from_secs(5), "settled", |r| {
+        dc::both_active(r) && dc::running_on(r, &p.c.service_key()).as_deref() == Some("alpha")
+    });
+}
+
+#[test]
+fn sighup_with_a_broken_config_keeps_running() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    let mut p = Pair::start(
+        Spec {
+            serial: None,
+            ..Spec::default()
+        },
+        false,
+    );
+    let config = p.c.nodes[0].config.clone();
+    let before = p.c.log_text(0).len();
+    std::fs::write(&config, "nodes = [\"alpha\"\nkeepalive = \"fast\"\n").unwrap();
+    p.daemon(0).signal(Signal::SIGHUP).unwrap();
+    let said = dc::wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let log = p.c.log_text(0);
+        let new = &log[before.min(log.len())..];
+        // The diagnostic names the file and the line (file:line).
+        new.contains("hbd.toml:").then(|| new.to_string())
+    });
+    let said = said.expect("the log names the broken file and line after SIGHUP");
+    eprintln!("log after SIGHUP:\n{said}");
+    // Several keepalives later it still runs, answers and holds its group.
+    std::thread::sleep(Duration::from_millis(3 * p.c.spec.keepalive_ms));
+    assert!(p.daemon(0).exited().is_none(), "alpha exited after SIGHUP");
+    let a = p.status(0);
+    assert!(dc::both_active(&a), "alpha after SIGHUP: {a:#?}");
+    assert_eq!(
+        dc::running_on(&a, &p.c.service_key()).as_deref(),
+        Some("alpha")
+    );
+    assert_eq!(p.status(1).peer.state, "active");
+    assert_eq!(p.c.probe_service().as_deref(), Some("alpha"));
+}
+
+/// A tiny deterministic PRNG: the noise is the same on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A well-formed heartbeat status from "alpha", signed with a key the pair
+/// does not use: it must fail authentication, not parsing.
+fn forged_status(transport: Transport) -> Vec<u8> {
+    let mut m = Message::with_type("status");
+    for (k, v) in [
+        ("st", "active"),
+        ("dt", "3e8"),
+        ("protocol", "1"),
+        ("src", "alpha"),
+        ("seq", "7fffffff"),
+        ("hg", "1"),
+        ("ts", "6b0243a3"),
+        ("ttl", "3"),
+    ] {
+        m.add(k, v);
+    }
+    let auth = Auth {
+        send_index: 1,
+        keys: BTreeMap::from([(
+            1,
+            AuthKey {
+                method: AuthMethod::Sha1,
+                secret: Secret(b"not the pair's key".to_vec()),
+            },
+        )]),
+    };
+    let sealed = wire::seal(&m, &auth, transport, MsgFmt::Classic);
+    assert!(!sealed.is_empty(), "wire::seal produced nothing");
+    sealed
+}
+
+#[test]
+fn garbage_on_serial_and_udp_is_counted_and_ignored() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    let p = Pair::start(Spec::default(), true);
+    let key = p.c.service_key();
+    let base = p.status(1);
+    let (udp_i, ser_i) = (0, 1);
+    assert_eq!(base.links[udp_i].kind, "ucast");
+    assert_eq!(base.links[ser_i].kind, "serial");
+    let dead_before = base
+        .recent
+        .iter()
+        .filter(|t| t.text.contains("dead"))
+        .count();
+
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = ("127.0.0.2", p.c.udpport);
+    const RANDOM: u64 = 100;
+    const FORGED: u64 = 5;
+    for i in 0..RANDOM {
+        let len = 1 + (rng.next() % 600) as usize;
+        let mut d = rng.bytes(len);
+        if i % 4 == 0 {
+            // Some that start like a netstring message, to reach deeper parsing.
+            d.splice(0..0, b"###\n11:(0)t=status,".iter().copied());
+        }
+        sock.send_to(&d, to).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let forged = forged_status(Transport::Udp);
+    for _ in 0..FORGED {
+        sock.send_to(&forged, to).unwrap();
+    }
+    let relay = p.relay.as_ref().unwrap();
+    relay.inject(Side::B, &rng.bytes(300));
+    relay.inject(
+        Side::B,
+        b"\n>>>\nt=status\nthis line has no equals sign\n<<<\n",
+    );
+    relay.inject(Side::B, b"\n>>>\nt=status\nst=act");
+    relay.inject(
+        Side::B,
+        &[b"\n".as_slice(), &forged_status(Transport::Serial)].concat(),
+    );
+
+    p.wait_status(1, Duration::from_secs(5), "counting the noise", |r| {
+        let (u, s) = (&r.links[udp_i], &r.links[ser_i]);
+        u.malformed >= base.links[udp_i].malformed + RANDOM
+            && u.bad_auth >= base.links[udp_i].bad_auth + FORGED
+            && s.malformed + s.bad_auth > base.links[ser_i].malformed + base.links[ser_i].bad_auth
+    });
+    // Two deadtimes later nothing moved: the noise was dropped, not believed.
+    std::thread::sleep(Duration::from_millis(2 * p.c.spec.deadtime_ms));
+    let b = p.status(1);
+    eprintln!("links after noise: {:#?}", b.links);
+    assert!(dc::both_active(&b), "beta after noise: {b:#?}");
+    assert!(
+        b.links.iter().all(|l| l.up),
+        "links after noise: {:?}",
+        b.links
+    );
+    // Every bad datagram counted once, under the right reason.
+    let (u, u0) = (&b.links[udp_i], &base.links[udp_i]);
+    assert_eq!(u.malformed - u0.malformed, RANDOM, "random datagrams");
+    assert_eq!(u.bad_auth - u0.bad_auth, FORGED, "forged datagrams");
+    let (s, s0) = (&b.links[ser_i], &base.links[ser_i]);
+    assert_eq!(s.bad_auth - s0.bad_auth, 1, "the forged serial frame");
+    assert!(s.malformed > s0.malformed, "the broken serial frames");
+    assert_eq!(dc::running_on(&b, &key).as_deref(), Some("alpha"));
+    assert_eq!(
+        b.recent.iter().filter(|t| t.text.contains("dead")).count(),
+        dead_before,
+        "no one was declared dead: {:?}",
+        b.recent
+    );
+    assert_eq!(p.c.probe_service().as_deref(), Some("alpha"));
+    let out = hbd(&["status", "--run-dir", &p.run_dir(1)]);
+    let human = text(&out.stdout);
+    assert!(
+        human.contains("malformed") && human.contains("bad_auth"),
+        "{human}"
+    );
+}
+
+#[test]
+fn demo_shows_a_failover_and_a_failback_in_under_30s() {
+    let _g = one_at_a_time();
+    if !daemon_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.out");
+    let t = Instant::now();
+    let mut child = Command::new(hbd_exe())
+        .arg("demo")
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let status = dc::wait_for(Duration::from_secs(40), Duration::from_millis(100), || {
+        child.try_wait().ok().flatten()
+    });
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "hbd demo still running after 40s:\n{}",
+            std::fs::read_to_string(&out_path).unwrap_or_default()
+        );
+    };
+    let took = t.elapsed();
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    eprintln!("{out}");
+    assert!(status.success(), "hbd demo: {status}");
+    assert!(took < Duration::from_secs(30), "hbd demo took {took:?}");
+    assert!(out.contains("failover"), "no failover in the demo's output");
+    assert!(out.contains("failback"), "no failback in the demo's output");
+    assert!(out.contains("served by beta") && out.contains("served by alpha"));
+}
+
+#[test]
+fn control_commands_without_a_daemon_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let rd = dir.path().display().to_string();
+    let out = hbd(&["status", "--run-dir", &rd]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("hbd.sock") && err.contains("is hbd running?"),
+        "{err}"
+    );
+    let out = hbd(&["cl_status", "hbstatus", "--run-dir", &rd]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(1), "Heartbeat is stopped on this machine.\n".into())
+    );
+    let out = hbd(&["cl_status", "nodestatus", "--run-dir", &rd]);
+    assert_eq!(out.status.code(), Some(11), "missing node argument");
+    let out = hbd(&["standby", "sideways", "--run-dir", &rd]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("all") && err.contains("local") && err.contains("foreign"),
+        "{err}"
+    );
+    let out = hbd(&["takeover", "--run-dir", &rd]);
+    assert_eq!(out.status.code(), Some(3));
+}

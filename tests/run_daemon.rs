@@ -1,0 +1,353 @@
+//! Single-daemon behaviours of `hbd run`: the instance lock, refusing a bad
+//! config, and garbage on a link counted and ignored. Multi-daemon failover
+//! tests live in tests/daemon*.rs.
+
+use hbd::config::{Config, Medium};
+use hbd::shell::daemon::{self, Prepared, RunOptions, Sig};
+use hbd::shell::proto::{Request, Response};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+fn hbd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hbd"))
+}
+
+fn write_bad_had(dir: &Path) {
+    std::fs::write(
+        dir.join("ha.cf"),
+        "node alpha beta\nudpport 7\ndeadtime 3O\nucast lo 127.0.0.2\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("haresources"), "alpha Dummy\n").unwrap();
+    std::fs::write(dir.join("authkeys"), "auth 1\n1 sha1 x\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn second_instance_on_one_state_dir_is_refused_naming_the_holder() {
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    // This test process plays the running daemon.
+    let _held = hbd::shell::state::lock(&state).unwrap();
+    write_bad_had(d.path());
+    let out = hbd()
+        .args(["run", "-c"])
+        .arg(d.path())
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--run-dir")
+        .arg(d.path().join("run"))
+        .args(["--node", "alpha"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("another hbd (pid {})", std::process::id())),
+        "{err}"
+    );
+    // Refused before anything else: no generation was consumed.
+    assert!(!state.join("hb_generation").exists());
+}
+
+#[test]
+fn bad_config_is_refused_with_exit_1_and_no_socket() {
+    let d = tempfile::tempdir().unwrap();
+    write_bad_had(d.path());
+    let run = d.path().join("run");
+    let out = hbd()
+        .args(["run", "-c"])
+        .arg(d.path())
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .arg("--run-dir")
+        .arg(&run)
+        .args(["--node", "alpha"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not starting"), "{err}");
+    assert!(err.contains("error"), "{err}");
+    assert!(!run.join("hbd.sock").exists());
+}
+
+fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap().port()
+}
+
+fn ask(sock: &Path, req: &Request) -> Response {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut line = serde_json::to_string(req).unwrap();
+    line.push('\n');
+    s.write_all(line.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let mut resp = String::new();
+    r.read_line(&mut resp).unwrap();
+    serde_json::from_str(&resp).unwrap_or_else(|e| panic!("{e}: {resp:?}"))
+}
+
+struct Running {
+    sigs: tokio::sync::mpsc::Sender<Sig>,
+    thread: std::thread::JoinHandle<ExitCode>,
+    sock: PathBuf,
+}
+
+fn start_in_process(dir: &Path, port: u16) -> Running {
+    start_with_media(
+        dir,
+        port,
+        // Nobody listens on 127.0.0.2: our own packets are not echoed back.
+        vec![Medium::Ucast {
+            dev: "lo".into(),
+            peer: "127.0.0.2".into(),
+        }],
+    )
+}
+
+fn start_with_media(dir: &Path, port: u16, media: Vec<Medium>) -> Running {
+    let cfg = Config {
+        nodes: vec!["alpha".into(), "beta".into()],
+        keepalive: hbd::time::Duration::from_millis(200),
+        deadtime: hbd::time::Duration::from_millis(2000),
+        warntime: hbd::time::Duration::from_millis(1000),
+        initdead: hbd::time::Duration::from_millis(4000),
+        udpport: port,
+        media,
+        realtime: false,
+        ..Config::default()
+    };
+    let opts = RunOptions {
+        config: dir.to_path_buf(),
+        node: Some("alpha".into()),
+        state_dir: dir.join("state"),
+        run_dir: dir.join("run"),
+        bind: Some("127.0.0.1".parse().unwrap()),
+        no_realtime: true,
+    };
+    let sock = opts.run_dir.join("hbd.sock");
+    let p = Prepared::new(cfg, "alpha".into(), dir.to_path_buf(), opts).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let thread = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(daemon::serve(p, rx))
+            .unwrap()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(Instant::now() < deadline, "control socket never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Running {
+        sigs: tx,
+        thread,
+        sock,
+    }
+}
+
+/// Whether the core in this tree is the real one (it always has a keepalive to send).
+fn core_ready() -> bool {
+    let node = hbd::core::Node::new(
+        hbd::core::NodeParams {
+            config: Config {
+                nodes: vec!["alpha".into(), "beta".into()],
+                media: vec![Medium::Ucast {
+                    dev: "lo".into(),
+                    peer: "127.0.0.2".into(),
+                }],
+                ..Config::default()
+            },
+            local: "alpha".into(),
+            generation: 1,
+            uuid: [1; 16],
+            wall_clock_at_zero: 1,
+            seed: 1,
+        },
+        hbd::time::Instant::ZERO,
+    );
+    node.next_deadline().is_some()
+}
+
+/// A graceful stop: with no resources held it completes at once, exit 0.
+/// (With the placeholder core it never completes: a second stop ends it.)
+fn stop(r: Running) -> ExitCode {
+    r.sigs.blocking_send(Sig::Stop("test")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !r.thread.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if core_ready() {
+        assert!(
+            r.thread.is_finished(),
+            "graceful stop did not finish in 10 s"
+        );
+        let code = r.thread.join().unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        return code;
+    }
+    eprintln!("SKIP graceful-stop check: the core in this tree is a placeholder");
+    if !r.thread.is_finished() {
+        // A second stop exits at once, whatever the core is doing.
+        r.sigs.blocking_send(Sig::Stop("test")).unwrap();
+    }
+    r.thread.join().unwrap()
+}
+
+#[test]
+fn garbage_datagrams_are_counted_and_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let r = start_in_process(d.path(), port);
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let garbage: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"hello".to_vec(),
+        b">>>\nt=status\n".to_vec(),
+        b"###\n5:(0)t=x,%%%\n".to_vec(),
+        vec![0xffu8; 1400],
+        b">>>\nt=status\nsrc=beta\nseq=1\nhg=1\nts=1\nauth=1 0000\n<<<\n".to_vec(),
+    ];
+    let rounds = 10;
+    for _ in 0..rounds {
+        for g in &garbage {
+            sender.send_to(g, ("127.0.0.1", port)).unwrap();
+        }
+    }
+    let want = (rounds * garbage.len()) as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let link = loop {
+        let Response::Status(st) = ask(&r.sock, &Request::Status) else {
+            panic!("status refused")
+        };
+        let l = st.links[0].clone();
+        if l.malformed + l.bad_auth >= want || Instant::now() > deadline {
+            assert_eq!(st.local.name, "alpha");
+            assert_eq!(st.peer.name, "beta");
+            assert_eq!(st.links.len(), 1);
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(link.malformed + link.bad_auth, want, "{link:?}");
+    assert_eq!(link.received, 0, "{link:?}");
+    assert_eq!(link.name, "lo");
+    assert_eq!(link.kind, "ucast");
+    // Still alive and answering.
+    assert!(matches!(
+        ask(&r.sock, &Request::Status),
+        Response::Status(_)
+    ));
+    let bad = ask(
+        &r.sock,
+        &Request::Standby {
+            set: "sideways".into(),
+        },
+    );
+    assert!(matches!(bad, Response::Error { message } if message.contains("sideways")));
+    let sock = r.sock.clone();
+    stop(r);
+    assert!(!sock.exists(), "control socket left behind");
+}
+
+#[test]
+fn reload_with_a_broken_config_keeps_running_with_the_old_one() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let r = start_in_process(d.path(), port);
+    // The config directory now holds a broken configuration.
+    write_bad_had(d.path());
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender.send_to(b"junk", ("127.0.0.1", port)).unwrap();
+    let count = |r: &Running| match ask(&r.sock, &Request::Status) {
+        Response::Status(st) => {
+            assert_eq!(st.keepalive_ms, 200, "running config replaced");
+            st.links[0].malformed + st.links[0].bad_auth
+        }
+        other => panic!("{other:?}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count(&r) < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    r.sigs.blocking_send(Sig::Reload).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!r.thread.is_finished(), "daemon exited on a broken reload");
+    // Same links (counters kept, still bound to the same port) and same timings.
+    sender.send_to(b"junk", ("127.0.0.1", port)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while count(&r) < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(count(&r), 2);
+    stop(r);
+}
+
+#[test]
+fn garbage_and_half_frames_on_the_serial_line_are_counted_and_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = nix::unistd::ttyname(&pty.slave).unwrap();
+    let r = start_with_media(
+        d.path(),
+        free_udp_port(),
+        vec![Medium::Serial {
+            path: slave.clone(),
+        }],
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let mut stream = Vec::new();
+    for _ in 0..5 {
+        // Line noise (skipped, not counted), a half frame (dropped: malformed),
+        // and a complete frame that fails wire::open (malformed or bad auth).
+        stream.extend_from_slice(b"\x00\x13noise ATZ\r\n");
+        stream.extend_from_slice(b">>>\nt=status\nsrc=be");
+        stream.extend_from_slice(b">>>\nt=status\nsrc=beta\nauth=1 00\n<<<\n");
+    }
+    nix::unistd::write(&pty.master, &stream).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let link = loop {
+        let Response::Status(st) = ask(&r.sock, &Request::Status) else {
+            panic!("status refused")
+        };
+        let l = st.links[0].clone();
+        if l.malformed + l.bad_auth >= 10 || Instant::now() > deadline {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(link.kind, "serial");
+    assert_eq!(link.name, slave.display().to_string());
+    assert_eq!(link.malformed + link.bad_auth, 10, "{link:?}");
+    assert_eq!(link.received, 0, "{link:?}");
+    stop(r);
+    drop(pty);
+}
+
+#[test]
+fn under_journald_lines_carry_the_priority_prefix_and_no_stamp() {
+    let d = tempfile::tempdir().unwrap();
+    write_bad_had(d.path());
+    let out = hbd()
+        .args(["run", "-c"])
+        .arg(d.path())
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .arg("--run-dir")
+        .arg(d.path().join("run"))
+        .args(["--node", "alpha"])
+        .env("JOURNAL_STREAM", "8:12345")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("<3>ERROR: not starting"), "{err}");
+}

@@ -1,0 +1,524 @@
+//! `hbd run` as a real process driven by signals: SIGHUP reloads all or nothing,
+//! SIGTERM shuts down gracefully (resources stopped right to left, exit 0), a
+//! second SIGTERM exits at once.
+
+use hbd::shell::proto::{Request, Response, StatusReport};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Daemon {
+    child: Child,
+    sock: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Only the process this test started, by its pid.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn status(&self) -> StatusReport {
+        let mut s = UnixStream::connect(&self.sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut line = serde_json::to_string(&Request::Status).unwrap();
+        line.push('\n');
+        s.write_all(line.as_bytes()).unwrap();
+        let mut resp = String::new();
+        BufReader::new(s).read_line(&mut resp).unwrap();
+        match serde_json::from_str(&resp).unwrap() {
+            Response::Status(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// The config loader and the core come from other branches; until both are in
+/// this tree `hbd run` cannot start from files, and these tests say so.
+fn stack_ready() -> bool {
+    use hbd::config::{load, LoadOptions, Purpose};
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("ha.cf"),
+        "node alpha\nnode beta\nudpport 7694\nucast lo 127.0.0.2\nrealtime off\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("haresources"), "").unwrap();
+    std::fs::write(d.path().join("authkeys"), "auth 1\n1 sha1 x\n").unwrap();
+    std::fs::set_permissions(
+        d.path().join("authkeys"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let loaded = load(
+        d.path(),
+        &LoadOptions {
+            node: Some("alpha".into()),
+            purpose: Purpose::Check,
+        },
+    );
+    let ready = loaded.config.is_some_and(|config| {
+        let node = hbd::core::Node::new(
+            hbd::core::NodeParams {
+                config,
+                local: "alpha".into(),
+                generation: 1,
+                uuid: [1; 16],
+                wall_clock_at_zero: 1,
+                seed: 1,
+            },
+            hbd::time::Instant::ZERO,
+        );
+        // The real core always has a keepalive to send.
+        node.next_deadline().is_some()
+    });
+    if !ready {
+        eprintln!("SKIP: the config loader or the core in this tree is still a placeholder");
+    }
+    ready
+}
+
+fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap().port()
+}
+
+/// An ha.d for node alpha on 127.0.0.1 (nobody plays beta): one group of two
+/// resources whose script records every call in `calls`.
+fn write_had(dir: &Path, port: u16, keepalive: &str, extra: &str) {
+    std::fs::write(
+        dir.join("ha.cf"),
+        format!(
+            "node alpha\nnode beta\nkeepalive {keepalive}\ndeadtime 2\nwarntime 1\ninitdead 2\n\
+             udpport {port}\nucast lo 127.0.0.2\nauto_failback off\nrealtime off\n{extra}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("haresources"), "alpha rec::one rec::two\n").unwrap();
+    std::fs::write(dir.join("authkeys"), "auth 1\n1 sha1 test-secret\n").unwrap();
+    std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let rd = dir.join("resource.d");
+    std::fs::create_dir_all(&rd).unwrap();
+    let calls = dir.join("calls");
+    let script = rd.join("rec");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# A resource that remembers it runs in a state file per argument.\n\
+             echo \"$1 $2 HA_CURHOST=$HA_CURHOST\" >> {calls}\n\
+             st={dir}/state.$1\n\
+             case \"$2\" in\n start) touch $st ;;\n stop) rm -f $st ;;\n\
+             status) [ -f $st ] && echo running || echo stopped ;;\nesac\nexit 0\n",
+            calls = calls.display(),
+            dir = dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn start(dir: &Path) -> Daemon {
+    let log = dir.join("hbd.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hbd"))
+        .args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
+        .arg(dir)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .env("HBD_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let sock = dir.join("run").join("hbd.sock");
+    let mut d = Daemon { child, sock, log };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.sock.exists() {
+        if let Some(st) = d.child.try_wait().unwrap() {
+            panic!("hbd run exited ({st}):\n{}", d.log());
+        }
+        assert!(Instant::now() < deadline, "no control socket:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d
+}
+
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
+
+#[test]
+fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    write_had(d.path(), port, "200ms", "");
+    let h = start(d.path());
+    assert_eq!(h.status().keepalive_ms, 200);
+    let sent_before = h.status().links[0].sent;
+
+    write_had(d.path(), port, "300ms", "");
+    kill(h.pid(), Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || h.status().keepalive_ms == 300),
+        "good reload not applied:\n{}",
+        h.log()
+    );
+
+    write_had(d.path(), port, "300ms", "deadtime 3O\n");
+    kill(h.pid(), Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || h
+            .log()
+            .contains("keeping the running configuration")),
+        "{}",
+        h.log()
+    );
+    let log = h.log();
+    assert!(
+        log.contains("ha.cf:"),
+        "the error names the file and line:\n{log}"
+    );
+    assert_eq!(h.status().keepalive_ms, 300);
+    // Still heartbeating on the same link.
+    assert!(
+        wait_for(Duration::from_secs(3), || h.status().links[0].sent
+            > sent_before + 2),
+        "{:?}\n{}",
+        h.status().links[0],
+        h.log()
+    );
+}
+
+#[test]
+fn sigterm_stops_resources_right_to_left_and_exits_0() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    write_had(d.path(), port, "200ms", "");
+    let mut h = start(d.path());
+    let calls = d.path().join("calls");
+    // Alone, alpha takes its group after initdead.
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            std::fs::read_to_string(&calls)
+                .unwrap_or_default()
+                .contains("two start")
+        }),
+        "group never started:\n{}",
+        h.log()
+    );
+    assert!(wait_for(Duration::from_secs(5), || h.status().groups[0]
+        .state
+        == "running"));
+    let before = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        before.lines().all(|l| l.ends_with("HA_CURHOST=alpha")),
+        "{before}"
+    );
+
+    kill(h.pid(), Signal::SIGTERM).unwrap();
+    let st = h.wait_exit(Duration::from_secs(10));
+    assert!(st.is_some_and(|s| s.success()), "exit {st:?}:\n{}", h.log());
+    let after = std::fs::read_to_string(&calls).unwrap();
+    let stops: Vec<&str> = after[before.len()..]
+        .lines()
+        .filter(|l| l.contains(" stop "))
+        .collect();
+    assert_eq!(
+        stops,
+        vec!["two stop HA_CURHOST=alpha", "one stop HA_CURHOST=alpha"],
+        "{after}"
+    );
+    assert!(!h.sock.exists(), "control socket left behind");
+    assert!(h.log().contains("shutdown complete"), "{}", h.log());
+}
+
+#[test]
+fn second_sigterm_exits_at_once() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    write_had(d.path(), port, "200ms", "");
+    // A stop that hangs: the first SIGTERM waits for it, the second does not.
+    let rd = d.path().join("resource.d");
+    std::fs::write(
+        rd.join("rec"),
+        "#!/bin/sh\ncase \"$2\" in\n start) exit 0 ;;\n stop) sleep 30 ;;\n status) echo stopped ;;\nesac\n",
+    )
+    .unwrap();
+    let mut h = start(d.path());
+    assert!(
+        wait_for(Duration::from_secs(15), || h.status().groups[0].state
+            == "running"),
+        "{}",
+        h.log()
+    );
+    kill(h.pid(), Signal::SIGTERM).unwrap();
+    assert!(wait_for(Duration::from_secs(5), || h
+        .log()
+        .contains("rec two stop")));
+    assert!(
+        h.wait_exit(Duration::from_millis(500)).is_none(),
+        "exited during a stop"
+    );
+    kill(h.pid(), Signal::SIGTERM).unwrap();
+    let st = h.wait_exit(Duration::from_secs(3));
+    assert_eq!(st.and_then(|s| s.code()), Some(1), "{}", h.log());
+    assert!(h.log().contains("second SIGTERM"), "{}", h.log());
+}
+
+/// Waits for one datagram on `sock` and says whether it looks like a heartbeat
+/// `status` from alpha (netstring, signed).
+fn hears_alpha(sock: &std::net::UdpSocket) -> bool {
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            if text.starts_with("###") && text.contains("src=alpha") {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn sighup_with_changed_media_reopens_the_links() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    // The test plays beta's socket on 127.0.0.2 to see what alpha sends.
+    let beta1 = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let port1 = beta1.local_addr().unwrap().port();
+    write_had(d.path(), port1, "200ms", "");
+    let h = start(d.path());
+    assert!(hears_alpha(&beta1), "nothing on port {port1}:\n{}", h.log());
+
+    let beta2 = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let port2 = beta2.local_addr().unwrap().port();
+    write_had(d.path(), port2, "200ms", "");
+    kill(h.pid(), Signal::SIGHUP).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || h
+            .log()
+            .contains("links reopened")),
+        "{}",
+        h.log()
+    );
+    assert!(
+        hears_alpha(&beta2),
+        "nothing on new port {port2}:\n{}",
+        h.log()
+    );
+    // And it now listens on the new port: garbage there is counted.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    junk.send_to(b"junk", ("127.0.0.1", port2)).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(3), || h.status().links[0].malformed
+            == 1),
+        "{:?}",
+        h.status().links[0]
+    );
+    // Nothing goes to the old port any more.
+    beta1
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while beta1.recv(&mut buf).is_ok() {}
+    beta1
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    assert!(
+        beta1.recv(&mut buf).is_err(),
+        "still sending to the old port"
+    );
+}
+
+/// Field 41 of /proc/PID/stat: the scheduling policy (0 normal, 1 FIFO).
+fn policy(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = s.rsplit_once(')')?.1;
+    // Fields after the command start at field 3.
+    after.split_whitespace().nth(41 - 3)?.parse().ok()
+}
+
+#[test]
+fn realtime_on_gives_fifo_and_locked_memory_but_not_to_scripts() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    write_had(d.path(), free_udp_port(), "200ms", "realtime on\n");
+    let rd = d.path().join("resource.d");
+    let seen = d.path().join("script-policy");
+    std::fs::write(
+        rd.join("rec"),
+        format!(
+            "#!/bin/sh\nawk '{{print $41}}' /proc/$$/stat > {}\ncase \"$2\" in status) echo stopped ;; esac\nexit 0\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    let h = start(d.path());
+    let pid = h.child.id();
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: realtime needs root; checking the fallback warning instead");
+        assert!(
+            wait_for(Duration::from_secs(3), || h
+                .log()
+                .contains("realtime: cannot set SCHED_FIFO")),
+            "{}",
+            h.log()
+        );
+        return;
+    }
+    assert_eq!(policy(pid), Some(1), "daemon not SCHED_FIFO:\n{}", h.log());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    assert!(locked > 0, "no locked memory:\n{status}");
+    // Alone, alpha runs its group after initdead: the script reports its policy.
+    assert!(
+        // Not just created by the redirection: written.
+        wait_for(Duration::from_secs(15), || std::fs::read_to_string(&seen)
+            .is_ok_and(|t| t.ends_with('\n'))),
+        "{}",
+        h.log()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "0",
+        "scripts must not inherit SCHED_FIFO"
+    );
+}
+
+#[test]
+fn a_flood_of_garbage_does_not_delay_heartbeats() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let beta = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let port = beta.local_addr().unwrap().port();
+    write_had(d.path(), port, "200ms", "");
+    let h = start(d.path());
+    assert!(hears_alpha(&beta));
+    let flooder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    flooder.set_nonblocking(true).unwrap();
+    let before = h.status().links[0].sent;
+    // Bounded: 3 s, bursts of 100 every millisecond at most (300k datagrams).
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed() < Duration::from_secs(3) && n < 300_000 {
+        for _ in 0..100 {
+            if flooder
+                .send_to(b">>>\nt=status\n<<<\n", ("127.0.0.1", port))
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let elapsed = t.elapsed();
+    let st = h.status();
+    let sent = st.links[0].sent - before;
+    // keepalive 200ms: about 15 in 3 s; a starved timer would send next to none.
+    let expected = elapsed.as_millis() as u64 / 200;
+    assert!(
+        sent + 3 >= expected,
+        "only {sent} heartbeats in {elapsed:?} under a flood of {n} datagrams (expected ~{expected})"
+    );
+    assert!(
+        st.links[0].malformed + st.links[0].bad_auth > 1000,
+        "{:?}",
+        st.links[0]
+    );
+    // The log stays readable: one line per reason per 10 s.
+    let drops = h.log().lines().filter(|l| l.contains("dropped")).count();
+    assert!(drops <= 2, "{drops} drop lines:\n{}", h.log());
+}
+
+#[test]
+fn sigusr1_and_sigusr2_step_the_log_level() {
+    if !stack_ready() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    write_had(d.path(), free_udp_port(), "200ms", "");
+    let h = start(d.path()); // HBD_LOG=debug
+    assert!(!h.log().contains(" trace: "));
+    kill(h.pid(), Signal::SIGUSR1).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(3), || h
+            .log()
+            .contains("log level now TRACE (SIGUSR1)")),
+        "{}",
+        h.log()
+    );
+    // Every heartbeat sent is a trace line.
+    assert!(wait_for(Duration::from_secs(3), || h
+        .log()
+        .contains(" trace: send t=status")));
+    // One at a time: two pending signals of a kind are delivered as one.
+    for want in ["DEBUG", "INFO"] {
+        kill(h.pid(), Signal::SIGUSR2).unwrap();
+        let line = format!("log level now {want} (SIGUSR2)");
+        assert!(
+            wait_for(Duration::from_secs(3), || h.log().contains(&line)),
+            "{}",
+            h.log()
+        );
+    }
+}

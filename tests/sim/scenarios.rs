@@ -1,0 +1,476 @@
+//! Scenarios for the seed sweep. Each builds a world from its seed (timings,
+//! loss, delays and the failover event are all drawn from it), runs it and
+//! checks the scenario's own promises on top of the world's invariants.
+
+use super::world::*;
+use hbd::config::AutoFailback;
+use hbd::core::{Command, Event, HoldSet, Input};
+use hbd::time::{Duration, Instant};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Both start (offsets up to 3 s); every group ends on its home node.
+    Startup,
+    /// One node crashes; the survivor runs every group within the bound.
+    Crash,
+    /// One node crashes and comes back with a new generation.
+    CrashRestart,
+    /// Graceful shutdown hands over within a keepalive round plus script time.
+    Shutdown,
+    /// hb_standby of a random set converges.
+    Standby,
+    /// hb_takeover of a random set converges.
+    Takeover,
+    /// Every link cut longer than deadtime, then healed: one owner per group.
+    Partition,
+    /// Lossy, duplicating links with short single-link cuts: never a false takeover
+    /// beyond the bound, and one owner per group at the end.
+    Flaky,
+    /// One node's process is stopped for 3–12 s: it reports its own stall and
+    /// never declares the peer dead because of it.
+    Stall,
+    /// A resource of a group fails to start on its home node at startup: the
+    /// group ends on the peer (nice_failback) and never on both.
+    FailedStart,
+    /// A stop fails for good during standby: that group never runs on the peer.
+    FailedStop,
+    /// A random mix of cuts, crashes, restarts, pauses, shutdowns, standby and
+    /// takeover; afterwards, with both nodes up and links healed, every group
+    /// runs on exactly one node.
+    Chaos,
+}
+
+pub const ALL: [Scenario; 12] = [
+    Scenario::Startup,
+    Scenario::Crash,
+    Scenario::CrashRestart,
+    Scenario::Shutdown,
+    Scenario::Standby,
+    Scenario::Takeover,
+    Scenario::Partition,
+    Scenario::Flaky,
+    Scenario::Stall,
+    Scenario::FailedStart,
+    Scenario::FailedStop,
+    Scenario::Chaos,
+];
+
+fn ms(x: u64) -> Duration {
+    Duration::from_millis(x)
+}
+
+/// Longest one group takes to start or stop (probe + start per resource).
+fn group_script_bound(w: &World) -> u64 {
+    let max_res = w
+        .cfg
+        .groups
+        .iter()
+        .map(|g| g.resources.len())
+        .max()
+        .unwrap_or(0) as u64;
+    2 * max_res * SCRIPT_MAX
+}
+
+fn all_groups_script_bound(w: &World) -> u64 {
+    group_script_bound(w) * w.cfg.groups.len() as u64
+}
+
+fn expect_owner(w: &World, g: usize, n: usize, what: &str) -> Result<(), String> {
+    let o = w.owners(g);
+    if o != vec![n] {
+        return Err(format!(
+            "{what}: group {g} should run on {} only, runs on {:?}",
+            NAMES[n],
+            o.iter().map(|&i| NAMES[i]).collect::<Vec<_>>()
+        ));
+    }
+    Ok(())
+}
+
+fn exactly_one_owner(w: &World, what: &str) -> Result<(), String> {
+    for g in 0..w.cfg.groups.len() {
+        let o = w.owners(g);
+        if o.len() != 1 {
+            return Err(format!("{what}: group {g} owners {o:?}"));
+        }
+        for n in 0..2 {
+            if w.group_active(n, g) && !o.contains(&n) {
+                return Err(format!("{what}: group {g} half active on {}", NAMES[n]));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run until every group's owner is as `want` says, or fail at `deadline`.
+fn converge(
+    w: &mut World,
+    deadline: Instant,
+    what: &str,
+    want: impl Fn(&World) -> Result<(), String>,
+) -> Result<(), String> {
+    while w.now < deadline {
+        let step = (w.now + ms(100)).min(deadline);
+        w.run_until(step)?;
+        if want(w).is_ok() {
+            return Ok(());
+        }
+    }
+    want(w).map_err(|e| format!("{what} not reached by {deadline}: {e}"))
+}
+
+fn home(g: usize, w: &World) -> usize {
+    NAMES
+        .iter()
+        .position(|n| *n == w.cfg.groups[g].home)
+        .unwrap()
+}
+
+/// Runs one scenario for one seed; Err describes the first broken promise.
+pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, String)>> {
+    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9));
+    let af = match scenario {
+        Scenario::Standby | Scenario::Takeover | Scenario::FailedStart | Scenario::FailedStop => {
+            [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize]
+        }
+        _ => [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][rng.range(0, 2) as usize],
+    };
+    let mut w = World::new(seed, config(af));
+    let lossy = matches!(
+        scenario,
+        Scenario::Flaky | Scenario::Partition | Scenario::Crash | Scenario::CrashRestart
+    );
+    for from in 0..2 {
+        for l in 0..2 {
+            if lossy {
+                w.links[from][l].loss_pct = rng.range(0, 15);
+                w.links[from][l].dup_pct = rng.range(0, 5);
+            } else {
+                w.links[from][l].loss_pct = rng.range(0, 3);
+                w.links[from][l].dup_pct = rng.range(0, 3);
+            }
+        }
+    }
+    // Loss can legitimately look like death; only loss-free runs demand zero overlap.
+    let clean = w.links.iter().flatten().all(|l| l.loss_pct == 0);
+    if clean {
+        w.heal_bound = Duration::ZERO;
+    }
+    let res = body(scenario, &mut w, &mut rng, af);
+    match res {
+        Ok(()) => Ok(Box::new(w)),
+        Err(e) => Err(Box::new((w, e))),
+    }
+}
+
+fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> Result<(), String> {
+    if scenario == Scenario::FailedStart {
+        return failed_start(w, rng);
+    }
+    let first = rng.range(0, 1) as usize;
+    w.start(first);
+    w.run_until(Instant::from_millis(rng.range(0, 3000)))?;
+    w.start(1 - first);
+    // Startup negotiation: RQSTDELAY (10 s) + scripts, well inside 30 s.
+    let settle = Instant::from_millis(30_000);
+    let homes = |w: &World| -> Result<(), String> {
+        for g in 0..w.cfg.groups.len() {
+            expect_owner(w, g, home(g, w), "home")?;
+        }
+        Ok(())
+    };
+    converge(w, settle, "startup on home nodes", homes)?;
+    let victim = rng.range(0, 1) as usize;
+    let survivor = 1 - victim;
+    let t0 = w.now;
+    match scenario {
+        Scenario::Startup => {
+            w.run_until(t0 + ms(20_000))?;
+            homes(w)?;
+        }
+        Scenario::Crash | Scenario::CrashRestart => {
+            w.run_until(t0 + ms(rng.range(0, 2000)))?;
+            w.kill(victim);
+            let tk = w.now;
+            // dead time + one status tick to notice + every group's scripts + 1 s slack.
+            let bound = DEADTIME + KEEPALIVE + all_groups_script_bound(w) + 1000;
+            converge(w, tk + ms(bound), "takeover after crash", |w| {
+                (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, survivor, "takeover"))
+            })?;
+            if scenario == Scenario::CrashRestart {
+                w.run_until(w.now + ms(rng.range(0, 5000)))?;
+                w.start(victim);
+                let t = w.now + ms(40_000);
+                match af {
+                    AutoFailback::Off => {
+                        w.run_until(t)?;
+                        for g in 0..w.cfg.groups.len() {
+                            expect_owner(w, g, survivor, "auto_failback off keeps")?;
+                        }
+                    }
+                    _ => converge(w, t, "failback to home nodes", homes)?,
+                }
+                w.run_until(w.now + ms(10_000))?;
+                exactly_one_owner(w, "after restart")?;
+            }
+        }
+        Scenario::Shutdown => {
+            w.run_until(t0 + ms(rng.range(0, 2000)))?;
+            w.handle(victim, Input::Command(Command::Shutdown));
+            let ts = w.now;
+            // Release every group, one keepalive round for shutdone (plus a
+            // retransmission), then acquire every group.
+            let bound = 2 * all_groups_script_bound(w) + 2 * KEEPALIVE + 1000;
+            converge(w, ts + ms(bound), "handover on shutdown", |w| {
+                (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, survivor, "handover"))
+            })?;
+            // It must not bounce later (e.g. when the peer is declared dead).
+            w.run_until(w.now + ms(DEADTIME * 3))?;
+            (0..w.cfg.groups.len())
+                .try_for_each(|g| expect_owner(w, g, survivor, "after shutdown"))?;
+        }
+        Scenario::Standby | Scenario::Takeover => {
+            // Let the last `resource … isstable=1` settle: a standby while
+            // either side is in transition is refused, as heartbeat does.
+            w.run_until(t0 + ms(3000 + rng.range(0, 2000)))?;
+            let set = [HoldSet::All, HoldSet::Local, HoldSet::Foreign][rng.range(0, 2) as usize];
+            let actor = victim;
+            let cmd = if scenario == Scenario::Standby {
+                Command::Standby(set)
+            } else {
+                Command::Takeover(set)
+            };
+            w.log(format!("operator on {}: {:?}", NAMES[actor], cmd));
+            w.handle(actor, Input::Command(cmd));
+            // Groups in `set` (from the actor's view) move away (standby) or to
+            // the actor (takeover); with everything home, `foreign` standby is a no-op.
+            let expected: Vec<usize> = (0..w.cfg.groups.len())
+                .map(|g| {
+                    let local = home(g, w) == actor;
+                    let in_set = match set {
+                        HoldSet::All => true,
+                        HoldSet::Local => local,
+                        HoldSet::Foreign => !local,
+                        HoldSet::None => false,
+                    };
+                    match (scenario, in_set) {
+                        (Scenario::Standby, true) => 1 - actor,
+                        (Scenario::Takeover, true) => actor,
+                        _ => home(g, w),
+                    }
+                })
+                .collect();
+            let bound = 2 * all_groups_script_bound(w) + 4 * KEEPALIVE + 2000;
+            let exp = expected.clone();
+            converge(w, w.now + ms(bound), "standby/takeover", move |w| {
+                (0..exp.len()).try_for_each(|g| expect_owner(w, g, exp[g], "standby/takeover"))
+            })?;
+            // And it stays (auto_failback must not undo an operator's standby).
+            w.run_until(w.now + ms(20_000))?;
+            (0..expected.len()).try_for_each(|g| {
+                expect_owner(w, g, expected[g], "stays after standby/takeover")
+            })?;
+        }
+        Scenario::Partition => {
+            w.run_until(t0 + ms(rng.range(0, 2000)))?;
+            for from in 0..2 {
+                for l in 0..2 {
+                    w.set_cut(from, l, true);
+                }
+            }
+            let dur = rng.range(DEADTIME + 2000, DEADTIME + 15_000);
+            w.run_until(w.now + ms(dur))?;
+            for from in 0..2 {
+                for l in 0..2 {
+                    w.set_cut(from, l, false);
+                }
+            }
+            let th = w.now;
+            // The world's heal bound already limits double activity; the
+            // home-node rule must put every group back home.
+            converge(w, th + ms(DEADTIME + 10_000), "home after heal", homes)?;
+            w.run_until(w.now + ms(15_000))?;
+            homes(w)?;
+        }
+        Scenario::Stall => {
+            w.run_until(t0 + ms(rng.range(0, 2000)))?;
+            let d = rng.range(3000, 12_000);
+            w.pause(victim, ms(d));
+            let tp = w.now;
+            w.run_until(tp + ms(d + 200))?;
+            let stalled = w.events[victim]
+                .iter()
+                .any(|(t, e)| *t >= tp && matches!(e, Event::LocalStall { .. }));
+            if d > 2 * KEEPALIVE + KEEPALIVE && !stalled {
+                return Err(format!(
+                    "{} was stopped {d} ms and did not report a stall",
+                    NAMES[victim]
+                ));
+            }
+            w.run_until(w.now + ms(DEADTIME + 15_000))?;
+            if let Some((t, e)) = w.events[victim]
+                .iter()
+                .find(|(t, e)| *t >= tp && matches!(e, Event::PeerDead { .. }))
+            {
+                return Err(format!(
+                    "{} blamed its own stall on the peer at {t}: {e}",
+                    NAMES[victim]
+                ));
+            }
+            homes(w)?;
+        }
+        Scenario::FailedStop => {
+            w.run_until(t0 + ms(3000 + rng.range(0, 2000)))?;
+            // The home node of group 0 cannot stop its first resource.
+            let a = home(0, w);
+            w.failing_stop.push((a, 0, 0));
+            w.handle(a, Input::Command(Command::Standby(HoldSet::All)));
+            let end = w.now + ms(40_000);
+            while w.now < end {
+                w.run_until(w.now + ms(100))?;
+                if w.group_active(1 - a, 0) {
+                    return Err(format!(
+                        "group 0 started on {} while it may still run on {}",
+                        NAMES[1 - a],
+                        NAMES[a]
+                    ));
+                }
+            }
+            if !w.events[a]
+                .iter()
+                .any(|(_, e)| matches!(e, Event::StopFailed { .. }))
+            {
+                return Err("no StopFailed event".into());
+            }
+            exactly_one_owner_of(w, 1, "group 1 after failed standby")?;
+        }
+        Scenario::FailedStart => unreachable!(),
+        Scenario::Chaos => {
+            // Double activity is expected after crashes and cuts; the world's
+            // bound still limits how long it may last once connected.
+            w.heal_bound = Duration::from_millis(DEADTIME + 6000);
+            for _ in 0..rng.range(3, 8) {
+                let who = rng.range(0, 1) as usize;
+                match rng.range(0, 8) {
+                    0 => {
+                        let (from, l) = (rng.range(0, 1) as usize, rng.range(0, 1) as usize);
+                        w.set_cut(from, l, true);
+                    }
+                    1 => {
+                        for from in 0..2 {
+                            for l in 0..2 {
+                                w.set_cut(from, l, false);
+                            }
+                        }
+                    }
+                    2 if w.nodes[who].is_some() => w.kill(who),
+                    3 if w.nodes[who].is_none() => w.start(who),
+                    4 if w.nodes[who].is_some() => {
+                        w.pause(who, ms(rng.range(1000, 9000)));
+                        w.heal_bound = Duration::from_millis(DEADTIME + 6000);
+                    }
+                    5 if w.nodes[who].is_some() => w.handle(who, Input::Command(Command::Shutdown)),
+                    6 => {
+                        let set = [HoldSet::All, HoldSet::Local, HoldSet::Foreign]
+                            [rng.range(0, 2) as usize];
+                        let c = if rng.chance(50) {
+                            Command::Standby(set)
+                        } else {
+                            Command::Takeover(set)
+                        };
+                        w.log(format!("operator on {}: {c:?}", NAMES[who]));
+                        w.handle(who, Input::Command(c));
+                    }
+                    7 if w.nodes[who].is_some() => {
+                        // SIGHUP with new timings (same dead time, so the bounds hold).
+                        let mut cfg = w.cfg.clone();
+                        cfg.keepalive = Duration::from_millis(800);
+                        cfg.warntime = Duration::from_millis(2500);
+                        w.log(format!("reload {}", NAMES[who]));
+                        w.handle(who, Input::Reload(Box::new(cfg)));
+                    }
+                    _ => {}
+                }
+                w.run_until(w.now + ms(rng.range(500, 15_000)))?;
+            }
+            for from in 0..2 {
+                for l in 0..2 {
+                    w.set_cut(from, l, false);
+                }
+            }
+            for i in 0..2 {
+                if w.nodes[i].is_none() {
+                    w.start(i);
+                }
+            }
+            // A node that is still shutting down exits and comes back.
+            w.run_until(w.now + ms(5000))?;
+            for i in 0..2 {
+                if w.nodes[i].is_none() {
+                    w.start(i);
+                }
+            }
+            w.run_until(w.now + ms(INITDEAD + 40_000))?;
+            exactly_one_owner(w, "after chaos")?;
+            return Ok(());
+        }
+        Scenario::Flaky => {
+            let end = t0 + ms(60_000);
+            while w.now < end {
+                let from = rng.range(0, 1) as usize;
+                let l = rng.range(0, 1) as usize;
+                w.set_cut(from, l, true);
+                w.run_until(w.now + ms(rng.range(100, DEADTIME * 2)))?;
+                w.set_cut(from, l, false);
+                w.run_until(w.now + ms(rng.range(100, 5000)))?;
+            }
+            w.run_until(w.now + ms(DEADTIME + 15_000))?;
+            exactly_one_owner(w, "after flaky links")?;
+        }
+    }
+    // No flapping: a handful of ownership changes per group, whatever happened.
+    for (g, c) in w.changes.iter().enumerate() {
+        if *c > 6 {
+            return Err(format!("group {g} changed owner {c} times (flapping)"));
+        }
+    }
+    Ok(())
+}
+
+fn exactly_one_owner_of(w: &World, g: usize, what: &str) -> Result<(), String> {
+    let o = w.owners(g);
+    if o.len() != 1 {
+        return Err(format!("{what}: group {g} owners {o:?}"));
+    }
+    Ok(())
+}
+
+/// Group 0's second resource cannot start on its home node: the home node
+/// rolls the group back and hands it to the peer, which runs it from then on.
+fn failed_start(w: &mut World, rng: &mut Rng) -> Result<(), String> {
+    let a = home(0, w);
+    w.failing_start.push((a, 0, 1));
+    let first = rng.range(0, 1) as usize;
+    w.start(first);
+    w.run_until(Instant::from_millis(rng.range(0, 3000)))?;
+    w.start(1 - first);
+    let deadline = Instant::from_millis(45_000);
+    converge(w, deadline, "failed start handed over", |w| {
+        expect_owner(w, 0, 1 - a, "failed start")?;
+        expect_owner(w, 1, 1 - a, "failed start (whole set handed over)")
+    })?;
+    if !w.events[a]
+        .iter()
+        .any(|(_, e)| matches!(e, Event::StartFailed { .. }))
+    {
+        return Err("no StartFailed event".into());
+    }
+    w.run_until(w.now + ms(30_000))?;
+    expect_owner(w, 0, 1 - a, "stays after failed start")?;
+    for (g, c) in w.changes.iter().enumerate() {
+        if *c > 4 {
+            return Err(format!("group {g} changed owner {c} times (flapping)"));
+        }
+    }
+    Ok(())
+}

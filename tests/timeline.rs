@@ -1,0 +1,1640 @@
+//! Timeline tests: one core (`nodea`) driven by hand-written inputs from a
+//! scripted peer (`nodeb`), asserting the exact messages, steps, events and
+//! deadlines heartbeat's behaviours call for. Times are milliseconds.
+
+use hbd::config::{AutoFailback, Config, Medium, Resource, ResourceGroup, StopFailurePolicy};
+use hbd::core::{
+    Action, Command, DropReason, Event, GroupId, HoldSet, Input, LinkId, Node, NodeParams, Output,
+    StepOutcome,
+};
+use hbd::time::{t, Duration, Instant};
+use hbd::wire::Message;
+use std::path::PathBuf;
+
+const GEN: u64 = 0x10;
+const PEER_GEN: u64 = 0x20;
+const WALL0: u64 = 1_700_000_000;
+
+fn res(s: &str) -> Resource {
+    let mut p = s.split("::");
+    Resource {
+        name: p.next().unwrap().into(),
+        args: p.map(String::from).collect(),
+    }
+}
+
+fn config(af: AutoFailback) -> Config {
+    Config {
+        nodes: vec!["nodea".into(), "nodeb".into()],
+        keepalive: Duration::from_millis(1000),
+        deadtime: Duration::from_millis(10_000),
+        warntime: Duration::from_millis(5000),
+        initdead: Duration::from_millis(20_000),
+        media: vec![
+            Medium::Ucast {
+                dev: "eth0".into(),
+                peer: "192.0.2.2".into(),
+            },
+            Medium::Serial {
+                path: PathBuf::from("/dev/ttyS0"),
+            },
+        ],
+        auto_failback: af,
+        groups: vec![
+            ResourceGroup {
+                home: "nodea".into(),
+                resources: vec![
+                    res("IPaddr::192.0.2.10"),
+                    res("Filesystem::/dev/sdb1::/srv"),
+                ],
+                location: Default::default(),
+            },
+            ResourceGroup {
+                home: "nodeb".into(),
+                resources: vec![res("IPaddr::192.0.2.11")],
+                location: Default::default(),
+            },
+        ],
+        ..Config::default()
+    }
+}
+
+/// The scripted peer: builds nodeb's messages with a proper envelope.
+struct Peer {
+    seq: u64,
+    gen: u64,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        Peer {
+            seq: 0,
+            gen: PEER_GEN,
+        }
+    }
+    fn msg(&mut self, ty: &str, fields: &[(&str, &str)]) -> Message {
+        self.seq += 1;
+        let seq = self.seq;
+        self.with_seq(ty, fields, seq)
+    }
+    fn with_seq(&self, ty: &str, fields: &[(&str, &str)], seq: u64) -> Message {
+        let mut m = Message::with_type(ty);
+        for (k, v) in fields {
+            m.add(k, v);
+        }
+        m.add("src", "nodeb");
+        if !ty.starts_with("NS_") {
+            m.add("seq", &format!("{seq:x}"));
+        }
+        m.add("hg", &format!("{:x}", self.gen));
+        m.add("ts", &format!("{:x}", WALL0 + 5));
+        m.add("ttl", "3");
+        m
+    }
+    fn status(&mut self, st: &str) -> Message {
+        self.msg("status", &[("st", st), ("dt", "2710"), ("protocol", "1")])
+    }
+}
+
+struct T {
+    node: Node,
+    now: Instant,
+    peer: Peer,
+}
+
+fn new_node(cfg: Config) -> T {
+    let params = NodeParams {
+        config: cfg,
+        local: "nodea".into(),
+        generation: GEN,
+        uuid: [0xaa; 16],
+        wall_clock_at_zero: WALL0,
+        seed: 7,
+    };
+    T {
+        node: Node::new(params, t(0)),
+        now: t(0),
+        peer: Peer::new(),
+    }
+}
+
+fn sends(outs: &[Output]) -> Vec<Message> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Non-status, non-ACK messages as `t k=v …` lines (caller fields only).
+fn protocol(outs: &[Output]) -> Vec<String> {
+    sends(outs)
+        .iter()
+        .filter(|m| {
+            let ty = m.msg_type().unwrap_or("");
+            ty != "status" && ty != "NS_ackmsg"
+        })
+        .map(|m| {
+            m.fields()
+                .iter()
+                .take_while(|f| f.name != "src" && f.name != "destuuid")
+                .map(|f| format!("{}={}", f.name, String::from_utf8_lossy(&f.value)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn steps(outs: &[Output]) -> Vec<(usize, usize, Action)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Run(s) => Some((s.group.0, s.resource, s.action)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(outs: &[Output]) -> Vec<Event> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl T {
+    fn at(&mut self, ms: u64, input: Input) -> Vec<Output> {
+        self.now = t(ms);
+        self.node.handle(self.now, input);
+        self.drain()
+    }
+    fn drain(&mut self) -> Vec<Output> {
+        let mut v = Vec::new();
+        while let Some(o) = self.node.poll_output() {
+            v.push(o);
+        }
+        v
+    }
+    fn recv(&mut self, ms: u64, msg: Message) -> Vec<Output> {
+        self.at(
+            ms,
+            Input::Message {
+                link: LinkId(0),
+                msg,
+            },
+        )
+    }
+    fn peer_says(&mut self, ms: u64, ty: &str, fields: &[(&str, &str)]) -> Vec<Output> {
+        let m = self.peer.msg(ty, fields);
+        self.recv(ms, m)
+    }
+    fn peer_status(&mut self, ms: u64) -> Vec<Output> {
+        let m = self.peer.status("active");
+        self.recv(ms, m)
+    }
+    /// Completes every resource step (status: not running; start/stop: ok) until
+    /// none is outstanding; returns everything emitted meanwhile.
+    fn finish_steps(&mut self, first: Vec<Output>) -> Vec<Output> {
+        let mut all = first;
+        let mut i = 0;
+        loop {
+            let step = all[i..].iter().find_map(|o| match o {
+                Output::Run(s) => Some(s.clone()),
+                _ => None,
+            });
+            let Some(step) = step else { return all };
+            i = all
+                .iter()
+                .position(|o| *o == Output::Run(step.clone()))
+                .unwrap()
+                + 1;
+            let outcome = match step.action {
+                Action::Status => StepOutcome::Running(false),
+                _ => StepOutcome::Ok,
+            };
+            let more = self.at(
+                self.now.millis() + 10,
+                Input::StepDone {
+                    id: step.id,
+                    outcome,
+                },
+            );
+            all.extend(more);
+        }
+    }
+    /// Every second until `until`: a status from the live peer, then the timer.
+    fn live_until(&mut self, until: u64) -> Vec<Output> {
+        let mut all = Vec::new();
+        let mut now = self.now.millis();
+        while now + 1000 <= until {
+            now += 1000;
+            all.extend(self.peer_status(now));
+            all.extend(self.at(now, Input::Timer));
+        }
+        all
+    }
+    /// Ticks the timer every `step` ms until `until`, collecting outputs.
+    fn tick_until(&mut self, until: u64, step: u64) -> Vec<Output> {
+        let mut all = Vec::new();
+        let mut now = self.now.millis();
+        while now + step <= until {
+            now += step;
+            all.extend(self.at(now, Input::Timer));
+        }
+        all
+    }
+}
+
+/// nodea up, peer heard, comm up, negotiated with a stable peer holding its
+/// own group: nodea runs group 0. Returns at about t=1 s.
+fn stable_pair(af: AutoFailback) -> T {
+    let mut n = new_node(config(af));
+    n.drain();
+    n.peer_status(100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.finish_steps(o);
+    n
+}
+
+#[test]
+fn first_status_messages_carry_the_envelope_in_heartbeat_order() {
+    let mut n = new_node(config(AutoFailback::On));
+    let o = n.drain();
+    let s = sends(&o);
+    assert_eq!(s.len(), 2, "init then up");
+    let names: Vec<&str> = s[0].fields().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["t", "st", "dt", "protocol", "src", "srcuuid", "seq", "hg", "ts", "ttl"]
+    );
+    assert_eq!(s[0].get("st"), Some("init"));
+    assert_eq!(s[1].get("st"), Some("up"));
+    // deadtime 10 s + 2 s for the first 5 s, in hex.
+    assert_eq!(s[0].get("dt"), Some("2ee0"));
+    assert_eq!(s[0].get("protocol"), Some("1"));
+    assert_eq!(s[0].get("src"), Some("nodea"));
+    assert_eq!(s[0].get_binary("srcuuid"), Some(&[0xaa; 16][..]));
+    assert_eq!(s[0].get("seq"), Some("1"));
+    assert_eq!(s[1].get("seq"), Some("2"));
+    assert_eq!(s[0].get("hg"), Some("10"));
+    assert_eq!(s[0].get_hex("ts"), Some(WALL0));
+    assert_eq!(s[0].get("ttl"), Some("3"));
+    assert!(s[0].get("ld").is_none() && s[0].get("auth").is_none());
+    assert_eq!(n.node.next_deadline(), Some(t(1000)));
+    // After 5 s the boost is gone.
+    let o = n.tick_until(6000, 1000);
+    let last = sends(&o).into_iter().last().unwrap();
+    assert_eq!(last.get("dt"), Some("2710"));
+}
+
+#[test]
+fn comm_up_sends_active_status_and_starting() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    let o = n.peer_status(100);
+    assert!(events(&o).contains(&Event::CommUp));
+    let s = sends(&o);
+    assert_eq!(s[0].get("st"), Some("active"));
+    assert_eq!(protocol(&o), ["t=starting"]);
+    assert_eq!(n.node.status().local.state, "active");
+    assert_eq!(n.node.status().rsc_hold, "transition");
+    // RQSTDELAY: 10 s after comm-up the deadlock breaker fires.
+    let o = n.live_until(10_000);
+    assert!(protocol(&o).is_empty());
+    assert_eq!(n.node.next_deadline(), Some(t(10_100)));
+    let o = n.at(10_100, Input::Timer);
+    assert_eq!(
+        protocol(&o),
+        ["t=ip-request-resp dest=nodea ipaddr=IPaddr::192.0.2.10 weown=yes ok=OK"]
+    );
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+}
+
+#[test]
+fn startup_negotiation_with_stable_peer_acquires_local_groups() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    let o = n.finish_steps(o);
+    assert_eq!(
+        steps(&o),
+        [
+            (0, 0, Action::Status),
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=ip-request-resp dest=nodea ipaddr=IPaddr::192.0.2.10 weown=yes ok=OK",
+            "t=resource rsc_hold=local rtype=full isstable=1 info=req_our_resources()"
+        ]
+    );
+    let st = n.node.status();
+    assert_eq!(st.rsc_hold, "local");
+    assert_eq!(st.groups[0].state, "running");
+    assert_eq!(st.groups[1].state, "peer");
+    assert_eq!(st.groups[1].owner.as_deref(), Some("nodeb"));
+}
+
+#[test]
+fn peer_starting_is_answered_with_holdings() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(2000, "starting", &[]);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+}
+
+#[test]
+fn already_running_resource_is_not_started_again() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    let Output::Run(s) = o
+        .iter()
+        .find(|o| matches!(o, Output::Run(_)))
+        .unwrap()
+        .clone()
+    else {
+        unreachable!()
+    };
+    let o = n.at(
+        300,
+        Input::StepDone {
+            id: s.id,
+            outcome: StepOutcome::Running(true),
+        },
+    );
+    assert_eq!(
+        steps(&o),
+        [(0, 1, Action::Status)],
+        "resource 0 runs: go on to resource 1"
+    );
+}
+
+#[test]
+fn deadtime_declares_peer_dead() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_status(1500);
+    // The peer advertised dt 10 s: dead at 11.5 s, not a millisecond earlier.
+    let o = n.tick_until(11_000, 1000);
+    assert!(!events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::PeerDead { .. })));
+    assert_eq!(n.node.next_deadline(), Some(t(11_500)));
+    let o = n.at(11_500, Input::Timer);
+    let ev = events(&o);
+    assert!(ev.contains(&Event::PeerDead {
+        node: "nodeb".into(),
+        silence: Duration::from_millis(10_000),
+        deadtime: Duration::from_millis(10_000),
+    }));
+    assert!(ev.contains(&Event::NoStonith {
+        node: "nodeb".into()
+    }));
+    assert_eq!(protocol(&o), ["t=stonith node=nodeb result=n_stnth"]);
+    assert_eq!(steps(&o), [(1, 0, Action::Status)]);
+    let o = n.finish_steps(o);
+    assert_eq!(
+        protocol(&o)[1..],
+        ["t=resource rsc_hold=foreign info=mach_down"]
+    );
+    assert!(events(&o).contains(&Event::TakeoverComplete {
+        node: "nodeb".into()
+    }));
+    let st = n.node.status();
+    assert_eq!(st.peer.state, "dead");
+    assert_eq!(st.rsc_hold, "all");
+    assert!(st.links.iter().all(|l| !l.up));
+}
+
+#[test]
+fn link_dies_on_its_own_silence() {
+    let mut n = stable_pair(AutoFailback::On);
+    let m = n.peer.status("active");
+    n.at(
+        1500,
+        Input::Message {
+            link: LinkId(1),
+            msg: m.clone(),
+        },
+    );
+    assert!(n.node.status().links[1].up);
+    // Only eth0 keeps hearing the peer; the serial link dies 10 s after its last copy.
+    for k in 1..=11u64 {
+        let m = n.peer.status("active");
+        let o = n.recv(1500 + k * 1000, m);
+        let dead = events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::LinkDead { link, .. } if link == "/dev/ttyS0"));
+        assert_eq!(dead, k == 10, "at {k}");
+    }
+    let st = n.node.status();
+    assert!(st.links[0].up && !st.links[1].up);
+    assert_eq!(st.peer.state, "active");
+}
+
+#[test]
+fn warntime_reports_late_heartbeat() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_status(1000);
+    n.tick_until(7000, 1000);
+    let o = n.peer_status(7000);
+    assert!(events(&o).contains(&Event::LateHeartbeat {
+        node: "nodeb".into(),
+        link: "eth0".into(),
+        gap: Duration::from_millis(6000),
+        warntime: Duration::from_millis(5000),
+    }));
+    let st = n.node.status();
+    assert_eq!(st.late_heartbeats, 1);
+    assert_eq!(st.links[0].late, 1);
+    assert_eq!(st.peer.state, "active");
+}
+
+#[test]
+fn initdead_governs_startup() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(19_000, 1000);
+    assert!(
+        events(&o).is_empty()
+            || !events(&o)
+                .iter()
+                .any(|e| matches!(e, Event::PeerDead { .. }))
+    );
+    assert_eq!(n.node.next_deadline(), Some(t(20_000)));
+    let o = n.at(20_000, Input::Timer);
+    let ev = events(&o);
+    assert!(ev.contains(&Event::PeerDead {
+        node: "nodeb".into(),
+        silence: Duration::from_millis(20_000),
+        deadtime: Duration::from_millis(20_000),
+    }));
+    assert!(ev.contains(&Event::CommUp));
+    // Never heard: fencing would be needed; both groups are taken.
+    assert_eq!(protocol(&o), ["t=stonith node=nodeb result=n_stnth"]);
+    let o = n.finish_steps(o);
+    let started: Vec<_> = steps(&o)
+        .into_iter()
+        .filter(|s| s.2 == Action::Start)
+        .collect();
+    assert_eq!(
+        started,
+        [
+            (0, 0, Action::Start),
+            (0, 1, Action::Start),
+            (1, 0, Action::Start)
+        ]
+    );
+    assert_eq!(n.node.status().rsc_hold, "all");
+}
+
+/// A peer declared dead at initdead, never heard, that starts later is a first
+/// start, not a healed partition: it is negotiated with as a newcomer and
+/// auto_failback gives its groups home.
+#[test]
+fn peer_first_heard_after_initdead_is_not_a_partition() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    let o = n.finish_steps(o);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::PeerDead { .. })));
+    assert_eq!(n.node.status().rsc_hold, "all");
+    let mut o = n.peer_status(21_000);
+    o.extend(n.peer_status(21_100));
+    o.extend(n.peer_says(21_200, "starting", &[]));
+    assert!(
+        !events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::PartitionHealed { .. })),
+        "{:?}",
+        events(&o)
+    );
+    assert_eq!(n.node.status().peer.state, "active");
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1"]
+    );
+    let o = n.peer_says(
+        21_300,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(
+        events(&o).contains(&Event::AutoFailback),
+        "{:?}",
+        events(&o)
+    );
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=all rtype=full isstable=1",
+            "t=ask_resources rsc_hold=foreign info=me"
+        ]
+    );
+}
+
+/// nodea holds everything after nodeb died; nodeb restarts and becomes stable.
+fn peer_returns(af: AutoFailback) -> (T, Vec<Output>) {
+    let mut n = stable_pair(af);
+    let o = n.tick_until(12_000, 1000);
+    let o = n.finish_steps(o);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::TakeoverComplete { .. })));
+    n.peer = Peer {
+        seq: 0,
+        gen: PEER_GEN + 1,
+    };
+    let o = n.peer_status(12_500);
+    assert!(events(&o).contains(&Event::PeerRestarted {
+        node: "nodeb".into(),
+        old_generation: PEER_GEN,
+        new_generation: PEER_GEN + 1
+    }));
+    let o = n.peer_says(12_600, "starting", &[]);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1"]
+    );
+    n.peer_says(
+        12_700,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "0")],
+    );
+    let o = n.peer_says(
+        12_800,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    (n, o)
+}
+
+#[test]
+fn auto_failback_off_keeps_resources() {
+    let (mut n, o) = peer_returns(AutoFailback::Off);
+    assert!(events(&o).contains(&Event::RemoteTransitionComplete {
+        node: "nodeb".into()
+    }));
+    let o2 = n.tick_until(30_000, 1000);
+    assert!(!protocol(&o)
+        .iter()
+        .chain(protocol(&o2).iter())
+        .any(|m| m.starts_with("t=ask_resources")));
+    assert_eq!(n.node.status().rsc_hold, "all");
+}
+
+#[test]
+fn auto_failback_on_returns_resources() {
+    let (mut n, o) = peer_returns(AutoFailback::On);
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=all rtype=full isstable=1",
+            "t=ask_resources rsc_hold=foreign info=me"
+        ]
+    );
+    assert!(events(&o).contains(&Event::AutoFailback));
+    let o = n.peer_says(
+        12_900,
+        "ask_resources",
+        &[("rsc_hold", "foreign"), ("info", "other")],
+    );
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=local rtype=full isstable=0 info=standby"]
+    );
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    let o = n.finish_steps(o);
+    assert_eq!(
+        protocol(&o)[1..],
+        [
+            "t=ask_resources rsc_hold=foreign info=done",
+            "t=resource rsc_hold=local rtype=full isstable=1"
+        ]
+    );
+    assert_eq!(n.node.status().groups[1].state, "stopped");
+}
+
+#[test]
+fn standby_foreign_releases_peer_groups() {
+    let (mut n, _) = peer_returns(AutoFailback::Off);
+    let o = n.at(13_000, Input::Command(Command::Standby(HoldSet::Foreign)));
+    assert_eq!(protocol(&o), ["t=ask_resources rsc_hold=foreign info=me"]);
+    let o = n.peer_says(
+        13_100,
+        "ask_resources",
+        &[("rsc_hold", "foreign"), ("info", "other")],
+    );
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=local rtype=full isstable=0 info=standby",
+            "t=ask_resources rsc_hold=foreign info=done",
+            "t=resource rsc_hold=local rtype=full isstable=1"
+        ]
+    );
+    assert_eq!(n.node.status().rsc_hold, "local");
+}
+
+#[test]
+fn standby_without_reply_is_cancelled_after_10s() {
+    let (mut n, _) = peer_returns(AutoFailback::Off);
+    n.at(13_000, Input::Command(Command::Standby(HoldSet::All)));
+    let o = n.live_until(22_000);
+    assert!(events(&o)
+        .iter()
+        .all(|e| !matches!(e, Event::StandbyCancelled { .. })));
+    let o = n.live_until(23_000);
+    assert!(events(&o).contains(&Event::StandbyCancelled {
+        reason: "no reply to standby request".into()
+    }));
+    assert!(steps(&o).is_empty());
+}
+
+#[test]
+fn peer_standby_request_is_served() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(
+        2000,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "me")],
+    );
+    assert!(events(&o).contains(&Event::PeerWantsStandby {
+        node: "nodeb".into(),
+        set: HoldSet::Local
+    }));
+    assert_eq!(protocol(&o), ["t=ask_resources rsc_hold=local info=other"]);
+    assert!(
+        steps(&o).is_empty(),
+        "nothing starts before the peer says done"
+    );
+    let o = n.peer_says(
+        2500,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "done")],
+    );
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Status), (1, 0, Action::Start)]);
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=ask_resources rsc_hold=local info=done",
+            "t=resource rsc_hold=all rtype=full isstable=1"
+        ]
+    );
+}
+
+#[test]
+fn takeover_all_acquires_everything() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.at(2000, Input::Command(Command::Takeover(HoldSet::All)));
+    assert_eq!(protocol(&o), ["t=hb_takeover rsc_hold=all"]);
+    // The peer's rc.d/hb_takeover runs hb_standby all.
+    n.peer_says(
+        2100,
+        "ask_resources",
+        &[("rsc_hold", "all"), ("info", "me")],
+    );
+    let o = n.peer_says(
+        2500,
+        "ask_resources",
+        &[("rsc_hold", "all"), ("info", "done")],
+    );
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Status), (1, 0, Action::Start)]);
+    assert_eq!(n.node.status().rsc_hold, "all");
+}
+
+#[test]
+fn hb_takeover_from_peer_runs_standby_with_inverted_set() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(2000, "hb_takeover", &[("rsc_hold", "foreign")]);
+    // The peer's foreign groups are our local ones.
+    assert_eq!(protocol(&o), ["t=ask_resources rsc_hold=local info=me"]);
+}
+
+#[test]
+fn shutdone_hands_over_without_deadtime() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_says(
+        2000,
+        "resource",
+        &[
+            ("rsc_hold", "none"),
+            ("rtype", "full"),
+            ("isstable", "0"),
+            ("info", "shutdown"),
+        ],
+    );
+    let o = n.peer_says(2300, "shutdone", &[("st", "dead")]);
+    assert!(events(&o).contains(&Event::PeerShutdown {
+        node: "nodeb".into()
+    }));
+    assert_eq!(steps(&o), [(1, 0, Action::Status)]);
+    let o = n.finish_steps(o);
+    assert_eq!(protocol(&o), ["t=resource rsc_hold=foreign info=mach_down"]);
+    assert!(n.now < t(3000), "no dead time waited");
+    // Later the silent peer is declared dead: fencing is unneeded.
+    let o = n.tick_until(13_000, 1000);
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=stonith node=nodeb result=unneeded",
+            "t=resource rsc_hold=foreign info=mach_down"
+        ]
+    );
+    assert!(steps(&o).is_empty());
+}
+
+#[test]
+fn graceful_shutdown_releases_right_to_left_then_shutdone() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.at(2000, Input::Command(Command::Shutdown));
+    assert!(events(&o).contains(&Event::ShutdownStarted));
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=none rtype=full isstable=0 info=shutdown",
+            "t=shutdone st=dead"
+        ]
+    );
+    assert_eq!(o.last(), Some(&Output::ShutdownComplete));
+    // Still no `st=dead` in any status.
+    assert!(sends(&o)
+        .iter()
+        .all(|m| m.msg_type() != Some("status") || m.get("st") != Some("dead")));
+}
+
+#[test]
+fn failed_start_gives_group_to_peer() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    let mut o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    // Status r0, start r0, status r1 ok; start r1 fails.
+    let mut all = Vec::new();
+    loop {
+        let s = o.iter().find_map(|x| match x {
+            Output::Run(s) => Some(s.clone()),
+            _ => None,
+        });
+        all.extend(o.clone());
+        let Some(s) = s else { break };
+        let outcome = match (s.resource, s.action) {
+            (_, Action::Status) => StepOutcome::Running(false),
+            (1, Action::Start) => StepOutcome::Failed {
+                code: Some(1),
+                reason: "exit 1".into(),
+            },
+            _ => StepOutcome::Ok,
+        };
+        o = n.at(n.now.millis() + 10, Input::StepDone { id: s.id, outcome });
+    }
+    assert_eq!(
+        steps(&all),
+        [
+            (0, 0, Action::Status),
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start),
+            (0, 1, Action::Stop),
+            (0, 0, Action::Stop)
+        ]
+    );
+    assert!(events(&all).contains(&Event::StartFailed {
+        group: "IPaddr::192.0.2.10".into(),
+        resource: "Filesystem::/dev/sdb1::/srv".into(),
+        code: Some(1),
+        reason: "exit 1".into()
+    }));
+    // The group's set (local) goes to the peer.
+    assert_eq!(
+        protocol(&all)[1..],
+        [
+            "t=resource rsc_hold=none rtype=full isstable=0 info=req_our_resources()",
+            // The peer only serves a standby for a side it knows is stable.
+            "t=resource rsc_hold=none rtype=full isstable=1",
+            "t=ask_resources rsc_hold=local info=me"
+        ]
+    );
+}
+
+fn failed_stop(policy: StopFailurePolicy) -> (T, Vec<Output>) {
+    let mut cfg = config(AutoFailback::On);
+    cfg.hbd.stop_failure = policy;
+    let mut n = new_node(cfg);
+    n.drain();
+    n.peer_status(100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.finish_steps(o);
+    n.at(2000, Input::Command(Command::Standby(HoldSet::Local)));
+    let mut o = n.peer_says(
+        2100,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "other")],
+    );
+    let mut all = Vec::new();
+    let mut failures = 0;
+    loop {
+        all.extend(o.clone());
+        if let Some(s) = o.iter().find_map(|x| match x {
+            Output::Run(s) => Some(s.clone()),
+            _ => None,
+        }) {
+            let outcome = if s.resource == 0 && s.action == Action::Stop {
+                failures += 1;
+                StepOutcome::Failed {
+                    code: Some(1),
+                    reason: "busy".into(),
+                }
+            } else {
+                StepOutcome::Ok
+            };
+            o = n.at(n.now.millis() + 10, Input::StepDone { id: s.id, outcome });
+        } else if failures <= 10 && failures > 0 {
+            // The retry waits one second: nothing at 999 ms, the stop again at 1 s.
+            let before = n.at(n.now.millis() + 999, Input::Timer);
+            assert!(steps(&before).is_empty());
+            assert!(n.node.next_deadline() <= Some(n.now + Duration::from_millis(1)));
+            o = n.at(n.now.millis() + 1, Input::Timer);
+            assert_eq!(steps(&o), [(0, 0, Action::Stop)]);
+        } else {
+            break;
+        }
+    }
+    assert_eq!(failures, 11, "first try and 10 retries");
+    (n, all)
+}
+
+#[test]
+fn failed_stop_never_offered_to_peer() {
+    let (mut n, all) = failed_stop(StopFailurePolicy::Block);
+    let ev = events(&all);
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::StopFailed { attempts: 11, .. })));
+    assert!(!ev.iter().any(|e| matches!(e, Event::RebootRequired { .. })));
+    assert!(
+        !protocol(&all).iter().any(|m| m.contains("info=done")),
+        "never offered"
+    );
+    assert_eq!(n.node.status().groups[0].state, "failed");
+    // A later shutdown does not tell the peer to take over either.
+    let o = n.at(20_000, Input::Command(Command::Shutdown));
+    let o = n.finish_steps(o);
+    assert!(!protocol(&o).iter().any(|m| m.starts_with("t=shutdone")));
+    assert_eq!(o.last(), Some(&Output::ShutdownComplete));
+}
+
+#[test]
+fn failed_stop_with_reboot_policy_requires_reboot() {
+    let (_, all) = failed_stop(StopFailurePolicy::Reboot);
+    assert!(events(&all).contains(&Event::RebootRequired {
+        group: "IPaddr::192.0.2.10".into()
+    }));
+}
+
+#[test]
+fn stall_is_not_peer_death() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_status(1500);
+    let due = n.node.next_deadline().unwrap();
+    // The process was stopped for 30 s (3 × deadtime).
+    let o = n.at(31_500, Input::Timer);
+    let ev = events(&o);
+    assert!(ev.contains(&Event::LocalStall {
+        late: t(31_500) - due
+    }));
+    assert!(!ev.iter().any(|e| matches!(e, Event::PeerDead { .. })));
+    // Fresh grace period: dead only if still silent a full dead time later.
+    assert_eq!(n.node.next_deadline(), Some(t(32_500)));
+    let o = n.tick_until(41_000, 1000);
+    assert!(!events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::PeerDead { .. })));
+    let o = n.at(41_500, Input::Timer);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::PeerDead { .. })));
+}
+
+#[test]
+fn replayed_status_is_rejected() {
+    let mut n = stable_pair(AutoFailback::On);
+    let old = Peer {
+        seq: 0,
+        gen: PEER_GEN - 1,
+    }
+    .with_seq("status", &[("st", "active")], 50);
+    let o = n.recv(2000, old);
+    assert!(events(&o).contains(&Event::PacketDropped {
+        reason: DropReason::Replay,
+        node: "nodeb".into(),
+        count: 1
+    }));
+    // The same sequence number again: dropped, not processed twice.
+    let dup = n.peer.with_seq("starting", &[], 1);
+    let o = n.recv(2100, dup);
+    assert!(protocol(&o).is_empty());
+}
+
+#[test]
+fn restarted_peer_new_generation_recognised() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer = Peer {
+        seq: 0,
+        gen: PEER_GEN + 5,
+    };
+    let o = n.peer_status(2000);
+    assert!(events(&o).contains(&Event::PeerRestarted {
+        node: "nodeb".into(),
+        old_generation: PEER_GEN,
+        new_generation: PEER_GEN + 5
+    }));
+    assert_eq!(n.node.status().peer.generation, Some(PEER_GEN + 5));
+    // Its counter restarted at 1 and is accepted.
+    let o = n.peer_says(2100, "starting", &[]);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+}
+
+#[test]
+fn duplicate_on_second_link_counted_once() {
+    let mut n = stable_pair(AutoFailback::On);
+    let m = n.peer.msg("starting", &[]);
+    let o1 = n.at(
+        2000,
+        Input::Message {
+            link: LinkId(0),
+            msg: m.clone(),
+        },
+    );
+    let o2 = n.at(
+        2050,
+        Input::Message {
+            link: LinkId(1),
+            msg: m.clone(),
+        },
+    );
+    assert_eq!(protocol(&o1).len(), 1);
+    assert!(protocol(&o2).is_empty());
+    assert_eq!(n.node.status().links[1].last_heard, Some(t(2050)));
+    // A copy overtaken by a newer message does not refresh its link (§4.5).
+    let newer = n.peer.status("active");
+    n.at(
+        2100,
+        Input::Message {
+            link: LinkId(0),
+            msg: newer,
+        },
+    );
+    n.at(
+        2150,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    assert_eq!(n.node.status().links[1].last_heard, Some(t(2050)));
+}
+
+#[test]
+fn gap_is_requested_with_ns_rexmit() {
+    let mut n = stable_pair(AutoFailback::On);
+    let next = n.peer.seq + 3;
+    n.peer.seq += 2; // two messages lost
+    let o = n.peer_status(2000);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::LostPackets { count: 2, .. })));
+    let d = n.node.next_deadline().unwrap();
+    assert!(
+        d >= t(2050) && d <= t(2250),
+        "random delay in [50, 250]: {d}"
+    );
+    let o = n.at(2250, Input::Timer);
+    let reqs: Vec<_> = sends(&o)
+        .into_iter()
+        .filter(|m| m.msg_type() == Some("NS_rexmit"))
+        .collect();
+    assert_eq!(reqs.len(), 2);
+    let names: Vec<&str> = reqs[0].fields().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["t", "dest", "firstseq", "lastseq", "src", "srcuuid", "hg", "ts", "ttl"]
+    );
+    assert_eq!(reqs[0].get("firstseq"), Some(&*(next - 2).to_string()));
+    assert_eq!(reqs[0].get("lastseq"), reqs[0].get("firstseq"));
+    // Repeated every max_rexmit_delay until it arrives.
+    let again = n.at(2500, Input::Timer);
+    assert_eq!(
+        sends(&again)
+            .iter()
+            .filter(|m| m.msg_type() == Some("NS_rexmit"))
+            .count(),
+        2
+    );
+    let m1 = n.peer.with_seq("status", &[("st", "active")], next - 2);
+    let m2 = n.peer.with_seq("status", &[("st", "active")], next - 1);
+    n.recv(2600, m1);
+    let o = n.recv(2610, m2);
+    assert!(events(&o).contains(&Event::NoPacketsMissing {
+        node: "nodeb".into()
+    }));
+    let o = n.tick_until(3500, 250);
+    assert!(!sends(&o).iter().any(|m| m.msg_type() == Some("NS_rexmit")));
+}
+
+#[test]
+fn rexmit_request_answered() {
+    let mut n = stable_pair(AutoFailback::On);
+    let original = {
+        // Our message seq 2 was the `up` status.
+        let mut n2 = new_node(config(AutoFailback::On));
+        sends(&n2.drain())[1].clone()
+    };
+    let req = n.peer.with_seq(
+        "NS_rexmit",
+        &[("dest", "nodea"), ("firstseq", "2"), ("lastseq", "2")],
+        0,
+    );
+    let o = n.recv(2000, req.clone());
+    let resent: Vec<_> = sends(&o)
+        .into_iter()
+        .filter(|m| m.get("seq") == Some("2"))
+        .collect();
+    assert_eq!(resent, [original], "identical fields");
+    // Not again within max_rexmit_delay - 10 ms.
+    let o = n.recv(2100, req);
+    assert!(sends(&o).iter().all(|m| m.get("seq") != Some("2")));
+}
+
+#[test]
+fn rexmit_below_history_is_nakked() {
+    let mut n = stable_pair(AutoFailback::On);
+    // 600 keepalives push seq 2 out of the 500-entry history.
+    let mut now = 2000;
+    for _ in 0..600 {
+        now += 1000;
+        n.peer_status(now);
+        n.at(now, Input::Timer);
+    }
+    let req = n.peer.with_seq(
+        "NS_rexmit",
+        &[("dest", "nodea"), ("firstseq", "2"), ("lastseq", "2")],
+        0,
+    );
+    let o = n.recv(now + 10, req);
+    assert_eq!(
+        protocol(&o),
+        ["t=NS_nak_rexmit firstseq=2 dest=nodeb info=seqno too low"]
+    );
+}
+
+#[test]
+fn control_messages_with_stale_generation_are_dropped() {
+    let mut n = stable_pair(AutoFailback::On);
+    let req = Peer {
+        seq: 0,
+        gen: PEER_GEN - 1,
+    }
+    .with_seq(
+        "NS_rexmit",
+        &[("dest", "nodea"), ("firstseq", "2"), ("lastseq", "2")],
+        0,
+    );
+    let o = n.recv(2000, req);
+    assert!(protocol(&o).is_empty());
+    assert!(events(&o).iter().any(|e| matches!(
+        e,
+        Event::PacketDropped {
+            reason: DropReason::StaleControl,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn ack_sent_once_per_ten_messages() {
+    let mut n = stable_pair(AutoFailback::On);
+    let mut acks = Vec::new();
+    for k in 0..10 {
+        let o = n.peer_status(2000 + k * 1000);
+        acks.extend(
+            sends(&o)
+                .into_iter()
+                .filter(|m| m.msg_type() == Some("NS_ackmsg")),
+        );
+    }
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].get("dest"), Some("nodeb"));
+    assert!(acks[0].get("seq").is_none());
+    let ackseq = acks[0].get_hex("ackseq").unwrap();
+    assert!(ackseq > 2 && ackseq <= n.peer.seq);
+}
+
+#[test]
+fn reqnodes_answered_with_repnodes() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(2000, "reqnodes", &[("dest", "nodea")]);
+    let s = sends(&o);
+    let rep = s.iter().find(|m| m.get("t") == Some("repnodes")).unwrap();
+    let names: Vec<&str> = rep.fields().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "dest",
+            "t",
+            "nodelist",
+            "delnodelist",
+            "src",
+            "srcuuid",
+            "seq",
+            "hg",
+            "ts",
+            "ttl"
+        ]
+    );
+    assert_eq!(rep.get("dest"), Some("nodeb"));
+    assert_eq!(rep.get("nodelist"), Some("nodea nodeb "));
+    assert_eq!(rep.get("delnodelist"), Some(" "));
+}
+
+#[test]
+fn healed_partition_one_releases() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.tick_until(12_000, 1000);
+    n.finish_steps(o);
+    assert_eq!(n.node.status().rsc_hold, "all");
+    // The peer, same generation, is heard again: it also ran everything.
+    let o = n.peer_status(15_000);
+    assert!(events(&o).contains(&Event::PartitionHealed {
+        node: "nodeb".into()
+    }));
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
+    );
+    let o = n.peer_says(
+        15_100,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    let ev = events(&o);
+    // Home-node rule: we keep our group (and re-announce it), release the peer's.
+    assert!(ev.contains(&Event::ReleaseAfterPartition {
+        group: "IPaddr::192.0.2.11".into(),
+        keeper: "nodeb".into()
+    }));
+    assert!(ev.contains(&Event::ReannounceAddresses {
+        group: "IPaddr::192.0.2.10".into()
+    }));
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(n.node.status().rsc_hold, "local");
+}
+
+#[test]
+fn peer_dt_is_clamped_and_reported() {
+    let mut n = stable_pair(AutoFailback::On);
+    let m = n.peer.msg(
+        "status",
+        &[("st", "active"), ("dt", "1"), ("protocol", "1")],
+    );
+    let o = n.recv(2000, m);
+    assert!(events(&o).contains(&Event::PeerDeadtime {
+        node: "nodeb".into(),
+        advertised: Duration::from_millis(1),
+        used: Duration::from_millis(2000),
+        local: Duration::from_millis(10_000),
+    }));
+    assert_eq!(n.node.next_deadline(), Some(t(3000)));
+    let o = n.at(4000, Input::Timer);
+    assert!(events(&o).iter().any(|e| matches!(e, Event::PeerDead { deadtime, .. } if *deadtime == Duration::from_millis(2000))));
+}
+
+#[test]
+fn self_declared_death_is_not_believed() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(
+        2000,
+        "status",
+        &[("st", "dead"), ("dt", "2710"), ("protocol", "1")],
+    );
+    assert!(events(&o).contains(&Event::PeerClaimsDead {
+        node: "nodeb".into()
+    }));
+    assert!(steps(&o).is_empty());
+    assert_eq!(n.node.status().peer.state, "active");
+}
+
+#[test]
+fn node_names_match_case_insensitively_and_strangers_are_dropped() {
+    let mut n = stable_pair(AutoFailback::On);
+    let mut m = n.peer.status("active");
+    m.set("src", "NODEB");
+    let o = n.recv(2000, m);
+    assert!(events(&o).is_empty());
+    assert_eq!(n.node.status().peer.last_heard, Some(t(2000)));
+    let mut m = n.peer.status("active");
+    m.set("src", "mallory");
+    let o = n.recv(2100, m);
+    assert!(events(&o).contains(&Event::PacketDropped {
+        reason: DropReason::UnknownNode,
+        node: "mallory".into(),
+        count: 1
+    }));
+    let mut m = n.peer.status("active");
+    m.remove_all("ts");
+    let o = n.recv(2200, m);
+    assert!(events(&o).iter().any(|e| matches!(
+        e,
+        Event::PacketDropped {
+            reason: DropReason::MissingField,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn own_messages_from_the_network_are_ignored() {
+    let mut n = stable_pair(AutoFailback::On);
+    let mut m = n.peer.msg("starting", &[]);
+    m.set("src", "nodea");
+    let o = n.recv(2000, m);
+    assert!(protocol(&o).is_empty() && events(&o).is_empty());
+}
+
+#[test]
+fn legacy_ip_request_stops_group_and_replies() {
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    let o = n.peer_status(100);
+    assert_eq!(protocol(&o), ["t=ip-request ipaddr=IPaddr::192.0.2.10"]);
+    let o = n.peer_says(
+        200,
+        "ip-request-resp",
+        &[
+            ("dest", "nodea"),
+            ("ipaddr", "IPaddr::192.0.2.10"),
+            ("weown", "no"),
+            ("ok", "OK"),
+        ],
+    );
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o).len(), 4);
+    let o = n.peer_says(2000, "ip-request", &[("ipaddr", "IPaddr::192.0.2.10")]);
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
+    assert_eq!(
+        protocol(&o),
+        ["t=ip-request-resp dest=nodeb ipaddr=IPaddr::192.0.2.10 weown=yes ok=OK"]
+    );
+    // A group we do not hold: answered at once with weown=no.
+    let o = n.peer_says(3000, "ip-request", &[("ipaddr", "IPaddr::192.0.2.11")]);
+    assert_eq!(
+        protocol(&o),
+        ["t=ip-request-resp dest=nodeb ipaddr=IPaddr::192.0.2.11 weown=no ok=OK"]
+    );
+}
+
+#[test]
+fn legacy_has_no_standby() {
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    n.peer_status(100);
+    let o = n.at(200, Input::Command(Command::Standby(HoldSet::All)));
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::CommandRefused { .. })));
+    assert!(protocol(&o).is_empty());
+}
+
+#[test]
+fn reload_applies_timings_and_refuses_membership_changes() {
+    let mut n = stable_pair(AutoFailback::On);
+    let mut cfg = config(AutoFailback::On);
+    cfg.keepalive = Duration::from_millis(500);
+    let o = n.at(1500, Input::Reload(Box::new(cfg.clone())));
+    assert!(events(&o).contains(&Event::ReloadApplied));
+    assert!(n.node.next_deadline().unwrap() <= t(2000));
+    cfg.nodes.push("nodec".into());
+    let o = n.at(1600, Input::Reload(Box::new(cfg.clone())));
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::ReloadRefused { .. })));
+    let mut cfg = config(AutoFailback::On);
+    cfg.groups.pop();
+    let o = n.at(1700, Input::Reload(Box::new(cfg)));
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::ReloadRefused { .. })));
+}
+
+#[test]
+fn status_snapshot_reports_transitions() {
+    let n = stable_pair(AutoFailback::On);
+    let st = n.node.status();
+    assert_eq!(st.local.name, "nodea");
+    assert_eq!(st.local.generation, Some(GEN));
+    assert_eq!(st.peer.name, "nodeb");
+    assert_eq!(st.peer.generation, Some(PEER_GEN));
+    assert_eq!(st.links.len(), 2);
+    assert_eq!(st.links[0].name, "eth0");
+    assert_eq!(st.links[1].name, "/dev/ttyS0");
+    assert!(st
+        .recent
+        .iter()
+        .any(|(_, why)| why.contains("local status active")));
+    assert!(st
+        .recent
+        .iter()
+        .any(|(_, why)| why.contains("starting IPaddr::192.0.2.10")));
+    assert_eq!(st.groups[0].home, "nodea");
+    assert_eq!(st.groups[0].key, "IPaddr::192.0.2.10");
+}
+
+#[test]
+fn unexpected_step_result_is_ignored() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.at(
+        2000,
+        Input::StepDone {
+            id: hbd::core::StepId(999),
+            outcome: StepOutcome::Ok,
+        },
+    );
+    assert_eq!(events(&o), [Event::UnexpectedStep { id: 999 }]);
+    let _ = GroupId(0);
+}
+
+#[test]
+fn event_lines_name_subject_and_numbers() {
+    let e = Event::PeerDead {
+        node: "nodeb".into(),
+        silence: Duration::from_millis(10_020),
+        deadtime: Duration::from_millis(10_000),
+    };
+    assert_eq!(
+        e.to_string(),
+        "nodeb: declared dead after 10.02s without status (deadtime 10s)"
+    );
+    assert_eq!(e.level(), log::Level::Error);
+    let e = Event::LateHeartbeat {
+        node: "nodeb".into(),
+        link: "eth0".into(),
+        gap: Duration::from_millis(6000),
+        warntime: Duration::from_millis(5000),
+    };
+    assert_eq!(
+        e.to_string(),
+        "late heartbeat: node nodeb: interval 6s on eth0 (warntime 5s)"
+    );
+    assert_eq!(e.level(), log::Level::Warn);
+}
+
+#[test]
+fn transport_down_marks_link_dead_at_once() {
+    let mut n = stable_pair(AutoFailback::On);
+    let m = n.peer.status("active");
+    n.at(
+        1500,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    let o = n.at(
+        1600,
+        Input::LinkTransport {
+            link: LinkId(1),
+            up: false,
+        },
+    );
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::LinkDead { link, .. } if link == "/dev/ttyS0")));
+    assert!(!n.node.status().links[1].up);
+    // Traffic on it does not bring it back while the transport is down...
+    let m = n.peer.status("active");
+    n.at(
+        1700,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    assert!(!n.node.status().links[1].up);
+    // ...until the shell reopens it and the peer is heard on it again.
+    n.at(
+        1800,
+        Input::LinkTransport {
+            link: LinkId(1),
+            up: true,
+        },
+    );
+    let m = n.peer.status("active");
+    let o = n.at(
+        1900,
+        Input::Message {
+            link: LinkId(1),
+            msg: m,
+        },
+    );
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::LinkUp { link, .. } if link == "/dev/ttyS0")));
+}
+
+#[test]
+fn dropped_packets_are_reported_rate_limited() {
+    let mut n = stable_pair(AutoFailback::On);
+    let stranger = |n: &mut T| {
+        let mut m = n.peer.status("active");
+        m.set("src", "mallory");
+        m
+    };
+    let m = stranger(&mut n);
+    let o1 = n.recv(2000, m);
+    let m = stranger(&mut n);
+    let o2 = n.recv(3000, m);
+    let m = stranger(&mut n);
+    let o3 = n.recv(4000, m);
+    assert_eq!(events(&o1).len(), 1);
+    assert!(events(&o2).is_empty() && events(&o3).is_empty());
+    let m = stranger(&mut n);
+    let o4 = n.recv(12_000, m);
+    assert!(events(&o4).contains(&Event::PacketDropped {
+        reason: DropReason::UnknownNode,
+        node: "mallory".into(),
+        count: 3
+    }));
+    assert_eq!(n.node.status().dropped_packets, 4);
+}
+
+#[test]
+fn rsc_hold_reads_transition_while_steps_run() {
+    let mut n = new_node(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    let st = n.node.status();
+    assert_eq!(st.rsc_hold, "transition");
+    assert_eq!(st.groups[0].state, "starting");
+}
+
+#[test]
+fn legacy_alone_peer_up_takes_own_groups_without_asking() {
+    // The peer is `up` (not yet active): nobody can hold our groups (HA_DONTASK).
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    let m = n.peer.status("up");
+    let o = n.recv(100, m);
+    assert_eq!(
+        protocol(&o),
+        ["t=ip-request-resp dest=nodea ipaddr=IPaddr::192.0.2.10 weown=yes ok=OK"]
+    );
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+}
+
+#[test]
+fn legacy_healed_partition_releases_foreign_and_asks_for_home() {
+    let mut n = new_node(config(AutoFailback::Legacy));
+    n.drain();
+    let o = n.peer_status(100);
+    let o2 = n.peer_says(
+        150,
+        "ip-request-resp",
+        &[
+            ("dest", "nodea"),
+            ("ipaddr", "IPaddr::192.0.2.10"),
+            ("weown", "no"),
+            ("ok", "OK"),
+        ],
+    );
+    let mut all = o;
+    all.extend(o2);
+    n.finish_steps(all);
+    let o = n.tick_until(11_000, 1000);
+    let o = n.finish_steps(o);
+    assert_eq!(protocol(&o)[0], "t=stonith node=nodeb result=n_stnth");
+    assert_eq!(n.node.status().rsc_hold, "all");
+    let o = n.peer_status(14_000);
+    let o = n.finish_steps(o);
+    assert_eq!(protocol(&o), ["t=ip-request ipaddr=IPaddr::192.0.2.10"]);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(n.node.status().rsc_hold, "local");
+}
+
+#[test]
+fn stable_overlap_is_settled_by_home_node_rule() {
+    // nodea runs everything (auto_failback off); nodeb, stable, claims its own
+    // group too (a race the v1 protocol allows): nodea gives it up.
+    let (mut n, _) = peer_returns(AutoFailback::Off);
+    let o = n.peer_says(
+        13_000,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(events(&o).contains(&Event::ReleaseAfterPartition {
+        group: "IPaddr::192.0.2.11".into(),
+        keeper: "nodeb".into()
+    }));
+    let o = n.finish_steps(o);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+    // A claim on our home group: we keep it and re-announce its addresses, once.
+    let o = n.peer_says(
+        14_000,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert_eq!(
+        events(&o)
+            .into_iter()
+            .filter(|e| matches!(e, Event::ReannounceAddresses { .. }))
+            .collect::<Vec<_>>(),
+        [Event::ReannounceAddresses {
+            group: "IPaddr::192.0.2.10".into()
+        }]
+    );
+    assert!(steps(&o).is_empty());
+    let o = n.peer_says(
+        14_500,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    assert!(!events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::ReannounceAddresses { .. })));
+}
+
+#[test]
+fn restarted_peer_loses_what_it_was_taking() {
+    // nodea gave its group to nodeb by standby; nodeb restarts: nobody runs it.
+    let mut n = stable_pair(AutoFailback::On);
+    n.at(2000, Input::Command(Command::Standby(HoldSet::Local)));
+    let o = n.peer_says(
+        2100,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "other")],
+    );
+    n.finish_steps(o);
+    assert_eq!(n.node.status().groups[0].state, "stopped");
+    n.peer = Peer {
+        seq: 0,
+        gen: PEER_GEN + 1,
+    };
+    let o = n.peer_status(3000);
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+}
