@@ -178,6 +178,7 @@ pub struct Cluster {
     roots: [PathBuf; 2],
     tty: crate::relay::Relay,
     daemons: [Option<Child>; 2],
+    started: [Option<Instant>; 2],
     pub log: LogBook,
     /// The client's neighbour-table changes (`ip monitor neigh`), stamped.
     arp: LogBook,
@@ -276,6 +277,7 @@ impl Cluster {
             roots,
             tty,
             daemons: [None, None],
+            started: [None, None],
             log: Arc::new(Mutex::new(Vec::new())),
             arp,
             arp_watch,
@@ -552,6 +554,24 @@ impl Cluster {
             stamp_lines(e, i, self.log.clone(), out);
         }
         self.daemons[i] = Some(child);
+        self.started[i] = Some(Instant::now());
+    }
+
+    /// Waits until node `i`'s daemon has run long enough to advertise its
+    /// plain deadtime: heartbeat (and hbd, spec §3.3) add 2 s to the `dt`
+    /// they send for 5 s after starting, and the peer honours it, so a
+    /// fault injected earlier would measure the boost, not the setting.
+    pub fn wait_past_boost(&self, i: usize) {
+        if self.daemon == Daemon::Keepalived {
+            return;
+        }
+        if let Some(t) = self.started[i] {
+            let ready = t + Duration::from_millis(5500);
+            let now = Instant::now();
+            if ready > now {
+                sleep(ready - now);
+            }
+        }
     }
 
     /// Pids of node `i`'s daemon processes (by executable name).
@@ -737,9 +757,22 @@ impl Cluster {
                         .trim()
                         .to_string()
                 };
+                // A restarted keepalived may become master before it hears
+                // the peer, and the two then settle by priority: only
+                // states that held for a while count.
+                let age = |i: usize| {
+                    fs::metadata(self.roots[i].join("run/ka.state"))
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .unwrap_or_default()
+                };
+                let calm = Duration::from_millis(1000).max(Duration::from_secs_f64(
+                    self.setting.vrrp_master_down_ms() * 5.0 / 1000.0,
+                ));
                 let (a, o) = (state(active), state(other));
                 (
-                    a == "MASTER" && o == "BACKUP",
+                    a == "MASTER" && o == "BACKUP" && age(active) >= calm && age(other) >= calm,
                     format!("vrrp states {a:?}/{o:?}"),
                 )
             }

@@ -95,6 +95,10 @@ struct RunArgs {
     /// How long a cluster may take to come up, in seconds.
     #[arg(long, default_value_t = 90)]
     startup_timeout: u64,
+    /// Keep every cell's daemon logs in target/bench/logs (failed runs'
+    /// logs are always kept).
+    #[arg(long)]
+    keep_logs: bool,
     /// A note added to BENCHMARKS.md (e.g. why fewer than 10 runs).
     #[arg(long)]
     note: Option<String>,
@@ -108,6 +112,7 @@ pub struct Opts {
     pub probe_timeout_ms: u64,
     pub startup_timeout_s: u64,
     pub faults: Vec<Fault>,
+    pub keep_logs: bool,
     pub hbd: PathBuf,
     pub repo: PathBuf,
 }
@@ -333,6 +338,7 @@ fn main() -> ExitCode {
                 probe_timeout_ms: a.probe_timeout_ms.max(1),
                 startup_timeout_s: a.startup_timeout,
                 faults,
+                keep_logs: a.keep_logs,
                 hbd,
                 repo,
             };

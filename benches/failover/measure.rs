@@ -29,6 +29,8 @@ pub struct Cell {
     pub failures: Vec<String>,
     /// hbd only: per crash run, the phases of the takeover (ms from the kill).
     pub phases: Vec<Phases>,
+    /// hbd only: the same for the link cut runs (ms from the cut).
+    pub cut_phases: Vec<Phases>,
 }
 
 /// Where a takeover's time went, from the survivor's time-stamped log and
@@ -125,14 +127,36 @@ fn startup(c: &mut Cluster, within: Duration) -> Result<f64, Refused> {
     }
 }
 
-/// utime + stime + cutime + cstime of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// CPU time of a process in ns: the sum of its threads' run time from
+/// schedstat (ns resolution; stat's clock ticks are 10 ms, too coarse for
+/// an idle daemon over a minute), or from stat when schedstat is missing.
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    let mut any = false;
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Some(ns) = fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+            {
+                total += ns;
+                any = true;
+            }
+        }
+    }
+    if any {
+        return Some(total);
+    }
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the comm: state is field 3, so utime (14) is index 11.
+    // After the comm, state is field 3, so utime (14) is index 11.
     let n = |k: usize| f.get(k).and_then(|v| v.parse::<u64>().ok());
-    Some(n(11)? + n(12)? + n(13)? + n(14)?)
+    Some(((n(11)? + n(12)?) as f64 * 1e9 / clk_tck()) as u64)
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -155,7 +179,7 @@ fn clk_tck() -> f64 {
 /// processes, per node, over `window`.
 pub fn idle(c: &Cluster, window: Duration) -> (f64, f64) {
     let pids: Vec<u32> = (0..2).flat_map(|i| c.daemon_pids(i)).collect();
-    let before: u64 = pids.iter().filter_map(|&p| cpu_ticks(p)).sum();
+    let before: u64 = pids.iter().filter_map(|&p| cpu_ns(p)).sum();
     let t0 = Instant::now();
     let mut rss_samples = Vec::new();
     while t0.elapsed() < window {
@@ -164,9 +188,11 @@ pub fn idle(c: &Cluster, window: Duration) -> (f64, f64) {
         rss_samples.push(sum as f64 / 2.0);
         sleep(Duration::from_millis(1000).min(window.saturating_sub(t0.elapsed())));
     }
-    let after: u64 = pids.iter().filter_map(|&p| cpu_ticks(p)).sum();
+    // A process that exited during the window loses its share: the daemons
+    // keep their processes at idle.
+    let after: u64 = pids.iter().filter_map(|&p| cpu_ns(p)).sum();
     let secs = t0.elapsed().as_secs_f64();
-    let cpu = after.saturating_sub(before) as f64 / clk_tck();
+    let cpu = after.saturating_sub(before) as f64 / 1e9;
     let per_node_per_h = cpu / 2.0 * 3600.0 / secs;
     let rss = rss_samples.iter().sum::<f64>() / rss_samples.len().max(1) as f64;
     (per_node_per_h, rss)
@@ -199,6 +225,8 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<(f64, Option<Phase
     {
         return Err(format!("{} did not answer before the fault", NAMES[act]));
     }
+    c.wait_past_boost(act);
+    c.wait_past_boost(surv);
     let arp_from = c.arp_mark();
     let t0 = match fault {
         Fault::Crash => c.kill_daemon(act),
@@ -209,10 +237,15 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<(f64, Option<Phase
         }
         Fault::Switch => c.standby(act).map_err(|r| r.0)?,
     };
+    eprintln!(
+        "   [{:>10.3}] {fault:?} on {}",
+        t0.duration_since(crate::epoch()).as_secs_f64(),
+        NAMES[act]
+    );
     let limit = Duration::from_millis(c.setting.deadtime_ms * 3) + Duration::from_secs(20);
     let got = probe.first_from(NAMES[surv], t0, t0 + limit);
     drop(probe);
-    let phases = (c.daemon == Daemon::Hbd && fault == Fault::Crash)
+    let phases = (c.daemon == Daemon::Hbd && fault != Fault::Switch)
         .then(|| c.phases(surv, t0, got, arp_from));
     // Back to a settled pair, the survivor active.
     match fault {
@@ -309,8 +342,10 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
                         Fault::Cut => cell.cut_ms.push(t),
                         Fault::Switch => cell.switch_ms.push(t),
                     }
-                    if let Some(p) = ph {
-                        cell.phases.push(p);
+                    match (ph, fault) {
+                        (Some(p), Fault::Crash) => cell.phases.push(p),
+                        (Some(p), Fault::Cut) => cell.cut_phases.push(p),
+                        _ => {}
                     }
                 }
                 Err(e) => {
@@ -336,6 +371,13 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
                 }
             }
         }
+    }
+    if o.keep_logs {
+        let dest = o.repo.join(format!(
+            "target/bench/logs/{daemon}-{}",
+            setting.to_string().replace('/', "_")
+        ));
+        c.save_logs(&dest);
     }
     cell
 }

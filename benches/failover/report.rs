@@ -52,7 +52,9 @@ fn short(s: &str) -> String {
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
-        (Some(a), Some(b)) if b.abs() > f64::EPSILON => format!("{:.2}", a / b),
+        // A ratio of a negative overhead (the service came back before the
+        // configured detection time had passed since the fault) means nothing.
+        (Some(a), Some(b)) if a > 0.0 && b > f64::EPSILON => format!("{:.2}", a / b),
         _ => "—".into(),
     }
 }
@@ -112,46 +114,51 @@ pub fn table(cells: &[Cell], settings: &[String]) -> String {
     t
 }
 
-/// hbd's takeover profile: median of each phase over the crash runs.
+/// hbd's takeover profile: median of each phase over the crash runs and
+/// over the link cut runs.
 pub fn profile(cells: &[Cell]) -> String {
     let mut t = String::new();
     let hbd: Vec<&Cell> = cells
         .iter()
-        .filter(|c| c.daemon == "hbd" && !c.phases.is_empty())
+        .filter(|c| c.daemon == "hbd" && !(c.phases.is_empty() && c.cut_phases.is_empty()))
         .collect();
     if hbd.is_empty() {
         return "No hbd takeover was profiled in this run.\n".into();
     }
-    t += "Median over the crash runs, ms after the kill -9 (from hbd's log lines on the survivor, stamped as they arrive on its stderr, and the client's `ip monitor neigh`):\n\n";
-    t += "| keepalive/deadtime | peer declared dead | IPaddr start | IPaddr done | client ARP updated | hbweb start | hbweb done | first answer | dead → answer |\n";
-    t += "|---|---|---|---|---|---|---|---|---|\n";
+    t += "Median over the runs, ms after the fault (from hbd's log lines on the survivor, stamped as they arrive on its stderr, and the client's `ip monitor neigh`):\n\n";
+    t += "| keepalive/deadtime | fault | peer declared dead | IPaddr start | IPaddr done | client ARP updated | hbweb start | hbweb done | first answer | dead → answer |\n";
+    t += "|---|---|---|---|---|---|---|---|---|---|\n";
     for c in hbd {
-        let col = |f: fn(&Phases) -> Option<f64>| {
-            let v: Vec<f64> = c.phases.iter().filter_map(f).collect();
-            median(&v)
-                .map(|m| format!("{m:.1}"))
-                .unwrap_or_else(|| "not seen".into())
-        };
-        let gap: Vec<f64> = c
-            .phases
-            .iter()
-            .filter_map(|p| Some(p.answer? - p.dead?))
-            .collect();
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            c.setting,
-            col(|p| p.dead),
-            col(|p| p.ip_start),
-            col(|p| p.ip_done),
-            col(|p| p.client_arp),
-            col(|p| p.svc_start),
-            col(|p| p.svc_done),
-            col(|p| p.answer),
-            median(&gap)
-                .map(|m| format!("{m:.1}"))
-                .unwrap_or_else(|| "—".into()),
-        );
+        for (fault, phases) in [("crash", &c.phases), ("link cut", &c.cut_phases)] {
+            if phases.is_empty() {
+                continue;
+            }
+            let col = |f: fn(&Phases) -> Option<f64>| {
+                let v: Vec<f64> = phases.iter().filter_map(f).collect();
+                median(&v)
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "not seen".into())
+            };
+            let gap: Vec<f64> = phases
+                .iter()
+                .filter_map(|p| Some(p.answer? - p.dead?))
+                .collect();
+            let _ = writeln!(
+                t,
+                "| {} | {fault} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.setting,
+                col(|p| p.dead),
+                col(|p| p.ip_start),
+                col(|p| p.ip_done),
+                col(|p| p.client_arp),
+                col(|p| p.svc_start),
+                col(|p| p.svc_done),
+                col(|p| p.answer),
+                median(&gap)
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
     }
     t
 }
