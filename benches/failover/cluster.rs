@@ -654,6 +654,11 @@ impl Cluster {
         self.tty.set_plugged(up);
     }
 
+    /// Bytes the serial cable carried so far (both directions).
+    pub fn serial_bytes(&self) -> u64 {
+        self.tty.carried()
+    }
+
     /// Sets `percent` % random loss on both nodes' ucast egress.
     pub fn loss(&self, percent: u32) {
         for n in &self.nodes {

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ pub struct Relay {
     pub ends: [PathBuf; 2],
     stop: Arc<AtomicBool>,
     plugged: Arc<AtomicBool>,
+    /// Bytes carried, both directions together.
+    carried: Arc<AtomicU64>,
 }
 
 fn open_end() -> (File, PathBuf) {
@@ -42,15 +44,22 @@ impl Relay {
         let bytes_per_s = baud.map(|b| f64::from(b) / 10.0);
         let ma2 = ma.try_clone().expect("dup master");
         let mb2 = mb.try_clone().expect("dup master");
+        let carried = Arc::new(AtomicU64::new(0));
         for (from, to) in [(ma, mb2), (mb, ma2)] {
-            let (s, p) = (stop.clone(), plugged.clone());
-            std::thread::spawn(move || pump(from, to, bytes_per_s, &s, &p));
+            let (s, p, n) = (stop.clone(), plugged.clone(), carried.clone());
+            std::thread::spawn(move || pump(from, to, bytes_per_s, &s, &p, &n));
         }
         Relay {
             ends: [pa, pb],
             stop,
             plugged,
+            carried,
         }
+    }
+
+    /// Bytes carried so far, both directions together.
+    pub fn carried(&self) -> u64 {
+        self.carried.load(Ordering::Relaxed)
     }
 
     /// A pulled cable drops what is sent; a plugged one carries it again.
@@ -73,6 +82,7 @@ fn pump(
     bytes_per_s: Option<f64>,
     stop: &AtomicBool,
     plugged: &AtomicBool,
+    carried: &AtomicU64,
 ) {
     let mut buf = [0u8; 64];
     let mut line_free = Instant::now();
@@ -93,8 +103,8 @@ fn pump(
             line_free += Duration::from_secs_f64(k as f64 / rate);
             sleep(line_free.saturating_duration_since(Instant::now()));
         }
-        if plugged.load(Ordering::Relaxed) {
-            let _ = to.write_all(&buf[..k]);
+        if plugged.load(Ordering::Relaxed) && to.write_all(&buf[..k]).is_ok() {
+            carried.fetch_add(k as u64, Ordering::Relaxed);
         }
     }
 }

@@ -265,9 +265,14 @@ pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
             let verdict = match startup(&mut c) {
                 Err(e) => Err(format!("did not come up: {e}")),
                 Ok(()) => {
+                    let b0 = c.serial_bytes();
                     let w = watch(&mut c, a.secs);
+                    // Each direction is its own line: report the busier
+                    // share as the mean of both.
+                    let per_dir = (c.serial_bytes() - b0) as f64 / 2.0 / a.secs.max(1) as f64;
+                    let load = per_dir * 10.0 / f64::from(a.baud) * 100.0;
                     if w.takeovers == 0 && w.exits.is_empty() {
-                        Ok(())
+                        Ok(format!("{per_dir:.0} B/s each way, {load:.0}% of the line"))
                     } else {
                         Err(format!(
                             "{} false failovers{}",
@@ -282,11 +287,11 @@ pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
                 }
             };
             match verdict {
-                Ok(()) => {
-                    eprintln!("   no false failover");
+                Ok(load) => {
+                    eprintln!("   no false failover ({load})");
                     let _ = writeln!(
                         rows,
-                        "| {label} | {s} | no false failover in {} s |",
+                        "| {label} | {s} | no false failover in {} s; {load} |",
                         a.secs
                     );
                     shortest = Some(*s);
