@@ -39,6 +39,14 @@ pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
         op,
         source,
     };
+    // Another daemon with another state dir may share this run dir: its socket
+    // answers, a stale one does not.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(err(
+            "in use by another running hbd (give each node its own --run-dir)",
+            std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        ));
+    }
     match std::fs::remove_file(path) {
         Ok(()) => log::debug!("removed stale control socket {}", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -220,6 +228,18 @@ mod tests {
             let e: Response = serde_json::from_str(&out[1]).unwrap();
             assert!(matches!(e, Response::Error { message } if message.contains("not json")));
             assert!(out[2].contains("local"), "{}", out[2]);
+        });
+    }
+
+    #[test]
+    fn a_live_socket_is_not_taken_over() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("hbd.sock");
+        rt().block_on(async {
+            let _live = bind(&path).unwrap();
+            let e = bind(&path).unwrap_err().to_string();
+            assert!(e.contains("in use by another running hbd"), "{e}");
+            assert!(path.exists());
         });
     }
 

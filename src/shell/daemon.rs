@@ -17,7 +17,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -890,7 +890,8 @@ impl Daemon {
         }
         let media_changed = new.media != self.cfg.media
             || new.udpport != self.cfg.udpport
-            || new.baud != self.cfg.baud;
+            || new.baud != self.cfg.baud
+            || new.hbd.bind != self.cfg.hbd.bind;
         if media_changed {
             // Close the old links first: the new ones may bind the same port or tty.
             link::close_all(std::mem::take(&mut self.links), std::time::Duration::ZERO).await;
@@ -951,15 +952,6 @@ fn bad_set(set: &str) -> Response {
     Response::Error {
         message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
-}
-
-/// Where `hbd run` keeps things when not told otherwise.
-pub fn default_paths() -> (&'static Path, &'static Path, &'static Path) {
-    (
-        Path::new("/etc/ha.d"),
-        Path::new("/var/lib/hbd"),
-        Path::new("/run/hbd"),
-    )
 }
 
 #[cfg(test)]

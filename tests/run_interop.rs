@@ -1,8 +1,9 @@
-//! hbd's serial link against the real heartbeat 3.0.6 over a pty pair (socat as
-//! the null-modem cable): both sides see the link up and each other active,
-//! heartbeat sees hbd's restart (new generation) and its graceful shutdown.
+//! `hbd run` against the real heartbeat 3.0.6: over a pty pair (socat as the
+//! null-modem cable) and over UDP between two network namespaces. Both sides
+//! see the link up and each other active; heartbeat sees hbd's restart (new
+//! generation) and graceful shutdown, hbd sees heartbeat's.
 //! Needs root (heartbeat's /etc/ha.d, /var/lib/heartbeat and /run are replaced
-//! by bind mounts in a private mount namespace), heartbeat and socat; skips
+//! by bind mounts in a private mount namespace), heartbeat, socat and ip; skips
 //! with the reason otherwise.
 
 use std::os::unix::fs::PermissionsExt;
@@ -35,51 +36,6 @@ impl Proc {
         }
         None
     }
-}
-
-/// The config loader and the core come from other branches; until both are in
-/// this tree `hbd run` cannot start from files, and these tests say so.
-fn stack_ready() -> bool {
-    use hbd::config::{load, LoadOptions, Purpose};
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(
-        d.path().join("ha.cf"),
-        "node alpha\nnode beta\nudpport 7694\nucast lo 127.0.0.2\nrealtime off\n",
-    )
-    .unwrap();
-    std::fs::write(d.path().join("haresources"), "").unwrap();
-    std::fs::write(d.path().join("authkeys"), "auth 1\n1 sha1 x\n").unwrap();
-    std::fs::set_permissions(
-        d.path().join("authkeys"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    let loaded = load(
-        d.path(),
-        &LoadOptions {
-            node: Some("alpha".into()),
-            purpose: Purpose::Check,
-        },
-    );
-    let ready = loaded.config.is_some_and(|config| {
-        let node = hbd::core::Node::new(
-            hbd::core::NodeParams {
-                config,
-                local: "alpha".into(),
-                generation: 1,
-                uuid: [1; 16],
-                wall_clock_at_zero: 1,
-                seed: 1,
-            },
-            hbd::time::Instant::ZERO,
-        );
-        // The real core always has a keepalive to send.
-        node.next_deadline().is_some()
-    });
-    if !ready {
-        eprintln!("SKIP: the config loader or the core in this tree is still a placeholder");
-    }
-    ready
 }
 
 fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -115,12 +71,11 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(st.success(), "cp -a {} {}", from.display(), to.display());
 }
 
-fn ha_cf(w: &Path, tty: &str, log: &str, extra: &str) -> String {
+fn ha_cf(w: &Path, media: &str, log: &str, extra: &str) -> String {
     format!(
         "logfile {}\nkeepalive 1\ndeadtime 6\nwarntime 3\ninitdead 12\nbaud 19200\n\
-         serial {}\nauto_failback on\nnode hbnode\nnode hbdnode\n{extra}",
+         udpport 694\n{media}\nauto_failback on\nnode hbnode\nnode hbdnode\n{extra}",
         w.join(log).display(),
-        w.join(tty).display()
     )
 }
 
@@ -137,11 +92,19 @@ fn hbd_status(w: &Path) -> Option<hbd::shell::proto::StatusReport> {
     }
 }
 
-fn start_hbd(w: &Path, out: &str) -> Proc {
+/// `hbd run` as node hbdnode, inside network namespace `netns` when given.
+fn start_hbd(w: &Path, out: &str, netns: Option<&str>) -> Proc {
     let log = std::fs::File::create(w.join(out)).unwrap();
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_hbd")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_hbd")),
+    };
     Proc(
-        Command::new(env!("CARGO_BIN_EXE_hbd"))
-            .args(["run", "--node", "hbdnode", "-c"])
+        cmd.args(["run", "--node", "hbdnode", "-c"])
             .arg(w.join("hbd-ha.d"))
             .arg("--state-dir")
             .arg(w.join("hbdstate"))
@@ -155,21 +118,25 @@ fn start_hbd(w: &Path, out: &str) -> Proc {
     )
 }
 
-#[test]
-fn serial_link_interoperates_with_heartbeat_3_0_6() {
-    if !stack_ready() {
-        return;
-    }
+/// Why this machine cannot run the interop tests, if it cannot.
+fn cannot_run() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (bind mounts in a private mount namespace)");
-        return;
+        return Some("needs root (bind mounts in a private mount namespace)".into());
     }
-    if !Path::new(HEARTBEAT).exists() || !have("socat") || !have("unshare") {
-        eprintln!("skipped: needs {HEARTBEAT} (Debian heartbeat), socat and unshare");
-        return;
+    for cmd in ["socat", "unshare", "ip"] {
+        if !have(cmd) {
+            return Some(format!("needs {cmd}"));
+        }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let w: PathBuf = dir.path().to_path_buf();
+    if !Path::new(HEARTBEAT).exists() {
+        return Some(format!("needs {HEARTBEAT} (Debian package heartbeat)"));
+    }
+    None
+}
+
+/// Directories and configuration for heartbeat (node hbnode, `hb_media`) and
+/// hbd (node hbdnode, `hbd_media`) under `w`.
+fn prepare(w: &Path, hb_media: &str, hbd_media: &str) {
     for d in [
         "etc-ha.d", "varlib", "run/lock", "hbd-ha.d", "hbdstate", "hbdrun",
     ] {
@@ -191,16 +158,16 @@ fn serial_link_interoperates_with_heartbeat_3_0_6() {
     for f in ["hb_generation", "hb_uuid", "hostcache", "delhostcache"] {
         let _ = std::fs::remove_file(w.join("varlib").join(f));
     }
-    // The serial line is locked UUCP-style in /run/lock.
+    // A serial line is locked UUCP-style in /run/lock.
     std::fs::set_permissions(w.join("run/lock"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     let had = w.join("etc-ha.d");
-    std::fs::write(had.join("ha.cf"), ha_cf(&w, "ttyA", "ha-log", "")).unwrap();
+    std::fs::write(had.join("ha.cf"), ha_cf(w, hb_media, "ha-log", "")).unwrap();
     std::fs::write(had.join("nodeinfo"), "hbnode\n").unwrap();
     std::fs::write(had.join("haresources"), "").unwrap();
     let hbd_had = w.join("hbd-ha.d");
     std::fs::write(
         hbd_had.join("ha.cf"),
-        ha_cf(&w, "ttyB", "hbd-log", "realtime off\n"),
+        ha_cf(w, hbd_media, "hbd-log", "realtime off\n"),
     )
     .unwrap();
     std::fs::write(hbd_had.join("haresources"), "").unwrap();
@@ -209,28 +176,26 @@ fn serial_link_interoperates_with_heartbeat_3_0_6() {
         std::fs::set_permissions(d.join("authkeys"), std::fs::Permissions::from_mode(0o600))
             .unwrap();
     }
+}
 
-    let _cable = Proc(
-        Command::new("socat")
-            .arg(format!("pty,raw,echo=0,link={}", w.join("ttyA").display()))
-            .arg(format!("pty,raw,echo=0,link={}", w.join("ttyB").display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_for(Duration::from_secs(5), || w.join("ttyA").exists()
-        && w.join("ttyB").exists()));
-
+/// heartbeat -f in a private mount namespace (its own /etc/ha.d, state and
+/// /run), inside network namespace `netns` when given; waits until it is up.
+fn start_heartbeat(w: &Path, netns: Option<&str>) -> Proc {
     let script = format!(
         "mount --bind {w}/etc-ha.d /etc/ha.d && mount --bind {w}/varlib /var/lib/heartbeat \
          && mount --bind {w}/run /run && exec {HEARTBEAT} -f",
         w = w.display()
     );
-    let mut heartbeat = Proc(
-        Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "unshare"]);
+            c
+        }
+        None => Command::new("unshare"),
+    };
+    let p = Proc(
+        cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -244,13 +209,18 @@ fn serial_link_interoperates_with_heartbeat_3_0_6() {
         "heartbeat did not start:\n{}",
         read(&ha_log)
     );
+    p
+}
 
-    let mut hbd = start_hbd(&w, "hbd.out");
-    let tty_a = w.join("ttyA").display().to_string();
+/// Both sides see each other active over the link heartbeat calls `hb_link`,
+/// then each hears the other's restart and graceful shutdown.
+fn converse(w: &Path, hb_link: &str, netns: Option<&str>, mut heartbeat: Proc) {
+    let ha_log = w.join("ha-log");
+    let mut hbd = start_hbd(w, "hbd.out", netns);
     assert!(
         wait_for(Duration::from_secs(20), || {
             let l = read(&ha_log);
-            l.contains(&format!("Link hbdnode:{tty_a} up."))
+            l.contains(&format!("Link hbdnode:{hb_link} up."))
                 && l.contains("Status update for node hbdnode: status active")
         }),
         "heartbeat never saw hbd active:\n{}\n--- hbd ---\n{}",
@@ -258,14 +228,14 @@ fn serial_link_interoperates_with_heartbeat_3_0_6() {
         read(&w.join("hbd.out"))
     );
     assert!(
-        wait_for(Duration::from_secs(10), || hbd_status(&w).is_some_and(
-            |r| { r.peer.state == "active" && r.links[0].up && r.links[0].received > 0 }
-        )),
+        wait_for(Duration::from_secs(10), || hbd_status(w).is_some_and(|r| {
+            r.peer.state == "active" && r.links[0].up && r.links[0].received > 0
+        })),
         "hbd never saw heartbeat active: {:?}\n{}",
-        hbd_status(&w),
+        hbd_status(w),
         read(&w.join("hbd.out"))
     );
-    let st = hbd_status(&w).unwrap();
+    let st = hbd_status(w).unwrap();
     assert_eq!(
         st.links[0].bad_auth + st.links[0].malformed,
         0,
@@ -284,7 +254,7 @@ fn serial_link_interoperates_with_heartbeat_3_0_6() {
     );
 
     // A restart is a new generation, which heartbeat accepts as a restart.
-    let mut hbd = start_hbd(&w, "hbd2.out");
+    let mut hbd = start_hbd(w, "hbd2.out", netns);
     assert!(
         wait_for(Duration::from_secs(15), || read(&ha_log)
             .contains("Heartbeat restart on node hbdnode")),
@@ -301,4 +271,92 @@ fn serial_link_interoperates_with_heartbeat_3_0_6() {
     );
     let exit = hbd.term_and_wait(Duration::from_secs(10));
     assert!(exit.is_some_and(|s| s.success()), "hbd exit {exit:?}");
+}
+
+#[test]
+fn serial_link_interoperates_with_heartbeat_3_0_6() {
+    if let Some(why) = cannot_run() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w: PathBuf = dir.path().to_path_buf();
+    let (tty_a, tty_b) = (w.join("ttyA"), w.join("ttyB"));
+    prepare(
+        &w,
+        &format!("serial {}", tty_a.display()),
+        &format!("serial {}", tty_b.display()),
+    );
+    let _cable = Proc(
+        Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", tty_a.display()))
+            .arg(format!("pty,raw,echo=0,link={}", tty_b.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(Duration::from_secs(5), || tty_a.exists() && tty_b.exists()));
+    let heartbeat = start_heartbeat(&w, None);
+    converse(&w, &tty_a.display().to_string(), None, heartbeat);
+}
+
+/// Two network namespaces joined by a veth pair (10.250.0.1 on `vA` in the
+/// first, 10.250.0.2 on `vB` in the second), deleted on drop.
+struct NetnsPair {
+    a: String,
+    b: String,
+}
+
+impl NetnsPair {
+    fn new() -> NetnsPair {
+        let id = std::process::id();
+        let pair = NetnsPair {
+            a: format!("hbdinterop{id}a"),
+            b: format!("hbdinterop{id}b"),
+        };
+        let ip = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().unwrap();
+            assert!(st.success(), "ip {args:?}");
+        };
+        ip(&["netns", "add", &pair.a]);
+        ip(&["netns", "add", &pair.b]);
+        ip(&[
+            "link", "add", "vA", "netns", &pair.a, "type", "veth", "peer", "name", "vB", "netns",
+            &pair.b,
+        ]);
+        for (ns, dev, addr) in [
+            (&pair.a, "vA", "10.250.0.1/24"),
+            (&pair.b, "vB", "10.250.0.2/24"),
+        ] {
+            ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        pair
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+#[test]
+fn udp_link_interoperates_with_heartbeat_3_0_6() {
+    if let Some(why) = cannot_run() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w: PathBuf = dir.path().to_path_buf();
+    prepare(&w, "ucast vA 10.250.0.2", "ucast vB 10.250.0.1");
+    // Declared before the processes, so they are killed before it is deleted.
+    let ns = NetnsPair::new();
+    let heartbeat = start_heartbeat(&w, Some(&ns.a));
+    converse(&w, "vA", Some(&ns.b), heartbeat);
 }
