@@ -110,6 +110,14 @@ impl Setting {
         3.0 * adv + (256.0 - f64::from(BACKUP_PRIORITY)) * adv / 256.0
     }
 
+    /// How often the daemon sends its heartbeat (keepalived: its advert).
+    pub fn heartbeat_interval_ms(self, d: Daemon) -> f64 {
+        match d {
+            Daemon::Keepalived => self.vrrp_advert_cs() as f64 * 10.0,
+            _ => self.keepalive_ms as f64,
+        }
+    }
+
     /// The time the daemon is configured to wait before declaring its peer
     /// dead: what "takeover overhead" subtracts.
     pub fn detection_ms(self, d: Daemon) -> f64 {

@@ -50,6 +50,16 @@ pub fn addr() -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 50], PORT))
 }
 
+/// A uniformly random duration below `ms` milliseconds (std's hasher keys
+/// are random per process and per `RandomState`).
+fn random_below(ms: f64) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_secs_f64((r % 1_000_000) as f64 / 1_000_000.0 * ms / 1000.0)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -227,6 +237,10 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<(f64, Option<Phase
     }
     c.wait_past_boost(act);
     c.wait_past_boost(surv);
+    // The waits above are aligned with the daemons' start, and so with
+    // their heartbeat schedule: without a random phase every fault would
+    // land at the same point between two heartbeats, biasing detection.
+    sleep(random_below(c.setting.heartbeat_interval_ms(c.daemon)));
     let arp_from = c.arp_mark();
     let t0 = match fault {
         Fault::Crash => c.kill_daemon(act),
