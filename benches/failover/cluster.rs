@@ -781,7 +781,7 @@ impl Cluster {
                         .unwrap_or_default()
                 };
                 let calm = Duration::from_millis(1000).max(Duration::from_secs_f64(
-                    self.setting.vrrp_master_down_ms() * 5.0 / 1000.0,
+                    self.setting.vrrp_master_down_ms() * 2.0 / 1000.0,
                 ));
                 let (a, o) = (state(active), state(other));
                 (

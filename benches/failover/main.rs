@@ -38,8 +38,10 @@ pub fn epoch() -> Instant {
     about = "hbd vs heartbeat 3.0.6 vs keepalived, in a namespace lab (root)"
 )]
 struct Cli {
+    /// Without one, the help is printed (so that `cargo test --all-targets`,
+    /// which runs this bench without arguments, passes without root).
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
     /// apt-get install the Debian packages the lab needs when missing.
     #[arg(long, global = true)]
     install: bool,
@@ -59,6 +61,9 @@ enum Cmd {
     Soak(soak::SoakArgs),
     /// Serial link alone at 19200 baud: shortest deadtime without false failovers.
     Serial(soak::SerialArgs),
+    /// Rewrites the targets section of BENCHMARKS.md from the last run's
+    /// target/bench/failover.json (no measuring).
+    Targets,
 }
 
 #[derive(clap::Args, Debug)]
@@ -262,6 +267,8 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
              seen by a client in its own namespace (a GET every ";
     body += &format!("{} ms, {} ms timeout).\n\n", o.probe_ms, o.probe_timeout_ms);
     body += &table;
+    body += "\n### hbd against the issue's targets\n\n";
+    body += &report::targets(&cells);
     body += "\n### Where hbd's takeover time goes\n\n";
     body += &profile;
     let fails: Vec<String> = cells
@@ -275,6 +282,19 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
     if !fails.is_empty() {
         body += "\n### Failed runs\n\n";
         body += &fails.join("\n");
+        body += "\n";
+    }
+    let notes: Vec<String> = cells
+        .iter()
+        .flat_map(|c| {
+            c.notes
+                .iter()
+                .map(move |f| format!("- {} {}: {f}", c.daemon, c.setting))
+        })
+        .collect();
+    if !notes.is_empty() {
+        body += "\n### Measured runs after which the pair settled differently\n\n";
+        body += &notes.join("\n");
         body += "\n";
     }
     write_section(out, "run", &body);
@@ -293,6 +313,11 @@ fn main() -> ExitCode {
     epoch();
     // cargo bench appends --bench to a harness-less bench's arguments.
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    if args.len() == 1 {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -304,9 +329,18 @@ fn main() -> ExitCode {
             };
         }
     };
-    if let Err(e) = preflight(cli.install) {
-        eprintln!("failover bench: {e}");
+    let Some(cmd) = cli.cmd else {
+        eprintln!(
+            "failover bench: a sub-command is needed: run, soak, serial or targets (see --help)"
+        );
         return ExitCode::from(2);
+    };
+    let measures = !matches!(cmd, Cmd::Targets);
+    if measures {
+        if let Err(e) = preflight(cli.install) {
+            eprintln!("failover bench: {e}");
+            return ExitCode::from(2);
+        }
     }
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let hbd = cli
@@ -317,7 +351,7 @@ fn main() -> ExitCode {
         .out
         .clone()
         .unwrap_or_else(|| repo.join("BENCHMARKS.md"));
-    match cli.cmd {
+    match cmd {
         Cmd::Run(a) => {
             let mut faults = Vec::new();
             for f in &a.faults {
@@ -346,5 +380,26 @@ fn main() -> ExitCode {
         }
         Cmd::Soak(a) => soak::soak(a, &hbd, &repo, &out),
         Cmd::Serial(a) => soak::serial(a, &hbd, &repo, &out),
+        Cmd::Targets => {
+            let path = repo.join("target/bench/failover.json");
+            let cells: Vec<measure::Cell> = match std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            };
+            let t = report::targets(&cells);
+            println!("{t}");
+            write_section(
+                &out,
+                "targets",
+                &format!("## hbd against the issue's targets (last run)\n\n{t}"),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }

@@ -3,14 +3,14 @@
 use crate::cluster::{Cluster, Daemon, Media, Refused, Setting, NAMES, PORT};
 use crate::probe::{get_once, Probe};
 use crate::Opts;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fs;
 use std::net::SocketAddr;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// Everything measured for one daemon at one setting.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Cell {
     pub daemon: String,
     pub setting: String,
@@ -27,6 +27,9 @@ pub struct Cell {
     pub idle_window_s: f64,
     /// Runs that did not end with the survivor answering, with why.
     pub failures: Vec<String>,
+    /// Measured runs after which the pair did not settle as expected.
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// hbd only: per crash run, the phases of the takeover (ms from the kill).
     pub phases: Vec<Phases>,
     /// hbd only: the same for the link cut runs (ms from the cut).
@@ -35,7 +38,7 @@ pub struct Cell {
 
 /// Where a takeover's time went, from the survivor's time-stamped log and
 /// the client's neighbour table, in ms after the kill (None: not seen).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Phases {
     pub dead: Option<f64>,
     pub ip_start: Option<f64>,
@@ -219,7 +222,7 @@ pub enum Fault {
 /// One run: inject the fault on the active node, time the first answer
 /// from the survivor, then put the cluster back in a settled state (the
 /// survivor stays active).
-fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<(f64, Option<Phases>), String> {
+fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<Outcome, String> {
     let act = c.active;
     let surv = 1 - act;
     let probe = Probe::start(
@@ -280,15 +283,72 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<(f64, Option<Phase
             }
         }
     }
-    let settle = wait_settled(c, surv, Duration::from_secs(60));
+    let settle = wait_settled_either(c, surv, Duration::from_secs(60));
     let Some(t1) = got else {
         return Err(format!(
             "{:?}: no answer from {} within {:?}",
             fault, NAMES[surv], limit
         ));
     };
-    settle.map_err(|r| format!("{fault:?}: after the run: {}", r.0))?;
-    Ok((ms(t1 - t0), phases))
+    let after = match settle {
+        Ok(a) if a == surv => None,
+        Ok(a) => Some((
+            format!(
+                "{fault:?}: after the run the restarted {} took the group back from {}",
+                NAMES[a], NAMES[surv]
+            ),
+            false,
+        )),
+        Err(r) => Some((format!("{fault:?}: after the run: {}", r.0), true)),
+    };
+    Ok(Outcome {
+        ms: ms(t1 - t0),
+        phases,
+        after,
+    })
+}
+
+/// A run that measured a time, and what happened while the pair settled
+/// again: a note, and whether the pair had to be rebuilt.
+struct Outcome {
+    ms: f64,
+    phases: Option<Phases>,
+    after: Option<(String, bool)>,
+}
+
+/// [`wait_settled`] with `prefer` active, or else the other node: a
+/// restarted daemon may take the group back (keepalived does when it
+/// becomes master before hearing its peer and wins on priority).
+fn wait_settled_either(c: &mut Cluster, prefer: usize, within: Duration) -> Result<usize, Refused> {
+    let until = Instant::now() + within;
+    loop {
+        let now = who(c);
+        if let Some(a) = now {
+            if c.settled(a) {
+                c.active = a;
+                return Ok(a);
+            }
+        }
+        if let Some(i) = c.exited() {
+            return Err(Refused(format!(
+                "{} on {} exited: {}",
+                c.daemon,
+                NAMES[i],
+                c.tail(i, 4).join(" | ")
+            )));
+        }
+        if Instant::now() >= until {
+            return Err(Refused(format!(
+                "not settled within {:?} (answering: {:?}; {}); last lines: {} || {}",
+                within,
+                now.map(|i| NAMES[i]),
+                c.settle_view(prefer).1,
+                c.tail(0, 3).join(" | "),
+                c.tail(1, 3).join(" | ")
+            )));
+        }
+        sleep(Duration::from_millis(100));
+    }
 }
 
 /// Rebuilds a settled pair after a failed run: both nodes wiped and
@@ -349,8 +409,22 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
         let mut fails = 0;
         for r in 0..o.runs {
             match one_run(&mut c, fault, o) {
-                Ok((t, ph)) => {
+                Ok(Outcome {
+                    ms: t,
+                    phases: ph,
+                    after,
+                }) => {
                     eprintln!("   {fault:?} run {}: {t:.0} ms", r + 1);
+                    if let Some((note, rebuild)) = after {
+                        eprintln!("   note: {note}");
+                        cell.notes.push(note);
+                        if rebuild {
+                            if let Err(r) = recover(&mut c, o) {
+                                cell.failures.push(format!("recovery failed: {}", r.0));
+                                return cell;
+                            }
+                        }
+                    }
                     match fault {
                         Fault::Crash => cell.crash_ms.push(t),
                         Fault::Cut => cell.cut_ms.push(t),

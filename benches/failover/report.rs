@@ -219,3 +219,94 @@ pub fn machine() -> String {
     );
     s
 }
+
+/// The targets for hbd, each with what this run measured and the
+/// verdict (met, or missed by how much).
+pub fn targets(cells: &[Cell]) -> String {
+    let find = |d: &str, s: &str| {
+        cells
+            .iter()
+            .find(|c| c.daemon == d && c.setting == s && c.refused.is_none())
+    };
+    let med = |d: &str, s: &str, f: fn(&Cell) -> Vec<f64>| find(d, s).and_then(|c| median(&f(c)));
+    let crash: fn(&Cell) -> Vec<f64> = |c| c.crash_ms.clone();
+    let mut t = String::new();
+    t += "| target | measured (hbd, medians) | verdict |\n|---|---|---|\n";
+    let mut row = |target: String, measured: String, verdict: String| {
+        let _ = writeln!(t, "| {target} | {measured} | {verdict} |");
+    };
+    let verdict = |value: Option<f64>, limit: f64, unit: &str| match value {
+        None => "not measured".to_string(),
+        Some(v) if v <= limit => "met".to_string(),
+        Some(v) if unit.contains("ratio") => format!("**missed** by {:.2}{unit}", v - limit),
+        Some(v) => format!("**missed** by {:.1}{unit}", v - limit),
+    };
+    let mut settings: Vec<&str> = cells
+        .iter()
+        .filter(|c| c.daemon == "hbd")
+        .map(|c| c.setting.as_str())
+        .collect();
+    settings.dedup();
+    for s in &settings {
+        let Some(c) = find("hbd", s) else { continue };
+        let m = median(&c.crash_ms);
+        row(
+            format!("crash → service ≤ deadtime + 30 ms at {s}"),
+            m.map(|v| format!("{v:.0} ms (deadtime {:.0} ms)", c.detection_ms))
+                .unwrap_or_else(|| "—".into()),
+            verdict(m, c.detection_ms + 30.0, " ms"),
+        );
+    }
+    let r = |s: &str| Some(med("hbd", s, crash)? / med("heartbeat", s, crash)?);
+    row(
+        "crash → service at 200ms/1s ≤ half of heartbeat's".into(),
+        r("200ms/1s")
+            .map(|v| format!("hbd/heartbeat {v:.2}"))
+            .unwrap_or_else(|| "—".into()),
+        verdict(r("200ms/1s"), 0.5, " (ratio)"),
+    );
+    let k = (|| Some(med("hbd", "20ms/100ms", crash)? / med("keepalived", "20ms/100ms", crash)?))();
+    row(
+        "crash → service at 20ms/100ms no slower than keepalived".into(),
+        k.map(|v| format!("hbd/keepalived {v:.2}"))
+            .unwrap_or_else(|| "—".into()),
+        verdict(k, 1.0, " (ratio)"),
+    );
+    for s in &settings {
+        let Some(c) = find("hbd", s) else { continue };
+        let gap: Vec<f64> = c
+            .phases
+            .iter()
+            .filter_map(|p| Some(p.answer? - p.dead?))
+            .collect();
+        let m = median(&gap);
+        row(
+            format!("takeover overhead ≤ 10 ms at {s} (peer declared dead → first answer)"),
+            m.map(|v| format!("{v:.1} ms"))
+                .unwrap_or_else(|| "—".into()),
+            verdict(m, 10.0, " ms"),
+        );
+    }
+    let rss = settings
+        .iter()
+        .filter_map(|s| find("hbd", s).and_then(|c| c.idle_rss_kib))
+        .reduce(f64::max)
+        .map(|k| k / 1024.0);
+    row(
+        "RSS ≤ 5 MB (largest over the settings)".into(),
+        rss.map(|v| format!("{v:.1} MiB per node"))
+            .unwrap_or_else(|| "—".into()),
+        verdict(rss.map(|v| v * 1.048_576), 5.0, " MB"),
+    );
+    let cpu = |d: &str| find(d, "200ms/1s").and_then(|c| c.idle_cpu_s_per_h);
+    let cr = cpu("hbd").zip(cpu("heartbeat")).map(|(a, b)| a / b);
+    row(
+        "idle CPU at 200 ms keepalive ≤ 1/5 of heartbeat's".into(),
+        match (cpu("hbd"), cpu("heartbeat")) {
+            (Some(a), Some(b)) => format!("{a:.2} vs {b:.2} CPU s/h per node (ratio {:.2})", a / b),
+            _ => "—".into(),
+        },
+        verdict(cr, 0.2, " (ratio)"),
+    );
+    t
+}
