@@ -30,6 +30,13 @@ enum Cmd {
     /// The demo's TCP service, run by its resource script.
     #[command(name = "demo-service", hide = true)]
     DemoService(cli::demo::ServiceArgs),
+    /// Export the configuration for another cluster stack (Pacemaker).
+    #[command(subcommand)]
+    Export(cli::export::Target),
+    /// Write the man pages hbd(8), hbd-SUBCOMMAND(8) and hbd.toml(5).
+    Man(cli::man::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::man::CompletionArgs),
     #[command(flatten)]
     Control(cli::control::Cmd),
 }
@@ -43,6 +50,9 @@ fn main() -> ExitCode {
         Cmd::Decode(a) => cli::decode::run(a),
         Cmd::Demo(a) => cli::demo::run(a),
         Cmd::DemoService(a) => cli::demo::service(a),
+        Cmd::Export(t) => cli::export::run(t),
+        Cmd::Man(a) => cli::man::run(a),
+        Cmd::Completions(a) => cli::man::completions(a),
         Cmd::Control(c) => cli::control::run(c),
     }
 }

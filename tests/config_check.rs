@@ -226,6 +226,41 @@ fn vector_configs_check_and_migrate() {
     }
 }
 
+/// `[hbd] metrics` off loopback is allowed, but `hbd check` says it is open to anyone.
+#[test]
+fn metrics_off_loopback_is_a_warning_naming_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ha_d = stage(&repo().join("ha.d"), tmp.path());
+    let toml = ha_d.join("hbd.toml");
+    let mut text = fs::read_to_string(&toml).unwrap();
+    assert!(
+        text.trim_end().ends_with("stop_failure = \"block\""),
+        "[hbd] is no longer last"
+    );
+    text.push_str("metrics = \"0.0.0.0:9694\"\n");
+    let line = text.lines().count();
+    fs::write(&toml, &text).unwrap();
+    let o = run_in(
+        tmp.path(),
+        &["check", "-c", "ha.d/hbd.toml", "--node", "alpha"],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "ha.d/hbd.toml:{line}: metrics: warning: 0.0.0.0:9694 is not a loopback address"
+        )),
+        "{out}"
+    );
+    // A port alone is loopback: no warning about it.
+    fs::write(&toml, text.replace("\"0.0.0.0:9694\"", "\"9694\"")).unwrap();
+    let out = stdout(&run_in(
+        tmp.path(),
+        &["check", "-c", "ha.d/hbd.toml", "--node", "alpha"],
+    ));
+    assert!(!out.contains("metrics"), "{out}");
+}
+
 #[test]
 fn reference_names_every_directive_and_its_example_loads() {
     let doc = fs::read_to_string(repo().join("docs/config-reference.md")).unwrap();

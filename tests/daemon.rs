@@ -42,13 +42,26 @@ impl Drop for Pair {
 impl Pair {
     /// Starts alpha and beta with `spec` (plus a pty relay when `serial`) and
     /// waits until both are active with the service on alpha.
-    fn start(mut spec: Spec, serial: bool) -> Pair {
+    fn start(spec: Spec, serial: bool) -> Pair {
+        Pair::start_with(spec, serial, "")
+    }
+
+    /// [`Pair::start`] with `hbd_extra` appended to both nodes' `[hbd]` section
+    /// (the last one in the generated hbd.toml).
+    fn start_with(mut spec: Spec, serial: bool, hbd_extra: &str) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         let relay = serial.then(|| PtyRelay::start().expect("a pty pair"));
         if let Some(r) = &relay {
             spec.serial = Some((r.path_a.clone(), r.path_b.clone()));
         }
         let c = Cluster::create(dir.path(), spec, &hbd_exe()).unwrap();
+        for n in &c.nodes {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&n.config)
+                .unwrap();
+            std::io::Write::write_all(&mut f, hbd_extra.as_bytes()).unwrap();
+        }
         let mut p = Pair {
             d: [None, None],
             relay,
@@ -247,6 +260,114 @@ fn udp_only_kill9_of_active_node_fails_over_within_deadtime() {
 fn serial_only_kill9_of_active_node_fails_over_within_deadtime() {
     let _g = one_at_a_time();
     kill9_failover(true, false);
+}
+
+/// `[hbd] compact_serial`: on a serial-only pair the statuses go as one short
+/// line each (the relay counts the bytes), the pair stays up on them alone, and
+/// a kill -9 is still detected within deadtime.
+#[test]
+fn serial_only_compact_frames_carry_the_pair_and_its_failover() {
+    let _g = one_at_a_time();
+    let spec = Spec {
+        udp: false,
+        ..Spec::default()
+    };
+    let (dt, ka) = (spec.deadtime_ms, spec.keepalive_ms);
+    let mut p = Pair::start_with(spec, true, "compact_serial = true\n");
+    p.wait_past_dt_boost(0);
+    p.wait_past_dt_boost(1);
+    let relay = p.relay.as_ref().unwrap();
+    // Settle: the start-up negotiation (classic frames) is over by now.
+    std::thread::sleep(Duration::from_millis(500));
+    let (a0, b0) = relay.carried();
+    let window = Duration::from_millis(3000);
+    std::thread::sleep(window);
+    let (a1, b1) = relay.carried();
+    let statuses = window.as_millis() as u64 / ka;
+    for (dir, n) in [("alpha->beta", a1 - a0), ("beta->alpha", b1 - b0)] {
+        eprintln!("{dir}: {n} bytes in {window:?} (~{statuses} statuses)");
+        // Classic statuses are ~300 bytes; compact ones under 64, plus the odd
+        // ACK or retransmission request.
+        assert!(
+            n > 0 && n <= statuses * 64 + 400,
+            "{dir}: {n} bytes for ~{statuses} statuses"
+        );
+    }
+    let a = p.status(0);
+    assert!(dc::both_active(&a), "{a:?}");
+    assert_eq!(a.links[0].kind, "serial");
+    let killed = Instant::now();
+    p.daemon(0).kill9();
+    p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
+        r.peer.state == "dead"
+    });
+    let detected = ms(killed.elapsed());
+    eprintln!("compact serial kill -9: dead after {detected}ms (deadtime {dt}ms)");
+    assert!(
+        detected + ka + 50 >= dt && detected <= dt + 1000,
+        "{detected}ms"
+    );
+    p.wait_served_by("beta", Duration::from_secs(5));
+}
+
+/// Issue 7's serial target: on a line paced to 19200 baud (1920 bytes/s each
+/// way), compact statuses every 100 ms hold a 500 ms deadtime with no false
+/// death, using well under half the line (classic frames fill all of it).
+#[test]
+fn serial_19200_baud_compact_frames_hold_a_500ms_deadtime() {
+    let _g = one_at_a_time();
+    let spec = Spec {
+        udp: false,
+        keepalive_ms: 100,
+        deadtime_ms: 500,
+        warntime_ms: 250,
+        ..Spec::default()
+    };
+    let mut p = Pair::start_with(spec, true, "compact_serial = true\n");
+    p.relay.as_ref().unwrap().set_baud(19200);
+    p.wait_past_dt_boost(0);
+    p.wait_past_dt_boost(1);
+    let relay = p.relay.as_ref().unwrap();
+    let (a0, b0) = relay.carried();
+    let window = Duration::from_secs(10);
+    let t = Instant::now();
+    while t.elapsed() < window {
+        for i in 0..2 {
+            let r = p.status(i);
+            assert!(
+                r.peer.state != "dead" && dc::both_active(&r),
+                "{}: false failover at 19200 baud after {:?}: {r:?}",
+                dc::NAMES[i],
+                t.elapsed()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (a1, b1) = relay.carried();
+    let secs = window.as_secs_f64();
+    for (dir, n) in [("alpha->beta", a1 - a0), ("beta->alpha", b1 - b0)] {
+        let load = n as f64 / secs / 1920.0;
+        eprintln!(
+            "19200 baud, keepalive 100ms: {dir} {:.0} bytes/s ({:.0}% of the line)",
+            n as f64 / secs,
+            load * 100.0
+        );
+        assert!(load > 0.1 && load < 0.5, "{dir}: line load {load:.2}");
+    }
+    assert_eq!(
+        p.c.probe_service().as_deref(),
+        Some("alpha"),
+        "the service never moved"
+    );
+    // And a real death is still seen within deadtime on that slow line.
+    let killed = Instant::now();
+    p.daemon(0).kill9();
+    p.wait_status(1, Duration::from_secs(3), "seeing alpha dead", |r| {
+        r.peer.state == "dead"
+    });
+    let detected = ms(killed.elapsed());
+    eprintln!("19200 baud compact: alpha dead after {detected}ms (deadtime 500ms)");
+    assert!(detected <= 500 + 300, "{detected}ms");
 }
 
 #[test]

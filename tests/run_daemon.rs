@@ -112,7 +112,17 @@ fn start_in_process(dir: &Path, port: u16) -> Running {
 }
 
 fn start_with_media(dir: &Path, port: u16, media: Vec<Medium>) -> Running {
+    start_with(dir, port, media, Vec::new())
+}
+
+fn start_with(
+    dir: &Path,
+    port: u16,
+    media: Vec<Medium>,
+    groups: Vec<hbd::config::ResourceGroup>,
+) -> Running {
     let cfg = Config {
+        groups,
         nodes: vec!["alpha".into(), "beta".into()],
         keepalive: hbd::time::Duration::from_millis(200),
         deadtime: hbd::time::Duration::from_millis(2000),
@@ -332,4 +342,93 @@ fn under_journald_lines_carry_the_priority_prefix_and_no_stamp() {
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("<3>ERROR: not starting"), "{err}");
+}
+
+#[test]
+fn own_datagrams_echoed_back_are_not_counted_as_received() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    // Identical ha.cf files on both nodes ucast to both addresses, ours included.
+    let r = start_with_media(
+        d.path(),
+        port,
+        vec![Medium::Ucast {
+            dev: "lo".into(),
+            peer: "127.0.0.1".into(),
+        }],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let link = loop {
+        let Response::Status(st) = ask(&r.sock, &Request::Status) else {
+            panic!("status refused")
+        };
+        if st.links[0].sent >= 5 || Instant::now() > deadline {
+            break st.links[0].clone();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(link.sent >= 5, "{link:?}");
+    assert_eq!(
+        link.received, 0,
+        "our own heartbeats counted as the peer's: {link:?}"
+    );
+    assert!(!link.up, "{link:?}");
+    stop(r);
+}
+
+#[test]
+fn operator_command_the_core_refuses_is_an_error_on_the_socket() {
+    let d = tempfile::tempdir().unwrap();
+    let r = start_in_process(d.path(), free_udp_port());
+    // The peer was never heard: there is nobody to go standby to.
+    match ask(&r.sock, &Request::Standby { set: "all".into() }) {
+        Response::Error { message } => assert!(message.contains("refused"), "{message}"),
+        other => panic!("standby with no peer was not refused: {other:?}"),
+    }
+    stop(r);
+}
+
+#[test]
+fn a_group_left_running_by_a_previous_run_is_stopped_before_joining() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let rd = d.path().join("resource.d");
+    std::fs::create_dir(&rd).unwrap();
+    let marker = d.path().join("running");
+    let journal = d.path().join("journal");
+    let script = rd.join("leftover");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nm={m}\necho \"$1\" >> {j}\ncase \"$1\" in\n  start) touch $m ;;\n  stop) rm -f $m ;;\n  status) if [ -e $m ]; then echo running; else echo stopped; fi ;;\nesac\n",
+            m = marker.display(),
+            j = journal.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // hbd was killed with the group up; the peer may have taken it since.
+    std::fs::write(&marker, "").unwrap();
+    let group = hbd::config::ResourceGroup {
+        home: "alpha".into(),
+        resources: vec![hbd::config::Resource {
+            name: "leftover".into(),
+            args: vec![],
+        }],
+        location: Default::default(),
+    };
+    let r = start_with(
+        d.path(),
+        free_udp_port(),
+        vec![Medium::Ucast {
+            dev: "lo".into(),
+            peer: "127.0.0.2".into(),
+        }],
+        vec![group],
+    );
+    // Released before the daemon even answers on its socket.
+    let seen = std::fs::read_to_string(&journal).unwrap_or_default();
+    assert_eq!(seen, "status\nstop\n");
+    assert!(!marker.exists());
+    stop(r);
 }

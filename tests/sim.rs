@@ -96,3 +96,11 @@ fn sim_failed_stop() {
 fn sim_chaos() {
     sweep(ALL[11]);
 }
+#[test]
+fn sim_fencing() {
+    sweep(ALL[12]);
+}
+#[test]
+fn sim_uplink() {
+    sweep(ALL[13]);
+}

@@ -536,6 +536,54 @@ fn hbd_decode_raw_serial_splits_a_whole_capture() {
     assert!(out.contains("--- frame 2 ---"), "{out}");
     assert_eq!(out.matches("verdict: ok").count(), 1, "{out}");
     assert!(out.contains("verdict: malformed: no end marker"), "{out}");
+    // hbd's compact frames are split out too, between classic ones.
+    let (auth, _) = hbd::config::authkeys::parse(
+        &std::fs::read_to_string(&keys).unwrap(),
+        Path::new("authkeys"),
+    );
+    let mut st = Message::with_type("status");
+    for (k, v) in [
+        ("st", "active"),
+        ("dt", "3e8"),
+        ("protocol", "1"),
+        ("src", "nodea"),
+    ] {
+        st.add(k, v);
+    }
+    for (k, v) in [("seq", "2a"), ("hg", "1"), ("ts", "65a1b2c3"), ("ttl", "3")] {
+        st.add(k, v);
+    }
+    let compact = wire::seal_serial(&st, &auth, true).unwrap();
+    assert!(compact.starts_with(b"~s "));
+    let mut stream = compact.clone();
+    stream.extend_from_slice(b"noise\n");
+    stream.extend_from_slice(&one);
+    stream.extend_from_slice(&compact);
+    std::fs::write(&f, &stream).unwrap();
+    let (code, out, err) = hbd_decode(&[
+        "--authkeys",
+        keys.to_str().unwrap(),
+        "--raw-serial",
+        "--json",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let formats: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["format"].as_str().unwrap(),
+                f["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        formats,
+        [("compact", "ok"), ("classic", "ok"), ("compact", "ok")]
+    );
 }
 
 // ---- the fuzz target's properties, on stable ----

@@ -19,7 +19,8 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// The input is a raw serial stream: decode every `>>>` … `<<<` frame in it.
+    /// The input is a raw serial stream: decode every `>>>` … `<<<` frame (and
+    /// every hbd compact `~s `/`~k ` line) in it.
     #[arg(long)]
     raw_serial: bool,
 }
@@ -109,7 +110,18 @@ fn load_keys(path: &std::path::Path) -> Result<Auth, String> {
 fn split_serial(bytes: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(s) = find(&bytes[pos..], classic::START) {
+    loop {
+        let rest = &bytes[pos..];
+        let (s, c) = (find(rest, classic::START), wire::compact::find_start(rest));
+        if let Some(c) = c.filter(|&c| s.map_or(true, |s| c < s)) {
+            // hbd's compact frame: one line.
+            let start = pos + c;
+            let end = find(&bytes[start..], b"\n").map_or(bytes.len(), |e| start + e + 1);
+            out.push(&bytes[start..end]);
+            pos = end;
+            continue;
+        }
+        let Some(s) = s else { break };
         let start = pos + s;
         match find(&bytes[start..], b"\n<<<\n") {
             Some(e) => {
@@ -207,6 +219,7 @@ fn describe(bytes: &[u8], auth: &Auth) -> (serde_json::Value, u8) {
             let checked = match format {
                 wire::Format::Netstring => "trailer",
                 wire::Format::Classic => "inner auth field",
+                wire::Format::Compact => "compact token",
             };
             let mut v = serde_json::json!({
                 "format": format.name(),

@@ -60,6 +60,8 @@ struct Shared {
     cut: AtomicBool,
     a_to_b: AtomicU64,
     b_to_a: AtomicU64,
+    /// Line speed in baud (10 bits a byte); 0 = as fast as the ptys go.
+    baud: AtomicU64,
     inject_a: Mutex<Vec<u8>>,
     inject_b: Mutex<Vec<u8>>,
 }
@@ -99,6 +101,13 @@ impl PtyRelay {
     }
 
     /// Pulls (true) or plugs back (false) the cable.
+    /// Paces each direction to `baud` (10 bits a byte, as 8N1), as a real
+    /// serial line would; 0 lifts the limit. What the line cannot carry yet
+    /// waits in the sender's pty buffer, as in a UART's.
+    pub fn set_baud(&self, baud: u32) {
+        self.shared.baud.store(baud.into(), Ordering::SeqCst);
+    }
+
     pub fn set_cut(&self, cut: bool) {
         self.shared.cut.store(cut, Ordering::SeqCst);
     }
@@ -121,10 +130,14 @@ impl Drop for PtyRelay {
     }
 }
 
-/// Moves whatever `from` has to `to`; returns how many bytes were read.
-fn pass(from: &mut File, to: &mut File, cut: bool, count: &AtomicU64) -> usize {
+/// Moves up to `max` bytes of what `from` has to `to`; returns how many were read.
+fn pass(from: &mut File, to: &mut File, cut: bool, count: &AtomicU64, max: usize) -> usize {
     let mut buf = [0u8; 4096];
-    match from.read(&mut buf) {
+    let max = max.min(buf.len());
+    if max == 0 {
+        return 0;
+    }
+    match from.read(&mut buf[..max]) {
         Ok(n) if n > 0 => {
             if !cut {
                 // A full buffer on the far side drops the rest of this chunk.
@@ -137,11 +150,49 @@ fn pass(from: &mut File, to: &mut File, cut: bool, count: &AtomicU64) -> usize {
     }
 }
 
+/// Bytes a paced direction may still send: earned at baud/10 a second, at
+/// most a 16-byte UART FIFO's worth banked while idle.
+struct Credit {
+    bytes: f64,
+    at: std::time::Instant,
+}
+
+impl Credit {
+    fn new() -> Credit {
+        Credit {
+            bytes: 0.0,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn available(&mut self, baud: u64) -> usize {
+        let now = std::time::Instant::now();
+        let earned = now.duration_since(self.at).as_secs_f64() * baud as f64 / 10.0;
+        self.at = now;
+        self.bytes = (self.bytes + earned).min(16.0);
+        self.bytes as usize
+    }
+
+    fn spend(&mut self, n: usize) {
+        self.bytes -= n as f64;
+    }
+}
+
 fn pump(mut a: End, mut b: End, s: Arc<Shared>) {
+    let (mut ca, mut cb) = (Credit::new(), Credit::new());
     while !s.stop.load(Ordering::SeqCst) {
         let cut = s.cut.load(Ordering::SeqCst);
-        let mut moved = pass(&mut a.master, &mut b.master, cut, &s.a_to_b);
-        moved += pass(&mut b.master, &mut a.master, cut, &s.b_to_a);
+        let baud = s.baud.load(Ordering::SeqCst);
+        let (max_a, max_b) = if baud == 0 {
+            (usize::MAX, usize::MAX)
+        } else {
+            (ca.available(baud), cb.available(baud))
+        };
+        let n = pass(&mut a.master, &mut b.master, cut, &s.a_to_b, max_a);
+        ca.spend(n);
+        let m = pass(&mut b.master, &mut a.master, cut, &s.b_to_a, max_b);
+        cb.spend(m);
+        let mut moved = n + m;
         for (q, to) in [(&s.inject_a, &mut a.master), (&s.inject_b, &mut b.master)] {
             let mut q = q.lock().unwrap();
             if !q.is_empty() {
@@ -155,9 +206,10 @@ fn pump(mut a: End, mut b: End, s: Arc<Shared>) {
                 }
             }
         }
-        if moved == 0 {
+        if moved == 0 || baud != 0 {
             // Polling keeps this free of unsafe poll(2); 2 ms is far below any
-            // keepalive and costs nothing measurable.
+            // keepalive and costs nothing measurable. A paced line moves at
+            // most a few bytes per turn anyway.
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -205,6 +257,24 @@ mod tests {
         relay.inject(Side::B, b"\x00\xffgarbage");
         assert_eq!(read_until(&mut b, 9), b"\x00\xffgarbage");
         assert_eq!(relay.carried(), (17, 5));
+    }
+
+    #[test]
+    fn a_paced_line_carries_baud_over_ten_bytes_a_second() {
+        let relay = PtyRelay::start().unwrap();
+        relay.set_baud(19200);
+        let mut a = open(&relay.path_a);
+        let mut b = open(&relay.path_b);
+        let t = Instant::now();
+        a.write_all(&[b'x'; 960]).unwrap();
+        let got = read_until(&mut b, 960);
+        let took = t.elapsed();
+        assert_eq!(got.len(), 960);
+        // 960 bytes at 1920 bytes/s: half a second, give or take a poll.
+        assert!(
+            took >= Duration::from_millis(450) && took < Duration::from_millis(900),
+            "{took:?}"
+        );
     }
 
     #[test]

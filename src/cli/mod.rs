@@ -5,5 +5,7 @@ pub mod decode;
 pub mod demo;
 pub mod demo_cluster;
 pub mod demo_pty;
+pub mod export;
+pub mod man;
 pub mod migrate;
 pub mod run;

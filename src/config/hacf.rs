@@ -96,7 +96,7 @@ const IGNORED: &[(&str, Shape, &str)] = &[
     (
         "rtprio",
         Shape::Options,
-        "hbd runs at normal priority; its timers do not need SCHED_FIFO",
+        "with `realtime on` hbd uses a fixed low SCHED_FIFO priority (5)",
     ),
     (
         "memreserve",
@@ -143,7 +143,7 @@ const IGNORED: &[(&str, Shape, &str)] = &[
     (
         "stonith",
         Shape::WholeLine,
-        "hbd runs no STONITH plugin; set [hbd] fence_hook in hbd.toml",
+        "hbd does not read a STONITH configuration file; write stonith_host lines or set [hbd] fence_hook in hbd.toml",
     ),
     (
         "respawn",
@@ -290,6 +290,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The known directive closest to a misspelt one, if any is close.
+/// hbd's own settings (TOML `[hbd]`), refused by name when written in ha.cf.
+const HBD_ONLY: &[&str] = &[
+    "compact_serial",
+    "builtin_ipaddr",
+    "script_timeout",
+    "stop_failure",
+    "resource_dirs",
+    "fence_hook",
+    "bind",
+];
+
 pub fn suggest(word: &str) -> Option<&'static str> {
     // Nothing long is a typo of a directive; skip the quadratic distance.
     if word.len() > 40 {
@@ -449,6 +460,16 @@ fn parse_directive(st: &mut State, line: usize, directive: &str, rest: &str) {
         return;
     }
     let Some((name, shape)) = HONOURED.iter().find(|(n, _)| *n == directive).copied() else {
+        if HBD_ONLY.contains(&directive) {
+            // ha.cf stays a file heartbeat can read, and hbd's own settings
+            // (e.g. a wire format heartbeat cannot parse) must not sneak in.
+            st.error(
+                line,
+                directive,
+                format!("{directive} is an hbd.toml [hbd] setting, not an ha.cf directive; run `hbd migrate` and set it under [hbd] there"),
+            );
+            return;
+        }
         let hint = match suggest(directive) {
             Some(k) => format!(" (did you mean {k:?}?)"),
             None => String::new(),
@@ -1014,6 +1035,17 @@ mod tests {
             "{}",
             d[0]
         );
+    }
+
+    #[test]
+    fn hbd_settings_are_refused_in_ha_cf() {
+        let (_, d) = p("keepalive 2\ncompact_serial true\nbuiltin_ipaddr on\n");
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(
+            d[0],
+            "ha.cf:2: compact_serial: compact_serial is an hbd.toml [hbd] setting, not an ha.cf directive; run `hbd migrate` and set it under [hbd] there"
+        );
+        assert!(d[1].starts_with("ha.cf:3: builtin_ipaddr: "), "{}", d[1]);
     }
 
     #[test]

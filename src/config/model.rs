@@ -243,11 +243,19 @@ pub struct HbdOptions {
     pub resource_dirs: Vec<PathBuf>,
     /// Executable run before taking over a peer declared dead (fencing hook).
     pub fence_hook: Option<PathBuf>,
+    /// Take over a dead peer only after the fence succeeded (retrying every
+    /// 5 s); false = take over anyway after a failed fence, loudly.
+    pub fence_required: bool,
     /// Use hbd's compact signed frame on serial links (hbd-to-hbd only).
     pub compact_serial: bool,
+    /// Run IPaddr/IPaddr2 resources in-process (netlink + gratuitous ARP)
+    /// instead of their scripts.
+    pub builtin_ipaddr: bool,
     /// Local address ucast/bcast links receive on instead of INADDR_ANY, so two
     /// nodes can share one host (e.g. 127.0.0.1 and 127.0.0.2). None = heartbeat's way.
     pub bind: Option<std::net::IpAddr>,
+    /// Where the Prometheus `/metrics` endpoint listens (TOML only). None = off.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for HbdOptions {
@@ -257,8 +265,11 @@ impl Default for HbdOptions {
             stop_failure: StopFailurePolicy::Block,
             resource_dirs: Vec::new(),
             fence_hook: None,
+            fence_required: true,
             compact_serial: false,
+            builtin_ipaddr: false,
             bind: None,
+            metrics: None,
         }
     }
 }

@@ -174,8 +174,11 @@ struct HbdT {
     #[serde(default)]
     resource_dirs: Vec<String>,
     fence_hook: Option<String>,
+    fence_required: Option<Spanned<bool>>,
     compact_serial: Option<Spanned<bool>>,
+    builtin_ipaddr: Option<bool>,
     bind: Option<Spanned<String>>,
+    metrics: Option<Spanned<String>>,
 }
 
 struct Ctx<'a> {
@@ -569,10 +572,18 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         };
         o.resource_dirs = h.resource_dirs.iter().map(here).collect();
         o.fence_hook = h.fence_hook.as_ref().map(here);
+        if let Some(r) = &h.fence_required {
+            o.fence_required = *r.get_ref();
+            cfg.origins
+                .insert("hbd.fence_required".into(), cx.loc(r.span()));
+        }
         if let Some(c) = &h.compact_serial {
             o.compact_serial = *c.get_ref();
             cfg.origins
                 .insert("hbd.compact_serial".into(), cx.loc(c.span()));
+        }
+        if let Some(b) = h.builtin_ipaddr {
+            o.builtin_ipaddr = b;
         }
         if let Some(b) = &h.bind {
             match b.get_ref().parse::<std::net::IpAddr>() {
@@ -583,6 +594,29 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                     format!(
                         "{:?} is not an IP address (expected e.g. 127.0.0.2)",
                         b.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(m) = &h.metrics {
+            match parse_metrics_addr(m.get_ref()) {
+                Ok(a) => {
+                    if !a.ip().is_loopback() {
+                        let l = cx.loc(m.span());
+                        cx.diags.push(Diagnostic::warning(
+                            Some(l),
+                            "metrics",
+                            format!("{a} is not a loopback address: anyone who can reach it reads the cluster's state (the endpoint has no authentication)"),
+                        ));
+                    }
+                    o.metrics = Some(a);
+                }
+                Err(why) => cx.error(
+                    m.span(),
+                    "metrics",
+                    format!(
+                        "{:?} {why} (expected ADDRESS:PORT such as \"127.0.0.1:9694\", or a port alone for loopback)",
+                        m.get_ref()
                     ),
                 ),
             }
@@ -880,11 +914,34 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     if let Some(f) = &h.fence_hook {
         let _ = writeln!(o, "fence_hook = {}", qp(f));
     }
+    let _ = writeln!(o, "fence_required = {}", h.fence_required);
     let _ = writeln!(o, "compact_serial = {}", h.compact_serial);
+    let _ = writeln!(o, "builtin_ipaddr = {}", h.builtin_ipaddr);
     if let Some(b) = &h.bind {
         let _ = writeln!(o, "bind = {}", q(&b.to_string()));
     }
+    if let Some(m) = &h.metrics {
+        let _ = writeln!(o, "metrics = {}", q(&m.to_string()));
+    }
     o
+}
+
+/// `[hbd] metrics`: `ADDRESS:PORT` (`[::1]:9694` for IPv6) or a bare port, which
+/// means loopback so that turning metrics on never exposes them by accident.
+pub fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, &'static str> {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let s = s.trim();
+    let addr = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let port: u16 = s.parse().map_err(|_| "is not a port (1-65535)")?;
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    } else {
+        s.parse::<SocketAddr>()
+            .map_err(|_| "is not an address and port")?
+    };
+    if addr.port() == 0 {
+        return Err("has port 0");
+    }
+    Ok(addr)
 }
 
 /// `c` without where its values came from, for comparing a config loaded from two
@@ -930,6 +987,49 @@ secret = "s3cret"
 home = "alpha"
 resources = ["192.0.2.10/24/eth0", "apache"]
 "#;
+
+    #[test]
+    fn metrics_address_or_port_alone_means_loopback() {
+        let ok = |s: &str| parse_metrics_addr(s).unwrap().to_string();
+        assert_eq!(ok("9694"), "127.0.0.1:9694");
+        assert_eq!(ok("127.0.0.1:9100"), "127.0.0.1:9100");
+        assert_eq!(ok("[::1]:9694"), "[::1]:9694");
+        assert_eq!(parse_metrics_addr("0"), Err("has port 0"));
+        assert_eq!(parse_metrics_addr("70000"), Err("is not a port (1-65535)"));
+        assert!(parse_metrics_addr("localhost:9694").is_err());
+
+        let text = format!("{MINIMAL}\n[hbd]\nmetrics = \"9694\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.hbd.metrics, Some("127.0.0.1:9694".parse().unwrap()));
+        // Written back by `hbd migrate` and read again unchanged.
+        let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+        assert_eq!(again.hbd.metrics, c.hbd.metrics);
+
+        let text = format!("{MINIMAL}\n[hbd]\nmetrics = \"0.0.0.0:9694\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_some());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(!d[0].is_error());
+        assert!(
+            d[0].to_string().starts_with(
+                "hbd.toml:22: metrics: warning: 0.0.0.0:9694 is not a loopback address"
+            ),
+            "{}",
+            d[0]
+        );
+
+        let text = format!("{MINIMAL}\n[hbd]\nmetrics = \"localhost\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_none());
+        assert!(
+            d[0].to_string()
+                .starts_with("hbd.toml:22: metrics: \"localhost\" is not an address and port"),
+            "{}",
+            d[0]
+        );
+    }
 
     #[test]
     fn minimal_file_loads() {

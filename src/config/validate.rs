@@ -106,6 +106,13 @@ pub fn validate(
             "is signed with a crc key, which authenticates nothing",
         ));
     }
+    if cfg.hbd.compact_serial && !cfg.media.iter().any(|m| matches!(m, Medium::Serial { .. })) {
+        d.push(Diagnostic::warning(
+            origin(cfg, "hbd.compact_serial"),
+            "compact_serial",
+            "has no effect: there is no serial link",
+        ));
+    }
     if cfg.auto_failback == AutoFailback::Legacy {
         let how = if cfg.origins.contains_key("auto_failback") {
             "legacy"
@@ -118,19 +125,27 @@ pub fn validate(
             format!("{how} is deprecated (heartbeat warns too): it can leave groups unstarted and allows no standby; write on or off"),
         ));
     }
-    // Accepted so existing files load, but not acted on: say so rather than be silent.
-    if !cfg.ping_nodes.is_empty() {
+    // ipfail refuses to run with legacy auto_failback (it exits 100); hbd's
+    // uplink tie-break does the same, so say the ping lines are inert.
+    if !cfg.ping_nodes.is_empty() && cfg.auto_failback == AutoFailback::Legacy {
         d.push(Diagnostic::warning(
             origin(cfg, "ping.0"),
             "ping",
-            "hbd records ping nodes but sends no ICMP pings; in heartbeat they only feed ipfail, which hbd does not run",
+            "ping nodes only move resources with auto_failback on or off (as ipfail); with legacy they are pinged but change nothing",
         ));
     }
-    if !cfg.stonith_hosts.is_empty() {
+    if !cfg.stonith_hosts.is_empty()
+        && !STONITH_PATHS
+            .iter()
+            .any(|p| is_executable_file(Path::new(p)))
+    {
         d.push(Diagnostic::warning(
             origin(cfg, "stonith_host.0"),
             "stonith_host",
-            "hbd records it but runs no STONITH plugin; set [hbd] fence_hook in hbd.toml to fence a dead peer",
+            format!(
+                "cluster-glue's stonith is not installed ({}), so it cannot be honoured: install cluster-glue, or set [hbd] fence_hook in hbd.toml",
+                STONITH_PATHS.join(", ")
+            ),
         ));
     }
     machine_facts(cfg, purpose, config_dir, &mut d);
@@ -263,7 +278,9 @@ fn machine_facts(cfg: &Config, purpose: Purpose, config_dir: &Path, d: &mut Vec<
                 continue;
             }
             seen_script.push(r.name.clone());
-            if resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
+            // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs).
+            let builtin = cfg.hbd.builtin_ipaddr && matches!(r.name.as_str(), "IPaddr" | "IPaddr2");
+            if !builtin && resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
                 d.push(mk(
                     Some(g.location.clone()),
                     group_directive(&g.location),
@@ -300,6 +317,9 @@ fn group_directive(loc: &Location) -> &'static str {
         "haresources"
     }
 }
+
+/// Where Debian's cluster-glue installs `stonith`.
+pub const STONITH_PATHS: [&str; 3] = ["/usr/sbin/stonith", "/sbin/stonith", "/usr/bin/stonith"];
 
 /// A regular file with an execute bit: what heartbeat's ResourceManager accepts.
 pub fn is_executable_file(p: &Path) -> bool {
@@ -381,6 +401,79 @@ mod tests {
             .message
             .contains("/nonexistent/ttyS9 is not a character device"));
         assert!(run[2].message.contains("\"hbd-no-such-script\" not found"));
+    }
+
+    #[test]
+    fn compact_serial_and_builtin_ipaddr() {
+        let mut c = base();
+        c.hbd.compact_serial = true;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(
+            m.len(),
+            1,
+            "compact_serial without a serial link only warns: {m:?}"
+        );
+        assert!(m[0].contains("no serial link"), "{m:?}");
+        c.media.push(Medium::Serial {
+            path: PathBuf::from("/dev/null"),
+        });
+        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+        // Built in, IPaddr and IPaddr2 need no script; other agents still do.
+        c.groups.push(ResourceGroup {
+            home: "alpha".into(),
+            resources: ["IPaddr", "IPaddr2", "hbd-no-such-script"]
+                .map(|n| Resource {
+                    name: n.into(),
+                    args: vec!["192.0.2.10".into()],
+                })
+                .to_vec(),
+            location: Location::default(),
+        });
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(m.len(), 3, "{m:?}");
+        c.hbd.builtin_ipaddr = true;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("hbd-no-such-script"), "{m:?}");
+    }
+
+    #[test]
+    fn ping_nodes_warn_only_with_legacy_auto_failback() {
+        let mut c = base();
+        c.ping_nodes.push(crate::config::model::PingNode {
+            name: "192.0.2.254".into(),
+            addrs: vec!["192.0.2.254".into()],
+        });
+        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+        c.auto_failback = AutoFailback::Legacy;
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert!(
+            m.iter().any(|l| l.contains(
+                "ping: warning: ping nodes only move resources with auto_failback on or off"
+            )),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn stonith_host_warns_only_without_cluster_glue() {
+        let mut c = base();
+        c.stonith_hosts.push(crate::config::model::StonithHost {
+            host: "*".into(),
+            kind: "null".into(),
+            params: vec!["beta".into()],
+        });
+        let installed = STONITH_PATHS
+            .iter()
+            .any(|p| is_executable_file(Path::new(p)));
+        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        assert_eq!(
+            m.iter()
+                .any(|l| l
+                    .contains("stonith_host: warning: cluster-glue's stonith is not installed")),
+            !installed,
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -138,6 +138,39 @@ pub enum Event {
     NoStonith {
         node: String,
     },
+    /// Fencing `node` before taking over its groups ([`crate::core::Output::Fence`]).
+    FenceRequested {
+        node: String,
+        reason: String,
+    },
+    FenceSucceeded {
+        node: String,
+    },
+    /// The fence failed: retried after `retry_in` (fence_required), or None:
+    /// taking over anyway (fence_required = false).
+    FenceFailed {
+        node: String,
+        retry_in: Option<Duration>,
+        attempt: u32,
+    },
+    /// A pending fence was abandoned (the peer came back, or we shut down).
+    FenceCancelled {
+        node: String,
+        reason: String,
+    },
+    /// A ping node became reachable or unreachable; `reachable` of `total` now.
+    PingNodeStatus {
+        name: String,
+        up: bool,
+        reachable: usize,
+        total: usize,
+    },
+    /// The peer reaches `peer` ping nodes (ipfail `num_ping_nodes`), we `local`.
+    PeerPingNodes {
+        node: String,
+        peer: usize,
+        local: usize,
+    },
     PeerShutdown {
         node: String,
     },
@@ -224,10 +257,17 @@ impl Event {
     pub fn level(&self) -> Level {
         use Event::*;
         match self {
+            // A copy on the slower link overtaken by a newer message is normal
+            // with two links (§4.5); heartbeat drops it silently.
+            PacketDropped {
+                reason: DropReason::OldSequence,
+                ..
+            } => Level::Debug,
             PeerDead { .. }
             | StopFailed { .. }
             | RebootRequired { .. }
             | PartitionHealed { .. }
+            | FenceFailed { .. }
             | NoStonith { .. } => Level::Error,
             LinkDead { .. }
             | PeerClaimsDead { .. }
@@ -244,7 +284,10 @@ impl Event {
             | AcquireSkipped { .. }
             | ReloadRefused { .. }
             | UnexpectedStep { .. }
-            | ReleaseAfterPartition { .. } => Level::Warn,
+            | ReleaseAfterPartition { .. }
+            | FenceRequested { .. }
+            | FenceCancelled { .. }
+            | PingNodeStatus { up: false, .. } => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -346,6 +389,43 @@ impl fmt::Display for Event {
                 f,
                 "no STONITH performed before taking over from {node}: shared disks are not protected"
             ),
+            FenceRequested { node, reason } => {
+                write!(f, "fencing {node} before taking over its resources ({reason})")
+            }
+            FenceSucceeded { node } => write!(f, "{node} fenced: taking over"),
+            FenceFailed {
+                node,
+                retry_in: Some(d),
+                attempt,
+            } => write!(
+                f,
+                "fencing {node} failed (attempt {attempt}): not taking over, retrying in {d} (fence_required)"
+            ),
+            FenceFailed {
+                node,
+                retry_in: None,
+                attempt,
+            } => write!(
+                f,
+                "fencing {node} failed (attempt {attempt}): taking over anyway (fence_required = false); shared data is not protected"
+            ),
+            FenceCancelled { node, reason } => {
+                write!(f, "fencing {node} cancelled: {reason}")
+            }
+            PingNodeStatus {
+                name,
+                up,
+                reachable,
+                total,
+            } => write!(
+                f,
+                "ping node {name} {}: {reachable} of {total} reachable",
+                if *up { "reachable" } else { "unreachable" }
+            ),
+            PeerPingNodes { node, peer, local } => write!(
+                f,
+                "{node} reaches {peer} ping node(s), we reach {local}"
+            ),
             PeerShutdown { node } => write!(f, "received shutdown notice from '{node}'"),
             StandbyStarted { set } => write!(f, "going standby [{}]", hold_name(*set)),
             PeerWantsStandby { node, set } => {
@@ -399,12 +479,32 @@ impl fmt::Display for Event {
             ),
             ReleaseAfterPartition { group, keeper } => write!(
                 f,
-                "releasing group {group} after partition: {keeper} keeps it (home node rule)"
+                "releasing group {group}: {keeper} runs it too and keeps it (home node rule)"
             ),
             AcquireSkipped { group, reason } => write!(f, "not acquiring group {group}: {reason}"),
             ReloadApplied => f.write_str("reload: new timings applied"),
             ReloadRefused { reason } => write!(f, "reload refused: {reason}"),
             UnexpectedStep { id } => write!(f, "result for step {id} which is not outstanding; ignored"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(reason: DropReason) -> Event {
+        Event::PacketDropped {
+            reason,
+            node: "beta".into(),
+            count: 3,
+        }
+    }
+
+    #[test]
+    fn slower_link_copies_are_debug_but_replays_warn() {
+        assert_eq!(dropped(DropReason::OldSequence).level(), Level::Debug);
+        assert_eq!(dropped(DropReason::Replay).level(), Level::Warn);
+        assert_eq!(dropped(DropReason::UnknownNode).level(), Level::Warn);
     }
 }

@@ -9,8 +9,8 @@ use crate::config::{AutoFailback, Config, StopFailurePolicy};
 use crate::core::events::{hold_name, DropReason, Event};
 use crate::core::rng::Rng;
 use crate::core::{
-    Action, Command, GroupId, GroupStatus, HoldSet, Input, LinkId, LinkStatus, NodeParams,
-    NodeStatus, Output, Status, Step, StepId, StepOutcome,
+    Action, Command, GapHistogram, GroupId, GroupStatus, HoldSet, Input, LinkId, LinkStatus,
+    NodeParams, NodeStatus, Output, Status, Step, StepId, StepOutcome,
 };
 use crate::time::{Duration, Instant};
 use crate::wire::Message;
@@ -38,6 +38,8 @@ const STOP_RETRY_DELAY: Duration = Duration::from_secs(1);
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 const RECENT_MAX: usize = 32;
 const HANDOVER: &str = "start failure";
+/// A failed fence is retried this often, as heartbeat retries STONITH (§6.7).
+const FENCE_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum LocalState {
@@ -158,6 +160,15 @@ struct Standby {
     peer_seq: u64,
 }
 
+/// A dead peer being fenced before its groups are taken over.
+struct FenceWait {
+    node: String,
+    attempt: u32,
+    /// Set after a failure: when to ask the shell again. None: an
+    /// `Output::Fence` is outstanding.
+    retry_at: Option<Instant>,
+}
+
 struct Link {
     name: String,
     up: bool,
@@ -232,13 +243,22 @@ pub struct Machine {
     healing: bool,
     recent: VecDeque<(Instant, String)>,
     late_heartbeats: u64,
+    heartbeat_gaps: GapHistogram,
     dropped: u64,
     drop_reports: BTreeMap<DropReason, (Option<Instant>, u64)>,
+    dropped_by_reason: BTreeMap<DropReason, u64>,
     last_handle: Instant,
     /// Dead-time clocks never start before this (set when we stalled).
     grace_from: Instant,
     /// The `isstable` of our last `resource` message.
     announced_stable: bool,
+    fence: Option<FenceWait>,
+    /// Reachability of each `Config::ping_nodes` entry, as the shell reports it.
+    ping_up: Vec<bool>,
+    /// The peer's last `num_ping_nodes` (ipfail).
+    peer_ping: Option<usize>,
+    /// ipfail's delayed giveup: standby all at this time if we still reach fewer.
+    giveup_at: Option<Instant>,
 }
 
 fn hold_from(local: bool, foreign: bool) -> HoldSet {
@@ -308,6 +328,9 @@ impl Machine {
                 late: 0,
             })
             .collect();
+        // Fixed for the process's life (a reload keeps them): Prometheus
+        // cannot compare a histogram whose buckets moved.
+        let heartbeat_gaps = GapHistogram::for_timing(cfg.keepalive, cfg.warntime, cfg.deadtime);
         let mut rng = Rng::new(p.seed);
         let ack_trigger = rng.range(0, 9);
         let mut m = Machine {
@@ -362,12 +385,19 @@ impl Machine {
             healing: false,
             recent: VecDeque::new(),
             late_heartbeats: 0,
+            heartbeat_gaps,
             dropped: 0,
             drop_reports: BTreeMap::new(),
+            dropped_by_reason: BTreeMap::new(),
             last_handle: now,
             grace_from: now,
             announced_stable: false,
+            fence: None,
+            ping_up: Vec::new(),
+            peer_ping: None,
+            giveup_at: None,
         };
+        m.ping_up = vec![false; m.cfg.ping_nodes.len()];
         // heartbeat sends `init`, then `up` at once (§5.5 step 3).
         m.send_status(now);
         m.set_state(now, LocalState::Up);
@@ -476,6 +506,7 @@ impl Machine {
             && self.jobs.is_empty()
             && self.op.is_none()
             && self.standby.is_none()
+            && self.fence.is_none()
     }
 
     fn send_resource(&mut self, now: Instant, hold: HoldSet, stable: bool, info: Option<&str>) {
@@ -507,6 +538,8 @@ impl Machine {
             Input::Command(c) => self.handle_command(now, c),
             Input::StepDone { id, outcome } => self.handle_step_done(now, id, outcome),
             Input::Reload(cfg) => self.handle_reload(now, *cfg),
+            Input::FenceDone { node, ok } => self.handle_fence_done(now, &node, ok),
+            Input::PingNode { index, up } => self.handle_ping_node(now, index, up),
             Input::Timer => {}
         }
         self.handle_timers(now);
@@ -536,6 +569,7 @@ impl Machine {
 
     fn drop_msg(&mut self, now: Instant, reason: DropReason, node: &str) {
         self.dropped += 1;
+        *self.dropped_by_reason.entry(reason).or_default() += 1;
         let entry = self.drop_reports.entry(reason).or_insert((None, 0));
         entry.1 += 1;
         let due = entry
@@ -667,6 +701,16 @@ impl Machine {
                 self.peer.stable = false;
                 self.peer.shut_down = false;
                 self.peer.hold = HoldSet::None;
+                self.send_ping_count(now);
+                // Unless it could not hear us (a one-way link at our start):
+                // then it ran everything all along, as we now do. Ask for its
+                // holdings and let the home-node rule settle any overlap.
+                if self.nice_failback() && self.comm_up && self.my_hold() != HoldSet::None {
+                    self.healing = true;
+                    let (l, f) = self.held_or_queued();
+                    let stable = self.is_stable();
+                    self.send_resource(now, hold_from(l, f), stable, Some("heal"));
+                }
             }
         }
         if let Some(u) = msg.get_binary("srcuuid") {
@@ -729,9 +773,37 @@ impl Machine {
         }
         if for_us {
             self.dispatch(now, link, &t, seq, &msg);
+        } else if t == "ip-request-resp" {
+            self.peer_takes_home_group(&msg);
         }
         if first {
             self.check_links_up(now);
+        }
+    }
+
+    /// Legacy mode: a heartbeat peer that comes up while it believes nobody is
+    /// active takes its home groups without asking (a self-addressed
+    /// `ip-request-resp`, §6.6), even if we took them over a moment before. Seeing
+    /// that on the wire, we give its home group back: otherwise both run it.
+    fn peer_takes_home_group(&mut self, msg: &Message) {
+        if self.nice_failback() || !self.comm_up || self.shutting_down {
+            return;
+        }
+        let to_itself = msg
+            .get("dest")
+            .is_some_and(|d| d.eq_ignore_ascii_case(&self.peer.name));
+        if !to_itself || msg.get("ok") != Some("OK") {
+            return;
+        }
+        let key = msg.get("ipaddr").unwrap_or_default();
+        let Some(i) = self.cfg.groups.iter().position(|g| g.key() == key) else {
+            return;
+        };
+        let g = GroupId(i);
+        let held = matches!(self.groups[i].state, GState::Starting | GState::Running)
+            || self.jobs.contains(&Job::Acquire(g));
+        if !self.groups[i].local && held {
+            self.release_after_partition(g);
         }
     }
 
@@ -817,6 +889,7 @@ impl Machine {
         self.event(Event::CommUp);
         self.set_state(now, LocalState::Active);
         self.comm_up_resource_action(now);
+        self.send_ping_count(now);
     }
 
     // --------------------------------------------------------------- liveness
@@ -846,6 +919,12 @@ impl Machine {
         self.peer.hold = HoldSet::None;
         self.peer.uuid = None;
         self.peer.ack_trigger = self.rng.range(0, 9);
+        // A fence still pending means we took nothing over: the restarted peer
+        // runs nothing either, so our home groups come back like below.
+        let fence_pending = self.fence.is_some();
+        self.cancel_fence("it restarted");
+        self.peer_ping = None;
+        self.send_ping_count(now);
         if let Some(sb) = self.standby.take() {
             let _ = sb;
             self.event(Event::StandbyCancelled {
@@ -855,7 +934,11 @@ impl Machine {
         // A restarted peer lost whatever it ran or was about to run (it may have
         // died while taking our groups in a standby). It will start its own
         // groups itself; ours that nobody runs now come back to us.
-        if !was_dead && self.comm_up && !self.shutting_down && self.rstate == RscState::Stable {
+        if (!was_dead || fence_pending)
+            && self.comm_up
+            && !self.shutting_down
+            && self.rstate == RscState::Stable
+        {
             let ids: Vec<GroupId> = (0..self.groups.len())
                 .filter(|&i| self.groups[i].local && self.groups[i].state == GState::Stopped)
                 .map(GroupId)
@@ -872,6 +955,8 @@ impl Machine {
         self.event(Event::PartitionHealed { node });
         self.note(now, "peer returning after partition".into());
         self.peer.dead = false;
+        self.cancel_fence("it is heard again");
+        self.send_ping_count(now);
         self.peer.missing.clear();
         // The message that revived it counts as a sign of life.
         self.peer.last_status_at = Some(now);
@@ -959,6 +1044,7 @@ impl Machine {
         let node = self.peer.name.clone();
         if let Some(prev) = self.peer.last_status_at {
             let gap = now.saturating_since(prev);
+            self.heartbeat_gaps.observe(gap);
             if gap > self.cfg.warntime {
                 self.late_heartbeats += 1;
                 if let Some(l) = self.links.get_mut(link.0) {
@@ -1145,11 +1231,55 @@ impl Machine {
             && self.peer.hold == HoldSet::None
             && self.peer.last_resource_seq > 0;
         let fence_needed = !(self.peer.ever_heard && (held_nothing || self.peer.shut_down));
+        if fence_needed && self.fencing_configured() {
+            if self.fence.is_some() {
+                return;
+            }
+            let reason = if self.peer.ever_heard {
+                "declared dead"
+            } else {
+                "never heard since startup"
+            };
+            self.note(now, format!("fencing {node} ({reason})"));
+            self.event(Event::FenceRequested {
+                node: node.clone(),
+                reason: reason.into(),
+            });
+            self.fence = Some(FenceWait {
+                node: node.clone(),
+                attempt: 1,
+                retry_at: None,
+            });
+            self.out.push_back(Output::Fence {
+                node,
+                reason: reason.into(),
+            });
+            return;
+        }
+        self.take_over_dead_peer(now, if fence_needed { "n_stnth" } else { "unneeded" });
+    }
+
+    /// hbd fences when a hook is set or a `stonith_host` line is for this
+    /// node: its HOST is the node the device is reachable from (heartbeat's
+    /// rule), `*` any. The shell drops lines it cannot run, with a warning.
+    fn fencing_configured(&self) -> bool {
+        self.cfg.hbd.fence_hook.is_some()
+            || self
+                .cfg
+                .stonith_hosts
+                .iter()
+                .any(|h| h.host == "*" || h.host.eq_ignore_ascii_case(&self.local))
+    }
+
+    /// The takeover half of §6.7, once fencing is settled; `result` is what
+    /// the `t=stonith` message reports.
+    fn take_over_dead_peer(&mut self, now: Instant, result: &str) {
+        let node = self.peer.name.clone();
         let mut m = Message::with_type("stonith");
         m.add("node", &node);
-        m.add("result", if fence_needed { "n_stnth" } else { "unneeded" });
+        m.add("result", result);
         self.send(now, m);
-        if fence_needed {
+        if result == "n_stnth" {
             self.event(Event::NoStonith { node: node.clone() });
         }
         self.peer.hold = HoldSet::None;
@@ -1161,6 +1291,168 @@ impl Machine {
         let ids: Vec<GroupId> = (0..self.groups.len()).map(GroupId).collect();
         self.acquire_groups(&ids);
         self.jobs.push_back(Job::Then(Then::MachDown(node)));
+    }
+
+    fn handle_fence_done(&mut self, now: Instant, node: &str, ok: bool) {
+        let Some(f) = &mut self.fence else {
+            return;
+        };
+        // A late answer for a fence we gave up on, or a duplicate.
+        if !f.node.eq_ignore_ascii_case(node) || f.retry_at.is_some() {
+            return;
+        }
+        let node = f.node.clone();
+        let attempt = f.attempt;
+        if ok {
+            self.fence = None;
+            self.note(now, format!("{node} fenced"));
+            self.event(Event::FenceSucceeded { node });
+            self.take_over_dead_peer(now, "OK");
+        } else if self.cfg.hbd.fence_required {
+            f.retry_at = Some(now + FENCE_RETRY);
+            self.event(Event::FenceFailed {
+                node,
+                retry_in: Some(FENCE_RETRY),
+                attempt,
+            });
+        } else {
+            self.fence = None;
+            self.note(now, format!("fencing {node} failed; taking over anyway"));
+            self.event(Event::FenceFailed {
+                node,
+                retry_in: None,
+                attempt,
+            });
+            self.take_over_dead_peer(now, "bad");
+        }
+    }
+
+    fn cancel_fence(&mut self, reason: &str) {
+        if let Some(f) = self.fence.take() {
+            self.event(Event::FenceCancelled {
+                node: f.node,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// ipfail is refused with legacy auto_failback (it exits 100); so is ours.
+    fn ipfail_active(&self) -> bool {
+        self.nice_failback() && !self.cfg.ping_nodes.is_empty()
+    }
+
+    fn ping_count(&self) -> usize {
+        self.ping_up.iter().filter(|u| **u).count()
+    }
+
+    fn handle_ping_node(&mut self, now: Instant, index: usize, up: bool) {
+        if index >= self.ping_up.len() || self.ping_up[index] == up {
+            return;
+        }
+        self.ping_up[index] = up;
+        let name = self.cfg.ping_nodes[index].name.clone();
+        let reachable = self.ping_count();
+        self.event(Event::PingNodeStatus {
+            name,
+            up,
+            reachable,
+            total: self.ping_up.len(),
+        });
+        self.send_ping_count(now);
+        if let Some(p) = self.peer_ping {
+            self.compare_ping(now, p);
+        }
+    }
+
+    /// ipfail's message: addressed API-to-API so a stock ipfail on a real
+    /// heartbeat peer reads it too.
+    fn send_ipfail(&mut self, now: Instant, t: &str, num: Option<usize>) {
+        let mut m = Message::with_type(t);
+        if let Some(n) = num {
+            m.add("num_ping", &n.to_string());
+        }
+        m.add("dest", &self.peer.name.clone());
+        m.add("from_id", "ipfail");
+        m.add("to_id", "ipfail");
+        self.send(now, m);
+    }
+
+    /// Tells the peer how many ping nodes we reach (on comm-up and each change).
+    fn send_ping_count(&mut self, now: Instant) {
+        if !self.ipfail_active() || !self.comm_up || self.peer.dead || self.shutting_down {
+            return;
+        }
+        let n = self.ping_count();
+        self.send_ipfail(now, "num_ping_nodes", Some(n));
+    }
+
+    fn handle_num_ping(&mut self, now: Instant, msg: &Message) {
+        let Some(p) = msg
+            .get("num_ping")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        else {
+            return;
+        };
+        self.peer_ping = Some(p);
+        let node = self.peer.name.clone();
+        let local = self.ping_count();
+        self.event(Event::PeerPingNodes {
+            node,
+            peer: p,
+            local,
+        });
+        if !self.ipfail_active() {
+            return;
+        }
+        // ipfail's answer: the side that reaches more tells the other to go.
+        if local > p {
+            self.send_ipfail(now, "you_are_dead", None);
+        } else if local == p {
+            self.send_ipfail(now, "abort_giveup", None);
+        }
+        self.compare_ping(now, p);
+    }
+
+    fn compare_ping(&mut self, now: Instant, peer: usize) {
+        if self.ping_count() < peer {
+            self.schedule_giveup(now);
+        } else {
+            self.giveup_at = None;
+        }
+    }
+
+    fn schedule_giveup(&mut self, now: Instant) {
+        if self.ipfail_active() && self.giveup_at.is_none() {
+            self.giveup_at = Some(now + self.cfg.keepalive + self.cfg.keepalive);
+        }
+    }
+
+    /// ipfail's giveup: standby all, unless the counts evened out meanwhile,
+    /// there is nothing to give, or resources are in transition (then later).
+    fn try_giveup(&mut self, now: Instant) {
+        if !self.ipfail_active() || self.peer.dead || !self.comm_up || self.shutting_down {
+            return;
+        }
+        let local = self.ping_count();
+        if let Some(p) = self.peer_ping {
+            if local >= p {
+                return;
+            }
+        }
+        if self.my_hold() == HoldSet::None && self.jobs.is_empty() && self.op.is_none() {
+            return;
+        }
+        if !self.is_stable() || !self.peer.stable {
+            self.giveup_at = Some(now + self.cfg.keepalive + self.cfg.keepalive);
+            return;
+        }
+        let peer = self
+            .peer_ping
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "more".into());
+        let total = self.ping_up.len();
+        let why = format!("uplink: we reach {local} of {total} ping node(s), the peer {peer}");
+        self.begin_standby(now, HoldSet::All, &why);
     }
 
     fn acquire_groups(&mut self, ids: &[GroupId]) {
@@ -1226,6 +1518,9 @@ impl Machine {
                 self.begin_standby(now, invert(set), "hb_takeover from peer");
             }
             "ip-request" => self.handle_ip_request(msg),
+            "num_ping_nodes" => self.handle_num_ping(now, msg),
+            "you_are_dead" => self.schedule_giveup(now),
+            "abort_giveup" => self.giveup_at = None,
             "ip-request-resp" if msg.get("ok") == Some("OK") => {
                 let key = msg.get("ipaddr").unwrap_or_default();
                 if let Some(i) = self.cfg.groups.iter().position(|g| g.key() == key) {
@@ -1625,6 +1920,8 @@ impl Machine {
                 }
                 self.shutting_down = true;
                 self.event(Event::ShutdownStarted);
+                self.cancel_fence("shutting down");
+                self.giveup_at = None;
                 self.note(now, "shutdown".into());
                 if let Some(_sb) = self.standby.take() {
                     self.event(Event::StandbyCancelled {
@@ -1665,6 +1962,16 @@ impl Machine {
         }
         let old_media = self.cfg.media.clone();
         self.cfg = new;
+        if self.ping_up.len() != self.cfg.ping_nodes.len() {
+            // Indexes moved: the shell's pinger restarts and reports afresh.
+            self.ping_up = vec![false; self.cfg.ping_nodes.len()];
+        }
+        // The operator's way out of a fence that keeps failing: remove the
+        // hook (having made sure by hand that the peer is down) and reload.
+        if self.fence.is_some() && !self.fencing_configured() {
+            self.cancel_fence("fencing is no longer configured (reload)");
+            self.take_over_dead_peer(now, "n_stnth");
+        }
         if self.cfg.media != old_media {
             self.links = self
                 .cfg
@@ -1782,6 +2089,19 @@ impl Machine {
                 self.emit_step(g, phase);
             }
         }
+        if let Some(f) = &mut self.fence {
+            if f.retry_at.is_some_and(|r| now >= r) {
+                f.retry_at = None;
+                f.attempt += 1;
+                let node = f.node.clone();
+                let reason = format!("retry {}", f.attempt);
+                self.out.push_back(Output::Fence { node, reason });
+            }
+        }
+        if self.giveup_at.is_some_and(|g| now >= g) {
+            self.giveup_at = None;
+            self.try_giveup(now);
+        }
         if now >= self.next_status {
             self.send_status(now);
         }
@@ -1819,6 +2139,12 @@ impl Machine {
             min(x);
         }
         if let Some(Some(x)) = self.op.as_ref().map(|o| o.retry_at) {
+            min(x);
+        }
+        if let Some(Some(x)) = self.fence.as_ref().map(|f| f.retry_at) {
+            min(x);
+        }
+        if let Some(x) = self.giveup_at {
             min(x);
         }
         Some(d)
@@ -2229,6 +2555,8 @@ impl Machine {
             recent: self.recent.iter().cloned().collect(),
             late_heartbeats: self.late_heartbeats,
             dropped_packets: self.dropped,
+            heartbeat_gaps: self.heartbeat_gaps.clone(),
+            dropped_by_reason: self.dropped_by_reason.clone(),
         }
     }
 }

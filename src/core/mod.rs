@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use crate::config::Config;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::Message;
 
 mod events;
@@ -104,6 +104,18 @@ pub enum Input {
     /// A new configuration that passed `validate()` (SIGHUP). Node names and
     /// resource groups must be unchanged; timings and media may change.
     Reload(Box<Config>),
+    /// The answer to [`Output::Fence`]: the hook or `stonith` exited 0 (`ok`)
+    /// or not. An answer for a node no longer being fenced is ignored.
+    FenceDone {
+        node: String,
+        ok: bool,
+    },
+    /// A ping node (`Config::ping_nodes[index]`) became reachable (first echo
+    /// reply) or unreachable (`deadping` without a reply). Only changes count.
+    PingNode {
+        index: usize,
+        up: bool,
+    },
     /// Nothing arrived; a deadline may have passed.
     Timer,
 }
@@ -123,6 +135,10 @@ pub enum Output {
     Event(Event),
     /// Graceful shutdown finished: every group released, the peer told.
     ShutdownComplete,
+    /// Fence `node` (run `fence_hook NODE`, or `stonith -T reset NODE` for a
+    /// `stonith_host`) and answer with [`Input::FenceDone`]. The core takes
+    /// over nothing of that node until then; at most one fence is outstanding.
+    Fence { node: String, reason: String },
 }
 
 /// Everything the core needs to start. The shell reads generation and uuid from
@@ -158,6 +174,64 @@ pub struct Status {
     /// replay, stale sequence or generation); each kind is also reported,
     /// rate-limited, as `Event::PacketDropped`.
     pub dropped_packets: u64,
+    /// Gaps between consecutive `status` messages from the peer (any link).
+    pub heartbeat_gaps: GapHistogram,
+    /// `dropped_packets` by reason (exact, unlike the rate-limited events).
+    pub dropped_by_reason: std::collections::BTreeMap<DropReason, u64>,
+}
+
+/// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from
+/// evidence (Prometheus `histogram` semantics: bucket counts are cumulative
+/// when rendered, stored here per bucket).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GapHistogram {
+    /// Upper bounds, ascending, without +Inf.
+    pub bounds: Vec<Duration>,
+    /// `counts[i]` = gaps in `(bounds[i-1], bounds[i]]`; the last entry counts
+    /// gaps above every bound (`counts.len() == bounds.len() + 1`).
+    pub counts: Vec<u64>,
+    pub sum: Duration,
+    pub count: u64,
+}
+
+impl GapHistogram {
+    /// Buckets at fractions and multiples of `keepalive` (a healthy link sits at
+    /// 1×), plus `warntime` and `deadtime` themselves: a gap near deadtime is
+    /// the evidence that deadtime is too tight.
+    pub fn for_timing(keepalive: Duration, warntime: Duration, deadtime: Duration) -> Self {
+        let k = keepalive.millis();
+        let mut b: Vec<u64> = [
+            k / 2,
+            k * 3 / 4,
+            k * 9 / 10,
+            k * 11 / 10,
+            k * 5 / 4,
+            k * 3 / 2,
+            k * 2,
+            k * 3,
+            k * 5,
+            k * 10,
+        ]
+        .into_iter()
+        .chain([warntime.millis(), deadtime.millis()])
+        .filter(|&ms| ms > 0)
+        .collect();
+        b.sort_unstable();
+        b.dedup();
+        GapHistogram {
+            counts: vec![0; b.len() + 1],
+            bounds: b.into_iter().map(Duration::from_millis).collect(),
+            sum: Duration::ZERO,
+            count: 0,
+        }
+    }
+
+    pub fn observe(&mut self, gap: Duration) {
+        let i = self.bounds.partition_point(|b| *b < gap);
+        self.counts[i] += 1;
+        self.sum = self.sum + gap;
+        self.count += 1;
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

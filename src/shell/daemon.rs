@@ -10,14 +10,16 @@ use super::proto::{
     GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,
 };
 use super::script::{self, ScriptSpec};
-use super::{control, realtime, state};
+use super::{control, fence, ping, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
-use crate::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome};
+use crate::core::{
+    Action, Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
+};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,6 +50,8 @@ pub enum RunError {
     Link(#[from] link::LinkError),
     #[error("{0}")]
     Control(#[from] control::ControlError),
+    #[error("{0}")]
+    Metrics(#[from] super::metrics::MetricsError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -233,11 +237,15 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         rsctmp,
         _lock,
     } = p;
+    let bind = opts.bind.or(cfg.hbd.bind);
+    let cfg = link::without_own_ucast(cfg, bind);
     if cfg.realtime && !opts.no_realtime {
         realtime::apply();
     } else {
         log::debug!("realtime off");
     }
+    let mut cfg = cfg;
+    fence::drop_unusable_stonith(&mut cfg);
     let mut seed = [0u8; 8];
     let _ = state::random_bytes(&mut seed);
     let params = NodeParams {
@@ -248,12 +256,29 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         wall_clock_at_zero: clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
     };
+    // First: a taken port refuses the start before links or the control socket exist.
+    let (metrics_task, scrapes) = match cfg.hbd.metrics {
+        Some(addr) => {
+            let l = super::metrics::bind(addr).await?;
+            log::info!("metrics: serving http://{addr}/metrics");
+            let (stx, srx) = mpsc::channel(4);
+            (Some(tokio::spawn(super::metrics::serve(l, stx))), Some(srx))
+        }
+        None => (None, None),
+    };
+    release_leftovers(
+        &cfg,
+        &config_dir,
+        &script_env(&cfg, &config_dir, &local, &rsctmp, &opts),
+    )
+    .await;
     let (tx, rx) = mpsc::channel(1024);
     let (links, counters) = link::open_all(&cfg, opts.bind.or(cfg.hbd.bind), 0, &tx)?;
     let sock_path = opts.run_dir.join(super::proto::SOCKET_NAME);
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
+    let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
     let node = Node::new(params, clock.now());
     log::info!(
         "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
@@ -275,11 +300,20 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         tx,
         limiter: RateLimiter::new(Duration::from_secs(10)),
         pending: VecDeque::new(),
+        refusal: None,
         shutting_down: None,
         exit: None,
+        notify: super::notify::Notifier::from_env(),
+        pinger,
+        metrics: super::metrics::Registry::new(),
+        scrapes,
     };
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
+    d.pinger.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     link::close_all(
         std::mem::take(&mut d.links),
         std::time::Duration::from_secs(2),
@@ -307,6 +341,17 @@ struct Daemon {
     /// When the graceful shutdown must have finished.
     shutting_down: Option<Instant>,
     exit: Option<ExitCode>,
+    /// The core's refusal of the operator command being handled, so the control
+    /// socket can answer with it instead of "accepted".
+    refusal: Option<String>,
+    /// systemd readiness, status line and watchdog (no-op outside systemd).
+    notify: super::notify::Notifier,
+    /// The ping node task (restarted when a reload changes ping settings).
+    pinger: tokio::task::JoinHandle<()>,
+    /// What only the shell sees, for the Prometheus endpoint.
+    metrics: super::metrics::Registry,
+    /// Scrapes waiting for a rendering (None: metrics off).
+    scrapes: Option<mpsc::Receiver<super::metrics::Scrape>>,
 }
 
 /// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
@@ -336,8 +381,13 @@ impl Daemon {
     ) -> ExitCode {
         let mut sigs_open = true;
         let mut last_timer = tokio::time::Instant::now();
+        let mut watchdog = self.notify.watchdog_timer();
+        let mut scrapes = self.scrapes.take();
         self.drain();
         while self.exit.is_none() {
+            if self.notify.enabled() {
+                self.notify.observe(&self.node.status());
+            }
             let now = self.clock.now();
             let wake = self
                 .node
@@ -378,6 +428,13 @@ impl Daemon {
                         }
                     }
                 },
+                scrape = async { match scrapes.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match scrape {
+                    Some(reply) => { let _ = reply.send(self.render_metrics()); }
+                    None => scrapes = None,
+                },
+                _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
+                    self.notify.ping();
+                }
                 _ = async { match shutdown_left { Some(l) => tokio::time::sleep(l.to_std()).await, None => std::future::pending().await } } => {
                     log::error!(
                         "shutdown did not complete within {}; exiting anyway: resources may still be running on this node",
@@ -410,11 +467,13 @@ impl Daemon {
         let budget = self.shutdown_budget();
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
         self.shutting_down = Some(self.clock.now() + budget);
+        self.notify.stopping();
         self.handle(Input::Command(Command::Shutdown));
     }
 
     fn handle(&mut self, input: Input) {
         let now = self.clock.now();
+        self.metrics.observe_input(now, &input);
         self.node.handle(now, input);
         self.drain();
     }
@@ -430,6 +489,7 @@ impl Daemon {
             match self.pending.pop_front() {
                 Some(i) => {
                     let now = self.clock.now();
+                    self.metrics.observe_input(now, &i);
                     self.node.handle(now, i);
                 }
                 None => return,
@@ -438,14 +498,24 @@ impl Daemon {
     }
 
     fn on_output(&mut self, out: Output) {
+        self.metrics.observe_output(self.clock.now(), &out);
         match out {
             Output::Send { msg, link } => self.send(&msg, link),
             Output::Run(step) => self.run_step(step),
-            Output::Event(e) => log::log!(e.level(), "{e}"),
+            Output::Event(e) => {
+                if let Event::CommandRefused { .. } = &e {
+                    self.refusal = Some(e.to_string());
+                }
+                log::log!(e.level(), "{e}");
+                if let Event::ReannounceAddresses { group } = &e {
+                    self.reannounce(group);
+                }
+            }
             Output::ShutdownComplete => {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
             }
+            Output::Fence { node, reason } => self.run_fence(node, reason),
         }
     }
 
@@ -470,8 +540,11 @@ impl Daemon {
                 LinkHandle::Udp { .. } => (&mut udp, Transport::Udp),
                 LinkHandle::Serial { .. } => (&mut serial, Transport::Serial),
             };
-            let sealed = slot.get_or_insert_with(|| {
-                wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt)
+            let sealed = slot.get_or_insert_with(|| match transport {
+                Transport::Serial => {
+                    wire::seal_serial(msg, &self.cfg.auth, self.cfg.hbd.compact_serial)
+                }
+                Transport::Udp => wire::try_seal(msg, &self.cfg.auth, transport, self.cfg.msgfmt),
             });
             let bytes = match sealed {
                 Ok(b) => b,
@@ -521,41 +594,79 @@ impl Daemon {
     }
 
     fn script_env(&self) -> Vec<(String, String)> {
-        let dir = self.config_dir.display().to_string();
-        let l = &self.cfg.logging;
-        let path_or_empty = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
+        script_env(
+            &self.cfg,
+            &self.config_dir,
+            &self.local,
+            &self.rsctmp,
+            &self.opts,
+        )
+    }
+
+    fn run_fence(&mut self, node: String, reason: String) {
+        let stonith = fence::stonith_binary();
+        let cmds = fence::commands(&self.cfg, &node, &self.local, stonith.as_deref());
+        let (tx, local, timeout) = (
+            self.tx.clone(),
+            self.local.clone(),
+            self.cfg.hbd.script_timeout,
+        );
+        tokio::spawn(async move {
+            let ok = fence::fence(&cmds, &node, &reason, &local, timeout).await;
+            let _ = tx.send(LoopEvent::FenceDone { node, ok }).await;
+        });
+    }
+
+    /// After a healed partition we keep `group`, but clients may still have
+    /// the peer's MAC for its addresses: run `start` again of its address
+    /// resources (IPaddr/IPaddr2), which on an address already held only
+    /// re-sends the gratuitous ARP. Outside the core's job runner on purpose:
+    /// the group stays running, nothing is reported back.
+    fn reannounce(&mut self, group: &str) {
+        let Some(g) = self.cfg.groups.iter().find(|g| g.key() == group) else {
+            return;
         };
-        let mut env = vec![
-            ("PATH".to_string(), script::SCRIPT_PATH.to_string()),
-            ("HA_CURHOST".into(), self.local.clone()),
-            ("HA_DIR".into(), dir.clone()),
-            ("HA_FUNCS".into(), format!("{dir}/shellfuncs")),
-            (
-                "HA_LOGFACILITY".into(),
-                l.logfacility.clone().unwrap_or_else(|| "none".into()),
-            ),
-            ("HA_LOGFILE".into(), path_or_empty(&l.logfile)),
-            ("HA_DEBUGLOG".into(), path_or_empty(&l.debugfile)),
-            ("HA_LOGD".into(), "no".into()),
-            ("HA_DATEFMT".into(), "%Y/%m/%d_%T ".into()),
-            ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
-            ("HA_RSCTMP".into(), self.rsctmp.display().to_string()),
-            ("HA_VARRUN".into(), self.opts.run_dir.display().to_string()),
-            (
-                "HA_VARLIB".into(),
-                self.opts.state_dir.display().to_string(),
-            ),
-        ];
-        if l.debug > 0 {
-            env.push(("HA_debug".into(), l.debug.to_string()));
+        for resource in g
+            .resources
+            .iter()
+            .filter(|r| r.name == "IPaddr" || r.name == "IPaddr2")
+        {
+            if self.cfg.hbd.builtin_ipaddr {
+                let resource = resource.clone();
+                log::info!("re-announcing {resource} (built-in)");
+                tokio::task::spawn_blocking(move || {
+                    if let StepOutcome::Failed { reason, .. } =
+                        super::ipaddr::run(&resource, Action::Start)
+                    {
+                        log::error!("{resource}: re-announce failed: {reason}");
+                    }
+                });
+                continue;
+            }
+            let Some(path) =
+                config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
+            else {
+                log::warn!("{resource}: cannot re-announce: resource script not found");
+                continue;
+            };
+            let spec = ScriptSpec {
+                path,
+                args: resource.args.clone(),
+                action: Action::Start,
+                env: self.script_env(),
+                timeout: self.cfg.hbd.script_timeout,
+            };
+            log::info!("re-announcing: running {}", spec.command_line());
+            tokio::spawn(async move {
+                let r = script::run(&spec).await;
+                match script::outcome(spec.action, &r) {
+                    StepOutcome::Failed { reason, .. } => {
+                        log::error!("{}: re-announce failed: {reason}", spec.command_line())
+                    }
+                    _ => log::info!("{}: re-announced", spec.command_line()),
+                }
+            });
         }
-        if matches!(self.cfg.auto_failback, AutoFailback::On | AutoFailback::Off) {
-            env.push(("HA_NICEFAILBACK".into(), "yes".into()));
-        }
-        env
     }
 
     fn run_step(&mut self, step: Step) {
@@ -578,6 +689,17 @@ impl Daemon {
             });
             return;
         };
+        if self.cfg.hbd.builtin_ipaddr && super::ipaddr::handles(&resource.name) {
+            let tx = self.tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let outcome = super::ipaddr::run(&resource, step.action);
+                let _ = tx.blocking_send(LoopEvent::StepDone {
+                    id: step.id,
+                    outcome,
+                });
+            });
+            return;
+        }
         let Some(path) = config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
         else {
             let reason = format!(
@@ -652,6 +774,14 @@ impl Daemon {
                 }
                 match wire::open(&bytes, &self.cfg.auth) {
                     Ok(msg) => {
+                        // Identical ha.cf files ucast to both nodes' addresses, so our
+                        // own datagrams come back; they are not the peer being heard.
+                        if msg
+                            .get("src")
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
+                        {
+                            return;
+                        }
                         self.counters[link].received.fetch_add(1, Ordering::Relaxed);
                         log::trace!(
                             "link {link}: t={} from {}",
@@ -673,6 +803,7 @@ impl Daemon {
                 self.counters[link]
                     .malformed
                     .fetch_add(1, Ordering::Relaxed);
+                self.metrics.bad_frame(link);
                 let now = self.clock.now();
                 if let Some(n) = self.limiter.allow((link, "frame"), now) {
                     log::warn!(
@@ -701,6 +832,8 @@ impl Daemon {
                 });
             }
             LoopEvent::StepDone { id, outcome } => self.handle(Input::StepDone { id, outcome }),
+            LoopEvent::FenceDone { node, ok } => self.handle(Input::FenceDone { node, ok }),
+            LoopEvent::PingNode { index, up } => self.handle(Input::PingNode { index, up }),
             LoopEvent::Control { req, reply } => {
                 let r = self.control(req);
                 let _ = reply.send(r);
@@ -715,6 +848,7 @@ impl Daemon {
         len: usize,
         from: Option<std::net::SocketAddr>,
     ) {
+        self.metrics.rejected(link, rej.reason());
         let c = &self.counters[link];
         match rej {
             Rejection::Malformed(_) => c.malformed.fetch_add(1, Ordering::Relaxed),
@@ -732,6 +866,13 @@ impl Daemon {
         }
     }
 
+    /// Hands an operator command to the core; returns its refusal, if it refused at once.
+    fn command(&mut self, cmd: Command) -> Option<String> {
+        self.refusal = None;
+        self.handle(Input::Command(cmd));
+        self.refusal.take()
+    }
+
     fn control(&mut self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status_report()),
@@ -746,7 +887,9 @@ impl Daemon {
             Request::Standby { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: standby [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Standby(s)));
+                    if let Some(refused) = self.command(Command::Standby(s)) {
+                        return Response::Error { message: refused };
+                    }
                     Response::Accepted {
                         message: format!(
                             "going standby [{}]: the peer will take these resource groups",
@@ -759,7 +902,10 @@ impl Daemon {
             Request::Takeover { set } => match parse_set(&set) {
                 Some(s) => {
                     log::info!("control: takeover [{}] requested", set_word(s));
-                    self.handle(Input::Command(Command::Takeover(s)));
+                    if let Some(refused) = self.command(Command::Takeover(s)) {
+                        return Response::Error { message: refused };
+                    }
+                    self.metrics.takeover_requested();
                     Response::Accepted {
                         message: format!(
                             "taking over [{}]: asking the peer to release these resource groups",
@@ -770,6 +916,16 @@ impl Daemon {
                 None => bad_set(&set),
             },
         }
+    }
+
+    fn render_metrics(&self) -> String {
+        let st = self.node.status();
+        super::metrics::render(
+            &self.status_report(),
+            &st.heartbeat_gaps,
+            &st.dropped_by_reason,
+            &self.metrics,
+        )
     }
 
     fn status_report(&self) -> StatusReport {
@@ -871,7 +1027,10 @@ impl Daemon {
         log::info!("SIGHUP: reloading {}", self.opts.config.display());
         let (loaded, errors) = load_config(&self.opts);
         let new = match loaded.config {
-            Some(c) if errors == 0 => c,
+            Some(mut c) if errors == 0 => {
+                fence::drop_unusable_stonith(&mut c);
+                c
+            }
             _ => {
                 log::error!(
                     "reload of {} refused ({} error(s)); keeping the running configuration",
@@ -881,6 +1040,8 @@ impl Daemon {
                 return;
             }
         };
+        let bind = self.opts.bind.or(new.hbd.bind);
+        let new = link::without_own_ucast(new, bind);
         if new.nodes != self.cfg.nodes || new.groups != self.cfg.groups {
             log::error!(
                 "reload of {} refused: node names and resource groups cannot change while running (restart hbd); keeping the running configuration",
@@ -926,7 +1087,18 @@ impl Daemon {
                 }
             }
         }
+        if new.hbd.metrics != self.cfg.hbd.metrics {
+            log::warn!(
+                "reload: [hbd] metrics changed; the endpoint keeps its address until hbd restarts"
+            );
+        }
         logging::configure(&self.local, &new.logging);
+        if (&new.ping_nodes, new.keepalive, new.deadping)
+            != (&self.cfg.ping_nodes, self.cfg.keepalive, self.cfg.deadping)
+        {
+            self.pinger.abort();
+            self.pinger = tokio::spawn(ping::run(new.clone(), self.tx.clone()));
+        }
         self.cfg = new.clone();
         log::info!(
             "configuration reloaded{}",
@@ -952,6 +1124,112 @@ fn bad_set(set: &str) -> Response {
     Response::Error {
         message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
+}
+
+/// The environment heartbeat gives its resource scripts (spec §6.3).
+fn script_env(
+    cfg: &Config,
+    config_dir: &Path,
+    local: &str,
+    rsctmp: &Path,
+    opts: &RunOptions,
+) -> Vec<(String, String)> {
+    let dir = config_dir.display().to_string();
+    let l = &cfg.logging;
+    let path_or_empty = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let mut env = vec![
+        ("PATH".to_string(), script::SCRIPT_PATH.to_string()),
+        ("HA_CURHOST".into(), local.to_string()),
+        ("HA_DIR".into(), dir.clone()),
+        ("HA_FUNCS".into(), format!("{dir}/shellfuncs")),
+        (
+            "HA_LOGFACILITY".into(),
+            l.logfacility.clone().unwrap_or_else(|| "none".into()),
+        ),
+        ("HA_LOGFILE".into(), path_or_empty(&l.logfile)),
+        ("HA_DEBUGLOG".into(), path_or_empty(&l.debugfile)),
+        ("HA_LOGD".into(), "no".into()),
+        ("HA_DATEFMT".into(), "%Y/%m/%d_%T ".into()),
+        ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
+        ("HA_RSCTMP".into(), rsctmp.display().to_string()),
+        ("HA_VARRUN".into(), opts.run_dir.display().to_string()),
+        ("HA_VARLIB".into(), opts.state_dir.display().to_string()),
+    ];
+    if l.debug > 0 {
+        env.push(("HA_debug".into(), l.debug.to_string()));
+    }
+    if matches!(cfg.auto_failback, AutoFailback::On | AutoFailback::Off) {
+        env.push(("HA_NICEFAILBACK".into(), "yes".into()));
+    }
+    env
+}
+
+/// A resource group found running when hbd starts was left by a previous run
+/// (hbd was killed, the machine did not go down): the peer may hold it by now.
+/// heartbeat's init script refuses to start then (`verifyallidle`); hbd stops
+/// the group (right to left, every resource, as heartbeat's givegroup) before
+/// it joins, so it is never active on both nodes by hbd's doing. If this node
+/// is alone, it takes the group again after initdead.
+async fn release_leftovers(cfg: &Config, config_dir: &Path, env: &[(String, String)]) {
+    for g in &cfg.groups {
+        let mut running = None;
+        for r in &g.resources {
+            if run_now(cfg, config_dir, env, r, Action::Status).await == StepOutcome::Running(true)
+            {
+                running = Some(r);
+                break;
+            }
+        }
+        let Some(r) = running else { continue };
+        log::warn!(
+            "group {}: {r} is already running here, left by a previous run; stopping the group before joining (the peer may hold it now)",
+            g.key()
+        );
+        for r in g.resources.iter().rev() {
+            if let StepOutcome::Failed { reason, .. } =
+                run_now(cfg, config_dir, env, r, Action::Stop).await
+            {
+                log::error!("group {}: stopping leftover {r} failed: {reason}", g.key());
+            }
+        }
+    }
+}
+
+/// One resource step run to completion outside the core (start-up only).
+async fn run_now(
+    cfg: &Config,
+    config_dir: &Path,
+    env: &[(String, String)],
+    resource: &crate::config::Resource,
+    action: Action,
+) -> StepOutcome {
+    if cfg.hbd.builtin_ipaddr && super::ipaddr::handles(&resource.name) {
+        let r = resource.clone();
+        return tokio::task::spawn_blocking(move || super::ipaddr::run(&r, action))
+            .await
+            .unwrap_or_else(|e| StepOutcome::Failed {
+                code: None,
+                reason: format!("built-in {}: {e}", resource.name),
+            });
+    }
+    let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
+        return StepOutcome::Failed {
+            code: None,
+            reason: format!("resource script {:?} not found", resource.name),
+        };
+    };
+    let spec = ScriptSpec {
+        path,
+        args: resource.args.clone(),
+        action,
+        env: env.to_vec(),
+        timeout: cfg.hbd.script_timeout,
+    };
+    script::outcome(action, &script::run(&spec).await)
 }
 
 #[cfg(test)]

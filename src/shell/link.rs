@@ -57,6 +57,16 @@ pub enum LoopEvent {
         id: StepId,
         outcome: StepOutcome,
     },
+    /// A ping node became reachable or unreachable.
+    PingNode {
+        index: usize,
+        up: bool,
+    },
+    /// A fence for the core's `Output::Fence` finished.
+    FenceDone {
+        node: String,
+        ok: bool,
+    },
     Control {
         req: Request,
         reply: oneshot::Sender<Response>,
@@ -358,6 +368,55 @@ pub async fn close_all(handles: Vec<LinkHandle>, flush: std::time::Duration) {
     tokio::task::yield_now().await;
 }
 
+/// heartbeat's idiom is one `ha.cf` for both nodes with a `ucast` line to each
+/// node's address. The line naming our own address would only hear our own
+/// datagrams, and its socket would take a share of the peer's from the real
+/// link's (both bind the same port), making a working link look dead. So it is
+/// not a link here. A config whose every medium is such a line is left as it is.
+pub fn without_own_ucast(mut config: Config, bind: Option<IpAddr>) -> Config {
+    let own: Vec<bool> = config
+        .media
+        .iter()
+        .map(|m| match m {
+            Medium::Ucast { peer, .. } => is_own_address(peer, bind),
+            _ => false,
+        })
+        .collect();
+    if own.iter().all(|&o| o) {
+        return config;
+    }
+    let mut own = own.into_iter();
+    config.media.retain(|m| {
+        let skip = own.next().unwrap_or(false);
+        if skip {
+            if let Medium::Ucast { dev, peer } = m {
+                log::info!(
+                    "ucast {dev} {peer}: this node's own address, not a link here (the line is for the peer's copy of ha.cf)"
+                );
+            }
+        }
+        !skip
+    });
+    config
+}
+
+/// Whether `peer` (an address or host name) is this node: the receive address
+/// when one is bound, else any address a socket can be bound to here. Loopback
+/// only counts through `bind`, since two nodes may share one host on 127/8.
+fn is_own_address(peer: &str, bind: Option<IpAddr>) -> bool {
+    let addrs: Vec<IpAddr> = match peer.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => (peer, 0)
+            .to_socket_addrs()
+            .map(|a| a.map(|a| a.ip()).collect())
+            .unwrap_or_default(),
+    };
+    addrs.iter().any(|ip| match bind {
+        Some(b) => *ip == b,
+        None => !ip.is_loopback() && std::net::UdpSocket::bind((*ip, 0)).is_ok(),
+    })
+}
+
 /// Opens every medium of `config`, all or nothing: on the first failure the
 /// ones already open are closed again and the error returned.
 pub fn open_all(
@@ -506,6 +565,38 @@ mod tests {
     }
 
     #[test]
+    fn ucast_to_our_own_address_is_not_a_link() {
+        let ucast = |peer: &str| Medium::Ucast {
+            dev: "lo".into(),
+            peer: peer.into(),
+        };
+        let cfg = Config {
+            media: vec![
+                ucast("127.0.0.1"),
+                ucast("127.0.0.2"),
+                Medium::Serial {
+                    path: "/dev/ttyS0".into(),
+                },
+            ],
+            ..Config::default()
+        };
+        let bind = Some("127.0.0.1".parse().unwrap());
+        let kept = without_own_ucast(cfg.clone(), bind);
+        assert_eq!(kept.media, cfg.media[1..]);
+        // Without a bind address, loopback peers are other nodes on this host.
+        assert_eq!(without_own_ucast(cfg.clone(), None).media, cfg.media);
+        // Never down to no link at all.
+        let only_own = Config {
+            media: vec![ucast("127.0.0.1")],
+            ..Config::default()
+        };
+        assert_eq!(
+            without_own_ucast(only_own.clone(), bind).media,
+            only_own.media
+        );
+    }
+
+    #[test]
     fn lo_has_an_address() {
         assert_eq!(interface_v4("lo", false), Some(Ipv4Addr::LOCALHOST));
         assert_eq!(interface_v4("no-such-if0", false), None);
@@ -545,6 +636,23 @@ mod netns_tests {
             ip(&["addr", "add", "10.250.0.2/24", "brd", "+", "dev", "veth1"]);
             ip(&["link", "set", "veth0", "up", "multicast", "on"]);
             ip(&["link", "set", "veth1", "up", "multicast", "on"]);
+            // The carrier comes up asynchronously; a datagram sent before that is
+            // dropped, which made these tests fail on a loaded machine.
+            for dev in ["veth0", "veth1"] {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                loop {
+                    let out = Command::new("ip")
+                        .args(["-o", "link", "show", dev])
+                        .output();
+                    let up =
+                        out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("state UP"));
+                    if up {
+                        break;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "{dev} never came up");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
             // Both ends live in one namespace: packets from veth0 arrive on veth1
             // with a local source address, which Linux drops unless told not to.
             // (/proc/sys/net belongs to the opener's namespace: this thread's.)

@@ -2,8 +2,13 @@
 pub mod clock;
 pub mod control;
 pub mod daemon;
+pub mod fence;
+pub mod ipaddr;
 pub mod link;
 pub mod logging;
+pub mod metrics;
+pub mod notify;
+pub mod ping;
 pub mod proto;
 pub mod realtime;
 pub mod script;

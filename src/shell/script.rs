@@ -167,14 +167,64 @@ fn keep(into: &mut Vec<u8>, data: &[u8]) {
     into.extend_from_slice(&data[..data.len().min(room)]);
 }
 
+/// hbd runs scripts with its own privileges (root, in production): one that
+/// another user could rewrite would be a way to run anything as root. So the
+/// file (after symlinks: what is executed) must be owned by root or by hbd's
+/// own user and not writable by group or others.
+pub fn trusted(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        // Not there: spawning reports "not found" with the usual exit code.
+        return Ok(());
+    };
+    let mode = meta.mode() & 0o7777;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(format!(
+            "{}: refused: owned by uid {}, not root (chown root {})",
+            path.display(),
+            meta.uid(),
+            path.display()
+        ));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "{}: refused: writable by group or others (mode {mode:o}; chmod go-w {})",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one script to completion (or to its timeout) and returns what happened.
 pub async fn run(spec: &ScriptSpec) -> ScriptResult {
+    let mut argv = spec.args.clone();
+    argv.push(action_word(spec.action).to_string());
+    run_argv(&spec.path, &argv, &spec.env, spec.timeout).await
+}
+
+/// The cage for any executable (a fence hook, `stonith`): fixed argv, only
+/// `env`, its own process group killed whole after `timeout`.
+pub async fn run_argv(
+    path: &std::path::Path,
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+) -> ScriptResult {
     let started = std::time::Instant::now();
-    let mut cmd = tokio::process::Command::new(&spec.path);
-    cmd.args(&spec.args)
-        .arg(action_word(spec.action))
+    if let Err(why) = trusted(path) {
+        return ScriptResult {
+            ending: Ending::SpawnFailed(126, why),
+            stdout: String::new(),
+            stderr: String::new(),
+            elapsed: started.elapsed(),
+        };
+    }
+    let mut cmd = tokio::process::Command::new(path);
+    cmd.args(argv)
         .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -190,7 +240,7 @@ pub async fn run(spec: &ScriptSpec) -> ScriptResult {
                 _ => (126, "cannot be run"),
             };
             return ScriptResult {
-                ending: Ending::SpawnFailed(code, format!("{}: {what}: {e}", spec.path.display())),
+                ending: Ending::SpawnFailed(code, format!("{}: {what}: {e}", path.display())),
                 stdout: String::new(),
                 stderr: String::new(),
                 elapsed: started.elapsed(),
@@ -204,7 +254,7 @@ pub async fn run(spec: &ScriptSpec) -> ScriptResult {
     let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
     let mut chunk = [0u8; 4096];
     let mut chunk2 = [0u8; 4096];
-    let timeout_at = TokioInstant::now() + spec.timeout.to_std();
+    let timeout_at = TokioInstant::now() + timeout.to_std();
     let mut kill_at: Option<TokioInstant> = None;
     let mut drain_until: Option<TokioInstant> = None;
     let mut exit: Option<std::process::ExitStatus> = None;
@@ -390,6 +440,29 @@ mod tests {
         let p = script(d.path(), "t", "echo 'x is not running'; exit 0");
         let r = rt().block_on(run(&spec(p, Action::Status, 5000)));
         assert_eq!(outcome(Action::Status, &r), StepOutcome::Running(false));
+    }
+
+    #[test]
+    fn a_script_others_can_write_is_refused_and_never_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let ran = d.path().join("ran");
+        let p = script(d.path(), "w", &format!("touch {}", ran.display()));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let r = rt().block_on(run(&spec(p.clone(), Action::Start, 5000)));
+        match outcome(Action::Start, &r) {
+            StepOutcome::Failed { code, reason } => {
+                assert_eq!(code, Some(126));
+                assert!(reason.contains("writable by group or others"), "{reason}");
+                assert!(reason.contains("chmod go-w"), "{reason}");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(!ran.exists(), "the refused script ran");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let r = rt().block_on(run(&spec(p, Action::Start, 5000)));
+        assert_eq!(outcome(Action::Start, &r), StepOutcome::Ok);
+        assert!(ran.exists());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! reopened with a growing back-off (real heartbeat spins on EOF; we must not).
 
 use super::link::{LinkCounters, LoopEvent};
-use crate::wire::MAX_MSG;
+use crate::wire::{compact, MAX_MSG};
 use nix::sys::termios::{
     self, BaudRate, ControlFlags, FlushArg, InputFlags, LocalFlags, OutputFlags, SetArg,
     SpecialCharacterIndices,
@@ -30,6 +30,8 @@ pub enum Framed {
 
 /// heartbeat's serial reader as a pure state machine: lines are discarded until
 /// one starts with `>>>`; lines are then collected until one starts with `<<<`.
+/// A line holding hbd's compact start `~s ` or `~k ` (and no `=`) is a frame
+/// by itself.
 #[derive(Debug, Default)]
 pub struct Framer {
     line: Vec<u8>,
@@ -82,6 +84,20 @@ impl Framer {
     }
 
     fn end_of_line(&mut self, line: Vec<u8>, out: &mut Vec<Framed>) {
+        // hbd's compact frame is one line. It never holds '=', so a classic
+        // field line (`name=value`, whose value may hold "~s ") is never one.
+        if !line.contains(&b'=') {
+            if let Some(at) = compact::find_start(&line) {
+                if !self.in_frame || at == 0 {
+                    if self.in_frame {
+                        self.drop_frame("half frame (compact frame before the end marker)", out);
+                    }
+                    self.skipped += at as u64;
+                    out.push(Framed::Frame(line[at..].to_vec()));
+                    return;
+                }
+            }
+        }
         if line.len() > 4 && line.ends_with(b">>>\n") {
             // Noise glued to a start marker (a frame cut mid-line, then the next
             // one): resynchronise on the marker rather than lose the next frame too.
@@ -380,6 +396,37 @@ mod tests {
                 "split {split}"
             );
         }
+    }
+
+    #[test]
+    fn compact_frames_mix_with_classic_ones() {
+        const C: &[u8] = b"~s 1 a 1770 alpha 2a 65a1b2c0 65a1b2c3 3 AAAAAAAAAAAAAAAA\n";
+        let stream = [A, C, b"noise~s 1 u 1 b 2 3 4 3 x\n", B, b">>>\nt=x\n", C].concat();
+        for split in 0..stream.len() {
+            let mut f = Framer::new();
+            let mut out = frames(&mut f, &stream[..split]);
+            out.extend(frames(&mut f, &stream[split..]));
+            assert_eq!(
+                out,
+                vec![
+                    Framed::Frame(A.to_vec()),
+                    Framed::Frame(C.to_vec()),
+                    Framed::Frame(b"~s 1 u 1 b 2 3 4 3 x\n".to_vec()),
+                    Framed::Frame(B.to_vec()),
+                    Framed::Dropped {
+                        bytes: 8,
+                        why: "half frame (compact frame before the end marker)"
+                    },
+                    Framed::Frame(C.to_vec()),
+                ],
+                "split {split}"
+            );
+            assert_eq!(f.skipped, 5);
+        }
+        // Inside a classic frame a value may hold "~s ": still one field.
+        let mut f = Framer::new();
+        let m = b">>>\nt=x\ninfo=~s 1 a\n<<<\n";
+        assert_eq!(frames(&mut f, m), vec![Framed::Frame(m.to_vec())]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub enum CodecError {
     TooBig { len: usize, max: usize },
     #[error("more than {0} fields")]
     TooManyFields(usize),
-    #[error("does not start with >>>\\n or ###\\n (first bytes {0:?})")]
+    #[error("does not start with >>>\\n, ###\\n or ~s (first bytes {0:?})")]
     NoStartMarker(String),
     #[error("no end marker ({0})")]
     NoEndMarker(&'static str),
@@ -48,6 +48,8 @@ pub enum CodecError {
     Unencodable { name: String },
     #[error("NUL byte at offset {0} inside a classic message")]
     Nul(usize),
+    #[error("{0}")]
+    Compact(String),
 }
 
 /// A name both forms can carry: non-empty, bounded, UTF-8, no `=` (the

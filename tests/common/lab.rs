@@ -518,13 +518,40 @@ impl Lab {
     /// private mount namespace and a UTS namespace named `name`.
     pub fn node(&self, name: &str) -> Node {
         let netns = self.add_netns(name);
+        let holder = self.spawn_holder(&netns, name);
+        Node {
+            name: name.to_string(),
+            netns,
+            holder,
+        }
+    }
+
+    /// The node back after a crash (its processes, holder included, were
+    /// killed): a new holder in the same network namespace, so fresh mount
+    /// and UTS namespaces, as after a reboot. Its interfaces and addresses
+    /// are as the crash left them.
+    pub fn reboot(&self, node: &Node) -> Node {
+        assert!(
+            alive(&[node.holder]).is_empty(),
+            "{}: holder {} still runs",
+            node.name,
+            node.holder
+        );
+        let holder = self.spawn_holder(&node.netns, &node.name);
+        Node {
+            holder,
+            ..node.clone()
+        }
+    }
+
+    fn spawn_holder(&self, netns: &str, name: &str) -> u32 {
         // ip netns exec, unshare and sh all exec in place, so the child's pid
         // ends up being the holder's.
         let child = Command::new("ip")
             .args([
                 "netns",
                 "exec",
-                &netns,
+                netns,
                 "unshare",
                 "-m",
                 "-u",
@@ -560,11 +587,7 @@ impl Lab {
             );
             sleep(Duration::from_millis(10));
         }
-        Node {
-            name: name.to_string(),
-            netns,
-            holder,
-        }
+        holder
     }
 
     /// A namespace holding only an up bridge `br0`: the service LAN.

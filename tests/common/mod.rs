@@ -2,12 +2,14 @@
 //!
 //! `cluster` and `pty` are the loopback pair and the pty relay `hbd demo` uses
 //! (the files are shared with src/cli, not copied); `one_at_a_time` keeps the
-//! timing-sensitive daemon tests from competing for a 2-core box.
+//! timing-sensitive daemon tests from competing for a 2-core box. `hblab` is
+//! the interop lab: a node runs the real heartbeat 3.0.6 or hbd.
 // Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
 #[path = "../../src/cli/demo_cluster.rs"]
 pub mod cluster;
+pub mod hblab;
 pub mod lab;
 #[path = "../../src/cli/demo_pty.rs"]
 pub mod pty;

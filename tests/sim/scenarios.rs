@@ -38,9 +38,16 @@ pub enum Scenario {
     /// takeover; afterwards, with both nodes up and links healed, every group
     /// runs on exactly one node.
     Chaos,
+    /// With a fence hook: a crash (the fence may fail a few times first) or a
+    /// full partition. A group is never active on both nodes, not even during
+    /// the partition; the survivor takes over only after a successful fence.
+    Fencing,
+    /// Ping nodes (ipfail): one node loses its uplink while the nodes still
+    /// hear each other; every group moves to the other node and stays.
+    Uplink,
 }
 
-pub const ALL: [Scenario; 12] = [
+pub const ALL: [Scenario; 14] = [
     Scenario::Startup,
     Scenario::Crash,
     Scenario::CrashRestart,
@@ -53,6 +60,8 @@ pub const ALL: [Scenario; 12] = [
     Scenario::FailedStart,
     Scenario::FailedStop,
     Scenario::Chaos,
+    Scenario::Fencing,
+    Scenario::Uplink,
 ];
 
 fn ms(x: u64) -> Duration {
@@ -130,9 +139,11 @@ fn home(g: usize, w: &World) -> usize {
 pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, String)>> {
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9));
     let af = match scenario {
-        Scenario::Standby | Scenario::Takeover | Scenario::FailedStart | Scenario::FailedStop => {
-            [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize]
-        }
+        Scenario::Standby
+        | Scenario::Takeover
+        | Scenario::FailedStart
+        | Scenario::FailedStop
+        | Scenario::Uplink => [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize],
         _ => [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][rng.range(0, 2) as usize],
     };
     let mut w = World::new(seed, config(af));
@@ -166,6 +177,12 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, Stri
 fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> Result<(), String> {
     if scenario == Scenario::FailedStart {
         return failed_start(w, rng);
+    }
+    if scenario == Scenario::Fencing {
+        return fencing(w, rng);
+    }
+    if scenario == Scenario::Uplink {
+        return uplink(w, rng, af);
     }
     let first = rng.range(0, 1) as usize;
     w.start(first);
@@ -344,13 +361,40 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
             }
             exactly_one_owner_of(w, 1, "group 1 after failed standby")?;
         }
-        Scenario::FailedStart => unreachable!(),
+        Scenario::FailedStart | Scenario::Fencing | Scenario::Uplink => unreachable!(),
         Scenario::Chaos => {
             // Double activity is expected after crashes and cuts; the world's
             // bound still limits how long it may last once connected.
             w.heal_bound = Duration::from_millis(DEADTIME + 6000);
+            // Half the runs with fencing (some fences failing first) and a
+            // ping node whose reachability flips, applied by reload.
+            let extras = rng.chance(50);
+            if extras {
+                w.cfg.hbd.fence_hook = Some("/usr/local/sbin/fence-peer".into());
+                w.cfg.hbd.fence_required = rng.chance(70);
+                w.cfg.ping_nodes = vec![hbd::config::PingNode {
+                    name: "198.51.100.1".into(),
+                    addrs: vec!["198.51.100.1".into()],
+                }];
+                w.fence_failures = rng.range(0, 3) as u32;
+                for i in 0..2 {
+                    let cfg = w.cfg.clone();
+                    w.log(format!("reload {} with fencing and a ping node", NAMES[i]));
+                    w.handle(i, Input::Reload(Box::new(cfg)));
+                    w.handle(i, Input::PingNode { index: 0, up: true });
+                }
+            }
             for _ in 0..rng.range(3, 8) {
                 let who = rng.range(0, 1) as usize;
+                if extras && rng.chance(30) {
+                    let up = rng.chance(50);
+                    w.log(format!(
+                        "{} ping node {}",
+                        NAMES[who],
+                        if up { "up" } else { "down" }
+                    ));
+                    w.handle(who, Input::PingNode { index: 0, up });
+                }
                 match rng.range(0, 8) {
                     0 => {
                         let (from, l) = (rng.range(0, 1) as usize, rng.range(0, 1) as usize);
@@ -469,6 +513,134 @@ fn failed_start(w: &mut World, rng: &mut Rng) -> Result<(), String> {
     expect_owner(w, 0, 1 - a, "stays after failed start")?;
     for (g, c) in w.changes.iter().enumerate() {
         if *c > 4 {
+            return Err(format!("group {g} changed owner {c} times (flapping)"));
+        }
+    }
+    Ok(())
+}
+
+fn start_both(w: &mut World, rng: &mut Rng) -> Result<(), String> {
+    let first = rng.range(0, 1) as usize;
+    w.start(first);
+    w.run_until(Instant::from_millis(rng.range(0, 3000)))?;
+    w.start(1 - first);
+    converge(
+        w,
+        Instant::from_millis(30_000),
+        "startup on home nodes",
+        |w| (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, home(g, w), "home")),
+    )
+}
+
+fn fencing(w: &mut World, rng: &mut Rng) -> Result<(), String> {
+    w.cfg.hbd.fence_hook = Some("/usr/local/sbin/fence-peer".into());
+    w.strict_exclusive = true;
+    start_both(w, rng)?;
+    // From here on, not one moment of double activity is allowed.
+    w.check_after = w.now;
+    let victim = rng.range(0, 1) as usize;
+    w.run_until(w.now + ms(rng.range(0, 2000)))?;
+    let t0 = w.now;
+    let fails = rng.range(0, 2) as u32;
+    w.fence_failures = fails;
+    if rng.chance(50) {
+        w.kill(victim);
+    } else {
+        // Every link cut both ways: each side sees the other die and fences;
+        // the first fence to land powers the other node off.
+        for from in 0..2 {
+            for l in 0..2 {
+                w.set_cut(from, l, true);
+            }
+        }
+    }
+    // dead time + a status tick + each failed fence's 5 s retry + fence time
+    // + every group's scripts + slack.
+    let bound = DEADTIME
+        + KEEPALIVE
+        + fails as u64 * (5000 + 1500)
+        + 1500
+        + all_groups_script_bound(w)
+        + 1000;
+    converge(w, t0 + ms(bound), "takeover after fence", |w| {
+        let alive: Vec<usize> = (0..2).filter(|&i| w.nodes[i].is_some()).collect();
+        if alive.len() != 1 {
+            return Err(format!("{} node(s) alive", alive.len()));
+        }
+        (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, alive[0], "after fence"))
+    })?;
+    if w.fenced.len() != 1 {
+        return Err(format!("expected one successful fence, saw {:?}", w.fenced));
+    }
+    let survivor = 1 - w.fenced[0].1;
+    // Takeover never started before the fence landed.
+    let fenced_at = w.fenced[0].0;
+    if let Some((at, _)) = w.events[survivor]
+        .iter()
+        .find(|(at, e)| *at >= t0 && matches!(e, Event::TakeoverStarted { .. }))
+    {
+        if *at < fenced_at {
+            return Err(format!(
+                "takeover started at {at}, before the fence at {fenced_at}"
+            ));
+        }
+    }
+    // The fenced node reboots into a healed network.
+    for from in 0..2 {
+        for l in 0..2 {
+            w.set_cut(from, l, false);
+        }
+    }
+    w.run_until(w.now + ms(rng.range(0, 3000)))?;
+    w.start(1 - survivor);
+    w.run_until(w.now + ms(45_000))?;
+    exactly_one_owner(w, "after the fenced node returns")
+}
+
+fn uplink(w: &mut World, rng: &mut Rng, _af: AutoFailback) -> Result<(), String> {
+    w.cfg.ping_nodes = vec![hbd::config::PingNode {
+        name: "198.51.100.1".into(),
+        addrs: vec!["198.51.100.1".into()],
+    }];
+    let first = rng.range(0, 1) as usize;
+    w.start(first);
+    w.handle(first, Input::PingNode { index: 0, up: true });
+    w.run_until(Instant::from_millis(rng.range(0, 3000)))?;
+    w.start(1 - first);
+    w.handle(1 - first, Input::PingNode { index: 0, up: true });
+    converge(
+        w,
+        Instant::from_millis(30_000),
+        "startup on home nodes",
+        |w| (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, home(g, w), "home")),
+    )?;
+    w.run_until(w.now + ms(3000 + rng.range(0, 2000)))?;
+    let loser = rng.range(0, 1) as usize;
+    let keeper = 1 - loser;
+    w.log(format!("{} loses its uplink", NAMES[loser]));
+    w.handle(
+        loser,
+        Input::PingNode {
+            index: 0,
+            up: false,
+        },
+    );
+    // 2 × keepalive, the standby exchange, every group stopped and started.
+    let bound = 2 * KEEPALIVE + 4 * KEEPALIVE + 2 * all_groups_script_bound(w) + 3000;
+    converge(
+        w,
+        w.now + ms(bound),
+        "groups move to the node with the uplink",
+        |w| (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, keeper, "uplink")),
+    )?;
+    w.run_until(w.now + ms(20_000))?;
+    (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, keeper, "stays"))?;
+    // The uplink returns: equal counts change nothing.
+    w.handle(loser, Input::PingNode { index: 0, up: true });
+    w.run_until(w.now + ms(20_000))?;
+    (0..w.cfg.groups.len()).try_for_each(|g| expect_owner(w, g, keeper, "equal counts"))?;
+    for (g, c) in w.changes.iter().enumerate() {
+        if *c > 3 {
             return Err(format!("group {g} changed owner {c} times (flapping)"));
         }
     }

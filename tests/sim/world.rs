@@ -112,6 +112,8 @@ enum Pending {
         resource: usize,
         action: Action,
     },
+    /// A fence `node` asked for against the other node.
+    Fence { node: usize, incarnation: u32 },
 }
 
 pub struct SimNode {
@@ -156,6 +158,14 @@ pub struct World {
     pub paused_until: [Option<Instant>; 2],
     pub events: [Vec<(Instant, Event)>; 2],
     pub steps: u64,
+    /// Fences fail this many times before one works (a fence powers the
+    /// target off: its process and resources vanish).
+    pub fence_failures: u32,
+    /// `(when, fenced node)`.
+    pub fenced: Vec<(Instant, usize)>,
+    /// Any group active on both nodes after `check_after` is a violation,
+    /// partition or not (what fencing promises).
+    pub strict_exclusive: bool,
 }
 
 impl World {
@@ -201,6 +211,9 @@ impl World {
             paused_until: [None, None],
             events: [Vec::new(), Vec::new()],
             steps: 0,
+            fence_failures: 0,
+            fenced: Vec::new(),
+            strict_exclusive: false,
         }
     }
 
@@ -346,6 +359,17 @@ impl World {
                     self.log(format!("{} event: {}", NAMES[i], e));
                     self.events[i].push((self.now, e));
                 }
+                Output::Fence { node, reason } => {
+                    self.log(format!("{} fence {node} ({reason})", NAMES[i]));
+                    let at = self.now + Duration::from_millis(self.rng.range(50, 1500));
+                    self.schedule(
+                        at,
+                        Pending::Fence {
+                            node: i,
+                            incarnation,
+                        },
+                    );
+                }
                 Output::ShutdownComplete => {
                     self.log(format!("{} shutdown complete", NAMES[i]));
                     // heartbeat keeps running ~2 s after shutdone (§6.9).
@@ -396,6 +420,7 @@ impl World {
                     let target = match &p {
                         Pending::Msg { to, .. } => *to,
                         Pending::Step { node, .. } => *node,
+                        Pending::Fence { node, .. } => *node,
                     };
                     if let Some(until) = self.paused_until[target] {
                         if until > self.now {
@@ -492,6 +517,26 @@ impl World {
                 };
                 self.handle(node, Input::StepDone { id, outcome });
             }
+            Pending::Fence { node, incarnation } => {
+                if self.nodes[node].as_ref().map(|n| n.incarnation) != Some(incarnation) {
+                    return;
+                }
+                let target = 1 - node;
+                let ok = self.fence_failures == 0;
+                if ok {
+                    self.log(format!("{} fences {}", NAMES[node], NAMES[target]));
+                    self.kill(target);
+                    self.fenced.push((self.now, target));
+                } else {
+                    self.fence_failures -= 1;
+                    self.log(format!("{} fails to fence {}", NAMES[node], NAMES[target]));
+                }
+                let input = Input::FenceDone {
+                    node: NAMES[target].into(),
+                    ok,
+                };
+                self.handle(node, input);
+            }
         }
     }
 
@@ -542,6 +587,12 @@ impl World {
                 }
             }
             if now_active[0] && now_active[1] {
+                if self.strict_exclusive && self.now > self.check_after {
+                    return Err(format!(
+                        "group {g} active on both nodes at {} although fencing is configured",
+                        self.now
+                    ));
+                }
                 let since = *self.both_since[g].get_or_insert(self.now);
                 if let Some(c) = self.connected_since {
                     let from = since.max(c).max(self.check_after);

@@ -1,0 +1,1814 @@
+//! The fault-injection matrix (root only): a real pair of `hbd run` in the
+//! namespace lab, a floating address and a web service as the group, and one
+//! fault per scenario — crashes, freezes, restarts, cut and flapping links,
+//! loss, misbehaving resource scripts, a full state disk, a broken reload, a
+//! healed partition.
+//!
+//! While a scenario runs, a bounded background sampler reads both nodes'
+//! local addresses (`/proc/<holder>/net/fib_trie`, no process spawned) and,
+//! when the group has one, their mount tables every ~5 ms: the time both held
+//! the group is the dual-ownership window. A client in its own namespace asks
+//! the service over HTTP every ~10 ms: the time to service. Every scenario
+//! becomes a row of RELIABILITY.md (tests/common/reliability.rs), written
+//! before the test fails on a red row.
+//!
+//! `HBD_FAULTS=name,name` runs a subset (names as in `SCENARIOS`).
+
+mod common;
+#[path = "common/reliability.rs"]
+mod reliability;
+
+use common::lab::{self, Lab, Lan, LoopDevice, Node, SerialPair};
+use reliability::{Row, Verdict};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, sleep, JoinHandle};
+use std::time::{Duration, Instant};
+
+const FLOAT: &str = "192.0.2.50";
+const PORT: u16 = 8080;
+/// The pair's authkeys secret: grepped for in every log at the end.
+const SECRET: &str = "faults-lab-secret-3c1f9a";
+const KEEPALIVE_MS: u64 = 200;
+const DEADTIME_MS: u64 = 1000;
+const NAMES: [&str; 2] = ["nodea", "nodeb"];
+const HB_ADDRS: [&str; 2] = ["10.250.0.1", "10.250.0.2"];
+/// A sampler or prober never runs longer than this, whatever the scenario.
+const MAX_RUN: Duration = Duration::from_secs(120);
+
+// ----------------------------------------------------------------- the pair
+
+#[derive(Clone, Default)]
+struct Opts {
+    /// Extra resources after the address (names as in haresources).
+    extra: Vec<String>,
+    /// A shared ext4 disk mounted by the group (Filesystem::DEV::MNT::ext4).
+    disk: bool,
+    script_timeout: &'static str,
+}
+
+struct NodeDirs {
+    conf: PathBuf,
+    toml: PathBuf,
+    state: PathBuf,
+    run: PathBuf,
+    log: PathBuf,
+}
+
+struct Pair {
+    lab: Lab,
+    _lan: Lan,
+    n: [Node; 2],
+    client: Node,
+    serial: SerialPair,
+    d: [NodeDirs; 2],
+    pid: [Option<u32>; 2],
+    /// Mount point of the shared disk, when the group has one.
+    mnt: Option<String>,
+    _disk: Option<LoopDevice>,
+    toml_text: [String; 2],
+}
+
+fn repo(p: &str) -> String {
+    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn write_exec(path: &Path, text: &str) {
+    fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod script");
+}
+
+impl Pair {
+    fn new(opts: Opts) -> Pair {
+        let lab = Lab::new();
+        let lan = lab.lan("lan");
+        let a = lab.node(NAMES[0]);
+        let b = lab.node(NAMES[1]);
+        let client = lab.node("client");
+        for (node, addr) in [
+            (&a, "192.0.2.1/24"),
+            (&b, "192.0.2.2/24"),
+            (&client, "192.0.2.100/24"),
+        ] {
+            lab.join(&lan, node, "lan0");
+            node.addr("lan0", addr);
+        }
+        lab.link(&a, "hb0", &b, "hb0");
+        a.addr("hb0", &format!("{}/24", HB_ADDRS[0]));
+        b.addr("hb0", &format!("{}/24", HB_ADDRS[1]));
+        let serial = lab.serial_pair("tty");
+        let www = lab.dir().join("www");
+        fs::create_dir_all(&www).unwrap();
+        fs::write(www.join("index.html"), "hello\n").unwrap();
+
+        let mut disk = None;
+        let mut mnt = None;
+        let mut resources = vec![format!("IPaddr::{FLOAT}/24/lan0")];
+        if opts.disk {
+            let lo = lab.ext4_loop("shared", 16);
+            let m = lab.dir().join("srv");
+            fs::create_dir_all(&m).unwrap();
+            let m = m.to_str().unwrap().to_string();
+            resources.push(format!("Filesystem::{}::{m}::ext4", lo.dev.display()));
+            mnt = Some(m);
+            disk = Some(lo);
+        }
+        resources.extend(opts.extra.iter().cloned());
+        resources.push(format!("hbweb::{FLOAT}::{PORT}::{}", www.display()));
+
+        let mk = |i: usize| -> NodeDirs {
+            let base = lab.dir().join(NAMES[i]);
+            let conf = base.join("conf");
+            for sub in ["conf/resource.d", "state", "run"] {
+                fs::create_dir_all(base.join(sub)).unwrap();
+            }
+            NodeDirs {
+                toml: conf.join("hbd.toml"),
+                conf,
+                state: base.join("state"),
+                run: base.join("run"),
+                log: base.join("hbd.log"),
+            }
+        };
+        let d = [mk(0), mk(1)];
+        let group = resources
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let timeout = if opts.script_timeout.is_empty() {
+            "10s"
+        } else {
+            opts.script_timeout
+        };
+        let mut toml_text = [String::new(), String::new()];
+        for i in 0..2 {
+            let tty = if i == 0 { &serial.a } else { &serial.b };
+            let text = format!(
+                "nodes = [\"{a}\", \"{b}\"]\n\
+                 keepalive = \"{KEEPALIVE_MS}ms\"\n\
+                 deadtime = \"{DEADTIME_MS}ms\"\n\
+                 warntime = \"500ms\"\n\
+                 initdead = \"2s\"\n\
+                 udpport = 694\n\
+                 auto_failback = \"off\"\n\
+                 realtime = false\n\n\
+                 [[media]]\ntype = \"ucast\"\ndev = \"hb0\"\npeer = \"{peer}\"\n\n\
+                 [[media]]\ntype = \"serial\"\npath = \"{tty}\"\n\n\
+                 [auth]\nauthkeys = \"authkeys\"\n\n\
+                 [[group]]\nhome = \"{a}\"\nresources = [{group}]\n\n\
+                 [hbd]\nscript_timeout = \"{timeout}\"\n\
+                 resource_dirs = [\"{rd}\", \"{fx}\"]\n",
+                a = NAMES[0],
+                b = NAMES[1],
+                peer = HB_ADDRS[1 - i],
+                tty = tty.display(),
+                rd = repo("resource.d"),
+                fx = repo("tests/fixtures/resource.d"),
+            );
+            fs::write(&d[i].toml, &text).unwrap();
+            let keys = d[i].conf.join("authkeys");
+            fs::write(&keys, format!("auth 2\n2 sha1 {SECRET}\n")).unwrap();
+            fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
+            // Few, quick announcements: the client must follow within the
+            // scenario, and no announcer may outlive a short scenario by much.
+            fs::write(
+                d[i].conf.join("hbd-agents.conf"),
+                "HBD_ARP_COUNT=3\nHBD_ARP_INTERVAL_MS=100\n",
+            )
+            .unwrap();
+            toml_text[i] = text;
+        }
+        Pair {
+            lab,
+            _lan: lan,
+            n: [a, b],
+            client,
+            serial,
+            d,
+            pid: [None, None],
+            mnt,
+            _disk: disk,
+            toml_text,
+        }
+    }
+
+    /// A node-local resource script in `<conf>/resource.d` (found first).
+    fn script(&self, i: usize, name: &str, text: &str) {
+        write_exec(&self.d[i].conf.join("resource.d").join(name), text);
+    }
+
+    fn start(&mut self, i: usize) -> u32 {
+        let d = &self.d[i];
+        let pid = self.lab.spawn_logged(
+            &self.n[i],
+            &[("HBD_LOG", "debug")],
+            &[
+                common::hbd_exe().to_str().unwrap(),
+                "run",
+                "-c",
+                d.toml.to_str().unwrap(),
+                "--node",
+                NAMES[i],
+                "--state-dir",
+                d.state.to_str().unwrap(),
+                "--run-dir",
+                d.run.to_str().unwrap(),
+            ],
+            &d.log,
+        );
+        self.pid[i] = Some(pid);
+        pid
+    }
+
+    fn status(&self, i: usize) -> Option<hbd::shell::proto::StatusReport> {
+        common::cluster::status(&self.d[i].run).ok()
+    }
+
+    /// The group's state on node `i` (`running`, `peer`, `stopped`, …).
+    fn group_state(&self, i: usize) -> Option<String> {
+        self.status(i)
+            .and_then(|s| s.groups.first().map(|g| g.state.clone()))
+    }
+
+    fn peer_state(&self, i: usize) -> Option<String> {
+        self.status(i).map(|s| s.peer.state)
+    }
+
+    fn log(&self, i: usize) -> String {
+        fs::read_to_string(&self.d[i].log).unwrap_or_default()
+    }
+
+    fn tail(&self, i: usize) -> String {
+        common::cluster::tail(&self.d[i].log, 25)
+    }
+
+    /// nodea alone takes the group (initdead), then nodeb joins: the usual
+    /// way a pair comes up without heartbeat's 10 s start-up deadlock breaker.
+    fn bring_up(&mut self) {
+        self.start(0);
+        let up = lab::wait_for(Duration::from_secs(10), || {
+            (self.group_state(0).as_deref() == Some("running")
+                && self.client.http_get(FLOAT, PORT, 300).is_some())
+            .then_some(())
+        });
+        assert!(up.is_some(), "nodea never ran the group:\n{}", self.tail(0));
+        self.start(1);
+        let joined = lab::wait_for(Duration::from_secs(10), || {
+            (self.peer_state(0).as_deref() == Some("active")
+                && self.peer_state(1).as_deref() == Some("active")
+                && self.group_state(1).as_deref() == Some("peer"))
+            .then_some(())
+        });
+        assert!(
+            joined.is_some(),
+            "the pair did not form:\n{}\n---\n{}",
+            self.tail(0),
+            self.tail(1)
+        );
+        // A node advertises deadtime + 2 s for its first 5 s (heartbeat's
+        // start-up boost, spec §3.3): faults start after it on both.
+        let boosted = lab::wait_for(Duration::from_secs(8), || {
+            (0..2)
+                .all(|i| {
+                    self.status(i)
+                        .is_some_and(|s| s.uptime_ms > common::cluster::DT_BOOST_FOR_MS + 200)
+                })
+                .then_some(())
+        });
+        assert!(boosted.is_some(), "the daemons did not report their uptime");
+    }
+
+    /// The machine dies: the daemon by SIGKILL, then everything else the node
+    /// ran (the service, ARP announcers) and its floating address, as a
+    /// power cut would take them.
+    fn crash(&mut self, i: usize) {
+        if let Some(pid) = self.pid[i].take() {
+            lab::signal(pid, "KILL");
+        }
+        let holder = self.n[i].holder;
+        for pid in self.n[i].pids() {
+            if pid != holder {
+                lab::signal(pid, "KILL");
+            }
+        }
+        let _ = self.n[i].run(&["ip", "addr", "del", &format!("{FLOAT}/24"), "dev", "lan0"]);
+        if let Some(m) = &self.mnt {
+            let _ = self.n[i].run(&["umount", "-l", m]);
+        }
+    }
+
+    fn samplers(&self) -> Probes {
+        Probes::start(self)
+    }
+
+    /// Fails if the secret appears in either log.
+    fn secret_logged(&self) -> bool {
+        (0..2).any(|i| self.log(i).contains(SECRET))
+    }
+}
+
+/// The scenario running now, for the names of the kept logs.
+static CURRENT: Mutex<String> = Mutex::new(String::new());
+
+impl Drop for Pair {
+    /// Keeps both daemons' logs under target/reliability/logs/ (the lab's
+    /// directory goes away with it): the evidence behind a red row.
+    fn drop(&mut self) {
+        let key = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let dir = reliability::logs_dir();
+        if fs::create_dir_all(&dir).is_ok() {
+            for (d, name) in self.d.iter().zip(NAMES) {
+                let _ = fs::copy(&d.log, dir.join(format!("{key}-{name}.log")));
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------- sampler and prober
+
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    t: u64,
+    own: [bool; 2],
+}
+
+#[derive(Clone, Debug)]
+struct Probe {
+    t: u64,
+    by: Option<String>,
+}
+
+struct Probes {
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    probes: Arc<Mutex<Vec<Probe>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Whether `addr` is a local address of the namespace `holder` lives in.
+fn has_local_addr(holder: u32, addr: &str) -> bool {
+    let Ok(trie) = fs::read_to_string(format!("/proc/{holder}/net/fib_trie")) else {
+        return false;
+    };
+    let want = format!("-- {addr}");
+    let mut lines = trie.lines();
+    while let Some(l) = lines.next() {
+        if l.trim_end().ends_with(&want) {
+            if let Some(next) = lines.next() {
+                if next.contains("host LOCAL") {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+fn has_mount(holder: u32, mnt: &str) -> bool {
+    fs::read_to_string(format!("/proc/{holder}/mounts"))
+        .map(|m| m.contains(&format!(" {mnt} ")))
+        .unwrap_or(false)
+}
+
+impl Probes {
+    fn start(p: &Pair) -> Probes {
+        let t0 = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let probes = Arc::new(Mutex::new(Vec::new()));
+        let holders = [p.n[0].holder, p.n[1].holder];
+        let mnt = p.mnt.clone();
+        let (st, out) = (stop.clone(), samples.clone());
+        let sampler = thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
+                let own = holders.map(|h| {
+                    has_local_addr(h, FLOAT) || mnt.as_deref().is_some_and(|m| has_mount(h, m))
+                });
+                out.lock().unwrap().push(Sample {
+                    t: t0.elapsed().as_millis() as u64,
+                    own,
+                });
+                sleep(Duration::from_millis(5));
+            }
+        });
+        let client = p.client.clone();
+        let (st, out) = (stop.clone(), probes.clone());
+        let prober = thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
+                let by = client.http_get(FLOAT, PORT, 250).map(|(by, _)| by);
+                out.lock().unwrap().push(Probe {
+                    t: t0.elapsed().as_millis() as u64,
+                    by,
+                });
+                sleep(Duration::from_millis(10));
+            }
+        });
+        Probes {
+            t0,
+            stop,
+            samples,
+            probes,
+            threads: vec![sampler, prober],
+        }
+    }
+
+    /// Milliseconds since the probes started: mark a fault with it.
+    fn now(&self) -> u64 {
+        self.t0.elapsed().as_millis() as u64
+    }
+
+    fn finish(mut self) -> Measure {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let samples = self.samples.lock().unwrap().clone();
+        let probes = self.probes.lock().unwrap().clone();
+        Measure { samples, probes }
+    }
+}
+
+struct Measure {
+    samples: Vec<Sample>,
+    probes: Vec<Probe>,
+}
+
+impl Measure {
+    /// Total time both nodes held the group (from `from` on).
+    fn dual_ms(&self, from: u64) -> u64 {
+        self.samples
+            .windows(2)
+            .filter(|w| w[0].t >= from && w[0].own[0] && w[0].own[1])
+            .map(|w| w[1].t - w[0].t)
+            .sum()
+    }
+
+    /// How many times the group moved from one sole holder to the other.
+    fn owner_changes(&self) -> usize {
+        let mut last: Option<usize> = None;
+        let mut changes = 0;
+        for s in &self.samples {
+            let sole = match s.own {
+                [true, false] => Some(0),
+                [false, true] => Some(1),
+                _ => None,
+            };
+            if let Some(o) = sole {
+                if last.is_some_and(|l| l != o) {
+                    changes += 1;
+                }
+                last = Some(o);
+            }
+        }
+        changes
+    }
+
+    /// After `from`: when the group came to rest on one node (the sample
+    /// from which one sole holder lasts to the end), who that is, and when
+    /// the client was first answered by it. A keeper the client cannot reach
+    /// (its ARP entry still names the other node) shows as a late answer.
+    fn resolution(&self, from: u64) -> Resolution {
+        let mut rest: Option<(u64, usize)> = None;
+        for s in self.samples.iter().filter(|s| s.t >= from) {
+            let sole = match s.own {
+                [true, false] => Some(0),
+                [false, true] => Some(1),
+                _ => None,
+            };
+            rest = match (sole, rest) {
+                (Some(o), Some((t, k))) if o == k => Some((t, k)),
+                (Some(o), _) => Some((s.t, o)),
+                (None, _) => None,
+            };
+        }
+        let keeper = rest.map(|r| r.1);
+        Resolution {
+            sole_ms: rest.map(|r| r.0 - from),
+            keeper,
+            served_ms: keeper.and_then(|k| self.service_by(from, NAMES[k])),
+        }
+    }
+
+    /// Who holds the group in the last sample: 0, 1, both (2) or nobody (3).
+    fn final_holder(&self) -> usize {
+        match self.samples.last().map(|s| s.own) {
+            Some([true, false]) => 0,
+            Some([false, true]) => 1,
+            Some([true, true]) => 2,
+            _ => 3,
+        }
+    }
+
+    /// From `from` to the first answer served by `node`.
+    fn service_by(&self, from: u64, node: &str) -> Option<u64> {
+        self.probes
+            .iter()
+            .find(|p| p.t >= from && p.by.as_deref() == Some(node))
+            .map(|p| p.t - from)
+    }
+
+    /// The longest stretch without an answer from `from` on (0: every probe
+    /// was answered).
+    fn longest_outage(&self, from: u64) -> u64 {
+        let mut worst = 0;
+        let mut down_since: Option<u64> = None;
+        for p in self.probes.iter().filter(|p| p.t >= from) {
+            match (&p.by, down_since) {
+                (None, None) => down_since = Some(p.t),
+                (Some(_), Some(s)) => {
+                    worst = worst.max(p.t - s);
+                    down_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let (Some(s), Some(last)) = (down_since, self.probes.last()) {
+            worst = worst.max(last.t - s);
+        }
+        worst
+    }
+}
+
+struct Resolution {
+    sole_ms: Option<u64>,
+    keeper: Option<usize>,
+    served_ms: Option<u64>,
+}
+
+impl Resolution {
+    /// Adds the problems of a resolution that took longer than `limit_ms`.
+    fn check(&self, bad: &mut Vec<String>, after: &str, limit_ms: u64) {
+        match (self.sole_ms, self.served_ms) {
+            (None, _) => bad.push(format!("no single holder after {after}")),
+            (Some(s), _) if s > limit_ms => {
+                bad.push(format!("single holder only {s} ms after {after}"))
+            }
+            (Some(_), None) => bad.push(format!(
+                "the client was never answered by the keeper {} after {after} (its ARP entry still names the other node: no re-announcement)",
+                who(self.keeper.unwrap_or(3))
+            )),
+            (Some(_), Some(v)) if v > limit_ms => bad.push(format!(
+                "the client was answered by the keeper {} only {v} ms after {after} (stale ARP entry: no re-announcement)",
+                who(self.keeper.unwrap_or(3))
+            )),
+            _ => {}
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "single holder {} after {} ms, client answered by it after {} ms",
+            who(self.keeper.unwrap_or(3)),
+            self.sole_ms.map(|v| v.to_string()).unwrap_or("–".into()),
+            self.served_ms
+                .map(|v| v.to_string())
+                .unwrap_or("never (within the run)".into())
+        )
+    }
+}
+
+fn who(i: usize) -> &'static str {
+    match i {
+        0 => "nodea",
+        1 => "nodeb",
+        2 => "both",
+        _ => "nobody",
+    }
+}
+
+/// The node that alone holds the floating address now, if one does.
+fn sole_holder(p: &Pair) -> Option<usize> {
+    match [0, 1].map(|i| has_local_addr(p.n[i].holder, FLOAT)) {
+        [true, false] => Some(0),
+        [false, true] => Some(1),
+        _ => None,
+    }
+}
+
+/// Waits (bounded) until exactly one node holds the group and the client is
+/// answered by it; returns that node.
+fn settle(p: &Pair, within: Duration) -> Option<usize> {
+    settle_on(p, None, within)
+}
+
+/// As [`settle`], waiting for `on` (when given) to be that node: a hand-over
+/// that has not begun yet must not count as settled.
+fn settle_on(p: &Pair, on: Option<usize>, within: Duration) -> Option<usize> {
+    lab::wait_for(within, || {
+        let own = [0, 1].map(|i| has_local_addr(p.n[i].holder, FLOAT));
+        let sole = match own {
+            [true, false] => 0,
+            [false, true] => 1,
+            _ => return None,
+        };
+        if on.is_some_and(|o| o != sole) {
+            return None;
+        }
+        p.client
+            .http_get(FLOAT, PORT, 300)
+            .filter(|(by, _)| by == NAMES[sole])
+            .map(|_| sole)
+    })
+}
+
+// ---------------------------------------------------------------- scenarios
+
+type Scenario = fn() -> Row;
+
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("kill9", kill9_active_node),
+    ("kill9_daemon_only", kill9_daemon_only),
+    ("sigstop", sigstop_twice_deadtime),
+    ("restart_loop", restart_loop),
+    ("ucast_down", ucast_down),
+    ("serial_down", serial_down),
+    ("both_down", both_links_down),
+    ("flapping", link_flapping),
+    ("asymmetric", asymmetric_loss),
+    ("loss20", loss_20),
+    ("loss50", loss_50),
+    ("jitter", jitter),
+    ("start_fails", start_fails),
+    ("stop_holds_mount", stop_with_a_process_holding_the_mount),
+    ("stop_hangs", stop_hangs),
+    ("status_lies", status_lies),
+    ("full_disk", full_state_disk),
+    ("bad_reload", reload_with_errors),
+    ("heal", partition_heals),
+];
+
+fn row(
+    scenario: &str,
+    expected: &str,
+    observed: String,
+    dual: Option<u64>,
+    service: Option<u64>,
+    problems: Vec<String>,
+) -> Row {
+    let verdict = if problems.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail(problems.join("; "))
+    };
+    Row {
+        scenario: scenario.into(),
+        expected: expected.into(),
+        observed,
+        dual_ms: dual,
+        service_ms: service,
+        verdict,
+    }
+}
+
+fn check(problems: &mut Vec<String>, ok: bool, what: impl Into<String>) {
+    if !ok {
+        problems.push(what.into());
+    }
+}
+
+fn kill9_active_node() -> Row {
+    let name = "kill -9 of the active node (machine crash: daemon, service and address gone)";
+    let expected = "nodeb takes over within deadtime + scripts (< 3 s); never both";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    p.crash(0);
+    let took = settle(&p, Duration::from_secs(8));
+    sleep(Duration::from_millis(300));
+    let m = pr.finish();
+    let tts = m.service_by(fault, "nodeb");
+    let dual = m.dual_ms(fault);
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        took == Some(1),
+        format!("final holder {:?}", took.map(who)),
+    );
+    check(&mut bad, dual == 0, format!("dual ownership {dual} ms"));
+    check(
+        &mut bad,
+        tts.is_some_and(|t| t < 3000),
+        format!("service after {tts:?} ms"),
+    );
+    check(&mut bad, !p.secret_logged(), "secret in a log");
+    row(
+        name,
+        expected,
+        format!(
+            "nodeb serves after {} ms; {} owner change(s)",
+            tts.unwrap_or(0),
+            m.owner_changes()
+        ),
+        Some(dual),
+        tts,
+        bad,
+    )
+}
+
+fn kill9_daemon_only() -> Row {
+    let name = "kill -9 of hbd only on the active node (machine stays up), then hbd restarted";
+    let expected = "nodeb takes over; the address and service left on nodea overlap until hbd restarts there (unavoidable: nobody runs stop); the restarted hbd must then either release what it finds running or refuse to start (heartbeat's init script runs `ResourceManager verifyallidle`, spec §6.2)";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    if let Some(pid) = p.pid[0].take() {
+        lab::signal(pid, "KILL");
+    }
+    let took = lab::wait_for(Duration::from_secs(6), || {
+        (p.group_state(1).as_deref() == Some("running")).then_some(())
+    });
+    sleep(Duration::from_millis(500));
+    let restart = pr.now();
+    let pid = p.start(0);
+    let settled = settle(&p, Duration::from_secs(10));
+    let refused = lab::alive(&[pid]).is_empty();
+    sleep(Duration::from_millis(500));
+    let m = pr.finish();
+    let dual_before_restart: u64 = m
+        .samples
+        .windows(2)
+        .filter(|w| w[0].t >= fault && w[0].t < restart && w[0].own[0] && w[0].own[1])
+        .map(|w| w[1].t - w[0].t)
+        .sum();
+    let dual_after = m.dual_ms(restart);
+    let mut bad = vec![];
+    check(&mut bad, took.is_some(), "nodeb did not take over");
+    check(
+        &mut bad,
+        settled.is_some() || refused,
+        format!(
+            "the restarted hbd kept running and 10 s later the holder is {}",
+            who(m.final_holder())
+        ),
+    );
+    row(
+        name,
+        expected,
+        format!(
+            "overlap {dual_before_restart} ms while hbd was dead, {dual_after} ms after its restart; restarted hbd {}; final holder {}",
+            if refused { "exited" } else { "kept running" },
+            who(m.final_holder())
+        ),
+        Some(m.dual_ms(fault)),
+        m.service_by(fault, "nodeb"),
+        bad,
+    )
+}
+
+fn sigstop_twice_deadtime() -> Row {
+    let name = "SIGSTOP of the active hbd for 2 × deadtime, then SIGCONT";
+    let expected = "nodeb takes over after deadtime; overlap while nodea is frozen is unavoidable (its kernel keeps the address); after SIGCONT exactly one holder within 3 s";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let pid = p.pid[0].unwrap();
+    let fault = pr.now();
+    lab::signal(pid, "STOP");
+    sleep(Duration::from_millis(2 * DEADTIME_MS));
+    let took = p.group_state(1);
+    lab::signal(pid, "CONT");
+    let woke = pr.now();
+    let _ = settle(&p, Duration::from_secs(12));
+    sleep(Duration::from_millis(500));
+    let m = pr.finish();
+    let after_wake = m.dual_ms(woke);
+    let res = m.resolution(woke);
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        took.as_deref() == Some("running") || took.as_deref() == Some("starting"),
+        format!("nodeb's group was {took:?} while nodea was frozen"),
+    );
+    res.check(&mut bad, "SIGCONT", 3000);
+    check(
+        &mut bad,
+        m.owner_changes() <= 2,
+        format!("{} owner changes", m.owner_changes()),
+    );
+    row(
+        name,
+        expected,
+        format!(
+            "overlap {} ms in all, {after_wake} ms of it after SIGCONT; {}; {} owner change(s)",
+            m.dual_ms(fault),
+            res.describe(),
+            m.owner_changes()
+        ),
+        Some(m.dual_ms(fault)),
+        res.served_ms,
+        bad,
+    )
+}
+
+fn restart_loop() -> Row {
+    let name = "reboot-like restart loop: nodea crashed and restarted 5 times in a minute";
+    let expected =
+        "the group moves to nodeb once and stays (auto_failback off): 1 owner change, never both";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    for _ in 0..5 {
+        p.crash(0);
+        sleep(Duration::from_millis(2500));
+        p.start(0);
+        sleep(Duration::from_millis(4500));
+    }
+    let settled = settle(&p, Duration::from_secs(5));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let changes = m.owner_changes();
+    let mut bad = vec![];
+    check(&mut bad, dual == 0, format!("dual ownership {dual} ms"));
+    check(&mut bad, changes == 1, format!("{changes} owner changes"));
+    check(
+        &mut bad,
+        settled == Some(1),
+        format!("final holder {:?}", settled.map(who)),
+    );
+    row(
+        name,
+        expected,
+        format!(
+            "{changes} owner change(s); final holder {}",
+            who(m.final_holder())
+        ),
+        Some(dual),
+        m.service_by(fault, "nodeb"),
+        bad,
+    )
+}
+
+/// Cuts the chosen links of nodea for `hold`, restores them, and checks
+/// whether a failover was expected (both cut) or not.
+fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: bool) -> Row {
+    let both = ucast && serial;
+    let expected = if both {
+        "partition: nodeb takes over after deadtime (overlap unavoidable: no fencing); after the heal one keeps, one releases within 3 s, the keeper re-announces and the client follows"
+    } else {
+        "no failover (the other link carries the heartbeats): 0 owner changes, never both, service never interrupted"
+    };
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let mac = [p.n[0].mac("lan0"), p.n[1].mac("lan0")];
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    if ucast {
+        p.n[0].set_link("hb0", false);
+    }
+    if serial {
+        p.serial.pull();
+    }
+    sleep(hold);
+    let peer_seen = p.peer_state(1);
+    if ucast {
+        p.n[0].set_link("hb0", true);
+    }
+    if serial {
+        p.serial.plug();
+    }
+    let healed = pr.now();
+    let mut bad = vec![];
+    let observed;
+    let service;
+    if both {
+        // Resolution (one sole holder), then the client: its neighbour entry
+        // must come to name the keeper's MAC (the keeper re-announces).
+        let sole = lab::wait_for(Duration::from_secs(8), || sole_holder(&p));
+        let follows = sole.and_then(|k| {
+            lab::wait_for(Duration::from_secs(3), || {
+                p.client.neigh(FLOAT).filter(|(m, _)| *m == mac[k])
+            })
+        });
+        let neigh = p.client.neigh(FLOAT);
+        // Keep probing long enough to see when a stale client recovers.
+        let _ = settle(&p, Duration::from_secs(12));
+        sleep(Duration::from_millis(300));
+        let m = pr.finish();
+        let after_heal = m.dual_ms(healed);
+        let res = m.resolution(healed);
+        check(
+            &mut bad,
+            peer_seen.as_deref() == Some("dead"),
+            format!("nodeb saw nodea {peer_seen:?} during the partition"),
+        );
+        res.check(&mut bad, "the heal", 3000);
+        if heal_check {
+            check(
+                &mut bad,
+                follows.is_some(),
+                format!(
+                    "3 s after the resolution the client's neighbour entry for {FLOAT} is {neigh:?}, not the keeper's MAC"
+                ),
+            );
+        }
+        observed = format!(
+            "overlap {} ms in all, {after_heal} ms after the heal; {}; client's ARP entry followed the keeper within 3 s: {}",
+            m.dual_ms(fault),
+            res.describe(),
+            follows.is_some()
+        );
+        service = res.served_ms;
+        return row(
+            name,
+            expected,
+            observed,
+            Some(m.dual_ms(fault)),
+            service,
+            bad,
+        );
+    }
+    sleep(Duration::from_millis(1500));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let outage = m.longest_outage(fault);
+    check(
+        &mut bad,
+        peer_seen.as_deref() == Some("active"),
+        format!("nodeb saw nodea {peer_seen:?} while one link was down"),
+    );
+    check(
+        &mut bad,
+        m.owner_changes() == 0 && m.final_holder() == 0,
+        format!(
+            "{} owner changes, final {}",
+            m.owner_changes(),
+            who(m.final_holder())
+        ),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    check(
+        &mut bad,
+        outage < 500,
+        format!("service outage {outage} ms"),
+    );
+    observed = format!(
+        "nodeb saw nodea {}; {} owner change(s); longest service outage {outage} ms",
+        peer_seen.unwrap_or_default(),
+        m.owner_changes()
+    );
+    row(name, expected, observed, Some(dual), Some(outage), bad)
+}
+
+fn ucast_down() -> Row {
+    cut_links(
+        "ucast link down 3 s (serial up), restored",
+        true,
+        false,
+        Duration::from_secs(3),
+        false,
+    )
+}
+
+fn serial_down() -> Row {
+    cut_links(
+        "serial link pulled 3 s (ucast up), restored",
+        false,
+        true,
+        Duration::from_secs(3),
+        false,
+    )
+}
+
+fn both_links_down() -> Row {
+    cut_links(
+        "ucast and serial down 3 s (partition), restored",
+        true,
+        true,
+        Duration::from_secs(3),
+        false,
+    )
+}
+
+fn partition_heals() -> Row {
+    cut_links(
+        "partition heals with both nodes active: one keeps, one releases, the keeper re-sends gratuitous ARP and the client follows",
+        true,
+        true,
+        Duration::from_secs(4),
+        true,
+    )
+}
+
+fn link_flapping() -> Row {
+    let name = "both links flapping every 300 ms for 5 s";
+    let expected = "no failover (no silence reaches deadtime 1 s): 0 owner changes, never both";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    let mut deaths = 0;
+    for k in 0..16 {
+        let up = k % 2 == 1;
+        p.n[0].set_link("hb0", up);
+        if up {
+            p.serial.plug();
+        } else {
+            p.serial.pull();
+        }
+        sleep(Duration::from_millis(300));
+        if p.peer_state(1).as_deref() == Some("dead") {
+            deaths += 1;
+        }
+    }
+    p.n[0].set_link("hb0", true);
+    p.serial.plug();
+    sleep(Duration::from_millis(1500));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        deaths == 0,
+        format!("nodeb declared nodea dead ({deaths} samples)"),
+    );
+    check(
+        &mut bad,
+        m.owner_changes() == 0 && m.final_holder() == 0,
+        format!(
+            "{} owner changes, final {}",
+            m.owner_changes(),
+            who(m.final_holder())
+        ),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    row(
+        name,
+        expected,
+        format!(
+            "{} owner change(s); peer seen dead in {deaths} samples; longest outage {} ms",
+            m.owner_changes(),
+            m.longest_outage(fault)
+        ),
+        Some(dual),
+        Some(m.longest_outage(fault)),
+        bad,
+    )
+}
+
+fn asymmetric_loss() -> Row {
+    let name = "asymmetric loss: nodea→nodeb dropped on ucast (nftables egress), nodeb→nodea fine, serial pulled; 4 s then restored";
+    let expected = "nodeb hears nothing, declares nodea dead and takes over; overlap during the loss is unavoidable without fencing (nodea, the home node, keeps by the home-node rule and cannot tell nodeb); after restoring, one holder within 3 s and the client answered by it";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    p.serial.pull();
+    p.n[0].set_loss("hb0", 100);
+    sleep(Duration::from_secs(4));
+    let during = [0, 1].map(|i| has_local_addr(p.n[i].holder, FLOAT));
+    p.n[0].set_loss("hb0", 0);
+    p.serial.plug();
+    let healed = pr.now();
+    let _ = settle(&p, Duration::from_secs(12));
+    sleep(Duration::from_millis(300));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let res = m.resolution(healed);
+    let mut bad = vec![];
+    res.check(&mut bad, "restoring", 3000);
+    row(
+        name,
+        expected,
+        format!(
+            "holders at the end of the loss: nodea {}, nodeb {}; overlap {dual} ms ({} ms after restoring); {}",
+            during[0],
+            during[1],
+            m.dual_ms(healed),
+            res.describe()
+        ),
+        Some(dual),
+        res.served_ms,
+        bad,
+    )
+}
+
+fn random_loss(percent: u32) -> Row {
+    let name = format!(
+        "{percent}% random loss both ways on ucast for 10 s (nftables numgen), serial pulled"
+    );
+    let false_death_expected = percent >= 50;
+    let expected = if false_death_expected {
+        "false deaths are possible (P(5 losses in a row) ≈ 3 % per keepalive at deadtime 1 s): then the overlap must be bounded and exactly one holder must remain after the loss ends"
+    } else {
+        "no false failover (P(5 losses in a row) ≈ 0.03 % per keepalive): 0 owner changes, never both"
+    };
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    p.serial.pull();
+    p.n[0].set_loss("hb0", percent);
+    p.n[1].set_loss("hb0", percent);
+    let mut deaths = 0;
+    for _ in 0..50 {
+        sleep(Duration::from_millis(200));
+        if p.peer_state(1).as_deref() == Some("dead") || p.peer_state(0).as_deref() == Some("dead")
+        {
+            deaths += 1;
+        }
+    }
+    p.n[0].set_loss("hb0", 0);
+    p.n[1].set_loss("hb0", 0);
+    p.serial.plug();
+    let healed = pr.now();
+    let _ = settle(&p, Duration::from_secs(12));
+    sleep(Duration::from_millis(300));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let res = m.resolution(healed);
+    let mut bad = vec![];
+    res.check(&mut bad, "the loss ended", 3000);
+    if false_death_expected {
+        check(
+            &mut bad,
+            m.dual_ms(healed) < 3000,
+            format!("overlap after the loss {} ms", m.dual_ms(healed)),
+        );
+    } else {
+        check(
+            &mut bad,
+            deaths == 0 && m.owner_changes() == 0,
+            format!(
+                "{deaths} samples with a dead peer, {} owner changes",
+                m.owner_changes()
+            ),
+        );
+        check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    }
+    row(
+        &name,
+        expected,
+        format!(
+            "peer seen dead in {deaths} of 50 samples; {} owner change(s); overlap {dual} ms; after the loss: {}",
+            m.owner_changes(),
+            res.describe()
+        ),
+        Some(dual),
+        Some(m.longest_outage(fault)),
+        bad,
+    )
+}
+
+fn loss_20() -> Row {
+    random_loss(20)
+}
+
+fn loss_50() -> Row {
+    random_loss(50)
+}
+
+/// A UDP relay that delays every datagram by a random 0..`jitter_ms`
+/// (so they also overtake each other): the kernel has no netem.
+fn jitter_relay(
+    listen: (&'static str, u16),
+    to: (&'static str, u16),
+    jitter_ms: u64,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<u64> {
+    let sock = std::net::UdpSocket::bind(listen).expect("bind jitter relay");
+    sock.set_read_timeout(Some(Duration::from_millis(5)))
+        .unwrap();
+    thread::spawn(move || {
+        let t0 = Instant::now();
+        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ listen.1 as u64;
+        let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
+        let mut buf = vec![0u8; 70_000];
+        let mut relayed = 0u64;
+        while !stop.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let delay = Duration::from_millis(seed % (jitter_ms + 1));
+                // Bounded: a stuck receiver cannot make the queue grow forever.
+                if queue.len() < 10_000 {
+                    queue.push((Instant::now() + delay, buf[..n].to_vec()));
+                }
+            }
+            let now = Instant::now();
+            let (due, later): (Vec<_>, Vec<_>) = queue.drain(..).partition(|(t, _)| *t <= now);
+            queue = later;
+            for (_, p) in due {
+                let _ = sock.send_to(&p, to);
+                relayed += 1;
+            }
+        }
+        relayed
+    })
+}
+
+fn jitter() -> Row {
+    let name = "200 ms jitter both ways (userspace relay: uniform 0-200 ms delay per datagram, reordering) for 15 s, ucast only, on the loopback pair";
+    let expected = "no false failover (the worst gap, 200 ms + keepalive, is far below deadtime 1 s): the group stays, the service answers throughout";
+    let tmp = tempfile::Builder::new()
+        .prefix("hbd-jitter-")
+        .tempdir()
+        .expect("tempdir");
+    let spec = common::cluster::Spec {
+        auto_failback: "off",
+        ..common::cluster::Spec::default()
+    };
+    let c = common::cluster::Cluster::create(tmp.path(), spec, &common::hbd_exe())
+        .expect("create the loopback pair");
+    // alpha → 127.0.0.3 → beta, beta → 127.0.0.4 → alpha.
+    let relays = ["127.0.0.3", "127.0.0.4"];
+    for (i, relay) in relays.iter().enumerate() {
+        let cfg = fs::read_to_string(&c.nodes[i].config).unwrap();
+        let peer = common::cluster::ADDRS[1 - i];
+        let moved = cfg.replace(
+            &format!("peer = \"{peer}\""),
+            &format!("peer = \"{relay}\""),
+        );
+        assert_ne!(
+            cfg,
+            moved,
+            "no ucast peer line in {}",
+            c.nodes[i].config.display()
+        );
+        fs::write(&c.nodes[i].config, moved).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = c.udpport;
+    let r = [
+        jitter_relay(
+            (relays[0], port),
+            (common::cluster::ADDRS[1], port),
+            200,
+            stop.clone(),
+        ),
+        jitter_relay(
+            (relays[1], port),
+            (common::cluster::ADDRS[0], port),
+            200,
+            stop.clone(),
+        ),
+    ];
+    let key = c.service_key();
+    let mut d0 = c.start(0).expect("start alpha");
+    let up = lab::wait_for(Duration::from_secs(10), || {
+        c.status(0)
+            .ok()
+            .filter(|s| common::cluster::running_on(s, &key).as_deref() == Some("alpha"))
+    });
+    let mut d1 = c.start(1).expect("start beta");
+    let formed = lab::wait_for(Duration::from_secs(10), || {
+        let (a, b) = (c.status(0).ok()?, c.status(1).ok()?);
+        (a.peer.state == "active"
+            && b.peer.state == "active"
+            && a.uptime_ms > common::cluster::DT_BOOST_FOR_MS
+            && b.uptime_ms > common::cluster::DT_BOOST_FOR_MS)
+            .then_some(())
+    });
+    let mut deaths = 0;
+    let mut moved = 0;
+    let mut unanswered = 0;
+    let mut probes = 0;
+    let t0 = Instant::now();
+    while up.is_some() && formed.is_some() && t0.elapsed() < Duration::from_secs(15) {
+        for i in 0..2 {
+            if let Ok(s) = c.status(i) {
+                if s.peer.state != "active" {
+                    deaths += 1;
+                }
+                if common::cluster::running_on(&s, &key).as_deref() != Some("alpha") {
+                    moved += 1;
+                }
+            }
+        }
+        probes += 1;
+        if c.probe_service().as_deref() != Some("alpha") {
+            unanswered += 1;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    let late: u64 = (0..2)
+        .filter_map(|i| c.status(i).ok())
+        .map(|s| s.links.iter().map(|l| l.late).sum::<u64>())
+        .sum();
+    let _ = d1.terminate(Duration::from_secs(10));
+    let _ = d0.terminate(Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    let relayed: Vec<u64> = r.into_iter().map(|h| h.join().unwrap_or(0)).collect();
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        up.is_some() && formed.is_some(),
+        format!(
+            "the pair did not form through the relays:\n{}\n---\n{}",
+            c.log_tail(0, 20),
+            c.log_tail(1, 20)
+        ),
+    );
+    check(
+        &mut bad,
+        deaths == 0,
+        format!("{deaths} samples with a dead peer"),
+    );
+    check(
+        &mut bad,
+        moved == 0,
+        format!("the group was not on alpha in {moved} samples"),
+    );
+    check(
+        &mut bad,
+        unanswered == 0,
+        format!("{unanswered} of {probes} probes unanswered"),
+    );
+    Row {
+        scenario: name.into(),
+        expected: expected.into(),
+        observed: format!(
+            "relayed {relayed:?} datagrams; peer-death samples {deaths}; group elsewhere in {moved} samples; {unanswered}/{probes} probes unanswered; late heartbeats counted {late}"
+        ),
+        dual_ms: None,
+        service_ms: Some(0).filter(|_| unanswered == 0),
+        verdict: if bad.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail(bad.join("; "))
+        },
+    }
+}
+
+fn start_fails() -> Row {
+    let name = "a resource whose start fails on the node taking over (nodeb), after nodea crashed; then nodea returns";
+    let expected = "nodeb logs the failure with exit code and output, stops what it had started (no address left), nobody holds the group; nodea, restarted, runs it";
+    let flaky = "#!/bin/sh\n\
+        # start fails on nodeb only\n\
+        for a; do act=$a; done\n\
+        case $act in\n\
+        start) if [ \"$(uname -n)\" = nodeb ]; then echo 'flaky: disk on fire' >&2; exit 7; fi; touch \"$HA_RSCTMP/flaky\"; exit 0 ;;\n\
+        stop) rm -f \"$HA_RSCTMP/flaky\"; exit 0 ;;\n\
+        status) if [ -e \"$HA_RSCTMP/flaky\" ]; then echo running; else echo stopped; fi; exit 0 ;;\n\
+        esac\nexit 2\n";
+    let mut p = Pair::new(Opts {
+        extra: vec!["flaky".into()],
+        ..Opts::default()
+    });
+    p.script(0, "flaky", flaky);
+    p.script(1, "flaky", flaky);
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    p.crash(0);
+    // nodeb: dead after 1 s, start IPaddr, flaky fails, IPaddr stopped again.
+    let gave_up = lab::wait_for(Duration::from_secs(8), || {
+        let st = p.group_state(1)?;
+        (p.log(1).contains("exit") || p.log(1).contains("code"))
+            .then_some(())
+            .filter(|_| st != "starting" && st != "stopping")
+            .map(|_| st)
+    });
+    sleep(Duration::from_millis(500));
+    let b_holds = has_local_addr(p.n[1].holder, FLOAT);
+    let log_b = p.log(1);
+    let names_code = log_b.contains('7') && log_b.contains("disk on fire");
+    let restart = pr.now();
+    p.start(0);
+    let settled = settle(&p, Duration::from_secs(10));
+    sleep(Duration::from_millis(500));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        gave_up.is_some(),
+        format!("nodeb's group never left starting/stopping:\n{}", p.tail(1)),
+    );
+    check(
+        &mut bad,
+        !b_holds,
+        "nodeb left the address up after the failed start",
+    );
+    check(
+        &mut bad,
+        names_code,
+        "nodeb's log does not show exit code 7 and the script's output",
+    );
+    check(
+        &mut bad,
+        settled == Some(0),
+        format!("after nodea's return the holder is {:?}", settled.map(who)),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    row(
+        name,
+        expected,
+        format!(
+            "nodeb's group {}; address left on nodeb: {b_holds}; log names code and output: {names_code}; nodea serves {} ms after its restart",
+            gave_up.unwrap_or_default(),
+            m.service_by(restart, "nodea").map(|v| v.to_string()).unwrap_or("never".into())
+        ),
+        Some(dual),
+        m.service_by(restart, "nodea"),
+        bad,
+    )
+}
+
+fn stop_with_a_process_holding_the_mount() -> Row {
+    let name = "standby of nodea while a process holds the group's mount (Filesystem::loop::ext4)";
+    let expected = "Filesystem stop kills the holder, the group moves to nodeb, the disk is never mounted on both";
+    if lab::have_tool("mkfs.ext4") && lab::have_tool("losetup") {
+    } else {
+        return Row {
+            scenario: name.into(),
+            expected: expected.into(),
+            observed: "–".into(),
+            dual_ms: None,
+            service_ms: None,
+            verdict: Verdict::NotRun("mkfs.ext4 or losetup missing".into()),
+        };
+    }
+    let mut p = Pair::new(Opts {
+        disk: true,
+        ..Opts::default()
+    });
+    p.bring_up();
+    let mnt = p.mnt.clone().unwrap();
+    // A process with its working directory on the mount, as a shell left
+    // there by an operator.
+    let holder = p.lab.spawn(
+        &p.n[0],
+        &["sh", "-c", &format!("cd {mnt} && exec sleep 600")],
+    );
+    sleep(Duration::from_millis(200));
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    let out = p.n[0].run(&[
+        common::hbd_exe().to_str().unwrap(),
+        "standby",
+        "--run-dir",
+        p.d[0].run.to_str().unwrap(),
+    ]);
+    let settled = settle_on(&p, Some(1), Duration::from_secs(15));
+    sleep(Duration::from_millis(300));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let holder_alive = !lab::alive(&[holder]).is_empty();
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        out.status.success(),
+        format!(
+            "hbd standby failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    );
+    check(
+        &mut bad,
+        settled == Some(1),
+        format!(
+            "holder after the standby {:?}:\n{}",
+            settled.map(who),
+            p.tail(0)
+        ),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    row(
+        name,
+        expected,
+        format!(
+            "holder process killed: {}; final {}; mounted on both for {dual} ms",
+            !holder_alive,
+            settled.map(who).unwrap_or("none")
+        ),
+        Some(dual),
+        m.service_by(fault, "nodeb"),
+        bad,
+    )
+}
+
+fn stop_hangs() -> Row {
+    let name = "standby of nodea while a resource's stop hangs (script_timeout 1 s)";
+    let expected = "the stop is killed at the timeout and retried; the group stays on nodea (stopping while retried, then failed: \"may be active here\") and is never started on nodeb: never both, the failure is logged";
+    let hang = "#!/bin/sh\n\
+        for a; do act=$a; done\n\
+        case $act in\n\
+        start) touch \"$HA_RSCTMP/hang\"; exit 0 ;;\n\
+        stop) if [ \"$(uname -n)\" = nodea ]; then exec sleep 600; fi; rm -f \"$HA_RSCTMP/hang\"; exit 0 ;;\n\
+        status) if [ -e \"$HA_RSCTMP/hang\" ]; then echo running; else echo stopped; fi; exit 0 ;;\n\
+        esac\nexit 2\n";
+    let mut p = Pair::new(Opts {
+        extra: vec!["hang".into()],
+        script_timeout: "1s",
+        ..Opts::default()
+    });
+    p.script(0, "hang", hang);
+    p.script(1, "hang", hang);
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    let _ = p.n[0].run(&[
+        common::hbd_exe().to_str().unwrap(),
+        "standby",
+        "--run-dir",
+        p.d[0].run.to_str().unwrap(),
+    ]);
+    sleep(Duration::from_secs(8));
+    let st = [p.group_state(0), p.group_state(1)];
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let log = p.log(0);
+    let logged = log.contains("timeout");
+    let sleepers = p.n[0]
+        .cmdlines()
+        .iter()
+        .filter(|c| c.as_str() == "sleep 600")
+        .count();
+    let mut bad = vec![];
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    check(
+        &mut bad,
+        st[1].as_deref() != Some("running"),
+        "nodeb runs the group",
+    );
+    check(&mut bad, logged, "no timeout in nodea's log");
+    check(
+        &mut bad,
+        sleepers == 0,
+        format!("{sleepers} hung stop script(s) still running"),
+    );
+    row(
+        name,
+        expected,
+        format!(
+            "nodea's group {:?}, nodeb's {:?}; timeout logged: {logged}; hung scripts left: {sleepers}",
+            st[0], st[1]
+        ),
+        Some(dual),
+        None,
+        bad,
+    )
+}
+
+fn status_lies() -> Row {
+    let name = "a resource whose status lies (says running while stopped) on the node taking over";
+    let expected = "as heartbeat: a resource that reports running is not started (v1 has no monitor); the rest of the group starts, the service answers, never both";
+    let liar = "#!/bin/sh\n\
+        for a; do act=$a; done\n\
+        case $act in\n\
+        start) touch \"$HA_RSCTMP/liar-started\"; exit 0 ;;\n\
+        stop) exit 0 ;;\n\
+        status) echo running; exit 0 ;;\n\
+        esac\nexit 2\n";
+    let mut p = Pair::new(Opts {
+        extra: vec!["liar".into()],
+        ..Opts::default()
+    });
+    p.script(0, "liar", liar);
+    p.script(1, "liar", liar);
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    p.crash(0);
+    let settled = settle(&p, Duration::from_secs(8));
+    sleep(Duration::from_millis(300));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let started_b = p.d[1].run.join("rsctmp/liar-started").exists();
+    let log = p.log(1);
+    let mentioned = log
+        .lines()
+        .any(|l| l.contains("liar") && l.contains("running"));
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        settled == Some(1),
+        format!("final {:?}", settled.map(who)),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    check(
+        &mut bad,
+        mentioned,
+        "nodeb's log does not say the liar reported running",
+    );
+    row(
+        name,
+        expected,
+        format!(
+            "liar's start run on nodeb: {started_b}; log shows its status: {mentioned}; final {}",
+            settled.map(who).unwrap_or("none")
+        ),
+        Some(dual),
+        m.service_by(fault, "nodeb"),
+        bad,
+    )
+}
+
+fn full_state_disk() -> Row {
+    let name = "full disk under the state dir (16 KiB tmpfs, filled) of a node restarting while its peer serves";
+    let expected = "the node either refuses to start, naming the file and the error, or runs; never a panic, never silent; the peer keeps serving, never both";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    // nodea hands over and stops; its state dir becomes a full tiny disk.
+    let pid = p.pid[0].take().unwrap();
+    lab::signal(pid, "TERM");
+    let stopped = lab::wait_for(Duration::from_secs(10), || {
+        lab::alive(&[pid]).is_empty().then_some(())
+    });
+    let state = p.d[0].state.to_str().unwrap().to_string();
+    p.n[0].must(&["mount", "-t", "tmpfs", "-o", "size=16k", "hbdfull", &state]);
+    let _ = p.n[0].sh(&format!(
+        "dd if=/dev/zero of={state}/fill bs=4k count=64 2>/dev/null"
+    ));
+    let free = p.n[0].sh(&format!("df -k {state} | tail -1"));
+    let before = p.log(0).len();
+    let pid = p.start(0);
+    sleep(Duration::from_secs(4));
+    let exited = lab::alive(&[pid]).is_empty();
+    let log = p.log(0)[before..].to_string();
+    let panicked = log.contains("panicked");
+    let names = log.contains(&state) && (log.contains("space") || log.contains("ENOSPC"));
+    let served_by_b = p.client.http_get(FLOAT, PORT, 500).map(|(b, _)| b);
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let last_line = log
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_string();
+    let mut bad = vec![];
+    check(&mut bad, stopped.is_some(), "nodea did not stop on SIGTERM");
+    check(&mut bad, !panicked, "hbd panicked");
+    check(
+        &mut bad,
+        !exited || names,
+        format!("exited without naming {state} and the error: {last_line}"),
+    );
+    check(
+        &mut bad,
+        served_by_b.as_deref() == Some("nodeb"),
+        format!("service answered by {served_by_b:?}"),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    let _ = free;
+    row(
+        name,
+        expected,
+        format!(
+            "hbd {}; last log line: {last_line}",
+            if exited { "exited" } else { "kept running" }
+        ),
+        Some(dual),
+        Some(m.longest_outage(fault)),
+        bad,
+    )
+}
+
+fn reload_with_errors() -> Row {
+    let name = "SIGHUP with a broken hbd.toml on the active node, then fixed and SIGHUP again";
+    let expected = "errors logged with file:line, running configuration kept, no failover, service uninterrupted; the fixed file reloads";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    let pid = p.pid[0].unwrap();
+    let good = p.toml_text[0].clone();
+    let broken = good.replace(
+        &format!("deadtime = \"{DEADTIME_MS}ms\""),
+        "deadtime = \"3O\"",
+    );
+    assert_ne!(broken, good);
+    let before = p.log(0).len();
+    fs::write(&p.d[0].toml, &broken).unwrap();
+    lab::signal(pid, "HUP");
+    sleep(Duration::from_secs(2));
+    let after_bad = p.log(0)[before..].to_string();
+    let names_line = after_bad.contains("hbd.toml:") && after_bad.contains("deadtime");
+    fs::write(&p.d[0].toml, &good).unwrap();
+    let before = p.log(0).len();
+    lab::signal(pid, "HUP");
+    sleep(Duration::from_secs(2));
+    let after_good = p.log(0)[before..].to_string();
+    let alive = !lab::alive(&[pid]).is_empty();
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let outage = m.longest_outage(fault);
+    let mut bad = vec![];
+    check(&mut bad, alive, "hbd died on the reload");
+    check(
+        &mut bad,
+        names_line,
+        format!("the log does not name hbd.toml:LINE and deadtime: {after_bad}"),
+    );
+    check(
+        &mut bad,
+        m.owner_changes() == 0 && m.final_holder() == 0,
+        "the group moved",
+    );
+    check(&mut bad, outage < 500, format!("outage {outage} ms"));
+    check(
+        &mut bad,
+        !after_good.to_lowercase().contains("error"),
+        format!("the fixed file was not accepted: {after_good}"),
+    );
+    let line = after_bad
+        .lines()
+        .find(|l| l.contains("hbd.toml:"))
+        .unwrap_or("")
+        .to_string();
+    row(
+        name,
+        expected,
+        format!(
+            "logged: {}; 0 owner changes: {}; longest outage {outage} ms",
+            line.trim(),
+            m.owner_changes() == 0
+        ),
+        Some(dual),
+        Some(outage),
+        bad,
+    )
+}
+
+// ------------------------------------------------------------------- runner
+
+#[test]
+fn fault_matrix() {
+    let test = "fault_matrix";
+    if lab::skip_lab(test)
+        || lab::skip_without(test, "socat", "socat")
+        || lab::skip_without(test, "curl", "curl")
+        || lab::skip_without(test, "nft", "nftables")
+        || lab::skip_without(test, "arping", "iputils-arping")
+    {
+        return;
+    }
+    let _one = common::one_at_a_time();
+    let only: Option<Vec<String>> = std::env::var("HBD_FAULTS")
+        .ok()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let mut rows = Vec::new();
+    for (key, f) in SCENARIOS {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == key)) {
+            continue;
+        }
+        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = key.to_string();
+        let t = Instant::now();
+        let r = std::panic::catch_unwind(f).unwrap_or_else(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            Row {
+                scenario: key.to_string(),
+                expected: "(see the scenario)".into(),
+                observed: "the scenario could not complete".into(),
+                dual_ms: None,
+                service_ms: None,
+                verdict: Verdict::Fail(msg.chars().take(600).collect()),
+            }
+        });
+        eprintln!(
+            "[{key}] {:.1}s: {} | dual {:?} ms | service {:?} ms | {}",
+            t.elapsed().as_secs_f64(),
+            r.observed,
+            r.dual_ms,
+            r.service_ms,
+            r.verdict.cell()
+        );
+        rows.push(r);
+    }
+    let legend = format!(
+        "Lab: two `hbd run` in network namespaces, ucast over a veth cable and a serial link over a socat pty pair, \
+         keepalive {KEEPALIVE_MS} ms, deadtime {DEADTIME_MS} ms, initdead 2 s, auto_failback off; the group is \
+         `IPaddr::{FLOAT}/24/lan0` + a web service (`hbweb`), home nodea. Dual-ownership window: time both nodes \
+         held the address (or the group's mount), sampled every ~5 ms from `/proc/<pid>/net/fib_trie` and \
+         `/proc/<pid>/mounts`. Time to service: for rows where the group moves, from the fault to the first HTTP \
+         answer from the new holder (client probes every ~10 ms); for rows where it must not move, the longest \
+         stretch without an answer. {}",
+        if only.is_some() { "**Partial run (HBD_FAULTS).**" } else { "" }
+    );
+    reliability::write_section(
+        "faults",
+        "Fault injection (tests/faults.rs)",
+        &legend,
+        &rows,
+    );
+    reliability::assert_green(&rows);
+}
