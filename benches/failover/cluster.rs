@@ -192,6 +192,9 @@ pub struct Cluster {
     arp: LogBook,
     arp_watch: Option<Child>,
     hbd: PathBuf,
+    /// What hbd is started with as `-c`: the ha.d directory, or an
+    /// hbd.toml written by [`Self::hbd_options`].
+    hbd_config: String,
     /// The node running the group, as last established.
     pub active: usize,
     /// Last: dropped last (kills what is left in its namespaces).
@@ -290,6 +293,7 @@ impl Cluster {
             arp,
             arp_watch,
             hbd: hbd.to_path_buf(),
+            hbd_config: "/etc/ha.d".to_string(),
             active: 0,
             _lab: lab,
         }
@@ -487,6 +491,57 @@ impl Cluster {
         fs::create_dir_all(root.join("log")).expect("log dir");
     }
 
+    /// Sets hbd-only options (`KEY=VALUE` of hbd.toml's `[hbd]` table, which
+    /// ha.cf cannot carry): each node's ha.d is converted with `hbd
+    /// migrate`, the options set, and hbd started on that hbd.toml.
+    pub fn hbd_options(&mut self, opts: &[String]) -> Result<(), Refused> {
+        if opts.is_empty() || self.daemon != Daemon::Hbd {
+            return Ok(());
+        }
+        for (i, name) in NAMES.iter().enumerate() {
+            let out = self
+                .command(
+                    i,
+                    &[
+                        self.hbd.as_os_str(),
+                        "migrate".as_ref(),
+                        "-c".as_ref(),
+                        "/etc/ha.d".as_ref(),
+                        "--node".as_ref(),
+                        name.as_ref(),
+                    ],
+                )
+                .output()
+                .map_err(|e| Refused(format!("hbd migrate: {e}")))?;
+            if !out.status.success() {
+                return Err(Refused(format!(
+                    "hbd migrate: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+            let mut toml = String::from_utf8_lossy(&out.stdout).into_owned();
+            if !toml.contains("\n[hbd]\n") {
+                toml += "\n[hbd]\n";
+            }
+            for o in opts {
+                let Some((k, v)) = o.split_once('=') else {
+                    return Err(Refused(format!("--hbd-option {o:?} is not KEY=VALUE")));
+                };
+                let (k, v) = (k.trim(), v.trim());
+                let lines: Vec<String> = toml
+                    .lines()
+                    .filter(|l| !l.starts_with(&format!("{k} =")))
+                    .map(str::to_string)
+                    .collect();
+                toml = lines.join("\n") + "\n";
+                toml = toml.replacen("\n[hbd]\n", &format!("\n[hbd]\n{k} = {v}\n"), 1);
+            }
+            fs::write(self.roots[i].join("etc-ha.d/hbd.toml"), toml).expect("hbd.toml");
+        }
+        self.hbd_config = "/etc/ha.d/hbd.toml".to_string();
+        Ok(())
+    }
+
     /// Adds a line to both nodes' ha.cf (before they start).
     pub fn append_ha_cf(&self, line: &str) {
         for r in &self.roots {
@@ -536,7 +591,7 @@ impl Cluster {
                         hbd.as_os_str(),
                         "run".as_ref(),
                         "-c".as_ref(),
-                        "/etc/ha.d".as_ref(),
+                        self.hbd_config.as_ref(),
                         "--node".as_ref(),
                         NAMES[i].as_ref(),
                         "--state-dir".as_ref(),

@@ -100,6 +100,14 @@ struct RunArgs {
     /// How long a cluster may take to come up, in seconds.
     #[arg(long, default_value_t = 90)]
     startup_timeout: u64,
+    /// An hbd.toml `[hbd]` option for hbd (repeatable), e.g.
+    /// builtin_ipaddr=true: hbd then runs on `hbd migrate`'s hbd.toml.
+    #[arg(long = "hbd-option")]
+    hbd_options: Vec<String>,
+    /// The BENCHMARKS.md section to write (another name keeps the main
+    /// table, e.g. for a run with --hbd-option).
+    #[arg(long, default_value = "run")]
+    section: String,
     /// Keep every cell's daemon logs in target/bench/logs (failed runs'
     /// logs are always kept).
     #[arg(long)]
@@ -118,6 +126,7 @@ pub struct Opts {
     pub startup_timeout_s: u64,
     pub faults: Vec<Fault>,
     pub keep_logs: bool,
+    pub hbd_options: Vec<String>,
     pub hbd: PathBuf,
     pub repo: PathBuf,
 }
@@ -243,12 +252,22 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
     let profile = report::profile(&cells);
     println!("{profile}");
     let mut body = String::new();
-    body += "## Failover and idle cost\n\n";
+    body += if a.section == "run" {
+        "## Failover and idle cost\n\n".to_string()
+    } else {
+        format!("## Failover and idle cost: {}\n\n", a.section)
+    }
+    .as_str();
     body += &format!(
-        "Command: `cargo bench --bench failover -- run --runs {} --idle {}{}` (root), {:.0} minutes.\n\n",
+        "Command: `cargo bench --bench failover -- run --runs {} --idle {}{}{}{}` (root), {:.0} minutes.\n\n",
         o.runs,
         o.idle_s,
         if a.settings.len() == 4 { String::new() } else { format!(" --settings {}", a.settings.join(",")) },
+        if a.daemons.len() == 3 { String::new() } else { format!(" --daemons {}", a.daemons.join(",")) },
+        o.hbd_options
+            .iter()
+            .map(|h| format!(" --hbd-option {h}"))
+            .collect::<String>(),
         t0.elapsed().as_secs_f64() / 60.0
     );
     body += &report::machine();
@@ -297,7 +316,7 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
         body += &notes.join("\n");
         body += "\n";
     }
-    write_section(out, "run", &body);
+    write_section(out, &a.section, &body);
     ExitCode::SUCCESS
 }
 
@@ -373,6 +392,7 @@ fn main() -> ExitCode {
                 startup_timeout_s: a.startup_timeout,
                 faults,
                 keep_logs: a.keep_logs,
+                hbd_options: a.hbd_options.clone(),
                 hbd,
                 repo,
             };

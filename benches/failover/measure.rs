@@ -372,6 +372,10 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
     };
     eprintln!("== {daemon} at {setting}: building the lab");
     let mut c = Cluster::build(daemon, setting, Media::Both, &o.hbd, &o.repo);
+    if let Err(r) = c.hbd_options(&o.hbd_options) {
+        cell.refused = Some(r.0);
+        return cell;
+    }
     if daemon == Daemon::Keepalived {
         if let Some(why) = c.config_test() {
             cell.refused = Some(why);

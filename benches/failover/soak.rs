@@ -48,10 +48,14 @@ pub struct SerialArgs {
     settings: Vec<String>,
     #[arg(long, value_delimiter = ',', default_value = "hbd,heartbeat")]
     daemons: Vec<String>,
-    /// A line added to hbd's ha.cf only (e.g. to opt into a compact serial
-    /// frame); hbd is then reported as "hbd + LINE".
+    /// A line added to hbd's ha.cf only; hbd is then reported as
+    /// "hbd + LINE".
     #[arg(long)]
     hbd_line: Option<String>,
+    /// An hbd.toml `[hbd]` option (repeatable), e.g. compact_serial=true;
+    /// hbd is then reported with it.
+    #[arg(long = "hbd-option")]
+    hbd_options: Vec<String>,
 }
 
 /// What a quiet period looked like.
@@ -255,10 +259,15 @@ pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
     rows += "| daemon | keepalive/deadtime | result |\n|---|---|---|\n";
     let mut best = String::new();
     for d in ds {
-        let label = match (&a.hbd_line, d) {
+        let mut label = match (&a.hbd_line, d) {
             (Some(l), Daemon::Hbd) => format!("hbd + `{l}`"),
             _ => d.to_string(),
         };
+        if d == Daemon::Hbd {
+            for o in &a.hbd_options {
+                label += &format!(" + `{o}`");
+            }
+        }
         let mut shortest: Option<Setting> = None;
         for s in &settings {
             eprintln!(
@@ -269,7 +278,11 @@ pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
             if let (Some(l), Daemon::Hbd) = (&a.hbd_line, d) {
                 c.append_ha_cf(l);
             }
-            let verdict = match startup(&mut c) {
+            let verdict = match c
+                .hbd_options(&a.hbd_options)
+                .map_err(|r| r.0)
+                .and_then(|()| startup(&mut c))
+            {
                 Err(e) => Err(format!("did not come up: {e}")),
                 Ok(()) => {
                     let b0 = c.serial_bytes();
