@@ -56,6 +56,9 @@ pub struct SerialArgs {
     /// hbd is then reported with it.
     #[arg(long = "hbd-option")]
     hbd_options: Vec<String>,
+    /// The BENCHMARKS.md section to write.
+    #[arg(long, default_value = "serial")]
+    section: String,
 }
 
 /// What a quiet period looked like.
@@ -332,13 +335,26 @@ pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
         );
     }
     let mut body = String::new();
-    body += "## Serial link alone\n\n";
+    body += &format!(
+        "## Serial link alone{}\n\n",
+        if a.section == "serial" {
+            String::new()
+        } else {
+            format!(": {}", a.section)
+        }
+    );
     let _ = writeln!(
         body,
-        "Command: `cargo bench --bench failover -- serial --secs {} --baud {}`. The only heartbeat medium is a \
+        "Command: `cargo bench --bench failover -- serial --secs {} --baud {} --settings {} --daemons {}{}`. The only heartbeat medium is a \
          pty pair joined by a relay that carries bytes no faster than {} baud (10 bits a byte); each setting runs \
          {} s with nothing failing, from the loosest on, and a daemon stops at its first false failover.\n",
-        a.secs, a.baud, a.baud, a.secs
+        a.secs,
+        a.baud,
+        a.settings.join(","),
+        a.daemons.join(","),
+        a.hbd_options.iter().map(|h| format!(" --hbd-option {h}")).collect::<String>(),
+        a.baud,
+        a.secs
     );
     if a.secs < 300 {
         let _ = writeln!(
@@ -353,6 +369,6 @@ pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
     body += "\n";
     body += &rows;
     println!("\n{best}\n{rows}");
-    crate::write_section(out, "serial", &body);
+    crate::write_section(out, &a.section, &body);
     ExitCode::SUCCESS
 }
