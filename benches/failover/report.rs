@@ -1,0 +1,312 @@
+//! Medians, the comparison table and BENCHMARKS.md.
+use crate::measure::{Cell, Phases};
+use std::fmt::Write as _;
+use std::process::Command;
+
+pub fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+fn min_max(v: &[f64]) -> Option<(f64, f64)> {
+    let lo = v.iter().copied().reduce(f64::min)?;
+    let hi = v.iter().copied().reduce(f64::max)?;
+    Some((lo, hi))
+}
+
+/// `1234 (1200–1300) n=10`, or why there is no figure.
+fn show(cell: Option<&Cell>, v: &[f64], digits: usize) -> String {
+    let Some(cell) = cell else {
+        return "not run".into();
+    };
+    if let Some(r) = &cell.refused {
+        return format!("refused ({})", short(r));
+    }
+    match (median(v), min_max(v)) {
+        (Some(m), Some((lo, hi))) if v.len() > 1 => {
+            format!("{m:.digits$} ({lo:.digits$}–{hi:.digits$}) n={}", v.len())
+        }
+        (Some(m), _) => format!("{m:.digits$} n=1"),
+        _ if cell.failures.is_empty() => "—".into(),
+        _ => format!("failed ({})", short(&cell.failures[0])),
+    }
+}
+
+fn short(s: &str) -> String {
+    let s = s.replace('|', "/").replace('\n', " ");
+    if s.chars().count() > 90 {
+        format!("{}…", s.chars().take(90).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        // A ratio of a negative overhead (the service came back before the
+        // configured detection time had passed since the fault) means nothing.
+        (Some(a), Some(b)) if a > 0.0 && b > f64::EPSILON => format!("{:.2}", a / b),
+        _ => "—".into(),
+    }
+}
+
+/// The metrics of the table: name, unit digits, and how to get the values.
+type Getter = fn(&Cell) -> Vec<f64>;
+const METRICS: [(&str, usize, Getter); 6] = [
+    ("crash → service (ms)", 0, |c| c.crash_ms.clone()),
+    ("link cut → service (ms)", 0, |c| c.cut_ms.clone()),
+    ("takeover overhead (ms)", 0, |c| {
+        c.crash_ms.iter().map(|t| t - c.detection_ms).collect()
+    }),
+    ("planned switchover (ms)", 0, |c| c.switch_ms.clone()),
+    ("idle CPU (s/hour per node)", 2, |c| {
+        c.idle_cpu_s_per_h.into_iter().collect()
+    }),
+    ("idle RSS (MiB per node)", 1, |c| {
+        c.idle_rss_kib.map(|k| k / 1024.0).into_iter().collect()
+    }),
+];
+
+/// The table in Markdown (also printed to the terminal).
+pub fn table(cells: &[Cell], settings: &[String]) -> String {
+    let find = |d: &str, s: &str| cells.iter().find(|c| c.daemon == d && c.setting == s);
+    let mut t = String::new();
+    t += "| keepalive/deadtime | metric | hbd | heartbeat 3.0.6 | keepalived | hbd/heartbeat | hbd/keepalived |\n";
+    t += "|---|---|---|---|---|---|---|\n";
+    for s in settings {
+        for (name, digits, get) in METRICS {
+            let vals = |d: &str| find(d, s).map(get).unwrap_or_default();
+            let (h, hb, ka) = (vals("hbd"), vals("heartbeat"), vals("keepalived"));
+            let usable = |d: &str| find(d, s).is_some_and(|c| c.refused.is_none());
+            let med = |d: &str, v: &[f64]| if usable(d) { median(v) } else { None };
+            let _ = writeln!(
+                t,
+                "| {s} | {name} | {} | {} | {} | {} | {} |",
+                show(find("hbd", s), &h, digits),
+                show(find("heartbeat", s), &hb, digits),
+                show(find("keepalived", s), &ka, digits),
+                ratio(med("hbd", &h), med("heartbeat", &hb)),
+                ratio(med("hbd", &h), med("keepalived", &ka)),
+            );
+        }
+        let det = |d: &str| {
+            find(d, s)
+                .map(|c| format!("{:.0}", c.detection_ms))
+                .unwrap_or_else(|| "—".into())
+        };
+        let _ = writeln!(
+            t,
+            "| {s} | configured detection (ms) | {} | {} | {} | | |",
+            det("hbd"),
+            det("heartbeat"),
+            det("keepalived")
+        );
+    }
+    t
+}
+
+/// hbd's takeover profile: median of each phase over the crash runs and
+/// over the link cut runs.
+pub fn profile(cells: &[Cell]) -> String {
+    let mut t = String::new();
+    let hbd: Vec<&Cell> = cells
+        .iter()
+        .filter(|c| c.daemon == "hbd" && !(c.phases.is_empty() && c.cut_phases.is_empty()))
+        .collect();
+    if hbd.is_empty() {
+        return "No hbd takeover was profiled in this run.\n".into();
+    }
+    t += "Median over the runs, ms after the fault (from hbd's log lines on the survivor, stamped as they arrive on its stderr, and the client's `ip monitor neigh`):\n\n";
+    t += "| keepalive/deadtime | fault | peer declared dead | IPaddr start | IPaddr done | client ARP updated | hbweb start | hbweb done | first answer | dead → answer |\n";
+    t += "|---|---|---|---|---|---|---|---|---|---|\n";
+    for c in hbd {
+        for (fault, phases) in [("crash", &c.phases), ("link cut", &c.cut_phases)] {
+            if phases.is_empty() {
+                continue;
+            }
+            let col = |f: fn(&Phases) -> Option<f64>| {
+                let v: Vec<f64> = phases.iter().filter_map(f).collect();
+                median(&v)
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "not seen".into())
+            };
+            let gap: Vec<f64> = phases
+                .iter()
+                .filter_map(|p| Some(p.answer? - p.dead?))
+                .collect();
+            let _ = writeln!(
+                t,
+                "| {} | {fault} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.setting,
+                col(|p| p.dead),
+                col(|p| p.ip_start),
+                col(|p| p.ip_done),
+                col(|p| p.client_arp),
+                col(|p| p.svc_start),
+                col(|p| p.svc_done),
+                col(|p| p.answer),
+                median(&gap)
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
+    }
+    t
+}
+
+fn cmd_out(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| {
+            let s = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            s.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Machine, versions and date, as Markdown bullet points.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let pkg = |p: &str| cmd_out("dpkg-query", &["-W", "-f", "${Version}", p]);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "- date: {}",
+        cmd_out("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    );
+    let _ = writeln!(
+        s,
+        "- machine: {} CPUs (`nproc`), {cpu}",
+        cmd_out("nproc", &[])
+    );
+    let _ = writeln!(s, "- kernel: {}", cmd_out("uname", &["-sr"]));
+    let _ = writeln!(
+        s,
+        "- hbd {} (commit {}), release build",
+        env!("CARGO_PKG_VERSION"),
+        cmd_out("git", &["rev-parse", "--short", "HEAD"])
+    );
+    let _ = writeln!(s, "- heartbeat (Debian package) {}", pkg("heartbeat"));
+    let _ = writeln!(s, "- keepalived (Debian package) {}", pkg("keepalived"));
+    let _ = writeln!(
+        s,
+        "- load average at the end: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    s
+}
+
+/// The targets for hbd, each with what this run measured and the
+/// verdict (met, or missed by how much).
+pub fn targets(cells: &[Cell]) -> String {
+    let find = |d: &str, s: &str| {
+        cells
+            .iter()
+            .find(|c| c.daemon == d && c.setting == s && c.refused.is_none())
+    };
+    let med = |d: &str, s: &str, f: fn(&Cell) -> Vec<f64>| find(d, s).and_then(|c| median(&f(c)));
+    let crash: fn(&Cell) -> Vec<f64> = |c| c.crash_ms.clone();
+    let mut t = String::new();
+    t += "| target | measured (hbd, medians) | verdict |\n|---|---|---|\n";
+    let mut row = |target: String, measured: String, verdict: String| {
+        let _ = writeln!(t, "| {target} | {measured} | {verdict} |");
+    };
+    let verdict = |value: Option<f64>, limit: f64, unit: &str| match value {
+        None => "not measured".to_string(),
+        Some(v) if v <= limit => "met".to_string(),
+        Some(v) if unit.contains("ratio") => format!("**missed** by {:.2}{unit}", v - limit),
+        Some(v) => format!("**missed** by {:.1}{unit}", v - limit),
+    };
+    let mut settings: Vec<&str> = cells
+        .iter()
+        .filter(|c| c.daemon == "hbd")
+        .map(|c| c.setting.as_str())
+        .collect();
+    settings.dedup();
+    for s in &settings {
+        let Some(c) = find("hbd", s) else { continue };
+        let m = median(&c.crash_ms);
+        row(
+            format!("crash → service ≤ deadtime + 30 ms at {s}"),
+            m.map(|v| format!("{v:.0} ms (deadtime {:.0} ms)", c.detection_ms))
+                .unwrap_or_else(|| "—".into()),
+            verdict(m, c.detection_ms + 30.0, " ms"),
+        );
+    }
+    let r = |s: &str| Some(med("hbd", s, crash)? / med("heartbeat", s, crash)?);
+    row(
+        "crash → service at 200ms/1s ≤ half of heartbeat's".into(),
+        r("200ms/1s")
+            .map(|v| format!("hbd/heartbeat {v:.2}"))
+            .unwrap_or_else(|| "—".into()),
+        verdict(r("200ms/1s"), 0.5, " (ratio)"),
+    );
+    let k = (|| Some(med("hbd", "20ms/100ms", crash)? / med("keepalived", "20ms/100ms", crash)?))();
+    row(
+        "crash → service at 20ms/100ms no slower than keepalived".into(),
+        k.map(|v| format!("hbd/keepalived {v:.2}"))
+            .unwrap_or_else(|| "—".into()),
+        verdict(k, 1.0, " (ratio)"),
+    );
+    for s in &settings {
+        let Some(c) = find("hbd", s) else { continue };
+        let gap: Vec<f64> = c
+            .phases
+            .iter()
+            .filter_map(|p| Some(p.answer? - p.dead?))
+            .collect();
+        let m = median(&gap);
+        row(
+            format!("takeover overhead ≤ 10 ms at {s} (peer declared dead → first answer)"),
+            m.map(|v| format!("{v:.1} ms"))
+                .unwrap_or_else(|| "—".into()),
+            verdict(m, 10.0, " ms"),
+        );
+    }
+    let rss = settings
+        .iter()
+        .filter_map(|s| find("hbd", s).and_then(|c| c.idle_rss_kib))
+        .reduce(f64::max)
+        .map(|k| k / 1024.0);
+    row(
+        "RSS ≤ 5 MB (largest over the settings)".into(),
+        rss.map(|v| format!("{v:.1} MiB per node"))
+            .unwrap_or_else(|| "—".into()),
+        verdict(rss.map(|v| v * 1.048_576), 5.0, " MB"),
+    );
+    let cpu = |d: &str| find(d, "200ms/1s").and_then(|c| c.idle_cpu_s_per_h);
+    let cr = cpu("hbd").zip(cpu("heartbeat")).map(|(a, b)| a / b);
+    row(
+        "idle CPU at 200 ms keepalive ≤ 1/5 of heartbeat's".into(),
+        match (cpu("hbd"), cpu("heartbeat")) {
+            (Some(a), Some(b)) => format!("{a:.2} vs {b:.2} CPU s/h per node (ratio {:.2})", a / b),
+            _ => "—".into(),
+        },
+        verdict(cr, 0.2, " (ratio)"),
+    );
+    t
+}
