@@ -638,39 +638,14 @@ impl Daemon {
             .iter()
             .filter(|r| r.name == "IPaddr" || r.name == "IPaddr2")
         {
-            if self.cfg.hbd.builtin_ipaddr {
-                let resource = resource.clone();
-                log::info!("re-announcing {resource} (built-in)");
-                tokio::task::spawn_blocking(move || {
-                    if let StepOutcome::Failed { reason, .. } =
-                        super::ipaddr::run(&resource, Action::Start)
-                    {
-                        log::error!("{resource}: re-announce failed: {reason}");
-                    }
-                });
-                continue;
-            }
-            let Some(path) =
-                config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
-            else {
-                log::warn!("{resource}: cannot re-announce: resource script not found");
-                continue;
-            };
-            let spec = ScriptSpec {
-                path,
-                args: resource.args.clone(),
-                action: Action::Start,
-                env: self.script_env(),
-                timeout: self.cfg.hbd.script_timeout,
-            };
-            log::info!("re-announcing: running {}", spec.command_line());
+            log::info!("re-announcing {resource}");
+            let resource = resource.clone();
+            let (cfg, dir, env) = (self.cfg.clone(), self.config_dir.clone(), self.script_env());
             tokio::spawn(async move {
-                let r = script::run(&spec).await;
-                match script::outcome(spec.action, &r) {
-                    StepOutcome::Failed { reason, .. } => {
-                        log::error!("{}: re-announce failed: {reason}", spec.command_line())
-                    }
-                    _ => log::info!("{}: re-announced", spec.command_line()),
+                if let StepOutcome::Failed { reason, .. } =
+                    run_resource(&cfg, &dir, &env, &resource, Action::Start).await
+                {
+                    log::error!("{resource}: re-announce failed: {reason}");
                 }
             });
         }
@@ -696,69 +671,14 @@ impl Daemon {
             });
             return;
         };
-        if self.cfg.hbd.builtin_ipaddr && super::ipaddr::handles(&resource.name) {
-            let tx = self.tx.clone();
-            tokio::task::spawn_blocking(move || {
-                let outcome = super::ipaddr::run(&resource, step.action);
-                let _ = tx.blocking_send(LoopEvent::StepDone {
-                    id: step.id,
-                    outcome,
-                });
-            });
-            return;
-        }
-        let Some(path) = config::resolve_script(&self.config_dir, &self.cfg.hbd, &resource.name)
-        else {
-            let reason = format!(
-                "resource script {:?} not found in {}/resource.d, {}/usr/lib/hbd/resource.d or /etc/init.d",
-                resource.name,
-                self.config_dir.display(),
-                self.cfg
-                    .hbd
-                    .resource_dirs
-                    .iter()
-                    .map(|d| format!("{}, ", d.display()))
-                    .collect::<String>()
-            );
-            log::error!("{resource}: {reason}");
-            self.pending.push_back(Input::StepDone {
-                id: step.id,
-                outcome: StepOutcome::Failed {
-                    code: Some(127),
-                    reason,
-                },
-            });
-            return;
-        };
-        let spec = ScriptSpec {
-            path,
-            args: resource.args.clone(),
-            action: step.action,
-            env: self.script_env(),
-            timeout: self.cfg.hbd.script_timeout,
-        };
-        let tx = self.tx.clone();
-        log::info!("running {}", spec.command_line());
+        let (cfg, dir, env, tx) = (
+            self.cfg.clone(),
+            self.config_dir.clone(),
+            self.script_env(),
+            self.tx.clone(),
+        );
         tokio::spawn(async move {
-            let r = script::run(&spec).await;
-            let outcome = script::outcome(spec.action, &r);
-            let took = Duration::from_millis(r.elapsed.as_millis() as u64);
-            match &outcome {
-                StepOutcome::Failed { reason, .. } => {
-                    log::error!("{}: failed after {took}: {reason}", spec.command_line())
-                }
-                StepOutcome::Ok => log::info!("{}: ok after {took}", spec.command_line()),
-                StepOutcome::Running(r) => log::info!(
-                    "{}: {} after {took}",
-                    spec.command_line(),
-                    if *r { "running" } else { "not running" }
-                ),
-            }
-            for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    log::debug!("{} {name}: {line}", spec.path.display());
-                }
-            }
+            let outcome = run_resource(&cfg, &dir, &env, &resource, step.action).await;
             let _ = tx
                 .send(LoopEvent::StepDone {
                     id: step.id,
@@ -1185,7 +1105,8 @@ async fn release_leftovers(cfg: &Config, config_dir: &Path, env: &[(String, Stri
     for g in &cfg.groups {
         let mut running = None;
         for r in &g.resources {
-            if run_now(cfg, config_dir, env, r, Action::Status).await == StepOutcome::Running(true)
+            if run_resource(cfg, config_dir, env, r, Action::Status).await
+                == StepOutcome::Running(true)
             {
                 running = Some(r);
                 break;
@@ -1198,7 +1119,7 @@ async fn release_leftovers(cfg: &Config, config_dir: &Path, env: &[(String, Stri
         );
         for r in g.resources.iter().rev() {
             if let StepOutcome::Failed { reason, .. } =
-                run_now(cfg, config_dir, env, r, Action::Stop).await
+                run_resource(cfg, config_dir, env, r, Action::Stop).await
             {
                 log::error!("group {}: stopping leftover {r} failed: {reason}", g.key());
             }
@@ -1206,8 +1127,10 @@ async fn release_leftovers(cfg: &Config, config_dir: &Path, env: &[(String, Stri
     }
 }
 
-/// One resource step run to completion outside the core (start-up only).
-async fn run_now(
+/// Runs one resource action to completion, built in or by its script, and
+/// logs it with its duration and output. The one way hbd runs a resource: the
+/// core's steps, re-announcing after a heal, releasing leftovers at start-up.
+async fn run_resource(
     cfg: &Config,
     config_dir: &Path,
     env: &[(String, String)],
@@ -1224,9 +1147,20 @@ async fn run_now(
             });
     }
     let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
+        let reason = format!(
+            "resource script {:?} not found in {}/resource.d, {}/usr/lib/hbd/resource.d or /etc/init.d",
+            resource.name,
+            config_dir.display(),
+            cfg.hbd
+                .resource_dirs
+                .iter()
+                .map(|d| format!("{}, ", d.display()))
+                .collect::<String>()
+        );
+        log::error!("{resource}: {reason}");
         return StepOutcome::Failed {
-            code: None,
-            reason: format!("resource script {:?} not found", resource.name),
+            code: Some(127),
+            reason,
         };
     };
     let spec = ScriptSpec {
@@ -1236,7 +1170,27 @@ async fn run_now(
         env: env.to_vec(),
         timeout: cfg.hbd.script_timeout,
     };
-    script::outcome(action, &script::run(&spec).await)
+    log::info!("running {}", spec.command_line());
+    let r = script::run(&spec).await;
+    let outcome = script::outcome(action, &r);
+    let took = Duration::from_millis(r.elapsed.as_millis() as u64);
+    match &outcome {
+        StepOutcome::Failed { reason, .. } => {
+            log::error!("{}: failed after {took}: {reason}", spec.command_line())
+        }
+        StepOutcome::Ok => log::info!("{}: ok after {took}", spec.command_line()),
+        StepOutcome::Running(r) => log::info!(
+            "{}: {} after {took}",
+            spec.command_line(),
+            if *r { "running" } else { "not running" }
+        ),
+    }
+    for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            log::debug!("{} {name}: {line}", spec.path.display());
+        }
+    }
+    outcome
 }
 
 #[cfg(test)]
