@@ -387,7 +387,14 @@ impl Daemon {
         mut sigs: mpsc::Receiver<Sig>,
     ) -> ExitCode {
         let mut sigs_open = true;
-        let mut last_timer = tokio::time::Instant::now();
+        let mut last_timer = self.clock.now();
+        let mut alarm = match super::clock::Alarm::new(self.clock) {
+            Ok(a) => a,
+            Err(e) => {
+                log::error!("cannot create the loop's timer (timerfd): {e}");
+                return ExitCode::from(1);
+            }
+        };
         let mut watchdog = self.notify.watchdog_timer();
         let mut scrapes = self.scrapes.take();
         self.drain();
@@ -396,21 +403,27 @@ impl Daemon {
                 self.notify.observe(&self.node.status());
             }
             let now = self.clock.now();
-            let wake = self
-                .node
-                .next_deadline()
-                .map(|d| d.saturating_since(now))
-                .unwrap_or(Duration::from_secs(3600));
             // An absolute target, so a flood of packets cannot keep pushing the
             // timer away; but at most one timer per ms, so a deadline the core
             // keeps in the past is no busy loop (at SCHED_FIFO it would starve
             // the machine).
-            let target = (tokio::time::Instant::now() + wake.to_std())
-                .max(last_timer + std::time::Duration::from_millis(1));
+            let target = self
+                .node
+                .next_deadline()
+                .unwrap_or(now + Duration::from_secs(3600))
+                .max(last_timer + Duration::from_millis(1));
+            if let Err(e) = alarm.set(target) {
+                log::error!("cannot arm the loop's timer (timerfd): {e}");
+                return ExitCode::from(1);
+            }
             let shutdown_left = self.shutting_down.map(|d| d.saturating_since(now));
             tokio::select! {
-                _ = tokio::time::sleep_until(target) => {
-                    last_timer = tokio::time::Instant::now();
+                fired = alarm.fired() => {
+                    if let Err(e) = fired {
+                        log::error!("the loop's timer (timerfd) failed: {e}");
+                        return ExitCode::from(1);
+                    }
+                    last_timer = self.clock.now();
                     self.handle(Input::Timer);
                 }
                 ev = rx.recv() => match ev {
