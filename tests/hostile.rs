@@ -3,8 +3,8 @@
 //! datagrams, replayed captures, packets from an unknown node, with an
 //! unknown key index, oversized and truncated; and the security checks of
 //! issue 8 item 5 — control socket peer credentials, a resource script
-//! writable by others, secrets in logs, the authkeys permission check behind
-//! a symlink.
+//! writable by others, haresources arguments that never reach a shell,
+//! secrets in logs, the authkeys permission check behind a symlink.
 //!
 //! alpha's ucast peer is a recording relay on 127.0.0.3 that forwards to
 //! beta, so the test holds real packets alpha sent and can replay them later.
@@ -883,6 +883,131 @@ fn replay_old_generation(e: &mut Env) -> Row {
     }
 }
 
+/// Ends the process it holds (one this test started) when dropped.
+struct Started(std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// haresources arguments reach the script as argv entries, never through a
+/// shell: a lone node (its peer never answers) takes its own group, whose
+/// arguments are shell syntax that would each create a file if a shell
+/// ever saw them.
+fn arguments_not_shell(e: &Env) -> Row {
+    let scenario = "haresources arguments full of shell syntax ($(…), `…`, ;, |, &&, >, a glob, ~, ${IFS}) given to a resource script (quotes and backslashes are refused by the parser: config_check)";
+    let expected = "the script gets each argument byte for byte as one argv entry; nothing in them runs (no file appears)";
+    let dir = e.c.dir.join("argv");
+    let etc = dir.join("ha.d");
+    fs::create_dir_all(etc.join("resource.d")).unwrap();
+    let d = dir.display();
+    let args: Vec<String> = vec![
+        format!("$(touch${{IFS}}{d}/pwned-1)"),
+        format!("`touch${{IFS}}{d}/pwned-2`"),
+        format!(";touch${{IFS}}{d}/pwned-3"),
+        format!("|touch${{IFS}}{d}/pwned-4"),
+        format!("&&touch${{IFS}}{d}/pwned-5"),
+        format!(">{d}/pwned-6"),
+        "*".into(),
+        "~root".into(),
+    ];
+    let script = format!(
+        "#!/bin/sh\n# Records its argv, one entry a line, in a file named after the action.\nfor last in \"$@\"; do :; done\nprintf '%s\\n' \"$@\" > '{d}/argv-'\"$last\"\ncase \"$last\" in\n  start) : > '{d}/started' ;;\n  stop) rm -f '{d}/started' ;;\n  status) if [ -e '{d}/started' ]; then echo running; else echo stopped; fi ;;\nesac\nexit 0\n"
+    );
+    let script_path = etc.join("resource.d/argv");
+    fs::write(&script_path, script).unwrap();
+    fs::set_permissions(&script_path, fs::Permissions::from_mode(0o755)).unwrap();
+    let port = UdpSocket::bind("127.0.0.8:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.8");
+    fs::write(
+        etc.join("ha.cf"),
+        format!("keepalive 200ms\ndeadtime 1\ninitdead 2\nudpport {port}\nucast lo 127.0.0.9\nauto_failback off\nnode alpha\nnode ghost\nlogfile {d}/log\n"),
+    )
+    .unwrap();
+    fs::write(
+        etc.join("haresources"),
+        format!("alpha argv::{}\n", args.join("::")),
+    )
+    .unwrap();
+    fs::write(etc.join("authkeys"), "auth 1\n1 sha1 argv-row-key\n").unwrap();
+    fs::set_permissions(etc.join("authkeys"), fs::Permissions::from_mode(0o600)).unwrap();
+    for sub in ["state", "run"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let child = Command::new(common::hbd_exe())
+        .arg("run")
+        .arg("-c")
+        .arg(&etc)
+        .args(["--node", "alpha", "--bind", "127.0.0.8", "--no-realtime"])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the lone node");
+    let lone = Started(child);
+    let started = common::lab::wait_for(Duration::from_secs(15), || {
+        fs::read_to_string(dir.join("argv-start")).ok()
+    });
+    drop(lone);
+    let pwned: Vec<String> = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("pwned"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut want = args.clone();
+    want.push("start".into());
+    let mut bad = vec![];
+    let observed = match &started {
+        None => {
+            let log = fs::read_to_string(dir.join("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(8).collect();
+            bad.push(format!(
+                "the group was not started within 15 s; log: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+            ));
+            "not started".to_string()
+        }
+        Some(got) => {
+            let got: Vec<&str> = got.lines().collect();
+            if got != want.iter().map(String::as_str).collect::<Vec<_>>() {
+                bad.push(format!("argv was {got:?}, not {want:?}"));
+            }
+            format!(
+                "start got {} argv entries, {}",
+                got.len(),
+                if got == want.iter().map(String::as_str).collect::<Vec<_>>() {
+                    "each byte for byte"
+                } else {
+                    "different from haresources"
+                }
+            )
+        }
+    };
+    if !pwned.is_empty() {
+        bad.push(format!("shell syntax ran: {pwned:?} appeared"));
+    }
+    Row {
+        scenario: scenario.into(),
+        expected: expected.into(),
+        observed: format!("{observed}; files the syntax would create: {}", pwned.len()),
+        dual_ms: None,
+        service_ms: None,
+        verdict: pass_or(bad),
+    }
+}
+
 #[test]
 fn hostile_matrix() {
     let _one = common::one_at_a_time();
@@ -893,6 +1018,7 @@ fn hostile_matrix() {
     rows.push(control_socket(&e));
     rows.push(authkeys_symlink(&e));
     rows.push(writable_script(&e));
+    rows.push(arguments_not_shell(&e));
     rows.push(replay_old_generation(&mut e));
     rows.push(secrets(&e));
     for r in &rows {
