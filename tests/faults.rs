@@ -1536,7 +1536,7 @@ fn stop_hangs() -> Row {
             .into_iter()
             .filter(|p| {
                 fs::read(format!("/proc/{p}/cmdline"))
-                    .map(|c| c == b"sleep\0600\0")
+                    .map(|c| c == b"sleep\x00600\x00")
                     .unwrap_or(false)
             })
             .collect()
