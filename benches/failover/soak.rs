@@ -29,6 +29,10 @@ pub struct SoakArgs {
     /// stress-ng CPU workers (0: no load); the issue: both cores busy.
     #[arg(long, default_value_t = 2)]
     cpu: u32,
+    /// Soak every daemon's pair at the same time, under one stress-ng: the
+    /// same load and the same minutes for all, in a third of the time.
+    #[arg(long)]
+    together: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -162,7 +166,10 @@ pub fn soak(a: SoakArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
     };
     let mut rows = String::new();
     rows += "| daemon | duration | false failovers | samples with both nodes holding the address | daemon exits |\n|---|---|---|---|---|\n";
-    for d in ds {
+    if a.together {
+        soak_together(&a, setting, &ds, hbd, repo, &mut rows);
+    }
+    for d in ds.into_iter().filter(|_| !a.together) {
         eprintln!(
             "== soak {d} at {setting}, {} s, {}% loss, {} CPU hogs",
             a.secs, a.loss, a.cpu
@@ -174,52 +181,35 @@ pub fn soak(a: SoakArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
             continue;
         }
         c.loss(a.loss);
-        let stress = (a.cpu > 0)
-            .then(|| {
-                Command::new("stress-ng")
-                    .args(["--cpu", &a.cpu.to_string(), "--timeout"])
-                    .arg(format!("{}s", a.secs + 5))
-                    .arg("--quiet")
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .ok()
-            })
-            .flatten();
+        let stress = stress(a.cpu, a.secs);
         let w = watch(&mut c, a.secs);
         if let Some(mut s) = stress {
             // stress-ng's workers are its children in its process group.
             kill(s.id(), nix::sys::signal::Signal::SIGTERM);
             let _ = s.wait();
         }
-        eprintln!(
-            "   {} false failovers, {} split samples",
-            w.takeovers, w.split_samples
-        );
-        let _ = writeln!(
-            rows,
-            "| {d} | {} s | {} | {} of {} | {} |",
-            a.secs,
-            w.takeovers,
-            w.split_samples,
-            w.samples,
-            if w.exits.is_empty() {
-                "none".to_string()
-            } else {
-                w.exits.join("; ").replace('|', "/")
-            }
-        );
+        soak_row(&mut rows, d, a.secs, &w);
     }
     let mut body = String::new();
     body += "## Soak: false failovers\n\n";
     let _ = writeln!(
         body,
-        "Command: `cargo bench --bench failover -- soak --secs {} --setting {setting} --loss {} --cpu {}`. \
-         Each daemon in turn, at keepalive/deadtime {setting}, with {}% random loss on both nodes' ucast egress \
+        "Command: `cargo bench --bench failover -- soak --secs {} --setting {setting} --loss {} --cpu {}{}`. \
+         {}, at keepalive/deadtime {setting}, with {}% random loss on both nodes' ucast egress \
          (nftables netdev egress, `numgen random mod 100 < {}`) and `stress-ng --cpu {}`; nothing fails, so \
          every acquisition of the floating address (sampled every 100 ms plus the time two `ip addr` calls take under the load) is a false failover.\n",
-        a.secs, a.loss, a.cpu, a.loss, a.loss, a.cpu
+        a.secs,
+        a.loss,
+        a.cpu,
+        if a.together { " --together" } else { "" },
+        if a.together {
+            "Every daemon's pair at the same time (each in its own namespaces), under one stress-ng"
+        } else {
+            "Each daemon in turn"
+        },
+        a.loss,
+        a.loss,
+        a.cpu
     );
     if a.secs < 600 {
         let _ = writeln!(
@@ -234,6 +224,95 @@ pub fn soak(a: SoakArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
     println!("\n{rows}");
     crate::write_section(out, "soak", &body);
     ExitCode::SUCCESS
+}
+
+fn soak_row(rows: &mut String, d: Daemon, secs: u64, w: &Watch) {
+    eprintln!(
+        "   {d}: {} false failovers, {} split samples",
+        w.takeovers, w.split_samples
+    );
+    let _ = writeln!(
+        rows,
+        "| {d} | {secs} s | {} | {} of {} | {} |",
+        w.takeovers,
+        w.split_samples,
+        w.samples,
+        if w.exits.is_empty() {
+            "none".to_string()
+        } else {
+            w.exits.join("; ").replace('|', "/")
+        }
+    );
+}
+
+fn stress(cpu: u32, secs: u64) -> Option<std::process::Child> {
+    (cpu > 0)
+        .then(|| {
+            Command::new("stress-ng")
+                .args(["--cpu", &cpu.to_string(), "--timeout"])
+                .arg(format!("{}s", secs + 5))
+                .arg("--quiet")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()
+        })
+        .flatten()
+}
+
+/// All pairs up first, then one load and loss for all, watched side by side.
+fn soak_together(
+    a: &SoakArgs,
+    setting: Setting,
+    ds: &[Daemon],
+    hbd: &Path,
+    repo: &Path,
+    rows: &mut String,
+) {
+    let mut up = Vec::new();
+    for &d in ds {
+        eprintln!("== soak {d} at {setting}: starting its pair");
+        let mut c = Cluster::build(d, setting, Media::Both, hbd, repo);
+        match startup(&mut c) {
+            Ok(()) => up.push((d, c)),
+            Err(e) => {
+                eprintln!("   refused: {e}");
+                let _ = writeln!(rows, "| {d} | — | refused: {} | | |", e.replace('|', "/"));
+            }
+        }
+    }
+    for (_, c) in &mut up {
+        c.loss(a.loss);
+    }
+    eprintln!(
+        "== soak of {} pairs together, {} s, {}% loss, {} CPU hogs",
+        up.len(),
+        a.secs,
+        a.loss,
+        a.cpu
+    );
+    let load = stress(a.cpu, a.secs);
+    let watches: Vec<(Daemon, Watch)> = std::thread::scope(|s| {
+        let handles: Vec<_> = up
+            .iter_mut()
+            .map(|(d, c)| {
+                let d = *d;
+                s.spawn(move || (d, watch(c, a.secs)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a watch thread panicked"))
+            .collect()
+    });
+    if let Some(mut s) = load {
+        kill(s.id(), nix::sys::signal::Signal::SIGTERM);
+        let _ = s.wait();
+    }
+    for (d, w) in &watches {
+        soak_row(rows, *d, a.secs, w);
+    }
 }
 
 pub fn serial(a: SerialArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
