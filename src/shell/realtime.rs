@@ -33,7 +33,7 @@ const MCL_ONFAULT: libc::c_int = 4;
 
 /// Locks every page the daemon touches, as it touches it. Plain
 /// MCL_CURRENT would also pull the whole binary and libc into memory (about
-/// 6 MiB resident instead of 4.5): the pages the heartbeat path uses are
+/// 6 MiB resident instead of 4.7): the pages the heartbeat path uses are
 /// touched within the first keepalives and stay locked from then on, which
 /// is what keeps a busy machine from paging them out.
 #[allow(unsafe_code)]
