@@ -259,15 +259,17 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
     }
     .as_str();
     body += &format!(
-        "Command: `cargo bench --bench failover -- run --runs {} --idle {}{}{}{}` (root), {:.0} minutes.\n\n",
+        "Command: `cargo bench --bench failover -- run --runs {} --idle {}{}{}{}{}{}` (root), {:.0} minutes.\n\n",
         o.runs,
         o.idle_s,
         if a.settings.len() == 4 { String::new() } else { format!(" --settings {}", a.settings.join(",")) },
         if a.daemons.len() == 3 { String::new() } else { format!(" --daemons {}", a.daemons.join(",")) },
+        if a.faults.len() == 3 { String::new() } else { format!(" --faults {}", a.faults.join(",")) },
         o.hbd_options
             .iter()
             .map(|h| format!(" --hbd-option {h}"))
             .collect::<String>(),
+        if a.section == "run" { String::new() } else { format!(" --section {:?}", a.section) },
         t0.elapsed().as_secs_f64() / 60.0
     );
     body += &report::machine();
