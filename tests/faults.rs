@@ -1531,19 +1531,10 @@ fn stop_hangs() -> Row {
     // Stops are retried 1 s apart for 20 s, so one may be running now: what
     // must not happen is a hung stop outliving its timeout. Every sleeper seen
     // now must be gone once the timeout (and the kill's own latency) passed.
-    let sleeping = |n: &Node| -> Vec<u32> {
-        n.pids()
-            .into_iter()
-            .filter(|p| {
-                fs::read(format!("/proc/{p}/cmdline"))
-                    .map(|c| c == b"sleep\x00600\x00")
-                    .unwrap_or(false)
-            })
-            .collect()
-    };
-    let seen = sleeping(&p.n[0]);
+    let seen = p.n[0].pids_running("sleep 600");
     sleep(Duration::from_millis(1500));
-    let sleepers = sleeping(&p.n[0])
+    let sleepers = p.n[0]
+        .pids_running("sleep 600")
         .iter()
         .filter(|pid| seen.contains(pid))
         .count();

@@ -417,17 +417,28 @@ impl Node {
 
     /// Command lines of the node's processes, for assertions and diagnostics.
     pub fn cmdlines(&self) -> Vec<String> {
+        self.pids().into_iter().filter_map(cmdline).collect()
+    }
+
+    /// The processes in the namespace whose command line is `cmd` (words
+    /// joined by single spaces).
+    pub fn pids_running(&self, cmd: &str) -> Vec<u32> {
         self.pids()
             .into_iter()
-            .filter_map(|p| fs::read(format!("/proc/{p}/cmdline")).ok())
-            .map(|c| {
-                String::from_utf8_lossy(&c)
-                    .replace('\0', " ")
-                    .trim_end()
-                    .to_string()
-            })
+            .filter(|&p| cmdline(p).as_deref() == Some(cmd))
             .collect()
     }
+}
+
+/// A process's command line, its arguments joined by single spaces.
+fn cmdline(pid: u32) -> Option<String> {
+    let c = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        String::from_utf8_lossy(&c)
+            .replace('\0', " ")
+            .trim_end()
+            .to_string(),
+    )
 }
 
 /// The service LAN: a bridge alone in its own namespace.
