@@ -167,28 +167,11 @@ pub fn soak(a: SoakArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
     let mut rows = String::new();
     rows += "| daemon | duration | false failovers | samples with both nodes holding the address | daemon exits |\n|---|---|---|---|---|\n";
     if a.together {
-        soak_together(&a, setting, &ds, hbd, repo, &mut rows);
-    }
-    for d in ds.into_iter().filter(|_| !a.together) {
-        eprintln!(
-            "== soak {d} at {setting}, {} s, {}% loss, {} CPU hogs",
-            a.secs, a.loss, a.cpu
-        );
-        let mut c = Cluster::build(d, setting, Media::Both, hbd, repo);
-        if let Err(e) = startup(&mut c) {
-            eprintln!("   refused: {e}");
-            let _ = writeln!(rows, "| {d} | — | refused: {} | | |", e.replace('|', "/"));
-            continue;
+        soak_pairs(&a, setting, &ds, hbd, repo, &mut rows);
+    } else {
+        for d in &ds {
+            soak_pairs(&a, setting, std::slice::from_ref(d), hbd, repo, &mut rows);
         }
-        c.loss(a.loss);
-        let stress = stress(a.cpu, a.secs);
-        let w = watch(&mut c, a.secs);
-        if let Some(mut s) = stress {
-            // stress-ng's workers are its children in its process group.
-            kill(s.id(), nix::sys::signal::Signal::SIGTERM);
-            let _ = s.wait();
-        }
-        soak_row(&mut rows, d, a.secs, &w);
     }
     let mut body = String::new();
     body += "## Soak: false failovers\n\n";
@@ -261,8 +244,9 @@ fn stress(cpu: u32, secs: u64) -> Option<std::process::Child> {
         .flatten()
 }
 
-/// All pairs up first, then one load and loss for all, watched side by side.
-fn soak_together(
+/// Soaks the pairs of `ds` at once (one, when they go in turn): every pair up
+/// first, then one load and the loss for all, watched side by side.
+fn soak_pairs(
     a: &SoakArgs,
     setting: Setting,
     ds: &[Daemon],
@@ -286,7 +270,7 @@ fn soak_together(
         c.loss(a.loss);
     }
     eprintln!(
-        "== soak of {} pairs together, {} s, {}% loss, {} CPU hogs",
+        "== soak of {} pair(s), {} s, {}% loss, {} CPU hogs",
         up.len(),
         a.secs,
         a.loss,
