@@ -143,12 +143,7 @@ mod tests {
         assert!(c.wall_clock_at_zero > 1_600_000_000);
     }
 
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    use crate::shell::test_runtime as rt;
 
     #[test]
     fn alarm_fires_at_the_armed_time_not_before() {

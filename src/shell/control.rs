@@ -172,12 +172,7 @@ async fn connection(stream: UnixStream, allowed: Vec<u32>, events: mpsc::Sender<
 mod tests {
     use super::*;
 
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    use crate::shell::test_runtime as rt;
 
     async fn ask(path: &Path, line: &str) -> Vec<String> {
         let mut s = UnixStream::connect(path).await.unwrap();

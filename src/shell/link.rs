@@ -491,12 +491,7 @@ pub fn open_all(
 mod tests {
     use super::*;
 
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    use crate::shell::test_runtime as rt;
 
     #[test]
     fn ucast_link_sends_to_peer_and_receives_on_bound_address() {
@@ -671,12 +666,7 @@ mod netns_tests {
         }
     }
 
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    use crate::shell::test_runtime as rt;
 
     async fn recv_one(l: &UdpLink) -> Vec<u8> {
         let mut buf = [0u8; 64];

@@ -14,3 +14,13 @@ pub mod realtime;
 pub mod script;
 pub mod serial;
 pub mod state;
+
+/// A current-thread runtime with I/O and time, as the daemon runs on, for
+/// the shell's unit tests.
+#[cfg(test)]
+pub(crate) fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}

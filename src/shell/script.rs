@@ -388,12 +388,7 @@ mod tests {
         }
     }
 
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    use crate::shell::test_runtime as rt;
 
     #[test]
     fn argv_env_and_output_are_captured() {
