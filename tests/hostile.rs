@@ -986,13 +986,14 @@ fn arguments_not_shell(e: &Env) -> Row {
         }
         Some(got) => {
             let got: Vec<&str> = got.lines().collect();
-            if got != want.iter().map(String::as_str).collect::<Vec<_>>() {
+            let same = got == want.iter().map(String::as_str).collect::<Vec<_>>();
+            if !same {
                 bad.push(format!("argv was {got:?}, not {want:?}"));
             }
             format!(
                 "start got {} argv entries, {}",
                 got.len(),
-                if got == want.iter().map(String::as_str).collect::<Vec<_>>() {
+                if same {
                     "each byte for byte"
                 } else {
                     "different from haresources"
