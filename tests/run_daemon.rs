@@ -3,6 +3,7 @@
 //! tests live in tests/daemon*.rs.
 
 use hbd::config::{Auth, AuthKey, AuthMethod, Config, Medium, Secret};
+use hbd::core::HoldSet;
 use hbd::shell::daemon::{self, Prepared, RunOptions, Sig};
 use hbd::shell::proto::{Request, Response};
 use std::io::{BufRead, BufReader, Write};
@@ -238,12 +239,7 @@ fn garbage_datagrams_are_counted_and_ignored() {
         ask(&r.sock, &Request::Status),
         Response::Status(_)
     ));
-    let bad = ask(
-        &r.sock,
-        &Request::Standby {
-            set: "sideways".into(),
-        },
-    );
+    let bad = ask(&r.sock, &Request::Standby { set: HoldSet::None });
     assert!(matches!(bad, Response::Error { message } if message.contains("sideways")));
     let sock = r.sock.clone();
     stop(r);
@@ -381,7 +377,7 @@ fn operator_command_the_core_refuses_is_an_error_on_the_socket() {
     let d = tempfile::tempdir().unwrap();
     let r = start_in_process(d.path(), free_udp_port());
     // The peer was never heard: there is nobody to go standby to.
-    match ask(&r.sock, &Request::Standby { set: "all".into() }) {
+    match ask(&r.sock, &Request::Standby { set: HoldSet::All }) {
         Response::Error { message } => assert!(message.contains("refused"), "{message}"),
         other => panic!("standby with no peer was not refused: {other:?}"),
     }

@@ -222,7 +222,7 @@ mod tests {
             );
             let e: Response = serde_json::from_str(&out[1]).unwrap();
             assert!(matches!(e, Response::Error { message } if message.contains("not json")));
-            assert!(out[2].contains("local"), "{}", out[2]);
+            assert!(out[2].contains("Local"), "{}", out[2]);
         });
     }
 

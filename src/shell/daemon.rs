@@ -13,7 +13,7 @@ use super::script::{self, ScriptSpec};
 use super::{control, fence, ping, realtime, state};
 use crate::config::{self, AutoFailback, Config, LoadOptions, Medium, Purpose};
 use crate::core::{
-    Action, Command, Event, HoldSet, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
+    Action, Command, Event, Input, LinkId, Node, NodeParams, Output, Step, StepOutcome,
 };
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection, Transport};
@@ -359,25 +359,6 @@ struct Daemon {
     metrics: super::metrics::Registry,
     /// Scrapes waiting for a rendering (None: metrics off).
     scrapes: Option<mpsc::Receiver<super::metrics::Scrape>>,
-}
-
-/// `all|local|foreign` (and heartbeat's `failback` = `foreign`); empty = all.
-pub fn parse_set(s: &str) -> Option<HoldSet> {
-    Some(match s.trim() {
-        "" | "all" => HoldSet::All,
-        "local" => HoldSet::Local,
-        "foreign" | "failback" => HoldSet::Foreign,
-        _ => return None,
-    })
-}
-
-fn set_word(s: HoldSet) -> &'static str {
-    match s {
-        HoldSet::None => "none",
-        HoldSet::Local => "local",
-        HoldSet::Foreign => "foreign",
-        HoldSet::All => "all",
-    }
 }
 
 impl Daemon {
@@ -824,37 +805,29 @@ impl Daemon {
                     message: "hbd is shutting down".into(),
                 }
             }
-            Request::Standby { set } => match parse_set(&set) {
-                Some(s) => {
-                    log::info!("control: standby [{}] requested", set_word(s));
-                    if let Some(refused) = self.command(Command::Standby(s)) {
-                        return Response::Error { message: refused };
-                    }
-                    Response::Accepted {
-                        message: format!(
-                            "going standby [{}]: the peer will take these resource groups",
-                            set_word(s)
-                        ),
-                    }
+            Request::Standby { set } => {
+                log::info!("control: standby [{set}] requested");
+                if let Some(refused) = self.command(Command::Standby(set)) {
+                    return Response::Error { message: refused };
                 }
-                None => bad_set(&set),
-            },
-            Request::Takeover { set } => match parse_set(&set) {
-                Some(s) => {
-                    log::info!("control: takeover [{}] requested", set_word(s));
-                    if let Some(refused) = self.command(Command::Takeover(s)) {
-                        return Response::Error { message: refused };
-                    }
-                    self.metrics.takeover_requested();
-                    Response::Accepted {
-                        message: format!(
-                            "taking over [{}]: asking the peer to release these resource groups",
-                            set_word(s)
-                        ),
-                    }
+                Response::Accepted {
+                    message: format!(
+                        "going standby [{set}]: the peer will take these resource groups"
+                    ),
                 }
-                None => bad_set(&set),
-            },
+            }
+            Request::Takeover { set } => {
+                log::info!("control: takeover [{set}] requested");
+                if let Some(refused) = self.command(Command::Takeover(set)) {
+                    return Response::Error { message: refused };
+                }
+                self.metrics.takeover_requested();
+                Response::Accepted {
+                    message: format!(
+                        "taking over [{set}]: asking the peer to release these resource groups"
+                    ),
+                }
+            }
         }
     }
 
@@ -925,9 +898,7 @@ impl Daemon {
                     key: gs.map(|s| s.key.clone()).unwrap_or_else(|| g.key()),
                     home: g.home.clone(),
                     owner: gs.and_then(|s| s.owner.clone()),
-                    state: gs
-                        .map(|s| s.state.clone())
-                        .unwrap_or_else(|| "stopped".into()),
+                    state: gs.map(|s| s.state).unwrap_or_default(),
                     resources: g.resources.iter().map(|r| r.to_string()).collect(),
                 }
             })
@@ -941,7 +912,7 @@ impl Daemon {
             peer,
             links,
             groups,
-            rsc_hold: st.rsc_hold.clone(),
+            rsc_hold: st.rsc_hold,
             recent: st
                 .recent
                 .iter()
@@ -1057,12 +1028,6 @@ fn suppressed(n: u64) -> String {
         String::new()
     } else {
         format!(" ({n} similar suppressed)")
-    }
-}
-
-fn bad_set(set: &str) -> Response {
-    Response::Error {
-        message: format!("unknown resource set {set:?} (expected all, local or foreign)"),
     }
 }
 
@@ -1204,20 +1169,4 @@ async fn run_resource(
         }
     }
     outcome
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sets_parse_like_hb_standby() {
-        assert_eq!(parse_set(""), Some(HoldSet::All));
-        assert_eq!(parse_set("all"), Some(HoldSet::All));
-        assert_eq!(parse_set("local"), Some(HoldSet::Local));
-        assert_eq!(parse_set("foreign"), Some(HoldSet::Foreign));
-        assert_eq!(parse_set("failback"), Some(HoldSet::Foreign));
-        assert_eq!(parse_set("everything"), None);
-        assert!(matches!(bad_set("x"), Response::Error { message } if message.contains("\"x\"")));
-    }
 }
