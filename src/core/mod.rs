@@ -15,13 +15,13 @@ use crate::time::{Duration, Instant};
 use crate::wire::Message;
 
 mod events;
-mod hold;
 mod machine;
 mod rng;
 mod status;
 
 pub use events::{DropReason, Event};
-pub use hold::{BadHoldSet, HoldSet};
+// The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
+pub use crate::wire::hold::{BadHoldSet, HoldSet};
 pub use status::{GroupState, NodeState, RscHold};
 
 /// Index of a link in `Config::media` order.

@@ -1,5 +1,7 @@
 //! The set of resource groups heartbeat names in `rsc_hold`, `ask_resources`
 //! and `hb_standby`/`hb_takeover`: the one place it is parsed and printed.
+//! It lives in the wire layer because typed messages carry it
+//! ([`super::repr`]); the core re-exports it as `core::HoldSet`.
 
 #![forbid(unsafe_code)]
 
