@@ -4,7 +4,8 @@
 //! log lines. It decides nothing about failover.
 
 use super::clock::Clock;
-use super::link::{self, LinkCounters, LinkHandle, LoopEvent};
+use super::inbox::{LinkCounters, LoopEvent};
+use super::link::{self, LinkHandle};
 use super::logging::{self, RateLimiter};
 use super::proto::{
     GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,

@@ -1,77 +1,18 @@
 //! Links: one per `Config::media` entry (LinkId = index). UDP media become a
 //! bound socket plus a receive task; serial media a [`super::serial::SerialTask`].
-//! Every task reports to the daemon loop through one channel of [`LoopEvent`]s.
+//! Every task reports to the daemon loop through its inbox ([`LoopEvent`]).
 
+use super::inbox::{LinkCounters, LoopEvent};
 use crate::config::{Config, Medium};
-use crate::core::{StepId, StepOutcome};
-use crate::shell::proto::{Request, Response};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// Per-link counters, shared between the loop and the link's task.
-#[derive(Debug, Default)]
-pub struct LinkCounters {
-    pub sent: AtomicU64,
-    pub received: AtomicU64,
-    pub bad_auth: AtomicU64,
-    pub malformed: AtomicU64,
-    pub errors: AtomicU64,
-}
-
-impl LinkCounters {
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
-}
-
-/// Everything that wakes the daemon loop apart from timers and signals.
-#[derive(Debug)]
-pub enum LoopEvent {
-    /// Bytes of one datagram or one serial frame. `epoch` tells events of links
-    /// replaced by a reload from the current ones.
-    Packet {
-        link: usize,
-        epoch: u64,
-        bytes: Vec<u8>,
-        from: Option<SocketAddr>,
-    },
-    /// A serial frame the framer threw away (half frame, oversized).
-    Dropped {
-        link: usize,
-        epoch: u64,
-        why: String,
-    },
-    Transport {
-        link: usize,
-        epoch: u64,
-        up: bool,
-    },
-    StepDone {
-        id: StepId,
-        outcome: StepOutcome,
-    },
-    /// A ping node became reachable or unreachable.
-    PingNode {
-        index: usize,
-        up: bool,
-    },
-    /// A fence for the core's `Output::Fence` finished.
-    FenceDone {
-        node: String,
-        ok: bool,
-    },
-    Control {
-        req: Request,
-        reply: oneshot::Sender<Response>,
-    },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {

@@ -3,6 +3,7 @@ pub mod clock;
 pub mod control;
 pub mod daemon;
 pub mod fence;
+pub mod inbox;
 pub mod ipaddr;
 pub mod link;
 pub mod logging;
