@@ -3,7 +3,7 @@
 //! the daemon's own user may talk to it (checked with SO_PEERCRED: the socket's
 //! mode alone would trust whoever can reach the directory).
 
-use super::link::LoopEvent;
+use super::inbox::LoopEvent;
 use super::proto::{Request, Response};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
