@@ -208,7 +208,10 @@ proptest! {
                     m.add("seq", &format!("{seq:x}"));
                     m.add("hg", &format!("{hg:x}"));
                     m.add("ts", &format!("{ts:x}"));
-                    Input::Message { link: LinkId(link), msg: m }
+                    match Input::received(LinkId(link), m, "nodea") {
+                        Some(input) => input,
+                        None => continue,
+                    }
                 }
                 Ev::Step { ok } => {
                     let Some(id) = outstanding.pop() else { continue };

@@ -11,9 +11,10 @@ use std::str::FromStr;
 
 /// A set of groups as heartbeat's `rsc_hold` names them, from the point of
 /// view of the node that says it: `local` = groups whose home is that node.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HoldSet {
+    #[default]
     None,
     Local,
     Foreign,

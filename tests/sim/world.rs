@@ -314,6 +314,8 @@ impl World {
             let incarnation = n.incarnation;
             match out {
                 Output::Send { msg, link } => {
+                    // On the wire as the shell would seal it; parsed again on delivery.
+                    let msg = msg.into_message();
                     let t = msg.msg_type().unwrap_or("?").to_string();
                     if t != "status" && !t.starts_with("NS_") {
                         let fields: Vec<String> = msg
@@ -369,6 +371,10 @@ impl World {
                             incarnation,
                         },
                     );
+                }
+                Output::Refused(r) => self.log(format!("{} {r}", NAMES[i])),
+                Output::Reannounce { group } => {
+                    self.log(format!("{} re-announces g{}", NAMES[i], group.0))
                 }
                 Output::ShutdownComplete => {
                     self.log(format!("{} shutdown complete", NAMES[i]));
@@ -470,13 +476,9 @@ impl World {
                 msg,
             } => {
                 if self.nodes[to].as_ref().map(|n| n.incarnation) == Some(incarnation) {
-                    self.handle(
-                        to,
-                        Input::Message {
-                            link: LinkId(link),
-                            msg,
-                        },
-                    );
+                    if let Some(input) = Input::received(LinkId(link), msg, NAMES[to]) {
+                        self.handle(to, input);
+                    }
                 }
             }
             Pending::Step {
