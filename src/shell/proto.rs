@@ -100,6 +100,144 @@ pub struct TransitionReport {
 mod tests {
     use super::*;
 
+    /// A report with every field set and both optional forms present.
+    fn full_report() -> StatusReport {
+        StatusReport {
+            version: "0.1.0".into(),
+            pid: 4242,
+            config: "/etc/ha.d".into(),
+            uptime_ms: 125_000,
+            local: NodeReport {
+                name: "alpha".into(),
+                state: NodeState::Active,
+                generation: Some(12),
+                last_heard_ms_ago: None,
+            },
+            peer: NodeReport {
+                name: "beta".into(),
+                state: NodeState::Other("ping".into()),
+                generation: None,
+                last_heard_ms_ago: Some(3_400),
+            },
+            links: vec![LinkReport {
+                name: "eth0".into(),
+                kind: "ucast".into(),
+                up: true,
+                last_heard_ms_ago: Some(120),
+                sent: 100,
+                received: 98,
+                bad_auth: 2,
+                malformed: 1,
+                late: 3,
+                errors: 4,
+            }],
+            groups: vec![GroupReport {
+                key: "IPaddr::10.0.0.5".into(),
+                home: "alpha".into(),
+                owner: None,
+                state: GroupState::Peer,
+                resources: vec!["IPaddr::10.0.0.5".into(), "httpd".into()],
+            }],
+            rsc_hold: RscHold::Transition,
+            recent: vec![TransitionReport {
+                ms_ago: 61_000,
+                text: "beta: declared dead".into(),
+            }],
+            keepalive_ms: 200,
+            deadtime_ms: 1000,
+            auto_failback: "legacy".into(),
+        }
+    }
+
+    /// What `hbd status --json` prints, pinned whole: scripts parse it, so a
+    /// renamed field, a reordered one or a respelled state is a break.
+    const FULL_REPORT_PRETTY: &str = r#"{
+  "version": "0.1.0",
+  "pid": 4242,
+  "config": "/etc/ha.d",
+  "uptime_ms": 125000,
+  "local": {
+    "name": "alpha",
+    "state": "active",
+    "generation": 12,
+    "last_heard_ms_ago": null
+  },
+  "peer": {
+    "name": "beta",
+    "state": "ping",
+    "generation": null,
+    "last_heard_ms_ago": 3400
+  },
+  "links": [
+    {
+      "name": "eth0",
+      "kind": "ucast",
+      "up": true,
+      "last_heard_ms_ago": 120,
+      "sent": 100,
+      "received": 98,
+      "bad_auth": 2,
+      "malformed": 1,
+      "late": 3,
+      "errors": 4
+    }
+  ],
+  "groups": [
+    {
+      "key": "IPaddr::10.0.0.5",
+      "home": "alpha",
+      "owner": null,
+      "state": "peer",
+      "resources": [
+        "IPaddr::10.0.0.5",
+        "httpd"
+      ]
+    }
+  ],
+  "rsc_hold": "transition",
+  "recent": [
+    {
+      "ms_ago": 61000,
+      "text": "beta: declared dead"
+    }
+  ],
+  "keepalive_ms": 200,
+  "deadtime_ms": 1000,
+  "auto_failback": "legacy"
+}"#;
+
+    #[test]
+    fn status_json_document_is_pinned() {
+        let pretty = serde_json::to_string_pretty(&full_report()).unwrap();
+        assert_eq!(pretty, FULL_REPORT_PRETTY);
+        assert_eq!(
+            serde_json::from_str::<StatusReport>(FULL_REPORT_PRETTY).unwrap(),
+            full_report()
+        );
+    }
+
+    #[test]
+    fn status_response_is_the_report_tagged_on_one_line() {
+        let line = serde_json::to_string(&Response::Status(full_report())).unwrap();
+        let report = serde_json::to_string(&full_report()).unwrap();
+        assert_eq!(line, format!(r#"{{"result":"status",{}"#, &report[1..]));
+        assert!(!line.contains('\n'));
+        assert_eq!(
+            serde_json::to_string(&Response::Accepted {
+                message: "going standby [all]".into()
+            })
+            .unwrap(),
+            r#"{"result":"accepted","message":"going standby [all]"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Response::Error {
+                message: "hbd is shutting down".into()
+            })
+            .unwrap(),
+            r#"{"result":"error","message":"hbd is shutting down"}"#
+        );
+    }
+
     #[test]
     fn requests_are_one_json_object_each() {
         let r = Request::Standby {
