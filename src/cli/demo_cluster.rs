@@ -9,8 +9,8 @@
 // The daemon tests use parts the demo does not (noise injection, SIGTERM waits).
 #![allow(dead_code)]
 
+use hbd::control::{Request, Response, StatusReport, SOCKET_NAME};
 use hbd::core::{GroupState, NodeState, RscHold};
-use hbd::shell::proto::{Request, Response, StatusReport, SOCKET_NAME};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;

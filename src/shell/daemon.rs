@@ -6,7 +6,7 @@
 use super::event_loop::Daemon;
 use super::link::{self, Links};
 use super::resource::Resources;
-use super::{control, fence, logging, metrics, notify, ping, proto, realtime, state};
+use super::{control, fence, logging, metrics, notify, ping, realtime, state};
 use crate::core::{Node, NodeParams};
 use std::collections::VecDeque;
 use std::process::ExitCode;
@@ -118,7 +118,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     );
     resources.release_leftovers(&cfg).await;
     let links = Links::open(&cfg, opts.bind.or(cfg.hbd.bind), &tx)?;
-    let sock_path = opts.run_dir.join(proto::SOCKET_NAME);
+    let sock_path = opts.run_dir.join(crate::control::SOCKET_NAME);
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));

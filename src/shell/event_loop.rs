@@ -6,11 +6,11 @@
 use super::clock::{Alarm, Clock};
 use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
-use super::proto::{Request, Response, StatusReport};
 use super::resource::Resources;
 use super::startup::RunOptions;
 use super::{logging, metrics, notify, ping, reload, report};
 use crate::config::{Config, Medium};
+use crate::control::{Request, Response, StatusReport};
 use crate::core::{Command, Event, Input, LinkId, Node, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection};

@@ -1,6 +1,7 @@
 //! The control socket's protocol: one JSON request per line from `hbd status|standby|
 //! takeover|cl_status`, one JSON response per line from the daemon. Plain data, so
-//! the client side and the daemon side can be built and tested apart.
+//! the client side and the daemon side can be built and tested apart; the field
+//! names and order are a contract (`hbd status --json` prints a `StatusReport`).
 
 use crate::core::{GroupState, HoldSet, NodeState, RscHold};
 use serde::{Deserialize, Serialize};
