@@ -1176,4 +1176,131 @@ mod tests {
             Kind::Control(Control::Other("NS_whatever".into()))
         );
     }
+
+    const NAMES: &[&str] = &[
+        "t",
+        "src",
+        "seq",
+        "hg",
+        "ts",
+        "ttl",
+        "dest",
+        "srcuuid",
+        "destuuid",
+        "st",
+        "dt",
+        "protocol",
+        "rsc_hold",
+        "rtype",
+        "isstable",
+        "info",
+        "ipaddr",
+        "weown",
+        "ok",
+        "node",
+        "result",
+        "nodelist",
+        "delnodelist",
+        "num_ping",
+        "firstseq",
+        "lastseq",
+        "ackseq",
+        "ld",
+    ];
+    const VALUES: &[&str] = &[
+        "",
+        "0",
+        "1",
+        "2a",
+        "+1",
+        " 3 ",
+        "ffffffffffffffff",
+        "10000000000000000",
+        "zz",
+        "status",
+        "starting",
+        "resource",
+        "ask_resources",
+        "hb_takeover",
+        "ip-request",
+        "ip-request-resp",
+        "shutdone",
+        "stonith",
+        "reqnodes",
+        "repnodes",
+        "num_ping_nodes",
+        "you_are_dead",
+        "abort_giveup",
+        "hbapi-clstat",
+        "NS_rexmit",
+        "NS_nak_rexmit",
+        "NS_ackmsg",
+        "NS_other",
+        "nodea",
+        "nodeb",
+        "none",
+        "local",
+        "foreign",
+        "all",
+        "failback",
+        "me",
+        "other",
+        "done",
+        "full",
+        "heal",
+        "mach_down",
+        "OK",
+        "yes",
+        "no",
+        "n_stnth",
+        "unneeded",
+    ];
+
+    proptest::proptest! {
+        /// Any field list: reading never panics, the envelope rule (§3.2 step 2)
+        /// decides alone what is invalid, the typed view agrees with the
+        /// first fields of those names, and writing it back reads the same.
+        #[test]
+        fn typed_reading_follows_the_envelope_rule_and_round_trips(
+            fields in proptest::collection::vec(
+                (0..NAMES.len(), 0..VALUES.len(), 0u8..8),
+                0..14,
+            )
+        ) {
+            let mut m = Message::new();
+            for (n, v, kind) in fields {
+                match kind {
+                    0 => m.add_binary(NAMES[n], VALUES[v].as_bytes()),
+                    1 => m.push(NAMES[n], FieldType::String, vec![0xff]),
+                    _ => m.add(NAMES[n], VALUES[v]),
+                }
+            }
+            let nonzero = |name: &str| m.get_hex(name).unwrap_or(0) != 0;
+            let control = m.msg_type().is_some_and(|t| t.starts_with("NS_"));
+            let valid = m.msg_type().is_some()
+                && m.get("src").is_some()
+                && nonzero("ts")
+                && (control || nonzero("seq"));
+            match Repr::parse(m.clone()) {
+                Ok(r) => {
+                    proptest::prop_assert!(valid);
+                    proptest::prop_assert_eq!(Some(r.src.as_str()), m.get("src"));
+                    proptest::prop_assert_eq!(Some(r.type_name()), m.msg_type());
+                    proptest::prop_assert_eq!(r.ts, m.get_hex("ts").unwrap());
+                    proptest::prop_assert_eq!(r.generation, m.get_hex("hg").unwrap_or(0));
+                    proptest::prop_assert_eq!(r.dest.as_deref(), m.get("dest"));
+                    proptest::prop_assert_eq!(r.destuuid.as_deref(), m.get_binary("destuuid"));
+                    if !control {
+                        proptest::prop_assert_eq!(r.seq(), m.get_hex("seq"));
+                    }
+                    let again = Repr::parse(r.clone().into_message());
+                    proptest::prop_assert_eq!(again, Ok(r));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!valid, "{e}");
+                    proptest::prop_assert_eq!(e.src.as_deref(), m.get("src"));
+                }
+            }
+        }
+    }
 }
