@@ -29,6 +29,7 @@ mod status;
 mod timers;
 
 pub use events::{DropReason, Event};
+pub use rng::Rng;
 // The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
 pub use crate::wire::hold::{BadHoldSet, HoldSet};
 pub use status::{GroupState, NodeState, RscHold};
