@@ -106,9 +106,15 @@ impl Machine {
             self.event(Event::NoStonith { node: node.clone() });
         }
         self.set_peer_hold(HoldSet::None);
+        self.take_over_everything(node, "peer dead");
+    }
+
+    /// Starts every group (the peer's and ours) and, once they run, reports
+    /// the takeover (`mach_down`). auto_failback gives the peer's back later.
+    pub(super) fn take_over_everything(&mut self, node: String, reason: &str) {
         self.event(Event::TakeoverStarted {
             node: node.clone(),
-            reason: "peer dead".into(),
+            reason: reason.into(),
         });
         self.failback.pending = true;
         let ids: Vec<GroupId> = (0..self.jobs.groups.len()).map(GroupId).collect();

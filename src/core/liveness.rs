@@ -104,23 +104,29 @@ impl Machine {
     }
 
     pub(super) fn handle_transport(&mut self, now: Instant, link: LinkId, up: bool) {
-        let peer = self.peer.clone();
         if let Some(l) = self.liveness.links.get_mut(link.0) {
             l.transport_down = !up;
             if !up && l.up {
-                l.up = false;
-                let silence = l
-                    .last_heard
-                    .map(|t| now.saturating_since(t))
-                    .unwrap_or_default();
-                let name = l.name.clone();
-                self.event(Event::LinkDead {
-                    node: peer,
-                    link: name,
-                    silence,
-                });
+                self.link_dead(now, link.0);
             }
         }
+    }
+
+    /// Link `i` stops counting as up; its silence so far is reported.
+    fn link_dead(&mut self, now: Instant, i: usize) {
+        let l = &mut self.liveness.links[i];
+        l.up = false;
+        let silence = l
+            .last_heard
+            .map(|t| now.saturating_since(t))
+            .unwrap_or_default();
+        let link = l.name.clone();
+        let node = self.peer.clone();
+        self.event(Event::LinkDead {
+            node,
+            link,
+            silence,
+        });
     }
 
     pub(super) fn refresh_link(&mut self, now: Instant, link: LinkId) {
@@ -176,20 +182,10 @@ impl Machine {
     /// Links die each by their own silence against the peer's dead time (§9.4 fixed).
     pub(super) fn expire_links(&mut self, now: Instant) {
         let thr = self.peer_timeout();
-        let peer = self.peer.clone();
         for i in 0..self.liveness.links.len() {
-            let l = &mut self.liveness.links[i];
-            let Some(h) = l.last_heard.filter(|_| l.up) else {
-                continue;
-            };
-            if now.saturating_since(h) >= thr {
-                l.up = false;
-                let link = l.name.clone();
-                self.event(Event::LinkDead {
-                    node: peer.clone(),
-                    link,
-                    silence: now.saturating_since(h),
-                });
+            let l = &self.liveness.links[i];
+            if l.up && l.last_heard.is_some_and(|h| now.saturating_since(h) >= thr) {
+                self.link_dead(now, i);
             }
         }
     }
@@ -298,19 +294,8 @@ impl Machine {
         self.delivery.missing.clear();
         self.neg.peer_stable = false;
         for i in 0..self.liveness.links.len() {
-            let l = &mut self.liveness.links[i];
-            if l.up {
-                l.up = false;
-                let silence = l
-                    .last_heard
-                    .map(|t| now.saturating_since(t))
-                    .unwrap_or_default();
-                let link = l.name.clone();
-                self.event(Event::LinkDead {
-                    node: node.clone(),
-                    link,
-                    silence,
-                });
+            if self.liveness.links[i].up {
+                self.link_dead(now, i);
             }
         }
         if !self.liveness.comm_up {

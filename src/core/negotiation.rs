@@ -516,13 +516,6 @@ impl Machine {
         }
         self.neg.rstate = RscState::Stable;
         self.timers.stop(Timer::Rqst);
-        self.event(Event::TakeoverStarted {
-            node: node.clone(),
-            reason: "peer shut down".into(),
-        });
-        self.failback.pending = true;
-        let ids: Vec<GroupId> = (0..self.jobs.groups.len()).map(GroupId).collect();
-        self.acquire_groups(&ids);
-        self.jobs.queue.push_back(Job::Then(Then::MachDown(node)));
+        self.take_over_everything(node, "peer shut down");
     }
 }
