@@ -1470,6 +1470,77 @@ fn reqnodes_answered_with_repnodes() {
     assert_eq!(rep.get("delnodelist"), Some(" "));
 }
 
+/// After a healed partition the group we keep is re-announced once, however
+/// many times the home-node rule settles it (our heal, the peer's late
+/// `heal`, the stable overlap until the peer's release shows), and again
+/// after the next partition.
+#[test]
+fn healed_partition_re_announces_each_kept_group_once() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12_240);
+    n.finish_steps(o);
+    n.due(12_240);
+    n.tick_until(15_000, 1000);
+    n.due(15_260);
+    let o = n.peer_status(15_000);
+    n.due(15_260);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
+    );
+    // The peer's own `heal` is overtaken by its full holdings.
+    let heal = n.peer.seq + 1;
+    n.peer.seq += 1;
+    let full = [("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")];
+    let o = n.peer_says(15_100, "resource", &full);
+    n.due(15_168);
+    assert_eq!(reannounced(&o), [0]);
+    assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
+    let late = n.peer.with_seq(
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+        heal,
+    );
+    let o2 = n.recv(15_150, late);
+    n.due(15_260);
+    assert!(reannounced(&o2).is_empty());
+    // Released; the peer still claims our group until its next message.
+    let o = n.finish_steps(o);
+    n.due(15_260);
+    assert_eq!(reannounced(&o), [0], "only the one above");
+    let o = n.peer_says(15_300, "resource", &full);
+    n.due(16_300);
+    assert!(reannounced(&o).is_empty());
+    // The peer gives our group back: that conflict is over.
+    let o = n.peer_says(
+        15_400,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(16_300);
+    assert!(reannounced(&o).is_empty());
+    // The next partition (silent for the dead time) and heal: once more.
+    let o = n.tick_until(26_000, 1000);
+    n.due(26_400);
+    n.finish_steps(o);
+    n.due(26_400);
+    let o = n.peer_status(27_000);
+    n.due(28_000);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
+    );
+    let o = n.peer_says(27_100, "resource", &full);
+    n.due(28_000);
+    assert_eq!(reannounced(&o), [0]);
+}
+
 #[test]
 fn healed_partition_one_releases() {
     let mut n = stable_pair(AutoFailback::On);
