@@ -1287,6 +1287,11 @@ fn duplicate_on_second_link_counted_once() {
 #[test]
 fn gap_is_requested_with_ns_rexmit() {
     let mut n = stable_pair(AutoFailback::On);
+    // Past 9, so that heartbeat's decimal `firstseq` differs from hex.
+    for k in 0..8 {
+        n.peer_status(1200 + k * 10);
+        n.due(2200);
+    }
     let next = n.peer.seq + 3;
     n.peer.seq += 2; // two messages lost
     let o = n.peer_status(2000);
@@ -1296,8 +1301,8 @@ fn gap_is_requested_with_ns_rexmit() {
         [Event::LostPackets {
             node: "nodeb".into(),
             count: 2,
-            last: 2,
-            seq: 5
+            last: 10,
+            seq: 13
         }]
     );
     let d = n.node.next_deadline().unwrap();
@@ -1317,7 +1322,10 @@ fn gap_is_requested_with_ns_rexmit() {
         names,
         ["t", "dest", "firstseq", "lastseq", "src", "srcuuid", "hg", "ts", "ttl"]
     );
-    assert_eq!(reqs[0].get("firstseq"), Some(&*(next - 2).to_string()));
+    // Decimal, as heartbeat writes them (11 and 12, not b and c).
+    assert_eq!(next - 2, 11);
+    assert_eq!(reqs[0].get("firstseq"), Some("11"));
+    assert_eq!(reqs[1].get("firstseq"), Some("12"));
     assert_eq!(reqs[0].get("lastseq"), reqs[0].get("firstseq"));
     // Repeated every max_rexmit_delay until it arrives.
     let again = n.at(2500, Input::Timer);
@@ -1334,7 +1342,7 @@ fn gap_is_requested_with_ns_rexmit() {
     n.recv(2600, m1);
     n.due(2750);
     let o = n.recv(2610, m2);
-    n.due(3000);
+    n.due(3250);
     assert_eq!(
         events(&o),
         [Event::NoPacketsMissing {
@@ -1342,7 +1350,7 @@ fn gap_is_requested_with_ns_rexmit() {
         }]
     );
     let o = n.tick_until(3500, 250);
-    n.due(4110);
+    n.due(4360);
     assert!(!sends(&o).iter().any(|m| m.msg_type() == Some("NS_rexmit")));
 }
 
