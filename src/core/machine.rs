@@ -26,7 +26,7 @@ use crate::core::{
     NodeStatus, Output, Refusal, RscHold, Status,
 };
 use crate::time::{Duration, Instant};
-use crate::wire::repr::{Body, Resource, ResourceInfo};
+use crate::wire::repr::{Body, Resource, ResourceInfo, StonithResult};
 use std::collections::VecDeque;
 
 /// Own `dt` is raised by this much for the first 5 s (§3.3).
@@ -300,7 +300,7 @@ impl Machine {
         // hook (having made sure by hand that the peer is down) and reload.
         if self.fence.is_some() && !self.fencing_configured() {
             self.cancel_fence("fencing is no longer configured (reload)");
-            self.take_over_dead_peer(now, crate::wire::repr::StonithResult::NoStonith);
+            self.take_over_dead_peer(now, StonithResult::NoStonith);
         }
         if self.cfg.media != old_media {
             self.liveness.links = Liveness::links(&self.cfg);
