@@ -73,11 +73,12 @@ fn sample_config_passes_check_on_both_forms() {
         let o = run_in(tmp.path(), &["check", "-c", target, "--node", node]);
         let out = stdout(&o);
         assert_eq!(o.status.code(), Some(0), "{target} as {node}:\n{out}");
-        // eth0 or /dev/ttyS0 may be absent on this host: warnings, never errors.
+        // Not checked on alpha or beta: eth0 or /dev/ttyS0 may be absent on
+        // this host, which is only a warning.
         let last = out.lines().last().unwrap();
         assert!(last.starts_with(&format!("{target}: 0 errors, ")), "{out}");
         assert!(
-            last.ends_with(&format!("; OK, can run as node {node}")),
+            last.ends_with(&format!("; OK for node {node} so far (this host is not {node}: facts of this host are only warnings; run `hbd check` on {node})")),
             "{out}"
         );
         assert!(!out.contains("change-this-shared-secret"), "{out}");

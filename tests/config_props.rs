@@ -135,6 +135,7 @@ prop_compose! {
                 metrics: hbd.6.map(|([a, b, c], port)| (Ipv4Addr::new(127, a, b, c), port).into()),
             },
             origins: BTreeMap::new(),
+            dropped: Vec::new(),
         }
     }
 }

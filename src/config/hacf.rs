@@ -289,7 +289,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The known directive closest to a misspelt one, if any is close.
 /// hbd's own settings (TOML `[hbd]`), refused by name when written in ha.cf.
 const HBD_ONLY: &[&str] = &[
     "compact_serial",
@@ -301,16 +300,23 @@ const HBD_ONLY: &[&str] = &[
     "bind",
 ];
 
+/// The known directive closest to a misspelt one, if any is close.
 pub fn suggest(word: &str) -> Option<&'static str> {
-    // Nothing long is a typo of a directive; skip the quadratic distance.
+    nearest(word, known_directives())
+}
+
+/// The candidate closest to a misspelt `word`, if any is close (a quarter of
+/// its length, at least two edits), compared without case.
+pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // Nothing long is a typo of a short name; skip the quadratic distance.
     if word.len() > 40 {
         return None;
     }
     let lower = word.to_ascii_lowercase();
-    known_directives()
+    candidates
         // Lengths further apart than the threshold cannot be close: skip the work.
         .filter(|k| k.len().abs_diff(lower.len()) <= 2.max(k.len() / 4))
-        .map(|k| (edit_distance(&lower, k), k))
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)

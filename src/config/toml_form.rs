@@ -949,6 +949,7 @@ pub fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, &'static str>
 pub fn comparable(c: &Config) -> Config {
     let mut c = c.clone();
     c.origins = BTreeMap::new();
+    c.dropped = Vec::new();
     for g in &mut c.groups {
         g.location = Location::default();
     }
