@@ -1,7 +1,9 @@
 //! The native `hbd.toml` form: everything ha.cf, haresources and authkeys say, plus
 //! hbd's own options, loading into the same [`Config`]. Unknown keys are errors; every
 //! error names `file:line`. Durations are strings with a unit (`"500ms"`, `"2s"`,
-//! `"1.5s"`, `"2min"`) or integers of milliseconds. The layout is documented in
+//! `"1.5s"`, `"2min"`); a bare number is an error that spells out the fix, since
+//! ha.cf reads one as seconds and an operator copying `keepalive 1` from there
+//! must not get a 1 ms keepalive. The layout is documented in
 //! docs/config-reference.md and written by [`to_toml`].
 
 use super::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
@@ -21,17 +23,20 @@ use toml::Spanned;
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum TomlDuration {
-    Millis(i64),
+    Integer(i64),
+    Float(f64),
     Text(String),
 }
 
 /// Why a TOML value was refused; Display is the diagnostic's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TomlError {
-    #[error("{0:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\", \"2min\" or an integer of milliseconds)")]
+    #[error("{0:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\" or \"2min\")")]
     Duration(String),
-    #[error("{0} is negative (expected a duration)")]
-    NegativeDuration(i64),
+    #[error("{0} is negative (expected a duration such as \"2s\")")]
+    NegativeDuration(String),
+    #[error("{0} is a number without a unit: did you mean \"{1}\"? (expected a string with a unit: \"500ms\", \"2s\", \"1.5s\" or \"2min\")")]
+    BareNumber(String, String),
 }
 
 /// Parses a TOML duration string: a number and one of `us`, `ms`, `s`, `min`.
@@ -54,6 +59,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, TomlError> {
         return Err(bad());
     }
     Ok(Duration::from_millis((ms + 0.5) as u64))
+}
+
+/// The error for a duration written as a bare number, with the unit it most
+/// likely meant: seconds for small values (ha.cf's unit, where they come
+/// from), milliseconds from 100 up (shown as seconds when whole).
+fn bare_number(written: &str, v: f64) -> TomlError {
+    if v < 0.0 {
+        return TomlError::NegativeDuration(written.to_string());
+    }
+    let meant = if v < 100.0 {
+        format!("{written}s")
+    } else if v % 1000.0 == 0.0 {
+        format!("{}s", v / 1000.0)
+    } else {
+        format!("{written}ms")
+    };
+    TomlError::BareNumber(written.to_string(), meant)
 }
 
 /// Writes a duration the way [`parse_duration`] reads it back exactly.
@@ -213,8 +235,8 @@ impl Ctx<'_> {
         v: &Spanned<TomlDuration>,
     ) -> Option<Duration> {
         let r = match v.get_ref() {
-            TomlDuration::Millis(ms) if *ms >= 0 => Ok(Duration::from_millis(*ms as u64)),
-            TomlDuration::Millis(ms) => Err(TomlError::NegativeDuration(*ms)),
+            TomlDuration::Integer(n) => Err(bare_number(&n.to_string(), *n as f64)),
+            TomlDuration::Float(x) => Err(bare_number(&x.to_string(), *x)),
             TomlDuration::Text(s) => parse_duration(s),
         };
         match r {
@@ -971,7 +993,7 @@ mod tests {
     const MINIMAL: &str = r#"
 nodes = ["alpha", "Beta"]
 keepalive = "500ms"
-deadtime = 10000
+deadtime = "10s"
 
 [[media]]
 type = "ucast"
@@ -1066,6 +1088,24 @@ resources = ["192.0.2.10/24/eth0", "apache"]
                 .starts_with("hbd.toml:1: deadtime: \"3O\" is not a duration"),
             "{}",
             d[0]
+        );
+    }
+
+    #[test]
+    fn a_bare_number_is_no_duration() {
+        let msg = |text: &str| parse_str(text, &src()).1[0].to_string();
+        assert_eq!(
+            msg("keepalive = 1\n"),
+            "hbd.toml:1: keepalive: 1 is a number without a unit: did you mean \"1s\"? (expected a string with a unit: \"500ms\", \"2s\", \"1.5s\" or \"2min\")"
+        );
+        assert!(msg("deadtime = 1.5\n").contains("1.5 is a number without a unit: did you mean \"1.5s\"?"));
+        assert!(msg("deadtime = 10000\n").contains("did you mean \"10s\"?"));
+        assert!(msg("keepalive = 500\n").contains("did you mean \"500ms\"?"));
+        let (_, d) = parse_str("[hbd]\nscript_timeout = -5\n", &src());
+        assert!(
+            d.iter()
+                .any(|d| d.to_string() == "hbd.toml:2: script_timeout: -5 is negative (expected a duration such as \"2s\")"),
+            "{d:?}"
         );
     }
 
