@@ -5,7 +5,7 @@
 //! [`super::validate`] so the TOML form gets the same ones.
 
 use super::model::{
-    AutoFailback, Config, Diagnostic, Location, Medium, MsgFmt, PingNode, StonithHost,
+    AutoFailback, Config, Diagnostic, Dropped, Location, Medium, MsgFmt, PingNode, StonithHost,
 };
 use crate::time::Duration;
 use std::collections::BTreeMap;
@@ -593,8 +593,8 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.error(line, name, format!("{v:?} is not an interface name"));
             }
         }
-        "ping" => match v.parse::<Ipv4Addr>() {
-            Ok(_) => {
+        "ping" => match ping_host(v) {
+            Ok(()) => {
                 let key = format!("ping.{}", st.cfg.ping_nodes.len());
                 st.origin(&key, line);
                 st.cfg.ping_nodes.push(PingNode {
@@ -602,11 +602,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                     addrs: vec![v.to_string()],
                 });
             }
-            Err(_) => st.error(
-                line,
-                name,
-                format!("{v:?} is not an IPv4 address (expected e.g. 192.0.2.254)"),
-            ),
+            Err(why) => st.error(line, name, why),
         },
         "auto_failback" => {
             let af = match v.to_ascii_lowercase().as_str() {
@@ -633,28 +629,49 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 ),
             }
         }
+        // heartbeat's set_nice_failback ignores the value (once it is a valid
+        // boolean): it turns auto_failback off when an earlier line set it on
+        // or off, and to legacy otherwise. hbd reads it the same way.
         "nice_failback" => match parse_bool(v) {
-            Some(b) => {
-                let (af, word) = if b {
-                    (AutoFailback::Off, "off")
-                } else {
-                    (AutoFailback::Legacy, "legacy")
+            Some(_) => {
+                let before = st.cfg.auto_failback;
+                let since = st
+                    .auto_failback_line
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default();
+                let (af, word, why) = match before {
+                    AutoFailback::On => (
+                        AutoFailback::Off,
+                        "off",
+                        format!("after `auto_failback on`{since}, heartbeat reads any nice_failback as auto_failback off, so failback is now off"),
+                    ),
+                    AutoFailback::Off => (
+                        AutoFailback::Off,
+                        "off",
+                        format!("after `auto_failback off`{since}, heartbeat reads any nice_failback as auto_failback off, which it already was"),
+                    ),
+                    AutoFailback::Legacy => (
+                        AutoFailback::Legacy,
+                        "legacy",
+                        "without an earlier auto_failback on or off, heartbeat reads any nice_failback as auto_failback legacy".to_string(),
+                    ),
                 };
-                if let Some(prev) = st.auto_failback_line {
-                    st.warning(
+                st.warning(
+                    line,
+                    name,
+                    format!("{v:?} is obsolete: {why}; hbd reads it the same (effective value: auto_failback {word}; write that instead)"),
+                );
+                st.origin("auto_failback", line);
+                st.auto_failback_line = Some(line);
+                st.cfg.auto_failback = af;
+                st.cfg.dropped.push(Dropped {
+                    location: Location {
+                        file: st.file.to_path_buf(),
                         line,
-                        name,
-                        format!("is obsolete and conflicts with auto_failback on line {prev}; hbd keeps auto_failback"),
-                    );
-                } else {
-                    st.warning(
-                        line,
-                        name,
-                        format!("is obsolete; read as `auto_failback {word}`, write that instead"),
-                    );
-                    st.origin("auto_failback", line);
-                    st.cfg.auto_failback = af;
-                }
+                    },
+                    text: format!("nice_failback {v}"),
+                    why: format!("obsolete; read as auto_failback {word}, as heartbeat 3.0.6 reads it here"),
+                });
             }
             None => st.error(line, name, format!("{v:?} is not a boolean ({BOOL_HELP})")),
         },
@@ -782,6 +799,70 @@ pub fn valid_node_name(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == '=')
 }
 
+/// A ping node as heartbeat's ping plugins take it: an IPv4 address, or a host
+/// name they resolve with gethostbyname (resolving is a fact of the host where
+/// it runs: super::facts). `Err` is the diagnostic's message.
+pub fn ping_host(v: &str) -> Result<(), String> {
+    if v.parse::<Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    // gethostbyname reads "192.0.2" as 192.0.0.2 (inet_aton); that is a typo
+    // far more often than a wish, so a numeric name must be a full address.
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let read_as = match inet_aton(v) {
+            Some(a) => format!("heartbeat's resolver would read it as {a}"),
+            None => "heartbeat's resolver would not read it either".to_string(),
+        };
+        return Err(format!(
+            "{v:?} is not an IPv4 address ({read_as}; write all four parts, e.g. 192.0.2.254)"
+        ));
+    }
+    if host_name_ok(v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{v:?} is not an IPv4 address or host name (expected e.g. 192.0.2.254 or gateway)"
+        ))
+    }
+}
+
+/// What inet_aton makes of decimal dotted text with fewer than four parts: the
+/// last part fills the remaining bytes (`192.0.2` is 192.0.0.2).
+fn inet_aton(v: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<u32> = v
+        .split('.')
+        .map(|p| p.parse::<u32>().ok())
+        .collect::<Option<_>>()?;
+    let (last, head) = parts.split_last()?;
+    if head.len() > 3 || head.iter().any(|p| *p > 255) {
+        return None;
+    }
+    let room = 8 * (4 - head.len() as u32);
+    if room < 32 && *last >> room != 0 {
+        return None;
+    }
+    let high = head
+        .iter()
+        .fold(0u32, |acc, p| (acc << 8) | p)
+        .checked_shl(room)
+        .unwrap_or(0);
+    Some(Ipv4Addr::from(high | last))
+}
+
+/// RFC 1123 host name syntax: dot-separated labels of letters, digits and `-`
+/// (and `_`, which resolvers pass), none empty or longer than 63.
+pub fn host_name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 fn valid_ifname(s: &str) -> bool {
     !s.is_empty() && s.len() < 16 && !s.contains(['/', ' ', '\t'])
 }
@@ -906,12 +987,8 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
             }
             let mut addrs = Vec::new();
             for a in &toks[1..] {
-                if a.parse::<Ipv4Addr>().is_err() {
-                    st.error(
-                        line,
-                        name,
-                        format!("{a:?} is not an IPv4 address (expected e.g. 192.0.2.254)"),
-                    );
+                if let Err(why) = ping_host(a) {
+                    st.error(line, name, why);
                     return;
                 }
                 addrs.push(a.to_string());
@@ -1079,11 +1156,28 @@ mod tests {
     }
 
     #[test]
-    fn nice_failback_maps_to_auto_failback() {
-        let (c, d) = p("nice_failback on\n");
-        assert_eq!(c.auto_failback, AutoFailback::Off);
-        assert_eq!(d.len(), 1);
-        assert!(d[0].contains("auto_failback off"));
+    fn nice_failback_resolves_as_heartbeats_set_nice_failback() {
+        // Checked against heartbeat 3.0.6 itself: alone, any value is legacy
+        // ("nice_failback on has been strictly interpreted as 'auto_failback
+        // legacy'"); after auto_failback on or off, any value is off.
+        for v in ["on", "off"] {
+            let (c, d) = p(&format!("nice_failback {v}\n"));
+            assert_eq!(c.auto_failback, AutoFailback::Legacy, "{v}");
+            assert_eq!(
+                d,
+                vec![format!("ha.cf:1: nice_failback: warning: \"{v}\" is obsolete: without an earlier auto_failback on or off, heartbeat reads any nice_failback as auto_failback legacy; hbd reads it the same (effective value: auto_failback legacy; write that instead)")]
+            );
+            let (c, d) = p(&format!("auto_failback on\nnice_failback {v}\n"));
+            assert_eq!(c.auto_failback, AutoFailback::Off, "{v}");
+            assert!(d[0].contains("after `auto_failback on` (line 1), heartbeat reads any nice_failback as auto_failback off, so failback is now off; hbd reads it the same (effective value: auto_failback off"), "{d:?}");
+            assert_eq!(c.dropped.len(), 1);
+            assert_eq!(c.origins["auto_failback"].line, 2);
+        }
+        let (c, _) = p("auto_failback legacy\nnice_failback on\n");
+        assert_eq!(c.auto_failback, AutoFailback::Legacy);
+        let (c, _) = p("nice_failback on\nnice_failback on\nauto_failback on\n");
+        assert_eq!(c.auto_failback, AutoFailback::On, "the last line wins");
+        assert!(p("nice_failback maybe\n").1[0].contains("is not a boolean"));
     }
 
     #[test]
@@ -1091,6 +1185,26 @@ mod tests {
         assert_eq!(p("auto_failback yes\n").0.auto_failback, AutoFailback::On);
         assert_eq!(p("auto_failback 0\n").0.auto_failback, AutoFailback::Off);
         assert!(p("auto_failback maybe\n").1[0].contains("is not on, off or legacy"));
+    }
+
+    #[test]
+    fn ping_takes_addresses_and_host_names() {
+        let (c, d) = p("ping gateway 192.0.2.254\nping_group routers r1.example.net 192.0.2.1\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.ping_nodes[0].addrs, vec!["gateway"]);
+        assert_eq!(c.ping_nodes[2].addrs, vec!["r1.example.net", "192.0.2.1"]);
+        assert_eq!(
+            p("ping 192.0.2\n").1,
+            vec!["ha.cf:1: ping: \"192.0.2\" is not an IPv4 address (heartbeat's resolver would read it as 192.0.0.2; write all four parts, e.g. 192.0.2.254)"]
+        );
+        assert!(p("ping 1.2.3.4.5\n").1[0].contains("would not read it either"));
+        assert!(p("ping_group g gate$way\n").1[0]
+            .contains("\"gate$way\" is not an IPv4 address or host name"));
+        assert_eq!(inet_aton("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("3232235777"), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(inet_aton("1.2.300"), Some(Ipv4Addr::new(1, 2, 1, 44)));
+        assert_eq!(inet_aton("1.2.70000"), None);
+        assert_eq!(inet_aton("1.2.3.256"), None);
     }
 
     #[test]

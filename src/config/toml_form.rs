@@ -439,12 +439,20 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     }
     for p in &f.ping {
         let pt = p.get_ref();
-        if pt.addrs.is_empty() || pt.addrs.iter().any(|a| a.parse::<Ipv4Addr>().is_err()) {
+        if pt.addrs.is_empty() {
             cx.error(
                 p.span(),
                 "ping",
-                format!("addrs {:?} must be one or more IPv4 addresses", pt.addrs),
+                "addrs is empty (expected one or more IPv4 addresses or host names)",
             );
+            continue;
+        }
+        if let Some(why) = pt
+            .addrs
+            .iter()
+            .find_map(|a| super::hacf::ping_host(a).err())
+        {
+            cx.error(p.span(), "ping", why);
             continue;
         }
         let name = match (&pt.name, pt.addrs.len()) {
@@ -1098,7 +1106,8 @@ resources = ["192.0.2.10/24/eth0", "apache"]
             msg("keepalive = 1\n"),
             "hbd.toml:1: keepalive: 1 is a number without a unit: did you mean \"1s\"? (expected a string with a unit: \"500ms\", \"2s\", \"1.5s\" or \"2min\")"
         );
-        assert!(msg("deadtime = 1.5\n").contains("1.5 is a number without a unit: did you mean \"1.5s\"?"));
+        assert!(msg("deadtime = 1.5\n")
+            .contains("1.5 is a number without a unit: did you mean \"1.5s\"?"));
         assert!(msg("deadtime = 10000\n").contains("did you mean \"10s\"?"));
         assert!(msg("keepalive = 500\n").contains("did you mean \"500ms\"?"));
         let (_, d) = parse_str("[hbd]\nscript_timeout = -5\n", &src());
