@@ -219,7 +219,7 @@ fn ip(name: &str, args: &[&str]) -> Result<AgentSpec, AgentError> {
             .map_err(|why| err(why, expected)),
         _ => Err(err(
             format!(
-                "takes one argument, not {} (haresources splits arguments at `::`)",
+                "takes one argument, not {}: haresources splits arguments at `::`",
                 args.len()
             ),
             expected,

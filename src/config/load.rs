@@ -185,7 +185,7 @@ fn load_legacy(dir: &Path, d: &mut Vec<Diagnostic>) -> Option<Config> {
                 line: 0,
             }),
             "haresources",
-            "file is missing: no resource groups, hbd will only exchange heartbeats",
+            "file is missing: heartbeat 3.0.6 would refuse to start (\"Cannot open resources file\"); hbd starts with no resource groups and only exchanges heartbeats (expected an haresources file, empty when the pair manages nothing)",
         ));
     }
     let ak_path = dir.join("authkeys");
