@@ -19,6 +19,7 @@ mod common;
 mod reliability;
 
 use common::lab::{self, Lab, Lan, LoopDevice, Node, SerialPair};
+use hbd::core::{GroupState, NodeState};
 use reliability::{Row, Verdict};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -229,12 +230,12 @@ impl Pair {
     }
 
     /// The group's state on node `i` (`running`, `peer`, `stopped`, …).
-    fn group_state(&self, i: usize) -> Option<String> {
+    fn group_state(&self, i: usize) -> Option<GroupState> {
         self.status(i)
-            .and_then(|s| s.groups.first().map(|g| g.state.clone()))
+            .and_then(|s| s.groups.first().map(|g| g.state))
     }
 
-    fn peer_state(&self, i: usize) -> Option<String> {
+    fn peer_state(&self, i: usize) -> Option<NodeState> {
         self.status(i).map(|s| s.peer.state)
     }
 
@@ -251,16 +252,16 @@ impl Pair {
     fn bring_up(&mut self) {
         self.start(0);
         let up = lab::wait_for(Duration::from_secs(10), || {
-            (self.group_state(0).as_deref() == Some("running")
+            (self.group_state(0) == Some(GroupState::Running)
                 && self.client.http_get(FLOAT, PORT, 300).is_some())
             .then_some(())
         });
         assert!(up.is_some(), "nodea never ran the group:\n{}", self.tail(0));
         self.start(1);
         let joined = lab::wait_for(Duration::from_secs(10), || {
-            (self.peer_state(0).as_deref() == Some("active")
-                && self.peer_state(1).as_deref() == Some("active")
-                && self.group_state(1).as_deref() == Some("peer"))
+            (self.peer_state(0) == Some(NodeState::Active)
+                && self.peer_state(1) == Some(NodeState::Active)
+                && self.group_state(1) == Some(GroupState::Peer))
             .then_some(())
         });
         assert!(
@@ -724,7 +725,7 @@ fn kill9_daemon_only() -> Row {
         lab::signal(pid, "KILL");
     }
     let took = lab::wait_for(Duration::from_secs(6), || {
-        (p.group_state(1).as_deref() == Some("running")).then_some(())
+        (p.group_state(1) == Some(GroupState::Running)).then_some(())
     });
     sleep(Duration::from_millis(500));
     let restart = pr.now();
@@ -786,7 +787,7 @@ fn sigstop_twice_deadtime() -> Row {
     let mut bad = vec![];
     check(
         &mut bad,
-        took.as_deref() == Some("running") || took.as_deref() == Some("starting"),
+        matches!(took, Some(GroupState::Running | GroupState::Starting)),
         format!("nodeb's group was {took:?} while nodea was frozen"),
     );
     res.check(&mut bad, "SIGCONT", 3000);
@@ -901,7 +902,7 @@ fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: 
         let res = m.resolution(healed);
         check(
             &mut bad,
-            peer_seen.as_deref() == Some("dead"),
+            peer_seen == Some(NodeState::Dead),
             format!("nodeb saw nodea {peer_seen:?} during the partition"),
         );
         res.check(&mut bad, "the heal", 3000);
@@ -936,7 +937,7 @@ fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: 
     let outage = m.longest_outage(fault);
     check(
         &mut bad,
-        peer_seen.as_deref() == Some("active"),
+        peer_seen == Some(NodeState::Active),
         format!("nodeb saw nodea {peer_seen:?} while one link was down"),
     );
     check(
@@ -1020,7 +1021,7 @@ fn link_flapping() -> Row {
             p.serial.pull();
         }
         sleep(Duration::from_millis(300));
-        if p.peer_state(1).as_deref() == Some("dead") {
+        if p.peer_state(1) == Some(NodeState::Dead) {
             deaths += 1;
         }
     }
@@ -1118,8 +1119,7 @@ fn random_loss(percent: u32) -> Row {
     let mut deaths = 0;
     for _ in 0..50 {
         sleep(Duration::from_millis(200));
-        if p.peer_state(1).as_deref() == Some("dead") || p.peer_state(0).as_deref() == Some("dead")
-        {
+        if p.peer_state(1) == Some(NodeState::Dead) || p.peer_state(0) == Some(NodeState::Dead) {
             deaths += 1;
         }
     }
@@ -1268,8 +1268,8 @@ fn jitter() -> Row {
     let mut d1 = c.start(1).expect("start beta");
     let formed = lab::wait_for(Duration::from_secs(10), || {
         let (a, b) = (c.status(0).ok()?, c.status(1).ok()?);
-        (a.peer.state == "active"
-            && b.peer.state == "active"
+        (a.peer.state == NodeState::Active
+            && b.peer.state == NodeState::Active
             && a.uptime_ms > common::cluster::DT_BOOST_FOR_MS
             && b.uptime_ms > common::cluster::DT_BOOST_FOR_MS)
             .then_some(())
@@ -1282,7 +1282,7 @@ fn jitter() -> Row {
     while up.is_some() && formed.is_some() && t0.elapsed() < Duration::from_secs(15) {
         for i in 0..2 {
             if let Ok(s) = c.status(i) {
-                if s.peer.state != "active" {
+                if s.peer.state != NodeState::Active {
                     deaths += 1;
                 }
                 if common::cluster::running_on(&s, &key).as_deref() != Some("alpha") {
@@ -1372,7 +1372,7 @@ fn start_fails() -> Row {
         let st = p.group_state(1)?;
         (p.log(1).contains("exit") || p.log(1).contains("code"))
             .then_some(())
-            .filter(|_| st != "starting" && st != "stopping")
+            .filter(|_| !matches!(st, GroupState::Starting | GroupState::Stopping))
             .map(|_| st)
     });
     sleep(Duration::from_millis(500));
@@ -1542,7 +1542,7 @@ fn stop_hangs() -> Row {
     check(&mut bad, dual == 0, format!("dual {dual} ms"));
     check(
         &mut bad,
-        st[1].as_deref() != Some("running"),
+        st[1] != Some(GroupState::Running),
         "nodeb runs the group",
     );
     check(&mut bad, logged, "no timeout in nodea's log");

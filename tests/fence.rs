@@ -7,6 +7,7 @@ mod common;
 
 use common::cluster::{self as dc, Cluster, Daemon, Spec};
 use common::{hbd_exe, one_at_a_time};
+use hbd::core::NodeState;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -96,7 +97,7 @@ fn fence_hook_runs_before_takeover_and_a_failure_is_retried() {
     let killed = Instant::now();
     p.d[0].as_mut().unwrap().kill9();
     wait_status(&p.c, 1, Duration::from_secs(5), "seeing alpha dead", |r| {
-        r.peer.state == "dead"
+        r.peer.state == NodeState::Dead
     });
     // The first fence fails: beta must not run the service for the next ~5 s.
     let first = dc::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {

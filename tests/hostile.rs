@@ -18,6 +18,7 @@ mod common;
 mod reliability;
 
 use common::cluster::{self, Cluster, Spec};
+use hbd::core::NodeState;
 use hbd::shell::proto::StatusReport;
 use hbd::wire::{Message, Transport};
 use reliability::{Row, Verdict};
@@ -171,7 +172,7 @@ fn setup() -> Env {
     let b = c.start(1).expect("start beta");
     let formed = common::lab::wait_for(Duration::from_secs(10), || {
         let (sa, sb) = (c.status(0).ok()?, c.status(1).ok()?);
-        (sa.peer.state == "active" && sb.peer.state == "active").then_some(())
+        (sa.peer.state == NodeState::Active && sb.peer.state == NodeState::Active).then_some(())
     });
     assert!(
         formed.is_some(),
@@ -214,7 +215,7 @@ fn undisturbed(e: &Env) -> Result<(), String> {
         e.c.status(0).map_err(|x| format!("alpha: {x}"))?,
         e.c.status(1).map_err(|x| format!("beta: {x}"))?,
     );
-    if sa.peer.state != "active" || sb.peer.state != "active" {
+    if sa.peer.state != NodeState::Active || sb.peer.state != NodeState::Active {
         return Err(format!(
             "alpha sees beta {}, beta sees alpha {}",
             sa.peer.state, sb.peer.state
@@ -251,7 +252,7 @@ fn flood(e: &Env) -> Row {
             while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(700) {
                 for (i, r) in runs.iter().enumerate() {
                     if let Ok(s) = cluster::status(r) {
-                        if s.peer.state != "active" {
+                        if s.peer.state != NodeState::Active {
                             deaths.lock().unwrap().push(format!(
                                 "{:.1}s: {} sees its peer {}",
                                 t0.elapsed().as_secs_f64(),
@@ -840,7 +841,7 @@ fn replay_old_generation(e: &mut Env) -> Row {
     e.d[0] = e.c.start(0).expect("restart alpha");
     let formed = common::lab::wait_for(Duration::from_secs(10), || {
         let (sa, sb) = (e.c.status(0).ok()?, e.c.status(1).ok()?);
-        (sa.peer.state == "active" && sb.peer.state == "active").then_some(())
+        (sa.peer.state == NodeState::Active && sb.peer.state == NodeState::Active).then_some(())
     });
     sleep(Duration::from_millis(500));
     let holder1 =
@@ -866,7 +867,7 @@ fn replay_old_generation(e: &mut Env) -> Row {
     if !dropped.as_deref().is_some_and(|l| l.contains("generation")) {
         bad.push(format!("no old-generation drop logged: {log}"));
     }
-    if after.as_ref().map(|s| s.peer.state.as_str()) != Some("active") {
+    if after.as_ref().map(|s| &s.peer.state) != Some(&NodeState::Active) {
         bad.push(format!(
             "beta sees alpha {:?}",
             after.as_ref().map(|s| s.peer.state.clone())

@@ -6,6 +6,7 @@
 //! by bind mounts in a private mount namespace), heartbeat, socat and ip; skips
 //! with the reason otherwise.
 
+use hbd::core::NodeState;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -229,7 +230,7 @@ fn converse(w: &Path, hb_link: &str, netns: Option<&str>, mut heartbeat: Proc) {
     );
     assert!(
         wait_for(Duration::from_secs(10), || hbd_status(w).is_some_and(|r| {
-            r.peer.state == "active" && r.links[0].up && r.links[0].received > 0
+            r.peer.state == NodeState::Active && r.links[0].up && r.links[0].received > 0
         })),
         "hbd never saw heartbeat active: {:?}\n{}",
         hbd_status(w),

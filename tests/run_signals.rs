@@ -2,6 +2,7 @@
 //! SIGTERM shuts down gracefully (resources stopped right to left, exit 0), a
 //! second SIGTERM exits at once.
 
+use hbd::core::GroupState;
 use hbd::shell::proto::{Request, Response, StatusReport};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -201,7 +202,7 @@ fn sigterm_stops_resources_right_to_left_and_exits_0() {
     );
     assert!(wait_for(Duration::from_secs(5), || h.status().groups[0]
         .state
-        == "running"));
+        == GroupState::Running));
     let before = std::fs::read_to_string(&calls).unwrap();
     assert!(
         before.lines().all(|l| l.ends_with("HA_CURHOST=alpha")),
@@ -240,7 +241,7 @@ fn second_sigterm_exits_at_once() {
     let mut h = start(d.path());
     assert!(
         wait_for(Duration::from_secs(15), || h.status().groups[0].state
-            == "running"),
+            == GroupState::Running),
         "{}",
         h.log()
     );

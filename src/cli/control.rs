@@ -6,6 +6,7 @@
 //! talked to (permission, timeout, a reply that is not the protocol).
 //! `cl_status` keeps heartbeat's own exit codes instead (spec §8.1).
 
+use hbd::core::{GroupState, HoldSet, RscHold};
 use hbd::shell::proto::{
     GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, SOCKET_NAME,
 };
@@ -21,20 +22,21 @@ pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
 /// How long one request may take: cl_status gives heartbeat 5 s in total.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The daemon's state words accepted by `standby`/`takeover` (heartbeat's sets).
+/// The sets `standby`/`takeover` accept (heartbeat's words; `none` would be
+/// a no-op, so the command line does not offer it).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum HoldSet {
+pub enum SetArg {
     All,
     Local,
     Foreign,
 }
 
-impl HoldSet {
-    fn word(self) -> &'static str {
-        match self {
-            HoldSet::All => "all",
-            HoldSet::Local => "local",
-            HoldSet::Foreign => "foreign",
+impl From<SetArg> for HoldSet {
+    fn from(s: SetArg) -> HoldSet {
+        match s {
+            SetArg::All => HoldSet::All,
+            SetArg::Local => HoldSet::Local,
+            SetArg::Foreign => HoldSet::Foreign,
         }
     }
 }
@@ -54,7 +56,7 @@ pub enum Cmd {
     Standby {
         /// Which groups, from this node's point of view.
         #[arg(value_enum, default_value = "all")]
-        set: HoldSet,
+        set: SetArg,
         #[arg(long, default_value = DEFAULT_RUN_DIR)]
         run_dir: PathBuf,
         /// Wait up to SECS until the status shows the groups handed over.
@@ -65,7 +67,7 @@ pub enum Cmd {
     Takeover {
         /// Which groups, from this node's point of view.
         #[arg(value_enum, default_value = "all")]
-        set: HoldSet,
+        set: SetArg,
         #[arg(long, default_value = DEFAULT_RUN_DIR)]
         run_dir: PathBuf,
         /// Wait up to SECS until the status shows the groups running here.
@@ -170,8 +172,8 @@ pub fn fetch_status(run_dir: &Path) -> Result<StatusReport, String> {
 pub fn run(cmd: Cmd) -> ExitCode {
     match cmd {
         Cmd::Status { run_dir, json } => status(&run_dir, json),
-        Cmd::Standby { set, run_dir, wait } => operator(&run_dir, Op::Standby, set, wait),
-        Cmd::Takeover { set, run_dir, wait } => operator(&run_dir, Op::Takeover, set, wait),
+        Cmd::Standby { set, run_dir, wait } => operator(&run_dir, Op::Standby, set.into(), wait),
+        Cmd::Takeover { set, run_dir, wait } => operator(&run_dir, Op::Takeover, set.into(), wait),
         Cmd::ClStatus { args } => {
             let (code, out, err) = cl_status(&args, &mut |dir| {
                 request(dir, &Request::Status, REQUEST_TIMEOUT)
@@ -223,12 +225,8 @@ fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode
         Op::Takeover => "takeover",
     };
     let req = match op {
-        Op::Standby => Request::Standby {
-            set: set.word().into(),
-        },
-        Op::Takeover => Request::Takeover {
-            set: set.word().into(),
-        },
+        Op::Standby => Request::Standby { set },
+        Op::Takeover => Request::Takeover { set },
     };
     match request(run_dir, &req, REQUEST_TIMEOUT) {
         Ok(Response::Accepted { message }) => println!("{message}"),
@@ -255,8 +253,7 @@ fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode
         if let Ok(r) = &last {
             if settled(r, op, set) {
                 println!(
-                    "{name} {} settled after {:.1}s: {}",
-                    set.word(),
+                    "{name} {set} settled after {:.1}s: {}",
                     started.elapsed().as_secs_f64(),
                     holdings(r)
                 );
@@ -280,25 +277,21 @@ fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode
 
 /// Whether group `g` belongs to `set` as seen from the local node.
 fn in_set(g: &GroupReport, local: &str, set: HoldSet) -> bool {
-    match set {
-        HoldSet::All => true,
-        HoldSet::Local => g.home == local,
-        HoldSet::Foreign => g.home != local,
-    }
+    set.has(g.home == local)
 }
 
 /// Whether the status shows a standby/takeover of `set` finished: nothing in
 /// transition, and each group of the set held by the side the command names.
 fn settled(r: &StatusReport, op: Op, set: HoldSet) -> bool {
-    if r.rsc_hold == "transition" {
+    if r.rsc_hold == RscHold::Transition {
         return false;
     }
     let local = r.local.name.as_str();
     r.groups.iter().filter(|g| in_set(g, local, set)).all(|g| {
         let here = g.owner.as_deref() == Some(local);
         match op {
-            Op::Takeover => here && g.state == "running",
-            Op::Standby => !here && matches!(g.state.as_str(), "peer" | "stopped"),
+            Op::Takeover => here && g.state == GroupState::Running,
+            Op::Standby => !here && matches!(g.state, GroupState::Peer | GroupState::Stopped),
         }
     })
 }
@@ -375,7 +368,7 @@ fn node_row(n: &NodeReport, role: &str) -> Vec<String> {
     vec![
         n.name.clone(),
         role.into(),
-        n.state.clone(),
+        n.state.to_string(),
         match n.generation {
             Some(g) => format!("generation {g}"),
             None => "generation ?".into(),
@@ -436,7 +429,7 @@ pub fn render_status(r: &StatusReport) -> String {
                     g.key.clone(),
                     format!("home {}", g.home),
                     format!("owner {}", g.owner.as_deref().unwrap_or("nobody")),
-                    g.state.clone(),
+                    g.state.to_string(),
                     g.resources.join(" "),
                 ]
             })
@@ -681,11 +674,7 @@ pub fn cl_status(
             } else {
                 out.push_str(&format!("{}\n", n.state));
             }
-            let code = if matches!(n.state.as_str(), "active" | "up" | "ping") {
-                CL_OK
-            } else {
-                CL_FAIL
-            };
+            let code = if n.state.is_alive() { CL_OK } else { CL_FAIL };
             (code, out, String::new())
         }
         "nodetype" => {
@@ -813,10 +802,10 @@ mod tests {
                 key: "IPaddr::10.0.0.5".into(),
                 home: "alpha".into(),
                 owner: Some("alpha".into()),
-                state: "running".into(),
+                state: GroupState::Running,
                 resources: vec!["IPaddr::10.0.0.5".into(), "httpd".into()],
             }],
-            rsc_hold: "all".into(),
+            rsc_hold: RscHold::All,
             recent: vec![TransitionReport {
                 ms_ago: 61_000,
                 text: "beta: declared dead after 1.02s silence".into(),
@@ -1010,10 +999,10 @@ mod tests {
         // A foreign standby does not touch alpha's own group.
         assert!(settled(&r, Op::Standby, HoldSet::Foreign));
         r.groups[0].owner = Some("beta".into());
-        r.groups[0].state = "peer".into();
+        r.groups[0].state = GroupState::Peer;
         assert!(settled(&r, Op::Standby, HoldSet::Local));
         assert!(!settled(&r, Op::Takeover, HoldSet::Local));
-        r.rsc_hold = "transition".into();
+        r.rsc_hold = RscHold::Transition;
         assert!(!settled(&r, Op::Standby, HoldSet::Local));
     }
 
@@ -1039,7 +1028,7 @@ mod tests {
         );
         let r = request(
             dir.path(),
-            &Request::Standby { set: "all".into() },
+            &Request::Standby { set: HoldSet::All },
             Duration::from_secs(5),
         )
         .unwrap();

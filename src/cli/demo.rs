@@ -420,7 +420,7 @@ fn narrate(
     dc::wait_for(limit, Duration::from_millis(10), || {
         if detected.is_none() {
             if let Ok(b) = c.status(1) {
-                if b.peer.state == "dead" {
+                if b.peer.state == hbd::core::NodeState::Dead {
                     detected = Some(killed_at.elapsed());
                     // The dead timer runs from alpha's last heartbeat, which
                     // may precede the kill by up to one keepalive.

@@ -9,6 +9,7 @@
 // The daemon tests use parts the demo does not (noise injection, SIGTERM waits).
 #![allow(dead_code)]
 
+use hbd::core::{GroupState, NodeState, RscHold};
 use hbd::shell::proto::{Request, Response, StatusReport, SOCKET_NAME};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -450,7 +451,9 @@ pub fn wait_for<T>(
 
 /// Whether node `report` is fully up: both nodes active, stable holdings.
 pub fn both_active(r: &StatusReport) -> bool {
-    r.local.state == "active" && r.peer.state == "active" && r.rsc_hold != "transition"
+    r.local.state == NodeState::Active
+        && r.peer.state == NodeState::Active
+        && r.rsc_hold != RscHold::Transition
 }
 
 /// The owner of group `key` if it runs there, per this report.
@@ -458,6 +461,6 @@ pub fn running_on(r: &StatusReport, key: &str) -> Option<String> {
     r.groups
         .iter()
         .find(|g| g.key == key)
-        .filter(|g| g.state == "running" || g.state == "peer")
+        .filter(|g| matches!(g.state, GroupState::Running | GroupState::Peer))
         .and_then(|g| g.owner.clone())
 }

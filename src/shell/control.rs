@@ -3,7 +3,7 @@
 //! the daemon's own user may talk to it (checked with SO_PEERCRED: the socket's
 //! mode alone would trust whoever can reach the directory).
 
-use super::link::LoopEvent;
+use super::inbox::LoopEvent;
 use super::proto::{Request, Response};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -222,7 +222,7 @@ mod tests {
             );
             let e: Response = serde_json::from_str(&out[1]).unwrap();
             assert!(matches!(e, Response::Error { message } if message.contains("not json")));
-            assert!(out[2].contains("local"), "{}", out[2]);
+            assert!(out[2].contains("Local"), "{}", out[2]);
         });
     }
 

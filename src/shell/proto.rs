@@ -2,6 +2,7 @@
 //! takeover|cl_status`, one JSON response per line from the daemon. Plain data, so
 //! the client side and the daemon side can be built and tested apart.
 
+use crate::core::{GroupState, HoldSet, NodeState, RscHold};
 use serde::{Deserialize, Serialize};
 
 /// The socket's file name inside the run directory.
@@ -11,12 +12,12 @@ pub const SOCKET_NAME: &str = "hbd.sock";
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Status,
-    /// `set` is `all`, `local` or `foreign` (heartbeat's words).
+    /// `set` travels as heartbeat's word (`all`, `local`, `foreign`).
     Standby {
-        set: String,
+        set: HoldSet,
     },
     Takeover {
-        set: String,
+        set: HoldSet,
     },
 }
 
@@ -46,8 +47,7 @@ pub struct StatusReport {
     /// One per configured link, in config order.
     pub links: Vec<LinkReport>,
     pub groups: Vec<GroupReport>,
-    /// `none`, `local`, `foreign`, `all` or `transition`.
-    pub rsc_hold: String,
+    pub rsc_hold: RscHold,
     /// The last transitions, oldest first.
     pub recent: Vec<TransitionReport>,
     pub keepalive_ms: u64,
@@ -58,8 +58,7 @@ pub struct StatusReport {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeReport {
     pub name: String,
-    /// `init`, `up`, `active` or `dead`.
-    pub state: String,
+    pub state: NodeState,
     pub generation: Option<u64>,
     pub last_heard_ms_ago: Option<u64>,
 }
@@ -87,8 +86,7 @@ pub struct GroupReport {
     pub key: String,
     pub home: String,
     pub owner: Option<String>,
-    /// `stopped`, `starting`, `running`, `stopping`, `failed` or `peer`.
-    pub state: String,
+    pub state: GroupState,
     pub resources: Vec<String>,
 }
 
@@ -105,7 +103,7 @@ mod tests {
     #[test]
     fn requests_are_one_json_object_each() {
         let r = Request::Standby {
-            set: "foreign".into(),
+            set: HoldSet::Foreign,
         };
         let line = serde_json::to_string(&r).unwrap();
         assert_eq!(line, r#"{"cmd":"standby","set":"foreign"}"#);
@@ -113,6 +111,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::Status).unwrap(),
             r#"{"cmd":"status"}"#
+        );
+        // An unknown set never reaches the daemon's command handling.
+        assert!(
+            serde_json::from_str::<Request>(r#"{"cmd":"standby","set":"everything"}"#).is_err()
         );
     }
 }
