@@ -196,9 +196,15 @@ fn migrate_round_trips_through_check() {
     };
     let legacy = load(&ha_d, &opts);
     let migrated = load(&toml_path, &opts);
-    let (Some(a), Some(b)) = (legacy.config, migrated.config) else {
+    let (Some(a), Some(mut b)) = (legacy.config, migrated.config) else {
         panic!("{:?}\n{:?}", legacy.diagnostics, migrated.diagnostics);
     };
+    // The one addition: the source's resource.d stays in the search path.
+    assert_eq!(
+        b.hbd.resource_dirs,
+        vec![std::path::absolute(ha_d.join("resource.d")).unwrap()]
+    );
+    b.hbd.resource_dirs.clear();
     assert_eq!(comparable(&a), comparable(&b));
     // The hand-written hbd.toml in the sample describes the same pair.
     let sample = load(&ha_d.join("hbd.toml"), &opts).config.unwrap();
@@ -213,10 +219,81 @@ fn migrate_round_trips_through_check() {
     let other = tempfile::tempdir().unwrap();
     let again = other.path().join("hbd.toml");
     fs::write(&again, &o.stdout).unwrap();
-    let c = load(&again, &opts)
+    let mut c = load(&again, &opts)
         .config
         .expect("migrated TOML loads from another directory");
+    c.hbd.resource_dirs.clear();
     assert_eq!(comparable(&a), comparable(&c));
+}
+
+/// On a workstation (not a node, no --node), migrate still works, facts of
+/// that host only warning; with `-o` it writes the file only on success, and
+/// every directive it leaves out is a comment saying why.
+#[test]
+fn migrate_off_node_to_a_file_with_comments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ha_d = stage(&repo().join("ha.d"), tmp.path());
+    let mut ha_cf = fs::read_to_string(ha_d.join("ha.cf")).unwrap();
+    ha_cf.push_str("use_logd yes\nenv PGPASSWORD=topsecret\n");
+    fs::write(ha_d.join("ha.cf"), &ha_cf).unwrap();
+    let here = hbd::config::local_node_name(None).unwrap();
+    assert!(
+        here != "alpha" && here != "beta",
+        "this test needs a host that is no node"
+    );
+    let o = run_in(tmp.path(), &["migrate", "-c", "ha.d", "-o", "hbd.toml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(o.stdout.is_empty());
+    assert!(
+        err.starts_with(&format!(
+            "hbd migrate: this host ({here}) is not a node of this pair: facts of this host are only warnings"
+        )),
+        "{err}"
+    );
+    let text = fs::read_to_string(tmp.path().join("hbd.toml")).unwrap();
+    let lines = ha_cf.lines().count();
+    assert!(
+        text.contains(&format!(
+            "#   ha.d/ha.cf:{}: use_logd yes: hbd ignores it because hbd logs to stderr",
+            lines - 1
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "#   ha.d/ha.cf:{lines}: env PGPASSWORD=…: hbd ignores it"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("topsecret") && !err.contains("topsecret"));
+    let mode = fs::metadata(tmp.path().join("hbd.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o644,
+        "keys stay in authkeys, so the TOML holds no secret"
+    );
+
+    // A broken source: nothing written, the old file untouched.
+    fs::write(ha_d.join("ha.cf"), format!("{ha_cf}deadtime 10s\n")).unwrap();
+    let o = run_in(tmp.path(), &["migrate", "-c", "ha.d", "-o", "hbd.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing was written"));
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("hbd.toml")).unwrap(),
+        text
+    );
+    let o = run_in(tmp.path(), &["migrate", "-c", "ha.d", "-o", "new.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!tmp.path().join("new.toml").exists());
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        2,
+        "no temporary file left"
+    );
 }
 
 #[test]
@@ -377,6 +454,11 @@ daemon() {
   fi
   kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 }
+if [ "$(cat "$O/check.rc")" = 0 ]; then
+  mkdir -p /run/migrated
+  "$HBD" migrate -c /etc/ha.d -o /run/migrated/hbd.toml $ARGS 2> "$O/migrate.err"
+  "$HBD" check -c /run/migrated/hbd.toml $DIRS $ARGS > "$O/migrated.out" 2>&1; echo $? > "$O/migrated.rc"
+fi
 daemon run "starting as node" "$HBD" run -c /etc/ha.d --no-realtime $DIRS $ARGS
 if [ -n "$HEARTBEAT" ]; then
   daemon heartbeat "" "$HEARTBEAT" -f -l
@@ -436,6 +518,9 @@ struct Outcome {
     /// `starts`, `refuses N` or `hangs`, and the daemon's output.
     run: (String, String),
     heartbeat: Option<(String, String)>,
+    /// When check accepted: `hbd check` of `hbd migrate`'s output (placed in
+    /// another directory), and migrate's stderr.
+    migrated: Option<(i32, String, String)>,
 }
 
 impl Outcome {
@@ -497,6 +582,10 @@ fn sandbox(etc: &Path, args: &[String], heartbeat: bool) -> Outcome {
         check: (rc("check.rc"), read("check.out")),
         dry_run: (rc("dry.rc"), read("dry.out")),
         run: (read("run.verdict").trim().to_string(), read("run.out")),
+        migrated: (rc("check.rc") == 0).then(|| {
+            let code = read("migrated.rc").trim().parse::<i32>().unwrap_or(-1);
+            (code, read("migrated.out"), read("migrate.err"))
+        }),
         heartbeat: heartbeat.then(|| {
             let mut log = read("heartbeat.out");
             log.push_str(&fs::read_to_string(root.join("log/ha-log")).unwrap_or_default());
@@ -563,9 +652,23 @@ fn recorded(case: &Path, who: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// The warnings of a `check` output, without where they were found (a
+/// migrated file has other lines): `directive: warning: message`.
+fn warnings(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let (head, msg) = l.split_once(": warning: ")?;
+            let directive = head.rsplit(": ").next().unwrap_or(head);
+            Some(format!("{directive}: {msg}"))
+        })
+        .collect()
+}
+
 /// `hbd check` on the node approves exactly what `hbd run` starts: for every
 /// broken case (on-node ones included) and every gallery configuration, the
-/// on-node check, `run --dry-run` and a real `run` give the same verdict.
+/// on-node check, `run --dry-run` and a real `run` give the same verdict. And
+/// where check accepts, `hbd migrate`'s output, moved to another directory,
+/// is accepted too, without a warning the source did not have.
 #[test]
 fn check_and_run_agree_on_every_config() {
     if sandbox_unavailable("check_and_run_agree_on_every_config") {
@@ -602,6 +705,19 @@ fn check_and_run_agree_on_every_config() {
                 "{name}: check {check}, run {}:\n{}\n{}",
                 o.run.0, o.check.1, o.run.1
             ));
+        }
+        if let Some((code, out, err)) = &o.migrated {
+            // Same verdict, and no warning the source did not have.
+            let before = warnings(&o.check.1);
+            let new: Vec<String> = warnings(out)
+                .into_iter()
+                .filter(|w| !before.contains(w))
+                .collect();
+            if *code != 0 || !new.is_empty() {
+                bad.push(format!(
+                    "{name}: check of migrate's output exits {code}, new warnings {new:?}:\n{out}\n{err}"
+                ));
+            }
         }
         bad
     })

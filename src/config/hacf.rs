@@ -378,6 +378,18 @@ impl State<'_> {
             }
         }
     }
+    /// Records a directive the model does not carry, for `hbd migrate`.
+    fn dropped(&mut self, line: usize, text: String, why: String) {
+        let location = Location {
+            file: self.file.to_path_buf(),
+            line,
+        };
+        self.cfg.dropped.push(Dropped {
+            location,
+            text,
+            why,
+        });
+    }
     fn add_medium(&mut self, line: usize, m: Medium) {
         let key = format!("media.{}", self.cfg.media.len());
         self.origin(&key, line);
@@ -463,6 +475,12 @@ fn parse_directive(st: &mut State, line: usize, directive: &str, rest: &str) {
             name,
             format!("heartbeat knows {name}; hbd ignores it because {why}"),
         );
+        // An `env` line's value may be a secret meant for a client program.
+        let text = match (*name, rest.split_once('=')) {
+            ("env", Some((var, _))) => format!("env {var}=…"),
+            _ => format!("{name} {rest}"),
+        };
+        st.dropped(line, text, format!("hbd ignores it because {why}"));
         return;
     }
     let Some((name, shape)) = HONOURED.iter().find(|(n, _)| *n == directive).copied() else {
@@ -586,6 +604,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
         "bcast" | "udp" => {
             if name == "udp" {
                 st.warning(line, name, "udp is a deprecated alias; write bcast");
+                st.dropped(line, format!("udp {v}"), format!("deprecated alias, written as bcast {v}"));
             }
             if valid_ifname(v) {
                 st.add_medium(line, Medium::Bcast { dev: v.to_string() });
@@ -664,14 +683,11 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.origin("auto_failback", line);
                 st.auto_failback_line = Some(line);
                 st.cfg.auto_failback = af;
-                st.cfg.dropped.push(Dropped {
-                    location: Location {
-                        file: st.file.to_path_buf(),
-                        line,
-                    },
-                    text: format!("nice_failback {v}"),
-                    why: format!("obsolete; read as auto_failback {word}, as heartbeat 3.0.6 reads it here"),
-                });
+                st.dropped(
+                    line,
+                    format!("nice_failback {v}"),
+                    format!("obsolete; read as auto_failback {word}, as heartbeat 3.0.6 reads it here"),
+                );
             }
             None => st.error(line, name, format!("{v:?} is not a boolean ({BOOL_HELP})")),
         },
@@ -754,7 +770,10 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             ),
         },
         "autojoin" => match v.to_ascii_lowercase().as_str() {
-            "none" => st.scalar(name, line),
+            "none" => {
+                st.scalar(name, line);
+                st.dropped(line, format!("autojoin {v}"), "heartbeat's default and hbd's only way".into());
+            }
             "other" | "any" => st.error(
                 line,
                 name,
@@ -767,7 +786,10 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             ),
         },
         "pacemaker" | "crm" => match parse_bool(v) {
-            Some(false) => st.scalar(name, line),
+            Some(false) => {
+                st.scalar(name, line);
+                st.dropped(line, format!("{name} {v}"), "heartbeat's default and hbd's only way (haresources mode)".into());
+            }
             _ if matches!(
                 v.to_ascii_lowercase().as_str(),
                 "respawn" | "minimal" | "manual" | "valgrind" | "ccm-only"

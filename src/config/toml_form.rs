@@ -811,6 +811,23 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             "# Checked for node {me}; the same file serves both nodes."
         );
     }
+    if !c.dropped.is_empty() {
+        let _ = writeln!(o, "#\n# Not carried over from the source, and why:");
+        for d in &c.dropped {
+            // A comment holds one line of printable text.
+            let text: String = format!("{}: {}: {}", d.location, d.text.trim(), d.why)
+                .chars()
+                .map(|ch| {
+                    if ch.is_control() && ch != '\t' {
+                        '?'
+                    } else {
+                        ch
+                    }
+                })
+                .collect();
+            let _ = writeln!(o, "#   {text}");
+        }
+    }
     let nodes: Vec<String> = c.nodes.iter().map(|n| q(n)).collect();
     let _ = writeln!(o, "nodes = [{}]", nodes.join(", "));
     let _ = writeln!(o, "keepalive = {}", q(&format_duration(c.keepalive)));
@@ -825,7 +842,15 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         AutoFailback::Off => "off",
         AutoFailback::Legacy => "legacy",
     };
-    let _ = writeln!(o, "auto_failback = {}", q(af));
+    if c.auto_failback == AutoFailback::Legacy && !c.origins.contains_key("auto_failback") {
+        // Left unset, as in the source, so that check says the same about it.
+        let _ = writeln!(
+            o,
+            "# auto_failback is not set: heartbeat's default, legacy, applies (write \"on\" or \"off\")."
+        );
+    } else {
+        let _ = writeln!(o, "auto_failback = {}", q(af));
+    }
     let mf = match c.msgfmt {
         MsgFmt::Classic => "classic",
         MsgFmt::Netstring => "netstring",
