@@ -46,6 +46,14 @@ pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
 /// Where Debian's cluster-glue installs `stonith`.
 pub const STONITH_PATHS: [&str; 3] = ["/usr/sbin/stonith", "/sbin/stonith", "/usr/bin/stonith"];
 
+/// cluster-glue's `stonith` binary, if this host has one.
+pub fn stonith_binary() -> Option<PathBuf> {
+    STONITH_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| is_executable_file(p))
+}
+
 /// A regular file with an execute bit: what heartbeat's ResourceManager accepts.
 pub fn is_executable_file(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -196,17 +204,22 @@ pub fn interface_ipv4(dev: &str, broadcast: bool) -> Option<Ipv4Addr> {
     })
 }
 
-/// heartbeat's findif: the local subnet containing `ip` with the longest
-/// prefix, ignoring `ip` itself and /32s.
-pub fn findif(subnets: &[Subnet], ip: Ipv4Addr) -> Option<&Subnet> {
-    subnets
-        .iter()
-        .filter(|s| s.addr != ip && s.prefix < 32)
-        .filter(|s| {
-            let mask = u32::MAX.checked_shl(32 - u32::from(s.prefix)).unwrap_or(0);
-            u32::from(s.addr) & mask == u32::from(ip) & mask
+/// heartbeat's findif: of local addresses (address, prefix length, and what
+/// names their interface), the one whose subnet contains `ip` with the longest
+/// prefix, ignoring `ip` itself and /32s. Returns its interface and prefix.
+pub fn findif<T>(
+    addrs: impl IntoIterator<Item = (Ipv4Addr, u8, T)>,
+    ip: Ipv4Addr,
+) -> Option<(T, u8)> {
+    addrs
+        .into_iter()
+        .filter(|(addr, prefix, _)| *addr != ip && *prefix < 32)
+        .filter(|(addr, prefix, _)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+            u32::from(*addr) & mask == u32::from(ip) & mask
         })
-        .max_by_key(|s| s.prefix)
+        .max_by_key(|(_, prefix, _)| *prefix)
+        .map(|(_, prefix, dev)| (dev, prefix))
 }
 
 /// Whether this process may read and write `p` (always true without the
@@ -437,11 +450,7 @@ pub fn check(cfg: &Config, config_dir: &Path, mode: FactMode) -> Vec<Diagnostic>
     }
     // run carries on without stonith (the fence module drops what it cannot
     // honour, loudly), so this stays a warning wherever it is checked.
-    if !cfg.stonith_hosts.is_empty()
-        && !STONITH_PATHS
-            .iter()
-            .any(|p| is_executable_file(Path::new(p)))
-    {
+    if !cfg.stonith_hosts.is_empty() && stonith_binary().is_none() {
         f.d.push(Diagnostic::warning(
             f.origin("stonith_host.0"),
             "stonith_host",
@@ -605,7 +614,8 @@ fn resources(f: &mut Facts, config_dir: &Path) {
                     let Some(subnets) = subnets.get_or_insert_with(ipv4_subnets) else {
                         continue;
                     };
-                    if findif(subnets, ip.ip).is_none() {
+                    let here = subnets.iter().map(|s| (s.addr, s.prefix, &s.dev));
+                    if findif(here, ip.ip).is_none() {
                         let want = if ip.nic.is_none() {
                             "an interface or a prefix"
                         } else {
@@ -928,20 +938,15 @@ mod tests {
             addr: Ipv4Addr::from(a),
             prefix,
         };
-        let nets = vec![
+        let nets = [
             s("eth0", [10, 0, 0, 1], 8),
             s("eth1", [10, 1, 0, 1], 16),
             s("eth2", [10, 1, 2, 3], 32),
         ];
-        assert_eq!(
-            findif(&nets, Ipv4Addr::new(10, 1, 2, 3)).unwrap().dev,
-            "eth1"
-        );
-        assert_eq!(
-            findif(&nets, Ipv4Addr::new(10, 9, 0, 1)).unwrap().dev,
-            "eth0"
-        );
-        assert!(findif(&nets, Ipv4Addr::new(192, 0, 2, 1)).is_none());
+        let find = |ip| findif(nets.iter().map(|s| (s.addr, s.prefix, s.dev.as_str())), ip);
+        assert_eq!(find(Ipv4Addr::new(10, 1, 2, 3)), Some(("eth1", 16)));
+        assert_eq!(find(Ipv4Addr::new(10, 9, 0, 1)), Some(("eth0", 8)));
+        assert_eq!(find(Ipv4Addr::new(192, 0, 2, 1)), None);
     }
 
     #[test]
