@@ -225,7 +225,7 @@ impl Pair {
         pid
     }
 
-    fn status(&self, i: usize) -> Option<hbd::shell::proto::StatusReport> {
+    fn status(&self, i: usize) -> Option<hbd::control::StatusReport> {
         common::cluster::status(&self.d[i].run).ok()
     }
 

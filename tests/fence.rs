@@ -36,7 +36,7 @@ fn wait_status(
     i: usize,
     limit: Duration,
     what: &str,
-    pred: impl Fn(&hbd::shell::proto::StatusReport) -> bool,
+    pred: impl Fn(&hbd::control::StatusReport) -> bool,
 ) {
     let ok = dc::wait_for(limit, Duration::from_millis(20), || {
         let r = c.status(i).ok()?;

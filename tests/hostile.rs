@@ -18,8 +18,8 @@ mod common;
 mod reliability;
 
 use common::cluster::{self, Cluster, Spec};
+use hbd::control::StatusReport;
 use hbd::core::NodeState;
-use hbd::shell::proto::StatusReport;
 use hbd::wire::{Message, Transport};
 use reliability::{Row, Verdict};
 use std::fs;
@@ -54,7 +54,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Sum of one counter over a node's links.
-fn counter(r: &StatusReport, f: fn(&hbd::shell::proto::LinkReport) -> u64) -> u64 {
+fn counter(r: &StatusReport, f: fn(&hbd::control::LinkReport) -> u64) -> u64 {
     r.links.iter().map(f).sum()
 }
 
@@ -591,7 +591,7 @@ fn control_socket(e: &Env) -> Row {
             verdict: Verdict::NotRun("setpriv not found (util-linux)".into()),
         };
     };
-    let sock = e.c.nodes[0].run_dir.join(hbd::shell::proto::SOCKET_NAME);
+    let sock = e.c.nodes[0].run_dir.join(hbd::control::SOCKET_NAME);
     let mode = fs::metadata(&sock)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);

@@ -3,9 +3,9 @@
 //! tests live in tests/daemon*.rs.
 
 use hbd::config::{Auth, AuthKey, AuthMethod, Config, Medium, Secret};
+use hbd::control::{Request, Response};
 use hbd::core::HoldSet;
 use hbd::shell::daemon::{self, Prepared, RunOptions, Sig};
-use hbd::shell::proto::{Request, Response};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -80,7 +80,7 @@ fn ha_cf(w: &Path, media: &str, log: &str, extra: &str) -> String {
     )
 }
 
-fn hbd_status(w: &Path) -> Option<hbd::shell::proto::StatusReport> {
+fn hbd_status(w: &Path) -> Option<hbd::control::StatusReport> {
     use std::io::{BufRead, BufReader, Write};
     let mut s = std::os::unix::net::UnixStream::connect(w.join("hbdrun/hbd.sock")).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
@@ -88,7 +88,7 @@ fn hbd_status(w: &Path) -> Option<hbd::shell::proto::StatusReport> {
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).ok()?;
     match serde_json::from_str(&line).ok()? {
-        hbd::shell::proto::Response::Status(r) => Some(r),
+        hbd::control::Response::Status(r) => Some(r),
         _ => None,
     }
 }

@@ -2,8 +2,8 @@
 //! SIGTERM shuts down gracefully (resources stopped right to left, exit 0), a
 //! second SIGTERM exits at once.
 
+use hbd::control::{Request, Response, StatusReport};
 use hbd::core::GroupState;
-use hbd::shell::proto::{Request, Response, StatusReport};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader, Write};

@@ -7,10 +7,10 @@
 //! stopped by a real resource.d script. Only processes this command started are
 //! killed, by PID.
 
-use super::control::{human_ms, render_status};
+use super::control::render::{human_ms, render_status};
 use super::demo_cluster::{self as dc, Cluster, Daemon, Spec, NAMES};
 use super::demo_pty::PtyRelay;
-use hbd::shell::proto::StatusReport;
+use hbd::control::StatusReport;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -548,7 +548,7 @@ mod tests {
             events: Vec::new(),
         };
         let r = StatusReport {
-            recent: vec![hbd::shell::proto::TransitionReport {
+            recent: vec![hbd::control::TransitionReport {
                 ms_ago: 4_000,
                 text: "beta: declared dead".into(),
             }],

@@ -9,15 +9,15 @@
 // The daemon tests use parts the demo does not (noise injection, SIGTERM waits).
 #![allow(dead_code)]
 
+use hbd::control::client::fetch_status;
+use hbd::control::StatusReport;
 use hbd::core::{GroupState, NodeState, RscHold};
-use hbd::shell::proto::{Request, Response, StatusReport, SOCKET_NAME};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -400,24 +400,10 @@ impl Drop for Daemon {
     }
 }
 
-/// One status request to the daemon whose run dir is `run_dir`.
+/// One status request to the daemon whose run dir is `run_dir`; the error says
+/// why there is no status, for a "still waiting because" line.
 pub fn status(run_dir: &Path) -> Result<StatusReport, String> {
-    let path = run_dir.join(SOCKET_NAME);
-    let s = UnixStream::connect(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    let mut line = serde_json::to_string(&Request::Status).unwrap();
-    line.push('\n');
-    (&s).write_all(line.as_bytes()).map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    BufReader::new(&s)
-        .read_line(&mut answer)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    match serde_json::from_str(&answer) {
-        Ok(Response::Status(r)) => Ok(r),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(format!("not the protocol: {e}: {answer:?}")),
-    }
+    fetch_status(run_dir, Duration::from_secs(2)).map_err(|e| e.to_string())
 }
 
 pub fn probe(port: u16) -> Option<String> {

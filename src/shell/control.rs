@@ -1,10 +1,10 @@
 //! The control socket server: `<run-dir>/hbd.sock`, mode 0600, one JSON request
-//! per line and one JSON response per line (see [`super::proto`]). Only root and
+//! per line and one JSON response per line (see [`crate::control::proto`]). Only root and
 //! the daemon's own user may talk to it (checked with SO_PEERCRED: the socket's
 //! mode alone would trust whoever can reach the directory).
 
 use super::inbox::LoopEvent;
-use super::proto::{Request, Response};
+use crate::control::{Request, Response};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

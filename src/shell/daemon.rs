@@ -1,14 +1,14 @@
 //! `hbd run` from end to end: start-up ([`super::startup`]), the tasks around
-//! the loop (links, control socket, ping nodes, metrics), the loop itself
-//! ([`super::event_loop`]) and the teardown after it. The entry points the
-//! binary and the tests use are here.
+//! the loop (links, control socket, metrics), the loop itself
+//! ([`super::event_loop`], which owns the ping node task a reload restarts)
+//! and the teardown after it. The entry points the binary and the tests use
+//! are here.
 
 use super::event_loop::Daemon;
 use super::link::{self, Links};
 use super::resource::Resources;
-use super::{control, fence, logging, metrics, notify, ping, proto, realtime, state};
-use crate::core::{Node, NodeParams};
-use std::collections::VecDeque;
+use super::{control, fence, logging, metrics, realtime, state};
+use crate::core::NodeParams;
 use std::process::ExitCode;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -118,43 +118,23 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     );
     resources.release_leftovers(&cfg).await;
     let links = Links::open(&cfg, opts.bind.or(cfg.hbd.bind), &tx)?;
-    let sock_path = opts.run_dir.join(proto::SOCKET_NAME);
+    let sock_path = opts.run_dir.join(crate::control::SOCKET_NAME);
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
-    let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
-    let node = Node::new(params, clock.now());
     log::info!(
         "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
         env!("CARGO_PKG_VERSION"),
         links.len(),
         opts.config.display()
     );
-    let mut d = Daemon {
-        node,
-        clock,
-        cfg,
-        opts,
-        local,
-        links,
-        resources,
-        tx,
-        pending: VecDeque::new(),
-        refusal: None,
-        shutting_down: None,
-        exit: None,
-        notify: notify::Notifier::from_env(),
-        pinger,
-        metrics: metrics::Registry::new(),
-        scrapes,
-    };
+    let mut d = Daemon::new(params, clock, opts, links, resources, tx, scrapes);
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
-    d.pinger.abort();
     if let Some(t) = metrics_task {
         t.abort();
     }
-    d.links.close(std::time::Duration::from_secs(2)).await;
+    d.finish(std::time::Duration::from_secs(2)).await;
     let _ = std::fs::remove_file(&sock_path);
     Ok(code)
 }

@@ -6,12 +6,12 @@
 use super::clock::{Alarm, Clock};
 use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
-use super::proto::{Request, Response, StatusReport};
 use super::resource::Resources;
 use super::startup::RunOptions;
 use super::{logging, metrics, notify, ping, reload, report};
 use crate::config::{Config, Medium};
-use crate::core::{Command, Event, Input, LinkId, Node, Output};
+use crate::control::{Request, Response, StatusReport};
+use crate::core::{Command, Event, Input, LinkId, Node, NodeParams, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection};
 use std::collections::VecDeque;
@@ -30,37 +30,82 @@ pub enum Sig {
     Verbosity(bool),
 }
 
-/// The loop's state: the core and what the shell keeps beside it. Built by
-/// `daemon::serve`, which also closes what it holds once the loop returns.
+/// The loop's state: the core and what the shell keeps beside it. `serve`
+/// builds it with [`Daemon::new`] from what start-up opened, runs the loop,
+/// then closes what it holds with [`Daemon::finish`].
 pub(super) struct Daemon {
-    pub node: Node,
-    pub clock: Clock,
-    pub cfg: Config,
-    pub opts: RunOptions,
-    pub local: String,
-    pub links: Links,
-    pub resources: Resources,
+    node: Node,
+    clock: Clock,
+    cfg: Config,
+    opts: RunOptions,
+    local: String,
+    links: Links,
+    resources: Resources,
     /// The loop's own inbox, for tasks (re)started while it runs.
-    pub tx: mpsc::Sender<LoopEvent>,
+    tx: mpsc::Sender<LoopEvent>,
     /// Inputs produced while draining outputs (a script that cannot even be found).
-    pub pending: VecDeque<Input>,
+    pending: VecDeque<Input>,
     /// When the graceful shutdown must have finished.
-    pub shutting_down: Option<Instant>,
-    pub exit: Option<ExitCode>,
+    shutting_down: Option<Instant>,
+    exit: Option<ExitCode>,
     /// The core's refusal of the operator command being handled, so the control
     /// socket can answer with it instead of "accepted".
-    pub refusal: Option<String>,
+    refusal: Option<String>,
     /// systemd readiness, status line and watchdog (no-op outside systemd).
-    pub notify: notify::Notifier,
+    notify: notify::Notifier,
     /// The ping node task (restarted when a reload changes ping settings).
-    pub pinger: tokio::task::JoinHandle<()>,
+    pinger: tokio::task::JoinHandle<()>,
     /// What only the shell sees, for the Prometheus endpoint.
-    pub metrics: metrics::Registry,
+    metrics: metrics::Registry,
     /// Scrapes waiting for a rendering (None: metrics off).
-    pub scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
+    scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
 }
 
 impl Daemon {
+    /// The core built from `params` at the clock's now, beside the links and
+    /// resources start-up opened; starts the ping node task. `tx` is the
+    /// sending side of the inbox `run_loop` will read; `scrapes` the metrics
+    /// endpoint's requests, when it is on.
+    pub fn new(
+        params: NodeParams,
+        clock: Clock,
+        opts: RunOptions,
+        links: Links,
+        resources: Resources,
+        tx: mpsc::Sender<LoopEvent>,
+        scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
+    ) -> Daemon {
+        let cfg = params.config.clone();
+        let local = params.local.clone();
+        let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
+        Daemon {
+            node: Node::new(params, clock.now()),
+            clock,
+            cfg,
+            opts,
+            local,
+            links,
+            resources,
+            tx,
+            pending: VecDeque::new(),
+            refusal: None,
+            shutting_down: None,
+            exit: None,
+            notify: notify::Notifier::from_env(),
+            pinger,
+            metrics: metrics::Registry::new(),
+            scrapes,
+        }
+    }
+
+    /// After `run_loop`: stops the ping node task and closes the links; serial
+    /// links may take up to `flush` to write what is queued (the peer must
+    /// hear our `shutdone`).
+    pub async fn finish(mut self, flush: std::time::Duration) {
+        self.pinger.abort();
+        self.links.close(flush).await;
+    }
+
     /// Runs until a graceful shutdown completes, a second stop, or a failure
     /// of the loop's own machinery; the exit code says which.
     pub async fn run_loop(

@@ -4,8 +4,8 @@
 //! task bumps without waking the loop. A leaf module, so those tasks and the
 //! loop depend on it and not on each other.
 
+use crate::control::{Request, Response};
 use crate::core::{StepId, StepOutcome};
-use crate::shell::proto::{Request, Response};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;

@@ -13,7 +13,7 @@
 //! listens on loopback unless the operator says otherwise, and `hbd check`
 //! warns when they do.
 
-use super::proto::StatusReport;
+use crate::control::{LinkReport, StatusReport};
 use crate::core::{
     Action, DropReason, Event, GapHistogram, GroupState, Input, NodeState, Output, Step, StepId,
     StepOutcome,
@@ -332,7 +332,7 @@ pub fn render(
         );
     }
 
-    let link = |l: &super::proto::LinkReport| format!("link=\"{}\"", esc(&l.name));
+    let link = |l: &LinkReport| format!("link=\"{}\"", esc(&l.name));
     head(
         &mut o,
         "hbd_link_up",
@@ -361,7 +361,7 @@ pub fn render(
             }
         }
     }
-    type Get = fn(&super::proto::LinkReport) -> u64;
+    type Get = fn(&LinkReport) -> u64;
     let per_link: [(&str, &str, Get); 6] = [
         ("hbd_packets_sent_total", "Packets sent on the link.", |l| l.sent),
         (
@@ -641,8 +641,8 @@ async fn connection(mut s: TcpStream, scrapes: &mpsc::Sender<Scrape>) -> std::io
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::{GroupReport, NodeReport};
     use crate::core::GroupId;
-    use crate::shell::proto::{GroupReport, LinkReport, NodeReport};
     use crate::time::Duration;
 
     fn ms(n: u64) -> Duration {

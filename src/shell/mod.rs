@@ -11,7 +11,6 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod ping;
-pub mod proto;
 pub mod realtime;
 pub mod reload;
 pub mod report;

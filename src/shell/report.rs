@@ -5,8 +5,8 @@
 
 use super::inbox::LinkCounters;
 use super::link;
-use super::proto::{GroupReport, LinkReport, NodeReport, StatusReport, TransitionReport};
 use crate::config::{AutoFailback, Config};
+use crate::control::{GroupReport, LinkReport, NodeReport, StatusReport, TransitionReport};
 use crate::core::{NodeStatus, Status};
 use crate::time::Instant;
 use std::path::Path;
