@@ -1223,6 +1223,63 @@ fn stop_with_malformed_arguments_succeeds_when_nothing_can_be_running() {
     assert_eq!(service(&[("HBD_SYSTEMD", "no")], &["-x", "status"]).code, 2);
 }
 
+/// The built-in address (`[hbd] builtin_ipaddr`) follows the agents' rule for
+/// a stop with malformed arguments: release the floating address they still
+/// name, or succeed with nothing to do; start and status still refuse them.
+#[test]
+fn builtin_ipaddr_stop_with_malformed_arguments() {
+    use hbd::config::Resource;
+    use hbd::core::{Action, StepOutcome};
+    use hbd::shell::ipaddr;
+    if lab::skip_lab("builtin_ipaddr_stop_with_malformed_arguments") {
+        return;
+    }
+    let l = lan_lab();
+    let a = &l.a;
+    // A thread of this test enters the node's network namespace.
+    let in_node = |f: &(dyn Fn() -> StepOutcome + Sync)| {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let ns = fs::File::open(format!("/run/netns/{}", a.netns)).unwrap();
+                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    };
+    let res = |args: &[&str]| Resource {
+        name: "IPaddr2".into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    let before = a.addrs();
+    for args in [&["999.1.1.1"][..], &["127.0.0.1/8/lo"], &[], &["x", "y"]] {
+        let o = in_node(&|| ipaddr::run(&res(args), Action::Stop));
+        assert_eq!(o, StepOutcome::Ok, "{args:?}");
+    }
+    assert_eq!(a.addrs(), before);
+    let good = format!("{FLOAT}/24/lan0");
+    assert_eq!(
+        in_node(&|| ipaddr::run(&res(&[&good]), Action::Start)),
+        StepOutcome::Ok
+    );
+    assert!(addr_line(a, FLOAT).is_some());
+    let typo = format!("{FLOAT}/33/lan0");
+    assert!(matches!(
+        in_node(&|| ipaddr::run(&res(&[&typo]), Action::Start)),
+        StepOutcome::Failed { code: Some(2), .. }
+    ));
+    assert!(matches!(
+        in_node(&|| ipaddr::run(&res(&[&typo]), Action::Status)),
+        StepOutcome::Failed { code: Some(2), .. }
+    ));
+    assert_eq!(
+        in_node(&|| ipaddr::run(&res(&[&typo]), Action::Stop)),
+        StepOutcome::Ok
+    );
+    assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
+}
+
 // ---------------------------------------------------------------- the lab itself
 
 #[test]

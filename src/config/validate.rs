@@ -7,8 +7,6 @@
 use super::agents;
 use super::facts::group_directive;
 use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium};
-// Where the shell's fence module still looks for these (they moved to facts).
-pub use super::facts::{is_executable_file, STONITH_PATHS};
 
 fn origin(cfg: &Config, key: &str) -> Option<Location> {
     cfg.origins.get(key).cloned()
