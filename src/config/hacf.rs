@@ -331,6 +331,10 @@ struct State<'a> {
     /// Scalar directive -> line it was last set on, for "overrides" warnings.
     seen: BTreeMap<&'static str, usize>,
     auto_failback_line: Option<usize>,
+    /// heartbeat's ucast, bcast and serial plugins read `udpport` / `baud`
+    /// once, when their first line is parsed: plugin -> (that line, the
+    /// value then in effect).
+    plugin_first: BTreeMap<&'static str, (usize, u32)>,
 }
 
 impl State<'_> {
@@ -390,6 +394,14 @@ impl State<'_> {
             why,
         });
     }
+    /// Notes the `udpport` (or `baud`, for serial) a plugin fixes at its first line.
+    fn plugin_line(&mut self, plugin: &'static str, line: usize) {
+        let value = match plugin {
+            "serial" => self.cfg.baud,
+            _ => u32::from(self.cfg.udpport),
+        };
+        self.plugin_first.entry(plugin).or_insert((line, value));
+    }
     fn add_medium(&mut self, line: usize, m: Medium) {
         let key = format!("media.{}", self.cfg.media.len());
         self.origin(&key, line);
@@ -407,6 +419,7 @@ pub fn parse_str(text: &str, file: &Path) -> (Config, Vec<Diagnostic>) {
         diags: Vec::new(),
         seen: BTreeMap::new(),
         auto_failback_line: None,
+        plugin_first: BTreeMap::new(),
     };
     // Line 0: the file as a whole, for rules about what is missing from it.
     st.origin("file", 0);
@@ -434,8 +447,62 @@ pub fn parse_str(text: &str, file: &Path) -> (Config, Vec<Diagnostic>) {
         };
         parse_directive(&mut st, line_no, directive, rest);
     }
+    plugin_settings(&mut st);
     apply_timing_defaults(&mut st.cfg);
     (st.cfg, st.diags)
+}
+
+/// `udpport` and `baud` as heartbeat 3.0.6 applies them: each media plugin
+/// reads the value in effect at its first line and keeps it (checked against
+/// heartbeat: with `ucast` before `udpport 700` and `bcast` after it, ucast
+/// runs on 694 and bcast on 700). hbd has one port for every link: a value
+/// set too late is read as heartbeat reads it, with a warning; two plugins
+/// on different ports is an error.
+fn plugin_settings(st: &mut State) {
+    let udp: Vec<(&str, usize, u32)> = ["ucast", "bcast"]
+        .into_iter()
+        .filter_map(|p| st.plugin_first.get(p).map(|&(l, v)| (p, l, v)))
+        .collect();
+    let written = u32::from(st.cfg.udpport);
+    if let (Some(&line), Some(&(_, _, first))) = (st.seen.get("udpport"), udp.first()) {
+        if udp.iter().any(|(_, _, v)| *v != first) {
+            let each: Vec<String> = udp
+                .iter()
+                .map(|(p, l, v)| format!("{p} links on {v} (fixed at line {l})"))
+                .collect();
+            st.error(
+                line,
+                "udpport",
+                format!(
+                    "heartbeat 3.0.6 runs {}, since each plugin reads udpport at its first line; hbd has one port for every link (expected udpport above all ucast and bcast lines)",
+                    each.join(" and ")
+                ),
+            );
+        } else if first != written {
+            let (p, l, _) = udp[0];
+            st.warning(
+                line,
+                "udpport",
+                format!(
+                    "{written} comes after the first {p} line (line {l}), where heartbeat 3.0.6 fixes the port, so heartbeat and hbd use {first} (move udpport above the media lines to use {written})"
+                ),
+            );
+            st.cfg.udpport = first as u16;
+        }
+    }
+    if let (Some(&line), Some(&(l, first))) = (st.seen.get("baud"), st.plugin_first.get("serial")) {
+        if first != st.cfg.baud {
+            st.warning(
+                line,
+                "baud",
+                format!(
+                    "{} comes after the first serial line (line {l}), where heartbeat 3.0.6 fixes the speed, so heartbeat and hbd use {first} (move baud above the serial lines to use {})",
+                    st.cfg.baud, st.cfg.baud
+                ),
+            );
+            st.cfg.baud = first;
+        }
+    }
 }
 
 /// heartbeat's derived defaults (spec §5.2) for timers not set explicitly, which
@@ -593,6 +660,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                     format!("{v:?} is not an absolute device path (expected e.g. /dev/ttyS0)"),
                 );
             } else {
+                st.plugin_line("serial", line);
                 st.add_medium(
                     line,
                     Medium::Serial {
@@ -607,6 +675,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.dropped(line, format!("udp {v}"), format!("deprecated alias, written as bcast {v}"));
             }
             if valid_ifname(v) {
+                st.plugin_line("bcast", line);
                 st.add_medium(line, Medium::Bcast { dev: v.to_string() });
             } else {
                 st.error(line, name, format!("{v:?} is not an interface name"));
@@ -909,6 +978,7 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                 );
                 return;
             }
+            st.plugin_line("ucast", line);
             st.add_medium(
                 line,
                 Medium::Ucast {
@@ -1227,6 +1297,37 @@ mod tests {
         assert_eq!(inet_aton("1.2.300"), Some(Ipv4Addr::new(1, 2, 1, 44)));
         assert_eq!(inet_aton("1.2.70000"), None);
         assert_eq!(inet_aton("1.2.3.256"), None);
+    }
+
+    #[test]
+    fn udpport_and_baud_apply_from_where_heartbeat_reads_them() {
+        let (c, d) = p("udpport 700\nucast eth0 192.0.2.2\nbcast eth1\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.udpport, 700);
+        let (c, d) = p("ucast eth0 192.0.2.2\nbcast eth1\nudpport 700\n");
+        assert_eq!(c.udpport, 694);
+        assert_eq!(
+            d,
+            vec!["ha.cf:3: udpport: warning: 700 comes after the first ucast line (line 1), where heartbeat 3.0.6 fixes the port, so heartbeat and hbd use 694 (move udpport above the media lines to use 700)"]
+        );
+        // As the real heartbeat ran it: ucast on 694, bcast on 700.
+        let (_, d) = p("ucast eth1 10.250.0.2\nudpport 700\nbcast eth0\n");
+        assert_eq!(
+            d,
+            vec!["ha.cf:2: udpport: heartbeat 3.0.6 runs ucast links on 694 (fixed at line 1) and bcast links on 700 (fixed at line 3), since each plugin reads udpport at its first line; hbd has one port for every link (expected udpport above all ucast and bcast lines)"]
+        );
+        // mcast carries its own port; serial its speed.
+        let (c, d) = p("mcast eth0 239.0.0.1 700 1 0\nudpport 800\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.udpport, 800);
+        let (c, d) = p("serial /dev/ttyS0\nbaud 115200\n");
+        assert_eq!(c.baud, 19200);
+        assert!(
+            d[0].starts_with(
+                "ha.cf:2: baud: warning: 115200 comes after the first serial line (line 1)"
+            ),
+            "{d:?}"
+        );
     }
 
     #[test]
