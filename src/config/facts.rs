@@ -222,6 +222,12 @@ pub fn findif<T>(
         .map(|(_, prefix, dev)| (dev, prefix))
 }
 
+/// Whether a socket can be bound to `ip` here, as `run` binds its links and
+/// metrics endpoint (a UDP socket on port 0, closed at once: no traffic).
+pub fn address_is_local(ip: std::net::IpAddr) -> bool {
+    std::net::UdpSocket::bind((ip, 0)).is_ok()
+}
+
 /// Whether this process may read and write `p` (always true without the
 /// `shell` feature, which has no `access(2)`).
 fn may_write(p: &Path, read_too: bool) -> Result<(), String> {
@@ -438,6 +444,21 @@ pub fn check(cfg: &Config, config_dir: &Path, mode: FactMode) -> Vec<Diagnostic>
     ping_hosts(&mut f);
     resources(&mut f, config_dir);
     logging(&mut f);
+    // run binds these; an address that is not this host's makes it refuse.
+    let listen = [
+        ("bind", cfg.hbd.bind),
+        ("metrics", cfg.hbd.metrics.map(|a| a.ip())),
+    ];
+    for (key, ip) in listen {
+        if let Some(ip) = ip.filter(|ip| !address_is_local(*ip)) {
+            let loc = f.origin(&format!("hbd.{key}"));
+            f.push(
+                loc,
+                key,
+                format!("{ip} is not an address of this host (expected an address of one of its interfaces)"),
+            );
+        }
+    }
     if let Some(hook) = &cfg.hbd.fence_hook {
         if !is_executable_file(hook) {
             let loc = f.origin("hbd.fence_hook");
@@ -893,6 +914,14 @@ mod tests {
         assert_eq!(resolve_ipv4("localhost"), Some(Ipv4Addr::LOCALHOST));
         assert_eq!(resolve_ipv4("192.0.2.7"), Some(Ipv4Addr::new(192, 0, 2, 7)));
         assert_eq!(resolve_ipv4("bad name"), None);
+        assert!(address_is_local(Ipv4Addr::LOCALHOST.into()));
+        // 192.0.2.0/24 is documentation space, on no interface of a test host.
+        let mut cfg = Config::default();
+        cfg.hbd.bind = Some("192.0.2.77".parse().unwrap());
+        assert_eq!(
+            messages(&cfg, t.path(), FactMode::Enforced),
+            vec!["bind: 192.0.2.77 is not an address of this host (expected an address of one of its interfaces)"]
+        );
     }
 
     #[test]

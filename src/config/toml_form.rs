@@ -617,7 +617,10 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         }
         if let Some(b) = &h.bind {
             match b.get_ref().parse::<std::net::IpAddr>() {
-                Ok(ip) => o.bind = Some(ip),
+                Ok(ip) => {
+                    o.bind = Some(ip);
+                    cfg.origins.insert("hbd.bind".into(), cx.loc(b.span()));
+                }
                 Err(_) => cx.error(
                     b.span(),
                     "bind",
@@ -640,6 +643,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                         ));
                     }
                     o.metrics = Some(a);
+                    cfg.origins.insert("hbd.metrics".into(), cx.loc(m.span()));
                 }
                 Err(why) => cx.error(
                     m.span(),
