@@ -247,17 +247,32 @@ fn may_write(p: &Path, read_too: bool) -> Result<(), String> {
     }
 }
 
-/// Whether serial link `path` is a character device this process may open
-/// for reading and writing (without opening it: that would raise DTR).
+/// Whether serial link `path` is a terminal this process may open for
+/// reading and writing, found without opening it (that would raise DTR):
+/// a character device that is a pseudo-terminal or whose sysfs class is
+/// `tty` (`run` sets its line discipline, which nothing else accepts).
 pub fn serial_device(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("does not exist".into()),
         Err(e) => Err(e.to_string()),
         Ok(m) if !m.file_type().is_char_device() => Err("is not a character device".into()),
+        Ok(m) if !is_terminal(m.rdev()) => Err("is a character device but not a terminal".into()),
         Ok(_) => may_write(path, true)
             .map_err(|e| format!("cannot be opened for reading and writing: {e}")),
     }
+}
+
+/// Whether the character device numbered `rdev` is a terminal: a Unix98
+/// pseudo-terminal (majors 136-143, which sysfs does not list) or a device
+/// of sysfs class `tty` (serial ports, USB adapters, consoles).
+fn is_terminal(rdev: u64) -> bool {
+    // glibc's gnu_dev_major / gnu_dev_minor.
+    let major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff);
+    let minor = (rdev & 0xff) | ((rdev >> 12) & !0xff);
+    (136..=143).contains(&major)
+        || std::fs::canonicalize(format!("/sys/dev/char/{major}:{minor}/subsystem"))
+            .is_ok_and(|p| p.ends_with("class/tty"))
 }
 
 /// Whether `dir` is, or can be created as, a directory this process may write.
@@ -894,6 +909,9 @@ mod tests {
                 Medium::Serial {
                     path: "/dev/null".into(),
                 },
+                Medium::Serial {
+                    path: "/dev/tty".into(),
+                },
             ],
             ping_nodes: vec![crate::config::model::PingNode {
                 name: "gw".into(),
@@ -908,6 +926,7 @@ mod tests {
                 "ucast: peer \"hbd-no-such-host.invalid\" does not resolve to an IPv4 address on this host (expected an address such as 192.0.2.2, or a name in /etc/hosts or DNS)".to_string(),
                 format!("bcast: interface \"hbdnosuch0\" does not exist on this host (expected one of {})", some_of(&interface_names())),
                 "serial: /nonexistent/ttyS9 does not exist on this host (expected a serial port such as /dev/ttyS0)".to_string(),
+                "serial: /dev/null is a character device but not a terminal on this host (expected a serial port such as /dev/ttyS0)".to_string(),
                 "ping: host \"hbd-no-such-host.invalid\" does not resolve to an IPv4 address on this host (expected an address such as 192.0.2.254, or a name in /etc/hosts or DNS)".to_string(),
             ]
         );
