@@ -122,6 +122,33 @@ fn sample_config_passes_check_on_both_forms() {
     }
 }
 
+/// `--portable` checks the configuration for any host: no node is assumed
+/// (unless named), facts of this host only warn, and the summary says so.
+#[test]
+fn portable_check_assumes_no_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    stage(&repo().join("ha.d"), tmp.path());
+    let o = run_in(tmp.path(), &["check", "-c", "ha.d", "--portable"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.ends_with("; OK so far (portable check: facts of this host are only warnings; run `hbd check` on each node)\n"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .filter(|l| !l.starts_with("ha.d: "))
+            .all(|l| l.contains(": warning: ")),
+        "{out}"
+    );
+    let o = run_in(
+        tmp.path(),
+        &["check", "-c", "ha.d", "--portable", "--node", "gamma"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("this host is \"gamma\", which is not a configured node"));
+}
+
 #[test]
 fn unknown_local_node_cannot_run() {
     let tmp = tempfile::tempdir().unwrap();
