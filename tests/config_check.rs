@@ -1,12 +1,27 @@
-//! `hbd check` and `hbd migrate` as an operator runs them: the real binary on the
-//! repo's sample `ha.d/` and on every case under `tests/configs/broken/`, whose
-//! `expected` file holds the exact output lines.
+//! `hbd check`, `hbd run --dry-run`, `hbd run` and `hbd migrate` as an
+//! operator runs them: the real binary on the repo's sample `ha.d/` and on the
+//! case directories under `tests/configs/`:
 //!
-//! Each case directory is copied to a temporary `ha.d/` (git cannot store mode 600,
-//! so `authkeys` and `hbd.toml` are chmod 600 unless `<file>.mode` says otherwise),
-//! given a `resource.d/` with executable `IPaddr`, `Filesystem` and `apache` scripts
-//! so script lookup is deterministic, and checked with `--node alpha` plus the extra
-//! arguments in `args`. Set `HBD_BLESS=1` to rewrite the `expected` files.
+//! - `broken/`: checked for node alpha from this host (facts of the host only
+//!   warn); `expected` holds the exact output.
+//! - `broken-on-node/`: facts of the host that are errors on the node, checked
+//!   in a sandbox whose host name is alpha; `expected` holds the exact output.
+//! - `gallery/`: real-world-shaped `/etc/ha.d` directories; `verdict` records
+//!   what heartbeat 3.0.6 and hbd do with each and why, `expected` hbd's exact
+//!   on-node output. heartbeat's verdict is rerun with the real binary when it
+//!   is installed.
+//!
+//! Every configuration of all three goes through the sandbox once more, where
+//! `check`, `run --dry-run` and a real `run` must agree (and, where check
+//! accepts, check of migrate's output must too).
+//!
+//! Case directories are copied to a temporary `ha.d/` (git cannot store mode
+//! 600, so `authkeys` and `hbd.toml` are chmod 600 unless `<file>.mode` says
+//! otherwise); `broken` cases get a `resource.d/` with executable `IPaddr`,
+//! `Filesystem` and `apache` stubs so script lookup is deterministic, gallery
+//! cases a copy of the installed `/etc/ha.d` (heartbeat's agents) plus their
+//! own `resource.d/`. `args` adds command-line arguments. Set `HBD_BLESS=1` to
+//! rewrite the `expected` files (and review the diff).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
