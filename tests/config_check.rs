@@ -23,6 +23,10 @@
 //! own `resource.d/`. `args` adds command-line arguments. Set `HBD_BLESS=1` to
 //! rewrite the `expected` files (and review the diff).
 
+mod common;
+
+use common::hblab::HEARTBEAT;
+use common::lab::{have_tool, is_root};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -507,25 +511,6 @@ if [ -n "$HEARTBEAT" ]; then
 fi
 exit 0
 "#;
-
-/// Where Debian's heartbeat 3.0.6 keeps its master process.
-const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have_tool(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
 
 /// Why the sandbox cannot be built here, printed; None when it can. Under
 /// `HBD_REQUIRE_LAB=1` (CI) a missing sandbox fails the test instead.
