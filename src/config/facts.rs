@@ -500,7 +500,9 @@ pub fn check(cfg: &Config, config_dir: &Path, mode: FactMode) -> Vec<Diagnostic>
 }
 
 fn media(f: &mut Facts) {
-    let mut seen_dev: Vec<&str> = Vec::new();
+    // Per kind of medium: a bcast needs a broadcast address where a ucast on
+    // the same interface does not.
+    let mut seen_dev: Vec<(&str, &str)> = Vec::new();
     for (i, m) in f.cfg.media.iter().enumerate() {
         let loc = f.origin(&format!("media.{i}"));
         let directive = match m {
@@ -520,10 +522,10 @@ fn media(f: &mut Facts) {
         }
         match m {
             Medium::Ucast { dev, .. } | Medium::Bcast { dev } | Medium::Mcast { dev, .. } => {
-                if seen_dev.contains(&dev.as_str()) {
+                if seen_dev.contains(&(directive, dev.as_str())) {
                     continue;
                 }
-                seen_dev.push(dev);
+                seen_dev.push((directive, dev));
                 if let Some(msg) = f.missing_interface(dev) {
                     f.push(loc, directive, msg);
                     continue;
@@ -900,6 +902,7 @@ mod tests {
                     dev: "lo".into(),
                     peer: "hbd-no-such-host.invalid".into(),
                 },
+                Medium::Bcast { dev: "lo".into() },
                 Medium::Bcast {
                     dev: "hbdnosuch0".into(),
                 },
@@ -924,6 +927,7 @@ mod tests {
             m,
             vec![
                 "ucast: peer \"hbd-no-such-host.invalid\" does not resolve to an IPv4 address on this host (expected an address such as 192.0.2.2, or a name in /etc/hosts or DNS)".to_string(),
+                "bcast: interface \"lo\" has no IPv4 broadcast address on this host (expected an interface with an IPv4 address and a broadcast address)".to_string(),
                 format!("bcast: interface \"hbdnosuch0\" does not exist on this host (expected one of {})", some_of(&interface_names())),
                 "serial: /nonexistent/ttyS9 does not exist on this host (expected a serial port such as /dev/ttyS0)".to_string(),
                 "serial: /dev/null is a character device but not a terminal on this host (expected a serial port such as /dev/ttyS0)".to_string(),
