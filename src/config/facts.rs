@@ -600,7 +600,21 @@ fn resources(f: &mut Facts, config_dir: &Path) {
             let builtin =
                 f.cfg.hbd.builtin_ipaddr && matches!(r.name.as_str(), "IPaddr" | "IPaddr2");
             if !builtin {
+                let present = || dirs.iter().map(|d| d.join(&r.name)).find(|p| p.is_file());
                 match resolve_script(config_dir, &f.cfg.hbd, &r.name) {
+                    None if r.name != "." && r.name != ".." && present().is_some() => {
+                        let path = present().unwrap_or_default();
+                        f.push(
+                            loc.clone(),
+                            directive,
+                            format!(
+                                "resource script {} is not executable (expected chmod +x {}, as heartbeat also requires)",
+                                path.display(),
+                                path.display()
+                            ),
+                        );
+                        continue;
+                    }
                     None => {
                         let names = names.get_or_insert_with(|| script_names(&dirs));
                         let hint = nearest(&r.name, names.iter().map(String::as_str))
@@ -831,6 +845,24 @@ mod tests {
         assert!(
             m[0].contains("haresources: warning: resource script"),
             "{m:?}"
+        );
+    }
+
+    #[test]
+    fn a_script_that_is_not_executable_says_so() {
+        let t = tempfile::tempdir().unwrap();
+        let p = script(&t.path().join("resource.d"), "hbd-test-agent", 0o644);
+        let cfg = Config {
+            groups: vec![group(&["hbd-test-agent"])],
+            ..Config::default()
+        };
+        assert_eq!(
+            messages(&cfg, t.path(), FactMode::Enforced),
+            vec![format!(
+                "haresources:1: haresources: resource script {} is not executable (expected chmod +x {}, as heartbeat also requires)",
+                p.display(),
+                p.display()
+            )]
         );
     }
 
