@@ -81,6 +81,46 @@ fn resource() -> impl Strategy<Value = Resource> {
         .prop_map(|(name, args)| Resource { name, args })
 }
 
+/// A monitor's settings, for a resource picked later (`Monitor::group` and
+/// `resource` are set where the groups are known).
+fn monitor() -> impl Strategy<Value = Monitor> {
+    let at_least_100ms = |d: Duration| Duration::from_millis(d.millis().max(100));
+    (
+        (any::<bool>(), dur(), dur(), 1u32..=100, 1u32..=100),
+        (
+            prop::sample::select(vec![
+                OnFail::Restart,
+                OnFail::Move,
+                OnFail::Block,
+                OnFail::Ignore,
+            ]),
+            0u32..=1000,
+            dur(),
+            prop::option::of(dur()),
+        ),
+    )
+        .prop_map(
+            move |((ocf, interval, timeout, fall, rise), (on_fail, max_restarts, window, ft))| {
+                Monitor {
+                    check: if ocf {
+                        MonitorCheck::Monitor
+                    } else {
+                        MonitorCheck::Status
+                    },
+                    interval: at_least_100ms(interval),
+                    timeout: at_least_100ms(timeout),
+                    fall,
+                    rise,
+                    on_fail,
+                    max_restarts,
+                    restart_window: at_least_100ms(window),
+                    failure_timeout: ft.map(at_least_100ms),
+                    ..Monitor::new(0, 0)
+                }
+            },
+        )
+}
+
 prop_compose! {
     fn config()(
         nodes in prop::collection::btree_set(name(), 0..4),
@@ -101,13 +141,28 @@ prop_compose! {
         send_pick in any::<prop::sample::Index>(),
         groups in prop::collection::vec((name(), prop::collection::vec(resource(), 1..4)), 0..4),
         hbd in (dur(), any::<bool>(), prop::collection::vec(path(), 0..2), prop::option::of(path()), any::<bool>(), prop::option::of(any::<[u8; 4]>()), prop::option::of((any::<[u8; 3]>(), 1u16..))),
+        monitors in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), monitor()), 0..4),
     ) -> Config {
         let send_index = *keys.keys().nth(send_pick.index(keys.len())).unwrap();
         let mut seen = Vec::new();
-        let groups = groups.into_iter().filter_map(|(home, resources)| {
+        let groups: Vec<ResourceGroup> = groups.into_iter().filter_map(|(home, resources)| {
             let g = ResourceGroup { home, resources, location: Location::default() };
             (!seen.contains(&g.key())).then(|| { seen.push(g.key()); g })
         }).collect();
+        // One monitor per resource, on resources written once in their
+        // group (the file names a monitor's resource as written).
+        let mut monitors: Vec<Monitor> = monitors.into_iter().filter_map(|(gi, ri, mut m)| {
+            if groups.is_empty() {
+                return None;
+            }
+            m.group = gi.index(groups.len());
+            let rs = &groups[m.group].resources;
+            m.resource = ri.index(rs.len());
+            let unique = rs.iter().filter(|r| r.to_string() == rs[m.resource].to_string()).count() == 1;
+            unique.then_some(m)
+        }).collect();
+        monitors.sort_by_key(|m| (m.group, m.resource));
+        monitors.dedup_by_key(|m| (m.group, m.resource));
         Config {
             nodes: nodes.into_iter().collect(),
             keepalive: t[0], deadtime: t[1], warntime: t[2], initdead: t[3], deadping: t[4],
@@ -133,6 +188,7 @@ prop_compose! {
                 bind: hbd.5.map(|a| Ipv4Addr::from(a).into()),
                 // Loopback only: any other address is valid but warned about.
                 metrics: hbd.6.map(|([a, b, c], port)| (Ipv4Addr::new(127, a, b, c), port).into()),
+                monitors,
             },
             origins: BTreeMap::new(),
             dropped: Vec::new(),

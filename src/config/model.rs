@@ -271,6 +271,117 @@ pub struct HbdOptions {
     pub bind: Option<std::net::IpAddr>,
     /// Where the Prometheus `/metrics` endpoint listens (TOML only). None = off.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Resource monitors (`[[group.monitor]]`, TOML only); none = heartbeat v1
+    /// behaviour, where only a dead node is noticed.
+    pub monitors: Vec<Monitor>,
+}
+
+impl HbdOptions {
+    /// The monitor of resource `resource` of group `group`, if it has one.
+    pub fn monitor(&self, group: usize, resource: usize) -> Option<&Monitor> {
+        self.monitors
+            .iter()
+            .find(|m| m.group == group && m.resource == resource)
+    }
+}
+
+/// How a monitor asks a resource whether it runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorCheck {
+    /// `SCRIPT ARGS status`, read as heartbeat reads it: running iff the
+    /// output says "running" or "OK" (and not "not running"); the exit code
+    /// is ignored. Every heartbeat resource script has it.
+    Status,
+    /// `SCRIPT ARGS monitor`, read as OCF defines it: exit 0 running, exit 7
+    /// cleanly stopped, anything else failed.
+    Monitor,
+}
+
+impl MonitorCheck {
+    pub fn word(self) -> &'static str {
+        match self {
+            MonitorCheck::Status => "status",
+            MonitorCheck::Monitor => "monitor",
+        }
+    }
+}
+
+/// What a resource that failed its monitor `fall` times in a row leads to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFail {
+    /// Stop it and the resources right of it (right to left), start them
+    /// again (left to right); after `max_restarts` within `restart_window`, move.
+    Restart,
+    /// Stop the group and hand its set to the peer.
+    Move,
+    /// Leave everything as it is, mark the group failed and stop managing it.
+    Block,
+    /// Only report (and count) the failure.
+    Ignore,
+}
+
+impl OnFail {
+    pub fn word(self) -> &'static str {
+        match self {
+            OnFail::Restart => "restart",
+            OnFail::Move => "move",
+            OnFail::Block => "block",
+            OnFail::Ignore => "ignore",
+        }
+    }
+}
+
+/// One monitored resource (`[[group.monitor]]` in hbd.toml).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Monitor {
+    /// Index into `Config::groups`.
+    pub group: usize,
+    /// Index into that group's resources.
+    pub resource: usize,
+    pub check: MonitorCheck,
+    /// From the end of one check to the start of the next.
+    pub interval: Duration,
+    /// A check running longer is killed (its process group) and counts as failed.
+    pub timeout: Duration,
+    /// Failed checks in a row that make the resource failed.
+    pub fall: u32,
+    /// Good checks in a row that make a failed resource healthy again.
+    pub rise: u32,
+    pub on_fail: OnFail,
+    /// Restarts allowed within `restart_window`; one more failure moves the group.
+    pub max_restarts: u32,
+    pub restart_window: Duration,
+    /// A failure older than this is forgotten (fail count cleared; a group
+    /// that failed here may run here again). None: until `hbd cleanup`.
+    pub failure_timeout: Option<Duration>,
+    pub location: Location,
+}
+
+impl Monitor {
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+    pub const DEFAULT_MAX_RESTARTS: u32 = 3;
+    pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(600);
+
+    /// A monitor with every default, for resource `resource` of group `group`.
+    pub fn new(group: usize, resource: usize) -> Monitor {
+        Monitor {
+            group,
+            resource,
+            check: MonitorCheck::Status,
+            interval: Monitor::DEFAULT_INTERVAL,
+            timeout: Monitor::DEFAULT_TIMEOUT,
+            fall: 1,
+            rise: 1,
+            on_fail: OnFail::Restart,
+            max_restarts: Monitor::DEFAULT_MAX_RESTARTS,
+            restart_window: Monitor::DEFAULT_RESTART_WINDOW,
+            failure_timeout: None,
+            location: Location::default(),
+        }
+    }
 }
 
 impl Default for HbdOptions {
@@ -285,6 +396,7 @@ impl Default for HbdOptions {
             builtin_ipaddr: false,
             bind: None,
             metrics: None,
+            monitors: Vec::new(),
         }
     }
 }
@@ -323,6 +435,49 @@ impl Default for Config {
 pub enum Severity {
     Warning,
     Error,
+}
+
+impl Config {
+    /// The group an operator names (`hbd cleanup GROUP`): by its key, by any
+    /// of its resources as written, or by an agent name only one group uses.
+    /// Err says why not, listing the keys.
+    pub fn group_named(&self, name: &str) -> Result<usize, String> {
+        let keys = || {
+            self.groups
+                .iter()
+                .map(|g| g.key())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(i) = self.groups.iter().position(|g| g.key() == name) {
+            return Ok(i);
+        }
+        let by = |f: &dyn Fn(&Resource) -> bool| -> Vec<usize> {
+            (0..self.groups.len())
+                .filter(|&i| self.groups[i].resources.iter().any(f))
+                .collect()
+        };
+        for found in [
+            by(&|r: &Resource| r.to_string() == name),
+            by(&|r: &Resource| r.name == name),
+        ] {
+            match found.as_slice() {
+                [i] => return Ok(*i),
+                [] => {}
+                _ => {
+                    return Err(format!(
+                        "{name:?} is in {} groups; name one by its key ({})",
+                        found.len(),
+                        keys()
+                    ))
+                }
+            }
+        }
+        Err(format!(
+            "no group {name:?} (expected a group key: {}; or one of its resources)",
+            keys()
+        ))
+    }
 }
 
 /// One problem found while loading or validating a configuration. Printed as

@@ -10,7 +10,8 @@ use super::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
 use super::haresources::resource as parse_resource;
 use super::model::{
     Auth, AuthKey, AuthMethod, AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging,
-    Medium, MsgFmt, PingNode, ResourceGroup, Secret, StonithHost, StopFailurePolicy,
+    Medium, Monitor, MonitorCheck, MsgFmt, OnFail, PingNode, ResourceGroup, Secret, StonithHost,
+    StopFailurePolicy,
 };
 use crate::time::Duration;
 use serde::Deserialize;
@@ -186,6 +187,24 @@ struct KeyT {
 struct GroupT {
     home: String,
     resources: Vec<String>,
+    #[serde(default)]
+    monitor: Vec<Spanned<MonitorT>>,
+}
+
+/// `[[group.monitor]]`: one monitored resource of the group.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonitorT {
+    resource: String,
+    check: Option<String>,
+    interval: Option<Spanned<TomlDuration>>,
+    timeout: Option<Spanned<TomlDuration>>,
+    fall: Option<i64>,
+    rise: Option<i64>,
+    on_fail: Option<String>,
+    max_restarts: Option<i64>,
+    restart_window: Option<Spanned<TomlDuration>>,
+    failure_timeout: Option<Spanned<TomlDuration>>,
 }
 
 #[derive(Deserialize)]
@@ -574,10 +593,19 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
             cx.error(g.span(), "group", m);
             continue;
         }
+        let index = cfg.groups.len();
+        for m in &gt.monitor {
+            if let Some(m) = monitor(&mut cx, &mut cfg, index, &group, m) {
+                cfg.hbd.monitors.push(m);
+            }
+        }
         cfg.groups.push(group);
     }
     if let Some(h) = &f.hbd {
-        let mut o = HbdOptions::default();
+        let mut o = HbdOptions {
+            monitors: std::mem::take(&mut cfg.hbd.monitors),
+            ..HbdOptions::default()
+        };
         if let Some(v) = &h.script_timeout {
             if let Some(d) = cx.duration(&mut cfg, "hbd.script_timeout", v) {
                 o.script_timeout = d;
@@ -660,6 +688,147 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     apply_timing_defaults(&mut cfg);
     let ok = !cx.diags.iter().any(Diagnostic::is_error);
     (ok.then_some(cfg), cx.diags)
+}
+
+/// One `[[group.monitor]]` of the group about to become `cfg.groups[index]`;
+/// None (with the errors recorded) when it is not usable.
+fn monitor(
+    cx: &mut Ctx,
+    cfg: &mut Config,
+    index: usize,
+    group: &ResourceGroup,
+    m: &Spanned<MonitorT>,
+) -> Option<Monitor> {
+    let (span, mt) = (m.span(), m.get_ref());
+    let names: Vec<String> = group.resources.iter().map(|r| r.to_string()).collect();
+    // The resource as written in `resources`, or its agent's name when only
+    // one resource of the group has that agent.
+    let written = parse_resource(&mt.resource).ok().map(|r| r.to_string());
+    let by_agent: Vec<usize> = (0..group.resources.len())
+        .filter(|&i| group.resources[i].name == mt.resource)
+        .collect();
+    let resource = match names.iter().position(|n| Some(n) == written.as_ref()) {
+        Some(i) => i,
+        None if by_agent.len() == 1 => by_agent[0],
+        None if by_agent.len() > 1 => {
+            cx.error(span, "monitor", format!("resource {:?} names {} resources of the group; write the one meant as in `resources` (one of {})", mt.resource, by_agent.len(), names.join(", ")));
+            return None;
+        }
+        None => {
+            cx.error(
+                span,
+                "monitor",
+                format!(
+                    "resource {:?} is not in this group (expected one of {}, or an agent name among them)",
+                    mt.resource,
+                    names.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    if cfg
+        .hbd
+        .monitors
+        .iter()
+        .any(|o| o.group == index && o.resource == resource)
+    {
+        cx.error(
+            span,
+            "monitor",
+            format!(
+                "{} has a monitor already (one per resource)",
+                names[resource]
+            ),
+        );
+        return None;
+    }
+    let mut mon = Monitor::new(index, resource);
+    mon.location = cx.loc(span.clone());
+    let mut ok = true;
+    match mt.check.as_deref() {
+        None | Some("status") => {}
+        Some("monitor") => mon.check = MonitorCheck::Monitor,
+        Some(other) => {
+            cx.error(span.clone(), "check", format!("{other:?} is not status or monitor (status: heartbeat's \"running\" in the output; monitor: OCF's exit 0 running, 7 stopped)"));
+            ok = false;
+        }
+    }
+    match mt.on_fail.as_deref() {
+        None | Some("restart") => {}
+        Some("move") => mon.on_fail = OnFail::Move,
+        Some("block") => mon.on_fail = OnFail::Block,
+        Some("ignore") => mon.on_fail = OnFail::Ignore,
+        Some(other) => {
+            cx.error(
+                span.clone(),
+                "on_fail",
+                format!("{other:?} is not restart, move, block or ignore"),
+            );
+            ok = false;
+        }
+    }
+    let mut count = |key: &str, v: Option<i64>, min: i64, max: i64| -> Option<u32> {
+        let v = v?;
+        if v < min || v > max {
+            cx.error(
+                span.clone(),
+                key,
+                format!("{v} is out of range (expected {min} to {max})"),
+            );
+            ok = false;
+            return None;
+        }
+        Some(v as u32)
+    };
+    if let Some(v) = count("fall", mt.fall, 1, 100) {
+        mon.fall = v;
+    }
+    if let Some(v) = count("rise", mt.rise, 1, 100) {
+        mon.rise = v;
+    }
+    if let Some(v) = count("max_restarts", mt.max_restarts, 0, 1000) {
+        mon.max_restarts = v;
+    }
+    let durations = [
+        ("interval", &mt.interval),
+        ("timeout", &mt.timeout),
+        ("restart_window", &mt.restart_window),
+        ("failure_timeout", &mt.failure_timeout),
+    ];
+    for (key, v) in durations {
+        let Some(v) = v else { continue };
+        let Some(d) = cx.duration(cfg, &format!("group.monitor.{key}"), v) else {
+            ok = false;
+            continue;
+        };
+        // A check every few milliseconds would only load the machine; a
+        // zero window or timeout would make the setting meaningless.
+        if d < Duration::from_millis(100) {
+            cx.error(
+                v.span(),
+                key,
+                format!(
+                    "{} is too short (expected at least 100ms{})",
+                    format_duration(d),
+                    if key == "failure_timeout" {
+                        "; leave it out to keep failures until `hbd cleanup`"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        match key {
+            "interval" => mon.interval = d,
+            "timeout" => mon.timeout = d,
+            "restart_window" => mon.restart_window = d,
+            _ => mon.failure_timeout = Some(d),
+        }
+    }
+    ok.then_some(mon)
 }
 
 fn auth(cx: &mut Ctx, cfg: &mut Config, a: &Spanned<AuthT>, src: &Source) {
@@ -947,7 +1116,7 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             }
         }
     }
-    for g in &c.groups {
+    for (gi, g) in c.groups.iter().enumerate() {
         let res: Vec<String> = g.resources.iter().map(|r| q(&r.to_string())).collect();
         let _ = writeln!(
             o,
@@ -955,6 +1124,27 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             q(&g.home),
             res.join(", ")
         );
+        for m in c.hbd.monitors.iter().filter(|m| m.group == gi) {
+            let Some(r) = g.resources.get(m.resource) else {
+                continue;
+            };
+            let _ = writeln!(
+                o,
+                "\n[[group.monitor]]\nresource = {}\ncheck = {}\ninterval = {}\ntimeout = {}\nfall = {}\nrise = {}\non_fail = {}\nmax_restarts = {}\nrestart_window = {}",
+                q(&r.to_string()),
+                q(m.check.word()),
+                q(&format_duration(m.interval)),
+                q(&format_duration(m.timeout)),
+                m.fall,
+                m.rise,
+                q(m.on_fail.word()),
+                m.max_restarts,
+                q(&format_duration(m.restart_window)),
+            );
+            if let Some(f) = m.failure_timeout {
+                let _ = writeln!(o, "failure_timeout = {}", q(&format_duration(f)));
+            }
+        }
     }
     let h = &c.hbd;
     let _ = writeln!(o, "\n[hbd]");
@@ -1011,6 +1201,9 @@ pub fn comparable(c: &Config) -> Config {
     c.dropped = Vec::new();
     for g in &mut c.groups {
         g.location = Location::default();
+    }
+    for m in &mut c.hbd.monitors {
+        m.location = Location::default();
     }
     c
 }
@@ -1177,6 +1370,77 @@ resources = ["192.0.2.10/24/eth0", "apache"]
         let (c2, d) = parse_str(&text, &src());
         assert!(!d.iter().any(Diagnostic::is_error), "{d:?}\n{text}");
         assert_eq!(comparable(&c), comparable(&c2.unwrap()));
+    }
+
+    #[test]
+    fn monitors_load_with_their_defaults_and_round_trip() {
+        let text = format!(
+            "{MINIMAL}\n[[group.monitor]]\nresource = \"apache\"\ninterval = \"5s\"\nfall = 3\non_fail = \"move\"\nfailure_timeout = \"10min\"\n\n[[group.monitor]]\nresource = \"192.0.2.10/24/eth0\"\ncheck = \"monitor\"\n"
+        );
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        let m = &c.hbd.monitors;
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].group, m[0].resource), (0, 1));
+        assert_eq!(m[0].interval, Duration::from_secs(5));
+        assert_eq!(m[0].timeout, Monitor::DEFAULT_TIMEOUT);
+        assert_eq!((m[0].fall, m[0].rise), (3, 1));
+        assert_eq!(m[0].on_fail, OnFail::Move);
+        assert_eq!(m[0].failure_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(m[0].location.line, 21);
+        // The address is found as written in `resources` (a shorthand).
+        assert_eq!((m[1].group, m[1].resource), (0, 0));
+        assert_eq!(m[1].check, MonitorCheck::Monitor);
+        assert_eq!(m[1].on_fail, OnFail::Restart);
+        assert_eq!(m[1].failure_timeout, None);
+        // An [hbd] table does not drop them.
+        let (c2, _) = parse_str(
+            &format!("{text}\n[hbd]\nscript_timeout = \"30s\"\n"),
+            &src(),
+        );
+        assert_eq!(c2.unwrap().hbd.monitors, c.hbd.monitors);
+        let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+        assert_eq!(comparable(&again), comparable(&c));
+    }
+
+    #[test]
+    fn a_bad_monitor_names_its_line_and_what_is_accepted() {
+        let err = |extra: &str| {
+            let (c, d) = parse_str(&format!("{MINIMAL}\n[[group.monitor]]\n{extra}"), &src());
+            assert!(c.is_none(), "{extra}");
+            d.iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            err("resource = \"nginx\"\n"),
+            "hbd.toml:21: monitor: resource \"nginx\" is not in this group (expected one of IPaddr::192.0.2.10/24/eth0, apache, or an agent name among them)"
+        );
+        assert_eq!(
+            err("resource = \"apache\"\non_fail = \"reboot\"\n"),
+            "hbd.toml:21: on_fail: \"reboot\" is not restart, move, block or ignore"
+        );
+        assert_eq!(
+            err("resource = \"apache\"\nfall = 0\n"),
+            "hbd.toml:21: fall: 0 is out of range (expected 1 to 100)"
+        );
+        assert_eq!(
+            err("resource = \"apache\"\ninterval = \"10ms\"\n"),
+            "hbd.toml:23: interval: 10ms is too short (expected at least 100ms)"
+        );
+        assert!(err("resource = \"apache\"\ninterval = 5\n")
+            .contains("interval: 5 is a number without a unit: did you mean \"5s\"?"));
+        assert!(err("resource = \"apache\"\ncheck = \"ocf\"\n")
+            .contains("check: \"ocf\" is not status or monitor"));
+        assert!(err("resource = \"apache\"\nintervall = \"5s\"\n")
+            .contains("unknown field `intervall`"));
+        assert!(
+            err("resource = \"apache\"\n\n[[group.monitor]]\nresource = \"apache\"\n")
+                .contains("hbd.toml:24: monitor: apache has a monitor already (one per resource)")
+        );
     }
 
     proptest::proptest! {

@@ -6,7 +6,7 @@
 
 use super::agents;
 use super::facts::group_directive;
-use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium};
+use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium, OnFail};
 
 fn origin(cfg: &Config, key: &str) -> Option<Location> {
     cfg.origins.get(key).cloned()
@@ -133,7 +133,47 @@ pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
             "ping nodes only move resources with auto_failback on or off (as ipfail); with legacy they are pinged but change nothing",
         ));
     }
+    monitors(cfg, &mut d);
     d
+}
+
+/// Monitors that name no resource (a config built by hand), and `move` in
+/// legacy mode, which has no standby exchange to hand a group over with.
+fn monitors(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    for m in &cfg.hbd.monitors {
+        let loc = Some(m.location.clone()).filter(|l| l.line > 0);
+        let Some(r) = cfg
+            .groups
+            .get(m.group)
+            .and_then(|g| g.resources.get(m.resource))
+        else {
+            d.push(Diagnostic::error(
+                loc,
+                "monitor",
+                format!(
+                    "names resource {} of group {}, which does not exist",
+                    m.resource, m.group
+                ),
+            ));
+            continue;
+        };
+        if cfg.auto_failback != AutoFailback::Legacy {
+            continue;
+        }
+        match m.on_fail {
+            OnFail::Move => d.push(Diagnostic::error(
+                loc,
+                "on_fail",
+                format!("{r}: \"move\" needs auto_failback on or off (legacy has no standby exchange to hand the group over; expected restart, block or ignore)"),
+            )),
+            OnFail::Restart => d.push(Diagnostic::warning(
+                loc,
+                "on_fail",
+                format!("{r}: with auto_failback legacy a group that exhausts max_restarts is stopped and stays stopped here (it cannot be handed over)"),
+            )),
+            OnFail::Block | OnFail::Ignore => {}
+        }
+    }
 }
 
 fn timing(cfg: &Config, d: &mut Vec<Diagnostic>) {
@@ -264,6 +304,45 @@ mod tests {
     #[test]
     fn a_good_config_has_no_diagnostics() {
         assert_eq!(msgs(&base(), Some("alpha")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn legacy_cannot_move_a_group_and_warns_that_restarts_end_stopped() {
+        use crate::config::model::{Location, Monitor};
+        let mut c = base();
+        c.groups.push(ResourceGroup {
+            home: "alpha".into(),
+            resources: vec![Resource {
+                name: "apache".into(),
+                args: vec![],
+            }],
+            location: Location::default(),
+        });
+        let mut m = Monitor::new(0, 0);
+        m.location = Location {
+            file: PathBuf::from("hbd.toml"),
+            line: 9,
+        };
+        m.on_fail = OnFail::Move;
+        c.hbd.monitors.push(m.clone());
+        assert_eq!(msgs(&c, Some("alpha")), Vec::<String>::new());
+        c.auto_failback = AutoFailback::Legacy;
+        let m1 = msgs(&c, Some("alpha"));
+        assert!(
+            m1.contains(&"hbd.toml:9: on_fail: apache: \"move\" needs auto_failback on or off (legacy has no standby exchange to hand the group over; expected restart, block or ignore)".to_string()),
+            "{m1:?}"
+        );
+        c.hbd.monitors[0].on_fail = OnFail::Restart;
+        let m2 = msgs(&c, Some("alpha"));
+        assert!(
+            m2.iter().any(|d| d
+                .starts_with("hbd.toml:9: on_fail: warning: apache: with auto_failback legacy")),
+            "{m2:?}"
+        );
+        c.hbd.monitors[0].resource = 3;
+        assert!(msgs(&c, Some("alpha"))
+            .iter()
+            .any(|d| d.contains("names resource 3 of group 0, which does not exist")));
     }
 
     #[test]
