@@ -1,13 +1,17 @@
-//! Property test: whatever authenticated-but-hostile messages, step results
-//! and commands arrive, in any order and at any time, the core never panics,
-//! always has a deadline in the future of its last input, and never has more
-//! than one resource step outstanding.
+//! Property test: whatever authenticated-but-hostile messages, step results,
+//! monitor check results and commands arrive, in any order and at any time,
+//! the core never panics, always has a deadline in the future of its last
+//! input, never has more than one resource step outstanding, and never more
+//! than one monitor check per resource.
 
 mod core_harness;
 
 use core_harness::{params, quick_config, LOCAL};
 use hbd::config::AutoFailback;
-use hbd::core::{Command, HoldSet, Input, LinkId, Node, Output, StepId, StepOutcome};
+use hbd::core::{
+    CheckId, CheckOutcome, Command, GroupId, HoldSet, Input, LinkId, Node, Output, StepId,
+    StepOutcome,
+};
 use hbd::time::Instant;
 use hbd::wire::Message;
 use proptest::prelude::*;
@@ -83,6 +87,11 @@ enum Ev {
     Step {
         ok: u8,
     },
+    /// Answer an outstanding check (`pick`), or one never asked for.
+    Check {
+        pick: usize,
+        running: bool,
+    },
     Cmd(u8),
     Transport(usize, bool),
     /// Answer the outstanding fence (if any) or a stale one.
@@ -115,7 +124,8 @@ fn ev() -> impl Strategy<Value = (u64, Ev)> {
         prop_oneof![
             6 => msg,
             2 => (0u8..4).prop_map(|ok| Ev::Step { ok }),
-            1 => (0u8..7).prop_map(Ev::Cmd),
+            2 => (0usize..4, any::<bool>()).prop_map(|(pick, running)| Ev::Check { pick, running }),
+            1 => (0u8..10).prop_map(Ev::Cmd),
             1 => (0usize..3, any::<bool>()).prop_map(|(l, u)| Ev::Transport(l, u)),
             1 => (0u8..4).prop_map(Ev::Fence),
             1 => (0usize..3, any::<bool>()).prop_map(|(i, u)| Ev::Ping(i, u)),
@@ -131,10 +141,25 @@ proptest! {
         af in 0u8..3,
         fenced in any::<bool>(),
         required in any::<bool>(),
+        monitored in any::<bool>(),
+        on_fail in 0u8..4,
         evs in prop::collection::vec(ev(), 1..120),
     ) {
         let af = [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][af as usize];
         let mut cfg = quick_config(af);
+        if monitored {
+            use hbd::config::{Monitor, OnFail};
+            let on_fail = [OnFail::Restart, OnFail::Move, OnFail::Block, OnFail::Ignore][on_fail as usize];
+            for (g, r) in [(0, 1), (1, 1), (0, 0)] {
+                let mut m = Monitor::new(g, r);
+                m.interval = hbd::time::Duration::from_millis(500 + 700 * r as u64);
+                m.fall = 1 + g as u32;
+                m.on_fail = on_fail;
+                m.max_restarts = 1;
+                m.failure_timeout = Some(hbd::time::Duration::from_secs(20));
+                cfg.hbd.monitors.push(m);
+            }
+        }
         if fenced {
             cfg.hbd.fence_hook = Some("/fence".into());
             cfg.hbd.fence_required = required;
@@ -146,6 +171,7 @@ proptest! {
         let mut node = Node::new(params(cfg, LOCAL, 5, [1; 16], 3), Instant::ZERO);
         let mut now = 0u64;
         let mut outstanding: Vec<StepId> = Vec::new();
+        let mut checks: Vec<(CheckId, GroupId, usize)> = Vec::new();
         let mut fence: Option<String> = None;
         for (dt, e) in evs {
             now += dt;
@@ -172,9 +198,22 @@ proptest! {
                         0 => StepOutcome::Ok,
                         1 => StepOutcome::Running(true),
                         2 => StepOutcome::Running(false),
-                        _ => StepOutcome::Failed { code: Some(1), reason: "x".into() },
+                        _ => StepOutcome::Failed { code: Some(1), reason: "x".into(), output: "y".into() },
                     };
                     Input::StepDone { id, outcome }
+                }
+                Ev::Check { pick, running } => {
+                    let id = if pick < checks.len() {
+                        checks.remove(pick).0
+                    } else {
+                        CheckId(1000 + pick as u64)
+                    };
+                    let outcome = if running {
+                        CheckOutcome::Running
+                    } else {
+                        CheckOutcome::Failed { code: Some(7), reason: "x".into(), output: String::new() }
+                    };
+                    Input::CheckDone { id, outcome }
                 }
                 Ev::Cmd(c) => Input::Command(match c {
                     0 => Command::Standby(HoldSet::All),
@@ -183,6 +222,9 @@ proptest! {
                     3 => Command::Takeover(HoldSet::All),
                     4 => Command::Takeover(HoldSet::Foreign),
                     5 => Command::Takeover(HoldSet::None),
+                    6 => Command::Cleanup(None),
+                    7 => Command::Cleanup(Some(GroupId(0))),
+                    8 => Command::Cleanup(Some(GroupId(7))),
                     _ => Command::Shutdown,
                 }),
                 Ev::Transport(l, up) => Input::LinkTransport { link: LinkId(l), up },
@@ -201,6 +243,13 @@ proptest! {
             while let Some(o) = node.poll_output() {
                 match o {
                     Output::Run(s) => outstanding.push(s.id),
+                    Output::Check(c) => {
+                        prop_assert!(
+                            !checks.iter().any(|(_, g, r)| *g == c.group && *r == c.resource),
+                            "two checks of one resource outstanding"
+                        );
+                        checks.push((c.id, c.group, c.resource));
+                    }
                     Output::Fence { node, .. } => {
                         // (A peer heard again cancels a fence, so a new one may
                         // follow an unanswered one: not checked here.)

@@ -2,10 +2,10 @@
 //! scripted peer (`nodeb`), asserting the exact messages, steps, events and
 //! deadlines heartbeat's behaviours call for. Times are milliseconds.
 
-use hbd::config::{AutoFailback, Config, StopFailurePolicy};
+use hbd::config::{AutoFailback, Config, Monitor, OnFail, StopFailurePolicy};
 use hbd::core::{
-    Action, Command, DropReason, Event, GroupId, GroupState, HoldSet, Input, LinkId, NodeState,
-    Output, RscHold, StepOutcome,
+    Action, CheckOutcome, Command, DropReason, Event, Failure, GroupId, GroupState, HoldSet, Input,
+    LinkId, MonitorAction, MonitorState, NodeState, Output, RscHold, StepOutcome,
 };
 use hbd::time::{t, Duration};
 use std::path::PathBuf;
@@ -866,7 +866,8 @@ fn failed_start_gives_group_to_peer() {
             (_, Action::Status) => StepOutcome::Running(false),
             (1, Action::Start) => StepOutcome::Failed {
                 code: Some(1),
-                reason: "exit 1".into(),
+                reason: "exit code 1".into(),
+                output: "mount: /srv: no such device".into(),
             },
             _ => StepOutcome::Ok,
         };
@@ -891,7 +892,7 @@ fn failed_start_gives_group_to_peer() {
                 group: "IPaddr::192.0.2.10".into(),
                 resource: "Filesystem::/dev/sdb1::/srv".into(),
                 code: Some(1),
-                reason: "exit 1".into()
+                reason: "exit code 1; output: mount: /srv: no such device".into()
             },
             Event::GroupStopped {
                 group: "IPaddr::192.0.2.10".into()
@@ -912,6 +913,39 @@ fn failed_start_gives_group_to_peer() {
             // The peer only serves a standby for a side it knows is stable.
             "t=resource rsc_hold=none rtype=full isstable=1",
             "t=ask_resources rsc_hold=local info=me"
+        ]
+    );
+    // Status tells why: which resource, which action, the exit code, the
+    // script's last lines and when; the transitions show the start and its
+    // failure. The peer does not hold the group yet: failed, owner nobody.
+    let st = n.node.status();
+    let g = &st.groups[0];
+    assert_eq!((g.state, g.owner.as_deref()), (GroupState::Failed, None));
+    assert_eq!(
+        g.failure,
+        Some(Failure {
+            resource: "Filesystem::/dev/sdb1::/srv".into(),
+            action: Action::Start,
+            code: Some(1),
+            reason: "exit code 1".into(),
+            output: "mount: /srv: no such device".into(),
+            at: t(240),
+        })
+    );
+    assert_eq!(
+        g.resources.iter().map(|r| r.fail_count).collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let recent: Vec<String> = st.recent.iter().map(|(_, s)| s.clone()).collect();
+    assert_eq!(
+        recent,
+        [
+            "local status up",
+            "local status active",
+            "starting IPaddr::192.0.2.10",
+            "IPaddr::192.0.2.10: start of Filesystem::/dev/sdb1::/srv failed (exit code 1)",
+            "IPaddr::192.0.2.10 stopped",
+            "standby local (resource failure)",
         ]
     );
 }
@@ -952,6 +986,7 @@ fn failed_stop(policy: StopFailurePolicy) -> (Single, Vec<Output>) {
                 StepOutcome::Failed {
                     code: Some(1),
                     reason: "busy".into(),
+                    output: String::new(),
                 }
             } else {
                 StepOutcome::Ok
@@ -2853,4 +2888,826 @@ fn peer_that_ran_all_along_behind_a_one_way_link_is_settled_by_home_node_rule() 
     n.due(22_000);
     assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
     assert_eq!(n.node.status().rsc_hold, RscHold::Local);
+}
+
+// --------------------------------------------------------------- monitoring
+
+/// nodea runs group 0 (`IPaddr::192.0.2.10 Filesystem::/dev/sdb1::/srv`)
+/// since 240 ms, with a monitor on resource `r` of it: `status` every 5 s
+/// (2 s timeout), `on_fail`, and whatever `tune` changes.
+fn monitored(r: usize, on_fail: OnFail, tune: impl FnOnce(&mut Monitor)) -> Single {
+    let mut cfg = config(AutoFailback::On);
+    let mut m = Monitor::new(0, r);
+    m.interval = Duration::from_secs(5);
+    m.timeout = Duration::from_secs(2);
+    m.on_fail = on_fail;
+    tune(&mut m);
+    cfg.hbd.monitors.push(m);
+    stable_pair_with(cfg)
+}
+
+fn not_running() -> CheckOutcome {
+    CheckOutcome::Failed {
+        code: Some(7),
+        reason: "not running (exit 7)".into(),
+        output: "INFO: Resource is stopped".into(),
+    }
+}
+
+/// Answers the one check among `o` at `ms`.
+#[track_caller]
+fn answer(n: &mut Single, ms: u64, o: &[Output], outcome: CheckOutcome) -> Vec<Output> {
+    let id = check_id(o);
+    n.at(ms, Input::CheckDone { id, outcome })
+}
+
+/// Completes the resource steps among `first` and those that follow, 10 ms
+/// apart, with what `outcome` says; the next deadline stays `due`.
+#[track_caller]
+fn run_steps(
+    n: &mut Single,
+    first: Vec<Output>,
+    due: u64,
+    mut outcome: impl FnMut(&hbd::core::Step) -> StepOutcome,
+) -> Vec<Output> {
+    let mut all = Vec::new();
+    let mut o = first;
+    loop {
+        let s = o.iter().find_map(|x| match x {
+            Output::Run(s) => Some(s.clone()),
+            _ => None,
+        });
+        all.extend(o.clone());
+        let Some(s) = s else { return all };
+        let outcome = outcome(&s);
+        o = n.at(n.now.millis() + 10, Input::StepDone { id: s.id, outcome });
+        n.due(due);
+    }
+}
+
+/// [`run_steps`] where `status` says not running and the `(resource,
+/// action)` steps in `fail` fail.
+#[track_caller]
+fn steps_failing(
+    n: &mut Single,
+    first: Vec<Output>,
+    fail: &[(usize, Action)],
+    due: u64,
+) -> Vec<Output> {
+    run_steps(n, first, due, |s| {
+        if fail.contains(&(s.resource, s.action)) {
+            StepOutcome::Failed {
+                code: Some(1),
+                reason: "exit code 1".into(),
+                output: "cannot start".into(),
+            }
+        } else if s.action == Action::Status {
+            StepOutcome::Running(false)
+        } else {
+            StepOutcome::Ok
+        }
+    })
+}
+
+#[test]
+fn without_monitors_no_check_is_ever_run() {
+    // heartbeat v1 behaviour: nothing but a node's death is noticed.
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.live_until(60_000);
+    n.due(60_240);
+    assert!(checks(&o).is_empty());
+}
+
+#[test]
+fn monitor_checks_the_resource_every_interval_while_the_group_runs() {
+    let mut n = monitored(1, OnFail::Restart, |_| {});
+    let o = n.live_until(5000);
+    // The first check is due one interval after the group started (240 ms).
+    n.due(5240);
+    assert!(checks(&o).is_empty());
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    assert_eq!(checks(&o), [(0, 1, Action::Status)]);
+    assert!(o
+        .iter()
+        .any(|x| matches!(x, Output::Check(c) if c.timeout == Duration::from_secs(2))));
+    assert_eq!(
+        n.node.status().groups[0].resources[1].monitor,
+        Some(MonitorState::Ok)
+    );
+    // The next one is due an interval after the answer, not after the ask.
+    let o = answer(&mut n, 5400, &o, CheckOutcome::Running);
+    n.due(6240);
+    assert!(o.is_empty(), "{o:?}");
+    let o = n.live_until(10_000);
+    n.due(10_400);
+    assert!(checks(&o).is_empty());
+    // (The live peer's ticks moved the keepalive to 10.4 s too.)
+    let o = n.at(10_400, Input::Timer);
+    n.due(11_400);
+    assert_eq!(checks(&o), [(0, 1, Action::Status)]);
+    // The resource without a monitor shows none; fail counts are zero.
+    let st = n.node.status();
+    assert_eq!(st.groups[0].resources[0].monitor, None);
+    assert_eq!(st.groups[1].resources[0].monitor, None);
+    assert_eq!(st.groups[0].resources[1].fail_count, 0);
+}
+
+#[test]
+fn monitor_failure_restarts_the_resource_and_those_after_it_in_place() {
+    // The address (resource 0) fails: the filesystem after it is stopped
+    // first, then the address; both start again left to right, each after
+    // heartbeat's status probe. The peer is told nothing: holdings unchanged.
+    let mut n = monitored(0, OnFail::Restart, |_| {});
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    assert_eq!(checks(&o), [(0, 0, Action::Status)]);
+    let o = answer(&mut n, 5300, &o, not_running());
+    n.due(6240);
+    assert_eq!(n.node.status().rsc_hold, RscHold::Transition);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Stopping);
+    let all = steps_failing(&mut n, o, &[], 6240);
+    assert_eq!(
+        steps(&all),
+        [
+            (0, 1, Action::Stop),
+            (0, 0, Action::Stop),
+            (0, 0, Action::Status),
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    assert_eq!(
+        events(&all),
+        [
+            Event::MonitorFailed {
+                group: "IPaddr::192.0.2.10".into(),
+                resource: "IPaddr::192.0.2.10".into(),
+                fail_count: 1,
+                reason: "not running (exit 7); output: INFO: Resource is stopped".into(),
+                action: MonitorAction::Restart {
+                    attempt: 1,
+                    max: 3,
+                    window: Duration::from_secs(600)
+                }
+            },
+            Event::GroupStarted {
+                group: "IPaddr::192.0.2.10".into()
+            }
+        ]
+    );
+    assert!(protocol(&all).is_empty(), "{:?}", protocol(&all));
+    let st = n.node.status();
+    assert_eq!(st.rsc_hold, RscHold::Local);
+    assert_eq!(st.groups[0].state, GroupState::Running);
+    assert_eq!(st.groups[0].failure, None, "restarted, not failed");
+    let r0 = &st.groups[0].resources[0];
+    assert_eq!(r0.fail_count, 1);
+    // Failed until `rise` (1) good check.
+    assert_eq!(r0.monitor, Some(MonitorState::Failed));
+    assert_eq!(
+        r0.last_failure.as_ref().map(|f| (f.action, f.code, f.at)),
+        Some((Action::Status, Some(7), t(5300)))
+    );
+    let recent: Vec<String> = st.recent.iter().map(|(_, s)| s.clone()).collect();
+    assert_eq!(
+        recent[recent.len() - 3..],
+        [
+            "IPaddr::192.0.2.10: IPaddr::192.0.2.10 failed its monitor (not running (exit 7)); restarting",
+            "restarting IPaddr::192.0.2.10 from IPaddr::192.0.2.10",
+            "IPaddr::192.0.2.10 started"
+        ]
+    );
+    // Checked again an interval after the restart finished (5.36 s).
+    n.live_until(10_000);
+    n.due(10_360);
+    let o = n.at(10_360, Input::Timer);
+    n.due(11_360);
+    let o = answer(&mut n, 10_400, &o, CheckOutcome::Running);
+    n.due(11_360);
+    assert_eq!(
+        events(&o),
+        [Event::MonitorRecovered {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "IPaddr::192.0.2.10".into()
+        }]
+    );
+    assert_eq!(
+        n.node.status().groups[0].resources[0].monitor,
+        Some(MonitorState::Ok)
+    );
+}
+
+#[test]
+fn monitor_fall_counts_failures_in_a_row() {
+    let mut n = monitored(1, OnFail::Restart, |m| m.fall = 2);
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    let o = answer(&mut n, 5300, &o, not_running());
+    n.due(6240);
+    assert_eq!(
+        events(&o),
+        [Event::MonitorCheckFailed {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "Filesystem::/dev/sdb1::/srv".into(),
+            failures: 1,
+            fall: 2,
+            reason: "not running (exit 7); output: INFO: Resource is stopped".into()
+        }]
+    );
+    assert!(steps(&o).is_empty());
+    assert_eq!(
+        n.node.status().groups[0].resources[1].monitor,
+        Some(MonitorState::Failing)
+    );
+    // A good answer between two failures starts the count over.
+    n.live_until(10_000);
+    n.due(10_300);
+    let o = n.at(10_300, Input::Timer);
+    n.due(11_300);
+    let o = answer(&mut n, 10_350, &o, CheckOutcome::Running);
+    n.due(11_300);
+    assert!(o.is_empty());
+    n.live_until(15_000);
+    n.due(15_350);
+    let o = n.at(15_350, Input::Timer);
+    n.due(16_350);
+    let o = answer(&mut n, 15_400, &o, not_running());
+    n.due(16_350);
+    assert!(matches!(
+        &events(&o)[..],
+        [Event::MonitorCheckFailed { failures: 1, .. }]
+    ));
+    n.live_until(20_000);
+    n.due(20_400);
+    let o = n.at(20_400, Input::Timer);
+    n.due(21_400);
+    let o = answer(&mut n, 20_450, &o, not_running());
+    n.due(21_400);
+    assert!(matches!(
+        &events(&o)[..],
+        [Event::MonitorFailed {
+            fail_count: 1,
+            action: MonitorAction::Restart { attempt: 1, .. },
+            ..
+        }]
+    ));
+    assert_eq!(steps(&o), [(0, 1, Action::Stop)]);
+}
+
+#[test]
+fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
+    // One restart is allowed; the second failure moves the group's set to
+    // the peer by standby. When the peer hands it back (it failed there
+    // too), nodea does not take it: no ping-pong. `hbd cleanup` re-probes
+    // and, nobody holding it, starts it here.
+    let mut n = monitored(1, OnFail::Restart, |m| m.max_restarts = 1);
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    let o = answer(&mut n, 5300, &o, not_running());
+    n.due(6240);
+    let all = steps_failing(&mut n, o, &[], 6240);
+    assert_eq!(
+        steps(&all),
+        [
+            (0, 1, Action::Stop),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    n.live_until(10_000);
+    n.due(10_330);
+    let o = n.at(10_330, Input::Timer);
+    n.due(11_330);
+    let o = answer(&mut n, 10_400, &o, not_running());
+    n.due(11_330);
+    let all = steps_failing(&mut n, o, &[], 11_330);
+    assert_eq!(steps(&all), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
+    assert_eq!(
+        events(&all),
+        [
+            Event::MonitorFailed {
+                group: "IPaddr::192.0.2.10".into(),
+                resource: "Filesystem::/dev/sdb1::/srv".into(),
+                fail_count: 2,
+                reason: "not running (exit 7); output: INFO: Resource is stopped".into(),
+                action: MonitorAction::Move {
+                    to: Some("nodeb".into()),
+                    restarts: Some((1, Duration::from_secs(600)))
+                }
+            },
+            Event::GroupStopped {
+                group: "IPaddr::192.0.2.10".into()
+            },
+            Event::StandbyStarted {
+                set: HoldSet::Local
+            }
+        ]
+    );
+    assert_eq!(protocol(&all), ["t=ask_resources rsc_hold=local info=me"]);
+    let st = n.node.status();
+    assert_eq!(
+        (st.groups[0].state, st.groups[0].owner.as_deref()),
+        (GroupState::Failed, None)
+    );
+    assert_eq!(
+        st.groups[0]
+            .failure
+            .as_ref()
+            .map(|f| (f.resource.as_str(), f.action, f.code, f.at)),
+        Some((
+            "Filesystem::/dev/sdb1::/srv",
+            Action::Status,
+            Some(7),
+            t(10_400)
+        ))
+    );
+    // The standby exchange: nodeb asks for the set, nodea has nothing of it
+    // left to release, says done; nodeb runs it.
+    let o = n.peer_says(
+        10_500,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "other")],
+    );
+    n.due(11_330);
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=none rtype=full isstable=0 info=standby",
+            "t=ask_resources rsc_hold=local info=done",
+            "t=resource rsc_hold=none rtype=full isstable=1"
+        ]
+    );
+    n.peer_says(
+        10_600,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(11_330);
+    let g = &n.node.status().groups[0];
+    assert_eq!(
+        (g.state, g.owner.as_deref()),
+        (GroupState::Peer, Some("nodeb"))
+    );
+    assert!(g.failure.is_some(), "still failed here");
+    // It fails on nodeb too, which hands its foreign set back.
+    let o = n.peer_says(
+        11_000,
+        "ask_resources",
+        &[("rsc_hold", "foreign"), ("info", "me")],
+    );
+    n.due(11_330);
+    assert_eq!(
+        protocol(&o),
+        ["t=ask_resources rsc_hold=foreign info=other"]
+    );
+    n.peer_says(
+        11_100,
+        "resource",
+        &[
+            ("rsc_hold", "local"),
+            ("rtype", "full"),
+            ("isstable", "0"),
+            ("info", "standby"),
+        ],
+    );
+    n.due(11_330);
+    let o = n.peer_says(
+        11_200,
+        "ask_resources",
+        &[("rsc_hold", "foreign"), ("info", "done")],
+    );
+    n.due(11_330);
+    assert!(steps(&o).is_empty(), "not started where it failed");
+    assert_eq!(
+        events(&o),
+        [
+            Event::AcquireSkipped {
+                group: "IPaddr::192.0.2.10".into(),
+                reason: "status of Filesystem::/dev/sdb1::/srv failed here: not running (exit 7); it stays stopped here until the cause is fixed and `hbd cleanup IPaddr::192.0.2.10` is run".into()
+            },
+            Event::StandbyAcquired {
+                set: HoldSet::Foreign
+            }
+        ]
+    );
+    let g = &n.node.status().groups[0];
+    assert_eq!((g.state, g.owner.as_deref()), (GroupState::Failed, None));
+    // Stays so: nothing is retried.
+    let o = n.live_until(30_000);
+    n.due(30_200);
+    assert!(steps(&o).is_empty() && checks(&o).is_empty());
+    // The operator fixed the cause: cleanup re-probes and starts it here.
+    let o = n.at(30_400, Input::Command(Command::Cleanup(Some(GroupId(0)))));
+    n.due(31_400);
+    assert_eq!(
+        events(&o),
+        [Event::CleanupStarted {
+            group: "IPaddr::192.0.2.10".into()
+        }]
+    );
+    assert_eq!(n.node.status().rsc_hold, RscHold::Transition);
+    let all = steps_failing(&mut n, o, &[], 31_400);
+    assert_eq!(
+        steps(&all),
+        [
+            (0, 0, Action::Status),
+            (0, 1, Action::Status),
+            (0, 0, Action::Status),
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    assert_eq!(
+        events(&all)[1..],
+        [
+            Event::CleanupDone {
+                group: "IPaddr::192.0.2.10".into(),
+                running: 0,
+                of: 2,
+                next: "starting it here (nodeb does not hold it)".into()
+            },
+            Event::GroupStarted {
+                group: "IPaddr::192.0.2.10".into()
+            }
+        ]
+    );
+    assert_eq!(
+        protocol(&all),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+    let st = n.node.status();
+    let g = &st.groups[0];
+    assert_eq!((g.state, g.failure.clone()), (GroupState::Running, None));
+    assert_eq!(
+        g.resources.iter().map(|r| r.fail_count).collect::<Vec<_>>(),
+        [0, 0]
+    );
+    assert_eq!(g.resources[1].monitor, Some(MonitorState::Ok));
+    assert_eq!(st.rsc_hold, RscHold::Local);
+}
+
+#[test]
+fn monitor_block_leaves_the_group_alone_and_names_the_way_out() {
+    let mut n = monitored(1, OnFail::Block, |_| {});
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    let o = answer(&mut n, 5300, &o, not_running());
+    n.due(6240);
+    assert!(steps(&o).is_empty(), "nothing is stopped");
+    assert!(matches!(
+        &events(&o)[..],
+        [Event::MonitorFailed {
+            action: MonitorAction::Block,
+            ..
+        }]
+    ));
+    let st = n.node.status();
+    assert_eq!(
+        (st.groups[0].state, st.groups[0].owner.as_deref()),
+        (GroupState::Failed, Some("nodea"))
+    );
+    // Not checked any more, and never offered to the peer: it may be
+    // partly active here. The refusals name the command that helps.
+    let o = n.live_until(20_000);
+    n.due(20_300);
+    assert!(checks(&o).is_empty());
+    let why = "group IPaddr::192.0.2.10 failed here (status of Filesystem::/dev/sdb1::/srv failed: not running (exit 7)) and may still be partly active; fix the cause, then run `hbd cleanup IPaddr::192.0.2.10`";
+    let o = n.at(20_300, Input::Command(Command::Standby(HoldSet::Local)));
+    n.due(21_300);
+    assert_eq!(
+        refusals(&o),
+        [format!("standby local (operator) refused: {why}")]
+    );
+    let o = n.at(20_400, Input::Command(Command::Takeover(HoldSet::All)));
+    n.due(21_300);
+    assert_eq!(refusals(&o), [format!("takeover all refused: {why}")]);
+    assert!(protocol(&o).is_empty());
+    // Cleanup finds half the group running: stops all of it (right to
+    // left), then starts it here again.
+    let o = n.at(20_500, Input::Command(Command::Cleanup(None)));
+    n.due(21_300);
+    // The address still runs; the filesystem does not.
+    let mut address_probed = false;
+    let all = run_steps(&mut n, o, 21_300, |s| {
+        match (s.group, s.resource, s.action) {
+            (GroupId(0), 0, Action::Status) if !address_probed => {
+                address_probed = true;
+                StepOutcome::Running(true)
+            }
+            (_, _, Action::Status) => StepOutcome::Running(false),
+            _ => StepOutcome::Ok,
+        }
+    });
+    assert_eq!(
+        steps(&all),
+        [
+            (0, 0, Action::Status),
+            (0, 1, Action::Status),
+            (0, 1, Action::Stop),
+            (0, 0, Action::Stop),
+            (1, 0, Action::Status),
+            (0, 0, Action::Status),
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    assert_eq!(
+        events(&all),
+        [
+            Event::CleanupStarted {
+                group: "IPaddr::192.0.2.10".into()
+            },
+            Event::CleanupStarted {
+                group: "IPaddr::192.0.2.11".into()
+            },
+            Event::CleanupDone {
+                group: "IPaddr::192.0.2.10".into(),
+                running: 1,
+                of: 2,
+                next: "stopping it, then deciding again where it runs".into()
+            },
+            Event::GroupStopped {
+                group: "IPaddr::192.0.2.10".into()
+            },
+            Event::CleanupDone {
+                group: "IPaddr::192.0.2.11".into(),
+                running: 0,
+                of: 1,
+                next: "leaving it to nodeb, which holds it".into()
+            },
+            Event::GroupStarted {
+                group: "IPaddr::192.0.2.10".into()
+            }
+        ]
+    );
+    assert_eq!(
+        protocol(&all),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+    let st = n.node.status();
+    assert_eq!(st.groups[0].state, GroupState::Running);
+    assert_eq!(st.groups[1].state, GroupState::Peer);
+}
+
+#[test]
+fn monitor_ignore_only_reports_and_rise_good_checks_heal_it() {
+    let mut n = monitored(1, OnFail::Ignore, |m| m.rise = 2);
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    let o = answer(&mut n, 5300, &o, not_running());
+    n.due(6240);
+    assert!(steps(&o).is_empty());
+    assert_eq!(
+        events(&o),
+        [Event::MonitorFailed {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "Filesystem::/dev/sdb1::/srv".into(),
+            fail_count: 1,
+            reason: "not running (exit 7); output: INFO: Resource is stopped".into(),
+            action: MonitorAction::Ignore
+        }]
+    );
+    assert_eq!(events(&o)[0].level(), log::Level::Warn);
+    let st = n.node.status();
+    assert_eq!(st.groups[0].state, GroupState::Running);
+    assert_eq!(st.groups[0].failure, None);
+    assert_eq!(
+        st.groups[0].resources[1].monitor,
+        Some(MonitorState::Failed)
+    );
+    // One good check is not enough (rise 2); the second heals it.
+    n.live_until(10_000);
+    n.due(10_300);
+    let o = n.at(10_300, Input::Timer);
+    n.due(11_300);
+    let o = answer(&mut n, 10_350, &o, CheckOutcome::Running);
+    n.due(11_300);
+    assert!(events(&o).is_empty());
+    assert_eq!(
+        n.node.status().groups[0].resources[1].monitor,
+        Some(MonitorState::Failed)
+    );
+    n.live_until(15_000);
+    n.due(15_350);
+    let o = n.at(15_350, Input::Timer);
+    n.due(16_350);
+    let o = answer(&mut n, 15_400, &o, CheckOutcome::Running);
+    n.due(16_350);
+    assert_eq!(
+        events(&o),
+        [Event::MonitorRecovered {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "Filesystem::/dev/sdb1::/srv".into()
+        }]
+    );
+    let r = &n.node.status().groups[0].resources[1];
+    assert_eq!((r.monitor, r.fail_count), (Some(MonitorState::Ok), 1));
+}
+
+#[test]
+fn a_check_answered_after_its_group_changed_is_ignored() {
+    // Both resources are checked at once; the address fails first and its
+    // restart begins, so the filesystem's answer is about a group that no
+    // longer runs as it did.
+    let mut cfg = config(AutoFailback::On);
+    for r in 0..2 {
+        let mut m = Monitor::new(0, r);
+        m.interval = Duration::from_secs(5);
+        cfg.hbd.monitors.push(m);
+    }
+    let mut n = stable_pair_with(cfg);
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    assert_eq!(checks(&o), [(0, 0, Action::Status), (0, 1, Action::Status)]);
+    let ids: Vec<_> = o
+        .iter()
+        .filter_map(|x| match x {
+            Output::Check(c) => Some(c.id),
+            _ => None,
+        })
+        .collect();
+    let r = n.at(
+        5300,
+        Input::CheckDone {
+            id: ids[0],
+            outcome: not_running(),
+        },
+    );
+    n.due(6240);
+    assert_eq!(steps(&r), [(0, 1, Action::Stop)]);
+    let late = n.at(
+        5305,
+        Input::CheckDone {
+            id: ids[1],
+            outcome: CheckOutcome::Running,
+        },
+    );
+    n.due(6240);
+    assert_eq!(
+        events(&late),
+        [Event::MonitorStale {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "Filesystem::/dev/sdb1::/srv".into()
+        }]
+    );
+    assert_eq!(events(&late)[0].level(), log::Level::Debug);
+    assert!(late.iter().all(|x| matches!(x, Output::Event(_))));
+    // After the restart both are checked again, from its end on.
+    run_steps(&mut n, r, 6240, |s| match s.action {
+        Action::Status => StepOutcome::Running(false),
+        _ => StepOutcome::Ok,
+    });
+    n.live_until(10_000);
+    n.due(10_365);
+    let o = n.at(10_365, Input::Timer);
+    n.due(11_365);
+    assert_eq!(checks(&o), [(0, 0, Action::Status), (0, 1, Action::Status)]);
+}
+
+#[test]
+fn moved_without_a_peer_it_stays_stopped_until_failure_timeout() {
+    // nodeb dies; while nodea takes its group (a step outstanding), group
+    // 0's check runs beside it and fails: `move`, but nobody can take it,
+    // so it stops and stays stopped. failure_timeout (29.98 s, so that the
+    // restart ends before the next keepalive) forgets the failure and nodea
+    // starts it again.
+    let mut n = monitored(1, OnFail::Move, |m| {
+        m.failure_timeout = Some(Duration::from_millis(29_980))
+    });
+    n.tick_until(5000, 1000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    answer(&mut n, 5300, &o, CheckOutcome::Running);
+    n.due(6240);
+    n.tick_until(10_000, 1000);
+    n.due(10_100);
+    let o = n.at(10_100, Input::Timer);
+    // The check is due at 10.3 s (its answer came at 5.3 s).
+    n.due(10_300);
+    assert_eq!(steps(&o), [(1, 0, Action::Status)]);
+    let step = o
+        .iter()
+        .find_map(|x| match x {
+            Output::Run(s) => Some(s.id),
+            _ => None,
+        })
+        .unwrap();
+    let o = n.tick_until(10_300, 100);
+    n.due(11_300);
+    // The step of group 1 is still outstanding: the check runs beside it.
+    assert_eq!(checks(&o), [(0, 1, Action::Status)]);
+    let o = answer(&mut n, 10_350, &o, not_running());
+    n.due(11_300);
+    assert_eq!(
+        events(&o),
+        [Event::MonitorFailed {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "Filesystem::/dev/sdb1::/srv".into(),
+            fail_count: 1,
+            reason: "not running (exit 7); output: INFO: Resource is stopped".into(),
+            action: MonitorAction::Move {
+                to: None,
+                restarts: None
+            }
+        }]
+    );
+    assert!(steps(&o).is_empty(), "queued behind group 1's start");
+    let o = n.at(
+        10_360,
+        Input::StepDone {
+            id: step,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    n.due(11_300);
+    let all = steps_failing(&mut n, o, &[], 11_300);
+    assert_eq!(
+        steps(&all),
+        [
+            (1, 0, Action::Start),
+            (0, 1, Action::Stop),
+            (0, 0, Action::Stop)
+        ]
+    );
+    let st = n.node.status();
+    assert_eq!(
+        (st.groups[0].state, st.groups[0].owner.as_deref()),
+        (GroupState::Failed, None)
+    );
+    assert_eq!(st.groups[1].state, GroupState::Running);
+    // failure_timeout after the failure (10.35 s): forgotten, started here.
+    let o = n.tick_until(40_300, 1000);
+    n.due(40_330);
+    assert!(steps(&o).is_empty());
+    let o = n.at(40_330, Input::Timer);
+    n.due(40_390);
+    assert_eq!(
+        events(&o),
+        [Event::FailureExpired {
+            group: "IPaddr::192.0.2.10".into(),
+            resource: "Filesystem::/dev/sdb1::/srv".into(),
+            fail_count: 1
+        }]
+    );
+    let all = steps_failing(&mut n, o, &[], 40_390);
+    assert_eq!(
+        steps(&all),
+        [
+            (0, 0, Action::Status),
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    let st = n.node.status();
+    assert_eq!(
+        (st.groups[0].state, st.groups[0].failure.clone()),
+        (GroupState::Running, None)
+    );
+    assert_eq!(st.groups[0].resources[1].fail_count, 0);
+}
+
+#[test]
+fn no_check_runs_while_shutting_down() {
+    let mut n = monitored(1, OnFail::Restart, |_| {});
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    let asked = check_id(&o);
+    let o = n.at(5250, Input::Command(Command::Shutdown));
+    n.due(6240);
+    // The answer to the check in flight is ignored; the release goes on.
+    let late = n.at(
+        5260,
+        Input::CheckDone {
+            id: asked,
+            outcome: not_running(),
+        },
+    );
+    n.due(6240);
+    assert!(matches!(&events(&late)[..], [Event::MonitorStale { .. }]));
+    let all = n.finish_steps(o);
+    n.due(6240);
+    assert_eq!(steps(&all), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
+    let o = n.live_until(20_000);
+    n.due(20_280);
+    assert!(checks(&o).is_empty());
 }

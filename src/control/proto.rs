@@ -3,7 +3,7 @@
 //! the client side and the daemon side can be built and tested apart; the field
 //! names and order are a contract (`hbd status --json` prints a `StatusReport`).
 
-use crate::core::{GroupState, HoldSet, NodeState, RscHold};
+use crate::core::{GroupState, HoldSet, MonitorState, NodeState, RscHold};
 use serde::{Deserialize, Serialize};
 
 /// The socket's file name inside the run directory.
@@ -19,6 +19,11 @@ pub enum Request {
     },
     Takeover {
         set: HoldSet,
+    },
+    /// `hbd cleanup [GROUP]`: a group's key or one of its resources as
+    /// written; every group when None.
+    Cleanup {
+        group: Option<String>,
     },
 }
 
@@ -89,6 +94,38 @@ pub struct GroupReport {
     pub owner: Option<String>,
     pub state: GroupState,
     pub resources: Vec<String>,
+    /// Why the group is failed here (null when it is not): cleared by `hbd
+    /// cleanup`, a takeover or `failure_timeout`.
+    pub failure: Option<FailureReport>,
+    /// Failures counted here per resource, in `resources` order.
+    pub fail_counts: Vec<u32>,
+    /// The group's monitored resources, in `resources` order.
+    pub monitors: Vec<MonitorReport>,
+}
+
+/// One failed script run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReport {
+    pub resource: String,
+    /// `start`, `stop`, `status` or `monitor`.
+    pub action: String,
+    pub exit_code: Option<i32>,
+    pub reason: String,
+    /// The last lines the script wrote.
+    pub output: String,
+    pub ms_ago: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorReport {
+    pub resource: String,
+    /// `status` or `monitor`.
+    pub check: String,
+    pub interval_ms: u64,
+    pub on_fail: String,
+    pub state: MonitorState,
+    pub fail_count: u32,
+    pub last_failure: Option<FailureReport>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,8 +173,26 @@ mod tests {
                 key: "IPaddr::10.0.0.5".into(),
                 home: "alpha".into(),
                 owner: None,
-                state: GroupState::Peer,
+                state: GroupState::Failed,
                 resources: vec!["IPaddr::10.0.0.5".into(), "httpd".into()],
+                failure: Some(FailureReport {
+                    resource: "httpd".into(),
+                    action: "start".into(),
+                    exit_code: Some(1),
+                    reason: "exit code 1".into(),
+                    output: "httpd: cannot bind 10.0.0.5:80".into(),
+                    ms_ago: 9_000,
+                }),
+                fail_counts: vec![0, 2],
+                monitors: vec![MonitorReport {
+                    resource: "httpd".into(),
+                    check: "status".into(),
+                    interval_ms: 5_000,
+                    on_fail: "restart".into(),
+                    state: MonitorState::Failed,
+                    fail_count: 2,
+                    last_failure: None,
+                }],
             }],
             rsc_hold: RscHold::Transition,
             recent: vec![TransitionReport {
@@ -188,10 +243,33 @@ mod tests {
       "key": "IPaddr::10.0.0.5",
       "home": "alpha",
       "owner": null,
-      "state": "peer",
+      "state": "failed",
       "resources": [
         "IPaddr::10.0.0.5",
         "httpd"
+      ],
+      "failure": {
+        "resource": "httpd",
+        "action": "start",
+        "exit_code": 1,
+        "reason": "exit code 1",
+        "output": "httpd: cannot bind 10.0.0.5:80",
+        "ms_ago": 9000
+      },
+      "fail_counts": [
+        0,
+        2
+      ],
+      "monitors": [
+        {
+          "resource": "httpd",
+          "check": "status",
+          "interval_ms": 5000,
+          "on_fail": "restart",
+          "state": "failed",
+          "fail_count": 2,
+          "last_failure": null
+        }
       ]
     }
   ],
@@ -250,6 +328,16 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::Status).unwrap(),
             r#"{"cmd":"status"}"#
+        );
+        let c = Request::Cleanup {
+            group: Some("IPaddr::10.0.0.5".into()),
+        };
+        let line = serde_json::to_string(&c).unwrap();
+        assert_eq!(line, r#"{"cmd":"cleanup","group":"IPaddr::10.0.0.5"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), c);
+        assert_eq!(
+            serde_json::to_string(&Request::Cleanup { group: None }).unwrap(),
+            r#"{"cmd":"cleanup","group":null}"#
         );
         // An unknown set never reaches the daemon's command handling.
         assert!(

@@ -242,6 +242,74 @@ pub enum Event {
     UnexpectedStep {
         id: u64,
     },
+
+    // Resource monitoring and `hbd cleanup`, kept together in this block.
+    /// A monitor check failed, `failures` in a row of the `fall` that fail the resource.
+    MonitorCheckFailed {
+        group: String,
+        resource: String,
+        failures: u32,
+        fall: u32,
+        reason: String,
+    },
+    /// A resource failed its monitor `fall` times in a row: counted, and `action` taken.
+    MonitorFailed {
+        group: String,
+        resource: String,
+        fail_count: u32,
+        reason: String,
+        action: MonitorAction,
+    },
+    /// A failed resource passed `rise` checks in a row.
+    MonitorRecovered {
+        group: String,
+        resource: String,
+    },
+    /// A check answered after its group changed state: ignored.
+    MonitorStale {
+        group: String,
+        resource: String,
+    },
+    /// `failure_timeout` passed since the last failure: the count is cleared.
+    FailureExpired {
+        group: String,
+        resource: String,
+        fail_count: u32,
+    },
+    /// `hbd cleanup`: failures forgotten, resources being re-probed.
+    CleanupStarted {
+        group: String,
+    },
+    /// The re-probe found `running` of `of` resources running here; `next`
+    /// says what follows (keep, stop, start here, leave to the peer).
+    CleanupDone {
+        group: String,
+        running: usize,
+        of: usize,
+        next: String,
+    },
+}
+
+/// What a monitor failure led to ([`Event::MonitorFailed`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MonitorAction {
+    /// The resource and those right of it are restarted; restart `attempt`
+    /// of `max` within `window`.
+    Restart {
+        attempt: u32,
+        max: u32,
+        window: Duration,
+    },
+    /// The group is stopped and handed to `to` (None: the peer cannot take
+    /// it, so it stays stopped here). `restarts`: it had been restarted that
+    /// many times within the window already.
+    Move {
+        to: Option<String>,
+        restarts: Option<(u32, Duration)>,
+    },
+    /// Left as it is, marked failed, no longer managed.
+    Block,
+    Ignore,
 }
 
 impl Event {
@@ -260,6 +328,13 @@ impl Event {
             | PartitionHealed { .. }
             | FenceFailed { .. }
             | NoStonith { .. } => Level::Error,
+            MonitorFailed {
+                action: MonitorAction::Ignore,
+                ..
+            } => Level::Warn,
+            MonitorFailed { .. } => Level::Error,
+            MonitorCheckFailed { .. } => Level::Warn,
+            MonitorStale { .. } => Level::Debug,
             LinkDead { .. }
             | PeerClaimsDead { .. }
             | LateHeartbeat { .. }
@@ -428,7 +503,7 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "giving up group {group} due to failure of {resource} (exit {}: {reason})",
+                "giving up group {group} due to failure of {resource} (exit {}: {reason}); not started here again until `hbd cleanup {group}`",
                 code.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
             ),
             StopRetry {
@@ -461,6 +536,86 @@ impl fmt::Display for Event {
             ReloadApplied => f.write_str("reload: new timings applied"),
             ReloadRefused { reason } => write!(f, "reload refused: {reason}"),
             UnexpectedStep { id } => write!(f, "result for step {id} which is not outstanding; ignored"),
+            MonitorCheckFailed {
+                group,
+                resource,
+                failures,
+                fall,
+                reason,
+            } => write!(
+                f,
+                "monitor of {resource} in group {group} failed ({failures} of {fall} in a row): {reason}"
+            ),
+            MonitorFailed {
+                group,
+                resource,
+                fail_count,
+                reason,
+                action,
+            } => {
+                write!(
+                    f,
+                    "RESOURCE MONITOR FAILURE: {resource} in group {group} ({reason}; fail count {fail_count}): "
+                )?;
+                match action {
+                    MonitorAction::Restart {
+                        attempt,
+                        max,
+                        window,
+                    } => write!(
+                        f,
+                        "restarting it and the resources after it (restart {attempt} of {max} within {window})"
+                    ),
+                    MonitorAction::Move { to, restarts } => {
+                        if let Some((n, window)) = restarts {
+                            write!(f, "restarted {n} times within {window} already; ")?;
+                        }
+                        match to {
+                            Some(peer) => write!(
+                                f,
+                                "stopping the group and handing it to {peer}; not started here again until `hbd cleanup {group}`"
+                            ),
+                            None => write!(
+                                f,
+                                "stopping the group; the peer cannot take it, so it stays stopped until `hbd cleanup {group}`"
+                            ),
+                        }
+                    }
+                    MonitorAction::Block => write!(
+                        f,
+                        "group blocked: left as it is and no longer managed until `hbd cleanup {group}`"
+                    ),
+                    MonitorAction::Ignore => f.write_str("ignored (on_fail = ignore)"),
+                }
+            }
+            MonitorRecovered { group, resource } => {
+                write!(f, "monitor of {resource} in group {group}: running again")
+            }
+            MonitorStale { group, resource } => write!(
+                f,
+                "monitor result for {resource} in group {group} ignored: the group changed state since the check began"
+            ),
+            FailureExpired {
+                group,
+                resource,
+                fail_count,
+            } => write!(
+                f,
+                "failure_timeout passed: fail count {fail_count} of {resource} in group {group} cleared"
+            ),
+            CleanupStarted { group } => write!(
+                f,
+                "cleanup of group {group}: failures forgotten, re-probing its resources"
+            ),
+            CleanupDone {
+                group,
+                running,
+                of,
+                next,
+            } => write!(
+                f,
+                "cleanup of group {group}: {running} of {of} resources running here; {next}"
+            ),
         }
     }
 }

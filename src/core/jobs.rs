@@ -2,7 +2,10 @@
 //! them: one script step at a time (heartbeat's haresources order: start left
 //! to right after a `status` probe, stop right to left, failed stops retried),
 //! jobs queued behind the step in flight, and `Then` continuations that run
-//! when the jobs before them are done.
+//! when the jobs before them are done. A monitor's restart (stop from the
+//! right down to the failed resource, start it and those after it again) and
+//! `hbd cleanup`'s re-probe are jobs too; the decisions behind them are
+//! `monitor.rs`'s.
 
 #![forbid(unsafe_code)]
 
@@ -10,7 +13,7 @@ use crate::config::{Config, StopFailurePolicy};
 use crate::core::events::Event;
 use crate::core::machine::Machine;
 use crate::core::timers::Timer;
-use crate::core::{Action, GroupId, HoldSet, Output, Step, StepId, StepOutcome};
+use crate::core::{Action, Failure, GroupId, HoldSet, Output, Step, StepId, StepOutcome};
 use crate::time::{Duration, Instant};
 use crate::wire::repr::ResourceInfo;
 use std::collections::VecDeque;
@@ -33,8 +36,15 @@ pub(super) struct Group {
     pub(super) state: GState,
     /// Home is the local node.
     pub(super) local: bool,
-    /// A start failed here since the last operator action: do not re-acquire.
-    pub(super) start_failed: bool,
+    /// A start failed here, or a monitor moved the group away: not acquired
+    /// here again (so a group that fails on both nodes stays put) until
+    /// `hbd cleanup`, an operator takeover or `failure_timeout`.
+    pub(super) failed_here: bool,
+    /// Why it is failed here (`failed_here`, or `GState::Failed`), for status.
+    pub(super) failure: Option<Failure>,
+    /// Bumped at every state change: a monitor check issued before the
+    /// latest change answers about a group that no longer exists as it was.
+    pub(super) transitions: u64,
 }
 
 /// What to do once the jobs queued before it are done.
@@ -57,8 +67,12 @@ pub(super) enum Then {
         key: String,
         weown: bool,
     },
-    /// A start failed and was rolled back: hand the group's set to the peer.
+    /// A start failed and was rolled back, or a monitor moved the group:
+    /// hand the group's set to the peer.
     HandOver(GroupId),
+    /// `hbd cleanup` or `failure_timeout` cleared the group's failure and it
+    /// is stopped here: decide again where it runs.
+    Decide(GroupId),
     ShutdownDone,
     /// Send our holdings (`resource … rtype=full isstable=…`).
     Announce,
@@ -68,6 +82,11 @@ pub(super) enum Then {
 pub(super) enum Job {
     Acquire(GroupId),
     Release(GroupId),
+    /// A monitor found resource `from` failed: stop the resources from the
+    /// last down to it, then start them again from it (with the usual probe).
+    Restart(GroupId, usize),
+    /// `hbd cleanup`: `status` of every resource, then keep, stop or decide.
+    Reprobe(GroupId),
     Then(Then),
 }
 
@@ -76,11 +95,19 @@ enum Phase {
     /// `status` of resource i before starting it.
     Probe(usize),
     Start(usize),
-    /// Stop resource i (right to left); `rollback` when undoing a failed start.
+    /// Stop resource i (right to left); `rollback` when undoing a failed
+    /// start. With `restart`, stopping ends at resource `restart` (instead of
+    /// 0) and the group starts again from there.
     Stop {
         i: usize,
         tries: u32,
         rollback: bool,
+        restart: Option<usize>,
+    },
+    /// `status` of resource i for a cleanup; `running` of those before it ran.
+    Reprobe {
+        i: usize,
+        running: usize,
     },
 }
 
@@ -108,7 +135,9 @@ impl Jobs {
                 .map(|g| Group {
                     state: GState::Stopped,
                     local: g.home.eq_ignore_ascii_case(local),
-                    start_failed: false,
+                    failed_here: false,
+                    failure: None,
+                    transitions: 0,
                 })
                 .collect(),
             queue: VecDeque::new(),
@@ -176,14 +205,29 @@ impl Jobs {
 }
 
 impl Machine {
-    /// Queues a start of each group, except those whose start failed here.
+    /// Moves group `g` to state `s`, noting the change for monitor checks in flight.
+    pub(super) fn set_gstate(&mut self, g: GroupId, s: GState) {
+        let grp = &mut self.jobs.groups[g.0];
+        if grp.state != s {
+            grp.state = s;
+            grp.transitions += 1;
+        }
+    }
+
+    /// Queues a start of each group, except those that failed here.
     pub(super) fn acquire_groups(&mut self, ids: &[GroupId]) {
         for &g in ids {
-            if self.jobs.groups[g.0].start_failed {
+            if self.jobs.groups[g.0].failed_here {
                 let group = self.key(g);
+                let why = match &self.jobs.groups[g.0].failure {
+                    Some(f) => format!("{} of {} failed here: {}", f.action, f.resource, f.reason),
+                    None => "it failed here".into(),
+                };
                 self.event(Event::AcquireSkipped {
+                    reason: format!(
+                        "{why}; it stays stopped here until the cause is fixed and `hbd cleanup {group}` is run"
+                    ),
                     group,
-                    reason: "its start failed here; hb_takeover clears this".into(),
                 });
                 continue;
             }
@@ -195,7 +239,7 @@ impl Machine {
 
     fn emit_step(&mut self, group: GroupId, phase: Phase) {
         let (resource, action) = match phase {
-            Phase::Probe(i) => (i, Action::Status),
+            Phase::Probe(i) | Phase::Reprobe { i, .. } => (i, Action::Status),
             Phase::Start(i) => (i, Action::Start),
             Phase::Stop { i, .. } => (i, Action::Stop),
         };
@@ -227,36 +271,59 @@ impl Machine {
                     if st != GState::Stopped || self.shutting_down {
                         continue;
                     }
-                    self.jobs.groups[g.0].state = GState::Starting;
+                    self.set_gstate(g, GState::Starting);
                     let key = self.key(g);
                     self.note(now, format!("starting {key}"));
-                    self.jobs.op = Some(Op {
-                        group: g,
-                        phase: Phase::Probe(0),
-                        step: None,
-                    });
-                    self.emit_step(g, Phase::Probe(0));
+                    self.begin_op(g, Phase::Probe(0));
                 }
                 Job::Release(g) => {
-                    let st = self.jobs.groups[g.0].state;
-                    if st != GState::Running {
+                    if self.jobs.groups[g.0].state != GState::Running {
                         continue;
                     }
-                    self.jobs.groups[g.0].state = GState::Stopping;
+                    self.set_gstate(g, GState::Stopping);
                     let key = self.key(g);
                     self.note(now, format!("stopping {key}"));
                     let n = self.cfg.groups[g.0].resources.len();
-                    let phase = Phase::Stop {
-                        i: n.saturating_sub(1),
-                        tries: 0,
-                        rollback: false,
-                    };
-                    self.jobs.op = Some(Op {
-                        group: g,
-                        phase,
-                        step: None,
-                    });
-                    self.emit_step(g, phase);
+                    self.begin_op(
+                        g,
+                        Phase::Stop {
+                            i: n.saturating_sub(1),
+                            tries: 0,
+                            rollback: false,
+                            restart: None,
+                        },
+                    );
+                }
+                Job::Restart(g, from) => {
+                    if self.jobs.groups[g.0].state != GState::Running || self.shutting_down {
+                        continue;
+                    }
+                    self.set_gstate(g, GState::Stopping);
+                    let key = self.key(g);
+                    let r = self.resource_name(g, from);
+                    self.note(now, format!("restarting {key} from {r}"));
+                    let n = self.cfg.groups[g.0].resources.len();
+                    self.begin_op(
+                        g,
+                        Phase::Stop {
+                            i: n.saturating_sub(1),
+                            tries: 0,
+                            rollback: false,
+                            restart: Some(from),
+                        },
+                    );
+                }
+                Job::Reprobe(g) => {
+                    if matches!(
+                        self.jobs.groups[g.0].state,
+                        GState::Starting | GState::Stopping
+                    ) {
+                        continue;
+                    }
+                    // A check issued before the cleanup answers about the
+                    // group as it was: make it stale.
+                    self.jobs.groups[g.0].transitions += 1;
+                    self.begin_op(g, Phase::Reprobe { i: 0, running: 0 });
                 }
             }
         }
@@ -268,6 +335,24 @@ impl Machine {
             }
             self.maybe_failback_idle(now);
         }
+    }
+
+    fn begin_op(&mut self, group: GroupId, phase: Phase) {
+        self.jobs.op = Some(Op {
+            group,
+            phase,
+            step: None,
+        });
+        self.emit_step(group, phase);
+    }
+
+    /// Resource `i` of group `g` as written.
+    pub(super) fn resource_name(&self, g: GroupId, i: usize) -> String {
+        self.cfg.groups[g.0]
+            .resources
+            .get(i)
+            .map(|r| r.to_string())
+            .unwrap_or_default()
     }
 
     fn then(&mut self, now: Instant, t: Then) {
@@ -282,6 +367,11 @@ impl Machine {
             Then::StandbyAcquired(set) => self.standby_acquired(now, set),
             Then::IpRequestResp { key, weown } => self.answer_ip_request(now, key, weown),
             Then::HandOver(g) => self.hand_over(g),
+            Then::Decide(g) => {
+                let next = self.decide_group(now, g);
+                let key = self.key(g);
+                self.note(now, format!("{key}: {next}"));
+            }
             Then::ShutdownDone => self.shutdown_done(now),
         }
     }
@@ -297,53 +387,66 @@ impl Machine {
         let phase = op.phase;
         let n = self.cfg.groups[g.0].resources.len();
         let key = self.key(g);
-        let rname = |i: usize| {
-            self.cfg.groups[g.0]
-                .resources
-                .get(i)
-                .map(|r| r.to_string())
-                .unwrap_or_default()
-        };
         match phase {
             Phase::Probe(i) => {
                 if outcome == StepOutcome::Running(true) {
                     // heartbeat does not start what already runs.
-                    self.next_start(g, i + 1, n);
+                    self.next_start(now, g, i + 1, n);
                 } else {
                     self.emit_step(g, Phase::Start(i));
                 }
             }
             Phase::Start(i) => match outcome {
-                StepOutcome::Ok | StepOutcome::Running(_) => self.next_start(g, i + 1, n),
-                StepOutcome::Failed { code, reason } => {
-                    let resource = rname(i);
+                StepOutcome::Ok | StepOutcome::Running(_) => self.next_start(now, g, i + 1, n),
+                StepOutcome::Failed {
+                    code,
+                    reason,
+                    output,
+                } => {
+                    let f = self.record_failure(now, g, i, Action::Start, code, reason, output);
                     self.event(Event::StartFailed {
-                        group: key,
-                        resource,
+                        group: key.clone(),
+                        resource: f.resource.clone(),
                         code,
-                        reason,
+                        reason: with_output(&f.reason, &f.output),
                     });
-                    self.jobs.groups[g.0].start_failed = true;
-                    self.jobs.groups[g.0].state = GState::Stopping;
+                    self.note(
+                        now,
+                        format!("{key}: start of {} failed ({})", f.resource, f.reason),
+                    );
+                    let grp = &mut self.jobs.groups[g.0];
+                    grp.failed_here = true;
+                    grp.failure = Some(f);
+                    self.set_gstate(g, GState::Stopping);
                     self.emit_step(
                         g,
                         Phase::Stop {
                             i,
                             tries: 0,
                             rollback: true,
+                            restart: None,
                         },
                     );
                 }
             },
-            Phase::Stop { i, tries, rollback } => match outcome {
-                StepOutcome::Failed { reason, .. } => {
-                    let resource = rname(i);
+            Phase::Stop {
+                i,
+                tries,
+                rollback,
+                restart,
+            } => match outcome {
+                StepOutcome::Failed {
+                    code,
+                    reason,
+                    output,
+                } => {
+                    let resource = self.resource_name(g, i);
                     if tries < STOP_RETRIES {
                         self.event(Event::StopRetry {
                             group: key,
                             resource,
                             attempt: tries + 1,
-                            reason,
+                            reason: with_output(&reason, &output),
                         });
                         if let Some(op) = &mut self.jobs.op {
                             op.step = None;
@@ -351,55 +454,75 @@ impl Machine {
                                 i,
                                 tries: tries + 1,
                                 rollback,
+                                restart,
                             };
                             self.timers.set(Timer::StopRetry, now + STOP_RETRY_DELAY);
                         }
                     } else {
+                        let f = self.record_failure(now, g, i, Action::Stop, code, reason, output);
                         self.event(Event::StopFailed {
                             group: key.clone(),
                             resource,
                             attempts: tries + 1,
-                            reason,
+                            reason: with_output(&f.reason, &f.output),
                         });
                         self.note(now, format!("{key} failed to stop"));
                         if self.cfg.hbd.stop_failure == StopFailurePolicy::Reboot {
                             self.event(Event::RebootRequired { group: key });
                         }
-                        self.jobs.groups[g.0].state = GState::Failed;
+                        self.jobs.groups[g.0].failure = Some(f);
+                        self.set_gstate(g, GState::Failed);
                         self.jobs.op = None;
                     }
                 }
                 _ => {
-                    if i == 0 {
-                        self.jobs.groups[g.0].state = GState::Stopped;
-                        self.jobs.op = None;
-                        self.group_stopped_here(g);
-                        self.event(Event::GroupStopped { group: key.clone() });
-                        self.note(now, format!("{key} stopped"));
-                        if rollback {
-                            self.jobs.queue.push_back(Job::Then(Then::HandOver(g)));
-                        }
-                    } else {
-                        self.emit_step(
+                    let last = restart.unwrap_or(0);
+                    if i > last {
+                        return self.emit_step(
                             g,
                             Phase::Stop {
                                 i: i - 1,
                                 tries: 0,
                                 rollback,
+                                restart,
                             },
                         );
                     }
+                    if restart.is_some() {
+                        // Stopped down to the failed resource: start again
+                        // from it, probing first as every start does.
+                        self.set_gstate(g, GState::Starting);
+                        return self.emit_step(g, Phase::Probe(last));
+                    }
+                    self.set_gstate(g, GState::Stopped);
+                    self.jobs.op = None;
+                    self.group_stopped_here(g);
+                    self.event(Event::GroupStopped { group: key.clone() });
+                    self.note(now, format!("{key} stopped"));
+                    if rollback {
+                        self.jobs.queue.push_back(Job::Then(Then::HandOver(g)));
+                    }
                 }
             },
+            Phase::Reprobe { i, running } => {
+                let running = running + usize::from(outcome == StepOutcome::Running(true));
+                if i + 1 < n {
+                    return self.emit_step(g, Phase::Reprobe { i: i + 1, running });
+                }
+                self.jobs.op = None;
+                self.reprobed(now, g, running, n);
+            }
         }
     }
 
-    fn next_start(&mut self, g: GroupId, i: usize, n: usize) {
+    fn next_start(&mut self, now: Instant, g: GroupId, i: usize, n: usize) {
         if i >= n {
-            self.jobs.groups[g.0].state = GState::Running;
+            self.set_gstate(g, GState::Running);
             self.jobs.op = None;
             let group = self.key(g);
+            self.note(now, format!("{group} started"));
             self.event(Event::GroupStarted { group });
+            self.watch_group(now, g);
         } else {
             self.emit_step(g, Phase::Probe(i));
         }
@@ -411,5 +534,14 @@ impl Machine {
             let (g, phase) = (op.group, op.phase);
             self.emit_step(g, phase);
         }
+    }
+}
+
+/// A failure's reason with the script's last lines, for a log line.
+pub(super) fn with_output(reason: &str, output: &str) -> String {
+    if output.is_empty() {
+        reason.to_string()
+    } else {
+        format!("{reason}; output: {output}")
     }
 }

@@ -18,12 +18,13 @@ use crate::core::fencing::FenceWait;
 use crate::core::ipfail::Ipfail;
 use crate::core::jobs::{GState, Job, Jobs, Then};
 use crate::core::liveness::Liveness;
+use crate::core::monitor::Monitors;
 use crate::core::negotiation::Negotiation;
 use crate::core::standby::{Failback, Standby};
 use crate::core::timers::{Timer, TimerTable};
 use crate::core::{
     Command, GroupId, GroupState, GroupStatus, HoldSet, Input, LinkStatus, NodeParams, NodeState,
-    NodeStatus, Output, Refusal, RscHold, Status,
+    NodeStatus, Output, Refusal, ResourceStatus, RscHold, Status,
 };
 use crate::time::{Duration, Instant};
 use crate::wire::repr::{Body, Resource, ResourceInfo, StonithResult};
@@ -74,6 +75,7 @@ pub struct Machine {
     pub(super) delivery: Delivery,
     pub(super) liveness: Liveness,
     pub(super) jobs: Jobs,
+    pub(super) mon: Monitors,
     pub(super) neg: Negotiation,
     pub(super) standby: Option<Standby>,
     pub(super) failback: Failback,
@@ -98,6 +100,7 @@ impl Machine {
             delivery: Delivery::new(p.seed),
             liveness: Liveness::new(&cfg, now),
             jobs: Jobs::new(&cfg, &local),
+            mon: Monitors::new(&cfg),
             ipfail: Ipfail::new(&cfg),
             cfg,
             local,
@@ -199,6 +202,7 @@ impl Machine {
             Input::LinkTransport { link, up } => self.handle_transport(now, link, up),
             Input::Command(c) => self.handle_command(now, c),
             Input::StepDone { id, outcome } => self.handle_step_done(now, id, outcome),
+            Input::CheckDone { id, outcome } => self.handle_check_done(now, id, outcome),
             Input::Reload(cfg) => self.handle_reload(now, *cfg),
             Input::FenceDone { node, ok } => self.handle_fence_done(now, &node, ok),
             Input::PingNode { index, up } => self.handle_ping_node(now, index, up),
@@ -220,6 +224,7 @@ impl Machine {
             Command::Standby(set) => self.begin_standby(now, set, "operator"),
             Command::Takeover(set) => self.ask_takeover(now, set),
             Command::Shutdown => self.shut_down(now),
+            Command::Cleanup(g) => self.cleanup(now, g),
         }
     }
 
@@ -291,7 +296,11 @@ impl Machine {
             });
         }
         let old_media = self.cfg.media.clone();
+        let monitors_changed = new.hbd.monitors != self.cfg.hbd.monitors;
         self.cfg = new;
+        if monitors_changed {
+            self.monitors_reconfigured(now);
+        }
         if self.ipfail.ping_up.len() != self.cfg.ping_nodes.len() {
             // Indexes moved: the shell's pinger restarts and reports afresh.
             self.ipfail.ping_up = vec![false; self.cfg.ping_nodes.len()];
@@ -329,21 +338,32 @@ impl Machine {
             .groups
             .iter()
             .zip(&self.jobs.groups)
-            .map(|(cg, g)| {
+            .enumerate()
+            .map(|(i, (cg, g))| {
                 let peer_has = !peer_dead && self.neg.peer_hold.has(!g.local);
                 let (owner, state) = match g.state {
                     GState::Stopped if peer_has => (Some(self.peer.clone()), GroupState::Peer),
+                    GState::Stopped if g.failed_here => (None, GroupState::Failed),
                     GState::Stopped => (None, GroupState::Stopped),
                     GState::Starting => (Some(self.local.clone()), GroupState::Starting),
                     GState::Running => (Some(self.local.clone()), GroupState::Running),
                     GState::Stopping => (Some(self.local.clone()), GroupState::Stopping),
                     GState::Failed => (Some(self.local.clone()), GroupState::Failed),
                 };
+                let id = GroupId(i);
                 GroupStatus {
                     key: cg.key(),
                     home: cg.home.clone(),
                     owner,
                     state,
+                    failure: g.failure.clone(),
+                    resources: (0..cg.resources.len())
+                        .map(|r| ResourceStatus {
+                            fail_count: self.fail_count(id, r),
+                            monitor: self.monitor_state(id, r),
+                            last_failure: self.last_failure(id, r),
+                        })
+                        .collect(),
                 }
             })
             .collect();

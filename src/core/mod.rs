@@ -22,17 +22,18 @@ mod ipfail;
 mod jobs;
 mod liveness;
 mod machine;
+mod monitor;
 mod negotiation;
 mod rng;
 mod standby;
 mod status;
 mod timers;
 
-pub use events::{DropReason, Event};
+pub use events::{DropReason, Event, MonitorAction};
 pub use rng::Rng;
 // The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
 pub use crate::wire::hold::{BadHoldSet, HoldSet};
-pub use status::{GroupState, NodeState, RscHold};
+pub use status::{GroupState, MonitorState, NodeState, RscHold};
 
 /// Index of a link in `Config::media` order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +53,10 @@ pub enum Command {
     /// Release every group (right to left), tell the peer (`shutdone`), then
     /// emit [`Output::ShutdownComplete`].
     Shutdown,
+    /// `hbd cleanup [GROUP]` (all groups when None): forget the group's
+    /// failures here, re-probe its resources with `status` and decide again
+    /// where it runs.
+    Cleanup(Option<GroupId>),
 }
 
 /// What a resource script is asked to do.
@@ -60,6 +65,26 @@ pub enum Action {
     Start,
     Stop,
     Status,
+    /// OCF's `monitor` (exit 0 running, 7 stopped): only ever a [`Check`].
+    Monitor,
+}
+
+impl Action {
+    /// The word passed to the script as its last argument.
+    pub fn word(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Status => "status",
+            Action::Monitor => "monitor",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,8 +107,43 @@ pub enum StepOutcome {
     Ok,
     /// `status` ran; whether its output says running (heartbeat's rule, spec §6.2).
     Running(bool),
-    /// Non-zero exit, killed on timeout, not found or not executable.
-    Failed { code: Option<i32>, reason: String },
+    /// Non-zero exit, killed on timeout, not found or not executable:
+    /// `reason` says which, `output` is the last lines the script wrote.
+    Failed {
+        code: Option<i32>,
+        reason: String,
+        output: String,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckId(pub u64);
+
+/// One monitor check the shell must run (`status` or `monitor` of one
+/// resource, killed after `timeout`) and answer with [`Input::CheckDone`].
+/// Checks are read-only and run beside the one outstanding [`Step`] and
+/// each other (at most one per resource); the core ignores the answer of a
+/// check whose group changed state since it was issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub id: CheckId,
+    pub group: GroupId,
+    pub resource: usize,
+    /// [`Action::Status`] or [`Action::Monitor`].
+    pub action: Action,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Running,
+    /// Not running, or the check itself failed (an OCF error code, killed at
+    /// its timeout, not found): `reason` says which, `output` is its last lines.
+    Failed {
+        code: Option<i32>,
+        reason: String,
+        output: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -107,6 +167,11 @@ pub enum Input {
     StepDone {
         id: StepId,
         outcome: StepOutcome,
+    },
+    /// The answer to [`Output::Check`].
+    CheckDone {
+        id: CheckId,
+        outcome: CheckOutcome,
     },
     /// A new configuration that passed `validate()` (SIGHUP). Node names and
     /// resource groups must be unchanged; timings and media may change.
@@ -154,6 +219,8 @@ pub enum Output {
     Send { msg: Repr, link: Option<LinkId> },
     /// Run one resource script step and answer with [`Input::StepDone`].
     Run(Step),
+    /// Run one monitor check and answer with [`Input::CheckDone`].
+    Check(Check),
     /// Something happened; the shell logs it at `event.level()`.
     Event(Event),
     /// Graceful shutdown finished: every group released, the peer told.
@@ -302,6 +369,35 @@ pub struct GroupStatus {
     /// The node believed to hold it (None: nobody).
     pub owner: Option<String>,
     pub state: GroupState,
+    /// Why the group is failed here (a start or stop failure, or a monitor
+    /// failure that blocked or moved it): kept until `hbd cleanup`, a
+    /// takeover or `failure_timeout` clears it.
+    pub failure: Option<Failure>,
+    /// One per resource, in `haresources` order.
+    pub resources: Vec<ResourceStatus>,
+}
+
+/// One failed script run: what, how and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The resource as written (`IPaddr::10.0.0.5`).
+    pub resource: String,
+    pub action: Action,
+    pub code: Option<i32>,
+    pub reason: String,
+    /// The last lines the script wrote.
+    pub output: String,
+    pub at: Instant,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceStatus {
+    /// Failures here (starts, stops, monitors) since the last cleanup or
+    /// `failure_timeout`.
+    pub fail_count: u32,
+    /// None: not monitored.
+    pub monitor: Option<MonitorState>,
+    pub last_failure: Option<Failure>,
 }
 
 /// One node's core. See the module docs for how the shell drives it.

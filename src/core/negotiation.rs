@@ -191,7 +191,7 @@ impl Machine {
         let ids: Vec<GroupId> = self.jobs.group_ids(HoldSet::Local);
         for &g in &ids {
             let grp = &self.jobs.groups[g.0];
-            if grp.state == GState::Stopped && !grp.start_failed {
+            if grp.state == GState::Stopped && !grp.failed_here {
                 self.send_own_ip_request_resp(now, Some(self.key(g)));
             }
         }
@@ -454,7 +454,7 @@ impl Machine {
         for i in 0..self.jobs.groups.len() {
             let g = GroupId(i);
             let grp = &self.jobs.groups[i];
-            if !grp.local || grp.state != GState::Stopped || grp.start_failed {
+            if !grp.local || grp.state != GState::Stopped || grp.failed_here {
                 continue;
             }
             if self.jobs.queue.contains(&Job::Acquire(g)) || self.jobs.busy_with() == Some(g) {

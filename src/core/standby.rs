@@ -1,7 +1,8 @@
 //! Moving groups between two live nodes on purpose (spec §6.8): the standby
 //! exchange (`ask_resources` me / other / done) from either side, the
 //! operator's `hb_takeover`, auto_failback giving foreign groups back to their
-//! home node, and handing a group over after its start failed here.
+//! home node, and handing a group over after its start (or its monitor)
+//! failed here.
 
 #![forbid(unsafe_code)]
 
@@ -20,8 +21,8 @@ const STANDBY_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 const STANDBY_RESOURCE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// heartbeat retries a delayed failback every second ("Auto failback delayed.").
 const FAILBACK_RETRY: Duration = Duration::from_secs(1);
-/// The reason a standby hands a group over after its start failed here.
-const HANDOVER: &str = "start failure";
+/// The reason a standby hands a group over after its start or its monitor failed here.
+const HANDOVER: &str = "resource failure";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) enum StandbyRole {
@@ -95,6 +96,9 @@ impl Machine {
         if let Some(r) = refuse {
             return self.refuse(format!("standby {} ({why})", set.word()), r.into());
         }
+        if let Some(r) = self.failed_in(set) {
+            return self.refuse(format!("standby {} ({why})", set.word()), r);
+        }
         if !self.neg.announced_stable {
             // The peer accepts a standby only from a side it knows is stable.
             self.announce(now, None);
@@ -111,6 +115,24 @@ impl Machine {
         self.start_standby(sb, now + STANDBY_REPLY_TIMEOUT);
     }
 
+    /// Why `set` (from our side) cannot be handed over or taken: a group of
+    /// it failed to stop here (or a monitor blocked it) and may be active.
+    fn failed_in(&self, set: HoldSet) -> Option<String> {
+        let g = self
+            .jobs
+            .group_ids(set)
+            .into_iter()
+            .find(|g| self.jobs.groups[g.0].state == GState::Failed)?;
+        let key = self.key(g);
+        let what = match &self.jobs.groups[g.0].failure {
+            Some(f) => format!(" ({} of {} failed: {})", f.action, f.resource, f.reason),
+            None => String::new(),
+        };
+        Some(format!(
+            "group {key} failed here{what} and may still be partly active; fix the cause, then run `hbd cleanup {key}`"
+        ))
+    }
+
     /// The operator's `hb_takeover`: ask the peer to go standby for `set`.
     pub(super) fn ask_takeover(&mut self, now: Instant, set: HoldSet) {
         if !self.nice_failback()
@@ -123,11 +145,16 @@ impl Machine {
                 "needs auto_failback on|off and a live peer".into(),
             );
         }
-        // The operator insists: forget earlier start failures here, and
-        // do not fail back what the operator wants here.
+        if let Some(r) = self.failed_in(set) {
+            return self.refuse(format!("takeover {}", set.word()), r);
+        }
+        // The operator insists: forget earlier failures here, and do not
+        // fail back what the operator wants here.
         self.failback.pending = false;
         for g in self.jobs.group_ids(set) {
-            self.jobs.groups[g.0].start_failed = false;
+            let grp = &mut self.jobs.groups[g.0];
+            grp.failed_here = false;
+            grp.failure = None;
         }
         self.send(now, None, Body::HbTakeover { hold: Some(set) });
     }
@@ -215,11 +242,10 @@ impl Machine {
                 );
                 self.set_peer_hold(HoldSet::from_parts(l, f));
                 self.neg.peer_resource_seq = self.neg.peer_resource_seq.max(seq);
-                // The requester's set seen from here.
+                // The requester's set seen from here. A group that failed
+                // here is not taken (`acquire_groups` says so): a group that
+                // failed on both nodes stays stopped instead of ping-ponging.
                 let ids = self.jobs.group_ids(set.invert());
-                for &g in &ids {
-                    self.jobs.groups[g.0].start_failed = false;
-                }
                 self.acquire_groups(&ids);
                 self.jobs
                     .queue
@@ -303,6 +329,14 @@ impl Machine {
             HoldSet::Foreign
         };
         self.failback.handover = Some(set);
+    }
+
+    /// `hbd cleanup` decides again for a group of `set`: a hand-over of it
+    /// still waiting for both sides to be stable is no longer wanted.
+    pub(super) fn cancel_handover(&mut self, set: HoldSet) {
+        if self.failback.handover == Some(set) {
+            self.failback.handover = None;
+        }
     }
 
     /// A pending hand-over, or auto_failback: go standby as soon as both sides

@@ -89,7 +89,10 @@ pub enum GroupState {
     Starting,
     Running,
     Stopping,
-    /// A stop failed for good: it may still be active here.
+    /// Failed here and not running elsewhere as far as this node knows: a
+    /// stop failed for good or a monitor blocked it (owner: this node, it
+    /// may still be active here), or it failed to start or run here and the
+    /// peer does not hold it (owner: nobody). `hbd cleanup` clears it.
     Failed,
     /// The peer says it holds it.
     Peer,
@@ -109,6 +112,38 @@ impl GroupState {
 }
 
 impl fmt::Display for GroupState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Where a monitored resource stands.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorState {
+    /// Not checked: its group does not run here.
+    #[default]
+    Idle,
+    /// The last check found it running.
+    Ok,
+    /// Failed checks in a row, fewer than `fall`.
+    Failing,
+    /// Failed `fall` times in a row and not yet `rise` good checks since.
+    Failed,
+}
+
+impl MonitorState {
+    pub fn word(self) -> &'static str {
+        match self {
+            MonitorState::Idle => "idle",
+            MonitorState::Ok => "ok",
+            MonitorState::Failing => "failing",
+            MonitorState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for MonitorState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.word())
     }
@@ -188,6 +223,14 @@ mod tests {
             RscHold::Transition,
         ] {
             assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{h}\""));
+        }
+        for m in [
+            MonitorState::Idle,
+            MonitorState::Ok,
+            MonitorState::Failing,
+            MonitorState::Failed,
+        ] {
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{m}\""));
         }
     }
 

@@ -3,10 +3,11 @@
 //! that expired, in the order of [`Timer::ALL`], and `next_deadline` is the
 //! table's minimum.
 //!
-//! Most timers are set and stopped by the decision that owns them. Three are
+//! Most timers are set and stopped by the decision that owns them. Five are
 //! functions of state that many inputs move (the peer's and each link's
-//! silence, the missing sequence numbers): [`Machine::rearm`] recomputes them
-//! after every input and every handler, so the table is never stale when read.
+//! silence, the missing sequence numbers, the next monitor check and the next
+//! fail count to expire): [`Machine::rearm`] recomputes them after every
+//! input and every handler, so the table is never stale when read.
 //!
 //! Adding a timer: a variant here (with its place in `ALL`) and its arm in
 //! `handle_timers`; the decision that needs it calls `timers.set`.
@@ -40,6 +41,10 @@ pub enum Timer {
     FenceRetry,
     /// ipfail's delayed give-up.
     Giveup,
+    /// A resource's fail count reaches its `failure_timeout`. Rearmed.
+    FailureTimeout,
+    /// A monitor check is due. Rearmed.
+    Monitor,
     /// Our next `status` (keepalive).
     Keepalive,
 }
@@ -48,7 +53,7 @@ impl Timer {
     /// Every timer, in the order expired ones are handled: the peer's death
     /// first (it decides what the others still mean), our status last (it
     /// reports what the others changed).
-    pub const ALL: [Timer; 11] = [
+    pub const ALL: [Timer; 13] = [
         Timer::PeerDead,
         Timer::LinkDead,
         Timer::Rexmit,
@@ -59,6 +64,8 @@ impl Timer {
         Timer::StopRetry,
         Timer::FenceRetry,
         Timer::Giveup,
+        Timer::FailureTimeout,
+        Timer::Monitor,
         Timer::Keepalive,
     ];
 }
@@ -117,6 +124,8 @@ impl Machine {
                 Timer::StopRetry => self.retry_stop(),
                 Timer::FenceRetry => self.retry_fence(),
                 Timer::Giveup => self.try_giveup(now),
+                Timer::FailureTimeout => self.expire_failures(now),
+                Timer::Monitor => self.run_due_checks(now),
                 Timer::Keepalive => self.send_status(now),
             }
             self.rearm();
@@ -132,6 +141,10 @@ impl Machine {
         self.timers.set_or_stop(Timer::PeerDead, peer_dead);
         self.timers.set_or_stop(Timer::LinkDead, link_dead);
         self.timers.set_or_stop(Timer::Rexmit, rexmit);
+        let monitor = self.monitor_due_at();
+        let expiry = self.failures_expire_at();
+        self.timers.set_or_stop(Timer::Monitor, monitor);
+        self.timers.set_or_stop(Timer::FailureTimeout, expiry);
     }
 
     /// When to call `handle` with `Input::Timer` at the latest. Always Some:

@@ -11,7 +11,7 @@ use super::startup::RunOptions;
 use super::{logging, metrics, notify, ping, reload, report};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
-use crate::core::{Command, Input, LinkId, Node, NodeParams, Output};
+use crate::core::{Command, GroupId, Input, LinkId, Node, NodeParams, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection};
 use std::collections::VecDeque;
@@ -257,6 +257,7 @@ impl Daemon {
                     self.pending.push_back(failed);
                 }
             }
+            Output::Check(check) => self.resources.run_check(&self.cfg, check),
             Output::Event(e) => log::log!(e.level(), "{e}"),
             Output::Refused(r) => {
                 log::warn!("{r}");
@@ -331,6 +332,7 @@ impl Daemon {
                 });
             }
             LoopEvent::StepDone { id, outcome } => self.handle(Input::StepDone { id, outcome }),
+            LoopEvent::CheckDone { id, outcome } => self.handle(Input::CheckDone { id, outcome }),
             LoopEvent::FenceDone { node, ok } => self.handle(Input::FenceDone { node, ok }),
             LoopEvent::PingNode { index, up } => self.handle(Input::PingNode { index, up }),
             LoopEvent::Control { req, reply } => {
@@ -356,12 +358,30 @@ impl Daemon {
     fn control(&mut self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status_report()),
-            Request::Standby { set } | Request::Takeover { set }
+            Request::Standby { .. } | Request::Takeover { .. } | Request::Cleanup { .. }
                 if self.shutting_down.is_some() =>
             {
-                let _ = set;
                 Response::Error {
                     message: "hbd is shutting down".into(),
+                }
+            }
+            Request::Cleanup { group } => {
+                let which = match group.as_deref().map(|n| self.cfg.group_named(n)) {
+                    None => None,
+                    Some(Ok(i)) => Some(GroupId(i)),
+                    Some(Err(message)) => return Response::Error { message },
+                };
+                let what = which.map_or("every group".to_string(), |g| {
+                    format!("group {}", self.cfg.groups[g.0].key())
+                });
+                log::info!("control: cleanup of {what} requested");
+                if let Some(refused) = self.command(Command::Cleanup(which)) {
+                    return Response::Error { message: refused };
+                }
+                Response::Accepted {
+                    message: format!(
+                        "cleanup of {what}: failures forgotten; re-probing and deciding again where it runs"
+                    ),
                 }
             }
             Request::Standby { set } => {

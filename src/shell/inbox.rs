@@ -5,7 +5,7 @@
 //! loop depend on it and not on each other.
 
 use crate::control::{Request, Response};
-use crate::core::{StepId, StepOutcome};
+use crate::core::{CheckId, CheckOutcome, StepId, StepOutcome};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
@@ -51,6 +51,11 @@ pub enum LoopEvent {
     StepDone {
         id: StepId,
         outcome: StepOutcome,
+    },
+    /// A monitor check for the core's `Output::Check` finished.
+    CheckDone {
+        id: CheckId,
+        outcome: CheckOutcome,
     },
     /// A ping node became reachable or unreachable.
     PingNode {

@@ -689,17 +689,19 @@ pub fn run(
 ) -> crate::core::StepOutcome {
     use crate::core::{Action, StepOutcome};
     let t0 = std::time::Instant::now();
-    let word = match action {
-        Action::Start => "start",
-        Action::Stop => "stop",
-        Action::Status => "status",
-    };
     let what = format!(
-        "{} {} {word} (built-in)",
+        "{} {} {} (built-in)",
         resource.name,
-        resource.args.join(" ")
+        resource.args.join(" "),
+        action.word()
     );
-    log::info!("running {what}");
+    // A monitor asks every few seconds: its routine answers are debug.
+    let level = if action == Action::Monitor {
+        log::Level::Debug
+    } else {
+        log::Level::Info
+    };
+    log::log!(level, "running {what}");
     let arg = match (resource.args.as_slice(), action) {
         ([arg], _) => arg.as_str(),
         // stop() releases what the first argument still names, if anything.
@@ -716,6 +718,7 @@ pub fn run(
         return StepOutcome::Failed {
             code: Some(2),
             reason,
+            output: String::new(),
         };
     }
     let r = match action {
@@ -741,7 +744,7 @@ pub fn run(
             };
             (StepOutcome::Ok, "ok", how)
         }),
-        Action::Status => status(arg).map(|r| {
+        Action::Status | Action::Monitor => status(arg).map(|r| {
             let word = if r { "running" } else { "not running" };
             (StepOutcome::Running(r), word, String::new())
         }),
@@ -759,7 +762,7 @@ pub fn run(
             } else {
                 format!(": {how}")
             };
-            log::info!("{what}: {word} {after}{how}");
+            log::log!(level, "{what}: {word} {after}{how}");
             o
         }
         Err(e) => {
@@ -767,6 +770,7 @@ pub fn run(
             StepOutcome::Failed {
                 code: Some(e.code()),
                 reason: e.to_string(),
+                output: String::new(),
             }
         }
     }

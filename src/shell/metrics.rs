@@ -115,11 +115,7 @@ pub struct Registry {
 }
 
 fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Start => "start",
-        Action::Stop => "stop",
-        Action::Status => "status",
-    }
+    a.word()
 }
 
 impl Registry {
@@ -501,6 +497,37 @@ pub fn render(
             u8::from(g.state == GroupState::Running)
         );
     }
+    head(
+        &mut o,
+        "hbd_group_failed",
+        "gauge",
+        "1 while the resource group is failed on this node (a start, stop or monitor failure not yet cleaned up).",
+    );
+    for g in &r.groups {
+        let _ = writeln!(
+            o,
+            "hbd_group_failed{{group=\"{}\",home=\"{}\"}} {}",
+            esc(&g.key),
+            esc(&g.home),
+            u8::from(g.failure.is_some() || g.state == GroupState::Failed)
+        );
+    }
+    head(
+        &mut o,
+        "hbd_resource_fail_count",
+        "gauge",
+        "Failures of the resource on this node since the last cleanup or failure_timeout.",
+    );
+    for g in &r.groups {
+        for (res, n) in g.resources.iter().zip(&g.fail_counts) {
+            let _ = writeln!(
+                o,
+                "hbd_resource_fail_count{{group=\"{}\",resource=\"{}\"}} {n}",
+                esc(&g.key),
+                esc(res)
+            );
+        }
+    }
     o
 }
 
@@ -682,7 +709,9 @@ mod tests {
                 home: "alpha".into(),
                 owner: Some("alpha".into()),
                 state: GroupState::Running,
-                resources: vec![],
+                resources: vec!["IPaddr::192.0.2.10".into()],
+                fail_counts: vec![2],
+                ..GroupReport::default()
             }],
             keepalive_ms: 1000,
             deadtime_ms: 2000,
@@ -716,6 +745,7 @@ mod tests {
                 outcome: StepOutcome::Failed {
                     code: Some(1),
                     reason: "exit 1".into(),
+                    output: String::new(),
                 },
             },
         );
@@ -1060,5 +1090,11 @@ hbd_resource_failures_total{action="status"} 0
 # HELP hbd_group_running 1 while the resource group runs on this node.
 # TYPE hbd_group_running gauge
 hbd_group_running{group="IPaddr::192.0.2.10",home="alpha"} 1
+# HELP hbd_group_failed 1 while the resource group is failed on this node (a start, stop or monitor failure not yet cleaned up).
+# TYPE hbd_group_failed gauge
+hbd_group_failed{group="IPaddr::192.0.2.10",home="alpha"} 0
+# HELP hbd_resource_fail_count Failures of the resource on this node since the last cleanup or failure_timeout.
+# TYPE hbd_resource_fail_count gauge
+hbd_resource_fail_count{group="IPaddr::192.0.2.10",resource="IPaddr::192.0.2.10"} 2
 "#;
 }

@@ -6,8 +6,11 @@
 use super::inbox::LinkCounters;
 use super::link;
 use crate::config::{AutoFailback, Config};
-use crate::control::{GroupReport, LinkReport, NodeReport, StatusReport, TransitionReport};
-use crate::core::{NodeStatus, Status};
+use crate::control::{
+    FailureReport, GroupReport, LinkReport, MonitorReport, NodeReport, StatusReport,
+    TransitionReport,
+};
+use crate::core::{Failure, NodeStatus, Status};
 use crate::time::Instant;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -64,18 +67,49 @@ pub fn status_report(
             }
         })
         .collect();
+    let failure = |f: &Failure| FailureReport {
+        resource: f.resource.clone(),
+        action: f.action.word().into(),
+        exit_code: f.code,
+        reason: f.reason.clone(),
+        output: f.output.clone(),
+        ms_ago: now.saturating_since(f.at).millis(),
+    };
     let groups = cfg
         .groups
         .iter()
         .enumerate()
         .map(|(i, g)| {
             let gs = st.groups.get(i);
+            let rs = |r: usize| gs.and_then(|s| s.resources.get(r));
+            let monitors = cfg
+                .hbd
+                .monitors
+                .iter()
+                .filter(|m| m.group == i && m.resource < g.resources.len())
+                .map(|m| MonitorReport {
+                    resource: g.resources[m.resource].to_string(),
+                    check: m.check.word().into(),
+                    interval_ms: m.interval.millis(),
+                    on_fail: m.on_fail.word().into(),
+                    state: rs(m.resource).and_then(|r| r.monitor).unwrap_or_default(),
+                    fail_count: rs(m.resource).map_or(0, |r| r.fail_count),
+                    last_failure: rs(m.resource)
+                        .and_then(|r| r.last_failure.as_ref())
+                        .map(failure),
+                })
+                .collect();
             GroupReport {
                 key: gs.map(|s| s.key.clone()).unwrap_or_else(|| g.key()),
                 home: g.home.clone(),
                 owner: gs.and_then(|s| s.owner.clone()),
                 state: gs.map(|s| s.state).unwrap_or_default(),
                 resources: g.resources.iter().map(|r| r.to_string()).collect(),
+                failure: gs.and_then(|s| s.failure.as_ref()).map(failure),
+                fail_counts: (0..g.resources.len())
+                    .map(|r| rs(r).map_or(0, |r| r.fail_count))
+                    .collect(),
+                monitors,
             }
         })
         .collect();
@@ -113,7 +147,8 @@ mod tests {
     use super::*;
     use crate::config::{Medium, Resource, ResourceGroup};
     use crate::core::{
-        GapHistogram, GroupState, GroupStatus, LinkStatus, NodeState, NodeStatus, RscHold,
+        Action, GapHistogram, GroupState, GroupStatus, LinkStatus, MonitorState, NodeState,
+        NodeStatus, ResourceStatus, RscHold,
     };
     use crate::time::{t, Duration};
     use std::sync::atomic::Ordering;
@@ -179,6 +214,8 @@ mod tests {
                 home: "alpha".into(),
                 owner: Some("alpha".into()),
                 state: GroupState::Running,
+                failure: None,
+                resources: vec![ResourceStatus::default(), ResourceStatus::default()],
             }],
             rsc_hold: RscHold::Local,
             recent: vec![(t(4_000), "alpha: active".into())],
@@ -264,6 +301,9 @@ mod tests {
                     owner: Some("alpha".into()),
                     state: GroupState::Running,
                     resources: vec!["192.0.2.10".into(), "apache".into()],
+                    failure: None,
+                    fail_counts: vec![0, 0],
+                    monitors: vec![],
                 },
                 GroupReport {
                     key: "nfs".into(),
@@ -271,8 +311,62 @@ mod tests {
                     owner: None,
                     state: GroupState::Stopped,
                     resources: vec!["nfs".into()],
+                    failure: None,
+                    fail_counts: vec![0],
+                    monitors: vec![],
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_failure_and_the_monitors_are_reported_with_their_age() {
+        let mut cfg = config();
+        let mut m = crate::config::Monitor::new(0, 1);
+        m.interval = Duration::from_secs(5);
+        m.on_fail = crate::config::OnFail::Move;
+        cfg.hbd.monitors.push(m);
+        let mut st = status(node("beta", NodeState::Active, None));
+        let failure = Failure {
+            resource: "apache".into(),
+            action: Action::Monitor,
+            code: Some(7),
+            reason: "not running (exit 7)".into(),
+            output: "apache is stopped".into(),
+            at: t(7_000),
+        };
+        st.groups[0].state = GroupState::Failed;
+        st.groups[0].owner = None;
+        st.groups[0].failure = Some(failure.clone());
+        st.groups[0].resources[1] = ResourceStatus {
+            fail_count: 3,
+            monitor: Some(MonitorState::Failed),
+            last_failure: Some(failure),
+        };
+        let r = status_report(&st, t(10_000), &cfg, "alpha", &[], Path::new("hbd.toml"));
+        let want_failure = FailureReport {
+            resource: "apache".into(),
+            action: "monitor".into(),
+            exit_code: Some(7),
+            reason: "not running (exit 7)".into(),
+            output: "apache is stopped".into(),
+            ms_ago: 3_000,
+        };
+        let g = &r.groups[0];
+        assert_eq!(g.state, GroupState::Failed);
+        assert_eq!(g.failure.as_ref(), Some(&want_failure));
+        assert_eq!(g.fail_counts, vec![0, 3]);
+        assert_eq!(
+            g.monitors,
+            vec![MonitorReport {
+                resource: "apache".into(),
+                check: "status".into(),
+                interval_ms: 5_000,
+                on_fail: "move".into(),
+                state: MonitorState::Failed,
+                fail_count: 3,
+                last_failure: Some(want_failure),
+            }]
         );
     }
 

@@ -8,7 +8,7 @@ use super::inbox::LoopEvent;
 use super::script::{self, ScriptSpec};
 use super::{fence, ipaddr};
 use crate::config::{self, AutoFailback, Config};
-use crate::core::{Action, Input, Step, StepOutcome};
+use crate::core::{Action, Check, CheckOutcome, Input, Step, StepOutcome};
 use crate::time::Duration;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
@@ -61,6 +61,7 @@ impl Resources {
                         "internal: no resource {} in group {}",
                         step.resource, step.group.0
                     ),
+                    output: String::new(),
                 },
             });
         };
@@ -80,6 +81,41 @@ impl Resources {
                 .await;
         });
         None
+    }
+
+    /// Starts one monitor check beside whatever else runs; its outcome comes
+    /// back as `LoopEvent::CheckDone`.
+    pub fn run_check(&self, cfg: &Config, check: Check) {
+        let resource = cfg
+            .groups
+            .get(check.group.0)
+            .and_then(|g| g.resources.get(check.resource))
+            .cloned();
+        let (cfg, dir, env, tx) = (
+            cfg.clone(),
+            self.config_dir.clone(),
+            self.env(cfg),
+            self.events.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = match resource {
+                Some(r) => run_check(&cfg, &dir, &env, &r, check.action, check.timeout).await,
+                None => CheckOutcome::Failed {
+                    code: None,
+                    reason: format!(
+                        "internal: no resource {} in group {}",
+                        check.resource, check.group.0
+                    ),
+                    output: String::new(),
+                },
+            };
+            let _ = tx
+                .send(LoopEvent::CheckDone {
+                    id: check.id,
+                    outcome,
+                })
+                .await;
+        });
     }
 
     /// After a healed partition we keep `group`, but clients may still have
@@ -196,6 +232,74 @@ impl Resources {
     }
 }
 
+/// What running one resource action gave: a built-in's outcome, or a
+/// script's result (the spec it ran with, for log lines).
+enum Ran {
+    Builtin(StepOutcome),
+    Script(ScriptSpec, script::ScriptResult),
+    NotFound(String),
+}
+
+/// Runs one resource action to completion (or to `timeout`), built in or by
+/// its script in the cage, logging its start at `level`.
+async fn execute(
+    cfg: &Config,
+    config_dir: &Path,
+    env: &[(String, String)],
+    resource: &crate::config::Resource,
+    action: Action,
+    timeout: Duration,
+    level: log::Level,
+) -> Ran {
+    if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
+        let r = resource.clone();
+        return Ran::Builtin(
+            tokio::task::spawn_blocking(move || ipaddr::run(&r, action))
+                .await
+                .unwrap_or_else(|e| StepOutcome::Failed {
+                    code: None,
+                    reason: format!("built-in {}: {e}", resource.name),
+                    output: String::new(),
+                }),
+        );
+    }
+    let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
+        return Ran::NotFound(format!(
+            "resource script {:?} not found in {}/resource.d, {}/usr/lib/hbd/resource.d or /etc/init.d",
+            resource.name,
+            config_dir.display(),
+            cfg.hbd
+                .resource_dirs
+                .iter()
+                .map(|d| format!("{}, ", d.display()))
+                .collect::<String>()
+        ));
+    };
+    let spec = ScriptSpec {
+        path,
+        args: resource.args.clone(),
+        action,
+        env: env.to_vec(),
+        timeout,
+    };
+    log::log!(level, "running {}", spec.command_line());
+    let r = script::run(&spec).await;
+    Ran::Script(spec, r)
+}
+
+/// Logs a script's output lines (debug: they are in the failure's reason too).
+fn log_output(spec: &ScriptSpec, r: &script::ScriptResult) {
+    for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            log::debug!("{} {name}: {line}", spec.path.display());
+        }
+    }
+}
+
+fn took(r: &script::ScriptResult) -> Duration {
+    Duration::from_millis(r.elapsed.as_millis() as u64)
+}
+
 /// Runs one resource action to completion, built in or by its script, and
 /// logs it with its duration and output. The one way hbd runs a resource: the
 /// core's steps, re-announcing after a heal, releasing leftovers at start-up.
@@ -206,47 +310,41 @@ pub async fn run_resource(
     resource: &crate::config::Resource,
     action: Action,
 ) -> StepOutcome {
-    if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
-        let r = resource.clone();
-        return tokio::task::spawn_blocking(move || ipaddr::run(&r, action))
-            .await
-            .unwrap_or_else(|e| StepOutcome::Failed {
-                code: None,
-                reason: format!("built-in {}: {e}", resource.name),
-            });
-    }
-    let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
-        let reason = format!(
-            "resource script {:?} not found in {}/resource.d, {}/usr/lib/hbd/resource.d or /etc/init.d",
-            resource.name,
-            config_dir.display(),
-            cfg.hbd
-                .resource_dirs
-                .iter()
-                .map(|d| format!("{}, ", d.display()))
-                .collect::<String>()
-        );
-        log::error!("{resource}: {reason}");
-        return StepOutcome::Failed {
-            code: Some(127),
-            reason,
-        };
-    };
-    let spec = ScriptSpec {
-        path,
-        args: resource.args.clone(),
+    let timeout = cfg.hbd.script_timeout;
+    let (spec, r) = match execute(
+        cfg,
+        config_dir,
+        env,
+        resource,
         action,
-        env: env.to_vec(),
-        timeout: cfg.hbd.script_timeout,
-    };
-    log::info!("running {}", spec.command_line());
-    let r = script::run(&spec).await;
-    let outcome = script::outcome(action, &r);
-    let took = Duration::from_millis(r.elapsed.as_millis() as u64);
-    match &outcome {
-        StepOutcome::Failed { reason, .. } => {
-            log::error!("{}: failed after {took}: {reason}", spec.command_line())
+        timeout,
+        log::Level::Info,
+    )
+    .await
+    {
+        Ran::Builtin(o) => return o,
+        Ran::NotFound(reason) => {
+            log::error!("{resource}: {reason}");
+            return StepOutcome::Failed {
+                code: Some(127),
+                reason,
+                output: String::new(),
+            };
         }
+        Ran::Script(spec, r) => (spec, r),
+    };
+    let outcome = script::outcome(action, &r);
+    let took = took(&r);
+    match &outcome {
+        StepOutcome::Failed { reason, output, .. } => log::error!(
+            "{}: failed after {took}: {}",
+            spec.command_line(),
+            if output.is_empty() {
+                reason.clone()
+            } else {
+                format!("{reason}; output: {output}")
+            }
+        ),
         StepOutcome::Ok => log::info!("{}: ok after {took}", spec.command_line()),
         StepOutcome::Running(r) => log::info!(
             "{}: {} after {took}",
@@ -254,10 +352,82 @@ pub async fn run_resource(
             if *r { "running" } else { "not running" }
         ),
     }
-    for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            log::debug!("{} {name}: {line}", spec.path.display());
+    log_output(&spec, &r);
+    outcome
+}
+
+/// Runs one monitor check (`status` or `monitor`, killed after `timeout`).
+/// A routine answer is logged at debug: the core reports failures.
+pub async fn run_check(
+    cfg: &Config,
+    config_dir: &Path,
+    env: &[(String, String)],
+    resource: &crate::config::Resource,
+    action: Action,
+    timeout: Duration,
+) -> CheckOutcome {
+    // The built-in address has one way to check; Monitor keeps it quiet.
+    let builtin_action = Action::Monitor;
+    let ran = if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
+        execute(
+            cfg,
+            config_dir,
+            env,
+            resource,
+            builtin_action,
+            timeout,
+            log::Level::Debug,
+        )
+        .await
+    } else {
+        execute(
+            cfg,
+            config_dir,
+            env,
+            resource,
+            action,
+            timeout,
+            log::Level::Debug,
+        )
+        .await
+    };
+    let (spec, r) = match ran {
+        Ran::Builtin(StepOutcome::Running(true) | StepOutcome::Ok) => return CheckOutcome::Running,
+        Ran::Builtin(StepOutcome::Running(false)) => {
+            return CheckOutcome::Failed {
+                code: None,
+                reason: "not running (built-in check)".into(),
+                output: String::new(),
+            }
+        }
+        Ran::Builtin(StepOutcome::Failed {
+            code,
+            reason,
+            output,
+        }) => {
+            return CheckOutcome::Failed {
+                code,
+                reason,
+                output,
+            }
+        }
+        Ran::NotFound(reason) => {
+            return CheckOutcome::Failed {
+                code: Some(127),
+                reason,
+                output: String::new(),
+            }
+        }
+        Ran::Script(spec, r) => (spec, r),
+    };
+    let outcome = script::check_outcome(action, &r);
+    let took = took(&r);
+    match &outcome {
+        CheckOutcome::Running => log::debug!("{}: running after {took}", spec.command_line()),
+        CheckOutcome::Failed { reason, .. } => {
+            log::debug!("{}: {reason} after {took}", spec.command_line())
         }
     }
+    log_output(&spec, &r);
     outcome
 }

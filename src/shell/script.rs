@@ -3,7 +3,7 @@
 //! /dev/null, their own process group killed as a whole on timeout, stdout and
 //! stderr captured (bounded) for the log. Also heartbeat's "is it running" rule.
 
-use crate::core::{Action, StepOutcome};
+use crate::core::{Action, CheckOutcome, StepOutcome};
 use crate::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -27,11 +27,7 @@ const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_millis(20);
 pub const SCRIPT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn action_word(a: Action) -> &'static str {
-    match a {
-        Action::Start => "start",
-        Action::Stop => "stop",
-        Action::Status => "status",
-    }
+    a.word()
 }
 
 #[derive(Clone, Debug)]
@@ -126,29 +122,68 @@ pub fn status_says_running(stdout: &str) -> bool {
 
 /// What the core is told about one finished step.
 pub fn outcome(action: Action, r: &ScriptResult) -> StepOutcome {
-    let failed = |code: Option<i32>, why: String| StepOutcome::Failed { code, reason: why };
+    match failure(action, r) {
+        Some((code, reason)) => StepOutcome::Failed {
+            code,
+            reason,
+            output: r.output_tail(),
+        },
+        None if matches!(action, Action::Status | Action::Monitor) => {
+            StepOutcome::Running(running(action, r))
+        }
+        None => StepOutcome::Ok,
+    }
+}
+
+/// What the core is told about one finished monitor check: running, or why not.
+pub fn check_outcome(action: Action, r: &ScriptResult) -> CheckOutcome {
+    let (code, reason) = match failure(action, r) {
+        Some(f) => f,
+        None if running(action, r) => return CheckOutcome::Running,
+        None => match (action, &r.ending) {
+            (Action::Monitor, Ending::Exited(c)) => (Some(*c), format!("not running (exit {c})")),
+            _ => (None, "not running (status output)".into()),
+        },
+    };
+    CheckOutcome::Failed {
+        code,
+        reason,
+        output: r.output_tail(),
+    }
+}
+
+/// Whether a `status` or `monitor` that ran to its end says running:
+/// heartbeat's output rule for `status`, OCF's exit 0 for `monitor`.
+fn running(action: Action, r: &ScriptResult) -> bool {
+    match action {
+        Action::Monitor => r.ending == Ending::Exited(0),
+        _ => status_says_running(&r.stdout),
+    }
+}
+
+/// The exit code and reason of a run that failed as a run: it could not
+/// start, timed out, was killed, or (start/stop, and monitor except OCF's 7
+/// "not running") exited non-zero. `status`'s exit code means nothing
+/// (heartbeat reads its output only).
+fn failure(action: Action, r: &ScriptResult) -> Option<(Option<i32>, String)> {
     match &r.ending {
-        Ending::SpawnFailed(code, why) => failed(Some(*code), why.clone()),
-        Ending::TimedOut => failed(
+        Ending::SpawnFailed(code, why) => Some((Some(*code), why.clone())),
+        Ending::TimedOut => Some((
             None,
             format!("killed after {:.1}s timeout", r.elapsed.as_secs_f64()),
-        ),
-        Ending::Signalled(sig) => failed(
-            None,
-            format!("killed by signal {sig}; output: {}", r.output_tail()),
-        ),
-        Ending::Exited(code) => match action {
-            Action::Status => StepOutcome::Running(status_says_running(&r.stdout)),
-            _ if *code == 0 => StepOutcome::Ok,
-            _ => {
-                let what = match code {
-                    126 => "not executable (exit 126)".to_string(),
-                    127 => "not found (exit 127)".to_string(),
-                    c => format!("exit code {c}"),
-                };
-                failed(Some(*code), format!("{what}; output: {}", r.output_tail()))
-            }
-        },
+        )),
+        Ending::Signalled(sig) => Some((None, format!("killed by signal {sig}"))),
+        Ending::Exited(_) if action == Action::Status => None,
+        Ending::Exited(0) => None,
+        Ending::Exited(7) if action == Action::Monitor => None,
+        Ending::Exited(code) => Some((
+            Some(*code),
+            match code {
+                126 => "not executable (exit 126)".to_string(),
+                127 => "not found (exit 127)".to_string(),
+                c => format!("exit code {c}"),
+            },
+        )),
     }
 }
 
@@ -417,10 +452,14 @@ mod tests {
         let p = script(d.path(), "s", "echo cannot bind address; exit 3");
         let r = rt().block_on(run(&spec(p, Action::Start, 5000)));
         match outcome(Action::Start, &r) {
-            StepOutcome::Failed { code, reason } => {
+            StepOutcome::Failed {
+                code,
+                reason,
+                output,
+            } => {
                 assert_eq!(code, Some(3));
-                assert!(reason.contains("exit code 3"), "{reason}");
-                assert!(reason.contains("cannot bind address"), "{reason}");
+                assert_eq!(reason, "exit code 3");
+                assert_eq!(output, "cannot bind address");
             }
             o => panic!("{o:?}"),
         }
@@ -438,6 +477,62 @@ mod tests {
     }
 
     #[test]
+    fn checks_read_status_output_and_ocf_monitor_exit_codes() {
+        let d = tempfile::tempdir().unwrap();
+        let check = |body: &str, action: Action| {
+            let p = script(d.path(), "c", body);
+            let r = rt().block_on(run(&spec(p, action, 300)));
+            check_outcome(action, &r)
+        };
+        // status: heartbeat's output rule, whatever the exit code.
+        assert_eq!(
+            check("echo 'INFO:  Running OK'; exit 3", Action::Status),
+            CheckOutcome::Running
+        );
+        assert_eq!(
+            check("echo 'x is not running'; exit 0", Action::Status),
+            CheckOutcome::Failed {
+                code: None,
+                reason: "not running (status output)".into(),
+                output: "x is not running".into(),
+            }
+        );
+        // monitor: OCF's exit codes, whatever the output.
+        assert_eq!(
+            check("echo stopped; exit 0", Action::Monitor),
+            CheckOutcome::Running
+        );
+        assert_eq!(
+            check("echo 'Resource is stopped'; exit 7", Action::Monitor),
+            CheckOutcome::Failed {
+                code: Some(7),
+                reason: "not running (exit 7)".into(),
+                output: "Resource is stopped".into(),
+            }
+        );
+        assert_eq!(
+            check("echo 'config broken' >&2; exit 6", Action::Monitor),
+            CheckOutcome::Failed {
+                code: Some(6),
+                reason: "exit code 6".into(),
+                output: "config broken".into(),
+            }
+        );
+        // A check that hangs is killed at its timeout and is a failure.
+        match check("echo probing; sleep 30", Action::Monitor) {
+            CheckOutcome::Failed {
+                code: None,
+                reason,
+                output,
+            } => {
+                assert!(reason.contains("timeout"), "{reason}");
+                assert_eq!(output, "probing");
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
     fn a_script_others_can_write_is_refused_and_never_run() {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
@@ -446,7 +541,7 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
         let r = rt().block_on(run(&spec(p.clone(), Action::Start, 5000)));
         match outcome(Action::Start, &r) {
-            StepOutcome::Failed { code, reason } => {
+            StepOutcome::Failed { code, reason, .. } => {
                 assert_eq!(code, Some(126));
                 assert!(reason.contains("writable by group or others"), "{reason}");
                 assert!(reason.contains("chmod go-w"), "{reason}");
@@ -465,7 +560,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = rt().block_on(run(&spec(d.path().join("nope"), Action::Start, 5000)));
         match outcome(Action::Start, &r) {
-            StepOutcome::Failed { code, reason } => {
+            StepOutcome::Failed { code, reason, .. } => {
                 assert_eq!(code, Some(127));
                 assert!(reason.contains("not found"), "{reason}");
             }
@@ -475,7 +570,7 @@ mod tests {
         std::fs::write(&p, "#!/bin/sh\n").unwrap();
         let r = rt().block_on(run(&spec(p, Action::Start, 5000)));
         match outcome(Action::Start, &r) {
-            StepOutcome::Failed { code, reason } => {
+            StepOutcome::Failed { code, reason, .. } => {
                 assert_eq!(code, Some(126));
                 assert!(reason.contains("not executable"), "{reason}");
             }
@@ -485,7 +580,7 @@ mod tests {
         let p = script(d.path(), "s", "/nonexistent/cmd");
         let r = rt().block_on(run(&spec(p, Action::Stop, 5000)));
         match outcome(Action::Stop, &r) {
-            StepOutcome::Failed { code, reason } => {
+            StepOutcome::Failed { code, reason, .. } => {
                 assert_eq!(code, Some(127));
                 assert!(reason.contains("not found (exit 127)"), "{reason}");
             }
@@ -536,7 +631,9 @@ mod tests {
         }
         assert!(!alive(gc), "grandchild {gc} survived the timeout");
         match outcome(Action::Start, &r) {
-            StepOutcome::Failed { code: None, reason } => {
+            StepOutcome::Failed {
+                code: None, reason, ..
+            } => {
                 assert!(reason.contains("timeout"), "{reason}")
             }
             o => panic!("{o:?}"),

@@ -412,6 +412,30 @@ pub fn refusals(outs: &[Output]) -> Vec<String> {
         .collect()
 }
 
+/// Monitor checks asked for, as `(group, resource, action)`.
+pub fn checks(outs: &[Output]) -> Vec<(usize, usize, Action)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Check(c) => Some((c.group.0, c.resource, c.action)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The id of the one monitor check among `outs`.
+#[track_caller]
+pub fn check_id(outs: &[Output]) -> hbd::core::CheckId {
+    let ids: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Check(c) => Some(c.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "expected one check in {outs:?}");
+    ids[0]
+}
+
 /// Fences asked for, as `(node, reason)`.
 pub fn fences(outs: &[Output]) -> Vec<(String, String)> {
     outs.iter()

@@ -9,7 +9,9 @@ pub use crate::core_harness::quick::{DEADTIME, INITDEAD, KEEPALIVE};
 use crate::core_harness::{params, LOCAL, PEER};
 pub use crate::core_harness::{quick_config as config, Rng};
 use hbd::config::Config;
-use hbd::core::{Action, Event, Input, LinkId, Node, Output, StepId, StepOutcome};
+use hbd::core::{
+    Action, CheckId, CheckOutcome, Event, Input, LinkId, Node, Output, StepId, StepOutcome,
+};
 use hbd::time::{Duration, Instant};
 use hbd::wire::Message;
 use std::cmp::Reverse;
@@ -49,6 +51,15 @@ enum Pending {
     },
     /// A fence `node` asked for against the other node.
     Fence { node: usize, incarnation: u32 },
+    /// A monitor check; `hung` ones answer as killed at their timeout.
+    Check {
+        node: usize,
+        incarnation: u32,
+        id: CheckId,
+        group: usize,
+        resource: usize,
+        hung: bool,
+    },
 }
 
 pub struct SimNode {
@@ -89,6 +100,10 @@ pub struct World {
     pub failing_start: Vec<(usize, usize, usize)>,
     /// `(node, group, resource)` whose stop fails on a node.
     pub failing_stop: Vec<(usize, usize, usize)>,
+    /// `(node, group, resource)` whose monitor check hangs until its timeout.
+    pub hanging_check: Vec<(usize, usize, usize)>,
+    /// Checks run, per node.
+    pub checks: [u64; 2],
     /// A node whose process is stopped (SIGSTOP, VM pause) until then.
     pub paused_until: [Option<Instant>; 2],
     pub events: [Vec<(Instant, Event)>; 2],
@@ -143,6 +158,8 @@ impl World {
             check_after: Instant::from_millis(INITDEAD + 15_000),
             failing_start: Vec::new(),
             failing_stop: Vec::new(),
+            hanging_check: Vec::new(),
+            checks: [0, 0],
             paused_until: [None, None],
             events: [Vec::new(), Vec::new()],
             steps: 0,
@@ -292,6 +309,28 @@ impl World {
                         },
                     );
                 }
+                Output::Check(c) => {
+                    self.checks[i] += 1;
+                    let (g, r) = (c.group.0, c.resource);
+                    let hung = self.hanging_check.contains(&(i, g, r));
+                    let d = if hung {
+                        c.timeout.millis()
+                    } else {
+                        self.rng.range(5, 100)
+                    };
+                    let at = self.now + Duration::from_millis(d);
+                    self.schedule(
+                        at,
+                        Pending::Check {
+                            node: i,
+                            incarnation,
+                            id: c.id,
+                            group: g,
+                            resource: r,
+                            hung,
+                        },
+                    );
+                }
                 Output::Event(e) => {
                     self.log(format!("{} event: {}", NAMES[i], e));
                     self.events[i].push((self.now, e));
@@ -362,6 +401,7 @@ impl World {
                         Pending::Msg { to, .. } => *to,
                         Pending::Step { node, .. } => *node,
                         Pending::Fence { node, .. } => *node,
+                        Pending::Check { node, .. } => *node,
                     };
                     if let Some(until) = self.paused_until[target] {
                         if until > self.now {
@@ -428,12 +468,15 @@ impl World {
                     return;
                 }
                 let outcome = match action {
-                    Action::Status => StepOutcome::Running(self.active[node][group][resource]),
+                    Action::Status | Action::Monitor => {
+                        StepOutcome::Running(self.active[node][group][resource])
+                    }
                     Action::Start => {
                         if self.failing_start.contains(&(node, group, resource)) {
                             StepOutcome::Failed {
                                 code: Some(1),
                                 reason: "simulated start failure".into(),
+                                output: String::new(),
                             }
                         } else {
                             self.active[node][group][resource] = true;
@@ -445,6 +488,7 @@ impl World {
                             StepOutcome::Failed {
                                 code: Some(1),
                                 reason: "simulated stop failure".into(),
+                                output: String::new(),
                             }
                         } else {
                             self.active[node][group][resource] = false;
@@ -453,6 +497,34 @@ impl World {
                     }
                 };
                 self.handle(node, Input::StepDone { id, outcome });
+            }
+            Pending::Check {
+                node,
+                incarnation,
+                id,
+                group,
+                resource,
+                hung,
+            } => {
+                if self.nodes[node].as_ref().map(|n| n.incarnation) != Some(incarnation) {
+                    return;
+                }
+                let outcome = if hung {
+                    CheckOutcome::Failed {
+                        code: None,
+                        reason: "killed after its timeout".into(),
+                        output: String::new(),
+                    }
+                } else if self.active[node][group][resource] {
+                    CheckOutcome::Running
+                } else {
+                    CheckOutcome::Failed {
+                        code: Some(7),
+                        reason: "not running (exit 7)".into(),
+                        output: String::new(),
+                    }
+                };
+                self.handle(node, Input::CheckDone { id, outcome });
             }
             Pending::Fence { node, incarnation } => {
                 if self.nodes[node].as_ref().map(|n| n.incarnation) != Some(incarnation) {

@@ -361,17 +361,61 @@ fn answer(inv: &Invocation, report: &StatusReport) -> Outcome {
             (if st == "up" { CL_OK } else { CL_FAIL }, out, String::new())
         }
         Query::RscStatus => {
+            let (hold, failed) = rsc_status(report);
             if human {
-                out.push_str(&format!(
-                    "This node is holding {} resources.\n",
-                    report.rsc_hold
-                ));
+                out.push_str(&format!("This node is holding {hold} resources.\n"));
             } else {
-                out.push_str(&format!("{}\n", report.rsc_hold));
+                out.push_str(&format!("{hold}\n"));
             }
-            (CL_OK, out, String::new())
+            if failed.is_empty() {
+                (CL_OK, out, String::new())
+            } else {
+                // A check built on heartbeat's words must not stay green
+                // while a group is failed here: the word leaves it out, and
+                // the exit code says something is wrong.
+                let err: String = failed
+                    .iter()
+                    .map(|f| {
+                        format!("cl_status: {f} (see hbd status; hbd cleanup GROUP once fixed)\n")
+                    })
+                    .collect();
+                (CL_FAIL, out, err)
+            }
         }
     }
+}
+
+/// `rscstatus`: what this node holds, not counting groups failed here (the
+/// protocol's `rsc_hold` counts a group that may still be active as held),
+/// and a line for each failed group.
+fn rsc_status(report: &StatusReport) -> (String, Vec<String>) {
+    use hbd::core::{GroupState, HoldSet, RscHold};
+    let failed: Vec<String> = report
+        .groups
+        .iter()
+        .filter(|g| g.failure.is_some() || g.state == GroupState::Failed)
+        .map(|g| match &g.failure {
+            Some(f) => format!(
+                "group {} failed here: {} of {} failed: {}",
+                g.key, f.action, f.resource, f.reason
+            ),
+            None => format!("group {} failed here", g.key),
+        })
+        .collect();
+    if failed.is_empty() || report.rsc_hold == RscHold::Transition {
+        return (report.rsc_hold.to_string(), failed);
+    }
+    let local = report.local.name.as_str();
+    let held = |home_here: bool| {
+        report.groups.iter().any(|g| {
+            (g.home == local) == home_here
+                && g.owner.as_deref() == Some(local)
+                && g.state == GroupState::Running
+                && g.failure.is_none()
+        })
+    };
+    let hold = RscHold::from(HoldSet::from_parts(held(true), held(false)));
+    (hold.to_string(), failed)
 }
 
 #[cfg(test)]
@@ -482,6 +526,23 @@ mod tests {
              \nbeta\tdead\t(nodetype: normal)\n\teth0\tup\n\t/dev/ttyS0\tdead\n"
         );
         assert_eq!(cl(&["rscstatus"], ok()), (0, "all\n".into(), "".into()));
+        // A group failed here is not held, and the exit code says so.
+        let mut r = sample_report();
+        r.groups[0].state = hbd::core::GroupState::Failed;
+        r.groups[0].failure = Some(hbd::control::FailureReport {
+            resource: "httpd".into(),
+            action: "monitor".into(),
+            exit_code: Some(7),
+            reason: "not running (exit 7)".into(),
+            output: String::new(),
+            ms_ago: 1_000,
+        });
+        let (code, out, err) = cl(&["rscstatus"], Ok(Response::Status(r)));
+        assert_eq!((code, out.as_str()), (1, "none\n"));
+        assert_eq!(
+            err,
+            "cl_status: group IPaddr::10.0.0.5 failed here: monitor of httpd failed: not running (exit 7) (see hbd status; hbd cleanup GROUP once fixed)\n"
+        );
         assert_eq!(
             cl(&["rscstatus", "-m"], ok()).1,
             "This node is holding all resources.\n"

@@ -1,4 +1,4 @@
-//! `hbd status|standby|takeover|cl_status`: talk to a running daemon's control socket.
+//! `hbd status|standby|takeover|cleanup|cl_status`: talk to a running daemon's control socket.
 //!
 //! One JSON request per connection, one JSON line back (see `hbd::control`).
 //! Exit codes are a contract for scripts: 0 the daemon answered, 1 it answered
@@ -78,6 +78,19 @@ pub enum Cmd {
         #[arg(long, value_name = "SECS")]
         wait: Option<f64>,
     },
+    /// Forget a failed group's failures on this node, re-probe its resources
+    /// with `status` and let hbd decide again where it runs (start it here,
+    /// leave it to the peer, or keep it stopped). Run it once the cause is fixed.
+    Cleanup {
+        /// A group's key (its first resource, as `hbd status` shows it) or
+        /// one of its resources; every group when left out.
+        group: Option<String>,
+        #[arg(long, default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Wait up to SECS until the group has settled without a failure.
+        #[arg(long, value_name = "SECS")]
+        wait: Option<f64>,
+    },
     /// heartbeat's cl_status queries with its outputs and exit codes:
     /// hbstatus [-v], listnodes [-v], nodestatus NODE, nodetype NODE, nodeweight NODE,
     /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK, rscstatus;
@@ -102,6 +115,11 @@ pub fn run(cmd: Cmd) -> ExitCode {
         Cmd::Status { run_dir, json } => status(&run_dir, json),
         Cmd::Standby { set, run_dir, wait } => operator(&run_dir, Op::Standby, set.into(), wait),
         Cmd::Takeover { set, run_dir, wait } => operator(&run_dir, Op::Takeover, set.into(), wait),
+        Cmd::Cleanup {
+            group,
+            run_dir,
+            wait,
+        } => cleanup(&run_dir, group, wait),
         Cmd::ClStatus { args } => {
             let (code, out, err) = cl_status::cl_status(&args, &mut |dir| {
                 request(dir, &Request::Status, REQUEST_TIMEOUT)
@@ -177,6 +195,31 @@ fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode
     }
 }
 
+fn cleanup(run_dir: &Path, group: Option<String>, wait: Option<f64>) -> ExitCode {
+    let req = Request::Cleanup {
+        group: group.clone(),
+    };
+    match request(run_dir, &req, REQUEST_TIMEOUT) {
+        Ok(Response::Accepted { message }) => println!("{message}"),
+        Ok(Response::Error { message }) => {
+            eprintln!("hbd cleanup: the daemon refused: {message}");
+            return ExitCode::from(1);
+        }
+        Ok(other) => {
+            eprintln!("hbd cleanup: unexpected answer: {other:?}");
+            return ExitCode::from(4);
+        }
+        Err(e) => {
+            eprintln!("hbd cleanup: {e}");
+            return exit_code(&e);
+        }
+    }
+    match wait {
+        Some(secs) => wait::until_clean(run_dir, group.as_deref(), secs),
+        None => ExitCode::SUCCESS,
+    }
+}
+
 /// The report the submodules' tests read: alpha active with its group
 /// running, beta dead, one link up and one never heard.
 #[cfg(test)]
@@ -227,6 +270,9 @@ fn sample_report() -> hbd::control::StatusReport {
             owner: Some("alpha".into()),
             state: GroupState::Running,
             resources: vec!["IPaddr::10.0.0.5".into(), "httpd".into()],
+            failure: None,
+            fail_counts: vec![0, 0],
+            monitors: Vec::new(),
         }],
         rsc_hold: RscHold::All,
         recent: vec![TransitionReport {

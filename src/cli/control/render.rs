@@ -2,7 +2,7 @@
 //! `StatusReport`, so what an operator reads is unit-tested line by line.
 //! Durations read as `0.21s`, `4m05s`; columns are aligned per table.
 
-use hbd::control::{LinkReport, NodeReport, StatusReport};
+use hbd::control::{FailureReport, GroupReport, LinkReport, NodeReport, StatusReport};
 
 /// A duration for people: `0.21s`, `12.3s`, `4m05s`, `2h03m`.
 pub fn human_ms(ms: u64) -> String {
@@ -80,6 +80,55 @@ fn link_row(l: &LinkReport) -> Vec<String> {
     ]
 }
 
+/// `start of httpd failed 9.00s ago: exit code 1`, and its output on a line of its own.
+fn failure_lines(what: &str, f: &FailureReport, indent: &str) -> String {
+    let mut s = format!(
+        "{indent}{what}: {} of {} failed {} ago: {}\n",
+        f.action,
+        f.resource,
+        human_ms(f.ms_ago),
+        f.reason
+    );
+    if !f.output.is_empty() {
+        s.push_str(&format!("{indent}  output: {}\n", f.output));
+    }
+    s
+}
+
+/// Under a group's row: why it failed here and the way out, its monitors,
+/// and the fail counts of resources without one.
+fn group_details(g: &GroupReport) -> String {
+    let mut s = String::new();
+    let indent = "      ";
+    if let Some(f) = &g.failure {
+        s.push_str(&failure_lines("failed here", f, indent));
+        s.push_str(&format!(
+            "{indent}way out: fix the cause, then `hbd cleanup {}`\n",
+            g.key
+        ));
+    }
+    for m in &g.monitors {
+        s.push_str(&format!(
+            "{indent}monitor {}: {}, {} every {}, on_fail {}, fail count {}\n",
+            m.resource,
+            m.state,
+            m.check,
+            human_ms(m.interval_ms),
+            m.on_fail,
+            m.fail_count
+        ));
+        if let Some(f) = &m.last_failure {
+            s.push_str(&failure_lines("last failure", f, &format!("{indent}  ")));
+        }
+    }
+    for (r, n) in g.resources.iter().zip(&g.fail_counts) {
+        if *n > 0 && !g.monitors.iter().any(|m| &m.resource == r) {
+            s.push_str(&format!("{indent}fail count {r}: {n}\n"));
+        }
+    }
+    s
+}
+
 /// The human form of `hbd status`.
 pub fn render_status(r: &StatusReport) -> String {
     let mut out = format!(
@@ -122,7 +171,12 @@ pub fn render_status(r: &StatusReport) -> String {
                 ]
             })
             .collect();
-        out.push_str(&table(&rows, "  "));
+        let lines = table(&rows, "  ");
+        for (line, g) in lines.lines().zip(&r.groups) {
+            out.push_str(line);
+            out.push('\n');
+            out.push_str(&group_details(g));
+        }
     }
     out.push_str(&format!("\nrsc_hold: {}\n", r.rsc_hold));
     out.push_str("\nrecent transitions (oldest first):\n");
@@ -169,6 +223,54 @@ recent transitions (oldest first):
   1m01s ago  beta: declared dead after 1.02s silence
 "
         );
+    }
+
+    #[test]
+    fn a_failed_group_says_why_and_the_way_out() {
+        use hbd::control::MonitorReport;
+        use hbd::core::{GroupState, MonitorState};
+        let mut r = sample_report();
+        let g = &mut r.groups[0];
+        g.owner = None;
+        g.state = GroupState::Failed;
+        g.fail_counts = vec![1, 2];
+        g.failure = Some(FailureReport {
+            resource: "httpd".into(),
+            action: "start".into(),
+            exit_code: Some(1),
+            reason: "exit code 1".into(),
+            output: "httpd: cannot bind 10.0.0.5:80".into(),
+            ms_ago: 9_000,
+        });
+        g.monitors = vec![MonitorReport {
+            resource: "httpd".into(),
+            check: "monitor".into(),
+            interval_ms: 5_000,
+            on_fail: "restart".into(),
+            state: MonitorState::Failed,
+            fail_count: 2,
+            last_failure: Some(FailureReport {
+                resource: "httpd".into(),
+                action: "monitor".into(),
+                exit_code: Some(7),
+                reason: "not running (exit 7)".into(),
+                output: String::new(),
+                ms_ago: 20_000,
+            }),
+        }];
+        let text = render_status(&r);
+        let want = "\
+resource groups:
+  IPaddr::10.0.0.5  home alpha  owner nobody  failed  IPaddr::10.0.0.5 httpd
+      failed here: start of httpd failed 9.00s ago: exit code 1
+        output: httpd: cannot bind 10.0.0.5:80
+      way out: fix the cause, then `hbd cleanup IPaddr::10.0.0.5`
+      monitor httpd: failed, monitor every 5.00s, on_fail restart, fail count 2
+        last failure: monitor of httpd failed 20.0s ago: not running (exit 7)
+      fail count IPaddr::10.0.0.5: 1
+
+rsc_hold";
+        assert!(text.contains(want), "{text}");
     }
 
     #[test]

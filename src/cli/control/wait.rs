@@ -1,6 +1,8 @@
 //! `hbd standby|takeover --wait SECS`: after the daemon accepted the command,
 //! poll its status until every group of the set sits on the side the command
 //! names, or the time runs out (exit 1, saying where each group is).
+//! `hbd cleanup --wait SECS`: until the group settled without a failure, or
+//! failed again (exit 1 at once, saying why).
 
 use super::{Op, REQUEST_TIMEOUT};
 use hbd::control::client::fetch_status;
@@ -45,6 +47,80 @@ pub(super) fn until_settled(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Polls every 100 ms for up to `secs` until the cleaned group (every group
+/// when None) is out of transition and not failed here.
+pub(super) fn until_clean(run_dir: &Path, group: Option<&str>, secs: f64) -> ExitCode {
+    let limit = Duration::from_secs_f64(secs.max(0.0));
+    let started = Instant::now();
+    loop {
+        let last = fetch_status(run_dir, REQUEST_TIMEOUT);
+        if let Ok(r) = &last {
+            match clean(r, group) {
+                Clean::Settled => {
+                    println!(
+                        "cleanup settled after {:.1}s: {}",
+                        started.elapsed().as_secs_f64(),
+                        holdings(r)
+                    );
+                    return ExitCode::SUCCESS;
+                }
+                Clean::FailedAgain(why) => {
+                    eprintln!("hbd cleanup: failed again: {why}");
+                    return ExitCode::from(1);
+                }
+                Clean::Moving => {}
+            }
+        }
+        if started.elapsed() >= limit {
+            match last {
+                Ok(r) => eprintln!(
+                    "hbd cleanup: not settled after {secs}s: {} (rsc_hold {})",
+                    holdings(&r),
+                    r.rsc_hold
+                ),
+                Err(e) => eprintln!("hbd cleanup: not settled after {secs}s: {e}"),
+            }
+            return ExitCode::from(1);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Clean {
+    Moving,
+    Settled,
+    FailedAgain(String),
+}
+
+/// Where a cleanup of `group` (a key or a resource; all when None) stands.
+fn clean(r: &StatusReport, group: Option<&str>) -> Clean {
+    if r.rsc_hold == RscHold::Transition {
+        return Clean::Moving;
+    }
+    let named = |g: &&GroupReport| match group {
+        None => true,
+        Some(n) => {
+            g.key == n
+                || g.resources
+                    .iter()
+                    .any(|x| x == n || x.split("::").next() == Some(n))
+        }
+    };
+    for g in r.groups.iter().filter(named) {
+        if let Some(f) = &g.failure {
+            return Clean::FailedAgain(format!(
+                "{}: {} of {} failed: {}",
+                g.key, f.action, f.resource, f.reason
+            ));
+        }
+        if g.state == GroupState::Failed {
+            return Clean::FailedAgain(format!("{} is failed", g.key));
+        }
+    }
+    Clean::Settled
 }
 
 /// Whether group `g` belongs to `set` as seen from the local node.
@@ -106,6 +182,29 @@ mod tests {
         assert!(!settled(&r, Op::Takeover, HoldSet::Local));
         r.rsc_hold = RscHold::Transition;
         assert!(!settled(&r, Op::Standby, HoldSet::Local));
+    }
+
+    #[test]
+    fn cleanup_waits_out_the_transition_and_names_a_new_failure() {
+        let mut r = sample_report();
+        r.rsc_hold = RscHold::Transition;
+        assert_eq!(clean(&r, None), Clean::Moving);
+        r.rsc_hold = RscHold::All;
+        assert_eq!(clean(&r, Some("httpd")), Clean::Settled);
+        r.groups[0].failure = Some(hbd::control::FailureReport {
+            resource: "httpd".into(),
+            action: "start".into(),
+            exit_code: Some(1),
+            reason: "exit code 1".into(),
+            output: String::new(),
+            ms_ago: 0,
+        });
+        assert_eq!(
+            clean(&r, Some("IPaddr::10.0.0.5")),
+            Clean::FailedAgain("IPaddr::10.0.0.5: start of httpd failed: exit code 1".into())
+        );
+        // Another group's failure is not this cleanup's.
+        assert_eq!(clean(&r, Some("IPaddr::10.0.0.9")), Clean::Settled);
     }
 
     #[test]
