@@ -3,14 +3,13 @@
 //! loop-device filesystems inside private mount namespaces. Tests that need
 //! root print "skipped: …" and return otherwise.
 
-mod common;
-
-use common::lab::{self, Lab, Lan, Node};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::lab::{self, Lab, Lan, Node};
+use testkit::skip::Needs;
 
 const FLOAT: &str = "192.0.2.50";
 
@@ -143,11 +142,10 @@ fn label_of(line: &str) -> String {
 
 #[test]
 fn shellcheck_finds_nothing_in_any_agent() {
-    if lab::skip_without(
-        "shellcheck_finds_nothing_in_any_agent",
-        "shellcheck",
-        "shellcheck",
-    ) {
+    if !Needs::new("shellcheck_finds_nothing_in_any_agent")
+        .tool("shellcheck", "shellcheck")
+        .met()
+    {
         return;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -219,7 +217,7 @@ fn agents_find_their_helpers_through_a_symlink() {
 // ---------------------------------------------------------------- IPaddr / IPaddr2
 
 fn ip_start_status_stop(name: &str, test: &str) {
-    if lab::skip_lab(test) {
+    if !Needs::new(test).lab().met() {
         return;
     }
     let l = lan_lab();
@@ -280,11 +278,11 @@ fn ipaddr2_start_status_stop_are_idempotent() {
 /// then the address moves to B: the client's neighbour entry must flip to
 /// B's MAC with no traffic from the client, i.e. through B's gratuitous ARP.
 fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
-    if lab::skip_lab(test) {
-        return;
-    }
-    if lab::skip_without(test, "arping", "iputils-arping")
-        || lab::skip_without(test, "ping", "iputils-ping")
+    if !Needs::new(test)
+        .lab()
+        .tool("arping", "iputils-arping")
+        .tool("ping", "iputils-ping")
+        .met()
     {
         return;
     }
@@ -312,7 +310,7 @@ fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
     ok(lab, a, &[], name, &[FLOAT, "stop"]);
     let t0 = Instant::now();
     ok(lab, b, &arp, name, &[FLOAT, "start"]);
-    let flipped = lab::wait_for(Duration::from_secs(3), || {
+    let flipped = testkit::wait_for(Duration::from_secs(3), || {
         client.neigh(FLOAT).filter(|(m, _)| *m == mac_b)
     });
     assert!(
@@ -328,7 +326,7 @@ fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
     // And back again.
     ok(lab, b, &[], name, &[FLOAT, "stop"]);
     ok(lab, a, &arp, name, &[FLOAT, "start"]);
-    let back = lab::wait_for(Duration::from_secs(3), || {
+    let back = testkit::wait_for(Duration::from_secs(3), || {
         client.neigh(FLOAT).filter(|(m, _)| *m == mac_a)
     });
     assert!(
@@ -364,7 +362,10 @@ fn ipaddr2_gratuitous_arp_moves_the_client() {
 
 #[test]
 fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
-    if lab::skip_lab("ipaddr_takes_interface_and_prefix_from_the_routing_table") {
+    if !Needs::new("ipaddr_takes_interface_and_prefix_from_the_routing_table")
+        .lab()
+        .met()
+    {
         return;
     }
     let l = lan_lab();
@@ -408,7 +409,10 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
 
 #[test]
 fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
-    if lab::skip_lab("ipaddr_rejects_bad_arguments_and_changes_nothing") {
+    if !Needs::new("ipaddr_rejects_bad_arguments_and_changes_nothing")
+        .lab()
+        .met()
+    {
         return;
     }
     let l = lan_lab();
@@ -493,7 +497,10 @@ fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
 
 #[test]
 fn ipaddr_refuses_an_interface_that_is_down() {
-    if lab::skip_lab("ipaddr_refuses_an_interface_that_is_down") {
+    if !Needs::new("ipaddr_refuses_an_interface_that_is_down")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -516,7 +523,10 @@ fn ipaddr_refuses_an_interface_that_is_down() {
 
 #[test]
 fn ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses() {
-    if lab::skip_lab("ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses") {
+    if !Needs::new("ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses")
+        .lab()
+        .met()
+    {
         return;
     }
     // No fixed address on the service interface: the first floating address
@@ -549,12 +559,10 @@ fn ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses() {
 
 #[test]
 fn ipaddr_stop_ends_the_arp_announcer() {
-    if lab::skip_lab("ipaddr_stop_ends_the_arp_announcer")
-        || lab::skip_without(
-            "ipaddr_stop_ends_the_arp_announcer",
-            "arping",
-            "iputils-arping",
-        )
+    if !Needs::new("ipaddr_stop_ends_the_arp_announcer")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
     {
         return;
     }
@@ -577,7 +585,7 @@ fn ipaddr_stop_ends_the_arp_announcer() {
     assert!(announcing(a), "no announcer running: {:?}", a.cmdlines());
     // It runs in its own session (setsid), out of reach of a kill of the
     // agent's process group, and its pid is the one in the pid file.
-    let announcer = lab::wait_for(Duration::from_secs(2), || {
+    let announcer = testkit::wait_for(Duration::from_secs(2), || {
         a.pids().into_iter().find(|p| {
             fs::read(format!("/proc/{p}/cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).starts_with("sh\0-c\0"))
@@ -614,12 +622,12 @@ fn ipaddr_stop_ends_the_arp_announcer() {
             .filter(|c| c.contains("sh -c") && c.contains("hbd-arp-announce"))
             .count()
     };
-    let one = lab::wait_for(Duration::from_secs(2), || {
+    let one = testkit::wait_for(Duration::from_secs(2), || {
         (announcers(a) == 1).then_some(())
     });
     assert!(one.is_some(), "{:?}", a.cmdlines());
     ok(lab, a, &[], "IPaddr", &[FLOAT, "stop"]);
-    let gone = lab::wait_for(Duration::from_secs(3), || (!announcing(a)).then_some(()));
+    let gone = testkit::wait_for(Duration::from_secs(3), || (!announcing(a)).then_some(()));
     assert!(
         gone.is_some(),
         "announcer survived stop: {:?}",
@@ -648,7 +656,10 @@ fn ipaddr_stop_ends_the_arp_announcer() {
 
 #[test]
 fn filesystem_start_status_stop_on_a_loop_device() {
-    if lab::skip_lab("filesystem_start_status_stop_on_a_loop_device") {
+    if !Needs::new("filesystem_start_status_stop_on_a_loop_device")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -716,7 +727,7 @@ fn filesystem_start_status_stop_on_a_loop_device() {
 #[test]
 fn filesystem_stop_kills_what_holds_the_mount() {
     let test = "filesystem_stop_kills_what_holds_the_mount";
-    if lab::skip_lab(test) || lab::skip_without(test, "fuser", "psmisc") {
+    if !Needs::new(test).lab().tool("fuser", "psmisc").met() {
         return;
     }
     let lab = Lab::new();
@@ -743,7 +754,7 @@ fn filesystem_stop_kills_what_holds_the_mount() {
             .map(|p| p == Path::new(mnt))
             .unwrap_or(false)
     };
-    let both_inside = lab::wait_for(Duration::from_secs(5), || {
+    let both_inside = testkit::wait_for(Duration::from_secs(5), || {
         (cwd_inside(polite) && cwd_inside(stubborn)).then_some(())
     });
     assert!(both_inside.is_some(), "holders did not enter {mnt}");
@@ -781,7 +792,7 @@ fn filesystem_stop_kills_what_holds_the_mount() {
         "{r:?}"
     );
     assert!(took < Duration::from_secs(8), "stop took {took:?}");
-    let dead = lab::wait_for(Duration::from_secs(3), || {
+    let dead = testkit::wait_for(Duration::from_secs(3), || {
         lab::alive(&holders).is_empty().then_some(())
     });
     assert!(
@@ -795,7 +806,10 @@ fn filesystem_stop_kills_what_holds_the_mount() {
 
 #[test]
 fn filesystem_mounts_an_image_file_through_a_loop_device() {
-    if lab::skip_lab("filesystem_mounts_an_image_file_through_a_loop_device") {
+    if !Needs::new("filesystem_mounts_an_image_file_through_a_loop_device")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -818,7 +832,7 @@ fn filesystem_mounts_an_image_file_through_a_loop_device() {
     ok(&lab, &a, &[], "Filesystem", &[img, mnt, "ext4", "stop"]);
     assert_stopped(&lab, &a, "Filesystem", &[img, mnt, "ext4"]);
     // mount -o loop set autoclear: no loop device holds the image any more.
-    let freed = lab::wait_for(Duration::from_secs(3), || {
+    let freed = testkit::wait_for(Duration::from_secs(3), || {
         lab::lab_leftovers(&lab.id)
             .iter()
             .all(|l| !l.contains("image.img"))
@@ -829,7 +843,10 @@ fn filesystem_mounts_an_image_file_through_a_loop_device() {
 
 #[test]
 fn filesystem_refuses_to_mount_what_fsck_cannot_repair() {
-    if lab::skip_lab("filesystem_refuses_to_mount_what_fsck_cannot_repair") {
+    if !Needs::new("filesystem_refuses_to_mount_what_fsck_cannot_repair")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -869,7 +886,10 @@ fn own_mounts(node: &Node) -> String {
 
 #[test]
 fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
-    if lab::skip_lab("filesystem_rejects_bad_arguments_and_mounts_nothing") {
+    if !Needs::new("filesystem_rejects_bad_arguments_and_mounts_nothing")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -947,7 +967,10 @@ fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
 
 #[test]
 fn filesystem_does_not_mount_over_another_filesystem() {
-    if lab::skip_lab("filesystem_does_not_mount_over_another_filesystem") {
+    if !Needs::new("filesystem_does_not_mount_over_another_filesystem")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -1029,7 +1052,7 @@ esac
     assert_eq!(service(&env, &["websvc", "stop"]).code, 0);
     status("INFO:  Resource is stopped\n");
     let pid: u32 = pid.trim().parse().unwrap();
-    let dead = lab::wait_for(Duration::from_secs(3), || {
+    let dead = testkit::wait_for(Duration::from_secs(3), || {
         lab::alive(&[pid]).is_empty().then_some(())
     });
     assert!(dead.is_some());
@@ -1134,7 +1157,10 @@ fn service_rejects_bad_unit_names() {
 
 #[test]
 fn lab_cleans_up_even_when_the_test_panics() {
-    if lab::skip_lab("lab_cleans_up_even_when_the_test_panics") {
+    if !Needs::new("lab_cleans_up_even_when_the_test_panics")
+        .lab()
+        .met()
+    {
         return;
     }
     let seen: std::sync::Mutex<Option<(String, Vec<u32>)>> = std::sync::Mutex::new(None);
@@ -1177,7 +1203,10 @@ fn lab_cleans_up_even_when_the_test_panics() {
         );
         let mut pids = a.pids();
         pids.push(sleeper);
-        if lab::have_tool("socat") {
+        if Needs::new("lab_cleans_up_even_when_the_test_panics: the serial pair")
+            .tool("socat", "socat")
+            .met()
+        {
             let serial = lab.serial_pair("tty");
             serial.pull();
             pids.push(serial.relay);
@@ -1197,12 +1226,10 @@ fn lab_cleans_up_even_when_the_test_panics() {
 
 #[test]
 fn lab_serial_pair_carries_bytes_and_can_be_pulled() {
-    if lab::skip_lab("lab_serial_pair_carries_bytes_and_can_be_pulled")
-        || lab::skip_without(
-            "lab_serial_pair_carries_bytes_and_can_be_pulled",
-            "socat",
-            "socat",
-        )
+    if !Needs::new("lab_serial_pair_carries_bytes_and_can_be_pulled")
+        .lab()
+        .tool("socat", "socat")
+        .met()
     {
         return;
     }
@@ -1227,7 +1254,10 @@ fn lab_serial_pair_carries_bytes_and_can_be_pulled() {
 
 #[test]
 fn lab_nodes_have_their_own_files_links_and_logged_processes() {
-    if lab::skip_lab("lab_nodes_have_their_own_files_links_and_logged_processes") {
+    if !Needs::new("lab_nodes_have_their_own_files_links_and_logged_processes")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -1263,7 +1293,7 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
         &["sh", "-c", "echo \"hello $HBD_TEST\"; exec sleep 600"],
         &log,
     );
-    let logged = lab::wait_for(Duration::from_secs(5), || {
+    let logged = testkit::wait_for(Duration::from_secs(5), || {
         (fs::read_to_string(&log).unwrap_or_default() == "hello 1\n").then_some(())
     });
     assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
@@ -1273,19 +1303,24 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
             .status
             .success()
     };
-    if lab::have_tool("ping") {
+    let test = "lab_nodes_have_their_own_files_links_and_logged_processes";
+    if Needs::new(&format!("{test}: links"))
+        .tool("ping", "iputils-ping")
+        .met()
+    {
         assert!(ping(&a), "hb0 does not carry traffic");
         a.set_link("hb0", false);
         assert!(!ping(&a), "hb0 down still carries traffic");
         a.set_link("hb0", true);
         assert!(ping(&a), "hb0 up again does not carry traffic");
-        if lab::have_tool("nft") {
+        if Needs::new(&format!("{test}: set_loss"))
+            .tool("nft", "nftables")
+            .met()
+        {
             a.set_loss("hb0", 100);
             assert!(!ping(&a), "100% loss still carries traffic");
             a.set_loss("hb0", 0);
             assert!(ping(&a), "loss rule not removed");
-        } else {
-            eprintln!("set_loss not checked: nft not found (install nftables)");
         }
     }
 }
@@ -1293,7 +1328,7 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
 #[test]
 fn filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once() {
     let test = "filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once";
-    if lab::skip_lab(test) || lab::skip_without(test, "blkid", "util-linux") {
+    if !Needs::new(test).lab().tool("blkid", "util-linux").met() {
         return;
     }
     let lab = Lab::new();
@@ -1394,10 +1429,12 @@ fn group(lab: &Lab, node: &Node, resources: &[(String, Vec<String>)], action: &s
 #[test]
 fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
     let test = "a_group_of_address_filesystem_and_web_service_moves_between_nodes";
-    if lab::skip_lab(test)
-        || lab::skip_without(test, "socat", "socat")
-        || lab::skip_without(test, "curl", "curl")
-        || lab::skip_without(test, "arping", "iputils-arping")
+    if !Needs::new(test)
+        .lab()
+        .tool("socat", "socat")
+        .tool("curl", "curl")
+        .tool("arping", "iputils-arping")
+        .met()
     {
         return;
     }
@@ -1446,7 +1483,7 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
     );
     group(lab, b, &resources, "start");
     assert!(on(b) && !on(a));
-    let answer = lab::wait_for(Duration::from_secs(3), || {
+    let answer = testkit::wait_for(Duration::from_secs(3), || {
         client
             .http_get(FLOAT, 8080, 500)
             .filter(|(by, _)| by == "nodeb")
@@ -1489,13 +1526,15 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
 fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     let test = "heartbeat_agents_and_ours_recognise_each_others_resources";
     let hb = Path::new("/etc/ha.d/resource.d");
-    if lab::skip_lab(test) {
-        return;
-    }
-    if !hb.join("IPaddr").exists()
-        || !Path::new("/usr/lib/ocf/resource.d/heartbeat/IPaddr").exists()
+    if !Needs::new(test)
+        .lab()
+        .file("/etc/ha.d/resource.d/IPaddr", "heartbeat")
+        .file(
+            "/usr/lib/ocf/resource.d/heartbeat/IPaddr",
+            "resource-agents",
+        )
+        .met()
     {
-        eprintln!("skipped: {test}: heartbeat's resource.d scripts not installed (Debian heartbeat, resource-agents)");
         return;
     }
     let lab = Lab::new();
@@ -1538,11 +1577,14 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
             v
         };
         let probe = call(theirs, &with("status"));
-        if probe.code == 5 {
-            // e.g. heartbeat's Filesystem needs modprobe (Debian kmod).
-            eprintln!(
-                "{name} part skipped: heartbeat's {name} says a program is missing: {probe:?}"
-            );
+        // e.g. heartbeat's Filesystem needs modprobe (Debian kmod).
+        if !Needs::new(&format!("{test}: {name}"))
+            .that(
+                probe.code != 5,
+                &format!("heartbeat's {name} says a program is missing (kmod?): {probe:?}"),
+            )
+            .met()
+        {
             continue;
         }
         // Same words when stopped.
@@ -1590,8 +1632,10 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
 #[test]
 fn agents_read_knobs_from_hbd_agents_conf() {
     // The file must be root's, so the test needs root to write one.
-    if !lab::is_root() {
-        eprintln!("skipped: agents_read_knobs_from_hbd_agents_conf: needs root (the file must be owned by root)");
+    if !Needs::new("agents_read_knobs_from_hbd_agents_conf")
+        .root("the file must be owned by root")
+        .met()
+    {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -1642,7 +1686,11 @@ fn agents_read_knobs_from_hbd_agents_conf() {
 #[test]
 fn agents_work_with_an_empty_environment() {
     let test = "agents_work_with_an_empty_environment";
-    if lab::skip_lab(test) || lab::skip_without(test, "arping", "iputils-arping") {
+    if !Needs::new(test)
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
+    {
         return;
     }
     // The daemon scrubs the environment: no PATH (ip, mount, losetup live in

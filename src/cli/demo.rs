@@ -8,8 +8,8 @@
 //! killed, by PID.
 
 use super::control::{human_ms, render_status};
-use super::demo_cluster::{self as dc, Cluster, Daemon, Spec, NAMES};
-use super::demo_pty::PtyRelay;
+use hbd::demo::cluster::{self as dc, Cluster, Daemon, Spec, NAMES};
+use hbd::demo::pty::PtyRelay;
 use hbd::shell::proto::StatusReport;
 use std::io::Write;
 use std::net::TcpListener;
