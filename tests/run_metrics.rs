@@ -4,37 +4,21 @@
 //! declared dead. When `promtool` is installed (Debian package `prometheus`)
 //! every scrape must pass `promtool check metrics`.
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use hbd::demo::cluster::{wait_for, Daemon};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-// Daemon tests measure time; on a 2-core box they take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Only the process this test started, by its pid.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use testkit::skip::Needs;
 
 fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
+    hbd::demo::cluster::free_udp_port().unwrap()
 }
 
 fn free_tcp_port() -> u16 {
-    let s = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
+    hbd::demo::cluster::free_tcp_port().unwrap()
 }
 
 /// One node's hbd.toml directory: a ucast link to `peer`, group `ok::a` homed
@@ -92,20 +76,17 @@ resources = ["ok::b"]
 
 fn start(dir: &Path, node: &str, bind: &str) -> Daemon {
     let log = std::fs::File::create(dir.join("hbd.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hbd"))
-        .args(["run", "--node", node, "--bind", bind, "-c"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hbd"));
+    cmd.args(["run", "--node", node, "--bind", bind, "-c"])
         .arg(dir)
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--run-dir")
         .arg(dir.join("run"))
         .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Daemon(child)
+        .stderr(log);
+    Daemon::spawn(node, &mut cmd).unwrap()
 }
 
 fn log_of(dir: &Path) -> String {
@@ -161,22 +142,16 @@ fn scrape_until(port: u16, limit: Duration, ok: impl Fn(&str) -> bool) -> String
     last
 }
 
-fn promtool() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("promtool"))
-            .find(|f| f.is_file())
-    })
-}
-
 /// `promtool check metrics` must accept the scrape (lint warnings included:
 /// it exits non-zero for those too).
 fn promtool_accepts(text: &str) {
-    let Some(tool) = promtool() else {
-        eprintln!("skipping promtool check: promtool not installed (apt-get install prometheus)");
+    if !Needs::new("metrics: the promtool check")
+        .tool("promtool", "prometheus")
+        .met()
+    {
         return;
-    };
-    let mut child = Command::new(tool)
+    }
+    let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -200,7 +175,7 @@ fn promtool_accepts(text: &str) {
 
 #[test]
 fn metrics_follow_a_live_pair_through_a_peer_death() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = testkit::one_at_a_time();
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let udp = free_udp_port();
@@ -285,8 +260,7 @@ fn metrics_follow_a_live_pair_through_a_peer_death() {
     );
 
     // Beta dies without a word: after deadtime alpha takes ok::b, reason peer_dead.
-    kill(Pid::from_raw(beta.0.id() as i32), Signal::SIGKILL).unwrap();
-    let _ = beta.0.wait();
+    beta.kill9();
     let t = scrape_until(port, Duration::from_secs(15), |t| {
         value(t, r#"hbd_group_running{group="ok::b",home="beta"}"#) == Some(1.0)
     });
@@ -334,24 +308,16 @@ fn metrics_follow_a_live_pair_through_a_peer_death() {
 
 #[test]
 fn a_taken_metrics_port_refuses_the_start() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = testkit::one_at_a_time();
     let a = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     write_dir(a.path(), free_udp_port(), "127.0.0.2", Some(port));
     let mut d = start(a.path(), "alpha", "127.0.0.1");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = d.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hbd kept running: {}",
-            log_of(a.path())
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        d.exited()
+    })
+    .unwrap_or_else(|| panic!("hbd kept running: {}", log_of(a.path())));
     assert_eq!(status.code(), Some(1));
     let log = log_of(a.path());
     assert!(

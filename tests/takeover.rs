@@ -38,7 +38,7 @@ use testkit::skip::Needs;
 use testkit::{one_at_a_time, wait_for};
 
 const NAMES: [&str; 2] = ["nodea", "nodeb"];
-const FLOAT: &str = "192.0.2.50";
+const FLOAT: &str = "192.0.2.100";
 const PORT: u16 = 8080;
 const MNT: &str = "/srv/data";
 const PAGE: &str = "served from the shared disk\n";

@@ -7,7 +7,7 @@
 //! `/var/lib/heartbeat`, `/var/log`), the ucast link `hb0` (10.250.0.1/.2)
 //! through a switch (a bridge of its own), a pty pair (crate::relay) seen as
 //! `/run/ttyHB0` on both nodes, and the service LAN joining `svc0` of both
-//! nodes (192.0.2.1/.2) and a `client` (192.0.2.100). The group is the
+//! nodes (192.0.2.1/.2) and a `client` (192.0.2.10). The group is the
 //! floating address 192.0.2.50 plus the `hbweb` HTTP service on it, port 8080.
 //!
 //! Every daemon line on stdout/stderr is time-stamped on arrival (the bench's

@@ -7,7 +7,7 @@
 //! suite: the heartbeat link `hb0` (10.250.0.1 and .2, a veth cable, or a
 //! bridge when a cut must leave the survivor's carrier up), the service LAN
 //! `svc0` (192.0.2.1 and .2, a bridge) with an optional `client` on `cli0`
-//! (192.0.2.100), an optional serial cable seen as `<run>/ttyHB0` on both
+//! (192.0.2.10), an optional serial cable seen as `<run>/ttyHB0` on both
 //! nodes, and an optional ext4 disk on a loop device.
 //!
 //! Each node has a root directory on the host (`etc-ha.d`, `lib`, `run`,
@@ -36,7 +36,7 @@ pub const SVC_IF: &str = "svc0";
 pub const SVC_ADDRS: [&str; 2] = ["192.0.2.1", "192.0.2.2"];
 /// The client's interface and address on the service LAN (/24).
 pub const CLIENT_IF: &str = "cli0";
-pub const CLIENT_ADDR: &str = "192.0.2.100";
+pub const CLIENT_ADDR: &str = "192.0.2.10";
 /// The path a clean environment gives the daemons and their scripts.
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -42,7 +42,8 @@ impl Verdict {
         Self::unmet_if(needs, crate::skip::require_lab())
     }
 
-    fn unmet_if(needs: &Needs, required: bool) -> Option<Verdict> {
+    /// [`Verdict::unmet`] with the `HBD_REQUIRE_LAB` decision given.
+    pub fn unmet_if(needs: &Needs, required: bool) -> Option<Verdict> {
         let why = needs.reason()?;
         Some(if required {
             Verdict::Fail(format!("{REQUIRE_LAB}=1 and it cannot run here: {why}"))
@@ -180,21 +181,4 @@ pub fn assert_green(rows: &[Row]) {
         .map(|r| format!("{}: {}", r.scenario, r.verdict.cell()))
         .collect();
     assert!(red.is_empty(), "red rows:\n{}", red.join("\n"));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_row_that_cannot_run_is_not_run_or_under_require_lab_red() {
-        let needs = Needs::new("row").that(false, "no such thing");
-        assert!(matches!(
-            Verdict::unmet_if(&needs, false),
-            Some(Verdict::NotRun(_))
-        ));
-        let v = Verdict::unmet_if(&needs, true).unwrap();
-        assert!(v.is_fail(), "{v:?}");
-        assert!(Verdict::unmet_if(&Needs::new("row"), true).is_none());
-    }
 }

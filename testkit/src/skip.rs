@@ -15,10 +15,11 @@ pub const REQUIRE_LAB: &str = "HBD_REQUIRE_LAB";
 /// Whether `HBD_REQUIRE_LAB` asks for skips to fail: set and neither empty
 /// nor `0`.
 pub fn require_lab() -> bool {
-    required(std::env::var_os(REQUIRE_LAB).as_deref())
+    require_lab_in(std::env::var_os(REQUIRE_LAB).as_deref())
 }
 
-fn required(value: Option<&std::ffi::OsStr>) -> bool {
+/// [`require_lab`] for a given value of the variable.
+pub fn require_lab_in(value: Option<&std::ffi::OsStr>) -> bool {
     value.is_some_and(|v| !v.is_empty() && v != "0")
 }
 
@@ -170,62 +171,5 @@ impl Needs {
             );
         }
         Some(why)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ABSENT: &str = "hbd-testkit-no-such-tool";
-
-    #[test]
-    fn everything_present_runs_whatever_the_rule() {
-        assert!(Needs::new("t").tool("sh", "dash").met_if(true));
-        assert!(Needs::new("t").that(true, "unused").met_if(false));
-    }
-
-    #[test]
-    fn a_missing_package_skips_with_the_apt_get_line() {
-        let n = Needs::new("t")
-            .tool(ABSENT, "pkg-a")
-            .file("/nonexistent/hbd-testkit", "pkg-b")
-            .tool(ABSENT, "pkg-a");
-        let why = n.reason().unwrap();
-        assert!(why.contains(&format!("{ABSENT} not found")), "{why}");
-        assert!(
-            why.ends_with("\n  install with: apt-get install -y pkg-a pkg-b"),
-            "one install line naming each package once: {why}"
-        );
-        assert!(!n.met_if(false), "without the rule a missing tool skips");
-    }
-
-    #[test]
-    fn under_require_lab_a_skip_fails_the_test() {
-        let n = Needs::new("some_lab_test").tool(ABSENT, "pkg-a");
-        let failed = std::panic::catch_unwind(|| n.met_if(true));
-        let msg = failed.expect_err("a skip under HBD_REQUIRE_LAB=1 must panic");
-        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert!(msg.contains("some_lab_test"), "{msg}");
-        assert!(msg.contains("HBD_REQUIRE_LAB=1"), "{msg}");
-        assert!(msg.contains("apt-get install -y pkg-a"), "{msg}");
-    }
-
-    #[test]
-    fn other_reasons_skip_and_fail_alike() {
-        let n = Needs::new("t").that(false, "dpkg excludes /usr/share/doc");
-        assert_eq!(n.reason().as_deref(), Some("dpkg excludes /usr/share/doc"));
-        assert!(!n.clone().met_if(false));
-        assert!(std::panic::catch_unwind(|| n.met_if(true)).is_err());
-    }
-
-    #[test]
-    fn the_variable_counts_when_set_to_anything_but_empty_or_0() {
-        use std::ffi::OsStr;
-        assert!(!required(None));
-        assert!(!required(Some(OsStr::new(""))));
-        assert!(!required(Some(OsStr::new("0"))));
-        assert!(required(Some(OsStr::new("1"))));
-        assert!(required(Some(OsStr::new("yes"))));
     }
 }
