@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod control;
 pub mod core;
 #[cfg(feature = "shell")]
 pub mod demo;

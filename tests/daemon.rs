@@ -3,9 +3,10 @@
 //! socket; every child is killed by PID when a test ends, even by panic.
 
 use hbd::config::{Auth, AuthKey, AuthMethod, MsgFmt, Secret};
+use hbd::control::StatusReport;
+use hbd::core::{NodeState, RscHold};
 use hbd::demo::cluster::{self as dc, Spec};
 use hbd::demo::pty::Side;
-use hbd::shell::proto::StatusReport;
 use hbd::wire::{self, Message, Transport};
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
@@ -55,7 +56,7 @@ fn kill9_failover(serial: bool, udp: bool) {
     let killed = Instant::now();
     p.daemon(0).kill9();
     p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
-        r.peer.state == "dead"
+        r.peer.state == NodeState::Dead
     });
     let detected = ms(killed.elapsed());
     p.wait_served_by("beta", Duration::from_secs(5));
@@ -167,7 +168,7 @@ fn serial_only_compact_frames_carry_the_pair_and_its_failover() {
     let killed = Instant::now();
     p.daemon(0).kill9();
     p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
-        r.peer.state == "dead"
+        r.peer.state == NodeState::Dead
     });
     let detected = ms(killed.elapsed());
     eprintln!("compact serial kill -9: dead after {detected}ms (deadtime {dt}ms)");
@@ -203,7 +204,7 @@ fn serial_19200_baud_compact_frames_hold_a_500ms_deadtime() {
         for i in 0..2 {
             let r = p.status(i);
             assert!(
-                r.peer.state != "dead" && dc::both_active(&r),
+                r.peer.state != NodeState::Dead && dc::both_active(&r),
                 "{}: false failover at 19200 baud after {:?}: {r:?}",
                 dc::NAMES[i],
                 t.elapsed()
@@ -231,7 +232,7 @@ fn serial_19200_baud_compact_frames_hold_a_500ms_deadtime() {
     let killed = Instant::now();
     p.daemon(0).kill9();
     p.wait_status(1, Duration::from_secs(3), "seeing alpha dead", |r| {
-        r.peer.state == "dead"
+        r.peer.state == NodeState::Dead
     });
     let detected = ms(killed.elapsed());
     eprintln!("19200 baud compact: alpha dead after {detected}ms (deadtime 500ms)");
@@ -343,7 +344,7 @@ fn standby_and_takeover_through_the_cli() {
     // start, and heartbeat refuses a takeover while the peer is in flux.
     let key = p.c.service_key();
     p.wait_status(1, Duration::from_secs(5), "running the group", |r| {
-        dc::running_on(r, &key).as_deref() == Some("beta") && r.rsc_hold != "transition"
+        dc::running_on(r, &key).as_deref() == Some("beta") && r.rsc_hold != RscHold::Transition
     });
 
     let out = hbd(&["takeover", "all", "--run-dir", &a, "--wait", "10"]);
@@ -391,7 +392,7 @@ fn sighup_with_a_broken_config_keeps_running() {
         dc::running_on(&a, &p.c.service_key()).as_deref(),
         Some("alpha")
     );
-    assert_eq!(p.status(1).peer.state, "active");
+    assert_eq!(p.status(1).peer.state, NodeState::Active);
     assert_eq!(p.c.probe_service().as_deref(), Some("alpha"));
 }
 

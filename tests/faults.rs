@@ -14,6 +14,7 @@
 //!
 //! `HBD_FAULTS=name,name` runs a subset (names as in `SCENARIOS`).
 
+use hbd::core::{GroupState, NodeState};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -179,17 +180,17 @@ impl Pair {
         )
     }
 
-    fn status(&self, i: usize) -> Option<hbd::shell::proto::StatusReport> {
+    fn status(&self, i: usize) -> Option<hbd::control::StatusReport> {
         self.ns.status(i)
     }
 
     /// The group's state on node `i` (`running`, `peer`, `stopped`, …).
-    fn group_state(&self, i: usize) -> Option<String> {
+    fn group_state(&self, i: usize) -> Option<GroupState> {
         self.status(i)
-            .and_then(|s| s.groups.first().map(|g| g.state.clone()))
+            .and_then(|s| s.groups.first().map(|g| g.state))
     }
 
-    fn peer_state(&self, i: usize) -> Option<String> {
+    fn peer_state(&self, i: usize) -> Option<NodeState> {
         self.status(i).map(|s| s.peer.state)
     }
 
@@ -206,16 +207,16 @@ impl Pair {
     fn bring_up(&mut self) {
         self.start(0);
         let up = wait_for(Duration::from_secs(10), || {
-            (self.group_state(0).as_deref() == Some("running")
+            (self.group_state(0) == Some(GroupState::Running)
                 && self.client().http_get(FLOAT, PORT, 300).is_some())
             .then_some(())
         });
         assert!(up.is_some(), "nodea never ran the group:\n{}", self.tail(0));
         self.start(1);
         let joined = wait_for(Duration::from_secs(10), || {
-            (self.peer_state(0).as_deref() == Some("active")
-                && self.peer_state(1).as_deref() == Some("active")
-                && self.group_state(1).as_deref() == Some("peer"))
+            (self.peer_state(0) == Some(NodeState::Active)
+                && self.peer_state(1) == Some(NodeState::Active)
+                && self.group_state(1) == Some(GroupState::Peer))
             .then_some(())
         });
         assert!(
@@ -665,7 +666,7 @@ fn kill9_daemon_only() -> Row {
     let fault = pr.now();
     p.ns.kill9(0);
     let took = wait_for(Duration::from_secs(6), || {
-        (p.group_state(1).as_deref() == Some("running")).then_some(())
+        (p.group_state(1) == Some(GroupState::Running)).then_some(())
     });
     sleep(Duration::from_millis(500));
     let restart = pr.now();
@@ -727,7 +728,7 @@ fn sigstop_twice_deadtime() -> Row {
     let mut bad = vec![];
     check(
         &mut bad,
-        took.as_deref() == Some("running") || took.as_deref() == Some("starting"),
+        matches!(took, Some(GroupState::Running | GroupState::Starting)),
         format!("nodeb's group was {took:?} while nodea was frozen"),
     );
     res.check(&mut bad, "SIGCONT", 3000);
@@ -842,7 +843,7 @@ fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: 
         let res = m.resolution(healed);
         check(
             &mut bad,
-            peer_seen.as_deref() == Some("dead"),
+            peer_seen == Some(NodeState::Dead),
             format!("nodeb saw nodea {peer_seen:?} during the partition"),
         );
         res.check(&mut bad, "the heal", 3000);
@@ -877,7 +878,7 @@ fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: 
     let outage = m.longest_outage(fault);
     check(
         &mut bad,
-        peer_seen.as_deref() == Some("active"),
+        peer_seen == Some(NodeState::Active),
         format!("nodeb saw nodea {peer_seen:?} while one link was down"),
     );
     check(
@@ -961,7 +962,7 @@ fn link_flapping() -> Row {
             p.ns.serial_cable(false);
         }
         sleep(Duration::from_millis(300));
-        if p.peer_state(1).as_deref() == Some("dead") {
+        if p.peer_state(1) == Some(NodeState::Dead) {
             deaths += 1;
         }
     }
@@ -1059,8 +1060,7 @@ fn random_loss(percent: u32) -> Row {
     let mut deaths = 0;
     for _ in 0..50 {
         sleep(Duration::from_millis(200));
-        if p.peer_state(1).as_deref() == Some("dead") || p.peer_state(0).as_deref() == Some("dead")
-        {
+        if p.peer_state(1) == Some(NodeState::Dead) || p.peer_state(0) == Some(NodeState::Dead) {
             deaths += 1;
         }
     }
@@ -1190,7 +1190,7 @@ fn jitter() -> Row {
     while formed.is_some() && t0.elapsed() < Duration::from_secs(15) {
         for i in 0..2 {
             if let Ok(s) = c.status(i) {
-                if s.peer.state != "active" {
+                if s.peer.state != NodeState::Active {
                     deaths += 1;
                 }
                 if hbd::demo::cluster::running_on(&s, &key).as_deref() != Some("alpha") {
@@ -1282,7 +1282,7 @@ fn start_fails() -> Row {
         let st = p.group_state(1)?;
         (p.log(1).contains("exit") || p.log(1).contains("code"))
             .then_some(())
-            .filter(|_| st != "starting" && st != "stopping")
+            .filter(|_| !matches!(st, GroupState::Starting | GroupState::Stopping))
             .map(|_| st)
     });
     sleep(Duration::from_millis(500));
@@ -1445,7 +1445,7 @@ fn stop_hangs() -> Row {
     check(&mut bad, dual == 0, format!("dual {dual} ms"));
     check(
         &mut bad,
-        st[1].as_deref() != Some("running"),
+        st[1] != Some(GroupState::Running),
         "nodeb runs the group",
     );
     check(&mut bad, logged, "no timeout in nodea's log");

@@ -3,6 +3,7 @@
 //! beta runs the hook with alpha's name, retries 5 s later, and only then
 //! starts the service. No root needed.
 
+use hbd::core::NodeState;
 use hbd::demo::cluster::{self as dc, Spec};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -41,7 +42,7 @@ fn fence_hook_runs_before_takeover_and_a_failure_is_retried() {
     let killed = Instant::now();
     p.daemon(0).kill9();
     p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
-        r.peer.state == "dead"
+        r.peer.state == NodeState::Dead
     });
     // The first fence fails: beta must not run the service for the next ~5 s.
     let first = dc::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {

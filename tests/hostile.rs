@@ -13,8 +13,9 @@
 //! `HBD_FLOOD_RATE` (default 50000/s) set the flood. Rows go to
 //! RELIABILITY.md (testkit::reliability).
 
+use hbd::control::StatusReport;
+use hbd::core::NodeState;
 use hbd::demo::cluster::{self, Spec};
-use hbd::shell::proto::StatusReport;
 use hbd::wire::{Message, Transport};
 use std::fs;
 use std::net::UdpSocket;
@@ -52,7 +53,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Sum of one counter over a node's links.
-fn counter(r: &StatusReport, f: fn(&hbd::shell::proto::LinkReport) -> u64) -> u64 {
+fn counter(r: &StatusReport, f: fn(&hbd::control::LinkReport) -> u64) -> u64 {
     r.links.iter().map(f).sum()
 }
 
@@ -175,7 +176,7 @@ fn undisturbed(e: &Env) -> Result<(), String> {
         e.p.c.status(0).map_err(|x| format!("alpha: {x}"))?,
         e.p.c.status(1).map_err(|x| format!("beta: {x}"))?,
     );
-    if sa.peer.state != "active" || sb.peer.state != "active" {
+    if sa.peer.state != NodeState::Active || sb.peer.state != NodeState::Active {
         return Err(format!(
             "alpha sees beta {}, beta sees alpha {}",
             sa.peer.state, sb.peer.state
@@ -216,7 +217,7 @@ fn flood(e: &Env) -> Row {
             while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(700) {
                 for (i, r) in runs.iter().enumerate() {
                     if let Ok(s) = cluster::status(r) {
-                        if s.peer.state != "active" {
+                        if s.peer.state != NodeState::Active {
                             deaths.lock().unwrap().push(format!(
                                 "{:.1}s: {} sees its peer {}",
                                 t0.elapsed().as_secs_f64(),
@@ -547,7 +548,7 @@ fn control_socket(e: &Env) -> Row {
     let exe = exe.to_str().unwrap();
     let run = e.p.c.nodes[0].run_dir.to_str().unwrap().to_string();
     let plain = as_nobody(&[exe, "status", "--run-dir", &run]);
-    let sock = e.p.c.nodes[0].run_dir.join(hbd::shell::proto::SOCKET_NAME);
+    let sock = e.p.c.nodes[0].run_dir.join(hbd::control::SOCKET_NAME);
     let mode = fs::metadata(&sock)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);
@@ -799,7 +800,7 @@ fn replay_old_generation(e: &mut Env) -> Row {
     e.p.start(0);
     let formed = wait_for(Duration::from_secs(10), || {
         let (sa, sb) = (e.p.c.status(0).ok()?, e.p.c.status(1).ok()?);
-        (sa.peer.state == "active" && sb.peer.state == "active").then_some(())
+        (sa.peer.state == NodeState::Active && sb.peer.state == NodeState::Active).then_some(())
     });
     sleep(Duration::from_millis(500));
     let holder1 =
@@ -826,7 +827,7 @@ fn replay_old_generation(e: &mut Env) -> Row {
     if !dropped.as_deref().is_some_and(|l| l.contains("generation")) {
         bad.push(format!("no old-generation drop logged: {log}"));
     }
-    if after.as_ref().map(|s| s.peer.state.as_str()) != Some("active") {
+    if after.as_ref().map(|s| &s.peer.state) != Some(&NodeState::Active) {
         bad.push(format!(
             "beta sees alpha {:?}",
             after.as_ref().map(|s| s.peer.state.clone())

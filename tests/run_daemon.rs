@@ -3,8 +3,9 @@
 //! tests live in tests/daemon*.rs.
 
 use hbd::config::{Auth, AuthKey, AuthMethod, Config, Medium, Secret};
+use hbd::control::{Request, Response};
+use hbd::core::HoldSet;
 use hbd::shell::daemon::{self, Prepared, RunOptions, Sig};
-use hbd::shell::proto::{Request, Response};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -81,9 +82,13 @@ fn free_udp_port() -> u16 {
 }
 
 fn ask(sock: &Path, req: &Request) -> Response {
+    ask_raw(sock, &serde_json::to_string(req).unwrap())
+}
+
+fn ask_raw(sock: &Path, request: &str) -> Response {
     let mut s = UnixStream::connect(sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut line = serde_json::to_string(req).unwrap();
+    let mut line = request.to_string();
     line.push('\n');
     s.write_all(line.as_bytes()).unwrap();
     let mut r = BufReader::new(s);
@@ -237,12 +242,8 @@ fn garbage_datagrams_are_counted_and_ignored() {
         ask(&r.sock, &Request::Status),
         Response::Status(_)
     ));
-    let bad = ask(
-        &r.sock,
-        &Request::Standby {
-            set: "sideways".into(),
-        },
-    );
+    // A set the protocol does not know is refused with the request quoted.
+    let bad = ask_raw(&r.sock, r#"{"cmd":"standby","set":"sideways"}"#);
     assert!(matches!(bad, Response::Error { message } if message.contains("sideways")));
     let sock = r.sock.clone();
     stop(r);
@@ -380,7 +381,7 @@ fn operator_command_the_core_refuses_is_an_error_on_the_socket() {
     let d = tempfile::tempdir().unwrap();
     let r = start_in_process(d.path(), free_udp_port());
     // The peer was never heard: there is nobody to go standby to.
-    match ask(&r.sock, &Request::Standby { set: "all".into() }) {
+    match ask(&r.sock, &Request::Standby { set: HoldSet::All }) {
         Response::Error { message } => assert!(message.contains("refused"), "{message}"),
         other => panic!("standby with no peer was not refused: {other:?}"),
     }

@@ -5,6 +5,7 @@
 //! heartbeat and socat; skips with the reason otherwise (fails under
 //! HBD_REQUIRE_LAB=1).
 
+use hbd::core::NodeState;
 use std::fs;
 use std::time::Duration;
 use testkit::hblab::{self, Impl, Pair, Setup, A, B};
@@ -61,7 +62,7 @@ fn converse(ucast: bool, serial: bool, hb_link: &str) {
     );
     assert!(
         wait_for(Duration::from_secs(10), || p.ns.status(B).is_some_and(
-            |r| { r.peer.state == "active" && r.links[0].up && r.links[0].received > 0 }
+            |r| { r.peer.state == NodeState::Active && r.links[0].up && r.links[0].received > 0 }
         )),
         "hbd never saw heartbeat active: {:?}\n{}",
         p.ns.status(B),

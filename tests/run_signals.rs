@@ -2,8 +2,9 @@
 //! SIGTERM shuts down gracefully (resources stopped right to left, exit 0), a
 //! second SIGTERM exits at once.
 
+use hbd::control::{StatusReport, SOCKET_NAME};
+use hbd::core::GroupState;
 use hbd::demo::cluster::Daemon;
-use hbd::shell::proto::{StatusReport, SOCKET_NAME};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::os::unix::fs::PermissionsExt;
@@ -170,7 +171,7 @@ fn sigterm_stops_resources_right_to_left_and_exits_0() {
     );
     assert!(wait_for(Duration::from_secs(5), || h.status().groups[0]
         .state
-        == "running"));
+        == GroupState::Running));
     let before = std::fs::read_to_string(&calls).unwrap();
     assert!(
         before.lines().all(|l| l.ends_with("HA_CURHOST=alpha")),
@@ -212,7 +213,7 @@ fn second_sigterm_exits_at_once() {
     let mut h = start(d.path());
     assert!(
         wait_for(Duration::from_secs(15), || h.status().groups[0].state
-            == "running"),
+            == GroupState::Running),
         "{}",
         h.log()
     );

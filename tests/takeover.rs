@@ -21,8 +21,9 @@
 //! Every test ends by dropping the lab and checking that no namespace, loop
 //! device, mount or process of it is left.
 
+use hbd::control::StatusReport;
+use hbd::core::{GroupState, NodeState, RscHold};
 use hbd::demo::cluster as dc;
-use hbd::shell::proto::StatusReport;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -445,17 +446,21 @@ impl Cluster {
 
     /// Node `i` reports the group running on itself, nothing in transition.
     fn runs_here(&self, r: &StatusReport, i: usize) -> bool {
-        r.rsc_hold != "transition"
+        r.rsc_hold != RscHold::Transition
             && r.groups.iter().any(|g| {
-                g.key == self.key && g.state == "running" && g.owner.as_deref() == Some(NAMES[i])
+                g.key == self.key
+                    && g.state == GroupState::Running
+                    && g.owner.as_deref() == Some(NAMES[i])
             })
     }
 
     /// Node `i` reports the group running on its peer, nothing in transition.
     fn peer_runs(&self, r: &StatusReport, i: usize) -> bool {
-        r.rsc_hold != "transition"
+        r.rsc_hold != RscHold::Transition
             && r.groups.iter().any(|g| {
-                g.key == self.key && g.state == "peer" && g.owner.as_deref() == Some(NAMES[1 - i])
+                g.key == self.key
+                    && g.state == GroupState::Peer
+                    && g.owner.as_deref() == Some(NAMES[1 - i])
             })
     }
 
@@ -667,7 +672,7 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
     let crash_done = crash.elapsed();
 
     let took = c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
-        r.peer.state == "dead" && c.runs_here(r, 1)
+        r.peer.state == NodeState::Dead && c.runs_here(r, 1)
     });
     // Promptly: the entry must already show nodeb, long before any ARP
     // timer of the client could have fired (30 s, see build()).
@@ -948,7 +953,7 @@ fn heartbeat_resource_scripts_move_under_hbd() {
     c.wait_past_dt_boost(0);
     c.crash(0);
     c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
-        r.peer.state == "dead" && c.runs_here(r, 1)
+        r.peer.state == NodeState::Dead && c.runs_here(r, 1)
     });
     let after = wait_for(Duration::from_secs(2), || {
         c.client().neigh(FLOAT).filter(|(m, _)| *m == mac_b)
@@ -1084,7 +1089,7 @@ fn cutting_one_heartbeat_path_moves_nothing() {
         while Instant::now() < until {
             for (i, name) in NAMES.iter().enumerate() {
                 let r = c.status(i).expect("status");
-                assert_eq!(r.peer.state, "active", "{name}: {cut} cut: {r:#?}");
+                assert_eq!(r.peer.state, NodeState::Active, "{name}: {cut} cut: {r:#?}");
                 let ok = if i == 0 {
                     c.runs_here(&r, 0)
                 } else {

@@ -7,6 +7,7 @@ use hbd::core::{
     Action, Command, DropReason, Event, GroupId, HoldSet, Input, LinkId, Node, NodeParams, Output,
     StepOutcome,
 };
+use hbd::core::{GroupState, NodeState, RscHold};
 use hbd::time::{t, Duration, Instant};
 use hbd::wire::Message;
 use std::path::PathBuf;
@@ -302,8 +303,8 @@ fn comm_up_sends_active_status_and_starting() {
     let s = sends(&o);
     assert_eq!(s[0].get("st"), Some("active"));
     assert_eq!(protocol(&o), ["t=starting"]);
-    assert_eq!(n.node.status().local.state, "active");
-    assert_eq!(n.node.status().rsc_hold, "transition");
+    assert_eq!(n.node.status().local.state, NodeState::Active);
+    assert_eq!(n.node.status().rsc_hold, RscHold::Transition);
     // RQSTDELAY: 10 s after comm-up the deadlock breaker fires.
     let o = n.live_until(10_000);
     assert!(protocol(&o).is_empty());
@@ -344,9 +345,9 @@ fn startup_negotiation_with_stable_peer_acquires_local_groups() {
         ]
     );
     let st = n.node.status();
-    assert_eq!(st.rsc_hold, "local");
-    assert_eq!(st.groups[0].state, "running");
-    assert_eq!(st.groups[1].state, "peer");
+    assert_eq!(st.rsc_hold, RscHold::Local);
+    assert_eq!(st.groups[0].state, GroupState::Running);
+    assert_eq!(st.groups[1].state, GroupState::Peer);
     assert_eq!(st.groups[1].owner.as_deref(), Some("nodeb"));
 }
 
@@ -423,8 +424,8 @@ fn deadtime_declares_peer_dead() {
         node: "nodeb".into()
     }));
     let st = n.node.status();
-    assert_eq!(st.peer.state, "dead");
-    assert_eq!(st.rsc_hold, "all");
+    assert_eq!(st.peer.state, NodeState::Dead);
+    assert_eq!(st.rsc_hold, RscHold::All);
     assert!(st.links.iter().all(|l| !l.up));
 }
 
@@ -451,7 +452,7 @@ fn link_dies_on_its_own_silence() {
     }
     let st = n.node.status();
     assert!(st.links[0].up && !st.links[1].up);
-    assert_eq!(st.peer.state, "active");
+    assert_eq!(st.peer.state, NodeState::Active);
 }
 
 #[test]
@@ -469,7 +470,7 @@ fn warntime_reports_late_heartbeat() {
     let st = n.node.status();
     assert_eq!(st.late_heartbeats, 1);
     assert_eq!(st.links[0].late, 1);
-    assert_eq!(st.peer.state, "active");
+    assert_eq!(st.peer.state, NodeState::Active);
 }
 
 #[test]
@@ -539,7 +540,7 @@ fn initdead_governs_startup() {
             (1, 0, Action::Start)
         ]
     );
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
 }
 
 /// A peer declared dead at initdead, never heard, that starts later is a first
@@ -554,7 +555,7 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
     assert!(events(&o)
         .iter()
         .any(|e| matches!(e, Event::PeerDead { .. })));
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
     let mut o = n.peer_status(21_000);
     o.extend(n.peer_status(21_100));
     o.extend(n.peer_says(21_200, "starting", &[]));
@@ -565,7 +566,7 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
         "{:?}",
         events(&o)
     );
-    assert_eq!(n.node.status().peer.state, "active");
+    assert_eq!(n.node.status().peer.state, NodeState::Active);
     // Our holdings, marked `heal` in case the peer ran all along behind a
     // one-way link (the home-node rule then settles it), then the answer to
     // its `starting`.
@@ -646,7 +647,7 @@ fn auto_failback_off_keeps_resources() {
         .iter()
         .chain(protocol(&o2).iter())
         .any(|m| m.starts_with("t=ask_resources")));
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
 }
 
 #[test]
@@ -678,7 +679,7 @@ fn auto_failback_on_returns_resources() {
             "t=resource rsc_hold=local rtype=full isstable=1"
         ]
     );
-    assert_eq!(n.node.status().groups[1].state, "stopped");
+    assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
 }
 
 #[test]
@@ -701,7 +702,7 @@ fn standby_foreign_releases_peer_groups() {
             "t=resource rsc_hold=local rtype=full isstable=1"
         ]
     );
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
 }
 
 #[test]
@@ -770,7 +771,7 @@ fn takeover_all_acquires_everything() {
     );
     let o = n.finish_steps(o);
     assert_eq!(steps(&o), [(1, 0, Action::Status), (1, 0, Action::Start)]);
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
 }
 
 #[test]
@@ -956,7 +957,7 @@ fn failed_stop_never_offered_to_peer() {
         !protocol(&all).iter().any(|m| m.contains("info=done")),
         "never offered"
     );
-    assert_eq!(n.node.status().groups[0].state, "failed");
+    assert_eq!(n.node.status().groups[0].state, GroupState::Failed);
     // A later shutdown does not tell the peer to take over either.
     let o = n.at(20_000, Input::Command(Command::Shutdown));
     let o = n.finish_steps(o);
@@ -1245,7 +1246,7 @@ fn healed_partition_one_releases() {
     let mut n = stable_pair(AutoFailback::On);
     let o = n.tick_until(12_000, 1000);
     n.finish_steps(o);
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
     // The peer, same generation, is heard again: it also ran everything.
     let o = n.peer_status(15_000);
     assert!(events(&o).contains(&Event::PartitionHealed {
@@ -1276,7 +1277,7 @@ fn healed_partition_one_releases() {
     }));
     let o = n.finish_steps(o);
     assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
 }
 
 #[test]
@@ -1310,7 +1311,7 @@ fn self_declared_death_is_not_believed() {
         node: "nodeb".into()
     }));
     assert!(steps(&o).is_empty());
-    assert_eq!(n.node.status().peer.state, "active");
+    assert_eq!(n.node.status().peer.state, NodeState::Active);
 }
 
 #[test]
@@ -1396,7 +1397,7 @@ fn legacy_peer_taking_its_home_group_unasked_makes_us_release_it() {
     assert!(events(&o)
         .iter()
         .any(|e| matches!(e, Event::PeerDead { .. })));
-    assert_eq!(n.node.status().groups[1].state, "running");
+    assert_eq!(n.node.status().groups[1].state, GroupState::Running);
     n.peer_status(21_000);
     let o = n.peer_says(
         21_100,
@@ -1414,8 +1415,8 @@ fn legacy_peer_taking_its_home_group_unasked_makes_us_release_it() {
     }));
     let o = n.finish_steps(o);
     assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
-    assert_eq!(n.node.status().groups[1].state, "stopped");
-    assert_eq!(n.node.status().groups[0].state, "running");
+    assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Running);
     // The peer taking one of OUR home groups unasked is left to ip-request.
     let o = n.peer_says(
         21_200,
@@ -1617,8 +1618,8 @@ fn rsc_hold_reads_transition_while_steps_run() {
         &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
     );
     let st = n.node.status();
-    assert_eq!(st.rsc_hold, "transition");
-    assert_eq!(st.groups[0].state, "starting");
+    assert_eq!(st.rsc_hold, RscHold::Transition);
+    assert_eq!(st.groups[0].state, GroupState::Starting);
 }
 
 #[test]
@@ -1656,12 +1657,12 @@ fn legacy_healed_partition_releases_foreign_and_asks_for_home() {
     let o = n.tick_until(11_000, 1000);
     let o = n.finish_steps(o);
     assert_eq!(protocol(&o)[0], "t=stonith node=nodeb result=n_stnth");
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
     let o = n.peer_status(14_000);
     let o = n.finish_steps(o);
     assert_eq!(protocol(&o), ["t=ip-request ipaddr=IPaddr::192.0.2.10"]);
     assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
 }
 
 #[test]
@@ -1721,7 +1722,7 @@ fn restarted_peer_loses_what_it_was_taking() {
         &[("rsc_hold", "local"), ("info", "other")],
     );
     n.finish_steps(o);
-    assert_eq!(n.node.status().groups[0].state, "stopped");
+    assert_eq!(n.node.status().groups[0].state, GroupState::Stopped);
     n.peer = Peer {
         seq: 0,
         gen: PEER_GEN + 1,
@@ -1781,7 +1782,7 @@ fn fence_hook_runs_before_takeover() {
     // Nothing of the peer's is touched, and no stonith result yet.
     assert!(steps(&o).is_empty());
     assert!(protocol(&o).is_empty());
-    assert_eq!(n.node.status().rsc_hold, "transition");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Transition);
     // However long the hook takes: still nothing.
     let o = n.tick_until(40_000, 1000);
     assert!(steps(&o).is_empty() && fences(&o).is_empty());
@@ -1805,7 +1806,7 @@ fn fence_hook_runs_before_takeover() {
         protocol(&o)[1..],
         ["t=resource rsc_hold=foreign info=mach_down"]
     );
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
 }
 
 #[test]
@@ -1897,7 +1898,7 @@ fn no_fence_after_clean_shutdone() {
             "t=resource rsc_hold=foreign info=mach_down"
         ]
     );
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
 }
 
 #[test]
@@ -1988,7 +1989,7 @@ fn uplink_pair() -> T {
 #[test]
 fn uplink_loss_moves_resources_to_node_with_more_ping_nodes() {
     let mut n = uplink_pair();
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
     let o = n.at(
         3000,
         Input::PingNode {
@@ -2021,7 +2022,7 @@ fn uplink_loss_moves_resources_to_node_with_more_ping_nodes() {
     let o = n.finish_steps(o);
     assert_eq!(steps(&o), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
     assert!(protocol(&o).contains(&"t=ask_resources rsc_hold=all info=done".to_string()));
-    assert_eq!(n.node.status().rsc_hold, "none");
+    assert_eq!(n.node.status().rsc_hold, RscHold::None);
 }
 
 #[test]
@@ -2070,7 +2071,7 @@ fn equal_ping_counts_change_nothing() {
     assert!(!protocol(&o)
         .iter()
         .any(|m| m.starts_with("t=ask_resources")));
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
 }
 
 #[test]
@@ -2191,7 +2192,7 @@ fn peer_restarting_during_a_pending_fence_gives_our_home_groups_back() {
         &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
     );
     n.finish_steps(o);
-    assert_eq!(n.node.status().rsc_hold, "none");
+    assert_eq!(n.node.status().rsc_hold, RscHold::None);
     n.peer_status(1500);
     let o = n.tick_until(12_000, 500);
     assert_eq!(fences(&o).len(), 1);
@@ -2205,7 +2206,7 @@ fn peer_restarting_during_a_pending_fence_gives_our_home_groups_back() {
     }));
     assert_eq!(steps(&o), [(0, 0, Action::Status)]);
     n.finish_steps(o);
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
 }
 
 #[test]
@@ -2233,7 +2234,7 @@ fn peer_that_ran_all_along_behind_a_one_way_link_is_settled_by_home_node_rule() 
     n.drain();
     let o = n.tick_until(20_000, 1000);
     n.finish_steps(o);
-    assert_eq!(n.node.status().rsc_hold, "all");
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
     let o = n.peer_status(21_000);
     assert!(
         protocol(&o).contains(&"t=resource rsc_hold=all rtype=full isstable=1 info=heal".into())
@@ -2248,5 +2249,5 @@ fn peer_that_ran_all_along_behind_a_one_way_link_is_settled_by_home_node_rule() 
     }));
     let o = n.finish_steps(o);
     assert_eq!(steps(&o), [(1, 0, Action::Stop)]);
-    assert_eq!(n.node.status().rsc_hold, "local");
+    assert_eq!(n.node.status().rsc_hold, RscHold::Local);
 }

@@ -7,10 +7,10 @@
 //! stopped by a real resource.d script. Only processes this command started are
 //! killed, by PID.
 
-use super::control::{human_ms, render_status};
+use super::control::render::{human_ms, render_status};
+use hbd::control::StatusReport;
 use hbd::demo::cluster::{self as dc, Cluster, Daemon, Spec, NAMES};
 use hbd::demo::pty::PtyRelay;
-use hbd::shell::proto::StatusReport;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -420,7 +420,7 @@ fn narrate(
     dc::wait_for(limit, Duration::from_millis(10), || {
         if detected.is_none() {
             if let Ok(b) = c.status(1) {
-                if b.peer.state == "dead" {
+                if b.peer.state == hbd::core::NodeState::Dead {
                     detected = Some(killed_at.elapsed());
                     // The dead timer runs from alpha's last heartbeat, which
                     // may precede the kill by up to one keepalive.
@@ -548,7 +548,7 @@ mod tests {
             events: Vec::new(),
         };
         let r = StatusReport {
-            recent: vec![hbd::shell::proto::TransitionReport {
+            recent: vec![hbd::control::TransitionReport {
                 ms_ago: 4_000,
                 text: "beta: declared dead".into(),
             }],

@@ -293,15 +293,6 @@ impl Event {
     }
 }
 
-pub fn hold_name(h: HoldSet) -> &'static str {
-    match h {
-        HoldSet::None => "none",
-        HoldSet::Local => "local",
-        HoldSet::Foreign => "foreign",
-        HoldSet::All => "all",
-    }
-}
-
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Event::*;
@@ -427,13 +418,13 @@ impl fmt::Display for Event {
                 "{node} reaches {peer} ping node(s), we reach {local}"
             ),
             PeerShutdown { node } => write!(f, "received shutdown notice from '{node}'"),
-            StandbyStarted { set } => write!(f, "going standby [{}]", hold_name(*set)),
+            StandbyStarted { set } => write!(f, "going standby [{}]", set),
             PeerWantsStandby { node, set } => {
-                write!(f, "{node} wants to go standby [{}]", hold_name(*set))
+                write!(f, "{node} wants to go standby [{}]", set)
             }
-            StandbyDone { set } => write!(f, "standby [{}] released", hold_name(*set)),
+            StandbyDone { set } => write!(f, "standby [{}] released", set),
             StandbyAcquired { set } => {
-                write!(f, "standby resource acquisition done [{}]", hold_name(*set))
+                write!(f, "standby resource acquisition done [{}]", set)
             }
             StandbyCancelled { reason } => write!(f, "standby cancelled: {reason}"),
             AutoFailback => f.write_str("auto failback: giving foreign groups back to their home node"),

@@ -6,11 +6,12 @@
 #![forbid(unsafe_code)]
 
 use crate::config::{AutoFailback, Config, StopFailurePolicy};
-use crate::core::events::{hold_name, DropReason, Event};
+use crate::core::events::{DropReason, Event};
 use crate::core::rng::Rng;
 use crate::core::{
-    Action, Command, GapHistogram, GroupId, GroupStatus, HoldSet, Input, LinkId, LinkStatus,
-    NodeParams, NodeStatus, Output, Status, Step, StepId, StepOutcome,
+    Action, Command, GapHistogram, GroupId, GroupState, GroupStatus, HoldSet, Input, LinkId,
+    LinkStatus, NodeParams, NodeState, NodeStatus, Output, RscHold, Status, Step, StepId,
+    StepOutcome,
 };
 use crate::time::{Duration, Instant};
 use crate::wire::Message;
@@ -54,6 +55,14 @@ impl LocalState {
             LocalState::Init => "init",
             LocalState::Up => "up",
             LocalState::Active => "active",
+        }
+    }
+
+    fn node_state(self) -> NodeState {
+        match self {
+            LocalState::Init => NodeState::Init,
+            LocalState::Up => NodeState::Up,
+            LocalState::Active => NodeState::Active,
         }
     }
 }
@@ -261,43 +270,6 @@ pub struct Machine {
     giveup_at: Option<Instant>,
 }
 
-fn hold_from(local: bool, foreign: bool) -> HoldSet {
-    match (local, foreign) {
-        (false, false) => HoldSet::None,
-        (true, false) => HoldSet::Local,
-        (false, true) => HoldSet::Foreign,
-        (true, true) => HoldSet::All,
-    }
-}
-
-fn hold_has(h: HoldSet, local: bool) -> bool {
-    match h {
-        HoldSet::None => false,
-        HoldSet::All => true,
-        HoldSet::Local => local,
-        HoldSet::Foreign => !local,
-    }
-}
-
-/// The same set seen from the other node.
-pub fn invert(h: HoldSet) -> HoldSet {
-    match h {
-        HoldSet::Local => HoldSet::Foreign,
-        HoldSet::Foreign => HoldSet::Local,
-        other => other,
-    }
-}
-
-fn parse_hold(s: Option<&str>) -> Option<HoldSet> {
-    Some(match s? {
-        "none" => HoldSet::None,
-        "local" => HoldSet::Local,
-        "foreign" => HoldSet::Foreign,
-        "all" => HoldSet::All,
-        _ => return None,
-    })
-}
-
 impl Machine {
     pub fn new(p: NodeParams, now: Instant) -> Machine {
         let cfg = p.config;
@@ -498,7 +470,7 @@ impl Machine {
                 }
             }
         }
-        hold_from(l, f)
+        HoldSet::from_parts(l, f)
     }
 
     fn is_stable(&self) -> bool {
@@ -511,7 +483,7 @@ impl Machine {
 
     fn send_resource(&mut self, now: Instant, hold: HoldSet, stable: bool, info: Option<&str>) {
         let mut m = Message::with_type("resource");
-        m.add("rsc_hold", hold_name(hold));
+        m.add("rsc_hold", hold.word());
         m.add("rtype", "full");
         m.add("isstable", if stable { "1" } else { "0" });
         self.announced_stable = stable;
@@ -709,7 +681,7 @@ impl Machine {
                     self.healing = true;
                     let (l, f) = self.held_or_queued();
                     let stable = self.is_stable();
-                    self.send_resource(now, hold_from(l, f), stable, Some("heal"));
+                    self.send_resource(now, HoldSet::from_parts(l, f), stable, Some("heal"));
                 }
             }
         }
@@ -970,7 +942,7 @@ impl Machine {
             self.healing = true;
             let (l, f) = self.held_or_queued();
             let stable = self.is_stable();
-            self.send_resource(now, hold_from(l, f), stable, Some("heal"));
+            self.send_resource(now, HoldSet::from_parts(l, f), stable, Some("heal"));
         } else {
             // Legacy has no holdings messages. A live peer always runs its home
             // groups (legacy fails back), so we release our foreign copies and
@@ -1473,7 +1445,7 @@ impl Machine {
 
     fn group_ids(&self, set: HoldSet) -> Vec<GroupId> {
         (0..self.groups.len())
-            .filter(|&i| hold_has(set, self.groups[i].local))
+            .filter(|&i| set.has(self.groups[i].local))
             .map(GroupId)
             .collect()
     }
@@ -1513,9 +1485,11 @@ impl Machine {
             "hb_takeover" => {
                 let set = match msg.get("rsc_hold") {
                     Some("failback") => HoldSet::All, // §9.14 quirk, reproduced
-                    other => parse_hold(other).unwrap_or(HoldSet::All),
+                    other => other
+                        .and_then(|w| w.parse::<HoldSet>().ok())
+                        .unwrap_or(HoldSet::All),
                 };
-                self.begin_standby(now, invert(set), "hb_takeover from peer");
+                self.begin_standby(now, set.invert(), "hb_takeover from peer");
             }
             "ip-request" => self.handle_ip_request(msg),
             "num_ping_nodes" => self.handle_num_ping(now, msg),
@@ -1563,17 +1537,17 @@ impl Machine {
             return;
         }
         self.peer.last_resource_seq = seq;
-        let Some(h) = parse_hold(msg.get("rsc_hold")) else {
+        let Some(h) = msg.get("rsc_hold").and_then(|w| w.parse::<HoldSet>().ok()) else {
             return;
         };
         if msg.get("rtype") == Some("full") {
             self.peer.hold = h;
         } else {
             let (l, f) = (
-                hold_has(self.peer.hold, true) || hold_has(h, true),
-                hold_has(self.peer.hold, false) || hold_has(h, false),
+                self.peer.hold.has(true) || h.has(true),
+                self.peer.hold.has(false) || h.has(false),
             );
-            self.peer.hold = hold_from(l, f);
+            self.peer.hold = HoldSet::from_parts(l, f);
         }
         let node = self.peer.name.clone();
         match msg.get("isstable") {
@@ -1596,7 +1570,7 @@ impl Machine {
             // The peer is stable: take our local groups unless it holds them (§6.5).
             self.rstate = RscState::Stable;
             self.rqst_deadline = None;
-            if hold_has(self.peer.hold, false) {
+            if self.peer.hold.has(false) {
                 self.event(Event::AcquisitionComplete {
                     reason: "none".into(),
                 });
@@ -1641,7 +1615,7 @@ impl Machine {
         let conflict: Vec<GroupId> = (0..self.groups.len())
             .filter(|&i| {
                 let g = &self.groups[i];
-                g.state == GState::Running && hold_has(self.peer.hold, !g.local)
+                g.state == GState::Running && self.peer.hold.has(!g.local)
             })
             .map(GroupId)
             .collect();
@@ -1656,8 +1630,8 @@ impl Machine {
     }
 
     fn resolve_overlap_because(&mut self, now: Instant, why: &str) {
-        let peer_has_its_local = hold_has(self.peer.hold, true);
-        let peer_has_our_local = hold_has(self.peer.hold, false);
+        let peer_has_its_local = self.peer.hold.has(true);
+        let peer_has_our_local = self.peer.hold.has(false);
         for i in 0..self.groups.len() {
             let g = GroupId(i);
             if !self.holds_or_will(g) || self.groups[i].state == GState::Failed {
@@ -1737,7 +1711,10 @@ impl Machine {
         if !self.nice_failback() {
             return;
         }
-        let set = parse_hold(msg.get("rsc_hold")).unwrap_or(HoldSet::All);
+        let set = msg
+            .get("rsc_hold")
+            .and_then(|w| w.parse::<HoldSet>().ok())
+            .unwrap_or(HoldSet::All);
         let node = self.peer.name.clone();
         match msg.get("info") {
             Some("me") => {
@@ -1748,7 +1725,7 @@ impl Machine {
                 }
                 self.event(Event::PeerWantsStandby { node, set });
                 let mut m = Message::with_type("ask_resources");
-                m.add("rsc_hold", hold_name(set));
+                m.add("rsc_hold", set.word());
                 m.add("info", "other");
                 self.send(now, m);
                 self.standby = Some(Standby {
@@ -1780,7 +1757,7 @@ impl Machine {
                         }
                     }
                 }
-                self.send_resource(now, hold_from(l, f), false, Some("standby"));
+                self.send_resource(now, HoldSet::from_parts(l, f), false, Some("standby"));
                 let held: Vec<GroupId> = ids
                     .into_iter()
                     .filter(|g| self.groups[g.0].state != GState::Stopped)
@@ -1804,13 +1781,13 @@ impl Machine {
                 // The peer has released `set`: its holdings shrink now, and an
                 // older `resource` from before the release must not count.
                 let (l, f) = (
-                    hold_has(self.peer.hold, true) && !hold_has(set, true),
-                    hold_has(self.peer.hold, false) && !hold_has(set, false),
+                    self.peer.hold.has(true) && !set.has(true),
+                    self.peer.hold.has(false) && !set.has(false),
                 );
-                self.peer.hold = hold_from(l, f);
+                self.peer.hold = HoldSet::from_parts(l, f);
                 self.peer.last_resource_seq = self.peer.last_resource_seq.max(seq);
                 // The requester's set seen from here.
-                let ids = self.group_ids(invert(set));
+                let ids = self.group_ids(set.invert());
                 for &g in &ids {
                     self.groups[g.0].start_failed = false;
                 }
@@ -1835,7 +1812,7 @@ impl Machine {
         };
         if let Some(r) = refuse {
             return self.event(Event::CommandRefused {
-                command: format!("standby {} ({why})", hold_name(set)),
+                command: format!("standby {} ({why})", set.word()),
                 reason: r.into(),
             });
         }
@@ -1844,9 +1821,9 @@ impl Machine {
             self.announce(now, None);
         }
         self.event(Event::StandbyStarted { set });
-        self.note(now, format!("standby {} ({why})", hold_name(set)));
+        self.note(now, format!("standby {} ({why})", set.word()));
         let mut m = Message::with_type("ask_resources");
-        m.add("rsc_hold", hold_name(set));
+        m.add("rsc_hold", set.word());
         m.add("info", "me");
         self.send(now, m);
         self.standby = Some(Standby {
@@ -1900,7 +1877,7 @@ impl Machine {
             Command::Takeover(set) => {
                 if !self.nice_failback() || self.peer.dead || !self.comm_up || self.shutting_down {
                     return self.event(Event::CommandRefused {
-                        command: format!("takeover {}", hold_name(set)),
+                        command: format!("takeover {}", set.word()),
                         reason: "needs auto_failback on|off and a live peer".into(),
                     });
                 }
@@ -1911,7 +1888,7 @@ impl Machine {
                     self.groups[g.0].start_failed = false;
                 }
                 let mut m = Message::with_type("hb_takeover");
-                m.add("rsc_hold", hold_name(set));
+                m.add("rsc_hold", set.word());
                 self.send(now, m);
             }
             Command::Shutdown => {
@@ -2044,7 +2021,7 @@ impl Machine {
                 if matches!(self.rstate, RscState::Starting | RscState::BothStarting) {
                     // The deadlock breaker (§6.5).
                     self.rstate = RscState::Stable;
-                    if hold_has(self.peer.hold, false) {
+                    if self.peer.hold.has(false) {
                         self.event(Event::AcquisitionComplete {
                             reason: "none".into(),
                         });
@@ -2291,7 +2268,7 @@ impl Machine {
                     return;
                 }
                 let mut m = Message::with_type("ask_resources");
-                m.add("rsc_hold", hold_name(set));
+                m.add("rsc_hold", set.word());
                 m.add("info", "done");
                 self.send(now, m);
                 if set != HoldSet::Local {
@@ -2307,7 +2284,7 @@ impl Machine {
                 // Groups the peer handed over on purpose are not failed back.
                 self.failback_pending = false;
                 let mut m = Message::with_type("ask_resources");
-                m.add("rsc_hold", hold_name(set));
+                m.add("rsc_hold", set.word());
                 m.add("info", "done");
                 self.send(now, m);
                 self.event(Event::StandbyAcquired { set });
@@ -2496,9 +2473,9 @@ impl Machine {
 
     pub fn status(&self) -> Status {
         let peer_state = if self.peer.dead {
-            "dead".to_string()
+            NodeState::Dead
         } else {
-            self.peer.state.clone()
+            NodeState::from(self.peer.state.as_str())
         };
         let groups = self
             .cfg
@@ -2506,27 +2483,27 @@ impl Machine {
             .iter()
             .zip(&self.groups)
             .map(|(cg, g)| {
-                let peer_has = !self.peer.dead && hold_has(self.peer.hold, !g.local);
+                let peer_has = !self.peer.dead && self.peer.hold.has(!g.local);
                 let (owner, state) = match g.state {
-                    GState::Stopped if peer_has => (Some(self.peer.name.clone()), "peer"),
-                    GState::Stopped => (None, "stopped"),
-                    GState::Starting => (Some(self.local.clone()), "starting"),
-                    GState::Running => (Some(self.local.clone()), "running"),
-                    GState::Stopping => (Some(self.local.clone()), "stopping"),
-                    GState::Failed => (Some(self.local.clone()), "failed"),
+                    GState::Stopped if peer_has => (Some(self.peer.name.clone()), GroupState::Peer),
+                    GState::Stopped => (None, GroupState::Stopped),
+                    GState::Starting => (Some(self.local.clone()), GroupState::Starting),
+                    GState::Running => (Some(self.local.clone()), GroupState::Running),
+                    GState::Stopping => (Some(self.local.clone()), GroupState::Stopping),
+                    GState::Failed => (Some(self.local.clone()), GroupState::Failed),
                 };
                 GroupStatus {
                     key: cg.key(),
                     home: cg.home.clone(),
                     owner,
-                    state: state.into(),
+                    state,
                 }
             })
             .collect();
         Status {
             local: NodeStatus {
                 name: self.local.clone(),
-                state: self.state.name().into(),
+                state: self.state.node_state(),
                 generation: Some(self.generation),
                 last_heard: None,
             },
@@ -2548,9 +2525,9 @@ impl Machine {
                 .collect(),
             groups,
             rsc_hold: if self.is_stable() {
-                hold_name(self.my_hold()).into()
+                self.my_hold().into()
             } else {
-                "transition".into()
+                RscHold::Transition
             },
             recent: self.recent.iter().cloned().collect(),
             late_heartbeats: self.late_heartbeats,

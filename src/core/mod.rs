@@ -15,11 +15,14 @@ use crate::time::{Duration, Instant};
 use crate::wire::Message;
 
 mod events;
+mod hold;
 mod machine;
 mod rng;
+mod status;
 
 pub use events::{DropReason, Event};
-pub use machine::invert;
+pub use hold::{BadHoldSet, HoldSet};
+pub use status::{GroupState, NodeState, RscHold};
 
 /// Index of a link in `Config::media` order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,16 +31,6 @@ pub struct LinkId(pub usize);
 /// Index of a resource group in `haresources` order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId(pub usize);
-
-/// A set of groups as heartbeat's `rsc_hold` names them, from the point of
-/// view of the node that says it: `local` = groups whose home is that node.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum HoldSet {
-    None,
-    Local,
-    Foreign,
-    All,
-}
 
 /// An operator's request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,8 +158,8 @@ pub struct Status {
     /// The peer's liveness on each configured link, in `Config::media` order.
     pub links: Vec<LinkStatus>,
     pub groups: Vec<GroupStatus>,
-    /// `none`, `local`, `foreign`, `all` or `transition` (`cl_status rscstatus`).
-    pub rsc_hold: String,
+    /// What this node holds, or `transition` (`cl_status rscstatus`).
+    pub rsc_hold: RscHold,
     /// The last transitions, oldest first, with why (at most 32).
     pub recent: Vec<(Instant, String)>,
     pub late_heartbeats: u64,
@@ -237,8 +230,7 @@ impl GapHistogram {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeStatus {
     pub name: String,
-    /// `init`, `up`, `active` or `dead` (heartbeat's words).
-    pub state: String,
+    pub state: NodeState,
     pub generation: Option<u64>,
     pub last_heard: Option<Instant>,
 }
@@ -258,8 +250,7 @@ pub struct GroupStatus {
     pub home: String,
     /// The node believed to hold it (None: nobody).
     pub owner: Option<String>,
-    /// `stopped`, `starting`, `running`, `stopping`, `failed` or `peer`.
-    pub state: String,
+    pub state: GroupState,
 }
 
 /// One node's core. See the module docs for how the shell drives it.

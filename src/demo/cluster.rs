@@ -7,14 +7,15 @@
 //! `loopback::Pair`) drive the same cluster, so what the demo shows is what
 //! they test.
 
-use crate::shell::proto::{Request, Response, StatusReport, SOCKET_NAME};
+use crate::control::client::fetch_status;
+use crate::control::StatusReport;
+use crate::core::{GroupState, NodeState, RscHold};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -401,24 +402,10 @@ impl Drop for Daemon {
     }
 }
 
-/// One status request to the daemon whose run dir is `run_dir`.
+/// One status request to the daemon whose run dir is `run_dir`; the error says
+/// why there is no status, for a "still waiting because" line.
 pub fn status(run_dir: &Path) -> Result<StatusReport, String> {
-    let path = run_dir.join(SOCKET_NAME);
-    let s = UnixStream::connect(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    let mut line = serde_json::to_string(&Request::Status).unwrap();
-    line.push('\n');
-    (&s).write_all(line.as_bytes()).map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    BufReader::new(&s)
-        .read_line(&mut answer)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    match serde_json::from_str(&answer) {
-        Ok(Response::Status(r)) => Ok(r),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(format!("not the protocol: {e}: {answer:?}")),
-    }
+    fetch_status(run_dir, Duration::from_secs(2)).map_err(|e| e.to_string())
 }
 
 pub fn probe(port: u16) -> Option<String> {
@@ -452,7 +439,9 @@ pub fn wait_for<T>(
 
 /// Whether node `report` is fully up: both nodes active, stable holdings.
 pub fn both_active(r: &StatusReport) -> bool {
-    r.local.state == "active" && r.peer.state == "active" && r.rsc_hold != "transition"
+    r.local.state == NodeState::Active
+        && r.peer.state == NodeState::Active
+        && r.rsc_hold != RscHold::Transition
 }
 
 /// The owner of group `key` if it runs there, per this report.
@@ -460,6 +449,6 @@ pub fn running_on(r: &StatusReport, key: &str) -> Option<String> {
     r.groups
         .iter()
         .find(|g| g.key == key)
-        .filter(|g| g.state == "running" || g.state == "peer")
+        .filter(|g| matches!(g.state, GroupState::Running | GroupState::Peer))
         .and_then(|g| g.owner.clone())
 }

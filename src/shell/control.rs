@@ -1,10 +1,10 @@
 //! The control socket server: `<run-dir>/hbd.sock`, mode 0600, one JSON request
-//! per line and one JSON response per line (see [`super::proto`]). Only root and
+//! per line and one JSON response per line (see [`crate::control::proto`]). Only root and
 //! the daemon's own user may talk to it (checked with SO_PEERCRED: the socket's
 //! mode alone would trust whoever can reach the directory).
 
-use super::link::LoopEvent;
-use super::proto::{Request, Response};
+use super::inbox::LoopEvent;
+use crate::control::{Request, Response};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -222,7 +222,7 @@ mod tests {
             );
             let e: Response = serde_json::from_str(&out[1]).unwrap();
             assert!(matches!(e, Response::Error { message } if message.contains("not json")));
-            assert!(out[2].contains("local"), "{}", out[2]);
+            assert!(out[2].contains("Local"), "{}", out[2]);
         });
     }
 

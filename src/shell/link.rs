@@ -1,77 +1,22 @@
 //! Links: one per `Config::media` entry (LinkId = index). UDP media become a
 //! bound socket plus a receive task; serial media a [`super::serial::SerialTask`].
-//! Every task reports to the daemon loop through one channel of [`LoopEvent`]s.
+//! Every task reports to the daemon loop through its inbox ([`LoopEvent`]).
 
+use super::inbox::{LinkCounters, LoopEvent};
+use super::logging::RateLimiter;
 use crate::config::{Config, Medium};
-use crate::core::{StepId, StepOutcome};
-use crate::shell::proto::{Request, Response};
+use crate::core::LinkId;
+use crate::time::{Duration, Instant};
+use crate::wire::{self, Rejection, Transport};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// Per-link counters, shared between the loop and the link's task.
-#[derive(Debug, Default)]
-pub struct LinkCounters {
-    pub sent: AtomicU64,
-    pub received: AtomicU64,
-    pub bad_auth: AtomicU64,
-    pub malformed: AtomicU64,
-    pub errors: AtomicU64,
-}
-
-impl LinkCounters {
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
-}
-
-/// Everything that wakes the daemon loop apart from timers and signals.
-#[derive(Debug)]
-pub enum LoopEvent {
-    /// Bytes of one datagram or one serial frame. `epoch` tells events of links
-    /// replaced by a reload from the current ones.
-    Packet {
-        link: usize,
-        epoch: u64,
-        bytes: Vec<u8>,
-        from: Option<SocketAddr>,
-    },
-    /// A serial frame the framer threw away (half frame, oversized).
-    Dropped {
-        link: usize,
-        epoch: u64,
-        why: String,
-    },
-    Transport {
-        link: usize,
-        epoch: u64,
-        up: bool,
-    },
-    StepDone {
-        id: StepId,
-        outcome: StepOutcome,
-    },
-    /// A ping node became reachable or unreachable.
-    PingNode {
-        index: usize,
-        up: bool,
-    },
-    /// A fence for the core's `Output::Fence` finished.
-    FenceDone {
-        node: String,
-        ok: bool,
-    },
-    Control {
-        req: Request,
-        reply: oneshot::Sender<Response>,
-    },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -485,6 +430,236 @@ pub fn open_all(
         }
     }
     Ok((handles, counters))
+}
+
+/// The running links, one owner for their handles, their counters and the
+/// epoch that tells their events from those of links a reload replaced. Every
+/// packet counted, sent or received, is counted here (or by a link's task).
+pub struct Links {
+    handles: Vec<LinkHandle>,
+    counters: Vec<Arc<LinkCounters>>,
+    epoch: u64,
+    /// One warning per link and kind of trouble per window.
+    limiter: RateLimiter<(usize, &'static str)>,
+}
+
+/// What reopening the links for a reload ended with.
+pub enum Reopened {
+    /// The new configuration's links are open.
+    New,
+    /// They could not be opened (logged); the running configuration's links
+    /// are open again.
+    Running,
+    /// Neither could be opened: no link is open.
+    Neither(LinkError),
+}
+
+impl Links {
+    /// Opens every medium of `config` (see [`open_all`]) as epoch 0.
+    pub fn open(
+        config: &Config,
+        bind: Option<IpAddr>,
+        events: &mpsc::Sender<LoopEvent>,
+    ) -> Result<Links, LinkError> {
+        let (handles, counters) = open_all(config, bind, 0, events)?;
+        Ok(Links {
+            handles,
+            counters,
+            epoch: 0,
+            limiter: RateLimiter::new(Duration::from_secs(10)),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+
+    /// Each link's counters, in `Config::media` order.
+    pub fn counters(&self) -> &[Arc<LinkCounters>] {
+        &self.counters
+    }
+
+    /// Whether an event of `epoch` comes from the links open now.
+    pub fn is_current(&self, epoch: u64) -> bool {
+        epoch == self.epoch
+    }
+
+    /// Whether a packet event of `link` in `epoch` comes from a link open now.
+    pub fn is_current_link(&self, link: usize, epoch: u64) -> bool {
+        self.is_current(epoch) && link < self.counters.len()
+    }
+
+    /// Seals `msg` once per transport in use and sends it on `only`, or on
+    /// every link.
+    pub fn send(&mut self, msg: &wire::Message, only: Option<LinkId>, cfg: &Config, now: Instant) {
+        log::trace!(
+            "send t={} on {}",
+            msg.msg_type().unwrap_or("?"),
+            only.map(|l| format!("link {}", l.0))
+                .unwrap_or_else(|| "every link".into())
+        );
+        // Sealed once per transport, only if a link of that kind is used.
+        let mut udp: Option<Result<Vec<u8>, wire::SealError>> = None;
+        let mut serial: Option<Result<Vec<u8>, wire::SealError>> = None;
+        for (i, h) in self.handles.iter().enumerate() {
+            if only.is_some_and(|l| l.0 != i) {
+                continue;
+            }
+            let c = &self.counters[i];
+            let name = cfg.media[i].link_name();
+            let (slot, transport) = match h {
+                LinkHandle::Udp { .. } => (&mut udp, Transport::Udp),
+                LinkHandle::Serial { .. } => (&mut serial, Transport::Serial),
+            };
+            let sealed = slot.get_or_insert_with(|| match transport {
+                Transport::Serial => wire::seal_serial(msg, &cfg.auth, cfg.hbd.compact_serial),
+                Transport::Udp => wire::try_seal(msg, &cfg.auth, transport, cfg.msgfmt),
+            });
+            let bytes = match sealed {
+                Ok(b) => b,
+                Err(e) => {
+                    c.errors.fetch_add(1, Ordering::Relaxed);
+                    if let Some(n) = self.limiter.allow((i, "seal"), now) {
+                        log::error!(
+                            "link {name}: cannot seal {} message: {e}; not sent{}",
+                            msg.msg_type().unwrap_or("untyped"),
+                            suppressed(n)
+                        );
+                    }
+                    continue;
+                }
+            };
+            match h {
+                LinkHandle::Udp { link, .. } => match link.send(bytes) {
+                    Ok(_) => {
+                        c.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        c.errors.fetch_add(1, Ordering::Relaxed);
+                        if let Some(n) = self.limiter.allow((i, "send"), now) {
+                            log::warn!(
+                                "link {name}: send to {} failed: {e}{}",
+                                link.dest,
+                                suppressed(n)
+                            );
+                        }
+                    }
+                },
+                LinkHandle::Serial { tx: None, .. } => {}
+                LinkHandle::Serial { tx: Some(tx), .. } => {
+                    // The serial task counts what it wrote; a full queue is a slow line.
+                    if tx.try_send(bytes.clone()).is_err() {
+                        c.errors.fetch_add(1, Ordering::Relaxed);
+                        if let Some(n) = self.limiter.allow((i, "queue"), now) {
+                            log::warn!(
+                                "link {name}: serial line cannot keep up; message dropped{}",
+                                suppressed(n)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a message from the peer that opened on `link`.
+    pub fn count_received(&self, link: usize) {
+        self.counters[link].received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts and reports (rate-limited) a packet on `link` that did not open.
+    pub fn rejected(
+        &mut self,
+        link: usize,
+        rej: &Rejection,
+        len: usize,
+        from: Option<SocketAddr>,
+        cfg: &Config,
+        now: Instant,
+    ) {
+        let c = &self.counters[link];
+        match rej {
+            Rejection::Malformed(_) => c.malformed.fetch_add(1, Ordering::Relaxed),
+            _ => c.bad_auth.fetch_add(1, Ordering::Relaxed),
+        };
+        if let Some(n) = self.limiter.allow((link, rej.reason()), now) {
+            // Never the packet's content: it may carry a MAC worth guessing at.
+            log::warn!(
+                "link {}: dropped {len}-byte packet{}: {rej}{}",
+                cfg.media[link].link_name(),
+                from.map(|f| format!(" from {f}")).unwrap_or_default(),
+                suppressed(n)
+            );
+        }
+    }
+
+    /// Counts and reports (rate-limited) a serial frame the framer threw away.
+    pub fn dropped_frame(&mut self, link: usize, why: &str, cfg: &Config, now: Instant) {
+        self.counters[link]
+            .malformed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = self.limiter.allow((link, "frame"), now) {
+            log::warn!(
+                "link {}: dropped serial frame: {why}{}",
+                cfg.media[link].link_name(),
+                suppressed(n)
+            );
+        }
+    }
+
+    /// For a reload that changes the media: closes the links (the new ones
+    /// may bind the same port or tty), then opens `new`'s, or failing that
+    /// (the refusal logged) `running`'s again, under a new epoch. When neither opens, no link is
+    /// open and the counters stay those of the running links.
+    pub async fn reopen(
+        &mut self,
+        new: &Config,
+        new_bind: Option<IpAddr>,
+        running: &Config,
+        running_bind: Option<IpAddr>,
+        events: &mpsc::Sender<LoopEvent>,
+    ) -> Reopened {
+        close_all(std::mem::take(&mut self.handles), std::time::Duration::ZERO).await;
+        let epoch = self.epoch + 1;
+        match open_all(new, new_bind, epoch, events) {
+            Ok(opened) => return self.replace(opened, epoch, Reopened::New),
+            Err(e) => log::error!("reload refused: {e}; reopening the running links"),
+        }
+        match open_all(running, running_bind, epoch, events) {
+            Ok(opened) => self.replace(opened, epoch, Reopened::Running),
+            Err(e) => Reopened::Neither(e),
+        }
+    }
+
+    fn replace(
+        &mut self,
+        (handles, counters): (Vec<LinkHandle>, Vec<Arc<LinkCounters>>),
+        epoch: u64,
+        then: Reopened,
+    ) -> Reopened {
+        self.handles = handles;
+        self.counters = counters;
+        self.epoch = epoch;
+        then
+    }
+
+    /// Closes every link (see [`close_all`]); serial links may flush for at
+    /// most `flush`.
+    pub async fn close(&mut self, flush: std::time::Duration) {
+        close_all(std::mem::take(&mut self.handles), flush).await;
+    }
+}
+
+fn suppressed(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} similar suppressed)")
+    }
 }
 
 #[cfg(test)]

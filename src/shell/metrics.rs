@@ -13,9 +13,10 @@
 //! listens on loopback unless the operator says otherwise, and `hbd check`
 //! warns when they do.
 
-use super::proto::StatusReport;
+use crate::control::{LinkReport, StatusReport};
 use crate::core::{
-    Action, DropReason, Event, GapHistogram, Input, Output, Step, StepId, StepOutcome,
+    Action, DropReason, Event, GapHistogram, GroupState, Input, NodeState, Output, Step, StepId,
+    StepOutcome,
 };
 use crate::time::Instant;
 use std::collections::BTreeMap;
@@ -256,10 +257,6 @@ fn histogram(o: &mut String, name: &str, labels: &str, h: &Histogram) {
     let _ = writeln!(o, "{name}_count{} {}", braces(labels), h.count);
 }
 
-/// heartbeat's node states, each reported 0 or 1 so a state change is a
-/// change of value rather than a series appearing.
-const NODE_STATES: [&str; 4] = ["init", "up", "active", "dead"];
-
 /// The scrape: Prometheus text format 0.0.4. Pure: the loop passes what it knows.
 pub fn render(
     r: &StatusReport,
@@ -309,12 +306,14 @@ pub fn render(
     );
     for n in [&r.local, &r.peer] {
         let node = esc(&n.name);
-        for s in NODE_STATES {
+        // heartbeat's node states, each reported 0 or 1 so a state change is
+        // a change of value rather than a series appearing.
+        for s in NodeState::KNOWN {
             let v = u8::from(n.state == s);
             let _ = writeln!(o, "hbd_node_state{{node=\"{node}\",state=\"{s}\"}} {v}");
         }
-        if !NODE_STATES.contains(&n.state.as_str()) {
-            let s = esc(&n.state);
+        if !NodeState::KNOWN.contains(&n.state) {
+            let s = esc(n.state.word());
             let _ = writeln!(o, "hbd_node_state{{node=\"{node}\",state=\"{s}\"}} 1");
         }
     }
@@ -333,7 +332,7 @@ pub fn render(
         );
     }
 
-    let link = |l: &super::proto::LinkReport| format!("link=\"{}\"", esc(&l.name));
+    let link = |l: &LinkReport| format!("link=\"{}\"", esc(&l.name));
     head(
         &mut o,
         "hbd_link_up",
@@ -362,7 +361,7 @@ pub fn render(
             }
         }
     }
-    type Get = fn(&super::proto::LinkReport) -> u64;
+    type Get = fn(&LinkReport) -> u64;
     let per_link: [(&str, &str, Get); 6] = [
         ("hbd_packets_sent_total", "Packets sent on the link.", |l| l.sent),
         (
@@ -499,7 +498,7 @@ pub fn render(
             "hbd_group_running{{group=\"{}\",home=\"{}\"}} {}",
             esc(&g.key),
             esc(&g.home),
-            u8::from(g.state == "running")
+            u8::from(g.state == GroupState::Running)
         );
     }
     o
@@ -642,8 +641,8 @@ async fn connection(mut s: TcpStream, scrapes: &mpsc::Sender<Scrape>) -> std::io
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::{GroupReport, NodeReport};
     use crate::core::GroupId;
-    use crate::shell::proto::{GroupReport, LinkReport, NodeReport};
     use crate::time::Duration;
 
     fn ms(n: u64) -> Duration {
@@ -682,7 +681,7 @@ mod tests {
                 key: "IPaddr::192.0.2.10".into(),
                 home: "alpha".into(),
                 owner: Some("alpha".into()),
-                state: "running".into(),
+                state: GroupState::Running,
                 resources: vec![],
             }],
             keepalive_ms: 1000,

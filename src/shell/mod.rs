@@ -2,17 +2,22 @@
 pub mod clock;
 pub mod control;
 pub mod daemon;
+pub mod event_loop;
 pub mod fence;
+pub mod inbox;
 pub mod ipaddr;
 pub mod link;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod ping;
-pub mod proto;
 pub mod realtime;
+pub mod reload;
+pub mod report;
+pub mod resource;
 pub mod script;
 pub mod serial;
+pub mod startup;
 pub mod state;
 
 /// A current-thread runtime with I/O and time, as the daemon runs on, for

@@ -8,7 +8,7 @@
 //!
 //! Outside systemd (no `$NOTIFY_SOCKET`) every call is a cheap no-op.
 
-use crate::core::Status;
+use crate::core::{GroupState, NodeState, Status};
 use std::ffi::OsString;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
@@ -105,7 +105,9 @@ pub fn summary(st: &Status) -> String {
     let here = st
         .groups
         .iter()
-        .filter(|g| g.owner.as_deref() == Some(st.local.name.as_str()) && g.state == "running")
+        .filter(|g| {
+            g.owner.as_deref() == Some(st.local.name.as_str()) && g.state == GroupState::Running
+        })
         .count();
     let links_up = st.links.iter().filter(|l| l.up).count();
     let peer = if st.peer.name.is_empty() {
@@ -191,7 +193,7 @@ impl Notifier {
             msg.push_str(&format!("STATUS={line}\n"));
             self.last_status = line;
         }
-        if !self.ready && !self.stopping && st.local.state == "active" {
+        if !self.ready && !self.stopping && st.local.state == NodeState::Active {
             self.ready = true;
             msg.push_str("READY=1\n");
             log::info!("told systemd we are ready ({})", self.last_status);
@@ -231,7 +233,7 @@ impl Notifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{GroupStatus, LinkStatus, NodeStatus};
+    use crate::core::{GroupStatus, LinkStatus, NodeStatus, RscHold};
 
     fn node(name: &str, state: &str) -> NodeStatus {
         NodeStatus {
@@ -291,16 +293,16 @@ mod tests {
                     key: "192.0.2.10".into(),
                     home: "alpha".into(),
                     owner: Some("alpha".into()),
-                    state: "running".into(),
+                    state: GroupState::Running,
                 },
                 GroupStatus {
                     key: "192.0.2.11".into(),
                     home: "beta".into(),
                     owner: None,
-                    state: "stopped".into(),
+                    state: GroupState::Stopped,
                 },
             ],
-            rsc_hold: "local".into(),
+            rsc_hold: RscHold::Local,
             recent: vec![],
             late_heartbeats: 0,
             dropped_packets: 0,

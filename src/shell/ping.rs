@@ -4,7 +4,7 @@
 //! each change goes to the core as `Input::PingNode`. Unprivileged ICMP
 //! datagram socket when `ping_group_range` allows it, else a raw socket (root).
 
-use super::link::LoopEvent;
+use super::inbox::LoopEvent;
 use crate::config::Config;
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -3,7 +3,7 @@
 //! half frame. End-of-file, hang-up or an error take the link down; it is
 //! reopened with a growing back-off (real heartbeat spins on EOF; we must not).
 
-use super::link::{LinkCounters, LoopEvent};
+use super::inbox::{LinkCounters, LoopEvent};
 use crate::wire::{compact, MAX_MSG};
 use nix::sys::termios::{
     self, BaudRate, ControlFlags, FlushArg, InputFlags, LocalFlags, OutputFlags, SetArg,

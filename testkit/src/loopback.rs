@@ -7,9 +7,9 @@
 //! killed by PID when the pair drops, even by a panic, which also prints
 //! both nodes' log tails.
 
+use hbd::control::StatusReport;
 use hbd::demo::cluster::{self as dc, Cluster, Daemon, Spec, ADDRS, NAMES};
 use hbd::demo::pty::PtyRelay;
-use hbd::shell::proto::StatusReport;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

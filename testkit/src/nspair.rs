@@ -20,7 +20,7 @@
 //! removes namespaces, mounts and loop devices.
 
 use crate::lab::{self, Lab, Lan, LoopDevice, Node, SerialPair};
-use hbd::shell::proto::StatusReport;
+use hbd::control::StatusReport;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,277 @@
+//! `hbd status|standby|takeover|cl_status`: talk to a running daemon's control socket.
+//!
+//! One JSON request per connection, one JSON line back (see `hbd::control`).
+//! Exit codes are a contract for scripts: 0 the daemon answered, 1 it answered
+//! with an error (or `--wait` ran out), 3 it is not running, 4 it could not be
+//! talked to (permission, timeout, a reply that is not the protocol).
+//! `cl_status` keeps heartbeat's own exit codes instead (spec §8.1).
+//!
+//! Here: the commands and their exit codes. The human form of the status is
+//! in [`render`], `--wait` in [`wait`], cl_status's queries in [`cl_status`].
+
+pub mod cl_status;
+pub mod render;
+mod wait;
+
+use hbd::control::client::{request, ControlError};
+use hbd::control::{Request, Response};
+use hbd::core::HoldSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// heartbeat's default run directory equivalent for hbd.
+pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
+
+/// How long one request may take: cl_status gives heartbeat 5 s in total.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The sets `standby`/`takeover` accept (heartbeat's words; `none` would be
+/// a no-op, so the command line does not offer it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SetArg {
+    All,
+    Local,
+    Foreign,
+}
+
+impl From<SetArg> for HoldSet {
+    fn from(s: SetArg) -> HoldSet {
+        match s {
+            SetArg::All => HoldSet::All,
+            SetArg::Local => HoldSet::Local,
+            SetArg::Foreign => HoldSet::Foreign,
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Show both nodes, links and resource groups of the running daemon.
+    Status {
+        /// The daemon's run directory (holds hbd.sock).
+        #[arg(long, default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Print the daemon's StatusReport as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give resource groups to the peer (heartbeat's hb_standby).
+    Standby {
+        /// Which groups, from this node's point of view.
+        #[arg(value_enum, default_value = "all")]
+        set: SetArg,
+        #[arg(long, default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Wait up to SECS until the status shows the groups handed over.
+        #[arg(long, value_name = "SECS")]
+        wait: Option<f64>,
+    },
+    /// Take resource groups from the peer (heartbeat's hb_takeover).
+    Takeover {
+        /// Which groups, from this node's point of view.
+        #[arg(value_enum, default_value = "all")]
+        set: SetArg,
+        #[arg(long, default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Wait up to SECS until the status shows the groups running here.
+        #[arg(long, value_name = "SECS")]
+        wait: Option<f64>,
+    },
+    /// heartbeat's cl_status queries with its outputs and exit codes:
+    /// hbstatus [-v], listnodes [-v], nodestatus NODE, nodetype NODE, nodeweight NODE,
+    /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK, rscstatus;
+    /// -m for human-readable output; --run-dir DIR anywhere.
+    #[command(name = "cl_status", disable_help_flag = true)]
+    ClStatus {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+/// 3 when nobody listens on the socket, 4 when talking to it failed.
+fn exit_code(e: &ControlError) -> ExitCode {
+    match e {
+        ControlError::NotRunning { .. } => ExitCode::from(3),
+        _ => ExitCode::from(4),
+    }
+}
+
+pub fn run(cmd: Cmd) -> ExitCode {
+    match cmd {
+        Cmd::Status { run_dir, json } => status(&run_dir, json),
+        Cmd::Standby { set, run_dir, wait } => operator(&run_dir, Op::Standby, set.into(), wait),
+        Cmd::Takeover { set, run_dir, wait } => operator(&run_dir, Op::Takeover, set.into(), wait),
+        Cmd::ClStatus { args } => {
+            let (code, out, err) = cl_status::cl_status(&args, &mut |dir| {
+                request(dir, &Request::Status, REQUEST_TIMEOUT)
+            });
+            print!("{out}");
+            eprint!("{err}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn status(run_dir: &Path, json: bool) -> ExitCode {
+    match request(run_dir, &Request::Status, REQUEST_TIMEOUT) {
+        Ok(Response::Status(report)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("reports always serialise")
+                );
+            } else {
+                print!("{}", render::render_status(&report));
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("hbd status: the daemon refused: {message}");
+            ExitCode::from(1)
+        }
+        Ok(other) => {
+            eprintln!("hbd status: unexpected answer: {other:?}");
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("hbd status: {e}");
+            exit_code(&e)
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Op {
+    Standby,
+    Takeover,
+}
+
+fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode {
+    let name = match op {
+        Op::Standby => "standby",
+        Op::Takeover => "takeover",
+    };
+    let req = match op {
+        Op::Standby => Request::Standby { set },
+        Op::Takeover => Request::Takeover { set },
+    };
+    match request(run_dir, &req, REQUEST_TIMEOUT) {
+        Ok(Response::Accepted { message }) => println!("{message}"),
+        Ok(Response::Error { message }) => {
+            eprintln!("hbd {name}: the daemon refused: {message}");
+            return ExitCode::from(1);
+        }
+        Ok(other) => {
+            eprintln!("hbd {name}: unexpected answer: {other:?}");
+            return ExitCode::from(4);
+        }
+        Err(e) => {
+            eprintln!("hbd {name}: {e}");
+            return exit_code(&e);
+        }
+    }
+    match wait {
+        Some(secs) => wait::until_settled(run_dir, op, name, set, secs),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// The report the submodules' tests read: alpha active with its group
+/// running, beta dead, one link up and one never heard.
+#[cfg(test)]
+fn sample_report() -> hbd::control::StatusReport {
+    use hbd::control::{GroupReport, LinkReport, NodeReport, StatusReport, TransitionReport};
+    use hbd::core::{GroupState, RscHold};
+    StatusReport {
+        version: "0.1.0".into(),
+        pid: 4242,
+        config: "/etc/ha.d".into(),
+        uptime_ms: 125_000,
+        local: NodeReport {
+            name: "alpha".into(),
+            state: "active".into(),
+            generation: Some(12),
+            last_heard_ms_ago: None,
+        },
+        peer: NodeReport {
+            name: "beta".into(),
+            state: "dead".into(),
+            generation: Some(7),
+            last_heard_ms_ago: Some(3_400),
+        },
+        links: vec![
+            LinkReport {
+                name: "eth0".into(),
+                kind: "ucast".into(),
+                up: true,
+                last_heard_ms_ago: Some(120),
+                sent: 100,
+                received: 98,
+                bad_auth: 2,
+                malformed: 1,
+                late: 0,
+                errors: 0,
+            },
+            LinkReport {
+                name: "/dev/ttyS0".into(),
+                kind: "serial".into(),
+                up: false,
+                last_heard_ms_ago: None,
+                ..Default::default()
+            },
+        ],
+        groups: vec![GroupReport {
+            key: "IPaddr::10.0.0.5".into(),
+            home: "alpha".into(),
+            owner: Some("alpha".into()),
+            state: GroupState::Running,
+            resources: vec!["IPaddr::10.0.0.5".into(), "httpd".into()],
+        }],
+        rsc_hold: RscHold::All,
+        recent: vec![TransitionReport {
+            ms_ago: 61_000,
+            text: "beta: declared dead after 1.02s silence".into(),
+        }],
+        keepalive_ms: 200,
+        deadtime_ms: 1000,
+        auto_failback: "on".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_running_exits_3_and_other_failures_4() {
+        let path = PathBuf::from("/run/hbd/hbd.sock");
+        let not_running = ControlError::NotRunning {
+            path: path.clone(),
+            source: std::io::ErrorKind::NotFound.into(),
+        };
+        assert_eq!(exit_code(&not_running), ExitCode::from(3));
+        let failures = [
+            ControlError::Io {
+                path: path.clone(),
+                source: std::io::ErrorKind::PermissionDenied.into(),
+            },
+            ControlError::NoAnswer { path: path.clone() },
+            ControlError::BadAnswer {
+                path,
+                line: "hello".into(),
+                reason: "expected value".into(),
+            },
+        ];
+        for e in &failures {
+            assert_eq!(exit_code(e), ExitCode::from(4), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn the_sets_offered_are_heartbeats_words() {
+        assert_eq!(HoldSet::from(SetArg::All), HoldSet::All);
+        assert_eq!(HoldSet::from(SetArg::Local), HoldSet::Local);
+        assert_eq!(HoldSet::from(SetArg::Foreign), HoldSet::Foreign);
+    }
+}

@@ -1,0 +1,12 @@
+//! The control socket as both ends see it: the protocol ([`proto`]) and a
+//! blocking client ([`client`]). Neither needs tokio, so the command-line
+//! client, the demo and the tests talk to a daemon without the shell; the
+//! daemon's side is `shell::control`.
+
+pub mod client;
+pub mod proto;
+
+pub use proto::{
+    GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,
+    SOCKET_NAME,
+};

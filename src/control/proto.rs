@@ -1,0 +1,259 @@
+//! The control socket's protocol: one JSON request per line from `hbd status|standby|
+//! takeover|cl_status`, one JSON response per line from the daemon. Plain data, so
+//! the client side and the daemon side can be built and tested apart; the field
+//! names and order are a contract (`hbd status --json` prints a `StatusReport`).
+
+use crate::core::{GroupState, HoldSet, NodeState, RscHold};
+use serde::{Deserialize, Serialize};
+
+/// The socket's file name inside the run directory.
+pub const SOCKET_NAME: &str = "hbd.sock";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    /// `set` travels as heartbeat's word (`all`, `local`, `foreign`).
+    Standby {
+        set: HoldSet,
+    },
+    Takeover {
+        set: HoldSet,
+    },
+}
+
+// One response per request, serialized at once: the size of the status variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Status(StatusReport),
+    /// The command was handed to the core; `message` says what will happen.
+    Accepted {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub version: String,
+    pub pid: u32,
+    pub config: String,
+    pub uptime_ms: u64,
+    pub local: NodeReport,
+    pub peer: NodeReport,
+    /// One per configured link, in config order.
+    pub links: Vec<LinkReport>,
+    pub groups: Vec<GroupReport>,
+    pub rsc_hold: RscHold,
+    /// The last transitions, oldest first.
+    pub recent: Vec<TransitionReport>,
+    pub keepalive_ms: u64,
+    pub deadtime_ms: u64,
+    pub auto_failback: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub state: NodeState,
+    pub generation: Option<u64>,
+    pub last_heard_ms_ago: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkReport {
+    /// heartbeat's link name: the interface, or the tty path as written.
+    pub name: String,
+    /// `ucast`, `bcast`, `mcast` or `serial`.
+    pub kind: String,
+    /// The peer is heard on this link.
+    pub up: bool,
+    pub last_heard_ms_ago: Option<u64>,
+    pub sent: u64,
+    pub received: u64,
+    pub bad_auth: u64,
+    pub malformed: u64,
+    pub late: u64,
+    /// Send or transport errors (a serial hang-up, a failed sendto).
+    pub errors: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupReport {
+    pub key: String,
+    pub home: String,
+    pub owner: Option<String>,
+    pub state: GroupState,
+    pub resources: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionReport {
+    pub ms_ago: u64,
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report with every field set and both optional forms present.
+    fn full_report() -> StatusReport {
+        StatusReport {
+            version: "0.1.0".into(),
+            pid: 4242,
+            config: "/etc/ha.d".into(),
+            uptime_ms: 125_000,
+            local: NodeReport {
+                name: "alpha".into(),
+                state: NodeState::Active,
+                generation: Some(12),
+                last_heard_ms_ago: None,
+            },
+            peer: NodeReport {
+                name: "beta".into(),
+                state: NodeState::Other("ping".into()),
+                generation: None,
+                last_heard_ms_ago: Some(3_400),
+            },
+            links: vec![LinkReport {
+                name: "eth0".into(),
+                kind: "ucast".into(),
+                up: true,
+                last_heard_ms_ago: Some(120),
+                sent: 100,
+                received: 98,
+                bad_auth: 2,
+                malformed: 1,
+                late: 3,
+                errors: 4,
+            }],
+            groups: vec![GroupReport {
+                key: "IPaddr::10.0.0.5".into(),
+                home: "alpha".into(),
+                owner: None,
+                state: GroupState::Peer,
+                resources: vec!["IPaddr::10.0.0.5".into(), "httpd".into()],
+            }],
+            rsc_hold: RscHold::Transition,
+            recent: vec![TransitionReport {
+                ms_ago: 61_000,
+                text: "beta: declared dead".into(),
+            }],
+            keepalive_ms: 200,
+            deadtime_ms: 1000,
+            auto_failback: "legacy".into(),
+        }
+    }
+
+    /// What `hbd status --json` prints, pinned whole: scripts parse it, so a
+    /// renamed field, a reordered one or a respelled state is a break.
+    const FULL_REPORT_PRETTY: &str = r#"{
+  "version": "0.1.0",
+  "pid": 4242,
+  "config": "/etc/ha.d",
+  "uptime_ms": 125000,
+  "local": {
+    "name": "alpha",
+    "state": "active",
+    "generation": 12,
+    "last_heard_ms_ago": null
+  },
+  "peer": {
+    "name": "beta",
+    "state": "ping",
+    "generation": null,
+    "last_heard_ms_ago": 3400
+  },
+  "links": [
+    {
+      "name": "eth0",
+      "kind": "ucast",
+      "up": true,
+      "last_heard_ms_ago": 120,
+      "sent": 100,
+      "received": 98,
+      "bad_auth": 2,
+      "malformed": 1,
+      "late": 3,
+      "errors": 4
+    }
+  ],
+  "groups": [
+    {
+      "key": "IPaddr::10.0.0.5",
+      "home": "alpha",
+      "owner": null,
+      "state": "peer",
+      "resources": [
+        "IPaddr::10.0.0.5",
+        "httpd"
+      ]
+    }
+  ],
+  "rsc_hold": "transition",
+  "recent": [
+    {
+      "ms_ago": 61000,
+      "text": "beta: declared dead"
+    }
+  ],
+  "keepalive_ms": 200,
+  "deadtime_ms": 1000,
+  "auto_failback": "legacy"
+}"#;
+
+    #[test]
+    fn status_json_document_is_pinned() {
+        let pretty = serde_json::to_string_pretty(&full_report()).unwrap();
+        assert_eq!(pretty, FULL_REPORT_PRETTY);
+        assert_eq!(
+            serde_json::from_str::<StatusReport>(FULL_REPORT_PRETTY).unwrap(),
+            full_report()
+        );
+    }
+
+    #[test]
+    fn status_response_is_the_report_tagged_on_one_line() {
+        let line = serde_json::to_string(&Response::Status(full_report())).unwrap();
+        let report = serde_json::to_string(&full_report()).unwrap();
+        assert_eq!(line, format!(r#"{{"result":"status",{}"#, &report[1..]));
+        assert!(!line.contains('\n'));
+        assert_eq!(
+            serde_json::to_string(&Response::Accepted {
+                message: "going standby [all]".into()
+            })
+            .unwrap(),
+            r#"{"result":"accepted","message":"going standby [all]"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Response::Error {
+                message: "hbd is shutting down".into()
+            })
+            .unwrap(),
+            r#"{"result":"error","message":"hbd is shutting down"}"#
+        );
+    }
+
+    #[test]
+    fn requests_are_one_json_object_each() {
+        let r = Request::Standby {
+            set: HoldSet::Foreign,
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert_eq!(line, r#"{"cmd":"standby","set":"foreign"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), r);
+        assert_eq!(
+            serde_json::to_string(&Request::Status).unwrap(),
+            r#"{"cmd":"status"}"#
+        );
+        // An unknown set never reaches the daemon's command handling.
+        assert!(
+            serde_json::from_str::<Request>(r#"{"cmd":"standby","set":"everything"}"#).is_err()
+        );
+    }
+}

@@ -1,0 +1,465 @@
+//! The loop that owns the core (STYLE "Shell"): it turns the inbox's events,
+//! signals, scrapes and the timer into `core::Input`s, and the core's outputs
+//! into packets (through [`Links`]), resource runs (through [`Resources`]) and
+//! log lines. It decides nothing about failover.
+
+use super::clock::{Alarm, Clock};
+use super::inbox::LoopEvent;
+use super::link::{Links, Reopened};
+use super::resource::Resources;
+use super::startup::RunOptions;
+use super::{logging, metrics, notify, ping, reload, report};
+use crate::config::{Config, Medium};
+use crate::control::{Request, Response, StatusReport};
+use crate::core::{Command, Event, Input, LinkId, Node, NodeParams, Output};
+use crate::time::{Duration, Instant};
+use crate::wire::{self, Rejection};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use tokio::sync::mpsc;
+
+/// What wakes the loop from outside: the binary forwards SIGTERM/SIGINT/SIGHUP
+/// here; an embedding (a test, the demo) sends them directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sig {
+    /// Graceful shutdown; a second one exits at once.
+    Stop(&'static str),
+    Reload,
+    /// SIGUSR1 (`true`) / SIGUSR2: one step more or less verbose, as heartbeat.
+    Verbosity(bool),
+}
+
+/// The loop's state: the core and what the shell keeps beside it. `serve`
+/// builds it with [`Daemon::new`] from what start-up opened, runs the loop,
+/// then closes what it holds with [`Daemon::finish`].
+pub(super) struct Daemon {
+    node: Node,
+    clock: Clock,
+    cfg: Config,
+    opts: RunOptions,
+    local: String,
+    links: Links,
+    resources: Resources,
+    /// The loop's own inbox, for tasks (re)started while it runs.
+    tx: mpsc::Sender<LoopEvent>,
+    /// Inputs produced while draining outputs (a script that cannot even be found).
+    pending: VecDeque<Input>,
+    /// When the graceful shutdown must have finished.
+    shutting_down: Option<Instant>,
+    exit: Option<ExitCode>,
+    /// The core's refusal of the operator command being handled, so the control
+    /// socket can answer with it instead of "accepted".
+    refusal: Option<String>,
+    /// systemd readiness, status line and watchdog (no-op outside systemd).
+    notify: notify::Notifier,
+    /// The ping node task (restarted when a reload changes ping settings).
+    pinger: tokio::task::JoinHandle<()>,
+    /// What only the shell sees, for the Prometheus endpoint.
+    metrics: metrics::Registry,
+    /// Scrapes waiting for a rendering (None: metrics off).
+    scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
+}
+
+impl Daemon {
+    /// The core built from `params` at the clock's now, beside the links and
+    /// resources start-up opened; starts the ping node task. `tx` is the
+    /// sending side of the inbox `run_loop` will read; `scrapes` the metrics
+    /// endpoint's requests, when it is on.
+    pub fn new(
+        params: NodeParams,
+        clock: Clock,
+        opts: RunOptions,
+        links: Links,
+        resources: Resources,
+        tx: mpsc::Sender<LoopEvent>,
+        scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
+    ) -> Daemon {
+        let cfg = params.config.clone();
+        let local = params.local.clone();
+        let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
+        Daemon {
+            node: Node::new(params, clock.now()),
+            clock,
+            cfg,
+            opts,
+            local,
+            links,
+            resources,
+            tx,
+            pending: VecDeque::new(),
+            refusal: None,
+            shutting_down: None,
+            exit: None,
+            notify: notify::Notifier::from_env(),
+            pinger,
+            metrics: metrics::Registry::new(),
+            scrapes,
+        }
+    }
+
+    /// After `run_loop`: stops the ping node task and closes the links; serial
+    /// links may take up to `flush` to write what is queued (the peer must
+    /// hear our `shutdone`).
+    pub async fn finish(mut self, flush: std::time::Duration) {
+        self.pinger.abort();
+        self.links.close(flush).await;
+    }
+
+    /// Runs until a graceful shutdown completes, a second stop, or a failure
+    /// of the loop's own machinery; the exit code says which.
+    pub async fn run_loop(
+        &mut self,
+        mut rx: mpsc::Receiver<LoopEvent>,
+        mut sigs: mpsc::Receiver<Sig>,
+    ) -> ExitCode {
+        let mut sigs_open = true;
+        let mut last_timer = self.clock.now();
+        let mut alarm = match Alarm::new(self.clock) {
+            Ok(a) => a,
+            Err(e) => {
+                log::error!("cannot create the loop's timer (timerfd): {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let mut watchdog = self.notify.watchdog_timer();
+        let mut scrapes = self.scrapes.take();
+        self.drain();
+        while self.exit.is_none() {
+            if self.notify.enabled() {
+                self.notify.observe(&self.node.status());
+            }
+            let now = self.clock.now();
+            // An absolute target, so a flood of packets cannot keep pushing the
+            // timer away; but at most one timer per ms, so a deadline the core
+            // keeps in the past is no busy loop (at SCHED_FIFO it would starve
+            // the machine).
+            let target = self
+                .node
+                .next_deadline()
+                .unwrap_or(now + Duration::from_secs(3600))
+                .max(last_timer + Duration::from_millis(1));
+            if let Err(e) = alarm.set(target) {
+                log::error!("cannot arm the loop's timer (timerfd): {e}");
+                return ExitCode::from(1);
+            }
+            let shutdown_left = self.shutting_down.map(|d| d.saturating_since(now));
+            tokio::select! {
+                fired = alarm.fired() => {
+                    if let Err(e) = fired {
+                        log::error!("the loop's timer (timerfd) failed: {e}");
+                        return ExitCode::from(1);
+                    }
+                    last_timer = self.clock.now();
+                    self.handle(Input::Timer);
+                }
+                ev = rx.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    None => {
+                        log::error!("internal: event channel closed");
+                        return ExitCode::from(1);
+                    }
+                },
+                sig = sigs.recv(), if sigs_open => match sig {
+                    Some(Sig::Stop(name)) => self.on_stop_signal(name),
+                    Some(Sig::Reload) => self.reload().await,
+                    Some(Sig::Verbosity(up)) => {
+                        let l = logging::step_verbosity(up);
+                        log::warn!("log level now {l} ({})", if up { "SIGUSR1" } else { "SIGUSR2" });
+                    }
+                    // Nobody could stop us any more: stop gracefully now.
+                    None => {
+                        sigs_open = false;
+                        if self.shutting_down.is_none() {
+                            self.on_stop_signal("end of the signal source");
+                        }
+                    }
+                },
+                scrape = async { match scrapes.as_mut() { Some(r) => r.recv().await, None => std::future::pending().await } } => match scrape {
+                    Some(reply) => { let _ = reply.send(self.render_metrics()); }
+                    None => scrapes = None,
+                },
+                _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
+                    self.notify.ping();
+                }
+                _ = async { match shutdown_left { Some(l) => tokio::time::sleep(l.to_std()).await, None => std::future::pending().await } } => {
+                    log::error!(
+                        "shutdown did not complete within {}; exiting anyway: resources may still be running on this node",
+                        self.shutdown_budget()
+                    );
+                    self.exit = Some(ExitCode::from(1));
+                }
+            }
+        }
+        self.exit.take().unwrap_or(ExitCode::from(1))
+    }
+
+    /// Time a graceful shutdown may take: every resource stopped at its timeout, plus slack.
+    fn shutdown_budget(&self) -> Duration {
+        let n: u64 = self
+            .cfg
+            .groups
+            .iter()
+            .map(|g| g.resources.len() as u64)
+            .sum();
+        self.cfg.hbd.script_timeout.saturating_mul(n + 1) + Duration::from_secs(30)
+    }
+
+    fn on_stop_signal(&mut self, name: &str) {
+        if self.shutting_down.is_some() {
+            log::warn!("second {name} during shutdown: exiting now; resources may still be running on this node");
+            self.exit = Some(ExitCode::from(1));
+            return;
+        }
+        let budget = self.shutdown_budget();
+        log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
+        self.shutting_down = Some(self.clock.now() + budget);
+        self.notify.stopping();
+        self.handle(Input::Command(Command::Shutdown));
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = self.clock.now();
+        self.metrics.observe_input(now, &input);
+        self.node.handle(now, input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        loop {
+            while let Some(out) = self.node.poll_output() {
+                self.on_output(out);
+                if self.exit.is_some() {
+                    return;
+                }
+            }
+            match self.pending.pop_front() {
+                Some(i) => {
+                    let now = self.clock.now();
+                    self.metrics.observe_input(now, &i);
+                    self.node.handle(now, i);
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn on_output(&mut self, out: Output) {
+        self.metrics.observe_output(self.clock.now(), &out);
+        match out {
+            Output::Send { msg, link } => self.links.send(&msg, link, &self.cfg, self.clock.now()),
+            Output::Run(step) => {
+                // A step that cannot even start fails at once, after this drain.
+                if let Some(failed) = self.resources.run_step(&self.cfg, step) {
+                    self.pending.push_back(failed);
+                }
+            }
+            Output::Event(e) => {
+                if let Event::CommandRefused { .. } = &e {
+                    self.refusal = Some(e.to_string());
+                }
+                log::log!(e.level(), "{e}");
+                if let Event::ReannounceAddresses { group } = &e {
+                    self.resources.reannounce(&self.cfg, group);
+                }
+            }
+            Output::ShutdownComplete => {
+                log::info!("{} hbd shutdown complete.", self.local);
+                self.exit = Some(ExitCode::SUCCESS);
+            }
+            Output::Fence { node, reason } => self.resources.run_fence(&self.cfg, node, reason),
+        }
+    }
+
+    fn on_event(&mut self, ev: LoopEvent) {
+        match ev {
+            LoopEvent::Packet {
+                link,
+                epoch,
+                bytes,
+                from,
+            } => {
+                if !self.links.is_current_link(link, epoch) {
+                    return;
+                }
+                match wire::open(&bytes, &self.cfg.auth) {
+                    Ok(msg) => {
+                        // Identical ha.cf files ucast to both nodes' addresses, so our
+                        // own datagrams come back; they are not the peer being heard.
+                        if msg
+                            .get("src")
+                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
+                        {
+                            return;
+                        }
+                        self.links.count_received(link);
+                        log::trace!(
+                            "link {link}: t={} from {}",
+                            msg.msg_type().unwrap_or("?"),
+                            msg.get("src").unwrap_or("?")
+                        );
+                        self.handle(Input::Message {
+                            link: LinkId(link),
+                            msg,
+                        });
+                    }
+                    Err(rej) => self.rejected(link, &rej, bytes.len(), from),
+                }
+            }
+            LoopEvent::Dropped { link, epoch, why } => {
+                if !self.links.is_current_link(link, epoch) {
+                    return;
+                }
+                self.metrics.bad_frame(link);
+                let now = self.clock.now();
+                self.links.dropped_frame(link, &why, &self.cfg, now);
+            }
+            LoopEvent::Transport { link, epoch, up } => {
+                if !self.links.is_current(epoch) {
+                    return;
+                }
+                log::info!(
+                    "link {}: transport {}",
+                    self.cfg
+                        .media
+                        .get(link)
+                        .map(Medium::link_name)
+                        .unwrap_or_default(),
+                    if up { "up" } else { "down" }
+                );
+                self.handle(Input::LinkTransport {
+                    link: LinkId(link),
+                    up,
+                });
+            }
+            LoopEvent::StepDone { id, outcome } => self.handle(Input::StepDone { id, outcome }),
+            LoopEvent::FenceDone { node, ok } => self.handle(Input::FenceDone { node, ok }),
+            LoopEvent::PingNode { index, up } => self.handle(Input::PingNode { index, up }),
+            LoopEvent::Control { req, reply } => {
+                let r = self.control(req);
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn rejected(&mut self, link: usize, rej: &Rejection, len: usize, from: Option<SocketAddr>) {
+        self.metrics.rejected(link, rej.reason());
+        let now = self.clock.now();
+        self.links.rejected(link, rej, len, from, &self.cfg, now);
+    }
+
+    /// Hands an operator command to the core; returns its refusal, if it refused at once.
+    fn command(&mut self, cmd: Command) -> Option<String> {
+        self.refusal = None;
+        self.handle(Input::Command(cmd));
+        self.refusal.take()
+    }
+
+    fn control(&mut self, req: Request) -> Response {
+        match req {
+            Request::Status => Response::Status(self.status_report()),
+            Request::Standby { set } | Request::Takeover { set }
+                if self.shutting_down.is_some() =>
+            {
+                let _ = set;
+                Response::Error {
+                    message: "hbd is shutting down".into(),
+                }
+            }
+            Request::Standby { set } => {
+                log::info!("control: standby [{set}] requested");
+                if let Some(refused) = self.command(Command::Standby(set)) {
+                    return Response::Error { message: refused };
+                }
+                Response::Accepted {
+                    message: format!(
+                        "going standby [{set}]: the peer will take these resource groups"
+                    ),
+                }
+            }
+            Request::Takeover { set } => {
+                log::info!("control: takeover [{set}] requested");
+                if let Some(refused) = self.command(Command::Takeover(set)) {
+                    return Response::Error { message: refused };
+                }
+                self.metrics.takeover_requested();
+                Response::Accepted {
+                    message: format!(
+                        "taking over [{set}]: asking the peer to release these resource groups"
+                    ),
+                }
+            }
+        }
+    }
+
+    fn render_metrics(&self) -> String {
+        let st = self.node.status();
+        metrics::render(
+            &self.status_report(),
+            &st.heartbeat_gaps,
+            &st.dropped_by_reason,
+            &self.metrics,
+        )
+    }
+
+    fn status_report(&self) -> StatusReport {
+        report::status_report(
+            &self.node.status(),
+            self.clock.now(),
+            &self.cfg,
+            &self.local,
+            self.links.counters(),
+            &self.opts.config,
+        )
+    }
+
+    /// SIGHUP: all or nothing. A config with errors, or media that cannot be
+    /// opened, leaves everything as it was.
+    async fn reload(&mut self) {
+        let Some(r) = reload::load(&self.opts, &self.cfg) else {
+            return;
+        };
+        let new = r.config;
+        if r.media_changed {
+            let reopened = self
+                .links
+                .reopen(
+                    &new,
+                    self.opts.bind.or(new.hbd.bind),
+                    &self.cfg,
+                    self.opts.bind.or(self.cfg.hbd.bind),
+                    &self.tx,
+                )
+                .await;
+            match reopened {
+                Reopened::New => {}
+                Reopened::Running => return,
+                Reopened::Neither(e) => {
+                    log::error!("cannot reopen the running links either: {e}; shutting down");
+                    self.on_stop_signal("reload failure");
+                    return;
+                }
+            }
+        }
+        if r.metrics_changed {
+            log::warn!(
+                "reload: [hbd] metrics changed; the endpoint keeps its address until hbd restarts"
+            );
+        }
+        logging::configure(&self.local, &new.logging);
+        if r.ping_changed {
+            self.pinger.abort();
+            self.pinger = tokio::spawn(ping::run(new.clone(), self.tx.clone()));
+        }
+        self.cfg = new.clone();
+        log::info!(
+            "configuration reloaded{}",
+            if r.media_changed {
+                " (links reopened)"
+            } else {
+                ""
+            }
+        );
+        self.handle(Input::Reload(Box::new(new)));
+    }
+}

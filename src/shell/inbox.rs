@@ -1,0 +1,69 @@
+//! The loop's inbox: what the tasks around the loop (links, scripts, fences,
+//! ping nodes, the control socket) hand it. Events go through one channel of
+//! [`LoopEvent`]s; per-link counts go through [`LinkCounters`], atomics a link
+//! task bumps without waking the loop. A leaf module, so those tasks and the
+//! loop depend on it and not on each other.
+
+use crate::control::{Request, Response};
+use crate::core::{StepId, StepOutcome};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::oneshot;
+
+/// Per-link counters, shared between the loop and the link's task.
+#[derive(Debug, Default)]
+pub struct LinkCounters {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub bad_auth: AtomicU64,
+    pub malformed: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl LinkCounters {
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything that wakes the daemon loop apart from timers and signals.
+#[derive(Debug)]
+pub enum LoopEvent {
+    /// Bytes of one datagram or one serial frame. `epoch` tells events of links
+    /// replaced by a reload from the current ones.
+    Packet {
+        link: usize,
+        epoch: u64,
+        bytes: Vec<u8>,
+        from: Option<SocketAddr>,
+    },
+    /// A serial frame the framer threw away (half frame, oversized).
+    Dropped {
+        link: usize,
+        epoch: u64,
+        why: String,
+    },
+    Transport {
+        link: usize,
+        epoch: u64,
+        up: bool,
+    },
+    StepDone {
+        id: StepId,
+        outcome: StepOutcome,
+    },
+    /// A ping node became reachable or unreachable.
+    PingNode {
+        index: usize,
+        up: bool,
+    },
+    /// A fence for the core's `Output::Fence` finished.
+    FenceDone {
+        node: String,
+        ok: bool,
+    },
+    Control {
+        req: Request,
+        reply: oneshot::Sender<Response>,
+    },
+}

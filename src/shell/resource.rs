@@ -1,0 +1,263 @@
+//! Resources: running the core's steps, and the few resource actions the
+//! shell runs itself (leftovers at start-up, re-announcing addresses after a
+//! heal, fencing). Each runs as its own task and reports to the loop's inbox;
+//! the loop never waits for a script. Every resource action goes through
+//! [`run_resource`], built in or by its script in a cage ([`super::script`]).
+
+use super::inbox::LoopEvent;
+use super::script::{self, ScriptSpec};
+use super::{fence, ipaddr};
+use crate::config::{self, AutoFailback, Config};
+use crate::core::{Action, Input, Step, StepOutcome};
+use crate::time::Duration;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// What every resource action is run with, fixed at start-up: the directories
+/// and node name its environment names, and where its result goes.
+pub struct Resources {
+    config_dir: PathBuf,
+    local: String,
+    rsctmp: PathBuf,
+    run_dir: PathBuf,
+    state_dir: PathBuf,
+    events: mpsc::Sender<LoopEvent>,
+}
+
+impl Resources {
+    pub fn new(
+        config_dir: PathBuf,
+        local: String,
+        rsctmp: PathBuf,
+        run_dir: PathBuf,
+        state_dir: PathBuf,
+        events: mpsc::Sender<LoopEvent>,
+    ) -> Resources {
+        Resources {
+            config_dir,
+            local,
+            rsctmp,
+            run_dir,
+            state_dir,
+            events,
+        }
+    }
+
+    /// Starts one step of the core's job runner; its outcome comes back as
+    /// `LoopEvent::StepDone`. A step naming no configured resource cannot
+    /// start: its failure is returned, for the core at once.
+    pub fn run_step(&self, cfg: &Config, step: Step) -> Option<Input> {
+        let resource = cfg
+            .groups
+            .get(step.group.0)
+            .and_then(|g| g.resources.get(step.resource))
+            .cloned();
+        let Some(resource) = resource else {
+            return Some(Input::StepDone {
+                id: step.id,
+                outcome: StepOutcome::Failed {
+                    code: None,
+                    reason: format!(
+                        "internal: no resource {} in group {}",
+                        step.resource, step.group.0
+                    ),
+                },
+            });
+        };
+        let (cfg, dir, env, tx) = (
+            cfg.clone(),
+            self.config_dir.clone(),
+            self.env(cfg),
+            self.events.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = run_resource(&cfg, &dir, &env, &resource, step.action).await;
+            let _ = tx
+                .send(LoopEvent::StepDone {
+                    id: step.id,
+                    outcome,
+                })
+                .await;
+        });
+        None
+    }
+
+    /// After a healed partition we keep `group`, but clients may still have
+    /// the peer's MAC for its addresses: run `start` again of its address
+    /// resources (IPaddr/IPaddr2), which on an address already held only
+    /// re-sends the gratuitous ARP. Outside the core's job runner on purpose:
+    /// the group stays running, nothing is reported back.
+    pub fn reannounce(&self, cfg: &Config, group: &str) {
+        let Some(g) = cfg.groups.iter().find(|g| g.key() == group) else {
+            return;
+        };
+        for resource in g
+            .resources
+            .iter()
+            .filter(|r| r.name == "IPaddr" || r.name == "IPaddr2")
+        {
+            log::info!("re-announcing {resource}");
+            let resource = resource.clone();
+            let (cfg, dir, env) = (cfg.clone(), self.config_dir.clone(), self.env(cfg));
+            tokio::spawn(async move {
+                if let StepOutcome::Failed { reason, .. } =
+                    run_resource(&cfg, &dir, &env, &resource, Action::Start).await
+                {
+                    log::error!("{resource}: re-announce failed: {reason}");
+                }
+            });
+        }
+    }
+
+    /// Fences `node` for the core's `Output::Fence`; the result comes back as
+    /// `LoopEvent::FenceDone`.
+    pub fn run_fence(&self, cfg: &Config, node: String, reason: String) {
+        let stonith = fence::stonith_binary();
+        let cmds = fence::commands(cfg, &node, &self.local, stonith.as_deref());
+        let (tx, local, timeout) = (
+            self.events.clone(),
+            self.local.clone(),
+            cfg.hbd.script_timeout,
+        );
+        tokio::spawn(async move {
+            let ok = fence::fence(&cmds, &node, &reason, &local, timeout).await;
+            let _ = tx.send(LoopEvent::FenceDone { node, ok }).await;
+        });
+    }
+
+    /// The environment heartbeat gives its resource scripts (spec §6.3).
+    fn env(&self, cfg: &Config) -> Vec<(String, String)> {
+        let (local, rsctmp) = (&self.local, &self.rsctmp);
+        let dir = self.config_dir.display().to_string();
+        let l = &cfg.logging;
+        let path_or_empty = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let mut env = vec![
+            ("PATH".to_string(), script::SCRIPT_PATH.to_string()),
+            ("HA_CURHOST".into(), local.to_string()),
+            ("HA_DIR".into(), dir.clone()),
+            ("HA_FUNCS".into(), format!("{dir}/shellfuncs")),
+            (
+                "HA_LOGFACILITY".into(),
+                l.logfacility.clone().unwrap_or_else(|| "none".into()),
+            ),
+            ("HA_LOGFILE".into(), path_or_empty(&l.logfile)),
+            ("HA_DEBUGLOG".into(), path_or_empty(&l.debugfile)),
+            ("HA_LOGD".into(), "no".into()),
+            ("HA_DATEFMT".into(), "%Y/%m/%d_%T ".into()),
+            ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
+            ("HA_RSCTMP".into(), rsctmp.display().to_string()),
+            ("HA_VARRUN".into(), self.run_dir.display().to_string()),
+            ("HA_VARLIB".into(), self.state_dir.display().to_string()),
+        ];
+        if l.debug > 0 {
+            env.push(("HA_debug".into(), l.debug.to_string()));
+        }
+        if matches!(cfg.auto_failback, AutoFailback::On | AutoFailback::Off) {
+            env.push(("HA_NICEFAILBACK".into(), "yes".into()));
+        }
+        env
+    }
+
+    /// A resource group found running when hbd starts was left by a previous run
+    /// (hbd was killed, the machine did not go down): the peer may hold it by now.
+    /// heartbeat's init script refuses to start then (`verifyallidle`); hbd stops
+    /// the group (right to left, every resource, as heartbeat's givegroup) before
+    /// it joins, so it is never active on both nodes by hbd's doing. If this node
+    /// is alone, it takes the group again after initdead.
+    pub async fn release_leftovers(&self, cfg: &Config) {
+        let (config_dir, env) = (self.config_dir.as_path(), &self.env(cfg));
+        for g in &cfg.groups {
+            let mut running = None;
+            for r in &g.resources {
+                if run_resource(cfg, config_dir, env, r, Action::Status).await
+                    == StepOutcome::Running(true)
+                {
+                    running = Some(r);
+                    break;
+                }
+            }
+            let Some(r) = running else { continue };
+            log::warn!(
+                "group {}: {r} is already running here, left by a previous run; stopping the group before joining (the peer may hold it now)",
+                g.key()
+            );
+            for r in g.resources.iter().rev() {
+                if let StepOutcome::Failed { reason, .. } =
+                    run_resource(cfg, config_dir, env, r, Action::Stop).await
+                {
+                    log::error!("group {}: stopping leftover {r} failed: {reason}", g.key());
+                }
+            }
+        }
+    }
+}
+
+/// Runs one resource action to completion, built in or by its script, and
+/// logs it with its duration and output. The one way hbd runs a resource: the
+/// core's steps, re-announcing after a heal, releasing leftovers at start-up.
+pub async fn run_resource(
+    cfg: &Config,
+    config_dir: &Path,
+    env: &[(String, String)],
+    resource: &crate::config::Resource,
+    action: Action,
+) -> StepOutcome {
+    if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
+        let r = resource.clone();
+        return tokio::task::spawn_blocking(move || ipaddr::run(&r, action))
+            .await
+            .unwrap_or_else(|e| StepOutcome::Failed {
+                code: None,
+                reason: format!("built-in {}: {e}", resource.name),
+            });
+    }
+    let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
+        let reason = format!(
+            "resource script {:?} not found in {}/resource.d, {}/usr/lib/hbd/resource.d or /etc/init.d",
+            resource.name,
+            config_dir.display(),
+            cfg.hbd
+                .resource_dirs
+                .iter()
+                .map(|d| format!("{}, ", d.display()))
+                .collect::<String>()
+        );
+        log::error!("{resource}: {reason}");
+        return StepOutcome::Failed {
+            code: Some(127),
+            reason,
+        };
+    };
+    let spec = ScriptSpec {
+        path,
+        args: resource.args.clone(),
+        action,
+        env: env.to_vec(),
+        timeout: cfg.hbd.script_timeout,
+    };
+    log::info!("running {}", spec.command_line());
+    let r = script::run(&spec).await;
+    let outcome = script::outcome(action, &r);
+    let took = Duration::from_millis(r.elapsed.as_millis() as u64);
+    match &outcome {
+        StepOutcome::Failed { reason, .. } => {
+            log::error!("{}: failed after {took}: {reason}", spec.command_line())
+        }
+        StepOutcome::Ok => log::info!("{}: ok after {took}", spec.command_line()),
+        StepOutcome::Running(r) => log::info!(
+            "{}: {} after {took}",
+            spec.command_line(),
+            if *r { "running" } else { "not running" }
+        ),
+    }
+    for (name, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            log::debug!("{} {name}: {line}", spec.path.display());
+        }
+    }
+    outcome
+}
