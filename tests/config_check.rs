@@ -205,11 +205,14 @@ fn migrate_refuses_a_broken_config_and_prints_nothing() {
 
 #[test]
 fn vector_configs_check_and_migrate() {
-    let vectors = Path::new("/work/shared/vectors/heartbeat-3.0.6");
-    if !vectors.exists() {
-        eprintln!("skip: {} not present", vectors.display());
+    let found = testkit::vectors();
+    if !testkit::skip::Needs::new("vector_configs_check_and_migrate")
+        .that(found.is_some(), "the heartbeat 3.0.6 vectors are not found")
+        .met()
+    {
         return;
     }
+    let vectors = found.unwrap();
     for set in ["sha1", "md5", "crc", "sha1-netstring"] {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("ha.d");

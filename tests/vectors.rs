@@ -12,13 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn vectors_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/heartbeat-3.0.6");
-    assert!(
-        root.is_dir(),
-        "golden vectors missing: expected the lab captures at {} (CI provides them)",
-        root.display()
-    );
-    root
+    testkit::vectors().expect(
+        "golden vectors missing: expected the lab captures in shared/vectors/heartbeat-3.0.6 \
+         beside the repository or a parent of it (CI provides them)",
+    )
 }
 
 struct Set {

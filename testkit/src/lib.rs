@@ -52,6 +52,17 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The golden vectors captured from heartbeat 3.0.6:
+/// `shared/vectors/heartbeat-3.0.6` beside the repository or beside one of
+/// its parents (a git worktree sits deeper than the main checkout). None
+/// when absent: a test asks `Needs::that(vectors().is_some(), …)`.
+pub fn vectors() -> Option<PathBuf> {
+    repo()
+        .ancestors()
+        .map(|a| a.join("shared/vectors/heartbeat-3.0.6"))
+        .find(|p| p.is_dir())
+}
+
 /// Polls `f` every 10 ms until it returns `Some`, for at most `within`.
 pub fn wait_for<T>(within: Duration, f: impl FnMut() -> Option<T>) -> Option<T> {
     hbd::demo::wait_for(within, Duration::from_millis(10), f)
