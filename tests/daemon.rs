@@ -396,22 +396,6 @@ fn sighup_with_a_broken_config_keeps_running() {
     assert_eq!(p.c.probe_service().as_deref(), Some("alpha"));
 }
 
-/// A tiny deterministic PRNG: the noise is the same on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// A well-formed heartbeat status from "alpha", signed with a key the pair
 /// does not use: it must fail authentication, not parsing.
 fn forged_status(transport: Transport) -> Vec<u8> {
@@ -458,13 +442,13 @@ fn garbage_on_serial_and_udp_is_counted_and_ignored() {
         .filter(|t| t.text.contains("dead"))
         .count();
 
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = testkit::Noise::new(0x9e37_79b9_7f4a_7c15);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = ("127.0.0.2", p.c.udpport);
     const RANDOM: u64 = 100;
     const FORGED: u64 = 5;
     for i in 0..RANDOM {
-        let len = 1 + (rng.next() % 600) as usize;
+        let len = 1 + (rng.next_u64() % 600) as usize;
         let mut d = rng.bytes(len);
         if i % 4 == 0 {
             // Some that start like a netstring message, to reach deeper parsing.

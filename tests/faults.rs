@@ -1126,16 +1126,13 @@ fn jitter_relay(
         .unwrap();
     thread::spawn(move || {
         let t0 = Instant::now();
-        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ listen.1 as u64;
+        let mut noise = testkit::Noise::new(0x2545_f491_4f6c_dd1d ^ listen.1 as u64);
         let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
         let mut buf = vec![0u8; 70_000];
         let mut relayed = 0u64;
         while !stop.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
             if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let delay = Duration::from_millis(seed % (jitter_ms + 1));
+                let delay = Duration::from_millis(noise.next_u64() % (jitter_ms + 1));
                 // Bounded: a stuck receiver cannot make the queue grow forever.
                 if queue.len() < 10_000 {
                     queue.push((Instant::now() + delay, buf[..n].to_vec()));

@@ -57,17 +57,6 @@ fn counter(r: &StatusReport, f: fn(&hbd::control::LinkReport) -> u64) -> u64 {
     r.links.iter().map(f).sum()
 }
 
-/// A tiny xorshift: the flood's bytes need no quality, only variety.
-struct Noise(u64);
-impl Noise {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Records what alpha sends to its "peer" (this relay) and forwards it to
 /// beta, until stopped or 10 minutes passed.
 /// Packets the relay saw, with when.
@@ -237,7 +226,7 @@ fn flood(e: &Env) -> Row {
         (cluster::ADDRS[0], e.p.c.udpport),
         (cluster::ADDRS[1], e.p.c.udpport),
     ];
-    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let mut noise = testkit::Noise::new(0x9e37_79b9_7f4a_7c15);
     let mut buf = vec![0u8; 65_000];
     let t0 = Instant::now();
     let limit = secs * rate;
@@ -251,7 +240,7 @@ fn flood(e: &Env) -> Row {
             if k >= limit {
                 break 'outer;
             }
-            let r = noise.next();
+            let r = noise.next_u64();
             let payload: &[u8] = match k % 1000 {
                 // Oversized: beyond any heartbeat message.
                 0 => &buf[..65_000],
@@ -260,7 +249,7 @@ fn flood(e: &Env) -> Row {
                 _ => {
                     let len = 1 + (r as usize % 300);
                     for b in buf[..len].iter_mut() {
-                        *b = noise.next() as u8;
+                        *b = noise.next_u64() as u8;
                     }
                     &buf[..len]
                 }

@@ -429,21 +429,6 @@ impl Cluster {
         self.ns.start(i, cmd);
     }
 
-    fn status(&self, i: usize) -> Option<StatusReport> {
-        self.ns.status(i)
-    }
-
-    /// Polls node `i`'s status until `pred` holds; panics with the last one.
-    fn wait_status(
-        &self,
-        i: usize,
-        limit: Duration,
-        what: &str,
-        pred: impl Fn(&StatusReport) -> bool,
-    ) -> Duration {
-        self.ns.wait_status(i, limit, what, pred)
-    }
-
     /// Node `i` reports the group running on itself, nothing in transition.
     fn runs_here(&self, r: &StatusReport, i: usize) -> bool {
         r.rsc_hold != RscHold::Transition
@@ -494,9 +479,10 @@ impl Cluster {
     /// deadlock breaker first.
     fn start_pair(&mut self) {
         self.start(0);
-        self.wait_status(0, Duration::from_secs(20), "running the group alone", |r| {
-            self.runs_here(r, 0)
-        });
+        self.ns
+            .wait_status(0, Duration::from_secs(20), "running the group alone", |r| {
+                self.runs_here(r, 0)
+            });
         self.start(1);
         self.wait_both_up(0);
         self.wait_served_by(0, Duration::from_secs(5));
@@ -505,7 +491,7 @@ impl Cluster {
     /// Both daemons up and active, the group running on `owner` per both.
     fn wait_both_up(&self, owner: usize) {
         for i in 0..2 {
-            self.wait_status(
+            self.ns.wait_status(
                 i,
                 Duration::from_secs(15),
                 "up with the peer, group settled",
@@ -525,9 +511,10 @@ impl Cluster {
     /// A node advertises deadtime + 2 s for its first 5 s (heartbeat's
     /// startup boost): failover timings are deadtime-bound only after it.
     fn wait_past_dt_boost(&self, i: usize) {
-        self.wait_status(i, Duration::from_secs(10), "past the dt boost", |r| {
-            r.uptime_ms >= dc::DT_BOOST_FOR_MS + 2 * r.keepalive_ms
-        });
+        self.ns
+            .wait_status(i, Duration::from_secs(10), "past the dt boost", |r| {
+                r.uptime_ms >= dc::DT_BOOST_FOR_MS + 2 * r.keepalive_ms
+            });
     }
 
     /// `hbd standby|takeover` run inside node `i`, as an operator would.
@@ -671,9 +658,10 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
     c.crash(0);
     let crash_done = crash.elapsed();
 
-    let took = c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
-        r.peer.state == NodeState::Dead && c.runs_here(r, 1)
-    });
+    let took =
+        c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+            r.peer.state == NodeState::Dead && c.runs_here(r, 1)
+        });
     // Promptly: the entry must already show nodeb, long before any ARP
     // timer of the client could have fired (30 s, see build()).
     let after = wait_for(Duration::from_secs(2), || {
@@ -694,7 +682,7 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
         "takeover took {:?}",
         crash.elapsed()
     );
-    let r = c.status(1).unwrap();
+    let r = c.ns.status(1).unwrap();
     assert!(
         r.recent.iter().any(|t| t.text.contains("nodea dead after")),
         "nodeb's transitions do not say nodea died: {:?}",
@@ -748,7 +736,7 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
     );
     assert!(!mounted_at(c.ns.nodes[0].holder, MNT));
     assert!(!c.ns.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));
@@ -757,7 +745,7 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
         handover < Duration::from_millis(4_000),
         "handover took {handover:?}: as long as deadtime (5 s)"
     );
-    let r = c.status(1).unwrap();
+    let r = c.ns.status(1).unwrap();
     assert!(
         r.recent.iter().any(|t| t.text.contains("nodea shut down"))
             && !r.recent.iter().any(|t| t.text.contains("dead after")),
@@ -807,7 +795,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
 
     let st = c.ns.terminate(0, Duration::from_secs(20));
     assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));
@@ -817,7 +805,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
     // Stays: several deadtimes after nodea is fully up, still on nodeb.
     c.wait_past_dt_boost(0);
     for (i, name) in NAMES.iter().enumerate() {
-        let r = c.status(i).unwrap();
+        let r = c.ns.status(i).unwrap();
         let ok = if i == 1 {
             c.runs_here(&r, 1)
         } else {
@@ -859,7 +847,7 @@ fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
     setup.device_missing_on = Some(0);
     let mut c = Cluster::build(setup);
     c.start(1);
-    c.wait_status(1, Duration::from_secs(20), "running the group alone", |r| {
+    c.ns.wait_status(1, Duration::from_secs(20), "running the group alone", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));
@@ -876,7 +864,7 @@ fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
     // nodea rolled back: it holds neither the address nor the disk, and
     // does not try again.
     sleep(Duration::from_secs(2));
-    let r = c.status(0).unwrap();
+    let r = c.ns.status(0).unwrap();
     assert!(c.peer_runs(&r, 0), "nodea: {:#?}", r.groups);
     assert!(!c.ns.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
     let log = c.ns.log(0);
@@ -921,7 +909,7 @@ fn heartbeat_resource_scripts_move_under_hbd() {
     let st = c.ns.terminate(0, Duration::from_secs(30));
     assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
     assert!(!c.ns.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
-    c.wait_status(1, Duration::from_secs(15), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(15), "running the group", |r| {
         c.runs_here(r, 1)
     });
     let after = wait_for(Duration::from_secs(3), || {
@@ -952,7 +940,7 @@ fn heartbeat_resource_scripts_move_under_hbd() {
     ]));
     c.wait_past_dt_boost(0);
     c.crash(0);
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         r.peer.state == NodeState::Dead && c.runs_here(r, 1)
     });
     let after = wait_for(Duration::from_secs(2), || {
@@ -1082,13 +1070,13 @@ fn cutting_one_heartbeat_path_moves_nothing() {
         } else {
             (serial_name.as_str(), "hb0")
         };
-        c.wait_status(1, Duration::from_secs(5), "seeing the cut", |r| {
+        c.ns.wait_status(1, Duration::from_secs(5), "seeing the cut", |r| {
             !link_up(r, dead) && link_up(r, alive)
         });
         let until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < until {
             for (i, name) in NAMES.iter().enumerate() {
-                let r = c.status(i).expect("status");
+                let r = c.ns.status(i).expect("status");
                 assert_eq!(r.peer.state, NodeState::Active, "{name}: {cut} cut: {r:#?}");
                 let ok = if i == 0 {
                     c.runs_here(&r, 0)
@@ -1108,7 +1096,7 @@ fn cutting_one_heartbeat_path_moves_nothing() {
         } else {
             c.ns.serial_cable(true);
         }
-        c.wait_status(
+        c.ns.wait_status(
             1,
             Duration::from_secs(15),
             "hearing nodea on both paths",
@@ -1168,7 +1156,7 @@ fn a_busy_filesystem_is_released_before_the_peer_mounts_it() {
     assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
     assert!(lab::alive(&[squatter]).is_empty(), "the squatter survived");
     assert!(!mounted_at(c.ns.nodes[0].holder, MNT));
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));

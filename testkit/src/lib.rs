@@ -52,6 +52,31 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Seeded noise for tests (random datagrams, line garbage, jitter): the
+/// same bytes on every run. SplitMix64, the core's own generator, which the
+/// core keeps private.
+#[derive(Clone, Debug)]
+pub struct Noise(u64);
+
+impl Noise {
+    pub fn new(seed: u64) -> Noise {
+        Noise(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
 /// The golden vectors captured from heartbeat 3.0.6:
 /// `shared/vectors/heartbeat-3.0.6` beside the repository or beside one of
 /// its parents (a git worktree sits deeper than the main checkout). None
