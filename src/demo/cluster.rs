@@ -205,7 +205,8 @@ impl Cluster {
 # Usage: {script} PORT start|stop|status
 PORT="$1"
 HBD="{exe}"
-PIDFILE="{dir}/service.pid"
+# One pidfile per port: a node may run its peer's group (another port) too.
+PIDFILE="{dir}/service-$PORT.pid"
 LOG="{dir}/service.log"
 # Running = the pidfile names a live process; a zombie (exited, not yet reaped
 # by whoever inherited it) is not running.
