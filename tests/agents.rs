@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use testkit::lab::{self, Lab, Lan, Node};
+use testkit::lab::{self, Lab, Node};
+use testkit::nspair::{NsPair, Opts, Serial};
 use testkit::skip::Needs;
 
 const FLOAT: &str = "192.0.2.50";
@@ -78,39 +79,32 @@ fn assert_stopped(lab: &Lab, node: &Node, name: &str, args: &[&str]) {
     );
 }
 
-/// Two nodes and a client on one bridged LAN (192.0.2.0/24), the nodes also
-/// joined by a direct heartbeat cable (10.250.0.0/24).
+/// Two nodes and a client on the service LAN (`svc0`, 192.0.2.0/24), the
+/// nodes also joined by the heartbeat cable (`hb0`, 10.250.0.0/24): the
+/// namespace pair, without daemons or serial cable.
 struct LanLab {
-    lab: Lab,
-    _lan: Lan,
-    a: Node,
-    b: Node,
-    client: Node,
+    ns: NsPair,
 }
 
-fn lan_lab() -> LanLab {
-    let lab = Lab::new();
-    let lan = lab.lan("lan");
-    let a = lab.node("nodea");
-    let b = lab.node("nodeb");
-    let client = lab.node("client");
-    for (node, addr) in [
-        (&a, "192.0.2.1/24"),
-        (&b, "192.0.2.2/24"),
-        (&client, "192.0.2.100/24"),
-    ] {
-        lab.join(&lan, node, "lan0");
-        node.addr("lan0", addr);
+impl LanLab {
+    fn new() -> LanLab {
+        let opts = Opts {
+            serial: Serial::None,
+            ..Opts::default()
+        };
+        LanLab {
+            ns: NsPair::new(opts, &testkit::hbd_exe!()),
+        }
     }
-    lab.link(&a, "hb0", &b, "hb0");
-    a.addr("hb0", "10.250.0.1/24");
-    b.addr("hb0", "10.250.0.2/24");
-    LanLab {
-        lab,
-        _lan: lan,
-        a,
-        b,
-        client,
+
+    fn parts(&self) -> (&Lab, &Node, &Node, &Node) {
+        let ns = &self.ns;
+        (
+            ns.lab(),
+            &ns.nodes[0],
+            &ns.nodes[1],
+            ns.client.as_ref().expect("a client"),
+        )
     }
 }
 
@@ -220,8 +214,8 @@ fn ip_start_status_stop(name: &str, test: &str) {
     if !Needs::new(test).lab().met() {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let quick = [("HBD_ARP_COUNT", "2"), ("HBD_ARP_INTERVAL_MS", "50")];
     assert_stopped(lab, a, name, &[FLOAT]);
     // Start twice: the second is a success that changes nothing.
@@ -241,20 +235,20 @@ fn ip_start_status_stop(name: &str, test: &str) {
         a.addrs()
     );
     if name == "IPaddr" {
-        assert_eq!(label_of(&line), "lan0:0", "heartbeat alias name: {line}");
+        assert_eq!(label_of(&line), "svc0:0", "heartbeat alias name: {line}");
         ok(lab, a, &quick, name, &["192.0.2.51", "start"]);
         let second = addr_line(a, "192.0.2.51").unwrap();
-        assert_eq!(label_of(&second), "lan0:1", "next free alias: {second}");
+        assert_eq!(label_of(&second), "svc0:1", "next free alias: {second}");
         ok(lab, a, &[], name, &["192.0.2.51", "stop"]);
     } else {
-        assert_eq!(label_of(&line), "lan0", "IPaddr2 adds no label: {line}");
-        ok(lab, a, &quick, name, &["192.0.2.52/24/lan0:web", "start"]);
+        assert_eq!(label_of(&line), "svc0", "IPaddr2 adds no label: {line}");
+        ok(lab, a, &quick, name, &["192.0.2.52/24/svc0:web", "start"]);
         let second = addr_line(a, "192.0.2.52").unwrap();
-        assert_eq!(label_of(&second), "lan0:web", "explicit label: {second}");
-        ok(lab, a, &[], name, &["192.0.2.52/24/lan0:web", "stop"]);
+        assert_eq!(label_of(&second), "svc0:web", "explicit label: {second}");
+        ok(lab, a, &[], name, &["192.0.2.52/24/svc0:web", "stop"]);
     }
     // The peer never sees it.
-    assert_stopped(lab, &l.b, name, &[FLOAT]);
+    assert_stopped(lab, &l.ns.nodes[1], name, &[FLOAT]);
     // Stop twice.
     ok(lab, a, &[], name, &[FLOAT, "stop"]);
     ok(lab, a, &[], name, &[FLOAT, "stop"]);
@@ -286,9 +280,9 @@ fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a, b, client) = (&l.lab, &l.a, &l.b, &l.client);
-    let (mac_a, mac_b) = (a.mac("lan0"), b.mac("lan0"));
+    let l = LanLab::new();
+    let (lab, a, b, client) = l.parts();
+    let (mac_a, mac_b) = (a.mac("svc0"), b.mac("svc0"));
     assert_ne!(mac_a, mac_b);
     let arp = [
         ("HBD_ARP_COUNT", "3"),
@@ -368,10 +362,10 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let quiet = [("HBD_ARP_COUNT", "0")];
-    // 10.250.0.77 belongs to hb0's subnet, 192.0.2.60 to lan0's.
+    // 10.250.0.77 belongs to hb0's subnet, 192.0.2.60 to svc0's.
     ok(lab, a, &quiet, "IPaddr", &["10.250.0.77", "start"]);
     let line = addr_line(a, "10.250.0.77").unwrap();
     assert!(
@@ -382,7 +376,7 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
     ok(lab, a, &quiet, "IPaddr", &["192.0.2.60/25", "start"]);
     let line = addr_line(a, "192.0.2.60").unwrap();
     assert!(
-        line.contains(" lan0 ") && line.contains("192.0.2.60/25"),
+        line.contains(" svc0 ") && line.contains("192.0.2.60/25"),
         "{line}"
     );
     // A given interface wins over the table; the dotted netmask form works;
@@ -392,11 +386,11 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
         a,
         &quiet,
         "IPaddr",
-        &["10.250.0.78/255.255.255.0/10.250.0.255/lan0", "start"],
+        &["10.250.0.78/255.255.255.0/10.250.0.255/svc0", "start"],
     );
     let line = addr_line(a, "10.250.0.78").unwrap();
     assert!(
-        line.contains(" lan0 ") && line.contains("brd 10.250.0.255"),
+        line.contains(" svc0 ") && line.contains("brd 10.250.0.255"),
         "{line}"
     );
     // status and stop find the address wherever it is.
@@ -415,8 +409,8 @@ fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let before = a.addrs();
     let cases: &[(&[&str], i32, &str)] = &[
         (
@@ -441,22 +435,22 @@ fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
             "\"-evil\" is not an interface name",
         ),
         (
-            &["192.0.2.5/24/lan0/300.1.1.1", "start"],
+            &["192.0.2.5/24/svc0/300.1.1.1", "start"],
             2,
             "broadcast \"300.1.1.1\"",
         ),
         (
-            &["192.0.2.5/24/lan0/192.0.2.255/x", "start"],
+            &["192.0.2.5/24/svc0/192.0.2.255/x", "start"],
             2,
             "too many parts",
         ),
         (&["192.0.2.5;reboot", "start"], 2, "unexpected character"),
-        (&["192.0.2.5 lan0", "start"], 2, "unexpected character"),
+        (&["192.0.2.5 svc0", "start"], 2, "unexpected character"),
         (&["127.0.0.5", "start"], 2, "cannot be a floating address"),
         (&["224.0.0.5", "start"], 2, "cannot be a floating address"),
         (&["192.0.2.5", "restart"], 3, "unknown action \"restart\""),
         (&["start"], 2, "usage"),
-        (&["192.0.2.5", "lan0", "start"], 2, "usage"),
+        (&["192.0.2.5", "svc0", "start"], 2, "usage"),
         (
             &["10.250.9.9", "start"],
             6,
@@ -566,8 +560,8 @@ fn ipaddr_stop_ends_the_arp_announcer() {
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let long = [("HBD_ARP_COUNT", "200"), ("HBD_ARP_INTERVAL_MS", "100")];
     let t0 = Instant::now();
     ok(lab, a, &long, "IPaddr", &[FLOAT, "start"]);
@@ -580,7 +574,7 @@ fn ipaddr_stop_ends_the_arp_announcer() {
     let announcing = |n: &Node| {
         n.cmdlines()
             .iter()
-            .any(|c| c.contains(&format!("hbd-arp-announce lan0 {FLOAT} ")))
+            .any(|c| c.contains(&format!("hbd-arp-announce svc0 {FLOAT} ")))
     };
     assert!(announcing(a), "no announcer running: {:?}", a.cmdlines());
     // It runs in its own session (setsid), out of reach of a kill of the
@@ -607,7 +601,7 @@ fn ipaddr_stop_ends_the_arp_announcer() {
     );
     let pidfile = lab
         .dir()
-        .join(format!("rsctmp-nodea/hbd-arp-lan0-{FLOAT}.pid"));
+        .join(format!("rsctmp-nodea/hbd-arp-svc0-{FLOAT}.pid"));
     assert_eq!(
         fs::read_to_string(pidfile).unwrap().trim(),
         announcer.to_string()
@@ -1169,9 +1163,9 @@ fn lab_cleans_up_even_when_the_test_panics() {
         let lan = lab.lan("lan");
         let a = lab.node("nodea");
         let b = lab.node("nodeb");
-        lab.join(&lan, &a, "lan0");
+        lab.join(&lan, &a, "svc0");
         lab.link(&a, "hb0", &b, "hb0");
-        a.addr("lan0", "192.0.2.1/24");
+        a.addr("svc0", "192.0.2.1/24");
         let disk = lab.ext4_loop("shared", 16);
         let mnt = lab.dir().join("data");
         ok(
@@ -1438,8 +1432,8 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a, b, client) = (&l.lab, &l.a, &l.b, &l.client);
+    let l = LanLab::new();
+    let (lab, a, b, client) = l.parts();
     let disk = lab.ext4_loop("shared", 16);
     let dev = disk.dev.to_str().unwrap().to_string();
     let mnt = lab.dir().join("srv");
@@ -1490,7 +1484,7 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
     });
     let (_, body) = answer.expect("no answer from nodeb");
     assert_eq!(body, "served from the shared disk\n");
-    assert_eq!(client.neigh(FLOAT).map(|(m, _)| m), Some(b.mac("lan0")));
+    assert_eq!(client.neigh(FLOAT).map(|(m, _)| m), Some(b.mac("svc0")));
 
     group(lab, b, &resources, "stop");
     group(lab, b, &resources, "stop");
@@ -1540,11 +1534,11 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     let lab = Lab::new();
     let a = lab.node("nodea");
     a.must(&[
-        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1",
+        "ip", "link", "add", "svc0", "type", "veth", "peer", "name", "lan1",
     ]);
-    a.set_link("lan0", true);
+    a.set_link("svc0", true);
     a.set_link("lan1", true);
-    a.addr("lan0", "192.0.2.1/24");
+    a.addr("svc0", "192.0.2.1/24");
     // heartbeat's scripts expect the daemon to have created HA_RSCTMP.
     let rsctmp = lab.dir().join("rsctmp-nodea");
     fs::create_dir_all(&rsctmp).unwrap();
@@ -1563,8 +1557,8 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     let (dev, mnt) = (disk.dev.to_str().unwrap(), mnt.to_str().unwrap());
 
     let resources: [(&str, Vec<&str>); 3] = [
-        ("IPaddr", vec!["192.0.2.50/24/lan0"]),
-        ("IPaddr2", vec!["192.0.2.51/24/lan0"]),
+        ("IPaddr", vec!["192.0.2.50/24/svc0"]),
+        ("IPaddr2", vec!["192.0.2.51/24/svc0"]),
         ("Filesystem", vec![dev, mnt, "ext4"]),
     ];
     for (name, args) in &resources {
@@ -1623,10 +1617,10 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     // heartbeat's IPaddr names its alias exactly as ours does.
     let r = call(
         hb.join("IPaddr").to_str().unwrap(),
-        &["192.0.2.52/24/lan0", "start"],
+        &["192.0.2.52/24/svc0", "start"],
     );
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(label_of(&addr_line(&a, "192.0.2.52").unwrap()), "lan0:0");
+    assert_eq!(label_of(&addr_line(&a, "192.0.2.52").unwrap()), "svc0:0");
 }
 
 #[test]
@@ -1695,8 +1689,8 @@ fn agents_work_with_an_empty_environment() {
     }
     // The daemon scrubs the environment: no PATH (ip, mount, losetup live in
     // sbin), no HA_RSCTMP, no locale.
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let disk = lab.ext4_loop("shared", 16);
     let mnt = lab.dir().join("data");
     let (dev, mnt) = (disk.dev.to_str().unwrap(), mnt.to_str().unwrap());
