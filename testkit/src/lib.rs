@@ -10,6 +10,9 @@
 //! - [`lab`]: network namespaces as machines (the namespace lab).
 //! - [`reliability`]: the rows of RELIABILITY.md the fault and hostile-input
 //!   suites measure.
+//! - Small shared pieces: [`wait_for`], [`wait_status`], [`one_at_a_time`],
+//!   [`Noise`] (seeded test noise), [`vectors`] (the golden captures),
+//!   [`hbd_exe!`].
 //!
 //! A crate rather than `mod common;` in each test file: every test binary
 //! links the parts it uses instead of compiling all of them, so nothing here
