@@ -319,11 +319,8 @@ impl NsPair {
     /// [`NsPair::start`] for a `cmd` whose output the caller has directed
     /// (pipes it may take from the child).
     pub fn spawn(&mut self, i: usize, mut cmd: Command) -> &mut Child {
-        assert!(
-            self.daemons[i].is_none(),
-            "{}: a daemon runs already",
-            self.names[i]
-        );
+        // One that exited by itself is reaped here: a node may start again.
+        assert!(!self.running(i), "{}: a daemon runs already", self.names[i]);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("{}: cannot start {cmd:?}: {e}", self.names[i]));
