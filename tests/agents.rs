@@ -1147,6 +1147,156 @@ fn service_rejects_bad_unit_names() {
     assert_eq!(r.code, 3, "{r:?}");
 }
 
+/// OCF's rule for stop, which heartbeat calls for every resource of a group:
+/// with arguments an agent cannot parse, stop succeeds when nothing of the
+/// resource can be running, so a typo never wedges the group in "failed" on
+/// both nodes. What the arguments still name (an address, a mount point, a
+/// unit) is stopped, since it may have been started under a correct spelling.
+#[test]
+fn stop_with_malformed_arguments_succeeds_when_nothing_can_be_running() {
+    if lab::skip_lab("stop_with_malformed_arguments_succeeds_when_nothing_can_be_running") {
+        return;
+    }
+    let l = lan_lab();
+    let (lab, a) = (&l.lab, &l.a);
+    for name in ["IPaddr", "IPaddr2"] {
+        let before = a.addrs();
+        for args in [
+            &["999.1.1.1", "stop"][..],
+            &["127.0.0.1/8/lo", "stop"],
+            &["stop"],
+            &["192.0.2.60/33/lan0", "stop"],
+        ] {
+            let r = ok(lab, a, &[], name, args);
+            assert_eq!(r.stdout, "INFO:  Success\n", "{name} {args:?}: {r:?}");
+            assert!(r.stderr.contains("stop with malformed arguments"), "{r:?}");
+        }
+        assert_eq!(
+            a.addrs(),
+            before,
+            "{name}: a malformed stop changed something"
+        );
+        // Taken under a good spelling, released under a typo'd one.
+        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/lan0"), "start"]);
+        let r = ok(lab, a, &[], name, &[&format!("{FLOAT}/33/lan0"), "stop"]);
+        assert!(
+            r.stderr
+                .contains(&format!("removing {FLOAT} wherever it is configured")),
+            "{r:?}"
+        );
+        assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
+        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/lan0"), "start"]);
+        ok(lab, a, &[], name, &[FLOAT, "lan0", "stop"]);
+        assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
+        // Start and status still refuse them.
+        assert_eq!(
+            run(lab, a, &[], name, &["192.0.2.60/33/lan0", "start"]).code,
+            2
+        );
+        assert_eq!(
+            run(lab, a, &[], name, &["192.0.2.60/33/lan0", "status"]).code,
+            2
+        );
+    }
+
+    let disk = lab.ext4_loop("shared", 16);
+    let dev = disk.dev.to_str().unwrap();
+    let mnt = lab.dir().join("data");
+    let mnt = mnt.to_str().unwrap();
+    let before = own_mounts(a);
+    for args in [
+        &[dev, "data", "ext4", "stop"][..],
+        &[dev, "stop"],
+        &["sdb1", "/", "stop"],
+    ] {
+        let r = ok(lab, a, &[], "Filesystem", args);
+        assert!(
+            r.stderr.contains("nothing of this resource can be running"),
+            "{args:?}: {r:?}"
+        );
+    }
+    assert_eq!(own_mounts(a), before);
+    ok(lab, a, &[], "Filesystem", &[dev, mnt, "ext4", "start"]);
+    let r = ok(lab, a, &[], "Filesystem", &[dev, mnt, "EXT4", "stop"]);
+    assert!(r.stderr.contains("unmounting whatever"), "{r:?}");
+    assert_eq!(
+        own_mounts(a),
+        before,
+        "mounted under a good spelling, unmounted under a bad one"
+    );
+    assert_eq!(
+        run(lab, a, &[], "Filesystem", &[dev, mnt, "EXT4", "start"]).code,
+        2
+    );
+
+    for args in [&["-x", "stop"][..], &["a b", "stop"], &["stop"]] {
+        let r = service(&[("HBD_SYSTEMD", "no")], args);
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, "INFO:  Success\n"),
+            "{args:?}: {r:?}"
+        );
+    }
+    assert_eq!(service(&[("HBD_SYSTEMD", "no")], &["-x", "status"]).code, 2);
+}
+
+/// The built-in address (`[hbd] builtin_ipaddr`) follows the agents' rule for
+/// a stop with malformed arguments: release the floating address they still
+/// name, or succeed with nothing to do; start and status still refuse them.
+#[test]
+fn builtin_ipaddr_stop_with_malformed_arguments() {
+    use hbd::config::Resource;
+    use hbd::core::{Action, StepOutcome};
+    use hbd::shell::ipaddr;
+    if lab::skip_lab("builtin_ipaddr_stop_with_malformed_arguments") {
+        return;
+    }
+    let l = lan_lab();
+    let a = &l.a;
+    // A thread of this test enters the node's network namespace.
+    let in_node = |f: &(dyn Fn() -> StepOutcome + Sync)| {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let ns = fs::File::open(format!("/run/netns/{}", a.netns)).unwrap();
+                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    };
+    let res = |args: &[&str]| Resource {
+        name: "IPaddr2".into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    let before = a.addrs();
+    for args in [&["999.1.1.1"][..], &["127.0.0.1/8/lo"], &[], &["x", "y"]] {
+        let o = in_node(&|| ipaddr::run(&res(args), Action::Stop));
+        assert_eq!(o, StepOutcome::Ok, "{args:?}");
+    }
+    assert_eq!(a.addrs(), before);
+    let good = format!("{FLOAT}/24/lan0");
+    assert_eq!(
+        in_node(&|| ipaddr::run(&res(&[&good]), Action::Start)),
+        StepOutcome::Ok
+    );
+    assert!(addr_line(a, FLOAT).is_some());
+    let typo = format!("{FLOAT}/33/lan0");
+    assert!(matches!(
+        in_node(&|| ipaddr::run(&res(&[&typo]), Action::Start)),
+        StepOutcome::Failed { code: Some(2), .. }
+    ));
+    assert!(matches!(
+        in_node(&|| ipaddr::run(&res(&[&typo]), Action::Status)),
+        StepOutcome::Failed { code: Some(2), .. }
+    ));
+    assert_eq!(
+        in_node(&|| ipaddr::run(&res(&[&typo]), Action::Stop)),
+        StepOutcome::Ok
+    );
+    assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
+}
+
 // ---------------------------------------------------------------- the lab itself
 
 #[test]

@@ -135,6 +135,7 @@ prop_compose! {
                 metrics: hbd.6.map(|([a, b, c], port)| (Ipv4Addr::new(127, a, b, c), port).into()),
             },
             origins: BTreeMap::new(),
+            dropped: Vec::new(),
         }
     }
 }
@@ -173,4 +174,88 @@ proptest! {
     fn toml_never_panics(s in "[ -~\n\\[\\]=\"]{0,200}") {
         let _ = toml_form::parse_str(&s, &src());
     }
+}
+
+/// Every file of a committed fuzz corpus (`fuzz/corpus/NAME`).
+fn corpus(name: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(name);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The properties the config fuzz targets assert (fuzz/fuzz_targets/hacf.rs,
+/// haresources.rs, toml_config.rs), replayed on their whole seed corpus, so
+/// a change to a parser is held to them by `cargo test` too, without
+/// libFuzzer.
+#[test]
+fn fuzz_properties_hold_on_the_config_corpora() {
+    let mut checked = 0;
+    for data in corpus("hacf") {
+        let text = String::from_utf8_lossy(&data);
+        let (mut cfg, diags) = hbd::config::hacf::parse_str(&text, Path::new("ha.cf"));
+        if diags.iter().any(|d| d.is_error()) {
+            continue;
+        }
+        cfg.auth.send_index = 1;
+        cfg.auth.keys.insert(
+            1,
+            AuthKey {
+                method: AuthMethod::Sha1,
+                secret: Secret(b"k".to_vec()),
+            },
+        );
+        let out = to_toml(&cfg, None);
+        let (back, d) = toml_form::parse_str(&out, &src());
+        let back = back.unwrap_or_else(|| panic!("{d:?}\n{out}"));
+        assert_eq!(comparable(&cfg), comparable(&back), "{text:?}\n{out}");
+        checked += 1;
+    }
+    for data in corpus("haresources") {
+        let text = String::from_utf8_lossy(&data);
+        let (groups, _) = hbd::config::haresources::parse_str(&text, Path::new("haresources"));
+        let out: String = groups
+            .iter()
+            .map(|g| {
+                let res: Vec<String> = g.resources.iter().map(|r| r.to_string()).collect();
+                format!("{} {}\n", g.home, res.join(" "))
+            })
+            .collect();
+        let (again, d) = hbd::config::haresources::parse_str(&out, Path::new("haresources"));
+        assert!(d.is_empty(), "{d:?}\n{out}");
+        let pairs = |gs: &[ResourceGroup]| -> Vec<(String, Vec<Resource>)> {
+            gs.iter()
+                .map(|g| (g.home.clone(), g.resources.clone()))
+                .collect()
+        };
+        assert_eq!(pairs(&groups), pairs(&again), "{text:?}");
+        checked += 1;
+    }
+    for data in corpus("toml_config") {
+        let Ok(text) = std::str::from_utf8(&data) else {
+            continue;
+        };
+        let nowhere = Source {
+            file: Path::new("hbd.toml"),
+            dir: Path::new("/nonexistent"),
+            mode: None,
+        };
+        let (Some(cfg), diags) = toml_form::parse_str(text, &nowhere) else {
+            continue;
+        };
+        if diags.iter().any(|d| d.is_error()) {
+            continue;
+        }
+        let out = to_toml(&cfg, None);
+        let (back, d) = toml_form::parse_str(&out, &nowhere);
+        let back = back.unwrap_or_else(|| panic!("{d:?}\n{out}"));
+        assert_eq!(comparable(&cfg), comparable(&back), "{out}");
+        checked += 1;
+    }
+    assert!(checked > 500, "only {checked} corpus inputs checked");
 }

@@ -1,7 +1,12 @@
-//! `hbd check`: load a configuration as `run` would (machine facts only warn) and
-//! print every diagnostic, then a summary. Exit 0 when it can run, 1 when not.
-use hbd::config::{load, LoadOptions, Purpose, Severity};
-use std::path::PathBuf;
+//! `hbd check`: load a configuration and print every diagnostic, then a summary
+//! saying which of its two modes it ran in. On the node itself (`uname -n`, or
+//! `--node` naming this host) every fact of this host that `hbd run` would refuse
+//! is an error, so exit 0 means `run` starts; with `--node OTHER` or
+//! `--portable` those facts are warnings (a configuration checked on a
+//! workstation). Exit 0 when there is no error, 1 otherwise.
+use hbd::config::facts::{check_dirs, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR};
+use hbd::config::{load, Diagnostic, FactMode, LoadOptions, Loaded, Purpose};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
@@ -9,42 +14,118 @@ pub struct Args {
     /// An ha.d directory (ha.cf, haresources, authkeys) or an hbd.toml file.
     #[arg(short = 'c', long = "config", default_value = "/etc/ha.d")]
     pub config: PathBuf,
-    /// The local node's name (default: `uname -n`).
+    /// The node to check as (default: this host, `uname -n`). Naming another
+    /// node checks from here for there: facts of this host only warn.
     #[arg(long)]
     pub node: Option<String>,
+    /// Check the configuration for any host: facts of this host (interfaces,
+    /// scripts, devices, names) only warn, and no node is assumed unless
+    /// --node names one.
+    #[arg(long)]
+    pub portable: bool,
+    /// The state directory `hbd run` would use (checked on the node).
+    #[arg(long, default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// The run directory `hbd run` would use (checked on the node).
+    #[arg(long, default_value = DEFAULT_RUN_DIR)]
+    pub run_dir: PathBuf,
+}
+
+/// Prints each diagnostic on stdout; returns (errors, warnings).
+pub fn print_diagnostics(diagnostics: &[Diagnostic]) -> (usize, usize) {
+    for d in diagnostics {
+        println!("{d}");
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    (errors, diagnostics.len() - errors)
+}
+
+/// `N errors, M warnings`.
+pub fn counts(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
+}
+
+/// Loads `config` for `run` (facts of this host are errors) and adds the
+/// state and run directories `run` would use: what `run --dry-run` and an
+/// on-node `check` both decide on.
+pub fn load_for_run(
+    config: &Path,
+    node: Option<String>,
+    state_dir: &Path,
+    run_dir: &Path,
+) -> Loaded {
+    let mut loaded = load(
+        config,
+        &LoadOptions {
+            node,
+            purpose: Purpose::Run,
+        },
+    );
+    loaded
+        .diagnostics
+        .extend(check_dirs(state_dir, run_dir, FactMode::Enforced));
+    if loaded.has_errors() {
+        loaded.config = None;
+    }
+    loaded
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let purpose = if args.portable {
+        Purpose::Portable
+    } else {
+        Purpose::Check
+    };
     let loaded = load(
         &args.config,
         &LoadOptions {
-            node: args.node,
-            purpose: Purpose::Check,
+            node: args.node.clone(),
+            purpose,
         },
     );
-    for d in &loaded.diagnostics {
-        println!("{d}");
-    }
-    let errors = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = loaded.diagnostics.len() - errors;
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    let verdict = match (&loaded.config, &loaded.local_node) {
-        (Some(_), Some(me)) => format!("OK, can run as node {me}"),
-        _ => "cannot run".to_string(),
+    // On the node, the check is `run`'s own, directories included.
+    let loaded = if loaded.facts == FactMode::Enforced {
+        load_for_run(&args.config, args.node, &args.state_dir, &args.run_dir)
+    } else {
+        loaded
+    };
+    let (errors, warnings) = print_diagnostics(&loaded.diagnostics);
+    let ok = errors == 0 && loaded.config.is_some();
+    let me = loaded.local_node.as_deref();
+    let verdict = match (loaded.facts, me, ok) {
+        (FactMode::Enforced, Some(me), true) => format!(
+            "OK, can run as node {me} here (on-node check: facts of this host are errors)"
+        ),
+        (FactMode::Enforced, Some(me), false) => format!(
+            "cannot run as node {me} here (on-node check: facts of this host are errors)"
+        ),
+        (FactMode::Enforced, None, _) => "cannot run (cannot tell which node this host is)".into(),
+        (FactMode::Warned, Some(me), _) => format!(
+            "{} (this host is not {me}: facts of this host are only warnings; run `hbd check` on {me})",
+            if ok {
+                format!("OK for node {me} so far")
+            } else {
+                format!("cannot run as node {me}")
+            }
+        ),
+        (FactMode::Warned, None, _) => format!(
+            "{} (portable check: facts of this host are only warnings; run `hbd check` on each node)",
+            if ok { "OK so far" } else { "cannot run" }
+        ),
     };
     println!(
-        "{}: {}, {}; {verdict}",
+        "{}: {}; {verdict}",
         args.config.display(),
-        plural(errors, "error"),
-        plural(warnings, "warning")
+        counts(errors, warnings)
     );
-    if loaded.has_errors() || loaded.config.is_none() {
-        ExitCode::from(1)
-    } else {
+    if ok {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

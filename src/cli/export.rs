@@ -50,7 +50,7 @@ pub fn run(target: Target) -> ExitCode {
         &args.config,
         &LoadOptions {
             node: args.node,
-            purpose: Purpose::Check,
+            purpose: Purpose::Portable,
         },
     );
     let Some(cfg) = &loaded.config else {

@@ -65,6 +65,35 @@ pub fn load(path: &Path) -> (Option<Auth>, Vec<Diagnostic>) {
     }
 }
 
+/// C's `%d` conversion: blanks, an optional sign, at least one digit. Returns
+/// the number (saturated: only its range matters) and the text after it.
+fn scan_int(s: &str) -> Option<(i64, &str)> {
+    let t = s.trim_start();
+    let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let magnitude = unsigned[..digits].parse::<i64>().unwrap_or(i64::MAX);
+    let n = if t.starts_with('-') {
+        -magnitude
+    } else {
+        magnitude
+    };
+    Some((n, &unsigned[digits..]))
+}
+
+/// heartbeat's `sscanf(line, "auth %d")`: the word `auth`, then blanks or none
+/// at all (a blank in a scanf format matches any number of blanks, zero
+/// included), then a number; the rest of the line is ignored. Returns the
+/// number, whether no blank separated it, and whether text followed it.
+fn scan_auth(line: &str) -> Option<(i64, bool, bool)> {
+    let after = line.strip_prefix("auth")?;
+    let glued = !after.starts_with(char::is_whitespace);
+    let (n, rest) = scan_int(after)?;
+    Some((n, glued, !rest.trim().is_empty()))
+}
+
 /// A short word that is one or two edits away from a method name.
 fn looks_like_method(word: &str) -> bool {
     word.len() <= 7
@@ -97,14 +126,25 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let tokens: Vec<&str> = line.split_whitespace().collect();
         if line.starts_with('a') {
-            match (
-                tokens.first(),
-                tokens.get(1).map(|n| n.parse::<u32>()),
-                tokens.len(),
-            ) {
-                (Some(&"auth"), Some(Ok(n)), 2) if n <= MAX_INDEX => {
+            match scan_auth(line) {
+                Some((n, glued, rest)) if (0..=MAX_INDEX as i64).contains(&n) => {
+                    let n = n as u8;
+                    // An `auth` line holds no secret, so `auth1` may be quoted.
+                    if glued {
+                        diags.push(Diagnostic::warning(
+                            at(line_no),
+                            "auth",
+                            format!("\"auth{n}\" is read as `auth {n}`, as heartbeat's sscanf(\"auth %d\") reads it; write `auth {n}`"),
+                        ));
+                    }
+                    if rest {
+                        diags.push(Diagnostic::warning(
+                            at(line_no),
+                            "auth",
+                            format!("text after `auth {n}` is ignored, as heartbeat does (it is not shown as it may be a secret)"),
+                        ));
+                    }
                     if let Some((_, prev)) = send {
                         diags.push(Diagnostic::warning(
                             at(line_no),
@@ -112,7 +152,7 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                             format!("overrides `auth` on line {prev}; the last one wins"),
                         ));
                     }
-                    if keys.contains_key(&(n as u8)) && !order_warned {
+                    if keys.contains_key(&n) && !order_warned {
                         order_warned = true;
                         diags.push(Diagnostic::warning(
                             at(line_no),
@@ -120,28 +160,32 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                             format!("heartbeat 3.0.6 requires `auth {n}` before key line {n} and would refuse this file; hbd accepts it"),
                         ));
                     }
-                    send = Some((n as u8, line_no));
+                    send = Some((n, line_no));
                 }
+                // Only `auth` and a short number are shown: a malformed line may
+                // go on with a secret, or be a stray secret starting with `a`.
+                Some((n, _, _)) if n.unsigned_abs() < 1000 => diags.push(Diagnostic::error(
+                    at(line_no),
+                    "auth",
+                    format!("\"auth {n}\" is not `auth N` with N from 0 to 15"),
+                )),
                 _ => diags.push(Diagnostic::error(
                     at(line_no),
                     "auth",
-                    // Only `auth` and a numeric index are shown: a malformed line may
-                    // go on with a secret, or be a stray secret starting with `a`.
-                    match (tokens.first(), tokens.get(1)) {
-                        (Some(&"auth"), Some(n))
-                            if n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()) =>
-                        {
-                            format!("\"auth {n}\" is not `auth N` with N from 0 to 15")
-                        }
-                        _ => "line is not `auth N` with N from 0 to 15 (its text is not shown as it may be a secret)".to_string(),
-                    },
+                    "line is not `auth N` with N from 0 to 15 (its text is not shown as it may be a secret)",
                 )),
             }
             continue;
         }
-        let index = match tokens[0].parse::<u32>() {
-            Ok(n) if n <= MAX_INDEX => n as u8,
-            Ok(n) => {
+        // heartbeat reads a key line with sscanf("%d%s%s"): the index, then the
+        // method and secret words, with or without a blank after the index.
+        let (index, glued, rest) = match scan_int(line) {
+            Some((n, rest)) if (0..=MAX_INDEX as i64).contains(&n) => (
+                n as u8,
+                !rest.is_empty() && !rest.starts_with(char::is_whitespace),
+                rest,
+            ),
+            Some((n, _)) => {
                 diags.push(Diagnostic::error(
                     at(line_no),
                     "key",
@@ -149,7 +193,7 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 ));
                 continue;
             }
-            Err(_) => {
+            None => {
                 // The line may be a stray secret (a wrapped or pasted line): never
                 // echo it.
                 diags.push(Diagnostic::error(
@@ -160,6 +204,8 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 continue;
             }
         };
+        // Word 0 is the index, as the rest of the loop counts.
+        let tokens: Vec<&str> = std::iter::once("").chain(rest.split_whitespace()).collect();
         let Some(method_name) = tokens.get(1) else {
             diags.push(Diagnostic::error(
                 at(line_no),
@@ -193,6 +239,13 @@ pub fn parse(text: &str, file: &Path) -> (Auth, Vec<Diagnostic>) {
                 continue;
             }
         };
+        if glued {
+            diags.push(Diagnostic::warning(
+                at(line_no),
+                "key",
+                format!("key {index}: the method follows the index without a blank; heartbeat reads it as `{index} {}`, and so does hbd (write it so)", method.name()),
+            ));
+        }
         let secret = tokens.get(2).map(|s| s.as_bytes().to_vec());
         match (method, &secret) {
             (AuthMethod::Crc, Some(_)) => {
@@ -310,6 +363,41 @@ mod tests {
             ]
         );
         assert!(d.iter().all(|l| !l.contains("s3cr3t")));
+    }
+
+    #[test]
+    fn auth_lines_as_heartbeat_scans_them() {
+        // Two public Ansible roles write `auth1`; heartbeat starts with it.
+        let (a, d) = p("auth1\n1 sha1 k\n");
+        assert_eq!(a.send_index, 1);
+        assert_eq!(
+            d,
+            vec!["authkeys:1: auth: warning: \"auth1\" is read as `auth 1`, as heartbeat's sscanf(\"auth %d\") reads it; write `auth 1`"]
+        );
+        let (a, d) = p("auth\t2 s3cr3t-words\n2 md5 k\n");
+        assert_eq!(a.send_index, 2);
+        assert_eq!(
+            d,
+            vec!["authkeys:1: auth: warning: text after `auth 2` is ignored, as heartbeat does (it is not shown as it may be a secret)"]
+        );
+        assert_eq!(
+            p("auth 16\n").1[0],
+            "authkeys:1: auth: \"auth 16\" is not `auth N` with N from 0 to 15"
+        );
+        assert!(p("authx 1\n").1[0].contains("its text is not shown"));
+        assert!(p("auth -1\n").1[0].contains("\"auth -1\" is not `auth N`"));
+    }
+
+    #[test]
+    fn a_key_line_glued_to_its_index_is_read_as_heartbeat_does() {
+        let (a, d) = p("auth 1\n1sha1 s3cr3t\n");
+        assert_eq!(a.keys[&1].method, AuthMethod::Sha1);
+        assert_eq!(a.keys[&1].secret.0, b"s3cr3t");
+        assert_eq!(
+            d,
+            vec!["authkeys:2: key: warning: key 1: the method follows the index without a blank; heartbeat reads it as `1 sha1`, and so does hbd (write it so)"]
+        );
+        assert!(p("auth 1\n99 sha1 k\n").1[0].contains("index 99 is out of range"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`super::validate`] so the TOML form gets the same ones.
 
 use super::model::{
-    AutoFailback, Config, Diagnostic, Location, Medium, MsgFmt, PingNode, StonithHost,
+    AutoFailback, Config, Diagnostic, Dropped, Location, Medium, MsgFmt, PingNode, StonithHost,
 };
 use crate::time::Duration;
 use std::collections::BTreeMap;
@@ -289,7 +289,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The known directive closest to a misspelt one, if any is close.
 /// hbd's own settings (TOML `[hbd]`), refused by name when written in ha.cf.
 const HBD_ONLY: &[&str] = &[
     "compact_serial",
@@ -301,16 +300,23 @@ const HBD_ONLY: &[&str] = &[
     "bind",
 ];
 
+/// The known directive closest to a misspelt one, if any is close.
 pub fn suggest(word: &str) -> Option<&'static str> {
-    // Nothing long is a typo of a directive; skip the quadratic distance.
+    nearest(word, known_directives())
+}
+
+/// The candidate closest to a misspelt `word`, if any is close (a quarter of
+/// its length, at least two edits), compared without case.
+pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // Nothing long is a typo of a short name; skip the quadratic distance.
     if word.len() > 40 {
         return None;
     }
     let lower = word.to_ascii_lowercase();
-    known_directives()
+    candidates
         // Lengths further apart than the threshold cannot be close: skip the work.
         .filter(|k| k.len().abs_diff(lower.len()) <= 2.max(k.len() / 4))
-        .map(|k| (edit_distance(&lower, k), k))
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -325,6 +331,10 @@ struct State<'a> {
     /// Scalar directive -> line it was last set on, for "overrides" warnings.
     seen: BTreeMap<&'static str, usize>,
     auto_failback_line: Option<usize>,
+    /// heartbeat's ucast, bcast and serial plugins read `udpport` / `baud`
+    /// once, when their first line is parsed: plugin -> (that line, the
+    /// value then in effect).
+    plugin_first: BTreeMap<&'static str, (usize, u32)>,
 }
 
 impl State<'_> {
@@ -372,6 +382,26 @@ impl State<'_> {
             }
         }
     }
+    /// Records a directive the model does not carry, for `hbd migrate`.
+    fn dropped(&mut self, line: usize, text: String, why: String) {
+        let location = Location {
+            file: self.file.to_path_buf(),
+            line,
+        };
+        self.cfg.dropped.push(Dropped {
+            location,
+            text,
+            why,
+        });
+    }
+    /// Notes the `udpport` (or `baud`, for serial) a plugin fixes at its first line.
+    fn plugin_line(&mut self, plugin: &'static str, line: usize) {
+        let value = match plugin {
+            "serial" => self.cfg.baud,
+            _ => u32::from(self.cfg.udpport),
+        };
+        self.plugin_first.entry(plugin).or_insert((line, value));
+    }
     fn add_medium(&mut self, line: usize, m: Medium) {
         let key = format!("media.{}", self.cfg.media.len());
         self.origin(&key, line);
@@ -389,6 +419,7 @@ pub fn parse_str(text: &str, file: &Path) -> (Config, Vec<Diagnostic>) {
         diags: Vec::new(),
         seen: BTreeMap::new(),
         auto_failback_line: None,
+        plugin_first: BTreeMap::new(),
     };
     // Line 0: the file as a whole, for rules about what is missing from it.
     st.origin("file", 0);
@@ -416,8 +447,62 @@ pub fn parse_str(text: &str, file: &Path) -> (Config, Vec<Diagnostic>) {
         };
         parse_directive(&mut st, line_no, directive, rest);
     }
+    plugin_settings(&mut st);
     apply_timing_defaults(&mut st.cfg);
     (st.cfg, st.diags)
+}
+
+/// `udpport` and `baud` as heartbeat 3.0.6 applies them: each media plugin
+/// reads the value in effect at its first line and keeps it (checked against
+/// heartbeat: with `ucast` before `udpport 700` and `bcast` after it, ucast
+/// runs on 694 and bcast on 700). hbd has one port for every link: a value
+/// set too late is read as heartbeat reads it, with a warning; two plugins
+/// on different ports is an error.
+fn plugin_settings(st: &mut State) {
+    let udp: Vec<(&str, usize, u32)> = ["ucast", "bcast"]
+        .into_iter()
+        .filter_map(|p| st.plugin_first.get(p).map(|&(l, v)| (p, l, v)))
+        .collect();
+    let written = u32::from(st.cfg.udpport);
+    if let (Some(&line), Some(&(_, _, first))) = (st.seen.get("udpport"), udp.first()) {
+        if udp.iter().any(|(_, _, v)| *v != first) {
+            let each: Vec<String> = udp
+                .iter()
+                .map(|(p, l, v)| format!("{p} links on {v} (fixed at line {l})"))
+                .collect();
+            st.error(
+                line,
+                "udpport",
+                format!(
+                    "heartbeat 3.0.6 runs {}, since each plugin reads udpport at its first line; hbd has one port for every link (expected udpport above all ucast and bcast lines)",
+                    each.join(" and ")
+                ),
+            );
+        } else if first != written {
+            let (p, l, _) = udp[0];
+            st.warning(
+                line,
+                "udpport",
+                format!(
+                    "{written} comes after the first {p} line (line {l}), where heartbeat 3.0.6 fixes the port, so heartbeat and hbd use {first} (move udpport above the media lines to use {written})"
+                ),
+            );
+            st.cfg.udpport = first as u16;
+        }
+    }
+    if let (Some(&line), Some(&(l, first))) = (st.seen.get("baud"), st.plugin_first.get("serial")) {
+        if first != st.cfg.baud {
+            st.warning(
+                line,
+                "baud",
+                format!(
+                    "{} comes after the first serial line (line {l}), where heartbeat 3.0.6 fixes the speed, so heartbeat and hbd use {first} (move baud above the serial lines to use {})",
+                    st.cfg.baud, st.cfg.baud
+                ),
+            );
+            st.cfg.baud = first;
+        }
+    }
 }
 
 /// heartbeat's derived defaults (spec §5.2) for timers not set explicitly, which
@@ -457,6 +542,12 @@ fn parse_directive(st: &mut State, line: usize, directive: &str, rest: &str) {
             name,
             format!("heartbeat knows {name}; hbd ignores it because {why}"),
         );
+        // An `env` line's value may be a secret meant for a client program.
+        let text = match (*name, rest.split_once('=')) {
+            ("env", Some((var, _))) => format!("env {var}=…"),
+            _ => format!("{name} {rest}"),
+        };
+        st.dropped(line, text, format!("hbd ignores it because {why}"));
         return;
     }
     let Some((name, shape)) = HONOURED.iter().find(|(n, _)| *n == directive).copied() else {
@@ -569,6 +660,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                     format!("{v:?} is not an absolute device path (expected e.g. /dev/ttyS0)"),
                 );
             } else {
+                st.plugin_line("serial", line);
                 st.add_medium(
                     line,
                     Medium::Serial {
@@ -580,15 +672,17 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
         "bcast" | "udp" => {
             if name == "udp" {
                 st.warning(line, name, "udp is a deprecated alias; write bcast");
+                st.dropped(line, format!("udp {v}"), format!("deprecated alias, written as bcast {v}"));
             }
             if valid_ifname(v) {
+                st.plugin_line("bcast", line);
                 st.add_medium(line, Medium::Bcast { dev: v.to_string() });
             } else {
                 st.error(line, name, format!("{v:?} is not an interface name"));
             }
         }
-        "ping" => match v.parse::<Ipv4Addr>() {
-            Ok(_) => {
+        "ping" => match ping_host(v) {
+            Ok(()) => {
                 let key = format!("ping.{}", st.cfg.ping_nodes.len());
                 st.origin(&key, line);
                 st.cfg.ping_nodes.push(PingNode {
@@ -596,11 +690,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                     addrs: vec![v.to_string()],
                 });
             }
-            Err(_) => st.error(
-                line,
-                name,
-                format!("{v:?} is not an IPv4 address (expected e.g. 192.0.2.254)"),
-            ),
+            Err(why) => st.error(line, name, why),
         },
         "auto_failback" => {
             let af = match v.to_ascii_lowercase().as_str() {
@@ -627,28 +717,46 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 ),
             }
         }
+        // heartbeat's set_nice_failback ignores the value (once it is a valid
+        // boolean): it turns auto_failback off when an earlier line set it on
+        // or off, and to legacy otherwise. hbd reads it the same way.
         "nice_failback" => match parse_bool(v) {
-            Some(b) => {
-                let (af, word) = if b {
-                    (AutoFailback::Off, "off")
-                } else {
-                    (AutoFailback::Legacy, "legacy")
+            Some(_) => {
+                let before = st.cfg.auto_failback;
+                let since = st
+                    .auto_failback_line
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default();
+                let (af, word, why) = match before {
+                    AutoFailback::On => (
+                        AutoFailback::Off,
+                        "off",
+                        format!("after `auto_failback on`{since}, heartbeat reads any nice_failback as auto_failback off, so failback is now off"),
+                    ),
+                    AutoFailback::Off => (
+                        AutoFailback::Off,
+                        "off",
+                        format!("after `auto_failback off`{since}, heartbeat reads any nice_failback as auto_failback off, which it already was"),
+                    ),
+                    AutoFailback::Legacy => (
+                        AutoFailback::Legacy,
+                        "legacy",
+                        "without an earlier auto_failback on or off, heartbeat reads any nice_failback as auto_failback legacy".to_string(),
+                    ),
                 };
-                if let Some(prev) = st.auto_failback_line {
-                    st.warning(
-                        line,
-                        name,
-                        format!("is obsolete and conflicts with auto_failback on line {prev}; hbd keeps auto_failback"),
-                    );
-                } else {
-                    st.warning(
-                        line,
-                        name,
-                        format!("is obsolete; read as `auto_failback {word}`, write that instead"),
-                    );
-                    st.origin("auto_failback", line);
-                    st.cfg.auto_failback = af;
-                }
+                st.warning(
+                    line,
+                    name,
+                    format!("{v:?} is obsolete: {why}; hbd reads it the same (effective value: auto_failback {word}; write that instead)"),
+                );
+                st.origin("auto_failback", line);
+                st.auto_failback_line = Some(line);
+                st.cfg.auto_failback = af;
+                st.dropped(
+                    line,
+                    format!("nice_failback {v}"),
+                    format!("obsolete; read as auto_failback {word}, as heartbeat 3.0.6 reads it here"),
+                );
             }
             None => st.error(line, name, format!("{v:?} is not a boolean ({BOOL_HELP})")),
         },
@@ -731,7 +839,10 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             ),
         },
         "autojoin" => match v.to_ascii_lowercase().as_str() {
-            "none" => st.scalar(name, line),
+            "none" => {
+                st.scalar(name, line);
+                st.dropped(line, format!("autojoin {v}"), "heartbeat's default and hbd's only way".into());
+            }
             "other" | "any" => st.error(
                 line,
                 name,
@@ -744,7 +855,10 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             ),
         },
         "pacemaker" | "crm" => match parse_bool(v) {
-            Some(false) => st.scalar(name, line),
+            Some(false) => {
+                st.scalar(name, line);
+                st.dropped(line, format!("{name} {v}"), "heartbeat's default and hbd's only way (haresources mode)".into());
+            }
             _ if matches!(
                 v.to_ascii_lowercase().as_str(),
                 "respawn" | "minimal" | "manual" | "valgrind" | "ccm-only"
@@ -776,6 +890,70 @@ pub fn valid_node_name(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == '=')
 }
 
+/// A ping node as heartbeat's ping plugins take it: an IPv4 address, or a host
+/// name they resolve with gethostbyname (resolving is a fact of the host where
+/// it runs: super::facts). `Err` is the diagnostic's message.
+pub fn ping_host(v: &str) -> Result<(), String> {
+    if v.parse::<Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    // gethostbyname reads "192.0.2" as 192.0.0.2 (inet_aton); that is a typo
+    // far more often than a wish, so a numeric name must be a full address.
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let read_as = match inet_aton(v) {
+            Some(a) => format!("heartbeat's resolver would read it as {a}"),
+            None => "heartbeat's resolver would not read it either".to_string(),
+        };
+        return Err(format!(
+            "{v:?} is not an IPv4 address ({read_as}; write all four parts, e.g. 192.0.2.254)"
+        ));
+    }
+    if host_name_ok(v) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{v:?} is not an IPv4 address or host name (expected e.g. 192.0.2.254 or gateway)"
+        ))
+    }
+}
+
+/// What inet_aton makes of decimal dotted text with fewer than four parts: the
+/// last part fills the remaining bytes (`192.0.2` is 192.0.0.2).
+fn inet_aton(v: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<u32> = v
+        .split('.')
+        .map(|p| p.parse::<u32>().ok())
+        .collect::<Option<_>>()?;
+    let (last, head) = parts.split_last()?;
+    if head.len() > 3 || head.iter().any(|p| *p > 255) {
+        return None;
+    }
+    let room = 8 * (4 - head.len() as u32);
+    if room < 32 && *last >> room != 0 {
+        return None;
+    }
+    let high = head
+        .iter()
+        .fold(0u32, |acc, p| (acc << 8) | p)
+        .checked_shl(room)
+        .unwrap_or(0);
+    Some(Ipv4Addr::from(high | last))
+}
+
+/// RFC 1123 host name syntax: dot-separated labels of letters, digits and `-`
+/// (and `_`, which resolvers pass), none empty or longer than 63.
+pub fn host_name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 fn valid_ifname(s: &str) -> bool {
     !s.is_empty() && s.len() < 16 && !s.contains(['/', ' ', '\t'])
 }
@@ -800,6 +978,7 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                 );
                 return;
             }
+            st.plugin_line("ucast", line);
             st.add_medium(
                 line,
                 Medium::Ucast {
@@ -900,12 +1079,8 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
             }
             let mut addrs = Vec::new();
             for a in &toks[1..] {
-                if a.parse::<Ipv4Addr>().is_err() {
-                    st.error(
-                        line,
-                        name,
-                        format!("{a:?} is not an IPv4 address (expected e.g. 192.0.2.254)"),
-                    );
+                if let Err(why) = ping_host(a) {
+                    st.error(line, name, why);
                     return;
                 }
                 addrs.push(a.to_string());
@@ -1076,11 +1251,28 @@ mod tests {
     }
 
     #[test]
-    fn nice_failback_maps_to_auto_failback() {
-        let (c, d) = p("nice_failback on\n");
-        assert_eq!(c.auto_failback, AutoFailback::Off);
-        assert_eq!(d.len(), 1);
-        assert!(d[0].contains("auto_failback off"));
+    fn nice_failback_resolves_as_heartbeats_set_nice_failback() {
+        // Checked against heartbeat 3.0.6 itself: alone, any value is legacy
+        // ("nice_failback on has been strictly interpreted as 'auto_failback
+        // legacy'"); after auto_failback on or off, any value is off.
+        for v in ["on", "off"] {
+            let (c, d) = p(&format!("nice_failback {v}\n"));
+            assert_eq!(c.auto_failback, AutoFailback::Legacy, "{v}");
+            assert_eq!(
+                d,
+                vec![format!("ha.cf:1: nice_failback: warning: \"{v}\" is obsolete: without an earlier auto_failback on or off, heartbeat reads any nice_failback as auto_failback legacy; hbd reads it the same (effective value: auto_failback legacy; write that instead)")]
+            );
+            let (c, d) = p(&format!("auto_failback on\nnice_failback {v}\n"));
+            assert_eq!(c.auto_failback, AutoFailback::Off, "{v}");
+            assert!(d[0].contains("after `auto_failback on` (line 1), heartbeat reads any nice_failback as auto_failback off, so failback is now off; hbd reads it the same (effective value: auto_failback off"), "{d:?}");
+            assert_eq!(c.dropped.len(), 1);
+            assert_eq!(c.origins["auto_failback"].line, 2);
+        }
+        let (c, _) = p("auto_failback legacy\nnice_failback on\n");
+        assert_eq!(c.auto_failback, AutoFailback::Legacy);
+        let (c, _) = p("nice_failback on\nnice_failback on\nauto_failback on\n");
+        assert_eq!(c.auto_failback, AutoFailback::On, "the last line wins");
+        assert!(p("nice_failback maybe\n").1[0].contains("is not a boolean"));
     }
 
     #[test]
@@ -1088,6 +1280,57 @@ mod tests {
         assert_eq!(p("auto_failback yes\n").0.auto_failback, AutoFailback::On);
         assert_eq!(p("auto_failback 0\n").0.auto_failback, AutoFailback::Off);
         assert!(p("auto_failback maybe\n").1[0].contains("is not on, off or legacy"));
+    }
+
+    #[test]
+    fn ping_takes_addresses_and_host_names() {
+        let (c, d) = p("ping gateway 192.0.2.254\nping_group routers r1.example.net 192.0.2.1\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.ping_nodes[0].addrs, vec!["gateway"]);
+        assert_eq!(c.ping_nodes[2].addrs, vec!["r1.example.net", "192.0.2.1"]);
+        assert_eq!(
+            p("ping 192.0.2\n").1,
+            vec!["ha.cf:1: ping: \"192.0.2\" is not an IPv4 address (heartbeat's resolver would read it as 192.0.0.2; write all four parts, e.g. 192.0.2.254)"]
+        );
+        assert!(p("ping 1.2.3.4.5\n").1[0].contains("would not read it either"));
+        assert!(p("ping_group g gate$way\n").1[0]
+            .contains("\"gate$way\" is not an IPv4 address or host name"));
+        assert_eq!(inet_aton("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(inet_aton("3232235777"), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(inet_aton("1.2.300"), Some(Ipv4Addr::new(1, 2, 1, 44)));
+        assert_eq!(inet_aton("1.2.70000"), None);
+        assert_eq!(inet_aton("1.2.3.256"), None);
+    }
+
+    #[test]
+    fn udpport_and_baud_apply_from_where_heartbeat_reads_them() {
+        let (c, d) = p("udpport 700\nucast eth0 192.0.2.2\nbcast eth1\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.udpport, 700);
+        let (c, d) = p("ucast eth0 192.0.2.2\nbcast eth1\nudpport 700\n");
+        assert_eq!(c.udpport, 694);
+        assert_eq!(
+            d,
+            vec!["ha.cf:3: udpport: warning: 700 comes after the first ucast line (line 1), where heartbeat 3.0.6 fixes the port, so heartbeat and hbd use 694 (move udpport above the media lines to use 700)"]
+        );
+        // As the real heartbeat ran it: ucast on 694, bcast on 700.
+        let (_, d) = p("ucast eth1 10.250.0.2\nudpport 700\nbcast eth0\n");
+        assert_eq!(
+            d,
+            vec!["ha.cf:2: udpport: heartbeat 3.0.6 runs ucast links on 694 (fixed at line 1) and bcast links on 700 (fixed at line 3), since each plugin reads udpport at its first line; hbd has one port for every link (expected udpport above all ucast and bcast lines)"]
+        );
+        // mcast carries its own port; serial its speed.
+        let (c, d) = p("mcast eth0 239.0.0.1 700 1 0\nudpport 800\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.udpport, 800);
+        let (c, d) = p("serial /dev/ttyS0\nbaud 115200\n");
+        assert_eq!(c.baud, 19200);
+        assert!(
+            d[0].starts_with(
+                "ha.cf:2: baud: warning: 115200 comes after the first serial line (line 1)"
+            ),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `/etc/ha.d/haresources` (spec §6.1): one resource group per logical line, the home
 //! node first, then resources started left to right. Whether the home node is a
-//! cluster node is checked by [`super::validate`], so the TOML form gets the same rule.
+//! cluster node, and whether an agent's arguments are well formed, is checked by
+//! [`super::validate`], so the TOML form gets the same rules.
 
-use super::model::{Diagnostic, Location, Resource, ResourceGroup};
+use super::model::{Diagnostic, HbdOptions, Location, Resource, ResourceGroup};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// heartbeat's shorthand test for a bare IP: the shell glob `[0-9]*.[0-9]*.[0-9]*.[0-9]*`.
@@ -28,10 +28,6 @@ pub fn is_ip_shorthand(token: &str) -> bool {
 pub enum ResourceError {
     #[error("{0:?} contains a backslash, quote or control character (resource arguments are passed as plain words)")]
     BadCharacter(String),
-    #[error("{token:?} looks like an IPaddr shorthand but {ip:?} is not an IPv4 address (expected e.g. 192.0.2.10/24/eth0)")]
-    NotAnAddress { token: String, ip: String },
-    #[error("{token:?}: netmask {bits:?} is not a prefix length from 1 to 32")]
-    BadPrefix { token: String, bits: String },
     #[error("{0:?} has no script name (expected NAME or NAME::ARG::ARG)")]
     NoName(String),
     #[error(
@@ -48,23 +44,8 @@ pub fn resource(token: &str) -> Result<Resource, ResourceError> {
         return Err(ResourceError::BadCharacter(token.to_string()));
     }
     if is_ip_shorthand(token) {
-        let first = token.split("::").next().unwrap_or("");
-        let ip = first.split('/').next().unwrap_or("");
-        if ip.parse::<Ipv4Addr>().is_err() {
-            return Err(ResourceError::NotAnAddress {
-                token: token.to_string(),
-                ip: ip.to_string(),
-            });
-        }
-        if let Some(bits) = first.split('/').nth(1) {
-            if !bits.parse::<u8>().is_ok_and(|b| (1..=32).contains(&b)) && !bits.contains('.') {
-                return Err(ResourceError::BadPrefix {
-                    token: token.to_string(),
-                    bits: bits.to_string(),
-                });
-            }
-        }
-        // heartbeat rewrites the token to `IPaddr::<token>` and splits that.
+        // heartbeat rewrites the token to `IPaddr::<token>` and splits that;
+        // the address itself is IPaddr's to check (super::agents).
         return resource(&format!("IPaddr::{token}"));
     }
     let mut parts = token.split("::");
@@ -145,6 +126,18 @@ pub fn parse_str(text: &str, file: &Path) -> (Vec<ResourceGroup>, Vec<Diagnostic
             }
         }
         if !ok {
+            // The group goes no further (validate() never sees it): say what
+            // is wrong with its other resources' arguments now.
+            let timeout = HbdOptions::default().script_timeout;
+            for r in &resources {
+                if let Err(e) = super::agents::check(r, timeout) {
+                    diags.push(Diagnostic::error(
+                        at(start_line),
+                        "haresources",
+                        format!("{r}: {e}"),
+                    ));
+                }
+            }
             continue;
         }
         let group = ResourceGroup {

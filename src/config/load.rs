@@ -1,22 +1,31 @@
-//! Loading a configuration from an ha.d directory or an hbd.toml file.
-//! (Interface fixed here; the config module's owner fills in the bodies.)
+//! Loading a configuration from an ha.d directory or an hbd.toml file: parse
+//! every file, [`validate`] the whole, then check the facts of this host it
+//! relies on ([`facts`]) as errors or warnings depending on the [`Purpose`].
 
-use super::model::{Config, Diagnostic, HbdOptions, Location};
-use super::validate::{is_executable_file, validate};
+use super::facts::{self, FactMode};
+use super::model::{Config, Diagnostic, Location};
+use super::validate::validate;
 use super::{authkeys, hacf, haresources, toml_form};
 use std::path::{Path, PathBuf};
 
-/// Whether facts of this machine (interfaces, serial devices, scripts) that do not
-/// hold are warnings (`check`: the config may be meant for another host) or errors (`run`).
+/// What the configuration is loaded for; it decides which node this host is
+/// and whether facts of this host that do not hold are errors.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    Check,
+    /// `hbd run`: this host runs as the node (`--node`, else `uname -n`), so
+    /// every fact of it that does not hold is an error.
     Run,
+    /// `hbd check`: as `Run` when the node is this host (`uname -n`, or `--node`
+    /// naming it); when `--node` names another node, facts of this host warn.
+    Check,
+    /// `hbd check --portable`, `hbd export`: the configuration as such, for any
+    /// host; facts of this one warn, and without `--node` no node is assumed.
+    Portable,
 }
 
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    /// `--node NAME`; None = `uname -n`, lowercased.
+    /// `--node NAME`; None = `uname -n`, lowercased (none at all when Portable).
     pub node: Option<String>,
     pub purpose: Purpose,
 }
@@ -30,6 +39,8 @@ pub struct Loaded {
     /// The directory holding the files (`resource.d` is looked up below it).
     pub config_dir: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
+    /// How facts of this host were counted.
+    pub facts: FactMode,
 }
 
 impl Loaded {
@@ -50,6 +61,22 @@ pub fn local_node_name(node: Option<&str>) -> Option<String> {
     }
 }
 
+/// The node this host is taken to be for `opts`, and how its facts count.
+fn node_and_mode(opts: &LoadOptions) -> (Option<String>, FactMode) {
+    let named = opts.node.as_deref().map(|n| n.trim().to_ascii_lowercase());
+    match opts.purpose {
+        Purpose::Run => (named.or_else(|| local_node_name(None)), FactMode::Enforced),
+        Purpose::Portable => (named, FactMode::Warned),
+        Purpose::Check => {
+            let here = local_node_name(None);
+            match named {
+                Some(n) if Some(&n) != here.as_ref() => (Some(n), FactMode::Warned),
+                _ => (here, FactMode::Enforced),
+            }
+        }
+    }
+}
+
 fn file_error(path: &Path, directive: &str, msg: String) -> Diagnostic {
     Diagnostic::error(
         Some(Location {
@@ -65,7 +92,7 @@ fn file_error(path: &Path, directive: &str, msg: String) -> Diagnostic {
 /// has no `ha.cf`, an `hbd.toml`), the `ha.cf` file of such a directory, or a TOML file. Collects every diagnostic of
 /// every file, then [`validate`]s the whole.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
-    let local_node = local_node_name(opts.node.as_deref());
+    let (local_node, facts) = node_and_mode(opts);
     let mut diagnostics = Vec::new();
     let (config_dir, cfg) =
         if path.is_dir() && !path.join("ha.cf").exists() && path.join("hbd.toml").exists() {
@@ -94,12 +121,15 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
             (path.to_path_buf(), None)
         };
     if let Some(c) = &cfg {
-        diagnostics.extend(validate(
-            c,
-            local_node.as_deref(),
-            opts.purpose,
-            &config_dir,
-        ));
+        if local_node.is_none() && opts.purpose != Purpose::Portable {
+            diagnostics.push(Diagnostic::error(
+                c.origins.get("node").or(c.origins.get("file")).cloned(),
+                "node",
+                "cannot tell which node this host is (give --node NAME)",
+            ));
+        }
+        diagnostics.extend(validate(c, local_node.as_deref()));
+        diagnostics.extend(facts::check(c, &config_dir, facts));
     }
     // Read in file and line order; stable, so one line's messages keep their order.
     diagnostics.sort_by(|a, b| {
@@ -112,6 +142,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
         local_node,
         config_dir,
         diagnostics,
+        facts,
     }
 }
 
@@ -154,7 +185,7 @@ fn load_legacy(dir: &Path, d: &mut Vec<Diagnostic>) -> Option<Config> {
                 line: 0,
             }),
             "haresources",
-            "file is missing: no resource groups, hbd will only exchange heartbeats",
+            "file is missing: heartbeat 3.0.6 would refuse to start (\"Cannot open resources file\"); hbd starts with no resource groups and only exchanges heartbeats (expected an haresources file, empty when the pair manages nothing)",
         ));
     }
     let ak_path = dir.join("authkeys");
@@ -220,24 +251,6 @@ fn load_toml(path: &Path, d: &mut Vec<Diagnostic>) -> (PathBuf, Option<Config>) 
     (dir, cfg)
 }
 
-/// Finds resource script `name`: `<config_dir>/resource.d/NAME`, then each of
-/// `opts.resource_dirs`, then `/usr/lib/hbd/resource.d/NAME`, then `/etc/init.d/NAME`;
-/// the first regular executable file wins.
-pub fn resolve_script(config_dir: &Path, opts: &HbdOptions, name: &str) -> Option<PathBuf> {
-    // A name with a path separator would escape the search path.
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return None;
-    }
-    std::iter::once(config_dir.join("resource.d"))
-        .chain(opts.resource_dirs.iter().cloned())
-        .chain([
-            PathBuf::from("/usr/lib/hbd/resource.d"),
-            PathBuf::from("/etc/init.d"),
-        ])
-        .map(|d| d.join(name))
-        .find(|p| is_executable_file(p))
-}
-
 /// The TOML form of `config` (`hbd migrate`).
 pub fn to_toml(config: &Config, local_node: Option<&str>) -> String {
     toml_form::to_toml(config, local_node)
@@ -247,36 +260,6 @@ pub fn to_toml(config: &Config, local_node: Option<&str>) -> String {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    fn script(dir: &Path, name: &str, mode: u32) -> PathBuf {
-        std::fs::create_dir_all(dir).unwrap();
-        let p = dir.join(name);
-        std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        p
-    }
-
-    #[test]
-    fn resolve_script_order_and_executable_rule() {
-        let t = tempfile::tempdir().unwrap();
-        let extra = t.path().join("extra");
-        let opts = HbdOptions {
-            resource_dirs: vec![extra.clone()],
-            ..HbdOptions::default()
-        };
-        let in_extra = script(&extra, "svc", 0o755);
-        assert_eq!(resolve_script(t.path(), &opts, "svc"), Some(in_extra));
-        let in_rd = script(&t.path().join("resource.d"), "svc", 0o755);
-        assert_eq!(resolve_script(t.path(), &opts, "svc"), Some(in_rd.clone()));
-        // Not executable: skipped, as heartbeat's ResourceManager skips it.
-        std::fs::set_permissions(&in_rd, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            resolve_script(t.path(), &opts, "svc"),
-            Some(extra.join("svc"))
-        );
-        assert_eq!(resolve_script(t.path(), &opts, "../extra/svc"), None);
-        assert_eq!(resolve_script(t.path(), &opts, "hbd-no-such"), None);
-    }
 
     #[test]
     fn local_node_is_the_lowercased_host_name() {
@@ -312,5 +295,36 @@ mod tests {
         assert_eq!(run.diagnostics.iter().filter(|d| d.is_error()).count(), 2);
         assert_eq!(run.config_dir, t.path());
         assert_eq!(run.local_node.as_deref(), Some("alpha"));
+    }
+
+    #[test]
+    fn the_purpose_decides_the_node_and_how_facts_count() {
+        let here = local_node_name(None);
+        let opts = |node: Option<&str>, purpose| LoadOptions {
+            node: node.map(String::from),
+            purpose,
+        };
+        assert_eq!(
+            node_and_mode(&opts(None, Purpose::Check)),
+            (here.clone(), FactMode::Enforced)
+        );
+        let me = here.clone().unwrap().to_ascii_uppercase();
+        assert_eq!(
+            node_and_mode(&opts(Some(&me), Purpose::Check)),
+            (here.clone(), FactMode::Enforced),
+            "--node naming this host, in any case, is an on-node check"
+        );
+        assert_eq!(
+            node_and_mode(&opts(Some("hbd-other-node"), Purpose::Check)),
+            (Some("hbd-other-node".into()), FactMode::Warned)
+        );
+        assert_eq!(
+            node_and_mode(&opts(Some("hbd-other-node"), Purpose::Run)),
+            (Some("hbd-other-node".into()), FactMode::Enforced)
+        );
+        assert_eq!(
+            node_and_mode(&opts(None, Purpose::Portable)),
+            (None, FactMode::Warned)
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! ha.cf, haresources, authkeys and the TOML form, into one typed [`Config`].
+pub mod agents;
 pub mod authkeys;
+pub mod facts;
 pub mod hacf;
 pub mod haresources;
 pub mod load;
 pub mod model;
 pub mod toml_form;
 pub mod validate;
-pub use load::{load, local_node_name, resolve_script, to_toml, LoadOptions, Loaded, Purpose};
+pub use facts::{resolve_script, FactMode};
+pub use load::{load, local_node_name, to_toml, LoadOptions, Loaded, Purpose};
 pub use model::*;

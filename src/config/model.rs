@@ -52,6 +52,21 @@ pub struct Config {
     pub hbd: HbdOptions,
     /// Directive name -> where it was last set, so cross-field checks can name a line.
     pub origins: BTreeMap<String, Location>,
+    /// What the source said that the model does not carry (directives heartbeat
+    /// knows and hbd ignores, obsolete spellings read as another), so `hbd
+    /// migrate` can say in the TOML what it left out and why.
+    pub dropped: Vec<Dropped>,
+}
+
+/// One directive of the source that the model does not carry as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    pub location: Location,
+    /// The directive and its value as written (a value that may hold a secret,
+    /// such as an `env` assignment, is left out).
+    pub text: String,
+    /// Why it is not carried, or what it was read as.
+    pub why: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +314,7 @@ impl Default for Config {
             groups: Vec::new(),
             hbd: HbdOptions::default(),
             origins: BTreeMap::new(),
+            dropped: Vec::new(),
         }
     }
 }

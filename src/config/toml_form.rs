@@ -1,7 +1,9 @@
 //! The native `hbd.toml` form: everything ha.cf, haresources and authkeys say, plus
 //! hbd's own options, loading into the same [`Config`]. Unknown keys are errors; every
 //! error names `file:line`. Durations are strings with a unit (`"500ms"`, `"2s"`,
-//! `"1.5s"`, `"2min"`) or integers of milliseconds. The layout is documented in
+//! `"1.5s"`, `"2min"`); a bare number is an error that spells out the fix, since
+//! ha.cf reads one as seconds and an operator copying `keepalive 1` from there
+//! must not get a 1 ms keepalive. The layout is documented in
 //! docs/config-reference.md and written by [`to_toml`].
 
 use super::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
@@ -21,17 +23,20 @@ use toml::Spanned;
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum TomlDuration {
-    Millis(i64),
+    Integer(i64),
+    Float(f64),
     Text(String),
 }
 
 /// Why a TOML value was refused; Display is the diagnostic's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TomlError {
-    #[error("{0:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\", \"2min\" or an integer of milliseconds)")]
+    #[error("{0:?} is not a duration (expected e.g. \"500ms\", \"2s\", \"1.5s\" or \"2min\")")]
     Duration(String),
-    #[error("{0} is negative (expected a duration)")]
-    NegativeDuration(i64),
+    #[error("{0} is negative (expected a duration such as \"2s\")")]
+    NegativeDuration(String),
+    #[error("{0} is a number without a unit: did you mean \"{1}\"? (expected a string with a unit: \"500ms\", \"2s\", \"1.5s\" or \"2min\")")]
+    BareNumber(String, String),
 }
 
 /// Parses a TOML duration string: a number and one of `us`, `ms`, `s`, `min`.
@@ -54,6 +59,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, TomlError> {
         return Err(bad());
     }
     Ok(Duration::from_millis((ms + 0.5) as u64))
+}
+
+/// The error for a duration written as a bare number, with the unit it most
+/// likely meant: seconds for small values (ha.cf's unit, where they come
+/// from), milliseconds from 100 up (shown as seconds when whole).
+fn bare_number(written: &str, v: f64) -> TomlError {
+    if v < 0.0 {
+        return TomlError::NegativeDuration(written.to_string());
+    }
+    let meant = if v < 100.0 {
+        format!("{written}s")
+    } else if v % 1000.0 == 0.0 {
+        format!("{}s", v / 1000.0)
+    } else {
+        format!("{written}ms")
+    };
+    TomlError::BareNumber(written.to_string(), meant)
 }
 
 /// Writes a duration the way [`parse_duration`] reads it back exactly.
@@ -213,8 +235,8 @@ impl Ctx<'_> {
         v: &Spanned<TomlDuration>,
     ) -> Option<Duration> {
         let r = match v.get_ref() {
-            TomlDuration::Millis(ms) if *ms >= 0 => Ok(Duration::from_millis(*ms as u64)),
-            TomlDuration::Millis(ms) => Err(TomlError::NegativeDuration(*ms)),
+            TomlDuration::Integer(n) => Err(bare_number(&n.to_string(), *n as f64)),
+            TomlDuration::Float(x) => Err(bare_number(&x.to_string(), *x)),
             TomlDuration::Text(s) => parse_duration(s),
         };
         match r {
@@ -417,12 +439,20 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     }
     for p in &f.ping {
         let pt = p.get_ref();
-        if pt.addrs.is_empty() || pt.addrs.iter().any(|a| a.parse::<Ipv4Addr>().is_err()) {
+        if pt.addrs.is_empty() {
             cx.error(
                 p.span(),
                 "ping",
-                format!("addrs {:?} must be one or more IPv4 addresses", pt.addrs),
+                "addrs is empty (expected one or more IPv4 addresses or host names)",
             );
+            continue;
+        }
+        if let Some(why) = pt
+            .addrs
+            .iter()
+            .find_map(|a| super::hacf::ping_host(a).err())
+        {
+            cx.error(p.span(), "ping", why);
             continue;
         }
         let name = match (&pt.name, pt.addrs.len()) {
@@ -587,7 +617,10 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         }
         if let Some(b) = &h.bind {
             match b.get_ref().parse::<std::net::IpAddr>() {
-                Ok(ip) => o.bind = Some(ip),
+                Ok(ip) => {
+                    o.bind = Some(ip);
+                    cfg.origins.insert("hbd.bind".into(), cx.loc(b.span()));
+                }
                 Err(_) => cx.error(
                     b.span(),
                     "bind",
@@ -610,6 +643,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                         ));
                     }
                     o.metrics = Some(a);
+                    cfg.origins.insert("hbd.metrics".into(), cx.loc(m.span()));
                 }
                 Err(why) => cx.error(
                     m.span(),
@@ -781,6 +815,23 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             "# Checked for node {me}; the same file serves both nodes."
         );
     }
+    if !c.dropped.is_empty() {
+        let _ = writeln!(o, "#\n# Not carried over from the source, and why:");
+        for d in &c.dropped {
+            // A comment holds one line of printable text.
+            let text: String = format!("{}: {}: {}", d.location, d.text.trim(), d.why)
+                .chars()
+                .map(|ch| {
+                    if ch.is_control() && ch != '\t' {
+                        '?'
+                    } else {
+                        ch
+                    }
+                })
+                .collect();
+            let _ = writeln!(o, "#   {text}");
+        }
+    }
     let nodes: Vec<String> = c.nodes.iter().map(|n| q(n)).collect();
     let _ = writeln!(o, "nodes = [{}]", nodes.join(", "));
     let _ = writeln!(o, "keepalive = {}", q(&format_duration(c.keepalive)));
@@ -795,7 +846,15 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         AutoFailback::Off => "off",
         AutoFailback::Legacy => "legacy",
     };
-    let _ = writeln!(o, "auto_failback = {}", q(af));
+    if c.auto_failback == AutoFailback::Legacy && !c.origins.contains_key("auto_failback") {
+        // Left unset, as in the source, so that check says the same about it.
+        let _ = writeln!(
+            o,
+            "# auto_failback is not set: heartbeat's default, legacy, applies (write \"on\" or \"off\")."
+        );
+    } else {
+        let _ = writeln!(o, "auto_failback = {}", q(af));
+    }
     let mf = match c.msgfmt {
         MsgFmt::Classic => "classic",
         MsgFmt::Netstring => "netstring",
@@ -949,6 +1008,7 @@ pub fn parse_metrics_addr(s: &str) -> Result<std::net::SocketAddr, &'static str>
 pub fn comparable(c: &Config) -> Config {
     let mut c = c.clone();
     c.origins = BTreeMap::new();
+    c.dropped = Vec::new();
     for g in &mut c.groups {
         g.location = Location::default();
     }
@@ -970,7 +1030,7 @@ mod tests {
     const MINIMAL: &str = r#"
 nodes = ["alpha", "Beta"]
 keepalive = "500ms"
-deadtime = 10000
+deadtime = "10s"
 
 [[media]]
 type = "ucast"
@@ -1065,6 +1125,25 @@ resources = ["192.0.2.10/24/eth0", "apache"]
                 .starts_with("hbd.toml:1: deadtime: \"3O\" is not a duration"),
             "{}",
             d[0]
+        );
+    }
+
+    #[test]
+    fn a_bare_number_is_no_duration() {
+        let msg = |text: &str| parse_str(text, &src()).1[0].to_string();
+        assert_eq!(
+            msg("keepalive = 1\n"),
+            "hbd.toml:1: keepalive: 1 is a number without a unit: did you mean \"1s\"? (expected a string with a unit: \"500ms\", \"2s\", \"1.5s\" or \"2min\")"
+        );
+        assert!(msg("deadtime = 1.5\n")
+            .contains("1.5 is a number without a unit: did you mean \"1.5s\"?"));
+        assert!(msg("deadtime = 10000\n").contains("did you mean \"10s\"?"));
+        assert!(msg("keepalive = 500\n").contains("did you mean \"500ms\"?"));
+        let (_, d) = parse_str("[hbd]\nscript_timeout = -5\n", &src());
+        assert!(
+            d.iter()
+                .any(|d| d.to_string() == "hbd.toml:2: script_timeout: -5 is negative (expected a duration such as \"2s\")"),
+            "{d:?}"
         );
     }
 

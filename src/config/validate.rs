@@ -1,24 +1,20 @@
 //! Cross-field rules shared by the ha.d and TOML forms: two nodes, the local node
-//! among them, at least one medium, heartbeat's timing rules (spec §5.2), group homes,
-//! keys, and facts of this machine (interfaces, serial devices, scripts), which are
-//! warnings for `check` and errors for `run`.
+//! among them, at least one medium, heartbeat's timing rules (spec §5.2), group
+//! homes, keys, and the arguments of the resource agents hbd knows
+//! ([`super::agents`]). Nothing here asks the host; its facts are
+//! [`super::facts`]'s.
 
-use super::load::{resolve_script, Purpose};
-use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium, Severity};
-use std::path::Path;
+use super::agents;
+use super::facts::group_directive;
+use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium};
 
 fn origin(cfg: &Config, key: &str) -> Option<Location> {
     cfg.origins.get(key).cloned()
 }
 
-/// Every problem with `cfg` as a whole. `local_node` is the lowercased name this host
-/// runs as (None when it could not be found out); `config_dir` is where `resource.d` is.
-pub fn validate(
-    cfg: &Config,
-    local_node: Option<&str>,
-    purpose: Purpose,
-    config_dir: &Path,
-) -> Vec<Diagnostic> {
+/// Every problem with `cfg` as a whole. `local_node` is the lowercased name this
+/// host runs as; None skips the membership rule (a portable check).
+pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
     let mut d = Vec::new();
     let file_loc = origin(cfg, "file");
     let node_loc = origin(cfg, "node").or(file_loc.clone());
@@ -38,13 +34,8 @@ pub fn validate(
             ),
         )),
     }
-    match local_node {
-        None => d.push(Diagnostic::error(
-            node_loc.clone(),
-            "node",
-            "cannot tell which node this host is (give --node NAME)",
-        )),
-        Some(me) if !cfg.nodes.is_empty() && !cfg.nodes.iter().any(|n| n == me) => {
+    if let Some(me) = local_node {
+        if !cfg.nodes.is_empty() && !cfg.nodes.iter().any(|n| n == me) {
             d.push(Diagnostic::error(
                 node_loc.clone(),
                 "node",
@@ -54,7 +45,6 @@ pub fn validate(
                 ),
             ))
         }
-        _ => {}
     }
     if cfg.media.is_empty() {
         d.push(Diagnostic::error(
@@ -76,6 +66,15 @@ pub fn validate(
                     cfg.nodes.join(", ")
                 ),
             ));
+        }
+        for r in &g.resources {
+            if let Err(e) = agents::check(r, cfg.hbd.script_timeout) {
+                d.push(Diagnostic::error(
+                    Some(g.location.clone()),
+                    group_directive(&g.location),
+                    format!("{r}: {e}"),
+                ));
+            }
         }
     }
     let auth_loc = origin(cfg, "auth").or(file_loc);
@@ -134,21 +133,6 @@ pub fn validate(
             "ping nodes only move resources with auto_failback on or off (as ipfail); with legacy they are pinged but change nothing",
         ));
     }
-    if !cfg.stonith_hosts.is_empty()
-        && !STONITH_PATHS
-            .iter()
-            .any(|p| is_executable_file(Path::new(p)))
-    {
-        d.push(Diagnostic::warning(
-            origin(cfg, "stonith_host.0"),
-            "stonith_host",
-            format!(
-                "cluster-glue's stonith is not installed ({}), so it cannot be honoured: install cluster-glue, or set [hbd] fence_hook in hbd.toml",
-                STONITH_PATHS.join(", ")
-            ),
-        ));
-    }
-    machine_facts(cfg, purpose, config_dir, &mut d);
     d
 }
 
@@ -162,6 +146,15 @@ fn timing(cfg: &Config, d: &mut Vec<Diagnostic>) {
             "must be above 0 (e.g. 1 or 500ms)",
         ));
     }
+    // Legal, but almost surely a unit mistake (a bare 1 in hbd.toml once meant
+    // 1 ms): no scheduler keeps such a pace, so the peer dies on every hiccup.
+    if ka > 0 && ka < 10 {
+        d.push(Diagnostic::warning(
+            origin(cfg, "keepalive"),
+            "keepalive",
+            format!("{ka}ms is below 10ms: every scheduling delay becomes a late heartbeat (expected at least 10ms; heartbeat's default is 1s)"),
+        ));
+    }
     if dead <= 2 * ka {
         d.push(Diagnostic::error(
             origin(cfg, "deadtime").or(origin(cfg, "keepalive")),
@@ -170,6 +163,13 @@ fn timing(cfg: &Config, d: &mut Vec<Diagnostic>) {
                 "{dead}ms is too small compared to keepalive {ka}ms (deadtime must exceed twice keepalive, so above {}ms)",
                 2 * ka
             ),
+        ));
+    }
+    if dead > 2 * ka && dead < 50 {
+        d.push(Diagnostic::warning(
+            origin(cfg, "deadtime"),
+            "deadtime",
+            format!("{dead}ms is below 50ms: a pause that short declares the peer dead and takes its resources (expected at least 50ms; heartbeat's default is 30s)"),
         ));
     }
     if cfg.warntime.millis() == 0 {
@@ -226,107 +226,6 @@ fn timing(cfg: &Config, d: &mut Vec<Diagnostic>) {
     }
 }
 
-fn machine_facts(cfg: &Config, purpose: Purpose, config_dir: &Path, d: &mut Vec<Diagnostic>) {
-    let mk = |loc: Option<Location>, directive: &str, msg: String| Diagnostic {
-        severity: match purpose {
-            Purpose::Check => Severity::Warning,
-            Purpose::Run => Severity::Error,
-        },
-        location: loc,
-        directive: directive.to_string(),
-        message: msg,
-    };
-    let mut seen_dev = Vec::new();
-    for (i, m) in cfg.media.iter().enumerate() {
-        let loc = origin(cfg, &format!("media.{i}"));
-        match m {
-            Medium::Ucast { dev, .. } | Medium::Bcast { dev } | Medium::Mcast { dev, .. } => {
-                if seen_dev.contains(dev) {
-                    continue;
-                }
-                seen_dev.push(dev.clone());
-                if !Path::new("/sys/class/net").join(dev).exists() {
-                    let directive = match m {
-                        Medium::Ucast { .. } => "ucast",
-                        Medium::Bcast { .. } => "bcast",
-                        _ => "mcast",
-                    };
-                    d.push(mk(
-                        loc,
-                        directive,
-                        format!("interface {dev:?} does not exist on this host"),
-                    ));
-                }
-            }
-            Medium::Serial { path } => {
-                use std::os::unix::fs::FileTypeExt;
-                let ok = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device());
-                if !ok {
-                    d.push(mk(
-                        loc,
-                        "serial",
-                        format!("{} is not a character device on this host", path.display()),
-                    ));
-                }
-            }
-        }
-    }
-    let mut seen_script = Vec::new();
-    for g in &cfg.groups {
-        for r in &g.resources {
-            if seen_script.contains(&r.name) {
-                continue;
-            }
-            seen_script.push(r.name.clone());
-            // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs).
-            let builtin = cfg.hbd.builtin_ipaddr && matches!(r.name.as_str(), "IPaddr" | "IPaddr2");
-            if !builtin && resolve_script(config_dir, &cfg.hbd, &r.name).is_none() {
-                d.push(mk(
-                    Some(g.location.clone()),
-                    group_directive(&g.location),
-                    format!(
-                        "resource script {:?} not found (looked in {}, {}/usr/lib/hbd/resource.d and /etc/init.d)",
-                        r.name,
-                        config_dir.join("resource.d").display(),
-                        cfg.hbd
-                            .resource_dirs
-                            .iter()
-                            .map(|p| format!("{}, ", p.display()))
-                            .collect::<String>()
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(hook) = &cfg.hbd.fence_hook {
-        if !is_executable_file(hook) {
-            d.push(mk(
-                origin(cfg, "hbd.fence_hook"),
-                "fence_hook",
-                format!("{} is not an executable file on this host", hook.display()),
-            ));
-        }
-    }
-}
-
-/// How a group is named in a diagnostic: by the file it came from.
-fn group_directive(loc: &Location) -> &'static str {
-    if loc.file.extension().is_some_and(|e| e == "toml") {
-        "group"
-    } else {
-        "haresources"
-    }
-}
-
-/// Where Debian's cluster-glue installs `stonith`.
-pub const STONITH_PATHS: [&str; 3] = ["/usr/sbin/stonith", "/sbin/stonith", "/usr/bin/stonith"];
-
-/// A regular file with an execute bit: what heartbeat's ResourceManager accepts.
-pub fn is_executable_file(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,83 +257,48 @@ mod tests {
         c
     }
 
-    fn msgs(c: &Config, me: Option<&str>, p: Purpose) -> Vec<String> {
-        validate(c, me, p, Path::new("/nonexistent"))
-            .iter()
-            .map(|d| d.to_string())
-            .collect()
+    fn msgs(c: &Config, me: Option<&str>) -> Vec<String> {
+        validate(c, me).iter().map(|d| d.to_string()).collect()
     }
 
     #[test]
     fn a_good_config_has_no_diagnostics() {
-        assert_eq!(
-            msgs(&base(), Some("alpha"), Purpose::Run),
-            Vec::<String>::new()
-        );
+        assert_eq!(msgs(&base(), Some("alpha")), Vec::<String>::new());
     }
 
     #[test]
-    fn machine_facts_warn_in_check_and_stop_run() {
-        let mut c = base();
-        c.media.push(Medium::Bcast {
-            dev: "hbdnosuch0".into(),
-        });
-        c.media.push(Medium::Serial {
-            path: PathBuf::from("/nonexistent/ttyS9"),
-        });
-        c.groups.push(ResourceGroup {
-            home: "alpha".into(),
-            resources: vec![Resource {
-                name: "hbd-no-such-script".into(),
-                args: vec![],
-            }],
-            location: Location::default(),
-        });
-        let check = validate(&c, Some("alpha"), Purpose::Check, Path::new("/nonexistent"));
-        let run = validate(&c, Some("alpha"), Purpose::Run, Path::new("/nonexistent"));
-        assert_eq!(check.len(), 3, "{check:?}");
-        assert!(check.iter().all(|d| !d.is_error()));
-        assert_eq!(run.len(), 3);
-        assert!(run.iter().all(Diagnostic::is_error));
-        assert!(run[0].message.contains("\"hbdnosuch0\" does not exist"));
-        assert!(run[1]
-            .message
-            .contains("/nonexistent/ttyS9 is not a character device"));
-        assert!(run[2].message.contains("\"hbd-no-such-script\" not found"));
-    }
-
-    #[test]
-    fn compact_serial_and_builtin_ipaddr() {
+    fn compact_serial_warns_without_a_serial_link() {
         let mut c = base();
         c.hbd.compact_serial = true;
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
-        assert_eq!(
-            m.len(),
-            1,
-            "compact_serial without a serial link only warns: {m:?}"
-        );
+        let m = msgs(&c, Some("alpha"));
+        assert_eq!(m.len(), 1, "{m:?}");
         assert!(m[0].contains("no serial link"), "{m:?}");
         c.media.push(Medium::Serial {
             path: PathBuf::from("/dev/null"),
         });
-        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
-        // Built in, IPaddr and IPaddr2 need no script; other agents still do.
+        assert!(msgs(&c, Some("alpha")).is_empty());
+    }
+
+    #[test]
+    fn agent_arguments_are_errors_naming_the_resource() {
+        let mut c = base();
         c.groups.push(ResourceGroup {
             home: "alpha".into(),
-            resources: ["IPaddr", "IPaddr2", "hbd-no-such-script"]
-                .map(|n| Resource {
-                    name: n.into(),
-                    args: vec!["192.0.2.10".into()],
-                })
-                .to_vec(),
-            location: Location::default(),
+            resources: vec![Resource {
+                name: "IPaddr".into(),
+                args: vec!["192.0.2.10/33/eth0".into()],
+            }],
+            location: Location {
+                file: "haresources".into(),
+                line: 4,
+            },
         });
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
-        assert_eq!(m.len(), 3, "{m:?}");
-        c.hbd.builtin_ipaddr = true;
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        let m = msgs(&c, Some("alpha"));
         assert_eq!(m.len(), 1, "{m:?}");
-        assert!(m[0].contains("hbd-no-such-script"), "{m:?}");
+        assert!(
+            m[0].starts_with("haresources:4: haresources: IPaddr::192.0.2.10/33/eth0: prefix \"33\" is not a prefix length from 1 to 32 (expected IPaddr::ip["),
+            "{m:?}"
+        );
     }
 
     #[test]
@@ -444,9 +308,9 @@ mod tests {
             name: "192.0.2.254".into(),
             addrs: vec!["192.0.2.254".into()],
         });
-        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
+        assert!(msgs(&c, Some("alpha")).is_empty());
         c.auto_failback = AutoFailback::Legacy;
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        let m = msgs(&c, Some("alpha"));
         assert!(
             m.iter().any(|l| l.contains(
                 "ping: warning: ping nodes only move resources with auto_failback on or off"
@@ -456,59 +320,52 @@ mod tests {
     }
 
     #[test]
-    fn stonith_host_warns_only_without_cluster_glue() {
-        let mut c = base();
-        c.stonith_hosts.push(crate::config::model::StonithHost {
-            host: "*".into(),
-            kind: "null".into(),
-            params: vec!["beta".into()],
-        });
-        let installed = STONITH_PATHS
-            .iter()
-            .any(|p| is_executable_file(Path::new(p)));
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
-        assert_eq!(
-            m.iter()
-                .any(|l| l
-                    .contains("stonith_host: warning: cluster-glue's stonith is not installed")),
-            !installed,
-            "{m:?}"
-        );
-    }
-
-    #[test]
-    fn dev_null_is_a_character_device() {
-        let mut c = base();
-        c.media.push(Medium::Serial {
-            path: PathBuf::from("/dev/null"),
-        });
-        assert!(msgs(&c, Some("alpha"), Purpose::Run).is_empty());
-    }
-
-    #[test]
     fn timing_rules() {
         let mut c = base();
         c.keepalive = Duration::from_secs(5);
-        let m = msgs(&c, Some("alpha"), Purpose::Check);
+        let m = msgs(&c, Some("alpha"));
         assert!(
             m[0].contains("deadtime: 10000ms is too small compared to keepalive 5000ms"),
             "{m:?}"
         );
         let mut c = base();
         c.initdead = Duration::from_secs(9);
-        assert!(msgs(&c, Some("alpha"), Purpose::Check)[0]
-            .contains("initdead: 9000ms is below deadtime"));
+        assert!(msgs(&c, Some("alpha"))[0].contains("initdead: 9000ms is below deadtime"));
         let mut c = base();
         c.warntime = Duration::from_secs(10);
-        assert!(msgs(&c, Some("alpha"), Purpose::Check)[0]
-            .contains("warning: 10000ms is not below deadtime"));
+        assert!(msgs(&c, Some("alpha"))[0].contains("warning: 10000ms is not below deadtime"));
+    }
+
+    #[test]
+    fn timers_of_a_few_milliseconds_warn() {
+        let mut c = base();
+        c.keepalive = Duration::from_millis(1);
+        c.deadtime = Duration::from_millis(10);
+        c.warntime = Duration::from_millis(5);
+        let m = msgs(&c, Some("alpha"));
+        assert_eq!(
+            m[..2],
+            [
+                "keepalive: warning: 1ms is below 10ms: every scheduling delay becomes a late heartbeat (expected at least 10ms; heartbeat's default is 1s)",
+                "deadtime: warning: 10ms is below 50ms: a pause that short declares the peer dead and takes its resources (expected at least 50ms; heartbeat's default is 30s)",
+            ],
+            "{m:?}"
+        );
+        c.keepalive = Duration::from_millis(10);
+        c.deadtime = Duration::from_millis(50);
+        assert!(
+            msgs(&c, Some("alpha"))
+                .iter()
+                .all(|l| !l.contains("below 1")),
+            "{m:?}"
+        );
     }
 
     #[test]
     fn legacy_auto_failback_warns_written_or_by_default() {
         let mut c = base();
         c.auto_failback = AutoFailback::Legacy;
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        let m = msgs(&c, Some("alpha"));
         assert_eq!(m.len(), 1);
         assert!(
             m[0].starts_with(
@@ -523,7 +380,7 @@ mod tests {
                 line: 3,
             },
         );
-        let m = msgs(&c, Some("alpha"), Purpose::Run);
+        let m = msgs(&c, Some("alpha"));
         assert!(
             m[0].starts_with("ha.cf:3: auto_failback: warning: legacy is deprecated"),
             "{m:?}"
@@ -533,13 +390,10 @@ mod tests {
     #[test]
     fn local_node_and_keys() {
         let c = base();
-        assert!(msgs(&c, None, Purpose::Check)[0].contains("give --node NAME"));
-        assert!(msgs(&c, Some("gamma"), Purpose::Check)[0]
-            .contains("\"gamma\", which is not a configured node"));
+        assert!(msgs(&c, None).is_empty(), "a portable check names no node");
+        assert!(msgs(&c, Some("gamma"))[0].contains("\"gamma\", which is not a configured node"));
         let mut c = base();
         c.auth.send_index = 2;
-        assert!(
-            msgs(&c, Some("alpha"), Purpose::Check)[0].contains("send key 2 is not among the keys")
-        );
+        assert!(msgs(&c, Some("alpha"))[0].contains("send key 2 is not among the keys"));
     }
 }

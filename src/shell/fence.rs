@@ -8,15 +8,11 @@ use crate::config::Config;
 use crate::time::Duration;
 use std::path::{Path, PathBuf};
 
-use crate::config::validate::STONITH_PATHS;
+use crate::config::facts::STONITH_PATHS;
 
-/// cluster-glue's `stonith` binary, if this host has one.
-pub fn stonith_binary() -> Option<PathBuf> {
-    STONITH_PATHS
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| crate::config::validate::is_executable_file(p))
-}
+/// cluster-glue's `stonith` binary, if this host has one (a fact of the host,
+/// which `hbd check` asks the same function about).
+pub use crate::config::facts::stonith_binary;
 
 /// `stonith_host` lines cannot be honoured without cluster-glue: drop them
 /// (loudly) so the core does not wait for a fence nobody can perform.

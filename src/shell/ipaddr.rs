@@ -66,128 +66,20 @@ impl IpError {
     }
 }
 
-/// The parsed resource argument.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IpSpec {
-    pub ip: Ipv4Addr,
-    pub prefix: Option<u8>,
-    pub nic: Option<String>,
-    pub label: Option<String>,
-    pub brd: Option<Ipv4Addr>,
-}
+/// The parsed resource argument (config::agents, which `hbd check` uses too).
+pub use crate::config::agents::IpSpec;
 
 /// Whether `name` is an agent the built-in mode replaces.
 pub fn handles(name: &str) -> bool {
     name == "IPaddr" || name == "IPaddr2"
 }
 
-/// A dotted quad with no leading zeros (which `ip` would read as octal).
-fn ipv4(s: &str) -> Option<Ipv4Addr> {
-    let parts: Vec<&str> = s.split('.').collect();
-    if parts.len() != 4
-        || parts.iter().any(|p| {
-            p.is_empty()
-                || p.len() > 3
-                || !p.bytes().all(|b| b.is_ascii_digit())
-                || (p.len() > 1 && p.starts_with('0'))
-        })
-    {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn ifname_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 15
-        && !s.starts_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.@-".contains(&b))
-}
-
 /// Parses `ip[/cidr[/iface[/broadcast]]]` exactly as resource.d's
-/// `hbd_ip_parse` does (a numeric third part is the broadcast).
+/// `hbd_ip_parse` does, with the rules `hbd check` applies to haresources.
 pub fn parse(arg: &str) -> Result<IpSpec, IpError> {
-    let bad = |why: String| IpError::Args {
+    crate::config::agents::parse_ip(arg).map_err(|why| IpError::Args {
         arg: arg.to_string(),
         why,
-    };
-    if arg.is_empty() {
-        return Err(bad("missing address".into()));
-    }
-    if !arg
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"./:_@-".contains(&b))
-    {
-        return Err(bad("unexpected character".into()));
-    }
-    let parts: Vec<&str> = arg.split('/').collect();
-    if parts.len() > 4 {
-        return Err(bad("too many parts".into()));
-    }
-    let get = |i: usize| parts.get(i).copied().filter(|s| !s.is_empty());
-    let (mut nic, mut brd) = (get(2), get(3));
-    if nic.is_some_and(|n| n.as_bytes()[0].is_ascii_digit()) {
-        std::mem::swap(&mut nic, &mut brd);
-    }
-    let ip = ipv4(parts[0]).ok_or_else(|| bad(format!("{:?} is not an IPv4 address", parts[0])))?;
-    let o = ip.octets();
-    if ip.is_unspecified() || ip.is_broadcast() || o[0] == 127 || o[0] >= 224 {
-        return Err(bad(format!(
-            "{ip} cannot be a floating address (unspecified, loopback, multicast or broadcast)"
-        )));
-    }
-    let prefix = match get(1) {
-        None => None,
-        Some(c) if c.contains('.') => {
-            let m = ipv4(c)
-                .map(u32::from)
-                .filter(|m| m.leading_ones() + m.trailing_zeros() == 32);
-            Some(
-                m.ok_or_else(|| bad(format!("netmask {c:?} is not a contiguous dotted netmask")))?
-                    .leading_ones() as u8,
-            )
-        }
-        Some(c) => match c.parse::<u8>() {
-            Ok(n @ 1..=32) if c.len() <= 2 => Some(n),
-            _ => return Err(bad(format!("prefix {c:?} is not a prefix length 1-32"))),
-        },
-    };
-    let (nic, label) = match nic {
-        Some(n) if n.contains(':') => {
-            let (dev, name) = n.split_once(':').unwrap_or((n, ""));
-            if name.is_empty()
-                || n.len() > 15
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-            {
-                return Err(bad(format!(
-                    "label {n:?} is not iface:name within 15 characters"
-                )));
-            }
-            (Some(dev.to_string()), Some(n.to_string()))
-        }
-        Some(n) => (Some(n.to_string()), None),
-        None => (None, None),
-    };
-    if let Some(n) = &nic {
-        if !ifname_ok(n) {
-            return Err(bad(format!("{n:?} is not an interface name")));
-        }
-    }
-    let brd = match brd {
-        None => None,
-        Some(b) => {
-            Some(ipv4(b).ok_or_else(|| bad(format!("broadcast {b:?} is not an IPv4 address")))?)
-        }
-    };
-    Ok(IpSpec {
-        ip,
-        prefix,
-        nic,
-        label,
-        brd,
     })
 }
 
@@ -473,15 +365,7 @@ fn auto_broadcast(ip: Ipv4Addr, prefix: u8) -> Option<Ipv4Addr> {
 /// heartbeat's findif: the local subnet containing `ip` with the longest
 /// prefix, ignoring `ip` itself and /32s. Returns (interface index, prefix).
 pub fn findif(addrs: &[Addr], ip: Ipv4Addr) -> Option<(u32, u8)> {
-    addrs
-        .iter()
-        .filter(|a| a.addr != ip && a.prefix < 32)
-        .filter(|a| {
-            let mask = u32::MAX.checked_shl(32 - u32::from(a.prefix)).unwrap_or(0);
-            u32::from(a.addr) & mask == u32::from(ip) & mask
-        })
-        .max_by_key(|a| a.prefix)
-        .map(|a| (a.index, a.prefix))
+    crate::config::facts::findif(addrs.iter().map(|a| (a.addr, a.prefix, a.index)), ip)
 }
 
 /// The gratuitous ARP request for `ip` from `mac`: broadcast, sender and target
@@ -712,7 +596,27 @@ pub fn start(arg: &str, label: bool, count: u32, interval: Duration) -> Result<S
 /// `stop`: removes the address wherever it is (on the given interface only,
 /// when one is given); not configured is success.
 pub fn stop(arg: &str) -> Result<Vec<String>, IpError> {
-    let spec = parse(arg)?;
+    // OCF's rule for stop, as the agents: malformed arguments release only
+    // the floating address they still name (config::agents::ip_to_release).
+    let spec = match (parse(arg), crate::config::agents::ip_to_release(arg)) {
+        (Ok(spec), _) => spec,
+        (Err(e), Some(ip)) => {
+            log::warn!(
+                "stop with malformed arguments ({e}): removing {ip} wherever it is configured"
+            );
+            IpSpec {
+                ip,
+                prefix: None,
+                nic: None,
+                label: None,
+                brd: None,
+            }
+        }
+        (Err(e), None) => {
+            log::warn!("stop with malformed arguments ({e}): nothing of this resource can be running; nothing to stop");
+            return Ok(Vec::new());
+        }
+    };
     let mut nl = Rtnl::open()?;
     let links = nl.links()?;
     let addrs = nl.addrs()?;
@@ -796,7 +700,13 @@ pub fn run(
         resource.args.join(" ")
     );
     log::info!("running {what}");
-    let [arg] = resource.args.as_slice() else {
+    let arg = match (resource.args.as_slice(), action) {
+        ([arg], _) => arg.as_str(),
+        // stop() releases what the first argument still names, if anything.
+        (args, Action::Stop) => args.first().map_or("", String::as_str),
+        _ => "",
+    };
+    if resource.args.len() != 1 && action != Action::Stop {
         let reason = format!(
             "usage: {} ip[/cidr[/iface[/broadcast]]] takes one argument, got {}",
             resource.name,
@@ -807,7 +717,7 @@ pub fn run(
             code: Some(2),
             reason,
         };
-    };
+    }
     let r = match action {
         Action::Start => start(arg, resource.name == "IPaddr", ARP_COUNT, ARP_INTERVAL).map(|s| {
             let how = if s.already {

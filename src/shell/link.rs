@@ -55,20 +55,9 @@ pub fn kind(m: &Medium) -> &'static str {
     }
 }
 
-/// The IPv4 address (`broadcast == false`) or broadcast address of `dev`.
-pub fn interface_v4(dev: &str, broadcast: bool) -> Option<Ipv4Addr> {
-    let addrs = nix::ifaddrs::getifaddrs().ok()?;
-    for a in addrs {
-        if a.interface_name != dev {
-            continue;
-        }
-        let sa = if broadcast { a.broadcast } else { a.address };
-        if let Some(sin) = sa.as_ref().and_then(|s| s.as_sockaddr_in()) {
-            return Some(sin.ip());
-        }
-    }
-    None
-}
+/// The IPv4 address (`broadcast == false`) or broadcast address of `dev`: a
+/// fact of the host, which `hbd check` asks the same function about.
+pub use crate::config::facts::interface_ipv4 as interface_v4;
 
 fn sockerr(link: &str, op: impl Into<String>) -> impl FnOnce(nix::errno::Errno) -> LinkError {
     let link = link.to_string();
@@ -115,14 +104,9 @@ pub fn open_udp(m: &Medium, udpport: u16, bind: Option<IpAddr>) -> Result<UdpLin
     };
     let (dev, local, dest) = match m {
         Medium::Ucast { dev, peer } => {
-            let addr = (peer.as_str(), udpport)
-                .to_socket_addrs()
-                .map_err(|e| LinkError::Resolve {
-                    link: name.clone(),
-                    peer: peer.clone(),
-                    reason: e.to_string(),
-                })?
-                .find(|a| a.is_ipv4())
+            // Resolved as `hbd check` resolves it (config::facts).
+            let addr = crate::config::facts::resolve_ipv4(peer)
+                .map(|a| SocketAddr::from((a, udpport)))
                 .ok_or_else(|| LinkError::Resolve {
                     link: name.clone(),
                     peer: peer.clone(),

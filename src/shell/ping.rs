@@ -136,7 +136,21 @@ pub async fn run(cfg: Config, tx: mpsc::Sender<LoopEvent>) {
         .ping_nodes
         .iter()
         .map(|p| Target {
-            addrs: p.addrs.iter().filter_map(|a| a.parse().ok()).collect(),
+            // Host names resolve as `hbd check` resolved them (config::facts).
+            addrs: p
+                .addrs
+                .iter()
+                .filter_map(|a| {
+                    let ip = crate::config::facts::resolve_ipv4(a);
+                    if ip.is_none() {
+                        log::warn!(
+                            "ping node {}: {a:?} no longer resolves to an IPv4 address; not pinged",
+                            p.name
+                        );
+                    }
+                    ip
+                })
+                .collect(),
             up: false,
             last_reply: None,
         })
