@@ -1154,18 +1154,21 @@ fn service_rejects_bad_unit_names() {
 /// unit) is stopped, since it may have been started under a correct spelling.
 #[test]
 fn stop_with_malformed_arguments_succeeds_when_nothing_can_be_running() {
-    if lab::skip_lab("stop_with_malformed_arguments_succeeds_when_nothing_can_be_running") {
+    if !Needs::new("stop_with_malformed_arguments_succeeds_when_nothing_can_be_running")
+        .lab()
+        .met()
+    {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     for name in ["IPaddr", "IPaddr2"] {
         let before = a.addrs();
         for args in [
             &["999.1.1.1", "stop"][..],
             &["127.0.0.1/8/lo", "stop"],
             &["stop"],
-            &["192.0.2.60/33/lan0", "stop"],
+            &["192.0.2.60/33/svc0", "stop"],
         ] {
             let r = ok(lab, a, &[], name, args);
             assert_eq!(r.stdout, "INFO:  Success\n", "{name} {args:?}: {r:?}");
@@ -1177,24 +1180,24 @@ fn stop_with_malformed_arguments_succeeds_when_nothing_can_be_running() {
             "{name}: a malformed stop changed something"
         );
         // Taken under a good spelling, released under a typo'd one.
-        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/lan0"), "start"]);
-        let r = ok(lab, a, &[], name, &[&format!("{FLOAT}/33/lan0"), "stop"]);
+        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/svc0"), "start"]);
+        let r = ok(lab, a, &[], name, &[&format!("{FLOAT}/33/svc0"), "stop"]);
         assert!(
             r.stderr
                 .contains(&format!("removing {FLOAT} wherever it is configured")),
             "{r:?}"
         );
         assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
-        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/lan0"), "start"]);
-        ok(lab, a, &[], name, &[FLOAT, "lan0", "stop"]);
+        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/svc0"), "start"]);
+        ok(lab, a, &[], name, &[FLOAT, "svc0", "stop"]);
         assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
         // Start and status still refuse them.
         assert_eq!(
-            run(lab, a, &[], name, &["192.0.2.60/33/lan0", "start"]).code,
+            run(lab, a, &[], name, &["192.0.2.60/33/svc0", "start"]).code,
             2
         );
         assert_eq!(
-            run(lab, a, &[], name, &["192.0.2.60/33/lan0", "status"]).code,
+            run(lab, a, &[], name, &["192.0.2.60/33/svc0", "status"]).code,
             2
         );
     }
@@ -1248,11 +1251,14 @@ fn builtin_ipaddr_stop_with_malformed_arguments() {
     use hbd::config::Resource;
     use hbd::core::{Action, StepOutcome};
     use hbd::shell::ipaddr;
-    if lab::skip_lab("builtin_ipaddr_stop_with_malformed_arguments") {
+    if !Needs::new("builtin_ipaddr_stop_with_malformed_arguments")
+        .lab()
+        .met()
+    {
         return;
     }
-    let l = lan_lab();
-    let a = &l.a;
+    let l = LanLab::new();
+    let (_, a, _, _) = l.parts();
     // A thread of this test enters the node's network namespace.
     let in_node = |f: &(dyn Fn() -> StepOutcome + Sync)| {
         std::thread::scope(|s| {
@@ -1275,13 +1281,13 @@ fn builtin_ipaddr_stop_with_malformed_arguments() {
         assert_eq!(o, StepOutcome::Ok, "{args:?}");
     }
     assert_eq!(a.addrs(), before);
-    let good = format!("{FLOAT}/24/lan0");
+    let good = format!("{FLOAT}/24/svc0");
     assert_eq!(
         in_node(&|| ipaddr::run(&res(&[&good]), Action::Start)),
         StepOutcome::Ok
     );
     assert!(addr_line(a, FLOAT).is_some());
-    let typo = format!("{FLOAT}/33/lan0");
+    let typo = format!("{FLOAT}/33/svc0");
     assert!(matches!(
         in_node(&|| ipaddr::run(&res(&[&typo]), Action::Start)),
         StepOutcome::Failed { code: Some(2), .. }
