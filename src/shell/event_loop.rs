@@ -11,7 +11,7 @@ use super::startup::RunOptions;
 use super::{logging, metrics, notify, ping, reload, report};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
-use crate::core::{Command, Event, Input, LinkId, Node, NodeParams, Output};
+use crate::core::{Command, Input, LinkId, Node, NodeParams, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection};
 use std::collections::VecDeque;
@@ -247,20 +247,26 @@ impl Daemon {
     fn on_output(&mut self, out: Output) {
         self.metrics.observe_output(self.clock.now(), &out);
         match out {
-            Output::Send { msg, link } => self.links.send(&msg, link, &self.cfg, self.clock.now()),
+            Output::Send { msg, link } => {
+                let msg = msg.into_message();
+                self.links.send(&msg, link, &self.cfg, self.clock.now())
+            }
             Output::Run(step) => {
                 // A step that cannot even start fails at once, after this drain.
                 if let Some(failed) = self.resources.run_step(&self.cfg, step) {
                     self.pending.push_back(failed);
                 }
             }
-            Output::Event(e) => {
-                if let Event::CommandRefused { .. } = &e {
-                    self.refusal = Some(e.to_string());
-                }
-                log::log!(e.level(), "{e}");
-                if let Event::ReannounceAddresses { group } = &e {
-                    self.resources.reannounce(&self.cfg, group);
+            Output::Event(e) => log::log!(e.level(), "{e}"),
+            Output::Refused(r) => {
+                log::warn!("{r}");
+                self.refusal = Some(r.to_string());
+            }
+            Output::Reannounce { group } => {
+                if let Some(g) = self.cfg.groups.get(group.0) {
+                    let key = g.key();
+                    log::info!("keeping group {key} after partition: re-announcing its addresses");
+                    self.resources.reannounce(&self.cfg, &key);
                 }
             }
             Output::ShutdownComplete => {
@@ -286,22 +292,14 @@ impl Daemon {
                     Ok(msg) => {
                         // Identical ha.cf files ucast to both nodes' addresses, so our
                         // own datagrams come back; they are not the peer being heard.
-                        if msg
-                            .get("src")
-                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
-                        {
+                        let Some(input) = Input::received(LinkId(link), msg, &self.local) else {
                             return;
-                        }
+                        };
                         self.links.count_received(link);
-                        log::trace!(
-                            "link {link}: t={} from {}",
-                            msg.msg_type().unwrap_or("?"),
-                            msg.get("src").unwrap_or("?")
-                        );
-                        self.handle(Input::Message {
-                            link: LinkId(link),
-                            msg,
-                        });
+                        if let Input::Message { msg, .. } = &input {
+                            log::trace!("link {link}: t={} from {}", msg.type_name(), msg.src);
+                        }
+                        self.handle(input);
                     }
                     Err(rej) => self.rejected(link, &rej, bytes.len(), from),
                 }
