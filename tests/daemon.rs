@@ -442,14 +442,14 @@ fn garbage_on_serial_and_udp_is_counted_and_ignored() {
         .filter(|t| t.text.contains("dead"))
         .count();
 
-    let mut rng = testkit::Noise::new(0x9e37_79b9_7f4a_7c15);
+    let mut rng = hbd::core::Rng::new(0x9e37_79b9_7f4a_7c15);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = ("127.0.0.2", p.c.udpport);
     const RANDOM: u64 = 100;
     const FORGED: u64 = 5;
     for i in 0..RANDOM {
         let len = 1 + (rng.next_u64() % 600) as usize;
-        let mut d = rng.bytes(len);
+        let mut d = testkit::noise_bytes(&mut rng, len);
         if i % 4 == 0 {
             // Some that start like a netstring message, to reach deeper parsing.
             d.splice(0..0, b"###\n11:(0)t=status,".iter().copied());
@@ -462,7 +462,7 @@ fn garbage_on_serial_and_udp_is_counted_and_ignored() {
         sock.send_to(&forged, to).unwrap();
     }
     let relay = p.relay.as_ref().unwrap();
-    relay.inject(Side::B, &rng.bytes(300));
+    relay.inject(Side::B, &testkit::noise_bytes(&mut rng, 300));
     relay.inject(
         Side::B,
         b"\n>>>\nt=status\nthis line has no equals sign\n<<<\n",

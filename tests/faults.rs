@@ -1126,7 +1126,7 @@ fn jitter_relay(
         .unwrap();
     thread::spawn(move || {
         let t0 = Instant::now();
-        let mut noise = testkit::Noise::new(0x2545_f491_4f6c_dd1d ^ listen.1 as u64);
+        let mut noise = hbd::core::Rng::new(0x2545_f491_4f6c_dd1d ^ listen.1 as u64);
         let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
         let mut buf = vec![0u8; 70_000];
         let mut relayed = 0u64;

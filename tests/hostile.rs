@@ -226,7 +226,7 @@ fn flood(e: &Env) -> Row {
         (cluster::ADDRS[0], e.p.c.udpport),
         (cluster::ADDRS[1], e.p.c.udpport),
     ];
-    let mut noise = testkit::Noise::new(0x9e37_79b9_7f4a_7c15);
+    let mut noise = hbd::core::Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut buf = vec![0u8; 65_000];
     let t0 = Instant::now();
     let limit = secs * rate;

@@ -11,7 +11,8 @@
 //! - [`reliability`]: the rows of RELIABILITY.md the fault and hostile-input
 //!   suites measure.
 //! - Small shared pieces: [`wait_for`], [`wait_status`], [`one_at_a_time`],
-//!   [`Noise`] (seeded test noise), [`vectors`] (the golden captures),
+//!   [`noise_bytes`] (seeded test noise from the core's one `Rng`),
+//!   [`vectors`] (the golden captures),
 //!   [`hbd_exe!`].
 //!
 //! A crate rather than `mod common;` in each test file: every test binary
@@ -55,29 +56,10 @@ pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Seeded noise for tests (random datagrams, line garbage, jitter): the
-/// same bytes on every run. SplitMix64, the core's own generator, which the
-/// core keeps private.
-#[derive(Clone, Debug)]
-pub struct Noise(u64);
-
-impl Noise {
-    pub fn new(seed: u64) -> Noise {
-        Noise(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
-    }
+/// `n` random bytes from the core's generator (test noise: random
+/// datagrams, line garbage), the same on every run for one seed.
+pub fn noise_bytes(rng: &mut hbd::core::Rng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| rng.next_u64() as u8).collect()
 }
 
 /// The golden vectors captured from heartbeat 3.0.6:
