@@ -105,3 +105,7 @@ fn sim_fencing() {
 fn sim_uplink() {
     sweep(ALL[13]);
 }
+#[test]
+fn sim_monitor() {
+    sweep(ALL[14]);
+}

@@ -3,8 +3,8 @@
 //! checks the scenario's own promises on top of the world's invariants.
 
 use super::world::*;
-use hbd::config::AutoFailback;
-use hbd::core::{Command, Event, HoldSet, Input};
+use hbd::config::{AutoFailback, Monitor, OnFail};
+use hbd::core::{Command, Event, GroupState, HoldSet, Input, MonitorAction, MonitorState};
 use hbd::time::{Duration, Instant};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -45,9 +45,14 @@ pub enum Scenario {
     /// Ping nodes (ipfail): one node loses its uplink while the nodes still
     /// hear each other; every group moves to the other node and stays.
     Uplink,
+    /// A monitored resource's service dies, again and again, on whichever
+    /// node runs it; it may be unstartable on one node or both, and its
+    /// check may hang. Never both nodes, no more moves and restarts than the
+    /// limits allow, and the group ends where its `on_fail` says.
+    Monitor,
 }
 
-pub const ALL: [Scenario; 14] = [
+pub const ALL: [Scenario; 15] = [
     Scenario::Startup,
     Scenario::Crash,
     Scenario::CrashRestart,
@@ -62,6 +67,7 @@ pub const ALL: [Scenario; 14] = [
     Scenario::Chaos,
     Scenario::Fencing,
     Scenario::Uplink,
+    Scenario::Monitor,
 ];
 
 fn ms(x: u64) -> Duration {
@@ -143,7 +149,8 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, Stri
         | Scenario::Takeover
         | Scenario::FailedStart
         | Scenario::FailedStop
-        | Scenario::Uplink => [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize],
+        | Scenario::Uplink
+        | Scenario::Monitor => [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize],
         _ => [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][rng.range(0, 2) as usize],
     };
     let mut w = World::new(seed, config(af));
@@ -183,6 +190,9 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
     }
     if scenario == Scenario::Uplink {
         return uplink(w, rng, af);
+    }
+    if scenario == Scenario::Monitor {
+        return monitor(w, rng);
     }
     let first = rng.range(0, 1) as usize;
     w.start(first);
@@ -361,7 +371,9 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
             }
             exactly_one_owner_of(w, 1, "group 1 after failed standby")?;
         }
-        Scenario::FailedStart | Scenario::Fencing | Scenario::Uplink => unreachable!(),
+        Scenario::FailedStart | Scenario::Fencing | Scenario::Uplink | Scenario::Monitor => {
+            unreachable!()
+        }
         Scenario::Chaos => {
             // Double activity is expected after crashes and cuts; the world's
             // bound still limits how long it may last once connected.
@@ -384,8 +396,30 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
                     w.handle(i, Input::PingNode { index: 0, up: true });
                 }
             }
+            // Half the runs with a monitored resource whose service dies now
+            // and then; restarts (enough of them) heal it in place.
+            let watched = rng.chance(50).then(|| {
+                let g = rng.range(0, 1) as usize;
+                let r = rng.range(0, w.cfg.groups[g].resources.len() as u64 - 1) as usize;
+                let mut m = Monitor::new(g, r);
+                m.interval = ms(rng.range(500, 3000));
+                m.fall = rng.range(1, 2) as u32;
+                m.max_restarts = 10;
+                w.cfg.hbd.monitors.push(m);
+                w.log(format!("reload both with a monitor on g{g} r{r}"));
+                for i in 0..2 {
+                    let cfg = w.cfg.clone();
+                    w.handle(i, Input::Reload(Box::new(cfg)));
+                }
+                (g, r)
+            });
             for _ in 0..rng.range(3, 8) {
                 let who = rng.range(0, 1) as usize;
+                if let Some((g, r)) = watched.filter(|_| rng.chance(40)) {
+                    if w.group_active(who, g) {
+                        w.kill_service(who, g, r);
+                    }
+                }
                 if extras && rng.chance(30) {
                     let up = rng.chance(50);
                     w.log(format!(
@@ -645,4 +679,143 @@ fn uplink(w: &mut World, rng: &mut Rng, _af: AutoFailback) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+fn monitor(w: &mut World, rng: &mut Rng) -> Result<(), String> {
+    // Loss-free links (duplication and delay stay): any moment of both
+    // nodes running the group is a violation.
+    for l in w.links.iter_mut().flatten() {
+        l.loss_pct = 0;
+    }
+    w.heal_bound = Duration::ZERO;
+    let g = rng.range(0, 1) as usize;
+    let r = rng.range(0, w.cfg.groups[g].resources.len() as u64 - 1) as usize;
+    let mut m = Monitor::new(g, r);
+    m.interval = ms(rng.range(500, 3000));
+    m.timeout = ms(rng.range(500, 2000));
+    m.fall = rng.range(1, 3) as u32;
+    m.rise = rng.range(1, 2) as u32;
+    m.on_fail =
+        [OnFail::Restart, OnFail::Move, OnFail::Block, OnFail::Ignore][rng.range(0, 3) as usize];
+    m.max_restarts = rng.range(0, 3) as u32;
+    m.restart_window = ms(rng.range(20_000, 120_000));
+    let (on_fail, max_restarts, window) = (m.on_fail, m.max_restarts, m.restart_window);
+    w.log(format!(
+        "monitor g{g} r{r}: every {} fall {} rise {} on_fail {:?} max_restarts {} within {}",
+        m.interval, m.fall, m.rise, m.on_fail, m.max_restarts, m.restart_window
+    ));
+    w.cfg.hbd.monitors.push(m);
+    start_both(w, rng)?;
+    // From here on, not one moment of double activity is allowed.
+    w.check_after = w.now;
+    w.strict_exclusive = true;
+    let (home, other_home) = (home(g, w), home(1 - g, w));
+    let moves_at_start = w.moves.clone();
+    // Unstartable from now on: nowhere, at home, on the peer, or on both.
+    let broken = rng.range(0, 3);
+    let broken_on = |n: usize| (broken & (1 << n)) != 0;
+    for n in 0..2 {
+        if broken_on(n) {
+            w.failing_start.push((n, g, r));
+        }
+    }
+    let hanging = rng.chance(20);
+    if hanging {
+        w.hanging_check.push((home, g, r));
+    }
+    w.log(format!(
+        "g{g} r{r} unstartable on {:?}; check hangs at home: {hanging}",
+        (0..2)
+            .filter(|&n| broken_on(n))
+            .map(|n| NAMES[n])
+            .collect::<Vec<_>>()
+    ));
+    let deaths = rng.range(1, 4);
+    for _ in 0..deaths {
+        w.run_until(w.now + ms(rng.range(2000, 15_000)))?;
+        if let Some(&n) = w.owners(g).first() {
+            w.kill_service(n, g, r);
+        }
+    }
+    w.run_until(w.now + ms(60_000))?;
+    let moved = w.moves[g] - moves_at_start[g];
+    // A node does not take back a group that failed there: one move at most.
+    if moved > 1 {
+        return Err(format!("group {g} moved {moved} times (limit 1)"));
+    }
+    if w.moves[1 - g] != moves_at_start[1 - g] {
+        return Err(format!("group {} moved, but only group {g} failed", 1 - g));
+    }
+    if matches!(on_fail, OnFail::Block | OnFail::Ignore) && moved > 0 {
+        return Err(format!("on_fail {on_fail:?} moved group {g}"));
+    }
+    // Restarts per node within any window of `restart_window`.
+    for n in 0..2 {
+        let times: Vec<Instant> = w.events[n]
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    Event::MonitorFailed {
+                        action: MonitorAction::Restart { .. },
+                        ..
+                    }
+                )
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for (i, t) in times.iter().enumerate() {
+            let within = times[i..]
+                .iter()
+                .filter(|u| u.saturating_since(*t) < window)
+                .count();
+            if within as u32 > max_restarts {
+                return Err(format!(
+                    "{} restarted group {g} {within} times within {window} (max_restarts {max_restarts})",
+                    NAMES[n]
+                ));
+            }
+        }
+    }
+    // Where it ends: running on one node, or on none and reported failed.
+    let status = |n: usize| w.nodes[n].as_ref().map(|s| s.node.status());
+    let owners = w.owners(g);
+    for n in 0..2 {
+        let partly = w.group_active(n, g) && !owners.contains(&n);
+        let reported = status(n).is_some_and(|st| {
+            st.groups[g].state == GroupState::Failed
+                || st.groups[g].resources[r].monitor == Some(MonitorState::Failed)
+        });
+        // block leaves a dead service as it is, ignore too: both say so.
+        if partly && !reported {
+            return Err(format!(
+                "group {g} half active on {} without a failure reported",
+                NAMES[n]
+            ));
+        }
+    }
+    if owners.is_empty() && !(0..2).any(|n| w.group_active(n, g)) {
+        let failed =
+            (0..2).any(|n| status(n).is_some_and(|st| st.groups[g].state == GroupState::Failed));
+        if !failed {
+            return Err(format!(
+                "group {g} runs nowhere and no node reports it failed"
+            ));
+        }
+    }
+    // The cases whose end is certain.
+    let restarts_suffice = deaths <= max_restarts as u64 && !hanging;
+    if on_fail == OnFail::Restart && restarts_suffice && !broken_on(home) {
+        expect_owner(w, g, home, "restarted in place")?;
+        if moved != 0 {
+            return Err(format!("group {g} moved although restarts sufficed"));
+        }
+    }
+    let acts = !matches!(on_fail, OnFail::Block | OnFail::Ignore);
+    if broken == 0b11 && !hanging && acts && !owners.is_empty() {
+        return Err(format!(
+            "group {g} unstartable on both nodes but runs on {owners:?}"
+        ));
+    }
+    expect_owner(w, 1 - g, other_home, "the other group stays home")
 }

@@ -87,6 +87,10 @@ pub struct World {
     pub trace: Vec<String>,
     /// Ownership changes per group (a node gaining or losing it).
     pub changes: Vec<u32>,
+    /// Moves per group: it became active on a node other than the one it
+    /// was last active on.
+    pub moves: Vec<u32>,
+    last_host: Vec<Option<usize>>,
     owner_seen: Vec<[bool; 2]>,
     /// Since when both nodes run a group.
     both_since: Vec<Option<Instant>>,
@@ -151,6 +155,8 @@ impl World {
             rng: world_rng(seed),
             trace: Vec::new(),
             changes: vec![0; ng],
+            moves: vec![0; ng],
+            last_host: vec![None; ng],
             owner_seen: vec![[false; 2]; ng],
             both_since: vec![None; ng],
             connected_since: Some(Instant::ZERO),
@@ -549,6 +555,13 @@ impl World {
         }
     }
 
+    /// The service behind resource `r` of group `g` dies on `node` (its
+    /// process crashes; the node and hbd live on).
+    pub fn kill_service(&mut self, node: usize, g: usize, r: usize) {
+        self.log(format!("service g{g} r{r} dies on {}", NAMES[node]));
+        self.active[node][g][r] = false;
+    }
+
     pub fn group_active(&self, node: usize, g: usize) -> bool {
         self.active[node][g].iter().any(|r| *r)
     }
@@ -592,13 +605,17 @@ impl World {
                     self.owner_seen[g][n] = now_active[n];
                     if now_active[n] {
                         self.changes[g] += 1;
+                        if self.last_host[g].is_some_and(|h| h != n) {
+                            self.moves[g] += 1;
+                        }
+                        self.last_host[g] = Some(n);
                     }
                 }
             }
             if now_active[0] && now_active[1] {
                 if self.strict_exclusive && self.now > self.check_after {
                     return Err(format!(
-                        "group {g} active on both nodes at {} although fencing is configured",
+                        "group {g} active on both nodes at {}, where no overlap at all is allowed (fencing, or loss-free links)",
                         self.now
                     ));
                 }
