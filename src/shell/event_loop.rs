@@ -4,6 +4,7 @@
 //! log lines. It decides nothing about failover.
 
 use super::clock::{Alarm, Clock};
+use super::hooks::Hooks;
 use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
 use super::resource::Resources;
@@ -59,6 +60,8 @@ pub(super) struct Daemon {
     metrics: metrics::Registry,
     /// Scrapes waiting for a rendering (None: metrics off).
     scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
+    /// rc.d scripts and the notify hook, told what happened.
+    hooks: Hooks,
 }
 
 impl Daemon {
@@ -66,12 +69,14 @@ impl Daemon {
     /// resources start-up opened; starts the ping node task. `tx` is the
     /// sending side of the inbox `run_loop` will read; `scrapes` the metrics
     /// endpoint's requests, when it is on.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         params: NodeParams,
         clock: Clock,
         opts: RunOptions,
         links: Links,
         resources: Resources,
+        hooks: Hooks,
         tx: mpsc::Sender<LoopEvent>,
         scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
     ) -> Daemon {
@@ -95,6 +100,7 @@ impl Daemon {
             pinger,
             metrics: metrics::Registry::new(),
             scrapes,
+            hooks,
         }
     }
 
@@ -104,6 +110,7 @@ impl Daemon {
     pub async fn finish(mut self, flush: std::time::Duration) {
         self.pinger.abort();
         self.links.close(flush).await;
+        self.hooks.close().await;
     }
 
     /// Runs until a graceful shutdown completes, a second stop, or a failure
@@ -126,8 +133,10 @@ impl Daemon {
         let mut scrapes = self.scrapes.take();
         self.drain();
         while self.exit.is_none() {
-            if self.notify.enabled() {
-                self.notify.observe(&self.node.status());
+            if self.notify.enabled() || self.hooks.watches_groups() {
+                let st = self.node.status();
+                self.notify.observe(&st);
+                self.hooks.observe(&st);
             }
             let now = self.clock.now();
             // An absolute target, so a flood of packets cannot keep pushing the
@@ -247,7 +256,10 @@ impl Daemon {
     fn on_output(&mut self, out: Output) {
         self.metrics.observe_output(self.clock.now(), &out);
         match out {
-            Output::Send { msg, link } => self.links.send(&msg, link, &self.cfg, self.clock.now()),
+            Output::Send { msg, link } => {
+                self.hooks.sent(&msg);
+                self.links.send(&msg, link, &self.cfg, self.clock.now())
+            }
             Output::Run(step) => {
                 // A step that cannot even start fails at once, after this drain.
                 if let Some(failed) = self.resources.run_step(&self.cfg, step) {
@@ -259,6 +271,7 @@ impl Daemon {
                     self.refusal = Some(e.to_string());
                 }
                 log::log!(e.level(), "{e}");
+                self.hooks.event(&e);
                 if let Event::ReannounceAddresses { group } = &e {
                     self.resources.reannounce(&self.cfg, group);
                 }
@@ -447,6 +460,7 @@ impl Daemon {
             );
         }
         logging::configure(&self.local, &new.logging);
+        self.hooks.reload(&new, self.resources.env(&new));
         if r.ping_changed {
             self.pinger.abort();
             self.pinger = tokio::spawn(ping::run(new.clone(), self.tx.clone()));
