@@ -65,6 +65,33 @@ fn notified_type(t: &str, from_self: bool) -> bool {
         || (from_self && t == "ip-request"))
 }
 
+/// Other message types a v1 pair sends that reach `harc` (spec §3.7).
+const SENT_IN_V1: [&str; 6] = [
+    "ip-request-resp",
+    "hbapi-clstat",
+    "respond-cstatus",
+    "num_ping_nodes",
+    "you_are_dead",
+    "abort_giveup",
+];
+
+/// When hbd runs `rc.d/NAME`, for `hbd check`'s list.
+pub fn rc_trigger(name: &str) -> String {
+    match name {
+        "status" => {
+            "when the peer's status changes, and for a node declared dead (HA_st=dead)".into()
+        }
+        "ip-request" => "when the peer asks for its group back (auto_failback legacy)".into(),
+        "hb_takeover" => "on each hb_takeover, ours or the peer's".into(),
+        "stonith" => "after each fencing decision (t=stonith), ours or the peer's".into(),
+        t if !notified_type(t, false) => {
+            format!("never: heartbeat and hbd handle {t} messages themselves")
+        }
+        t if SENT_IN_V1.contains(&t) => format!("on each {t} message, ours or the peer's"),
+        t => format!("only on a message of type {t}, which neither heartbeat 3.0.6 nor hbd sends"),
+    }
+}
+
 /// One notification for the `notify` hook: `HOOK EVENT NODE GROUP`, and in
 /// the environment `HBD_EVENT`, `HBD_NODE`, `HBD_GROUP` and `HBD_<var>` for
 /// each of `vars` (docs/config-reference.md lists them).
