@@ -261,6 +261,7 @@ impl Daemon {
                 self.links.send(&msg, link, &self.cfg, self.clock.now())
             }
             Output::Run(step) => {
+                self.hooks.step(|| self.node.status());
                 // A step that cannot even start fails at once, after this drain.
                 if let Some(failed) = self.resources.run_step(&self.cfg, step) {
                     self.pending.push_back(failed);
@@ -271,7 +272,7 @@ impl Daemon {
                     self.refusal = Some(e.to_string());
                 }
                 log::log!(e.level(), "{e}");
-                self.hooks.event(&e);
+                self.hooks.event(&e, || self.node.status());
                 if let Event::ReannounceAddresses { group } = &e {
                     self.resources.reannounce(&self.cfg, group);
                 }

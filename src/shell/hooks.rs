@@ -461,8 +461,9 @@ impl Hooks {
         self.notify.is_some()
     }
 
-    /// One of the core's events, as it is logged.
-    pub fn event(&mut self, e: &Event) {
+    /// One of the core's events, as it is logged. `status` is the core's
+    /// snapshot, asked for only when a group may have changed state.
+    pub fn event(&mut self, e: &Event, status: impl FnOnce() -> Status) {
         match e {
             Event::LocalStatus { state } => self.local_state = state.clone(),
             Event::PeerStatus { .. } => {
@@ -487,9 +488,28 @@ impl Hooks {
         if let Some(n) = notice(e, &self.local) {
             self.queue_notice(n, &e.to_string());
         }
+        // Told here, so that a group's transition comes before the events
+        // the core reports after it (`takeover-complete` after `group-active`).
+        if matches!(
+            e,
+            Event::GroupStarted { .. }
+                | Event::GroupStopped { .. }
+                | Event::StartFailed { .. }
+                | Event::StopFailed { .. }
+        ) {
+            self.step(status);
+        }
     }
 
-    /// After a turn of the loop, with the core's snapshot: group transitions.
+    /// A resource step starts (or a group event came): group transitions.
+    pub fn step(&mut self, status: impl FnOnce() -> Status) {
+        if self.watches_groups() {
+            self.observe(&status());
+        }
+    }
+
+    /// With the core's snapshot: group transitions since the last one (after
+    /// each turn of the loop, and from [`Hooks::step`]).
     pub fn observe(&mut self, st: &Status) {
         for (i, g) in st.groups.iter().enumerate() {
             let Some(last) = self.groups.get_mut(i) else {
@@ -926,15 +946,21 @@ mod tests {
         );
         exe(&rc.join("ip-request"), &stock);
         let mut h = Hooks::new(&cfg(0, None, 5000), t.path(), "alpha", base_env());
-        h.event(&Event::LocalStatus {
-            state: "active".into(),
-        });
+        h.event(
+            &Event::LocalStatus {
+                state: "active".into(),
+            },
+            empty_status,
+        );
         // A status change, as the core reports it while handling the message.
         h.receiving(&status_msg("active"));
-        h.event(&Event::PeerStatus {
-            node: "beta".into(),
-            state: "active".into(),
-        });
+        h.event(
+            &Event::PeerStatus {
+                node: "beta".into(),
+                state: "active".into(),
+            },
+            empty_status,
+        );
         h.received(true);
         // The same status again changes nothing: no PeerStatus, no run.
         h.receiving(&status_msg("active"));
@@ -954,10 +980,13 @@ mod tests {
         h.receiving(&ipr);
         h.received(true);
         // The peer declared dead: heartbeat's made-up dead status.
-        h.event(&Event::TakeoverStarted {
-            node: "beta".into(),
-            reason: "peer dead".into(),
-        });
+        h.event(
+            &Event::TakeoverStarted {
+                node: "beta".into(),
+                reason: "peer dead".into(),
+            },
+            empty_status,
+        );
         until("three runs", || {
             lines(&rec).iter().filter(|l| *l == "end").count() == 3
         })
@@ -1057,11 +1086,14 @@ mod tests {
         );
         let mut h = Hooks::new(&cfg(1, Some(hook), 5000), t.path(), "alpha", base_env());
         assert!(h.watches_groups());
-        h.event(&Event::PeerDead {
-            node: "beta".into(),
-            silence: Duration::from_secs(2),
-            deadtime: Duration::from_secs(2),
-        });
+        h.event(
+            &Event::PeerDead {
+                node: "beta".into(),
+                silence: Duration::from_secs(2),
+                deadtime: Duration::from_secs(2),
+            },
+            empty_status,
+        );
         let group = |state| Status {
             groups: vec![GroupStatus {
                 key: "r0".into(),
@@ -1101,11 +1133,14 @@ mod tests {
         );
         let mut h = Hooks::new(&cfg(0, Some(hook), 600), t.path(), "alpha", base_env());
         let started = std::time::Instant::now();
-        h.event(&Event::PeerDead {
-            node: "beta".into(),
-            silence: Duration::from_secs(2),
-            deadtime: Duration::from_secs(2),
-        });
+        h.event(
+            &Event::PeerDead {
+                node: "beta".into(),
+                silence: Duration::from_secs(2),
+                deadtime: Duration::from_secs(2),
+            },
+            empty_status,
+        );
         until("the hung hook", || !lines(&rec).is_empty()).await;
         // Queued behind it: exactly what the queue holds; the rest is dropped.
         let link = |i: usize| Event::LinkUp {
@@ -1113,7 +1148,7 @@ mod tests {
             link: format!("eth{i}"),
         };
         for i in 0..QUEUE_LIMIT + 5 {
-            h.event(&link(i));
+            h.event(&link(i), empty_status);
         }
         assert_eq!(h.notify_queue.dropped_total, 5);
         // The hung one is killed at 600 ms, the queue drains, and the next
@@ -1123,11 +1158,14 @@ mod tests {
         })
         .await;
         let drained = started.elapsed();
-        h.event(&Event::LinkDead {
-            node: "beta".into(),
-            link: "eth0".into(),
-            silence: Duration::from_secs(1),
-        });
+        h.event(
+            &Event::LinkDead {
+                node: "beta".into(),
+                link: "eth0".into(),
+                silence: Duration::from_secs(1),
+            },
+            empty_status,
+        );
         h.close().await;
         let out = lines(&rec);
         assert_eq!(out.len(), QUEUE_LIMIT + 2, "{out:#?}");
