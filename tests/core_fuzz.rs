@@ -3,51 +3,14 @@
 //! always has a deadline in the future of its last input, and never has more
 //! than one resource step outstanding.
 
-use hbd::config::{AutoFailback, Config, Medium, Resource, ResourceGroup};
-use hbd::core::{Command, HoldSet, Input, LinkId, Node, NodeParams, Output, StepId, StepOutcome};
-use hbd::time::{Duration, Instant};
+mod core_harness;
+
+use core_harness::{params, quick_config, LOCAL};
+use hbd::config::AutoFailback;
+use hbd::core::{Command, HoldSet, Input, LinkId, Node, Output, StepId, StepOutcome};
+use hbd::time::Instant;
 use hbd::wire::Message;
 use proptest::prelude::*;
-
-fn config(af: AutoFailback) -> Config {
-    Config {
-        nodes: vec!["nodea".into(), "nodeb".into()],
-        keepalive: Duration::from_millis(1000),
-        deadtime: Duration::from_millis(5000),
-        warntime: Duration::from_millis(3000),
-        initdead: Duration::from_millis(10_000),
-        media: vec![
-            Medium::Bcast { dev: "eth0".into() },
-            Medium::Bcast { dev: "eth1".into() },
-        ],
-        auto_failback: af,
-        groups: vec![
-            ResourceGroup {
-                home: "nodea".into(),
-                resources: vec![Resource {
-                    name: "IPaddr".into(),
-                    args: vec!["192.0.2.1".into()],
-                }],
-                location: Default::default(),
-            },
-            ResourceGroup {
-                home: "nodeb".into(),
-                resources: vec![
-                    Resource {
-                        name: "IPaddr".into(),
-                        args: vec!["192.0.2.2".into()],
-                    },
-                    Resource {
-                        name: "apache".into(),
-                        args: vec![],
-                    },
-                ],
-                location: Default::default(),
-            },
-        ],
-        ..Config::default()
-    }
-}
 
 const TYPES: &[&str] = &[
     "status",
@@ -94,8 +57,8 @@ const VALUES: &[&str] = &[
     "dead",
     "active",
     "up",
-    "IPaddr::192.0.2.1",
-    "IPaddr::192.0.2.2",
+    "IPaddr::192.0.2.10",
+    "IPaddr::192.0.2.11",
     "ipfail",
     "99999999999999999999999",
     "-1",
@@ -171,7 +134,7 @@ proptest! {
         evs in prop::collection::vec(ev(), 1..120),
     ) {
         let af = [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][af as usize];
-        let mut cfg = config(af);
+        let mut cfg = quick_config(af);
         if fenced {
             cfg.hbd.fence_hook = Some("/fence".into());
             cfg.hbd.fence_required = required;
@@ -180,17 +143,7 @@ proptest! {
                 addrs: vec!["198.51.100.1".into()],
             }];
         }
-        let mut node = Node::new(
-            NodeParams {
-                config: cfg,
-                local: "nodea".into(),
-                generation: 5,
-                uuid: [1; 16],
-                wall_clock_at_zero: 1_700_000_000,
-                seed: 3,
-            },
-            Instant::ZERO,
-        );
+        let mut node = Node::new(params(cfg, LOCAL, 5, [1; 16], 3), Instant::ZERO);
         let mut now = 0u64;
         let mut outstanding: Vec<StepId> = Vec::new();
         let mut fence: Option<String> = None;
@@ -208,7 +161,10 @@ proptest! {
                     m.add("seq", &format!("{seq:x}"));
                     m.add("hg", &format!("{hg:x}"));
                     m.add("ts", &format!("{ts:x}"));
-                    Input::Message { link: LinkId(link), msg: m }
+                    match Input::received(LinkId(link), m, LOCAL) {
+                        Some(input) => input,
+                        None => continue,
+                    }
                 }
                 Ev::Step { ok } => {
                     let Some(id) = outstanding.pop() else { continue };

@@ -158,13 +158,8 @@ fn real_heartbeat_peer_messages_reach_comm_up_and_negotiate() {
             }
             now = at.max(now);
         }
-        node.handle(
-            now,
-            Input::Message {
-                link: LinkId(1),
-                msg,
-            },
-        );
+        let input = Input::received(LinkId(1), msg, "nodea").expect("nodeb's messages");
+        node.handle(now, input);
         fed += 1;
         while let Some(o) = node.poll_output() {
             out.push((now, o));
@@ -178,10 +173,10 @@ fn real_heartbeat_peer_messages_reach_comm_up_and_negotiate() {
             _ => None,
         })
         .collect();
-    let sent: Vec<&Message> = out
+    let sent: Vec<Message> = out
         .iter()
         .filter_map(|(_, o)| match o {
-            Output::Send { msg, .. } => Some(msg),
+            Output::Send { msg, .. } => Some(msg.clone().into_message()),
             _ => None,
         })
         .collect();

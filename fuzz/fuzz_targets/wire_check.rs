@@ -41,6 +41,7 @@ pub fn check_wire(data: &[u8]) {
     let auth = fuzz_auth();
     if let Ok(m) = open(data, &auth) {
         assert!(m.get_raw("auth").is_none());
+        check_repr(&m);
         for t in [Transport::Udp, Transport::Serial] {
             for f in [MsgFmt::Classic, MsgFmt::Netstring] {
                 if let Ok(b) = try_seal(&m, &auth, t, f) {
@@ -48,5 +49,17 @@ pub fn check_wire(data: &[u8]) {
                 }
             }
         }
+    }
+}
+
+/// The typed view of a verified message: reading never panics, and what reads
+/// as typed is written back to fields that read as the same typed message.
+pub fn check_repr(m: &hbd::wire::Message) {
+    use hbd::wire::Repr;
+    if let Ok(r) = Repr::parse(m.clone()) {
+        assert_eq!(r.src, m.get("src").unwrap_or_default());
+        assert_eq!(Some(r.type_name()), m.msg_type());
+        let again = Repr::parse(r.clone().into_message());
+        assert_eq!(again.as_ref(), Ok(&r));
     }
 }

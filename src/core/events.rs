@@ -191,10 +191,6 @@ pub enum Event {
         reason: String,
     },
     AutoFailback,
-    CommandRefused {
-        command: String,
-        reason: String,
-    },
     ShutdownStarted,
     GroupStarted {
         group: String,
@@ -226,11 +222,6 @@ pub enum Event {
     },
     /// `StopFailurePolicy::Reboot`: the shell must reboot the node now.
     RebootRequired {
-        group: String,
-    },
-    /// After a healed partition we keep `group`: re-send gratuitous ARP /
-    /// re-announce its addresses so clients follow us.
-    ReannounceAddresses {
         group: String,
     },
     /// After a healed partition we release `group` to its home node.
@@ -278,7 +269,6 @@ impl Event {
             | LostPackets { .. }
             | IrretrievablyLost { .. }
             | StandbyCancelled { .. }
-            | CommandRefused { .. }
             | StartFailed { .. }
             | StopRetry { .. }
             | AcquireSkipped { .. }
@@ -428,7 +418,6 @@ impl fmt::Display for Event {
             }
             StandbyCancelled { reason } => write!(f, "standby cancelled: {reason}"),
             AutoFailback => f.write_str("auto failback: giving foreign groups back to their home node"),
-            CommandRefused { command, reason } => write!(f, "{command} refused: {reason}"),
             ShutdownStarted => f.write_str("shutdown in progress: releasing every group"),
             GroupStarted { group } => write!(f, "group {group} started"),
             GroupStopped { group } => write!(f, "group {group} stopped"),
@@ -463,10 +452,6 @@ impl fmt::Display for Event {
             RebootRequired { group } => write!(
                 f,
                 "reboot required: group {group} could not be stopped (stop_failure = reboot)"
-            ),
-            ReannounceAddresses { group } => write!(
-                f,
-                "keeping group {group} after partition: re-announcing its addresses"
             ),
             ReleaseAfterPartition { group, keeper } => write!(
                 f,

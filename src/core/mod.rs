@@ -5,23 +5,33 @@
 //! [`Node::poll_output`], sleeps until [`Node::next_deadline`], and shows
 //! [`Node::status`]. One task owns a `Node`: no locks.
 //!
-//! This file is the contract between the core and the shell. (The bodies of
-//! `Node` are placeholders until the core's owner fills them in.)
+//! This file is the contract between the core and the shell; `machine.rs`
+//! and the files beside it own the state (see its module docs).
 
 #![forbid(unsafe_code)]
 
 use crate::config::Config;
 use crate::time::{Duration, Instant};
-use crate::wire::Message;
+use crate::wire::{Invalid, Message, Repr};
+use std::fmt;
 
+mod delivery;
 mod events;
-mod hold;
+mod fencing;
+mod ipfail;
+mod jobs;
+mod liveness;
 mod machine;
+mod negotiation;
 mod rng;
+mod standby;
 mod status;
+mod timers;
 
 pub use events::{DropReason, Event};
-pub use hold::{BadHoldSet, HoldSet};
+pub use rng::Rng;
+// The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
+pub use crate::wire::hold::{BadHoldSet, HoldSet};
 pub use status::{GroupState, NodeState, RscHold};
 
 /// Index of a link in `Config::media` order.
@@ -78,12 +88,16 @@ pub enum StepOutcome {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    /// A message that passed framing and authentication, received on `link`.
-    /// Duplicate, replay and sequence decisions are the core's.
+    /// A message that passed framing, authentication and the envelope rules
+    /// ([`Repr::parse`]), received on `link`. Duplicate, replay and sequence
+    /// decisions are the core's. Build it with [`Input::received`].
     Message {
         link: LinkId,
-        msg: Message,
+        msg: Repr,
     },
+    /// A verified message without a usable envelope: only counted (with the
+    /// other drops, by reason) and reported. Build it with [`Input::received`].
+    Invalid(Invalid),
     /// The shell's view of a link's transport (a serial hang-up, a reopen).
     LinkTransport {
         link: LinkId,
@@ -113,15 +127,31 @@ pub enum Input {
     Timer,
 }
 
-// Output, Event, Status and Node are defined by the core's modules and
-// re-exported here.
+impl Input {
+    /// What a verified message received on `link` is for the core of node
+    /// `local`: typed at the edge, or an invalid one to count; None for our
+    /// own message, which broadcast and ucast to our own address bring back
+    /// (it is not the peer being heard). The one place that rule lives.
+    pub fn received(link: LinkId, msg: Message, local: &str) -> Option<Input> {
+        if msg
+            .get("src")
+            .is_some_and(|s| s.eq_ignore_ascii_case(local))
+        {
+            return None;
+        }
+        Some(match Repr::parse(msg) {
+            Ok(msg) => Input::Message { link, msg },
+            Err(e) => Input::Invalid(e),
+        })
+    }
+}
 
 /// A decision, pulled by the shell with [`Node::poll_output`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    /// Seal and send `msg` (complete envelope, no `auth` field) on `link`, or on
-    /// every link when `link` is None.
-    Send { msg: Message, link: Option<LinkId> },
+    /// Seal and send `msg` (complete envelope; [`Repr::into_message`] gives the
+    /// fields, without `auth`) on `link`, or on every link when `link` is None.
+    Send { msg: Repr, link: Option<LinkId> },
     /// Run one resource script step and answer with [`Input::StepDone`].
     Run(Step),
     /// Something happened; the shell logs it at `event.level()`.
@@ -132,6 +162,27 @@ pub enum Output {
     /// `stonith_host`) and answer with [`Input::FenceDone`]. The core takes
     /// over nothing of that node until then; at most one fence is outstanding.
     Fence { node: String, reason: String },
+    /// The core declined an operator command or a step of its own: the shell
+    /// logs it (warning) and answers the control request that asked, if any.
+    Refused(Refusal),
+    /// After a healed partition we keep `group`, but clients may still have the
+    /// peer's MAC for its addresses: re-run `start` of its address resources
+    /// (which on an address already held only re-announces it). Nothing is
+    /// reported back. At most once per conflict over the group.
+    Reannounce { group: GroupId },
+}
+
+/// What was asked, and why not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub command: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} refused: {}", self.command, self.reason)
+    }
 }
 
 /// Everything the core needs to start. The shell reads generation and uuid from

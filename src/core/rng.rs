@@ -1,5 +1,6 @@
 //! The core's only source of randomness: a SplitMix64 generator seeded from
 //! `NodeParams::seed`, so a simulation run is reproducible from its seed.
+//! The test harness and the simulator draw from the same generator.
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,11 @@ impl Rng {
             return lo;
         }
         lo + self.next_u64() % (hi - lo + 1)
+    }
+
+    /// True with probability `pct` percent.
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.next_u64() % 100 < pct
     }
 }
 

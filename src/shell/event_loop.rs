@@ -12,7 +12,7 @@ use super::startup::RunOptions;
 use super::{logging, metrics, notify, ping, reload, report};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
-use crate::core::{Command, Event, Input, LinkId, Node, NodeParams, Output};
+use crate::core::{Command, Input, LinkId, Node, NodeParams, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::{self, Rejection};
 use std::collections::VecDeque;
@@ -257,6 +257,7 @@ impl Daemon {
         self.metrics.observe_output(self.clock.now(), &out);
         match out {
             Output::Send { msg, link } => {
+                let msg = msg.into_message();
                 self.hooks.sent(&msg);
                 self.links.send(&msg, link, &self.cfg, self.clock.now())
             }
@@ -268,13 +269,18 @@ impl Daemon {
                 }
             }
             Output::Event(e) => {
-                if let Event::CommandRefused { .. } = &e {
-                    self.refusal = Some(e.to_string());
-                }
                 log::log!(e.level(), "{e}");
                 self.hooks.event(&e, || self.node.status());
-                if let Event::ReannounceAddresses { group } = &e {
-                    self.resources.reannounce(&self.cfg, group);
+            }
+            Output::Refused(r) => {
+                log::warn!("{r}");
+                self.refusal = Some(r.to_string());
+            }
+            Output::Reannounce { group } => {
+                if let Some(g) = self.cfg.groups.get(group.0) {
+                    let key = g.key();
+                    log::info!("keeping group {key} after partition: re-announcing its addresses");
+                    self.resources.reannounce(&self.cfg, &key);
                 }
             }
             Output::ShutdownComplete => {
@@ -300,22 +306,14 @@ impl Daemon {
                     Ok(msg) => {
                         // Identical ha.cf files ucast to both nodes' addresses, so our
                         // own datagrams come back; they are not the peer being heard.
-                        if msg
-                            .get("src")
-                            .is_some_and(|s| s.eq_ignore_ascii_case(&self.local))
-                        {
+                        let Some(input) = Input::received(LinkId(link), msg, &self.local) else {
                             return;
-                        }
+                        };
                         self.links.count_received(link);
-                        log::trace!(
-                            "link {link}: t={} from {}",
-                            msg.msg_type().unwrap_or("?"),
-                            msg.get("src").unwrap_or("?")
-                        );
-                        self.handle(Input::Message {
-                            link: LinkId(link),
-                            msg,
-                        });
+                        if let Input::Message { msg, .. } = &input {
+                            log::trace!("link {link}: t={} from {}", msg.type_name(), msg.src);
+                        }
+                        self.handle(input);
                     }
                     Err(rej) => self.rejected(link, &rej, bytes.len(), from),
                 }

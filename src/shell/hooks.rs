@@ -178,7 +178,6 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         PeerClaimsDead { .. } | LateHeartbeat { .. } | PeerDeadtime { .. } | PacketDropped { .. } => return None,
         LostPackets { .. } | NoPacketsMissing { .. } | IrretrievablyLost { .. } | CommUp => return None,
         RemoteTransitionComplete { .. } | PeerPingNodes { .. } | StopRetry { .. } => return None,
-        CommandRefused { .. } | ReannounceAddresses { .. } => return None,
         ReloadApplied | ReloadRefused { .. } | UnexpectedStep { .. } => return None,
     })
 }

@@ -866,8 +866,8 @@ mod netns_tests {
                 assert_eq!(a.dest, SocketAddr::from(([10, 250, 0, 255], 7694)));
                 assert_eq!(a.send(b"from a").unwrap(), 6);
                 assert_eq!(recv_one(&b).await, b"from a");
-                // As with heartbeat, a node hears its own broadcasts too (the core
-                // drops them as its own); the peer's arrive after it.
+                // As with heartbeat, a node hears its own broadcasts too (the
+                // loop drops them as its own); the peer's arrive after it.
                 assert_eq!(recv_one(&a).await, b"from a");
                 assert_eq!(b.send(b"from b").unwrap(), 6);
                 assert_eq!(recv_one(&a).await, b"from b");

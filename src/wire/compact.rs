@@ -15,7 +15,7 @@
 //! `\n`, so ISTRIP and IGNCR leave it alone; it does not start with `>>>`, so a
 //! heartbeat peer or the classic framer skips it as noise. Only messages of
 //! exactly the shape the core sends are encoded; anything else goes classic.
-//! The uuid fields are not carried (see [`Cursor::skip_uuid`]).
+//! The uuid fields are not carried (see `Cursor::skip_uuid`).
 
 use super::message::{FieldType, Message};
 use crate::config::{Auth, AuthKey, AuthMethod};

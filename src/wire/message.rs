@@ -133,21 +133,34 @@ impl Message {
 
     /// A lowercase-hex counter field (`seq`, `hg`, `ts`, `dt`, `ackseq`).
     pub fn get_hex(&self, name: &str) -> Option<u64> {
-        let s = self.get(name)?;
-        if s.is_empty() || s.len() > 16 {
-            return None;
-        }
-        u64::from_str_radix(s, 16).ok()
+        parse_hex(self.get(name)?)
     }
 
     /// A decimal field (`protocol`, `ttl`, `NS_rexmit.firstseq`).
     pub fn get_dec(&self, name: &str) -> Option<u64> {
-        let s = self.get(name)?;
-        if s.is_empty() || s.len() > 20 {
-            return None;
-        }
-        s.parse().ok()
+        parse_dec(self.get(name)?)
     }
+
+    /// The fields, by value: how a typed message takes its values without copying.
+    pub fn into_fields(self) -> Vec<Field> {
+        self.fields
+    }
+}
+
+/// A counter as heartbeat writes it in hex (at most 16 digits).
+pub fn parse_hex(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// A counter as heartbeat writes it in decimal (at most 20 digits).
+pub fn parse_dec(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    s.parse().ok()
 }
 
 #[cfg(test)]

@@ -7,11 +7,14 @@ pub mod auth;
 pub mod classic;
 pub mod codec;
 pub mod compact;
+pub mod hold;
 pub mod message;
 pub mod netstring;
+pub mod repr;
 pub use auth::Verdict;
 pub use codec::CodecError;
 pub use message::{Field, FieldType, Message};
+pub use repr::{Invalid, Repr};
 
 use crate::config::{Auth, MsgFmt};
 

@@ -137,7 +137,7 @@ fn home(g: usize, w: &World) -> usize {
 
 /// Runs one scenario for one seed; Err describes the first broken promise.
 pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, String)>> {
-    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9));
+    let mut rng = world_rng(seed.wrapping_mul(0x9E37_79B9));
     let af = match scenario {
         Scenario::Standby
         | Scenario::Takeover

@@ -5,45 +5,23 @@
 //! tracks which node runs each resource. Invariants are checked after every
 //! step; a violation returns Err with the trace tail.
 
-use hbd::config::{AutoFailback, Config, Medium, Resource, ResourceGroup};
-use hbd::core::{Action, Event, Input, LinkId, Node, NodeParams, Output, StepId, StepOutcome};
+pub use crate::core_harness::quick::{DEADTIME, INITDEAD, KEEPALIVE};
+use crate::core_harness::{params, LOCAL, PEER};
+pub use crate::core_harness::{quick_config as config, Rng};
+use hbd::config::Config;
+use hbd::core::{Action, Event, Input, LinkId, Node, Output, StepId, StepOutcome};
 use hbd::time::{Duration, Instant};
 use hbd::wire::Message;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::PathBuf;
 
-pub const NAMES: [&str; 2] = ["nodea", "nodeb"];
-pub const KEEPALIVE: u64 = 1000;
-pub const DEADTIME: u64 = 5000;
-pub const INITDEAD: u64 = 10_000;
+pub const NAMES: [&str; 2] = [LOCAL, PEER];
 /// Longest a fake script step takes.
 pub const SCRIPT_MAX: u64 = 300;
 
-/// SplitMix64 for the world (separate from the cores' own generators).
-pub struct Rng(u64);
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0xA5A5_5A5A_DEAD_BEEF)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo {
-            lo
-        } else {
-            lo + self.next() % (hi - lo + 1)
-        }
-    }
-    /// True with probability `pct` percent.
-    pub fn chance(&mut self, pct: u64) -> bool {
-        self.next() % 100 < pct
-    }
+/// The world's generator: the cores' own, on a stream apart from theirs.
+pub fn world_rng(seed: u64) -> Rng {
+    Rng::new(seed ^ 0xA5A5_5A5A_DEAD_BEEF)
 }
 
 #[derive(Clone, Debug)]
@@ -52,49 +30,6 @@ pub struct LinkCfg {
     pub dup_pct: u64,
     pub delay: (u64, u64),
     pub cut: bool,
-}
-
-pub fn config(auto_failback: AutoFailback) -> Config {
-    let res = |s: &str| {
-        let mut parts = s.split("::");
-        Resource {
-            name: parts.next().unwrap().to_string(),
-            args: parts.map(|p| p.to_string()).collect(),
-        }
-    };
-    Config {
-        nodes: NAMES.iter().map(|s| s.to_string()).collect(),
-        keepalive: Duration::from_millis(KEEPALIVE),
-        deadtime: Duration::from_millis(DEADTIME),
-        warntime: Duration::from_millis(3000),
-        initdead: Duration::from_millis(INITDEAD),
-        media: vec![
-            Medium::Ucast {
-                dev: "eth0".into(),
-                peer: "192.0.2.2".into(),
-            },
-            Medium::Serial {
-                path: PathBuf::from("/dev/ttyS0"),
-            },
-        ],
-        auto_failback,
-        groups: vec![
-            ResourceGroup {
-                home: "nodea".into(),
-                resources: vec![
-                    res("IPaddr::192.0.2.10"),
-                    res("Filesystem::/dev/sdb1::/srv"),
-                ],
-                location: Default::default(),
-            },
-            ResourceGroup {
-                home: "nodeb".into(),
-                resources: vec![res("IPaddr::192.0.2.11"), res("apache")],
-                location: Default::default(),
-            },
-        ],
-        ..Config::default()
-    }
 }
 
 enum Pending {
@@ -198,7 +133,7 @@ impl World {
             pending: BinaryHeap::new(),
             slots: Vec::new(),
             order: 0,
-            rng: Rng::new(seed),
+            rng: world_rng(seed),
             trace: Vec::new(),
             changes: vec![0; ng],
             owner_seen: vec![[false; 2]; ng],
@@ -236,17 +171,17 @@ impl World {
     pub fn start(&mut self, i: usize) {
         self.generations[i] += 1;
         self.incarnations[i] += 1;
-        let params = NodeParams {
-            config: self.cfg.clone(),
-            local: NAMES[i].into(),
-            generation: self.generations[i],
-            uuid: [i as u8 + 1; 16],
-            wall_clock_at_zero: 1_700_000_000,
-            seed: self
-                .seed
-                .wrapping_mul(31)
-                .wrapping_add(i as u64 * 7 + self.incarnations[i] as u64),
-        };
+        let seed = self
+            .seed
+            .wrapping_mul(31)
+            .wrapping_add(i as u64 * 7 + self.incarnations[i] as u64);
+        let params = params(
+            self.cfg.clone(),
+            NAMES[i],
+            self.generations[i],
+            [i as u8 + 1; 16],
+            seed,
+        );
         self.log(format!("start {} gen {}", NAMES[i], self.generations[i]));
         self.nodes[i] = Some(SimNode {
             node: Node::new(params, self.now),
@@ -314,6 +249,8 @@ impl World {
             let incarnation = n.incarnation;
             match out {
                 Output::Send { msg, link } => {
+                    // On the wire as the shell would seal it; parsed again on delivery.
+                    let msg = msg.into_message();
                     let t = msg.msg_type().unwrap_or("?").to_string();
                     if t != "status" && !t.starts_with("NS_") {
                         let fields: Vec<String> = msg
@@ -369,6 +306,10 @@ impl World {
                             incarnation,
                         },
                     );
+                }
+                Output::Refused(r) => self.log(format!("{} {r}", NAMES[i])),
+                Output::Reannounce { group } => {
+                    self.log(format!("{} re-announces g{}", NAMES[i], group.0))
                 }
                 Output::ShutdownComplete => {
                     self.log(format!("{} shutdown complete", NAMES[i]));
@@ -470,13 +411,9 @@ impl World {
                 msg,
             } => {
                 if self.nodes[to].as_ref().map(|n| n.incarnation) == Some(incarnation) {
-                    self.handle(
-                        to,
-                        Input::Message {
-                            link: LinkId(link),
-                            msg,
-                        },
-                    );
+                    if let Some(input) = Input::received(LinkId(link), msg, NAMES[to]) {
+                        self.handle(to, input);
+                    }
                 }
             }
             Pending::Step {

@@ -1,5 +1,7 @@
 //! The set of resource groups heartbeat names in `rsc_hold`, `ask_resources`
 //! and `hb_standby`/`hb_takeover`: the one place it is parsed and printed.
+//! It lives in the wire layer because typed messages carry it
+//! ([`super::repr`]); the core re-exports it as `core::HoldSet`.
 
 #![forbid(unsafe_code)]
 
@@ -9,9 +11,10 @@ use std::str::FromStr;
 
 /// A set of groups as heartbeat's `rsc_hold` names them, from the point of
 /// view of the node that says it: `local` = groups whose home is that node.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HoldSet {
+    #[default]
     None,
     Local,
     Foreign,

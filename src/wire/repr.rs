@@ -1,0 +1,1306 @@
+//! Typed heartbeat messages (smoltcp's parse-then-emit `Repr`). A message that
+//! passed framing and authentication becomes a [`Repr`] with its envelope
+//! checked (spec §3.2 step 2: `t`, `src`, a non-zero hex `ts`, and a non-zero
+//! hex `seq` on everything but the `NS_*` control messages); a message without
+//! them is [`Invalid`], dropped at the edge and counted there, and never
+//! reaches a decision. Body fields stay optional where heartbeat tolerates
+//! their absence: what a missing one means is the core's rule.
+//!
+//! The core builds `Repr`s too, and [`Repr::into_message`] writes the field list
+//! heartbeat 3.0.6 expects, in the order it signs (§1.5, §3.1). Messages of a
+//! type hbd does not know pass as [`Body::Other`] / [`Control::Other`]: heartbeat
+//! tolerates them, and so do the sequence numbers they carry.
+
+#![forbid(unsafe_code)]
+
+use super::hold::HoldSet;
+use super::message::{parse_dec, parse_hex, FieldType, Message};
+
+/// A verified heartbeat message with its envelope checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repr {
+    /// The sender's node name as written (nodes compare case-insensitively, §9.10).
+    pub src: String,
+    /// The sender's uuid (binary `srcuuid`), of any length as received.
+    pub srcuuid: Option<Vec<u8>>,
+    /// The node the message is for (`dest`); None: every node.
+    pub dest: Option<String>,
+    /// The uuid of the node it is for (binary `destuuid`); it wins over `dest`.
+    pub destuuid: Option<Vec<u8>>,
+    /// The sender's generation (`hg`, hex); 0 when absent, as heartbeat reads it.
+    pub generation: u64,
+    /// The sender's wall clock in seconds (`ts`, hex); never 0.
+    pub ts: u64,
+    /// Hops left (`ttl`, decimal); nothing reads it on receipt.
+    pub ttl: Option<u64>,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Counted, deduplicated and retransmittable (§3.5): every type but `NS_*`.
+    /// `seq` (hex) is never 0.
+    Sequenced { seq: u64, body: Body },
+    /// heartbeat's `NS_*` control messages: unsequenced and never retransmitted.
+    Control(Control),
+}
+
+/// The sequenced message types hbd reads or writes (spec §3, §6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// `st` (heartbeat's state word, kept as sent) and `dt` (dead time in ms,
+    /// hex). Written with `protocol=1`, the only protocol hbd speaks.
+    Status {
+        st: Option<String>,
+        dt: Option<u64>,
+    },
+    Starting,
+    Resource(Resource),
+    /// A standby exchange (§6.8).
+    AskResources {
+        hold: Option<HoldSet>,
+        info: Option<AskInfo>,
+    },
+    /// Asks the receiver to go standby; `failback` and unknown words read as None.
+    HbTakeover {
+        hold: Option<HoldSet>,
+    },
+    /// Legacy auto_failback: "give me this group" (§6.6).
+    IpRequest {
+        ipaddr: Option<String>,
+    },
+    IpRequestResp {
+        ipaddr: Option<String>,
+        weown: Option<bool>,
+        /// `ok=OK`.
+        ok: bool,
+    },
+    /// The sender released everything and stops (written with `st=dead`).
+    Shutdone,
+    /// A node was fenced, or not (`result`), before its groups were taken.
+    Stonith {
+        node: Option<String>,
+        result: Option<StonithResult>,
+    },
+    ReqNodes,
+    /// The answer to `reqnodes`; written `dest` first, before `t` (§3.6).
+    RepNodes {
+        nodelist: Option<String>,
+        delnodelist: Option<String>,
+    },
+    /// ipfail: how many ping nodes the sender reaches (`num_ping`).
+    NumPingNodes {
+        count: Option<usize>,
+    },
+    /// ipfail: the receiver reaches fewer ping nodes and should give up.
+    YouAreDead,
+    /// ipfail: counts are even again; a pending give-up is off.
+    AbortGiveup,
+    /// A type hbd does not read (`hbapi-clstat`, …): only its envelope counts.
+    Other(String),
+}
+
+/// `t=resource`: what the sender holds (§6.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    /// `rsc_hold`, from the sender's point of view; None when absent or unknown.
+    pub hold: Option<HoldSet>,
+    /// `rtype=full`: `hold` is everything the sender holds, not an addition.
+    pub full: bool,
+    /// `isstable=1` / `0`; None for anything else.
+    pub stable: Option<bool>,
+    pub info: Option<ResourceInfo>,
+}
+
+/// Why a `resource` message was sent (`info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourceInfo {
+    /// hbd after a healed partition: answer with your holdings.
+    Heal,
+    Standby,
+    Shutdown,
+    /// Startup acquisition of the local groups (`req_our_resources()`).
+    ReqOurResources,
+    /// The dead peer's groups were taken over.
+    MachDown,
+    Other(String),
+}
+
+/// The phase of a standby exchange (`ask_resources` `info`, §6.8).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AskInfo {
+    /// The sender wants to give the set away.
+    Me,
+    /// The receiver of `me` agrees.
+    Other,
+    /// The set was released or acquired.
+    Done,
+}
+
+/// `t=stonith` `result`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StonithResult {
+    /// The fence succeeded (`OK`).
+    Ok,
+    /// The fence failed and the sender took over anyway (`bad`).
+    Bad,
+    /// No fencing configured (`n_stnth`).
+    NoStonith,
+    /// The peer was known to hold nothing (`unneeded`).
+    Unneeded,
+    Other(String),
+}
+
+/// heartbeat's `NS_*` control messages (§3.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Please resend `firstseq..=lastseq` (decimal, as heartbeat writes them).
+    Rexmit {
+        first: Option<u64>,
+        last: Option<u64>,
+    },
+    /// `firstseq` (hex) is no longer in the sender's history (`info=seqno too low`).
+    NakRexmit { first: Option<u64> },
+    /// Everything up to `ackseq` (hex) arrived.
+    Ack { seq: Option<u64> },
+    /// Another `NS_` type: unsequenced, otherwise ignored.
+    Other(String),
+}
+
+/// Why a verified message cannot be used: a required envelope field is missing
+/// or malformed. `src` names the sender when it could be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no valid `{field}` field")]
+pub struct Invalid {
+    pub src: Option<String>,
+    pub field: &'static str,
+}
+
+/// The first string (or, for uuids, binary) field of each name a typed message
+/// reads, taken by value: heartbeat's `cl_get_value` returns the first one.
+#[derive(Default)]
+struct Slots {
+    t: Option<Vec<u8>>,
+    src: Option<Vec<u8>>,
+    seq: Option<Vec<u8>>,
+    hg: Option<Vec<u8>>,
+    ts: Option<Vec<u8>>,
+    ttl: Option<Vec<u8>>,
+    dest: Option<Vec<u8>>,
+    srcuuid: Option<Vec<u8>>,
+    destuuid: Option<Vec<u8>>,
+    st: Option<Vec<u8>>,
+    dt: Option<Vec<u8>>,
+    rsc_hold: Option<Vec<u8>>,
+    rtype: Option<Vec<u8>>,
+    isstable: Option<Vec<u8>>,
+    info: Option<Vec<u8>>,
+    ipaddr: Option<Vec<u8>>,
+    weown: Option<Vec<u8>>,
+    ok: Option<Vec<u8>>,
+    node: Option<Vec<u8>>,
+    result: Option<Vec<u8>>,
+    nodelist: Option<Vec<u8>>,
+    delnodelist: Option<Vec<u8>>,
+    num_ping: Option<Vec<u8>>,
+    firstseq: Option<Vec<u8>>,
+    lastseq: Option<Vec<u8>>,
+    ackseq: Option<Vec<u8>>,
+}
+
+impl Slots {
+    fn take(msg: Message) -> Slots {
+        let mut s = Slots::default();
+        for f in msg.into_fields() {
+            let slot = match (f.ftype, f.name.as_str()) {
+                (FieldType::Binary, "srcuuid") => &mut s.srcuuid,
+                (FieldType::Binary, "destuuid") => &mut s.destuuid,
+                (FieldType::String, name) => match name {
+                    "t" => &mut s.t,
+                    "src" => &mut s.src,
+                    "seq" => &mut s.seq,
+                    "hg" => &mut s.hg,
+                    "ts" => &mut s.ts,
+                    "ttl" => &mut s.ttl,
+                    "dest" => &mut s.dest,
+                    "st" => &mut s.st,
+                    "dt" => &mut s.dt,
+                    "rsc_hold" => &mut s.rsc_hold,
+                    "rtype" => &mut s.rtype,
+                    "isstable" => &mut s.isstable,
+                    "info" => &mut s.info,
+                    "ipaddr" => &mut s.ipaddr,
+                    "weown" => &mut s.weown,
+                    "ok" => &mut s.ok,
+                    "node" => &mut s.node,
+                    "result" => &mut s.result,
+                    "nodelist" => &mut s.nodelist,
+                    "delnodelist" => &mut s.delnodelist,
+                    "num_ping" => &mut s.num_ping,
+                    "firstseq" => &mut s.firstseq,
+                    "lastseq" => &mut s.lastseq,
+                    "ackseq" => &mut s.ackseq,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(f.value);
+            }
+        }
+        s
+    }
+}
+
+/// A string field's value; None when absent or not UTF-8 (as `Message::get`).
+fn text(v: Option<Vec<u8>>) -> Option<String> {
+    v.and_then(|v| String::from_utf8(v).ok())
+}
+
+fn word(v: &Option<Vec<u8>>) -> Option<&str> {
+    std::str::from_utf8(v.as_deref()?).ok()
+}
+
+fn hex(v: &Option<Vec<u8>>) -> Option<u64> {
+    word(v).and_then(parse_hex)
+}
+
+fn dec(v: &Option<Vec<u8>>) -> Option<u64> {
+    word(v).and_then(parse_dec)
+}
+
+fn hold(v: &Option<Vec<u8>>) -> Option<HoldSet> {
+    word(v).and_then(|w| w.parse().ok())
+}
+
+fn flag(v: &Option<Vec<u8>>, yes: &str, no: &str) -> Option<bool> {
+    match word(v) {
+        Some(w) if w == yes => Some(true),
+        Some(w) if w == no => Some(false),
+        _ => None,
+    }
+}
+
+impl Repr {
+    /// Reads a verified message. Fails only on the envelope rules; a body field
+    /// that is missing or unreadable is None for the core to judge.
+    pub fn parse(msg: Message) -> Result<Repr, Invalid> {
+        let mut s = Slots::take(msg);
+        let src = text(s.src.take());
+        let Some(t) = text(s.t.take()) else {
+            return Err(Invalid { src, field: "t" });
+        };
+        let Some(src) = src else {
+            return Err(Invalid {
+                src: None,
+                field: "src",
+            });
+        };
+        let ts = hex(&s.ts).unwrap_or(0);
+        if ts == 0 {
+            return Err(Invalid {
+                src: Some(src),
+                field: "ts",
+            });
+        }
+        let kind = if t.starts_with("NS_") {
+            Kind::Control(Control::parse(t, &s))
+        } else {
+            let seq = hex(&s.seq).unwrap_or(0);
+            if seq == 0 {
+                return Err(Invalid {
+                    src: Some(src),
+                    field: "seq",
+                });
+            }
+            Kind::Sequenced {
+                seq,
+                body: Body::parse(t, &mut s),
+            }
+        };
+        Ok(Repr {
+            src,
+            srcuuid: s.srcuuid,
+            dest: text(s.dest),
+            destuuid: s.destuuid,
+            generation: hex(&s.hg).unwrap_or(0),
+            ts,
+            ttl: dec(&s.ttl),
+            kind,
+        })
+    }
+
+    /// The message type (`t`).
+    pub fn type_name(&self) -> &str {
+        match &self.kind {
+            Kind::Sequenced { body, .. } => body.type_name(),
+            Kind::Control(c) => c.type_name(),
+        }
+    }
+
+    /// The sequence number; None for control messages.
+    pub fn seq(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Sequenced { seq, .. } => Some(seq),
+            Kind::Control(_) => None,
+        }
+    }
+
+    /// The field list to seal: the type and its fields (with `dest` where
+    /// heartbeat writes it for that type), then `destuuid`, `src`, `srcuuid`,
+    /// `seq`, `hg`, `ts` and `ttl`. Values move into the message uncopied.
+    pub fn into_message(self) -> Message {
+        let mut m = Message::new();
+        let Repr {
+            src,
+            srcuuid,
+            dest,
+            destuuid,
+            generation,
+            ts,
+            ttl,
+            kind,
+        } = self;
+        let seq = match kind {
+            Kind::Sequenced { seq, body } => {
+                body.emit(dest, &mut m);
+                Some(seq)
+            }
+            Kind::Control(c) => {
+                c.emit(dest, &mut m);
+                None
+            }
+        };
+        if let Some(u) = destuuid {
+            m.push("destuuid", FieldType::Binary, u);
+        }
+        put(&mut m, "src", src);
+        if let Some(u) = srcuuid {
+            m.push("srcuuid", FieldType::Binary, u);
+        }
+        if let Some(s) = seq {
+            put(&mut m, "seq", format!("{s:x}"));
+        }
+        put(&mut m, "hg", format!("{generation:x}"));
+        put(&mut m, "ts", format!("{ts:x}"));
+        if let Some(t) = ttl {
+            put(&mut m, "ttl", t.to_string());
+        }
+        m
+    }
+}
+
+/// Appends a string field, moving the value.
+fn put(m: &mut Message, name: &str, value: String) {
+    m.push(name, FieldType::String, value.into_bytes());
+}
+
+fn put_opt(m: &mut Message, name: &str, value: Option<String>) {
+    if let Some(v) = value {
+        put(m, name, v);
+    }
+}
+
+impl Body {
+    fn parse(t: String, s: &mut Slots) -> Body {
+        match t.as_str() {
+            "status" => Body::Status {
+                st: text(s.st.take()),
+                dt: hex(&s.dt),
+            },
+            "starting" => Body::Starting,
+            "resource" => Body::Resource(Resource {
+                hold: hold(&s.rsc_hold),
+                full: word(&s.rtype) == Some("full"),
+                stable: flag(&s.isstable, "1", "0"),
+                info: text(s.info.take()).map(ResourceInfo::from),
+            }),
+            "ask_resources" => Body::AskResources {
+                hold: hold(&s.rsc_hold),
+                info: match word(&s.info) {
+                    Some("me") => Some(AskInfo::Me),
+                    Some("other") => Some(AskInfo::Other),
+                    Some("done") => Some(AskInfo::Done),
+                    _ => None,
+                },
+            },
+            "hb_takeover" => Body::HbTakeover {
+                hold: hold(&s.rsc_hold),
+            },
+            "ip-request" => Body::IpRequest {
+                ipaddr: text(s.ipaddr.take()),
+            },
+            "ip-request-resp" => Body::IpRequestResp {
+                ipaddr: text(s.ipaddr.take()),
+                weown: flag(&s.weown, "yes", "no"),
+                ok: word(&s.ok) == Some("OK"),
+            },
+            "shutdone" => Body::Shutdone,
+            "stonith" => Body::Stonith {
+                node: text(s.node.take()),
+                result: text(s.result.take()).map(StonithResult::from),
+            },
+            "reqnodes" => Body::ReqNodes,
+            "repnodes" => Body::RepNodes {
+                nodelist: text(s.nodelist.take()),
+                delnodelist: text(s.delnodelist.take()),
+            },
+            "num_ping_nodes" => Body::NumPingNodes {
+                count: word(&s.num_ping).and_then(|v| v.trim().parse().ok()),
+            },
+            "you_are_dead" => Body::YouAreDead,
+            "abort_giveup" => Body::AbortGiveup,
+            _ => Body::Other(t),
+        }
+    }
+
+    pub fn type_name(&self) -> &str {
+        match self {
+            Body::Status { .. } => "status",
+            Body::Starting => "starting",
+            Body::Resource(_) => "resource",
+            Body::AskResources { .. } => "ask_resources",
+            Body::HbTakeover { .. } => "hb_takeover",
+            Body::IpRequest { .. } => "ip-request",
+            Body::IpRequestResp { .. } => "ip-request-resp",
+            Body::Shutdone => "shutdone",
+            Body::Stonith { .. } => "stonith",
+            Body::ReqNodes => "reqnodes",
+            Body::RepNodes { .. } => "repnodes",
+            Body::NumPingNodes { .. } => "num_ping_nodes",
+            Body::YouAreDead => "you_are_dead",
+            Body::AbortGiveup => "abort_giveup",
+            Body::Other(t) => t,
+        }
+    }
+
+    /// `t` and the body fields in heartbeat's order, `dest` in its place.
+    fn emit(self, dest: Option<String>, m: &mut Message) {
+        if let Body::RepNodes {
+            nodelist,
+            delnodelist,
+        } = self
+        {
+            // §3.6: heartbeat writes this one `dest` first.
+            put_opt(m, "dest", dest);
+            m.add("t", "repnodes");
+            put_opt(m, "nodelist", nodelist);
+            put_opt(m, "delnodelist", delnodelist);
+            return;
+        }
+        m.add("t", self.type_name());
+        match self {
+            Body::Status { st, dt } => {
+                put_opt(m, "st", st);
+                put_opt(m, "dt", dt.map(|d| format!("{d:x}")));
+                m.add("protocol", "1");
+                put_opt(m, "dest", dest);
+            }
+            Body::Resource(r) => {
+                if let Some(h) = r.hold {
+                    m.add("rsc_hold", h.word());
+                }
+                if r.full {
+                    m.add("rtype", "full");
+                }
+                if let Some(s) = r.stable {
+                    m.add("isstable", if s { "1" } else { "0" });
+                }
+                put_opt(m, "info", r.info.map(String::from));
+                put_opt(m, "dest", dest);
+            }
+            Body::AskResources { hold, info } => {
+                if let Some(h) = hold {
+                    m.add("rsc_hold", h.word());
+                }
+                if let Some(i) = info {
+                    m.add("info", i.word());
+                }
+                put_opt(m, "dest", dest);
+            }
+            Body::HbTakeover { hold } => {
+                if let Some(h) = hold {
+                    m.add("rsc_hold", h.word());
+                }
+                put_opt(m, "dest", dest);
+            }
+            Body::IpRequest { ipaddr } => {
+                put_opt(m, "ipaddr", ipaddr);
+                put_opt(m, "dest", dest);
+            }
+            Body::IpRequestResp { ipaddr, weown, ok } => {
+                put_opt(m, "dest", dest);
+                put_opt(m, "ipaddr", ipaddr);
+                if let Some(w) = weown {
+                    m.add("weown", if w { "yes" } else { "no" });
+                }
+                if ok {
+                    m.add("ok", "OK");
+                }
+            }
+            Body::Shutdone => {
+                m.add("st", "dead");
+                put_opt(m, "dest", dest);
+            }
+            Body::Stonith { node, result } => {
+                put_opt(m, "node", node);
+                put_opt(m, "result", result.map(String::from));
+                put_opt(m, "dest", dest);
+            }
+            Body::NumPingNodes { count } => {
+                put_opt(m, "num_ping", count.map(|n| n.to_string()));
+                ipfail_address(m, dest);
+            }
+            Body::YouAreDead | Body::AbortGiveup => ipfail_address(m, dest),
+            Body::Starting | Body::ReqNodes | Body::Other(_) | Body::RepNodes { .. } => {
+                put_opt(m, "dest", dest)
+            }
+        }
+    }
+}
+
+/// ipfail's messages go API-to-API, so a stock ipfail on a heartbeat peer reads them.
+fn ipfail_address(m: &mut Message, dest: Option<String>) {
+    put_opt(m, "dest", dest);
+    m.add("from_id", "ipfail");
+    m.add("to_id", "ipfail");
+}
+
+impl Control {
+    fn parse(t: String, s: &Slots) -> Control {
+        match t.as_str() {
+            "NS_rexmit" => Control::Rexmit {
+                first: dec(&s.firstseq),
+                last: dec(&s.lastseq),
+            },
+            "NS_nak_rexmit" => Control::NakRexmit {
+                first: hex(&s.firstseq),
+            },
+            "NS_ackmsg" => Control::Ack {
+                seq: hex(&s.ackseq),
+            },
+            _ => Control::Other(t),
+        }
+    }
+
+    pub fn type_name(&self) -> &str {
+        match self {
+            Control::Rexmit { .. } => "NS_rexmit",
+            Control::NakRexmit { .. } => "NS_nak_rexmit",
+            Control::Ack { .. } => "NS_ackmsg",
+            Control::Other(t) => t,
+        }
+    }
+
+    fn emit(self, dest: Option<String>, m: &mut Message) {
+        match self {
+            Control::Rexmit { first, last } => {
+                m.add("t", "NS_rexmit");
+                put_opt(m, "dest", dest);
+                put_opt(m, "firstseq", first.map(|s| s.to_string()));
+                put_opt(m, "lastseq", last.map(|s| s.to_string()));
+            }
+            Control::NakRexmit { first } => {
+                m.add("t", "NS_nak_rexmit");
+                put_opt(m, "firstseq", first.map(|s| format!("{s:x}")));
+                put_opt(m, "dest", dest);
+                m.add("info", "seqno too low");
+            }
+            Control::Ack { seq } => {
+                m.add("t", "NS_ackmsg");
+                put_opt(m, "dest", dest);
+                put_opt(m, "ackseq", seq.map(|s| format!("{s:x}")));
+            }
+            Control::Other(t) => {
+                put(m, "t", t);
+                put_opt(m, "dest", dest);
+            }
+        }
+    }
+}
+
+impl AskInfo {
+    pub fn word(self) -> &'static str {
+        match self {
+            AskInfo::Me => "me",
+            AskInfo::Other => "other",
+            AskInfo::Done => "done",
+        }
+    }
+}
+
+impl From<String> for ResourceInfo {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "heal" => ResourceInfo::Heal,
+            "standby" => ResourceInfo::Standby,
+            "shutdown" => ResourceInfo::Shutdown,
+            "req_our_resources()" => ResourceInfo::ReqOurResources,
+            "mach_down" => ResourceInfo::MachDown,
+            _ => ResourceInfo::Other(s),
+        }
+    }
+}
+
+impl From<ResourceInfo> for String {
+    fn from(i: ResourceInfo) -> Self {
+        match i {
+            ResourceInfo::Heal => "heal".into(),
+            ResourceInfo::Standby => "standby".into(),
+            ResourceInfo::Shutdown => "shutdown".into(),
+            ResourceInfo::ReqOurResources => "req_our_resources()".into(),
+            ResourceInfo::MachDown => "mach_down".into(),
+            ResourceInfo::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for StonithResult {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "OK" => StonithResult::Ok,
+            "bad" => StonithResult::Bad,
+            "n_stnth" => StonithResult::NoStonith,
+            "unneeded" => StonithResult::Unneeded,
+            _ => StonithResult::Other(s),
+        }
+    }
+}
+
+impl From<StonithResult> for String {
+    fn from(r: StonithResult) -> Self {
+        match r {
+            StonithResult::Ok => "OK".into(),
+            StonithResult::Bad => "bad".into(),
+            StonithResult::NoStonith => "n_stnth".into(),
+            StonithResult::Unneeded => "unneeded".into(),
+            StonithResult::Other(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UUID_A: [u8; 16] = [0xaa; 16];
+    const UUID_B: [u8; 16] = [0xbb; 16];
+
+    /// A message as the core sends it: `dest` and `destuuid` only when given.
+    fn sent(kind: Kind, dest: Option<&str>) -> Repr {
+        Repr {
+            src: "nodea".into(),
+            srcuuid: Some(UUID_A.to_vec()),
+            dest: dest.map(String::from),
+            destuuid: dest.filter(|d| *d == "nodeb").map(|_| UUID_B.to_vec()),
+            generation: 0x10,
+            ts: 0x6553_f100,
+            ttl: Some(3),
+            kind,
+        }
+    }
+
+    fn seq(body: Body) -> Kind {
+        Kind::Sequenced { seq: 0x2a, body }
+    }
+
+    /// The fields as `name=value`, binary ones as `(1)name`.
+    fn listed(m: &Message) -> Vec<String> {
+        m.fields()
+            .iter()
+            .map(|f| match f.ftype {
+                FieldType::Binary => format!("(1){}", f.name),
+                _ => format!("{}={}", f.name, String::from_utf8_lossy(&f.value)),
+            })
+            .collect()
+    }
+
+    /// The envelope hbd appends after the body, as the pre-typed core wrote it.
+    fn tail(dest_is_peer: bool, sequenced: bool) -> Vec<String> {
+        let mut v = Vec::new();
+        if dest_is_peer {
+            v.push("(1)destuuid".to_string());
+        }
+        v.push("src=nodea".into());
+        v.push("(1)srcuuid".into());
+        if sequenced {
+            v.push("seq=2a".into());
+        }
+        v.extend(["hg=10", "ts=6553f100", "ttl=3"].map(String::from));
+        v
+    }
+
+    /// Every message hbd sends, with the field list the core wrote before
+    /// messages were typed (field order is signed: heartbeat checks it).
+    fn every_sent_message() -> Vec<(Repr, Vec<&'static str>, bool)> {
+        let resource = |hold, full, stable, info| {
+            seq(Body::Resource(Resource {
+                hold: Some(hold),
+                full,
+                stable,
+                info,
+            }))
+        };
+        let ask = |hold, info| {
+            seq(Body::AskResources {
+                hold: Some(hold),
+                info: Some(info),
+            })
+        };
+        vec![
+            (
+                sent(
+                    seq(Body::Status {
+                        st: Some("active".into()),
+                        dt: Some(0x2710),
+                    }),
+                    None,
+                ),
+                vec!["t=status", "st=active", "dt=2710", "protocol=1"],
+                false,
+            ),
+            (sent(seq(Body::Starting), None), vec!["t=starting"], false),
+            (
+                sent(resource(HoldSet::Local, true, Some(true), None), None),
+                vec!["t=resource", "rsc_hold=local", "rtype=full", "isstable=1"],
+                false,
+            ),
+            (
+                sent(
+                    resource(HoldSet::All, true, Some(false), Some(ResourceInfo::Heal)),
+                    None,
+                ),
+                vec![
+                    "t=resource",
+                    "rsc_hold=all",
+                    "rtype=full",
+                    "isstable=0",
+                    "info=heal",
+                ],
+                false,
+            ),
+            (
+                sent(
+                    resource(
+                        HoldSet::Local,
+                        true,
+                        Some(true),
+                        Some(ResourceInfo::ReqOurResources),
+                    ),
+                    None,
+                ),
+                vec![
+                    "t=resource",
+                    "rsc_hold=local",
+                    "rtype=full",
+                    "isstable=1",
+                    "info=req_our_resources()",
+                ],
+                false,
+            ),
+            (
+                sent(
+                    resource(
+                        HoldSet::None,
+                        true,
+                        Some(false),
+                        Some(ResourceInfo::Shutdown),
+                    ),
+                    None,
+                ),
+                vec![
+                    "t=resource",
+                    "rsc_hold=none",
+                    "rtype=full",
+                    "isstable=0",
+                    "info=shutdown",
+                ],
+                false,
+            ),
+            (
+                sent(
+                    resource(
+                        HoldSet::Foreign,
+                        true,
+                        Some(false),
+                        Some(ResourceInfo::Standby),
+                    ),
+                    None,
+                ),
+                vec![
+                    "t=resource",
+                    "rsc_hold=foreign",
+                    "rtype=full",
+                    "isstable=0",
+                    "info=standby",
+                ],
+                false,
+            ),
+            (
+                sent(
+                    resource(HoldSet::Foreign, false, None, Some(ResourceInfo::MachDown)),
+                    None,
+                ),
+                vec!["t=resource", "rsc_hold=foreign", "info=mach_down"],
+                false,
+            ),
+            (
+                sent(ask(HoldSet::Local, AskInfo::Me), None),
+                vec!["t=ask_resources", "rsc_hold=local", "info=me"],
+                false,
+            ),
+            (
+                sent(ask(HoldSet::Foreign, AskInfo::Other), None),
+                vec!["t=ask_resources", "rsc_hold=foreign", "info=other"],
+                false,
+            ),
+            (
+                sent(ask(HoldSet::All, AskInfo::Done), None),
+                vec!["t=ask_resources", "rsc_hold=all", "info=done"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::HbTakeover {
+                        hold: Some(HoldSet::Foreign),
+                    }),
+                    None,
+                ),
+                vec!["t=hb_takeover", "rsc_hold=foreign"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::IpRequest {
+                        ipaddr: Some("IPaddr::192.0.2.10".into()),
+                    }),
+                    None,
+                ),
+                vec!["t=ip-request", "ipaddr=IPaddr::192.0.2.10"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::IpRequestResp {
+                        ipaddr: Some("IPaddr::192.0.2.10".into()),
+                        weown: Some(true),
+                        ok: true,
+                    }),
+                    Some("nodea"),
+                ),
+                vec![
+                    "t=ip-request-resp",
+                    "dest=nodea",
+                    "ipaddr=IPaddr::192.0.2.10",
+                    "weown=yes",
+                    "ok=OK",
+                ],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::IpRequestResp {
+                        ipaddr: Some("IPaddr::192.0.2.11".into()),
+                        weown: Some(false),
+                        ok: true,
+                    }),
+                    Some("nodeb"),
+                ),
+                vec![
+                    "t=ip-request-resp",
+                    "dest=nodeb",
+                    "ipaddr=IPaddr::192.0.2.11",
+                    "weown=no",
+                    "ok=OK",
+                ],
+                true,
+            ),
+            (
+                sent(seq(Body::Shutdone), None),
+                vec!["t=shutdone", "st=dead"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::Stonith {
+                        node: Some("nodeb".into()),
+                        result: Some(StonithResult::NoStonith),
+                    }),
+                    None,
+                ),
+                vec!["t=stonith", "node=nodeb", "result=n_stnth"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::Stonith {
+                        node: Some("nodeb".into()),
+                        result: Some(StonithResult::Unneeded),
+                    }),
+                    None,
+                ),
+                vec!["t=stonith", "node=nodeb", "result=unneeded"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::RepNodes {
+                        nodelist: Some("nodea nodeb ".into()),
+                        delnodelist: Some(" ".into()),
+                    }),
+                    Some("nodeb"),
+                ),
+                vec![
+                    "dest=nodeb",
+                    "t=repnodes",
+                    "nodelist=nodea nodeb ",
+                    "delnodelist= ",
+                ],
+                true,
+            ),
+            (
+                sent(seq(Body::NumPingNodes { count: Some(2) }), Some("nodeb")),
+                vec![
+                    "t=num_ping_nodes",
+                    "num_ping=2",
+                    "dest=nodeb",
+                    "from_id=ipfail",
+                    "to_id=ipfail",
+                ],
+                true,
+            ),
+            (
+                sent(seq(Body::YouAreDead), Some("nodeb")),
+                vec![
+                    "t=you_are_dead",
+                    "dest=nodeb",
+                    "from_id=ipfail",
+                    "to_id=ipfail",
+                ],
+                true,
+            ),
+            (
+                sent(seq(Body::AbortGiveup), Some("nodeb")),
+                vec![
+                    "t=abort_giveup",
+                    "dest=nodeb",
+                    "from_id=ipfail",
+                    "to_id=ipfail",
+                ],
+                true,
+            ),
+            (
+                sent(
+                    Kind::Control(Control::Ack { seq: Some(0x1f) }),
+                    Some("nodeb"),
+                ),
+                vec!["t=NS_ackmsg", "dest=nodeb", "ackseq=1f"],
+                true,
+            ),
+            (
+                sent(
+                    Kind::Control(Control::Rexmit {
+                        first: Some(31),
+                        last: Some(31),
+                    }),
+                    Some("nodeb"),
+                ),
+                vec!["t=NS_rexmit", "dest=nodeb", "firstseq=31", "lastseq=31"],
+                true,
+            ),
+            (
+                sent(
+                    Kind::Control(Control::NakRexmit { first: Some(0x1f) }),
+                    Some("nodeb"),
+                ),
+                vec![
+                    "t=NS_nak_rexmit",
+                    "firstseq=1f",
+                    "dest=nodeb",
+                    "info=seqno too low",
+                ],
+                true,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_sent_message_has_the_field_list_heartbeat_signs_and_parses_back() {
+        for (repr, body, dest_is_peer) in every_sent_message() {
+            let sequenced = matches!(repr.kind, Kind::Sequenced { .. });
+            let mut want: Vec<String> = body.iter().map(|s| s.to_string()).collect();
+            want.extend(tail(dest_is_peer, sequenced));
+            let m = repr.clone().into_message();
+            assert_eq!(listed(&m), want, "{}", repr.type_name());
+            assert_eq!(m.msg_type(), Some(repr.type_name()));
+            assert_eq!(Repr::parse(m), Ok(repr));
+        }
+    }
+
+    fn msg(fields: &[(&str, &str)]) -> Message {
+        let mut m = Message::new();
+        for (k, v) in fields {
+            m.add(k, v);
+        }
+        m
+    }
+
+    #[test]
+    fn a_missing_envelope_field_is_invalid_naming_it_and_the_sender() {
+        let full = [("t", "status"), ("src", "nodeb"), ("seq", "1"), ("ts", "5")];
+        assert!(Repr::parse(msg(&full)).is_ok());
+        let without = |name: &str| {
+            let f: Vec<_> = full.iter().copied().filter(|(k, _)| *k != name).collect();
+            Repr::parse(msg(&f)).unwrap_err()
+        };
+        let nodeb = Some("nodeb".to_string());
+        assert_eq!(
+            without("t"),
+            Invalid {
+                src: nodeb.clone(),
+                field: "t"
+            }
+        );
+        assert_eq!(
+            without("src"),
+            Invalid {
+                src: None,
+                field: "src"
+            }
+        );
+        assert_eq!(
+            without("ts"),
+            Invalid {
+                src: nodeb.clone(),
+                field: "ts"
+            }
+        );
+        assert_eq!(
+            without("seq"),
+            Invalid {
+                src: nodeb.clone(),
+                field: "seq"
+            }
+        );
+        for bad in ["0", "", "zz", "12345678901234567"] {
+            let e = Repr::parse(msg(&[("t", "x"), ("src", "b"), ("seq", "1"), ("ts", bad)]));
+            assert_eq!(e.unwrap_err().field, "ts", "ts={bad:?}");
+            let e = Repr::parse(msg(&[("t", "x"), ("src", "b"), ("seq", bad), ("ts", "1")]));
+            assert_eq!(e.unwrap_err().field, "seq", "seq={bad:?}");
+        }
+        // Control messages carry no sequence number that counts.
+        let ack = Repr::parse(msg(&[("t", "NS_ackmsg"), ("src", "b"), ("ts", "1")])).unwrap();
+        assert_eq!(ack.kind, Kind::Control(Control::Ack { seq: None }));
+        assert_eq!(ack.generation, 0, "hg absent reads as 0");
+    }
+
+    #[test]
+    fn the_first_field_of_a_name_counts_and_binary_fields_are_not_strings() {
+        let mut m = msg(&[("t", "status"), ("src", "nodeb"), ("seq", "1"), ("ts", "5")]);
+        m.add_binary("st", b"active");
+        m.add("st", "up");
+        m.add("st", "dead");
+        m.add("srcuuid", "not binary");
+        m.push("t", FieldType::String, b"resource".to_vec());
+        let r = Repr::parse(m).unwrap();
+        assert_eq!(
+            r.kind,
+            seq_of(
+                1,
+                Body::Status {
+                    st: Some("up".into()),
+                    dt: None
+                }
+            )
+        );
+        assert_eq!(r.srcuuid, None);
+        // The first `src` is not UTF-8: there is no readable sender.
+        let mut m = msg(&[("t", "status")]);
+        m.push("src", FieldType::String, vec![0xff]);
+        m.add("src", "nodeb");
+        assert_eq!(Repr::parse(m).unwrap_err().field, "src");
+    }
+
+    fn seq_of(seq: u64, body: Body) -> Kind {
+        Kind::Sequenced { seq, body }
+    }
+
+    #[test]
+    fn unknown_words_read_as_none_and_unknown_types_pass() {
+        let base = [("src", "nodeb"), ("seq", "7"), ("ts", "5")];
+        let parse = |extra: &[(&str, &str)]| {
+            let mut f = extra.to_vec();
+            f.extend(base);
+            Repr::parse(msg(&f)).unwrap().kind
+        };
+        assert_eq!(
+            parse(&[("t", "hb_takeover"), ("rsc_hold", "failback")]),
+            seq_of(7, Body::HbTakeover { hold: None })
+        );
+        assert_eq!(
+            parse(&[
+                ("t", "resource"),
+                ("rsc_hold", "most"),
+                ("rtype", "partial"),
+                ("isstable", "2"),
+                ("info", "why")
+            ]),
+            seq_of(
+                7,
+                Body::Resource(Resource {
+                    hold: None,
+                    full: false,
+                    stable: None,
+                    info: Some(ResourceInfo::Other("why".into()))
+                })
+            )
+        );
+        assert_eq!(
+            parse(&[("t", "num_ping_nodes"), ("num_ping", " 3 ")]),
+            seq_of(7, Body::NumPingNodes { count: Some(3) })
+        );
+        assert_eq!(
+            parse(&[("t", "hbapi-clstat"), ("info", "x")]),
+            seq_of(7, Body::Other("hbapi-clstat".into()))
+        );
+        assert_eq!(
+            parse(&[("t", "NS_rexmit"), ("firstseq", "1f"), ("lastseq", "31")]),
+            Kind::Control(Control::Rexmit {
+                first: None,
+                last: Some(31)
+            }),
+            "NS_rexmit counts in decimal"
+        );
+        assert_eq!(
+            parse(&[("t", "NS_whatever")]),
+            Kind::Control(Control::Other("NS_whatever".into()))
+        );
+    }
+
+    const NAMES: &[&str] = &[
+        "t",
+        "src",
+        "seq",
+        "hg",
+        "ts",
+        "ttl",
+        "dest",
+        "srcuuid",
+        "destuuid",
+        "st",
+        "dt",
+        "protocol",
+        "rsc_hold",
+        "rtype",
+        "isstable",
+        "info",
+        "ipaddr",
+        "weown",
+        "ok",
+        "node",
+        "result",
+        "nodelist",
+        "delnodelist",
+        "num_ping",
+        "firstseq",
+        "lastseq",
+        "ackseq",
+        "ld",
+    ];
+    const VALUES: &[&str] = &[
+        "",
+        "0",
+        "1",
+        "2a",
+        "+1",
+        " 3 ",
+        "ffffffffffffffff",
+        "10000000000000000",
+        "zz",
+        "status",
+        "starting",
+        "resource",
+        "ask_resources",
+        "hb_takeover",
+        "ip-request",
+        "ip-request-resp",
+        "shutdone",
+        "stonith",
+        "reqnodes",
+        "repnodes",
+        "num_ping_nodes",
+        "you_are_dead",
+        "abort_giveup",
+        "hbapi-clstat",
+        "NS_rexmit",
+        "NS_nak_rexmit",
+        "NS_ackmsg",
+        "NS_other",
+        "nodea",
+        "nodeb",
+        "none",
+        "local",
+        "foreign",
+        "all",
+        "failback",
+        "me",
+        "other",
+        "done",
+        "full",
+        "heal",
+        "mach_down",
+        "OK",
+        "yes",
+        "no",
+        "n_stnth",
+        "unneeded",
+    ];
+
+    proptest::proptest! {
+        /// Any field list: reading never panics, the envelope rule (§3.2 step 2)
+        /// decides alone what is invalid, the typed view agrees with the
+        /// first fields of those names, and writing it back reads the same.
+        #[test]
+        fn typed_reading_follows_the_envelope_rule_and_round_trips(
+            fields in proptest::collection::vec(
+                (0..NAMES.len(), 0..VALUES.len(), 0u8..8),
+                0..14,
+            )
+        ) {
+            let mut m = Message::new();
+            for (n, v, kind) in fields {
+                match kind {
+                    0 => m.add_binary(NAMES[n], VALUES[v].as_bytes()),
+                    1 => m.push(NAMES[n], FieldType::String, vec![0xff]),
+                    _ => m.add(NAMES[n], VALUES[v]),
+                }
+            }
+            let nonzero = |name: &str| m.get_hex(name).unwrap_or(0) != 0;
+            let control = m.msg_type().is_some_and(|t| t.starts_with("NS_"));
+            let valid = m.msg_type().is_some()
+                && m.get("src").is_some()
+                && nonzero("ts")
+                && (control || nonzero("seq"));
+            match Repr::parse(m.clone()) {
+                Ok(r) => {
+                    proptest::prop_assert!(valid);
+                    proptest::prop_assert_eq!(Some(r.src.as_str()), m.get("src"));
+                    proptest::prop_assert_eq!(Some(r.type_name()), m.msg_type());
+                    proptest::prop_assert_eq!(r.ts, m.get_hex("ts").unwrap());
+                    proptest::prop_assert_eq!(r.generation, m.get_hex("hg").unwrap_or(0));
+                    proptest::prop_assert_eq!(r.dest.as_deref(), m.get("dest"));
+                    proptest::prop_assert_eq!(r.destuuid.as_deref(), m.get_binary("destuuid"));
+                    if !control {
+                        proptest::prop_assert_eq!(r.seq(), m.get_hex("seq"));
+                    }
+                    let again = Repr::parse(r.clone().into_message());
+                    proptest::prop_assert_eq!(again, Ok(r));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!valid, "{e}");
+                    proptest::prop_assert_eq!(e.src.as_deref(), m.get("src"));
+                }
+            }
+        }
+    }
+}
