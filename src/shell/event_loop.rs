@@ -304,16 +304,19 @@ impl Daemon {
                 }
                 match wire::open(&bytes, &self.cfg.auth) {
                     Ok(msg) => {
+                        self.hooks.receiving(&msg);
                         // Identical ha.cf files ucast to both nodes' addresses, so our
                         // own datagrams come back; they are not the peer being heard.
                         let Some(input) = Input::received(LinkId(link), msg, &self.local) else {
-                            return;
+                            return self.hooks.received(false);
                         };
                         self.links.count_received(link);
                         if let Input::Message { msg, .. } = &input {
                             log::trace!("link {link}: t={} from {}", msg.type_name(), msg.src);
                         }
+                        let delivered = self.node.delivered();
                         self.handle(input);
+                        self.hooks.received(self.node.delivered() > delivered);
                     }
                     Err(rej) => self.rejected(link, &rej, bytes.len(), from),
                 }
