@@ -882,6 +882,124 @@ mod tests {
         assert_eq!((p.event, p.node.as_str()), ("group-on-peer", "beta"));
     }
 
+    /// One event of each kind the mapping tells, for the documentation check.
+    fn one_of_each() -> Vec<Event> {
+        let (node, group, reason) = ("beta".to_string(), "g".to_string(), "r".to_string());
+        let d = Duration::from_secs(1);
+        vec![
+            Event::LocalStatus { state: "up".into() },
+            Event::LinkUp {
+                node: node.clone(),
+                link: "eth0".into(),
+            },
+            Event::LinkDead {
+                node: node.clone(),
+                link: "eth0".into(),
+                silence: d,
+            },
+            Event::PeerStatus {
+                node: node.clone(),
+                state: "up".into(),
+            },
+            Event::PeerStatus {
+                node: node.clone(),
+                state: "init".into(),
+            },
+            Event::PeerDead {
+                node: node.clone(),
+                silence: d,
+                deadtime: d,
+            },
+            Event::PeerRestarted {
+                node: node.clone(),
+                old_generation: 1,
+                new_generation: 2,
+            },
+            Event::PartitionHealed { node: node.clone() },
+            Event::PeerShutdown { node: node.clone() },
+            Event::LocalStall { late: d },
+            Event::PingNodeStatus {
+                name: "gw".into(),
+                up: true,
+                reachable: 1,
+                total: 1,
+            },
+            Event::PingNodeStatus {
+                name: "gw".into(),
+                up: false,
+                reachable: 0,
+                total: 1,
+            },
+            Event::AcquisitionComplete {
+                reason: reason.clone(),
+            },
+            Event::TakeoverStarted {
+                node: node.clone(),
+                reason: reason.clone(),
+            },
+            Event::TakeoverComplete { node: node.clone() },
+            Event::FenceRequested {
+                node: node.clone(),
+                reason: reason.clone(),
+            },
+            Event::FenceSucceeded { node: node.clone() },
+            Event::StandbyStarted { set: HoldSet::All },
+            Event::PeerWantsStandby {
+                node: node.clone(),
+                set: HoldSet::All,
+            },
+            Event::StandbyDone { set: HoldSet::All },
+            Event::StandbyAcquired { set: HoldSet::All },
+            Event::StandbyCancelled {
+                reason: reason.clone(),
+            },
+            Event::AutoFailback,
+            Event::ShutdownStarted,
+            Event::StartFailed {
+                group: group.clone(),
+                resource: "x".into(),
+                code: None,
+                reason: reason.clone(),
+            },
+            Event::StopFailed {
+                group: group.clone(),
+                resource: "x".into(),
+                attempts: 11,
+                reason: reason.clone(),
+            },
+            Event::RebootRequired {
+                group: group.clone(),
+            },
+            Event::AcquireSkipped {
+                group: group.clone(),
+                reason: reason.clone(),
+            },
+            Event::ReleaseAfterPartition {
+                group,
+                keeper: node,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_notify_event_is_documented() {
+        let doc = include_str!("../../docs/config-reference.md");
+        let mut names: Vec<&str> = one_of_each()
+            .iter()
+            .map(|e| notice(e, "alpha").expect("a notice").event)
+            .collect();
+        use GroupState::*;
+        for to in [Starting, Running, Stopping, Stopped, Failed, Peer] {
+            names.push(group_notice("g", Stopped, to, None, "alpha").event);
+        }
+        for name in names {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "{name} is not in docs/config-reference.md"
+            );
+        }
+    }
+
     #[test]
     fn heartbeat_notifies_only_the_types_without_a_handler_of_their_own() {
         for t in [
