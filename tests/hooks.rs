@@ -292,7 +292,7 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
     assert!(!marker.exists(), "one of heartbeat's own rc.d scripts ran");
     let log = p.c.log_text(1);
     assert!(
-        log.contains("rc.d/ip-request: not run: calls heartbeat's ResourceManager (line 3)"),
+        log.contains("ip-request: calls heartbeat's ResourceManager (line 3)"),
         "{log}"
     );
 }
@@ -393,21 +393,40 @@ fn a_hung_hook_neither_delays_failover_nor_outlives_its_timeout() {
 /// node's site-local rc.d/hb_takeover runs exactly once for it (alpha for the
 /// peer's message, whatever link brought it first; beta for its own, as
 /// heartbeat notifies on its own messages), with the message's fields.
+/// alpha's script is added while it runs, and read on SIGHUP.
 #[test]
 fn rc_d_runs_once_per_message_on_two_links_and_for_our_own() {
     let _serial = one_at_a_time();
     let mut p = Pair::new(true);
     let d = p.dir.path().to_path_buf();
-    for i in 0..2 {
+    let dirs = [0, 1].map(|i| p.c.nodes[i].dir.clone());
+    let script = |i: usize| {
         exe(
-            &p.c.nodes[i].dir.join("rc.d").join("hb_takeover"),
+            &dirs[i].join("rc.d").join("hb_takeover"),
             &format!(
                 "echo \"$1|$HA_t|$HA_src|$HA_rsc_hold|$HA_OSTATUS|$HA_CURHOST\" >> {}",
                 d.join(format!("rc-{}", dc::NAMES[i])).display()
             ),
-        );
-    }
+        )
+    };
+    script(1);
     p.start_both();
+    // alpha's script arrives while it runs: SIGHUP reads rc.d again.
+    script(0);
+    p.d[0]
+        .as_ref()
+        .unwrap()
+        .signal(nix::sys::signal::Signal::SIGHUP)
+        .unwrap();
+    let reloaded = dc::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        p.c.log_text(0)
+            .contains("rc.d: running hb_takeover on their messages")
+            .then_some(())
+    });
+    assert!(
+        reloaded.is_some(),
+        "alpha did not read rc.d again on SIGHUP"
+    );
     let key = p.c.service_key();
     let o = Command::new(hbd_exe())
         .args(["takeover", "all", "--wait", "20", "--run-dir"])

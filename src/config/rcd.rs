@@ -71,29 +71,38 @@ impl RcScript {
         self.kind == RcKind::SiteLocal
     }
 
-    /// Why hbd does not run it (None when it does): for the log and `check`.
-    pub fn skip_reason(&self) -> Option<String> {
+    /// What it is, in short, when hbd does not run it: `heartbeat 3.0.6's
+    /// own rc.d/status, calls mach_down`, `calls heartbeat's ResourceManager
+    /// (line 3)`, `not an executable file`.
+    pub fn what(&self) -> Option<String> {
         match &self.kind {
             RcKind::SiteLocal => None,
             RcKind::NotExecutable => Some("not an executable file".into()),
-            RcKind::Heartbeat { stock, calls } => {
-                let what = match (stock, calls) {
-                    (true, Some((tool, _))) => {
-                        format!("heartbeat 3.0.6's own rc.d/{} (calls {tool})", self.name)
-                    }
-                    (true, None) => format!("heartbeat 3.0.6's own rc.d/{}", self.name),
-                    (false, Some((tool, line))) => {
-                        format!("calls heartbeat's {tool} (line {line})")
-                    }
-                    (false, None) => "heartbeat's resource management".into(),
-                };
-                Some(format!(
-                    "{what}: heartbeat's resource manager, and hbd manages resources itself"
-                ))
-            }
+            RcKind::Heartbeat { stock, calls } => Some(match (stock, calls) {
+                (true, Some((tool, _))) => {
+                    format!("heartbeat 3.0.6's own rc.d/{} (calls {tool})", self.name)
+                }
+                (true, None) => format!("heartbeat 3.0.6's own rc.d/{}", self.name),
+                (false, Some((tool, line))) => format!("calls heartbeat's {tool} (line {line})"),
+                (false, None) => "heartbeat's resource management".into(),
+            }),
         }
     }
+
+    /// Why hbd does not run it (None when it does): for the log and `check`.
+    pub fn skip_reason(&self) -> Option<String> {
+        let what = self.what()?;
+        Some(match self.kind {
+            RcKind::Heartbeat { .. } => {
+                format!("{what}: {HEARTBEATS_OWN}")
+            }
+            _ => what,
+        })
+    }
 }
+
+/// Why heartbeat's own scripts are not run, for every message that says so.
+pub const HEARTBEATS_OWN: &str = "heartbeat's resource manager, and hbd manages resources itself";
 
 /// The lowercase hex SHA-1 of `content`.
 pub fn sha1_hex(content: &[u8]) -> String {

@@ -18,7 +18,7 @@
 //! logged. A full queue drops the newest notification and counts it.
 
 use super::script::{self, Ending};
-use crate::config::{facts, Config};
+use crate::config::{facts, rcd, Config};
 use crate::core::{Event, GroupState, Status};
 use crate::time::Duration;
 use crate::wire::{FieldType, Message};
@@ -368,12 +368,24 @@ impl RcDir {
                 }
             );
         }
-        for s in skip {
+        let (heartbeats, other): (Vec<_>, Vec<_>) = skip
+            .iter()
+            .partition(|s| matches!(s.kind, rcd::RcKind::Heartbeat { .. }));
+        let list = |v: &[&&rcd::RcScript]| {
+            v.iter()
+                .map(|s| format!("{}: {}", s.name, s.what().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if !heartbeats.is_empty() {
             log::info!(
-                "rc.d/{}: not run: {}",
-                s.name,
-                s.skip_reason().unwrap_or_default()
+                "rc.d: not running {} ({}); site-local actions belong in the [hbd] notify hook",
+                list(&heartbeats),
+                rcd::HEARTBEATS_OWN
             );
+        }
+        if !other.is_empty() {
+            log::info!("rc.d: not running {}", list(&other));
         }
         RcDir {
             scripts: run
