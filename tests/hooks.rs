@@ -190,7 +190,7 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
     exe(
         &rc.join("status"),
         &format!(
-            "echo \"$0 $*|$HA_t|$HA_src|$HA_st|$HA_OSTATUS|$HA_CURHOST|$HA_seq\" >> {}",
+            "echo \"$0 $*|$HA_t|$HA_src|$HA_st|$HA_OSTATUS|$HA_CURHOST|$HA_NICEFAILBACK|$HA_seq\" >> {}",
             rcrec.display()
         ),
     );
@@ -278,11 +278,11 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
     let status = rc.join("status");
     let want = [
         format!(
-            "{} status|status|alpha|active|active|beta|",
+            "{} status|status|alpha|active|active|beta|yes|",
             status.display()
         ),
         format!(
-            "{} status|status|alpha|dead|active|beta|1",
+            "{} status|status|alpha|dead|active|beta|yes|1",
             status.display()
         ),
     ];

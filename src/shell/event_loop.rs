@@ -62,6 +62,8 @@ pub(super) struct Daemon {
     scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
     /// rc.d scripts and the notify hook, told what happened.
     hooks: Hooks,
+    /// The graceful shutdown completed (else the loop was told to exit at once).
+    shut_down: bool,
 }
 
 impl Daemon {
@@ -101,6 +103,7 @@ impl Daemon {
             metrics: metrics::Registry::new(),
             scrapes,
             hooks,
+            shut_down: false,
         }
     }
 
@@ -110,7 +113,7 @@ impl Daemon {
     pub async fn finish(mut self, flush: std::time::Duration) {
         self.pinger.abort();
         self.links.close(flush).await;
-        self.hooks.close().await;
+        self.hooks.close(self.shut_down).await;
     }
 
     /// Runs until a graceful shutdown completes, a second stop, or a failure
@@ -286,6 +289,7 @@ impl Daemon {
             Output::ShutdownComplete => {
                 log::info!("{} hbd shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
+                self.shut_down = true;
             }
             Output::Fence { node, reason } => self.resources.run_fence(&self.cfg, node, reason),
         }

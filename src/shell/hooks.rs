@@ -214,6 +214,9 @@ struct Job {
     argv: Vec<String>,
     env: Vec<(String, String)>,
     timeout: Duration,
+    /// Log success at info (rc.d, as heartbeat logs each harc run) or debug
+    /// (notify: one more line per transition would double the log).
+    loud: bool,
 }
 
 /// A bounded queue of jobs and the one worker running them in order.
@@ -279,15 +282,30 @@ impl Queue {
         }
     }
 
-    /// Stops taking jobs; what is queued may start within `budget`, the one
-    /// running finishes. Returns when the worker is done.
-    async fn close(&mut self, budget: std::time::Duration) {
-        self.tx = None;
-        let _ = self
-            .stop_starting_at
-            .set(tokio::time::Instant::now() + budget);
-        if let Some(w) = self.worker.take() {
-            let _ = w.await;
+    /// Stops taking jobs. With a `budget`, what is queued may start within
+    /// it and the one running finishes (within its timeout); without, nothing
+    /// more starts and a run under way is left to end by itself.
+    async fn close(&mut self, budget: Option<std::time::Duration>) {
+        let queued = self
+            .tx
+            .take()
+            .map(|tx| tx.max_capacity() - tx.capacity())
+            .unwrap_or(0);
+        let Some(w) = self.worker.take() else { return };
+        match budget {
+            Some(b) => {
+                let _ = self.stop_starting_at.set(tokio::time::Instant::now() + b);
+                let _ = w.await;
+            }
+            None => {
+                w.abort();
+                if queued > 0 {
+                    log::warn!(
+                        "{}: {queued} queued run(s) not made: hbd exits at once",
+                        self.what
+                    );
+                }
+            }
         }
     }
 }
@@ -319,7 +337,10 @@ async fn run(job: &Job) {
     let r = script::run_argv(&job.path, &job.argv, &job.env, job.timeout).await;
     let took = Duration::from_millis(r.elapsed.as_millis() as u64);
     match &r.ending {
-        Ending::Exited(0) => log::info!("{}: {} ok after {took}", job.label, command_line(job)),
+        Ending::Exited(0) if job.loud => {
+            log::info!("{}: {} ok after {took}", job.label, command_line(job))
+        }
+        Ending::Exited(0) => log::debug!("{}: {} ok after {took}", job.label, command_line(job)),
         e => log::warn!(
             "{}: {} failed after {took}: {}; output: {}",
             job.label,
@@ -580,10 +601,14 @@ impl Hooks {
         self.queue_rc(&t, string_fields(msg));
     }
 
-    /// Lets what is queued run (within [`DRAIN_BUDGET`]) and stops the workers.
-    pub async fn close(mut self) {
+    /// Stops the workers. After a graceful shutdown what is queued may still
+    /// start within [`DRAIN_BUDGET`] (the groups' `group-stopped` tells the
+    /// pager the node let go); when hbd is told to exit at once, nothing more
+    /// starts.
+    pub async fn close(mut self, graceful: bool) {
+        let budget = graceful.then_some(DRAIN_BUDGET);
         let (rc, notify) = (&mut self.rc_queue, &mut self.notify_queue);
-        tokio::join!(rc.close(DRAIN_BUDGET), notify.close(DRAIN_BUDGET));
+        tokio::join!(rc.close(budget), notify.close(budget));
     }
 
     fn queue_rc(&mut self, t: &str, fields: Vec<(String, String)>) {
@@ -610,6 +635,7 @@ impl Hooks {
             argv: vec![arg],
             env,
             timeout: self.script_timeout,
+            loud: true,
         };
         self.rc_queue.push(job, false);
     }
@@ -640,6 +666,7 @@ impl Hooks {
             argv: vec![n.event.to_string(), n.node, n.group],
             env,
             timeout: *timeout,
+            loud: false,
         };
         self.notify_queue.push(job, true);
     }
@@ -1116,17 +1143,27 @@ mod tests {
             },
             empty_status,
         );
-        until("three runs", || {
-            lines(&rec).iter().filter(|l| *l == "end").count() == 3
+        // A ping node's death is told the same way, marked info=ping.
+        h.event(
+            &Event::PingNodeStatus {
+                name: "192.0.2.254".into(),
+                up: false,
+                reachable: 0,
+                total: 1,
+            },
+            empty_status,
+        );
+        until("four runs", || {
+            lines(&rec).iter().filter(|l| *l == "end").count() == 4
         })
         .await;
-        h.close().await;
+        h.close(true).await;
         let out = lines(&rec);
         let runs: Vec<&[String]> = out
             .split(|l| l == "end")
             .filter(|r| !r.is_empty())
             .collect();
-        assert_eq!(runs.len(), 3, "{out:#?}");
+        assert_eq!(runs.len(), 4, "{out:#?}");
         assert_eq!(
             runs[0][0],
             format!("{} argc=1 status", rc.join("status").display())
@@ -1170,6 +1207,10 @@ mod tests {
             assert!(env2.contains(&want), "{want} missing: {env2:#?}");
         }
         assert!(!env2.iter().any(|l| l.starts_with("HA_info=")), "{env2:#?}");
+        let env3: Vec<&str> = runs[3][1..].iter().map(String::as_str).collect();
+        for want in ["HA_st=dead", "HA_src=192.0.2.254", "HA_info=ping"] {
+            assert!(env3.contains(&want), "{want} missing: {env3:#?}");
+        }
         assert!(
             !t.path().join("stock-ran").exists(),
             "heartbeat's own ip-request ran"
@@ -1198,7 +1239,7 @@ mod tests {
         m.add("seq", "9");
         h.sent(&m);
         h.sent(&m);
-        h.close().await;
+        h.close(true).await;
         assert_eq!(lines(&rec), ["harc 1 stonith beta n_stnth"]);
     }
 
@@ -1235,7 +1276,7 @@ mod tests {
         h.observe(&group(GroupState::Starting));
         h.observe(&group(GroupState::Starting));
         h.observe(&group(GroupState::Running));
-        h.close().await;
+        h.close(true).await;
         assert_eq!(
             lines(&rec),
             [
@@ -1295,7 +1336,7 @@ mod tests {
             },
             empty_status,
         );
-        h.close().await;
+        h.close(true).await;
         let out = lines(&rec);
         assert_eq!(out.len(), QUEUE_LIMIT + 2, "{out:#?}");
         assert_eq!(out[0], "1 node-dead 0");
@@ -1311,5 +1352,24 @@ mod tests {
                 && drained < std::time::Duration::from_secs(8),
             "{drained:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn told_to_exit_at_once_nothing_more_starts() {
+        let t = tempfile::tempdir().unwrap();
+        let rec = t.path().join("rec");
+        let hook = exe(
+            &t.path().join("hook"),
+            &format!("echo \"$1\" >> {}; exec sleep 3", rec.display()),
+        );
+        let mut h = Hooks::new(&cfg(0, Some(hook), 10_000), t.path(), "alpha", base_env());
+        h.event(&Event::ShutdownStarted, empty_status);
+        until("the first run", || !lines(&rec).is_empty()).await;
+        h.event(&Event::AutoFailback, empty_status);
+        let started = std::time::Instant::now();
+        h.close(false).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(lines(&rec), ["shutdown"]);
     }
 }
