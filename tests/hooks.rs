@@ -5,95 +5,27 @@
 //! site) are never run; a hook that hangs is killed at its timeout and the
 //! failover does not wait for it; `hbd check` lists the hooks. No root needed.
 
-mod common;
-
-use common::cluster::{self as dc, Cluster, Daemon, Spec};
-use common::pty::PtyRelay;
-use common::{hbd_exe, one_at_a_time};
 use hbd::config::rcd;
+use hbd::demo::cluster::{self as dc, Spec};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::loopback::Pair;
+use testkit::skip::Needs;
+use testkit::{hbd_exe, one_at_a_time};
 
-struct Pair {
-    d: [Option<Daemon>; 2],
-    c: Cluster,
-    dir: tempfile::TempDir,
-    _relay: Option<PtyRelay>,
+/// The loopback pair (with a pty cable as a second link when `serial`),
+/// its files written, nothing started.
+fn pair(serial: bool) -> Pair {
+    Pair::new(Spec::default(), serial, &hbd_exe!())
 }
 
-impl Drop for Pair {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for i in 0..2 {
-                eprintln!(
-                    "--- {} log tail ---\n{}",
-                    dc::NAMES[i],
-                    self.c.log_tail(i, 60)
-                );
-            }
-        }
-    }
-}
-
-impl Pair {
-    /// The loopback pair; with `serial`, a pty cable as a second link.
-    fn new(serial: bool) -> Pair {
-        let dir = tempfile::tempdir().unwrap();
-        let relay = serial.then(|| PtyRelay::start().expect("a pty pair"));
-        let spec = Spec {
-            serial: relay.as_ref().map(|r| (r.path_a.clone(), r.path_b.clone())),
-            ..Spec::default()
-        };
-        let c = Cluster::create(dir.path(), spec, &hbd_exe()).unwrap();
-        Pair {
-            d: [None, None],
-            c,
-            dir,
-            _relay: relay,
-        }
-    }
-
-    /// Adds `[hbd]` lines to node `i`'s hbd.toml (its last table is `[hbd]`).
-    fn add_hbd_settings(&self, i: usize, lines: &str) {
-        let cfg = self.c.config_text(i) + lines;
-        std::fs::write(&self.c.nodes[i].config, cfg).unwrap();
-    }
-
-    fn wait_status(
-        &self,
-        i: usize,
-        limit: Duration,
-        what: &str,
-        pred: impl Fn(&hbd::control::StatusReport) -> bool,
-    ) {
-        let ok = dc::wait_for(limit, Duration::from_millis(20), || {
-            pred(&self.c.status(i).ok()?).then_some(())
-        });
-        assert!(
-            ok.is_some(),
-            "{}: not {what} within {limit:?}; last {:?}",
-            dc::NAMES[i],
-            self.c.status(i)
-        );
-    }
-
-    /// Starts both, alpha first: alpha runs the service, beta is active.
-    fn start_both(&mut self) {
-        let key = self.c.service_key();
-        self.d[0] = Some(self.c.start(0).unwrap());
-        let limit = Duration::from_millis(self.c.spec.initdead_ms) + Duration::from_secs(8);
-        self.wait_status(0, limit, "running the service alone", |r| {
-            dc::running_on(r, &key).as_deref() == Some("alpha")
-        });
-        self.d[1] = Some(self.c.start(1).unwrap());
-        self.wait_status(1, Duration::from_secs(8), "active", dc::both_active);
-        // Past beta's startup dt boost, so deadtime alone decides.
-        std::thread::sleep(Duration::from_millis(
-            dc::DT_BOOST_FOR_MS + 2 * self.c.spec.keepalive_ms,
-        ));
-    }
+/// Both up, alpha running the service, and beta past its startup dt boost,
+/// so that deadtime alone decides when alpha is dead.
+fn bring_up(p: &mut Pair) {
+    p.bring_up();
+    p.wait_past_dt_boost(1);
 }
 
 fn exe(path: &Path, body: &str) -> PathBuf {
@@ -127,24 +59,21 @@ fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// Debian's heartbeat 3.0.6 rc.d scripts, when installed here.
-fn stock_rc_d() -> Option<PathBuf> {
-    let d = PathBuf::from("/etc/ha.d/rc.d");
-    if d.join("status").is_file() {
-        return Some(d);
-    }
-    assert!(
-        std::env::var("HBD_REQUIRE_LAB").as_deref() != Ok("1"),
-        "/etc/ha.d/rc.d is missing and HBD_REQUIRE_LAB=1 forbids skipping (install the Debian package heartbeat)"
-    );
-    eprintln!("heartbeat's rc.d not installed: its own scripts are not staged");
-    None
+/// Debian's heartbeat 3.0.6 rc.d scripts, when installed here (`what`
+/// names the test part that needs them).
+fn stock_rc_d(what: &str) -> Option<PathBuf> {
+    Needs::new(what)
+        .file("/etc/ha.d/rc.d/status", "heartbeat")
+        .met()
+        .then(|| PathBuf::from("/etc/ha.d/rc.d"))
 }
 
 /// The installed heartbeat's rc.d files are the ones hbd knows by content.
 #[test]
 fn debians_rc_d_files_are_known_as_heartbeats_own() {
-    let Some(d) = stock_rc_d() else { return };
+    let Some(d) = stock_rc_d("debians_rc_d_files_are_known_as_heartbeats_own") else {
+        return;
+    };
     for (name, digest) in rcd::STOCK_RC_D {
         let content = std::fs::read(d.join(name)).unwrap();
         assert_eq!(rcd::sha1_hex(&content), digest, "{name}");
@@ -171,8 +100,8 @@ fn debians_rc_d_files_are_known_as_heartbeats_own() {
 #[test]
 fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
     let _serial = one_at_a_time();
-    let mut p = Pair::new(false);
-    let d = p.dir.path().to_path_buf();
+    let mut p = pair(false);
+    let d = p.dir().to_path_buf();
     let notes = d.join("notes");
     let hook = exe(
         &d.join("notify"),
@@ -184,7 +113,7 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
             n = notes.display()
         ),
     );
-    p.add_hbd_settings(1, &format!("notify = \"{}\"\n", hook.display()));
+    p.edit_config(1, |t| t + &format!("notify = \"{}\"\n", hook.display()));
     let rc = p.c.nodes[1].dir.join("rc.d");
     let rcrec = d.join("rc");
     exe(
@@ -197,7 +126,7 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
     // heartbeat's own scripts: Debian's files as installed, and copies a site
     // changed to leave a mark, which still call heartbeat's resource tools.
     let marker = d.join("heartbeats-own-ran");
-    if let Some(stock) = stock_rc_d() {
+    if let Some(stock) = stock_rc_d("hooks_see_a_failover…: Debian's own rc.d files") {
         for name in [
             "ip-request",
             "ip-request-resp",
@@ -220,11 +149,11 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
             marker.display()
         ),
     );
-    p.start_both();
+    bring_up(&mut p);
     let key = p.c.service_key();
 
     let killed = Instant::now();
-    p.d[0].as_mut().unwrap().kill9();
+    p.daemon(0).kill9();
     p.wait_status(1, Duration::from_secs(6), "running the service", |r| {
         dc::running_on(r, &key).as_deref() == Some("beta")
     });
@@ -237,7 +166,7 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
     });
     assert!(done.is_some(), "no takeover-complete: {:#?}", lines(&notes));
     eprintln!("failover with hooks: service on beta {took:?} after kill -9");
-    p.d[1].as_mut().unwrap().terminate(Duration::from_secs(20));
+    p.daemon(1).terminate(Duration::from_secs(20));
 
     let all = lines(&notes);
     // One at a time: every start is followed by its own end, seqs 1, 2, 3…
@@ -304,8 +233,8 @@ fn hooks_see_a_failover_in_order_and_heartbeats_own_scripts_never_run() {
 #[test]
 fn a_hung_hook_neither_delays_failover_nor_outlives_its_timeout() {
     let _serial = one_at_a_time();
-    let mut p = Pair::new(false);
-    let d = p.dir.path().to_path_buf();
+    let mut p = pair(false);
+    let d = p.dir().to_path_buf();
     let notes = d.join("notes");
     let pids = d.join("pids");
     let hang = |what: &str| {
@@ -321,14 +250,13 @@ fn a_hung_hook_neither_delays_failover_nor_outlives_its_timeout() {
     };
     let hook = exe(&d.join("notify"), &hang("notify"));
     exe(&p.c.nodes[1].dir.join("rc.d").join("status"), &hang("rc.d"));
-    p.add_hbd_settings(
-        1,
-        &format!("notify = \"{}\"\nnotify_timeout = \"8s\"\n", hook.display()),
-    );
-    p.start_both();
+    p.edit_config(1, |t| {
+        t + &format!("notify = \"{}\"\nnotify_timeout = \"8s\"\n", hook.display())
+    });
+    bring_up(&mut p);
 
     let killed = Instant::now();
-    p.d[0].as_mut().unwrap().kill9();
+    p.daemon(0).kill9();
     let served = dc::wait_for(Duration::from_secs(8), Duration::from_millis(10), || {
         (p.c.probe_service().as_deref() == Some("beta")).then_some(())
     });
@@ -398,8 +326,8 @@ fn a_hung_hook_neither_delays_failover_nor_outlives_its_timeout() {
 #[test]
 fn rc_d_runs_once_per_message_on_two_links_and_for_our_own() {
     let _serial = one_at_a_time();
-    let mut p = Pair::new(true);
-    let d = p.dir.path().to_path_buf();
+    let mut p = pair(true);
+    let d = p.dir().to_path_buf();
     let dirs = [0, 1].map(|i| p.c.nodes[i].dir.clone());
     let script = |i: usize| {
         exe(
@@ -411,12 +339,10 @@ fn rc_d_runs_once_per_message_on_two_links_and_for_our_own() {
         )
     };
     script(1);
-    p.start_both();
+    bring_up(&mut p);
     // alpha's script arrives while it runs: SIGHUP reads rc.d again.
     script(0);
-    p.d[0]
-        .as_ref()
-        .unwrap()
+    p.daemon(0)
         .signal(nix::sys::signal::Signal::SIGHUP)
         .unwrap();
     let reloaded = dc::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
@@ -429,7 +355,7 @@ fn rc_d_runs_once_per_message_on_two_links_and_for_our_own() {
         "alpha did not read rc.d again on SIGHUP"
     );
     let key = p.c.service_key();
-    let o = Command::new(hbd_exe())
+    let o = Command::new(hbd_exe!())
         .args(["takeover", "all", "--wait", "20", "--run-dir"])
         .arg(&p.c.nodes[1].run_dir)
         .output()
@@ -474,7 +400,7 @@ fn check_lists_the_hooks_and_judges_the_notify_hook() {
     let notify = dir.join("page");
     write_toml(&notify);
     let check = |node: &str| {
-        let o = Command::new(hbd_exe())
+        let o = Command::new(hbd_exe!())
             .args(["check", "-c"])
             .arg(dir.join("hbd.toml"))
             .args(["--node", node])
