@@ -615,6 +615,12 @@ impl Hooks {
         let Some(script) = self.rc.scripts.get(t) else {
             return;
         };
+        // The cage refuses a file others could rewrite; harc would exec the
+        // script without that check, so it is made here.
+        if let Err(why) = script::trusted(script) {
+            log::warn!("rc.d/{t}: not run: {why}");
+            return;
+        }
         // harc gets the type lowercased and runs rc.d/<that> with it.
         let arg = t.to_ascii_lowercase();
         let path = self.rc.harc.clone().unwrap_or_else(|| script.clone());
@@ -1371,5 +1377,27 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert_eq!(lines(&rec), ["shutdown"]);
+    }
+
+    #[tokio::test]
+    async fn an_rc_d_script_others_can_write_is_not_run_even_through_harc() {
+        let t = tempfile::tempdir().unwrap();
+        let rec = t.path().join("rec");
+        let s = exe(&t.path().join("rc.d").join("stonith"), "true");
+        exe(
+            &t.path().join("harc"),
+            &format!("echo \"harc $1\" >> {}", rec.display()),
+        );
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut h = Hooks::new(&cfg(0, None, 5000), t.path(), "alpha", base_env());
+        let mut m = Message::with_type("stonith");
+        m.add("src", "alpha");
+        m.add("seq", "3");
+        h.sent(&m);
+        std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
+        m.set("seq", "4");
+        h.sent(&m);
+        h.close(true).await;
+        assert_eq!(lines(&rec), ["harc stonith"]);
     }
 }
