@@ -4,9 +4,6 @@
 //! input, never has more than one resource step outstanding, and never more
 //! than one monitor check per resource.
 
-mod core_harness;
-
-use core_harness::{params, quick_config, LOCAL};
 use hbd::config::AutoFailback;
 use hbd::core::{
     CheckId, CheckOutcome, Command, GroupId, HoldSet, Input, LinkId, Node, Output, StepId,
@@ -15,6 +12,7 @@ use hbd::core::{
 use hbd::time::Instant;
 use hbd::wire::Message;
 use proptest::prelude::*;
+use testkit::core_harness::{params, quick_config, LOCAL};
 
 const TYPES: &[&str] = &[
     "status",

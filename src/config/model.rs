@@ -271,6 +271,12 @@ pub struct HbdOptions {
     pub bind: Option<std::net::IpAddr>,
     /// Where the Prometheus `/metrics` endpoint listens (TOML only). None = off.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Executable run once per cluster transition (`HOOK EVENT NODE GROUP`,
+    /// details in `HBD_*` variables), one at a time, after the fact: it never
+    /// delays a decision. None = off.
+    pub notify: Option<PathBuf>,
+    /// Longest one run of `notify` may take before its process group is killed.
+    pub notify_timeout: Duration,
     /// Resource monitors (`[[group.monitor]]`, TOML only); none = heartbeat v1
     /// behaviour, where only a dead node is noticed.
     pub monitors: Vec<Monitor>,
@@ -396,6 +402,8 @@ impl Default for HbdOptions {
             builtin_ipaddr: false,
             bind: None,
             metrics: None,
+            notify: None,
+            notify_timeout: Duration::from_secs(10),
             monitors: Vec::new(),
         }
     }

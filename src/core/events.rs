@@ -312,6 +312,18 @@ pub enum MonitorAction {
     Ignore,
 }
 
+impl MonitorAction {
+    /// The `on_fail` word of what was done (`restart`, `move`, `block`, `ignore`).
+    pub fn word(&self) -> &'static str {
+        match self {
+            MonitorAction::Restart { .. } => "restart",
+            MonitorAction::Move { .. } => "move",
+            MonitorAction::Block => "block",
+            MonitorAction::Ignore => "ignore",
+        }
+    }
+}
+
 impl Event {
     pub fn level(&self) -> Level {
         use Event::*;

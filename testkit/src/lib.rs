@@ -8,6 +8,8 @@
 //! - [`nspair::NsPair`]: the namespace pair, two machines of the lab wired as
 //!   a heartbeat pair (root); [`hblab`] runs heartbeat 3.0.6 or hbd on it.
 //! - [`lab`]: network namespaces as machines (the namespace lab).
+//! - [`core_harness`]: one core or two driven by hand with a fake clock, for
+//!   the timeline tests, the simulation and the core fuzz test.
 //! - [`reliability`]: the rows of RELIABILITY.md the fault and hostile-input
 //!   suites measure.
 //! - Small shared pieces: [`wait_for`], [`wait_status`], [`one_at_a_time`],
@@ -21,6 +23,7 @@
 //! `#[path]` include.
 #![forbid(unsafe_code)]
 
+pub mod core_harness;
 pub mod hblab;
 pub mod lab;
 pub mod loopback;
