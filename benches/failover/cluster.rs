@@ -418,6 +418,35 @@ impl Cluster {
         fs::write(etc.join("keepalived.conf"), ka).expect("keepalived.conf");
     }
 
+    /// Node `i`'s ha.d as `hbd migrate` writes it (hbd.toml).
+    fn migrated(&self, i: usize) -> Result<String, Refused> {
+        let out = self
+            .command(
+                i,
+                &[
+                    self.ns.hbd().as_os_str(),
+                    "migrate".as_ref(),
+                    "-c".as_ref(),
+                    "/etc/ha.d".as_ref(),
+                    "--node".as_ref(),
+                    NAMES[i].as_ref(),
+                ],
+            )
+            .output()
+            .map_err(|e| Refused(format!("hbd migrate: {e}")))?;
+        if !out.status.success() {
+            return Err(Refused(format!(
+                "hbd migrate: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let mut toml = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !toml.contains("\n[hbd]\n") {
+            toml += "\n[hbd]\n";
+        }
+        Ok(toml)
+    }
+
     /// Sets hbd-only options (`KEY=VALUE` of hbd.toml's `[hbd]` table, which
     /// ha.cf cannot carry): each node's ha.d is converted with `hbd
     /// migrate`, the options set, and hbd started on that hbd.toml.
@@ -425,31 +454,8 @@ impl Cluster {
         if opts.is_empty() || self.daemon != Daemon::Hbd {
             return Ok(());
         }
-        for (i, name) in NAMES.iter().enumerate() {
-            let out = self
-                .command(
-                    i,
-                    &[
-                        self.ns.hbd().as_os_str(),
-                        "migrate".as_ref(),
-                        "-c".as_ref(),
-                        "/etc/ha.d".as_ref(),
-                        "--node".as_ref(),
-                        name.as_ref(),
-                    ],
-                )
-                .output()
-                .map_err(|e| Refused(format!("hbd migrate: {e}")))?;
-            if !out.status.success() {
-                return Err(Refused(format!(
-                    "hbd migrate: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )));
-            }
-            let mut toml = String::from_utf8_lossy(&out.stdout).into_owned();
-            if !toml.contains("\n[hbd]\n") {
-                toml += "\n[hbd]\n";
-            }
+        for i in 0..2 {
+            let mut toml = self.migrated(i)?;
             for o in opts {
                 let Some((k, v)) = o.split_once('=') else {
                     return Err(Refused(format!("--hbd-option {o:?} is not KEY=VALUE")));
@@ -467,6 +473,88 @@ impl Cluster {
         }
         self.hbd_config = "/etc/ha.d/hbd.toml".to_string();
         Ok(())
+    }
+
+    /// hbd with a monitor: `hbd migrate`'s hbd.toml with `table` (a
+    /// `[[group.monitor]]` table) after the group, which is the file's only one.
+    pub fn hbd_monitor(&mut self, table: &str) -> Result<(), Refused> {
+        for i in 0..2 {
+            let toml = self.migrated(i)?.replacen(
+                "\n[hbd]\n",
+                &format!("\n{}\n\n[hbd]\n", table.trim()),
+                1,
+            );
+            fs::write(self.ns.host(i, Dir::Etc).join("hbd.toml"), toml).expect("hbd.toml");
+        }
+        self.hbd_config = "/etc/ha.d/hbd.toml".to_string();
+        Ok(())
+    }
+
+    /// keepalived as it is deployed to watch a service: the service runs on
+    /// both nodes (bound to the floating address, which the kernel allows
+    /// with `ip_nonlocal_bind`), a `vrrp_script` runs its `status` every
+    /// `interval_s` seconds, and `fall` failures in a row put the instance in
+    /// FAULT, so the peer takes the address. The notify script only records
+    /// the state. Call before starting; [`Self::start_service`] starts the
+    /// service.
+    pub fn keepalived_track_service(&self, interval_s: u32, fall: u32) {
+        for i in 0..2 {
+            let etc = self.ns.host(i, Dir::Etc);
+            write_exec(
+                &etc.join("ka-notify"),
+                "#!/bin/sh\n# keepalived notify: TYPE NAME STATE PRIORITY\necho \"$3\" > /run/ka.state\n",
+            );
+            let conf = etc.join("keepalived.conf");
+            let text = fs::read_to_string(&conf).expect("keepalived.conf");
+            let script = format!(
+                "vrrp_script chk_web {{\n  script \"/etc/ha.d/resource.d/hbweb {FLOATING} {PORT} /etc/ha.d/www status\"\n  \
+                 interval {interval_s}\n  fall {fall}\n  rise 1\n  weight 0\n}}\n"
+            );
+            let text = text
+                .replacen(
+                    "vrrp_instance VI_1 {",
+                    &format!("{script}vrrp_instance VI_1 {{"),
+                    1,
+                )
+                .replacen(
+                    "  notify /etc/ha.d/ka-notify\n",
+                    "  track_script {\n    chk_web\n  }\n  notify /etc/ha.d/ka-notify\n",
+                    1,
+                );
+            fs::write(&conf, text).expect("keepalived.conf");
+            self.ns.nodes[i].must(&["sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1"]);
+        }
+    }
+
+    /// Runs the service's `start` on node `i`, outside any daemon (as a
+    /// keepalived site's systemd would).
+    pub fn start_service(&self, i: usize) -> Result<(), Refused> {
+        let out = self
+            .command(
+                i,
+                &[
+                    "/etc/ha.d/resource.d/hbweb",
+                    FLOATING,
+                    &PORT.to_string(),
+                    "/etc/ha.d/www",
+                    "start",
+                ],
+            )
+            .output();
+        check_ok(out, "hbweb start")
+    }
+
+    /// The service's listener on node `i` (hbweb's pid file: hbd's
+    /// rsctmp, which is also hbweb's default).
+    pub fn service_pid(&self, i: usize) -> Option<u32> {
+        let f = self
+            .ns
+            .host(i, Dir::Run)
+            .join(format!("hbd/rsctmp/hbweb-{FLOATING}-{PORT}.pid"));
+        let pid: u32 = fs::read_to_string(f).ok()?.trim().parse().ok()?;
+        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let listens = String::from_utf8_lossy(&cmd).contains(&format!("TCP-LISTEN:{PORT},"));
+        (listens && self.ns.nodes[i].pids().contains(&pid)).then_some(pid)
     }
 
     /// Adds a line to both nodes' ha.cf (before they start).

@@ -4,7 +4,9 @@
 //! `cargo bench --bench failover -- run` (root) measures crash to service,
 //! link cut to service, takeover overhead, planned switchover and idle cost
 //! at each keepalive/deadtime setting, prints the table and writes it to
-//! BENCHMARKS.md; `soak` and `serial` are the long-running checks.
+//! BENCHMARKS.md; `soak` and `serial` are the long-running checks;
+//! `service` kills the service on a live node (hbd's monitor against
+//! keepalived's vrrp_script).
 #![deny(unsafe_code)]
 
 mod cluster;
@@ -12,6 +14,7 @@ mod measure;
 mod probe;
 mod relay;
 mod report;
+mod service;
 mod soak;
 
 use clap::{Parser, Subcommand};
@@ -58,6 +61,9 @@ enum Cmd {
     Soak(soak::SoakArgs),
     /// Serial link alone at 19200 baud: shortest deadtime without false failovers.
     Serial(soak::SerialArgs),
+    /// A dead service on a live node: hbd's monitor restart against
+    /// keepalived's vrrp_script moving the address.
+    Service(service::ServiceArgs),
     /// Rewrites the targets section of BENCHMARKS.md from the last run's
     /// target/bench/failover.json (no measuring).
     Targets,
@@ -349,7 +355,7 @@ fn main() -> ExitCode {
     };
     let Some(cmd) = cli.cmd else {
         eprintln!(
-            "failover bench: a sub-command is needed: run, soak, serial or targets (see --help)"
+            "failover bench: a sub-command is needed: run, soak, serial, service or targets (see --help)"
         );
         return ExitCode::from(2);
     };
@@ -399,6 +405,7 @@ fn main() -> ExitCode {
         }
         Cmd::Soak(a) => soak::soak(a, &hbd, &repo, &out),
         Cmd::Serial(a) => soak::serial(a, &hbd, &repo, &out),
+        Cmd::Service(a) => service::service(a, &hbd, &repo, &out),
         Cmd::Targets => {
             let path = repo.join("target/bench/failover.json");
             let cells: Vec<measure::Cell> = match std::fs::read_to_string(&path)

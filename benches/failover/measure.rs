@@ -55,7 +55,7 @@ pub fn addr() -> SocketAddr {
 
 /// A uniformly random duration below `ms` milliseconds (std's hasher keys
 /// are random per process and per `RandomState`).
-fn random_below(ms: f64) -> Duration {
+pub fn random_below(ms: f64) -> Duration {
     use std::hash::{BuildHasher, Hasher};
     let r = std::collections::hash_map::RandomState::new()
         .build_hasher()

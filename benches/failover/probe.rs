@@ -133,6 +133,35 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// The first answer (from any node) after `t0` that ends an outage: the
+    /// answer before it is at least `gap` older, so nothing was served in
+    /// between. Waits at most until `deadline`. An answer to a request made
+    /// before the fault cannot count: it would follow an answer closely.
+    pub fn first_after_outage(
+        &self,
+        t0: Instant,
+        gap: Duration,
+        deadline: Instant,
+    ) -> Option<Answer> {
+        loop {
+            {
+                let v = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+                let found = v
+                    .windows(2)
+                    .find(|w| w[1].at >= t0 && w[1].at - w[0].at >= gap);
+                if let Some(w) = found {
+                    return Some(w[1].clone());
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            sleep(Duration::from_millis(2));
+        }
+    }
+}
+
 impl Drop for Probe {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
