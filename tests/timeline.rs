@@ -3709,3 +3709,54 @@ fn no_check_runs_while_shutting_down() {
     n.due(20_280);
     assert!(checks(&o).is_empty());
 }
+
+#[test]
+fn legacy_ip_request_for_a_group_still_queued_cancels_its_start() {
+    // Alone after initdead, nodea takes every group, one after the other.
+    // The peer comes up and asks for its home group before nodea got to it:
+    // nodea must not start it after answering "not ours" (both would run it).
+    let mut n = Single::new(config(AutoFailback::Legacy));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    n.due(21_000);
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+    let first = o
+        .iter()
+        .find_map(|x| match x {
+            Output::Run(s) => Some(s.id),
+            _ => None,
+        })
+        .unwrap();
+    n.peer_status(20_050);
+    n.due(21_000);
+    let o = n.peer_says(20_100, "ip-request", &[("ipaddr", "IPaddr::192.0.2.11")]);
+    n.due(21_000);
+    assert!(
+        protocol(&o).is_empty(),
+        "answered once the queue gets there"
+    );
+    let o = n.at(
+        20_150,
+        Input::StepDone {
+            id: first,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    n.due(21_000);
+    let o = n.finish_steps(o);
+    n.due(21_000);
+    assert_eq!(
+        steps(&o),
+        [
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ],
+        "group 1 is not started"
+    );
+    assert_eq!(
+        protocol(&o),
+        ["t=ip-request-resp dest=nodeb ipaddr=IPaddr::192.0.2.11 weown=no ok=OK"]
+    );
+    assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
+}

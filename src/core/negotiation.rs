@@ -416,6 +416,9 @@ impl Machine {
             return;
         };
         let weown = self.jobs.groups[g.0].state != GState::Stopped;
+        // A start of it still queued (a takeover under way) must not run
+        // after the answer: the peer would take it and both would run it.
+        self.jobs.queue.retain(|j| *j != Job::Acquire(g));
         if weown {
             self.jobs.queue.push_back(Job::Release(g));
         }
