@@ -514,7 +514,7 @@ pub fn render(
     }
     head(
         &mut o,
-        "hbd_resource_fail_count",
+        "hbd_resource_fails",
         "gauge",
         "Failures of the resource on this node since the last cleanup or failure_timeout.",
     );
@@ -522,7 +522,7 @@ pub fn render(
         for (res, n) in g.resources.iter().zip(&g.fail_counts) {
             let _ = writeln!(
                 o,
-                "hbd_resource_fail_count{{group=\"{}\",resource=\"{}\"}} {n}",
+                "hbd_resource_fails{{group=\"{}\",resource=\"{}\"}} {n}",
                 esc(&g.key),
                 esc(res)
             );
@@ -1093,8 +1093,8 @@ hbd_group_running{group="IPaddr::192.0.2.10",home="alpha"} 1
 # HELP hbd_group_failed 1 while the resource group is failed on this node (a start, stop or monitor failure not yet cleaned up).
 # TYPE hbd_group_failed gauge
 hbd_group_failed{group="IPaddr::192.0.2.10",home="alpha"} 0
-# HELP hbd_resource_fail_count Failures of the resource on this node since the last cleanup or failure_timeout.
-# TYPE hbd_resource_fail_count gauge
-hbd_resource_fail_count{group="IPaddr::192.0.2.10",resource="IPaddr::192.0.2.10"} 2
+# HELP hbd_resource_fails Failures of the resource on this node since the last cleanup or failure_timeout.
+# TYPE hbd_resource_fails gauge
+hbd_resource_fails{group="IPaddr::192.0.2.10",resource="IPaddr::192.0.2.10"} 2
 "#;
 }
