@@ -3760,3 +3760,58 @@ fn legacy_ip_request_for_a_group_still_queued_cancels_its_start() {
     );
     assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
 }
+
+#[test]
+fn cleanup_of_a_running_group_keeps_it_and_clears_its_counts() {
+    // on_fail ignore: the failure is only counted; cleanup re-probes, finds
+    // everything running, keeps it and starts the counts (and checks) over.
+    let mut n = monitored(1, OnFail::Ignore, |_| {});
+    n.live_until(5000);
+    n.due(5240);
+    let o = n.at(5240, Input::Timer);
+    n.due(6240);
+    answer(&mut n, 5300, &o, not_running());
+    n.due(6240);
+    assert_eq!(n.node.status().groups[0].resources[1].fail_count, 1);
+    let o = n.at(5400, Input::Command(Command::Cleanup(Some(GroupId(0)))));
+    n.due(6240);
+    let all = run_steps(&mut n, o, 6240, |s| {
+        assert_eq!(s.action, Action::Status, "only probes");
+        StepOutcome::Running(true)
+    });
+    assert_eq!(
+        steps(&all),
+        [(0, 0, Action::Status), (0, 1, Action::Status)]
+    );
+    assert_eq!(
+        events(&all)[1..],
+        [Event::CleanupDone {
+            group: "IPaddr::192.0.2.10".into(),
+            running: 2,
+            of: 2,
+            next: "keeping it running here".into()
+        }]
+    );
+    assert_eq!(
+        protocol(&all),
+        ["t=resource rsc_hold=local rtype=full isstable=1"]
+    );
+    let g = &n.node.status().groups[0];
+    assert_eq!(g.state, GroupState::Running);
+    assert_eq!(
+        (g.resources[1].fail_count, g.resources[1].monitor),
+        (0, Some(MonitorState::Ok))
+    );
+    // Checked again an interval after the re-probe (5.42 s).
+    n.live_until(10_000);
+    n.due(10_420);
+    let o = n.at(10_420, Input::Timer);
+    n.due(11_420);
+    assert_eq!(checks(&o), [(0, 1, Action::Status)]);
+    // A cleanup while shutting down is refused.
+    n.at(10_500, Input::Command(Command::Shutdown));
+    n.due(11_420);
+    let o = n.at(10_510, Input::Command(Command::Cleanup(None)));
+    n.due(11_420);
+    assert_eq!(refusals(&o), ["cleanup refused: shutting down"]);
+}

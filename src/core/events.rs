@@ -534,7 +534,7 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "RESOURCE STOP FAILURE: {resource} in group {group} failed {attempts} times ({reason}); group may still be active here and is never offered to the peer"
+                "RESOURCE STOP FAILURE: {resource} in group {group} failed {attempts} times ({reason}); group may still be active here and is never offered to the peer; stop it by hand, then `hbd cleanup {group}`"
             ),
             RebootRequired { group } => write!(
                 f,
