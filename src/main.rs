@@ -1,5 +1,5 @@
 //! The `hbd` command: every subcommand is a contract scripts rely on.
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cli;
@@ -51,8 +51,8 @@ fn main() -> ExitCode {
         Cmd::Demo(a) => cli::demo::run(a),
         Cmd::DemoService(a) => cli::demo::service(a),
         Cmd::Export(t) => cli::export::run(t),
-        Cmd::Man(a) => cli::man::run(a),
-        Cmd::Completions(a) => cli::man::completions(a),
+        Cmd::Man(a) => cli::man::run(a, Cli::command()),
+        Cmd::Completions(a) => cli::man::completions(a, Cli::command()),
         Cmd::Control(c) => cli::control::run(c),
     }
 }
