@@ -21,7 +21,7 @@ enum Cmd {
     Run(cli::run::Args),
     /// Check a configuration (ha.d directory or hbd.toml) and print every problem.
     Check(cli::check::Args),
-    /// Print the TOML equivalent of a legacy /etc/ha.d configuration.
+    /// Write the hbd.toml equivalent of a legacy /etc/ha.d configuration (stdout or -o FILE).
     Migrate(cli::migrate::Args),
     /// Decode and verify one heartbeat packet.
     Decode(cli::decode::Args),
