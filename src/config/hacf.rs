@@ -607,29 +607,9 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.cfg.nodes.push(n);
             }
         }
-        "keepalive" => {
+        "keepalive" | "deadtime" | "warntime" | "initdead" | "deadping" => {
             if let Some(d) = st.time(name, line, v) {
-                st.cfg.keepalive = d;
-            }
-        }
-        "deadtime" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.deadtime = d;
-            }
-        }
-        "warntime" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.warntime = d;
-            }
-        }
-        "initdead" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.initdead = d;
-            }
-        }
-        "deadping" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.deadping = d;
+                *timing(&mut st.cfg, name) = d;
             }
         }
         "udpport" => match v.parse::<u16>() {
@@ -879,6 +859,18 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             ),
         },
         _ => unreachable!("option directive {name} without a handler"),
+    }
+}
+
+/// The field a timing directive sets.
+fn timing<'a>(cfg: &'a mut Config, name: &str) -> &'a mut Duration {
+    match name {
+        "keepalive" => &mut cfg.keepalive,
+        "deadtime" => &mut cfg.deadtime,
+        "warntime" => &mut cfg.warntime,
+        "initdead" => &mut cfg.initdead,
+        "deadping" => &mut cfg.deadping,
+        _ => unreachable!("{name} is not a timing directive"),
     }
 }
 
@@ -1186,6 +1178,17 @@ mod tests {
         let (c, d) = p("node beta\u{b}x\n");
         assert!(c.nodes.is_empty());
         assert!(d[0].contains("is not a node name"), "{d:?}");
+    }
+
+    #[test]
+    fn each_timing_directive_sets_its_own_field() {
+        let (c, d) = p("keepalive 1\ndeadtime 31\nwarntime 12\ninitdead 62\ndeadping 33\n");
+        assert!(d.is_empty(), "{d:?}");
+        let got = [c.keepalive, c.deadtime, c.warntime, c.initdead, c.deadping];
+        assert_eq!(
+            got.map(|t| t.millis()),
+            [1000, 31_000, 12_000, 62_000, 33_000]
+        );
     }
 
     #[test]
