@@ -357,10 +357,7 @@ async fn run(job: &Job) {
 }
 
 fn command_line(job: &Job) -> String {
-    std::iter::once(job.path.display().to_string())
-        .chain(job.argv.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    script::command_line(&job.path, &job.argv)
 }
 
 /// The rc.d scripts hbd runs, by message type, and how.
