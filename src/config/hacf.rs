@@ -372,6 +372,14 @@ impl State<'_> {
         }
         self.origin(name, line);
     }
+    /// Whether `dev` can name a network interface; an error saying it cannot.
+    fn ifname(&mut self, name: &'static str, line: usize, dev: &str) -> bool {
+        let ok = valid_ifname(dev);
+        if !ok {
+            self.error(line, name, format!("{dev:?} is not an interface name"));
+        }
+        ok
+    }
     fn time(&mut self, name: &'static str, line: usize, v: &str) -> Option<Duration> {
         match parse_time(v) {
             Ok(d) => {
@@ -656,11 +664,9 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.warning(line, name, "udp is a deprecated alias; write bcast");
                 st.dropped(line, format!("udp {v}"), format!("deprecated alias, written as bcast {v}"));
             }
-            if valid_ifname(v) {
+            if st.ifname(name, line, v) {
                 st.plugin_line("bcast", line);
                 st.add_medium(line, Medium::Bcast { dev: v.to_string() });
-            } else {
-                st.error(line, name, format!("{v:?} is not an interface name"));
             }
         }
         "ping" => match ping_host(v) {
@@ -964,12 +970,7 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                 );
                 return;
             }
-            if !valid_ifname(toks[0]) {
-                st.error(
-                    line,
-                    name,
-                    format!("{:?} is not an interface name", toks[0]),
-                );
+            if !st.ifname(name, line, toks[0]) {
                 return;
             }
             st.plugin_line("ucast", line);
@@ -1043,12 +1044,7 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                     return;
                 }
             };
-            if !valid_ifname(toks[0]) {
-                st.error(
-                    line,
-                    name,
-                    format!("{:?} is not an interface name", toks[0]),
-                );
+            if !st.ifname(name, line, toks[0]) {
                 return;
             }
             st.add_medium(
@@ -1218,6 +1214,23 @@ mod tests {
             "{}",
             d[0]
         );
+    }
+
+    #[test]
+    fn a_medium_on_a_bad_interface_name_is_refused_naming_it() {
+        let (c, d) = p(
+            "bcast a/b\nucast e f 192.0.2.2\nucast a/b 192.0.2.2\nmcast a/b 239.0.0.1 694 1 0\n",
+        );
+        assert_eq!(
+            d,
+            [
+                "ha.cf:1: bcast: \"a/b\" is not an interface name",
+                "ha.cf:2: ucast: \"e f 192.0.2.2\" is not `ucast DEVICE PEER` (e.g. ucast eth0 192.0.2.2)",
+                "ha.cf:3: ucast: \"a/b\" is not an interface name",
+                "ha.cf:4: mcast: \"a/b\" is not an interface name",
+            ]
+        );
+        assert!(c.media.is_empty());
     }
 
     #[test]
