@@ -235,7 +235,9 @@ mod tests {
     #[test]
     fn identical_configs_agree_and_the_digest_is_stable() {
         let a = Agreement::of(&cfg());
-        assert!(a.differences(&Agreement::of(&cfg()), "beta", &cfg()).is_empty());
+        assert!(a
+            .differences(&Agreement::of(&cfg()), "beta", &cfg())
+            .is_empty());
         let g = a.groups.as_ref().unwrap();
         assert_eq!(g[0].home, "alpha");
         assert_eq!(g[0].resources.len(), 16);

@@ -103,7 +103,10 @@ impl Machine {
         };
         self.send(now, None, body);
         if unfenced {
-            self.event(Event::NoStonith { node: node.clone() });
+            self.event(Event::NoStonith {
+                node: node.clone(),
+                never_heard: !self.liveness.ever_heard,
+            });
         }
         self.set_peer_hold(HoldSet::None);
         self.take_over_everything(node, "peer dead");

@@ -15,6 +15,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{Invalid, Message, Repr};
 use std::fmt;
 
+mod agreement;
 mod delivery;
 mod events;
 mod fencing;
@@ -28,7 +29,8 @@ mod standby;
 mod status;
 mod timers;
 
-pub use events::{DropReason, Event};
+pub use agreement::{PeerConfig, PeerConfigState};
+pub use events::{DeadTimer, DropReason, Event};
 pub use rng::Rng;
 // The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
 pub use crate::wire::hold::{BadHoldSet, HoldSet};
@@ -222,6 +224,11 @@ pub struct Status {
     pub heartbeat_gaps: GapHistogram,
     /// `dropped_packets` by reason (exact, unlike the rate-limited events).
     pub dropped_by_reason: std::collections::BTreeMap<DropReason, u64>,
+    /// While the start-up negotiation waits for the peer to become stable:
+    /// when heartbeat's deadlock breaker (RQSTDELAY) ends the wait.
+    pub startup_wait: Option<Instant>,
+    /// hbd peers: whether its configuration agrees with ours.
+    pub peer_config: PeerConfig,
 }
 
 /// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from

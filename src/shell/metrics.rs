@@ -191,7 +191,7 @@ impl Registry {
     }
 }
 
-const DROP_REASONS: [DropReason; 7] = [
+const DROP_REASONS: [DropReason; 8] = [
     DropReason::MissingField,
     DropReason::UnknownNode,
     DropReason::Replay,
@@ -199,6 +199,7 @@ const DROP_REASONS: [DropReason; 7] = [
     DropReason::OldSequence,
     DropReason::StaleControl,
     DropReason::PeerDead,
+    DropReason::ControlBeforeStatus,
 ];
 
 /// A stable label value per reason (exhaustive: a new reason must be named here).
@@ -211,6 +212,7 @@ fn drop_label(r: DropReason) -> &'static str {
         DropReason::OldSequence => "old_sequence",
         DropReason::StaleControl => "stale_control",
         DropReason::PeerDead => "peer_dead",
+        DropReason::ControlBeforeStatus => "control_before_status",
     }
 }
 
@@ -981,6 +983,7 @@ hbd_messages_dropped_total{reason="generation_not_announced"} 0
 hbd_messages_dropped_total{reason="old_sequence"} 0
 hbd_messages_dropped_total{reason="stale_control"} 0
 hbd_messages_dropped_total{reason="peer_dead"} 0
+hbd_messages_dropped_total{reason="control_before_status"} 0
 # HELP hbd_heartbeat_gap_seconds Time between consecutive status messages from the peer; compare with deadtime.
 # TYPE hbd_heartbeat_gap_seconds histogram
 hbd_heartbeat_gap_seconds_bucket{le="0.5"} 0

@@ -190,6 +190,8 @@ mod tests {
                 Duration::from_secs(5),
             ),
             dropped_by_reason: Default::default(),
+            startup_wait: None,
+            peer_config: Default::default(),
         }
     }
 
