@@ -407,6 +407,112 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
     });
 }
 
+/// heartbeat's log phrases, which CTS-style and logwatch patterns wait for,
+/// in the real log files at the moments heartbeat writes them: start-up,
+/// comm-up, a graceful stop (the shell's lines) and the peer's takeover.
+#[test]
+fn heartbeats_phrases_are_in_the_real_logs() {
+    let _g = one_at_a_time();
+    let mut p = Pair::start(
+        Spec {
+            serial: None,
+            ..Spec::default()
+        },
+        false,
+    );
+    p.daemon(0).signal(Signal::SIGTERM).unwrap();
+    let exited = dc::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        p.daemon(0).exited()
+    })
+    .expect("alpha exits after SIGTERM");
+    assert!(exited.success(), "alpha's exit after SIGTERM: {exited}");
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(5), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta")
+    });
+    let alpha = p.c.log_text(0);
+    let beta = p.c.log_text(1);
+    // `<stamp> <level>: <phrase>…` (stderr), in this order.
+    let in_order = |log: &str, node: &str, phrases: &[(&str, &str)]| {
+        let mut from = 0;
+        for (level, phrase) in phrases {
+            let needle = format!(" {level}: {phrase}");
+            let at = log[from..].find(&needle).unwrap_or_else(|| {
+                panic!("{node}'s log lacks {needle:?} after byte {from}:\n{log}")
+            });
+            from += at + needle.len();
+        }
+    };
+    in_order(
+        &alpha,
+        "alpha",
+        &[
+            // A fresh state directory: heartbeat's words for a first start.
+            ("info", "No Previous generation - starting at "),
+            ("info", "Local status now set to: 'up'"),
+            ("info", "Link beta:lo up."),
+            ("info", "Status update for node beta: status active"),
+            ("info", "Heartbeat shutdown in progress. ("),
+            ("info", "All HA resources relinquished."),
+            ("info", "alpha Heartbeat shutdown complete."),
+        ],
+    );
+    in_order(
+        &beta,
+        "beta",
+        &[
+            ("info", "Comm_now_up(): updating status to active"),
+            ("info", "Local status now set to: 'active'"),
+            ("info", "Received shutdown notice from 'alpha'."),
+            ("info", "Resources being acquired from alpha."),
+            ("info", "mach_down takeover complete."),
+        ],
+    );
+    // Started again: the next generation, which beta sees as a restart
+    // (both in decimal, as heartbeat writes them).
+    p.d[0] = Some(p.c.start(0).unwrap());
+    let restarted = dc::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        let a = p.c.log_text(0);
+        let b = p.c.log_text(1);
+        let gen = a
+            .split(" info: Heartbeat generation: ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_string();
+        b.contains(&format!(
+            " info: Heartbeat restart on node alpha (generation {}",
+            gen.parse::<u64>().ok()? - 1
+        ))
+        .then_some(())
+    });
+    assert!(
+        restarted.is_some(),
+        "alpha:\n{}\nbeta:\n{}",
+        p.c.log_text(0),
+        p.c.log_text(1)
+    );
+    // A normal start, join and stop: nothing an operator must look at,
+    // unless the machine itself was too slow (a loaded 2-core box may delay
+    // a heartbeat past warntime; that warning is then true).
+    let timing = [
+        "Late heartbeat: ",
+        "this node stalled",
+        "lost packet(s)",
+        " dead. (",
+    ];
+    for (node, log) in [("alpha", &alpha), ("beta", &beta)] {
+        let loud: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" WARN: ") || l.contains(" ERROR: "))
+            .filter(|l| !timing.iter().any(|t| l.contains(t)))
+            // The demo's short initdead, which `check` also warns about.
+            .filter(|l| !l.contains("initdead: warning: "))
+            .collect();
+        assert!(loud.is_empty(), "{node} logged {loud:#?}");
+    }
+}
+
 #[test]
 fn standby_and_takeover_through_the_cli() {
     let _g = one_at_a_time();

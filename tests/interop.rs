@@ -511,9 +511,9 @@ fn mixed_clean_stop_hands_over_at_once() {
     );
     // hbd must not have needed dead detection for it.
     assert!(
-        p.log_lines(B, "declared dead").is_empty(),
+        p.log_lines(B, ": is dead").is_empty(),
         "hbd declared heartbeat dead instead of taking its shutdown notice: {:?}",
-        p.log_lines(B, "declared dead")
+        p.log_lines(B, ": is dead")
     );
     p.assert_no_overlap();
 }

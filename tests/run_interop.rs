@@ -266,7 +266,7 @@ fn converse(w: &Path, hb_link: &str, netns: Option<&str>, mut heartbeat: Proc) {
     assert!(heartbeat.term_and_wait(Duration::from_secs(15)).is_some());
     assert!(
         wait_for(Duration::from_secs(5), || read(&w.join("hbd2.out"))
-            .contains("received shutdown notice from 'hbnode'")),
+            .contains("Received shutdown notice from 'hbnode'.")),
         "{}",
         read(&w.join("hbd2.out"))
     );

@@ -1259,7 +1259,7 @@ fn cutting_one_heartbeat_path_moves_nothing() {
     }
     let log = c.log_text(1);
     assert!(
-        !log.contains("nodea: declared dead"),
+        !log.contains("node nodea: is dead"),
         "{}",
         log.lines()
             .filter(|l| l.contains("dead"))

@@ -212,6 +212,7 @@ impl Daemon {
             return;
         }
         let budget = self.shutdown_budget();
+        log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
         self.shutting_down = Some(self.clock.now() + budget);
         self.notify.stopping();
@@ -265,12 +266,13 @@ impl Daemon {
             Output::Reannounce { group } => {
                 if let Some(g) = self.cfg.groups.get(group.0) {
                     let key = g.key();
-                    log::info!("keeping group {key} after partition: re-announcing its addresses");
+                    log::info!("keeping group {key} (its home node): re-announcing its addresses");
                     self.resources.reannounce(&self.cfg, &key);
                 }
             }
             Output::ShutdownComplete => {
-                log::info!("{} hbd shutdown complete.", self.local);
+                // heartbeat's line, which CTS and log watchers wait for.
+                log::info!("{} Heartbeat shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
             }
             Output::Fence { node, reason } => self.resources.run_fence(&self.cfg, node, reason),
