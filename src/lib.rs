@@ -5,6 +5,8 @@ pub mod config;
 pub mod control;
 pub mod core;
 #[cfg(feature = "shell")]
+pub mod demo;
+#[cfg(feature = "shell")]
 pub mod shell;
 pub mod time;
 pub mod wire;

@@ -3,14 +3,14 @@
 //! loop-device filesystems inside private mount namespaces. Tests that need
 //! root print "skipped: …" and return otherwise.
 
-mod common;
-
-use common::lab::{self, Lab, Lan, Node};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::lab::{self, Lab, Node};
+use testkit::nspair::{NsPair, Opts, Serial};
+use testkit::skip::Needs;
 
 const FLOAT: &str = "192.0.2.50";
 
@@ -79,39 +79,32 @@ fn assert_stopped(lab: &Lab, node: &Node, name: &str, args: &[&str]) {
     );
 }
 
-/// Two nodes and a client on one bridged LAN (192.0.2.0/24), the nodes also
-/// joined by a direct heartbeat cable (10.250.0.0/24).
+/// Two nodes and a client on the service LAN (`svc0`, 192.0.2.0/24), the
+/// nodes also joined by the heartbeat cable (`hb0`, 10.250.0.0/24): the
+/// namespace pair, without daemons or serial cable.
 struct LanLab {
-    lab: Lab,
-    _lan: Lan,
-    a: Node,
-    b: Node,
-    client: Node,
+    ns: NsPair,
 }
 
-fn lan_lab() -> LanLab {
-    let lab = Lab::new();
-    let lan = lab.lan("lan");
-    let a = lab.node("nodea");
-    let b = lab.node("nodeb");
-    let client = lab.node("client");
-    for (node, addr) in [
-        (&a, "192.0.2.1/24"),
-        (&b, "192.0.2.2/24"),
-        (&client, "192.0.2.100/24"),
-    ] {
-        lab.join(&lan, node, "lan0");
-        node.addr("lan0", addr);
+impl LanLab {
+    fn new() -> LanLab {
+        let opts = Opts {
+            serial: Serial::None,
+            ..Opts::default()
+        };
+        LanLab {
+            ns: NsPair::new(opts, &testkit::hbd_exe!()),
+        }
     }
-    lab.link(&a, "hb0", &b, "hb0");
-    a.addr("hb0", "10.250.0.1/24");
-    b.addr("hb0", "10.250.0.2/24");
-    LanLab {
-        lab,
-        _lan: lan,
-        a,
-        b,
-        client,
+
+    fn parts(&self) -> (&Lab, &Node, &Node, &Node) {
+        let ns = &self.ns;
+        (
+            ns.lab(),
+            &ns.nodes[0],
+            &ns.nodes[1],
+            ns.client.as_ref().expect("a client"),
+        )
     }
 }
 
@@ -143,11 +136,10 @@ fn label_of(line: &str) -> String {
 
 #[test]
 fn shellcheck_finds_nothing_in_any_agent() {
-    if lab::skip_without(
-        "shellcheck_finds_nothing_in_any_agent",
-        "shellcheck",
-        "shellcheck",
-    ) {
+    if !Needs::new("shellcheck_finds_nothing_in_any_agent")
+        .tool("shellcheck", "shellcheck")
+        .met()
+    {
         return;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -219,11 +211,11 @@ fn agents_find_their_helpers_through_a_symlink() {
 // ---------------------------------------------------------------- IPaddr / IPaddr2
 
 fn ip_start_status_stop(name: &str, test: &str) {
-    if lab::skip_lab(test) {
+    if !Needs::new(test).lab().met() {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let quick = [("HBD_ARP_COUNT", "2"), ("HBD_ARP_INTERVAL_MS", "50")];
     assert_stopped(lab, a, name, &[FLOAT]);
     // Start twice: the second is a success that changes nothing.
@@ -243,20 +235,20 @@ fn ip_start_status_stop(name: &str, test: &str) {
         a.addrs()
     );
     if name == "IPaddr" {
-        assert_eq!(label_of(&line), "lan0:0", "heartbeat alias name: {line}");
+        assert_eq!(label_of(&line), "svc0:0", "heartbeat alias name: {line}");
         ok(lab, a, &quick, name, &["192.0.2.51", "start"]);
         let second = addr_line(a, "192.0.2.51").unwrap();
-        assert_eq!(label_of(&second), "lan0:1", "next free alias: {second}");
+        assert_eq!(label_of(&second), "svc0:1", "next free alias: {second}");
         ok(lab, a, &[], name, &["192.0.2.51", "stop"]);
     } else {
-        assert_eq!(label_of(&line), "lan0", "IPaddr2 adds no label: {line}");
-        ok(lab, a, &quick, name, &["192.0.2.52/24/lan0:web", "start"]);
+        assert_eq!(label_of(&line), "svc0", "IPaddr2 adds no label: {line}");
+        ok(lab, a, &quick, name, &["192.0.2.52/24/svc0:web", "start"]);
         let second = addr_line(a, "192.0.2.52").unwrap();
-        assert_eq!(label_of(&second), "lan0:web", "explicit label: {second}");
-        ok(lab, a, &[], name, &["192.0.2.52/24/lan0:web", "stop"]);
+        assert_eq!(label_of(&second), "svc0:web", "explicit label: {second}");
+        ok(lab, a, &[], name, &["192.0.2.52/24/svc0:web", "stop"]);
     }
     // The peer never sees it.
-    assert_stopped(lab, &l.b, name, &[FLOAT]);
+    assert_stopped(lab, &l.ns.nodes[1], name, &[FLOAT]);
     // Stop twice.
     ok(lab, a, &[], name, &[FLOAT, "stop"]);
     ok(lab, a, &[], name, &[FLOAT, "stop"]);
@@ -280,17 +272,17 @@ fn ipaddr2_start_status_stop_are_idempotent() {
 /// then the address moves to B: the client's neighbour entry must flip to
 /// B's MAC with no traffic from the client, i.e. through B's gratuitous ARP.
 fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
-    if lab::skip_lab(test) {
-        return;
-    }
-    if lab::skip_without(test, "arping", "iputils-arping")
-        || lab::skip_without(test, "ping", "iputils-ping")
+    if !Needs::new(test)
+        .lab()
+        .tool("arping", "iputils-arping")
+        .tool("ping", "iputils-ping")
+        .met()
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a, b, client) = (&l.lab, &l.a, &l.b, &l.client);
-    let (mac_a, mac_b) = (a.mac("lan0"), b.mac("lan0"));
+    let l = LanLab::new();
+    let (lab, a, b, client) = l.parts();
+    let (mac_a, mac_b) = (a.mac("svc0"), b.mac("svc0"));
     assert_ne!(mac_a, mac_b);
     let arp = [
         ("HBD_ARP_COUNT", "3"),
@@ -312,7 +304,7 @@ fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
     ok(lab, a, &[], name, &[FLOAT, "stop"]);
     let t0 = Instant::now();
     ok(lab, b, &arp, name, &[FLOAT, "start"]);
-    let flipped = lab::wait_for(Duration::from_secs(3), || {
+    let flipped = testkit::wait_for(Duration::from_secs(3), || {
         client.neigh(FLOAT).filter(|(m, _)| *m == mac_b)
     });
     assert!(
@@ -328,7 +320,7 @@ fn gratuitous_arp_moves_the_client(name: &str, mode: &str, test: &str) {
     // And back again.
     ok(lab, b, &[], name, &[FLOAT, "stop"]);
     ok(lab, a, &arp, name, &[FLOAT, "start"]);
-    let back = lab::wait_for(Duration::from_secs(3), || {
+    let back = testkit::wait_for(Duration::from_secs(3), || {
         client.neigh(FLOAT).filter(|(m, _)| *m == mac_a)
     });
     assert!(
@@ -364,13 +356,16 @@ fn ipaddr2_gratuitous_arp_moves_the_client() {
 
 #[test]
 fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
-    if lab::skip_lab("ipaddr_takes_interface_and_prefix_from_the_routing_table") {
+    if !Needs::new("ipaddr_takes_interface_and_prefix_from_the_routing_table")
+        .lab()
+        .met()
+    {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let quiet = [("HBD_ARP_COUNT", "0")];
-    // 10.250.0.77 belongs to hb0's subnet, 192.0.2.60 to lan0's.
+    // 10.250.0.77 belongs to hb0's subnet, 192.0.2.60 to svc0's.
     ok(lab, a, &quiet, "IPaddr", &["10.250.0.77", "start"]);
     let line = addr_line(a, "10.250.0.77").unwrap();
     assert!(
@@ -381,7 +376,7 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
     ok(lab, a, &quiet, "IPaddr", &["192.0.2.60/25", "start"]);
     let line = addr_line(a, "192.0.2.60").unwrap();
     assert!(
-        line.contains(" lan0 ") && line.contains("192.0.2.60/25"),
+        line.contains(" svc0 ") && line.contains("192.0.2.60/25"),
         "{line}"
     );
     // A given interface wins over the table; the dotted netmask form works;
@@ -391,11 +386,11 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
         a,
         &quiet,
         "IPaddr",
-        &["10.250.0.78/255.255.255.0/10.250.0.255/lan0", "start"],
+        &["10.250.0.78/255.255.255.0/10.250.0.255/svc0", "start"],
     );
     let line = addr_line(a, "10.250.0.78").unwrap();
     assert!(
-        line.contains(" lan0 ") && line.contains("brd 10.250.0.255"),
+        line.contains(" svc0 ") && line.contains("brd 10.250.0.255"),
         "{line}"
     );
     // status and stop find the address wherever it is.
@@ -408,11 +403,14 @@ fn ipaddr_takes_interface_and_prefix_from_the_routing_table() {
 
 #[test]
 fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
-    if lab::skip_lab("ipaddr_rejects_bad_arguments_and_changes_nothing") {
+    if !Needs::new("ipaddr_rejects_bad_arguments_and_changes_nothing")
+        .lab()
+        .met()
+    {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let before = a.addrs();
     let cases: &[(&[&str], i32, &str)] = &[
         (
@@ -437,22 +435,22 @@ fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
             "\"-evil\" is not an interface name",
         ),
         (
-            &["192.0.2.5/24/lan0/300.1.1.1", "start"],
+            &["192.0.2.5/24/svc0/300.1.1.1", "start"],
             2,
             "broadcast \"300.1.1.1\"",
         ),
         (
-            &["192.0.2.5/24/lan0/192.0.2.255/x", "start"],
+            &["192.0.2.5/24/svc0/192.0.2.255/x", "start"],
             2,
             "too many parts",
         ),
         (&["192.0.2.5;reboot", "start"], 2, "unexpected character"),
-        (&["192.0.2.5 lan0", "start"], 2, "unexpected character"),
+        (&["192.0.2.5 svc0", "start"], 2, "unexpected character"),
         (&["127.0.0.5", "start"], 2, "cannot be a floating address"),
         (&["224.0.0.5", "start"], 2, "cannot be a floating address"),
         (&["192.0.2.5", "restart"], 3, "unknown action \"restart\""),
         (&["start"], 2, "usage"),
-        (&["192.0.2.5", "lan0", "start"], 2, "usage"),
+        (&["192.0.2.5", "svc0", "start"], 2, "usage"),
         (
             &["10.250.9.9", "start"],
             6,
@@ -493,7 +491,10 @@ fn ipaddr_rejects_bad_arguments_and_changes_nothing() {
 
 #[test]
 fn ipaddr_refuses_an_interface_that_is_down() {
-    if lab::skip_lab("ipaddr_refuses_an_interface_that_is_down") {
+    if !Needs::new("ipaddr_refuses_an_interface_that_is_down")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -516,7 +517,10 @@ fn ipaddr_refuses_an_interface_that_is_down() {
 
 #[test]
 fn ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses() {
-    if lab::skip_lab("ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses") {
+    if !Needs::new("ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses")
+        .lab()
+        .met()
+    {
         return;
     }
     // No fixed address on the service interface: the first floating address
@@ -549,17 +553,15 @@ fn ipaddr_stop_of_a_primary_address_keeps_the_other_floating_addresses() {
 
 #[test]
 fn ipaddr_stop_ends_the_arp_announcer() {
-    if lab::skip_lab("ipaddr_stop_ends_the_arp_announcer")
-        || lab::skip_without(
-            "ipaddr_stop_ends_the_arp_announcer",
-            "arping",
-            "iputils-arping",
-        )
+    if !Needs::new("ipaddr_stop_ends_the_arp_announcer")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let long = [("HBD_ARP_COUNT", "200"), ("HBD_ARP_INTERVAL_MS", "100")];
     let t0 = Instant::now();
     ok(lab, a, &long, "IPaddr", &[FLOAT, "start"]);
@@ -572,12 +574,12 @@ fn ipaddr_stop_ends_the_arp_announcer() {
     let announcing = |n: &Node| {
         n.cmdlines()
             .iter()
-            .any(|c| c.contains(&format!("hbd-arp-announce lan0 {FLOAT} ")))
+            .any(|c| c.contains(&format!("hbd-arp-announce svc0 {FLOAT} ")))
     };
     assert!(announcing(a), "no announcer running: {:?}", a.cmdlines());
     // It runs in its own session (setsid), out of reach of a kill of the
     // agent's process group, and its pid is the one in the pid file.
-    let announcer = lab::wait_for(Duration::from_secs(2), || {
+    let announcer = testkit::wait_for(Duration::from_secs(2), || {
         a.pids().into_iter().find(|p| {
             fs::read(format!("/proc/{p}/cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).starts_with("sh\0-c\0"))
@@ -599,7 +601,7 @@ fn ipaddr_stop_ends_the_arp_announcer() {
     );
     let pidfile = lab
         .dir()
-        .join(format!("rsctmp-nodea/hbd-arp-lan0-{FLOAT}.pid"));
+        .join(format!("rsctmp-nodea/hbd-arp-svc0-{FLOAT}.pid"));
     assert_eq!(
         fs::read_to_string(pidfile).unwrap().trim(),
         announcer.to_string()
@@ -614,12 +616,12 @@ fn ipaddr_stop_ends_the_arp_announcer() {
             .filter(|c| c.contains("sh -c") && c.contains("hbd-arp-announce"))
             .count()
     };
-    let one = lab::wait_for(Duration::from_secs(2), || {
+    let one = testkit::wait_for(Duration::from_secs(2), || {
         (announcers(a) == 1).then_some(())
     });
     assert!(one.is_some(), "{:?}", a.cmdlines());
     ok(lab, a, &[], "IPaddr", &[FLOAT, "stop"]);
-    let gone = lab::wait_for(Duration::from_secs(3), || (!announcing(a)).then_some(()));
+    let gone = testkit::wait_for(Duration::from_secs(3), || (!announcing(a)).then_some(()));
     assert!(
         gone.is_some(),
         "announcer survived stop: {:?}",
@@ -648,7 +650,10 @@ fn ipaddr_stop_ends_the_arp_announcer() {
 
 #[test]
 fn filesystem_start_status_stop_on_a_loop_device() {
-    if lab::skip_lab("filesystem_start_status_stop_on_a_loop_device") {
+    if !Needs::new("filesystem_start_status_stop_on_a_loop_device")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -716,7 +721,7 @@ fn filesystem_start_status_stop_on_a_loop_device() {
 #[test]
 fn filesystem_stop_kills_what_holds_the_mount() {
     let test = "filesystem_stop_kills_what_holds_the_mount";
-    if lab::skip_lab(test) || lab::skip_without(test, "fuser", "psmisc") {
+    if !Needs::new(test).lab().tool("fuser", "psmisc").met() {
         return;
     }
     let lab = Lab::new();
@@ -743,7 +748,7 @@ fn filesystem_stop_kills_what_holds_the_mount() {
             .map(|p| p == Path::new(mnt))
             .unwrap_or(false)
     };
-    let both_inside = lab::wait_for(Duration::from_secs(5), || {
+    let both_inside = testkit::wait_for(Duration::from_secs(5), || {
         (cwd_inside(polite) && cwd_inside(stubborn)).then_some(())
     });
     assert!(both_inside.is_some(), "holders did not enter {mnt}");
@@ -781,7 +786,7 @@ fn filesystem_stop_kills_what_holds_the_mount() {
         "{r:?}"
     );
     assert!(took < Duration::from_secs(8), "stop took {took:?}");
-    let dead = lab::wait_for(Duration::from_secs(3), || {
+    let dead = testkit::wait_for(Duration::from_secs(3), || {
         lab::alive(&holders).is_empty().then_some(())
     });
     assert!(
@@ -795,7 +800,10 @@ fn filesystem_stop_kills_what_holds_the_mount() {
 
 #[test]
 fn filesystem_mounts_an_image_file_through_a_loop_device() {
-    if lab::skip_lab("filesystem_mounts_an_image_file_through_a_loop_device") {
+    if !Needs::new("filesystem_mounts_an_image_file_through_a_loop_device")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -818,7 +826,7 @@ fn filesystem_mounts_an_image_file_through_a_loop_device() {
     ok(&lab, &a, &[], "Filesystem", &[img, mnt, "ext4", "stop"]);
     assert_stopped(&lab, &a, "Filesystem", &[img, mnt, "ext4"]);
     // mount -o loop set autoclear: no loop device holds the image any more.
-    let freed = lab::wait_for(Duration::from_secs(3), || {
+    let freed = testkit::wait_for(Duration::from_secs(3), || {
         lab::lab_leftovers(&lab.id)
             .iter()
             .all(|l| !l.contains("image.img"))
@@ -829,7 +837,10 @@ fn filesystem_mounts_an_image_file_through_a_loop_device() {
 
 #[test]
 fn filesystem_refuses_to_mount_what_fsck_cannot_repair() {
-    if lab::skip_lab("filesystem_refuses_to_mount_what_fsck_cannot_repair") {
+    if !Needs::new("filesystem_refuses_to_mount_what_fsck_cannot_repair")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -869,7 +880,10 @@ fn own_mounts(node: &Node) -> String {
 
 #[test]
 fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
-    if lab::skip_lab("filesystem_rejects_bad_arguments_and_mounts_nothing") {
+    if !Needs::new("filesystem_rejects_bad_arguments_and_mounts_nothing")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -947,7 +961,10 @@ fn filesystem_rejects_bad_arguments_and_mounts_nothing() {
 
 #[test]
 fn filesystem_does_not_mount_over_another_filesystem() {
-    if lab::skip_lab("filesystem_does_not_mount_over_another_filesystem") {
+    if !Needs::new("filesystem_does_not_mount_over_another_filesystem")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -1029,7 +1046,7 @@ esac
     assert_eq!(service(&env, &["websvc", "stop"]).code, 0);
     status("INFO:  Resource is stopped\n");
     let pid: u32 = pid.trim().parse().unwrap();
-    let dead = lab::wait_for(Duration::from_secs(3), || {
+    let dead = testkit::wait_for(Duration::from_secs(3), || {
         lab::alive(&[pid]).is_empty().then_some(())
     });
     assert!(dead.is_some());
@@ -1137,18 +1154,21 @@ fn service_rejects_bad_unit_names() {
 /// unit) is stopped, since it may have been started under a correct spelling.
 #[test]
 fn stop_with_malformed_arguments_succeeds_when_nothing_can_be_running() {
-    if lab::skip_lab("stop_with_malformed_arguments_succeeds_when_nothing_can_be_running") {
+    if !Needs::new("stop_with_malformed_arguments_succeeds_when_nothing_can_be_running")
+        .lab()
+        .met()
+    {
         return;
     }
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     for name in ["IPaddr", "IPaddr2"] {
         let before = a.addrs();
         for args in [
             &["999.1.1.1", "stop"][..],
             &["127.0.0.1/8/lo", "stop"],
             &["stop"],
-            &["192.0.2.60/33/lan0", "stop"],
+            &["192.0.2.60/33/svc0", "stop"],
         ] {
             let r = ok(lab, a, &[], name, args);
             assert_eq!(r.stdout, "INFO:  Success\n", "{name} {args:?}: {r:?}");
@@ -1160,24 +1180,24 @@ fn stop_with_malformed_arguments_succeeds_when_nothing_can_be_running() {
             "{name}: a malformed stop changed something"
         );
         // Taken under a good spelling, released under a typo'd one.
-        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/lan0"), "start"]);
-        let r = ok(lab, a, &[], name, &[&format!("{FLOAT}/33/lan0"), "stop"]);
+        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/svc0"), "start"]);
+        let r = ok(lab, a, &[], name, &[&format!("{FLOAT}/33/svc0"), "stop"]);
         assert!(
             r.stderr
                 .contains(&format!("removing {FLOAT} wherever it is configured")),
             "{r:?}"
         );
         assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
-        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/lan0"), "start"]);
-        ok(lab, a, &[], name, &[FLOAT, "lan0", "stop"]);
+        ok(lab, a, &[], name, &[&format!("{FLOAT}/24/svc0"), "start"]);
+        ok(lab, a, &[], name, &[FLOAT, "svc0", "stop"]);
         assert!(addr_line(a, FLOAT).is_none(), "{}", a.addrs());
         // Start and status still refuse them.
         assert_eq!(
-            run(lab, a, &[], name, &["192.0.2.60/33/lan0", "start"]).code,
+            run(lab, a, &[], name, &["192.0.2.60/33/svc0", "start"]).code,
             2
         );
         assert_eq!(
-            run(lab, a, &[], name, &["192.0.2.60/33/lan0", "status"]).code,
+            run(lab, a, &[], name, &["192.0.2.60/33/svc0", "status"]).code,
             2
         );
     }
@@ -1231,11 +1251,14 @@ fn builtin_ipaddr_stop_with_malformed_arguments() {
     use hbd::config::Resource;
     use hbd::core::{Action, StepOutcome};
     use hbd::shell::ipaddr;
-    if lab::skip_lab("builtin_ipaddr_stop_with_malformed_arguments") {
+    if !Needs::new("builtin_ipaddr_stop_with_malformed_arguments")
+        .lab()
+        .met()
+    {
         return;
     }
-    let l = lan_lab();
-    let a = &l.a;
+    let l = LanLab::new();
+    let (_, a, _, _) = l.parts();
     // A thread of this test enters the node's network namespace.
     let in_node = |f: &(dyn Fn() -> StepOutcome + Sync)| {
         std::thread::scope(|s| {
@@ -1258,13 +1281,13 @@ fn builtin_ipaddr_stop_with_malformed_arguments() {
         assert_eq!(o, StepOutcome::Ok, "{args:?}");
     }
     assert_eq!(a.addrs(), before);
-    let good = format!("{FLOAT}/24/lan0");
+    let good = format!("{FLOAT}/24/svc0");
     assert_eq!(
         in_node(&|| ipaddr::run(&res(&[&good]), Action::Start)),
         StepOutcome::Ok
     );
     assert!(addr_line(a, FLOAT).is_some());
-    let typo = format!("{FLOAT}/33/lan0");
+    let typo = format!("{FLOAT}/33/svc0");
     assert!(matches!(
         in_node(&|| ipaddr::run(&res(&[&typo]), Action::Start)),
         StepOutcome::Failed { code: Some(2), .. }
@@ -1284,7 +1307,10 @@ fn builtin_ipaddr_stop_with_malformed_arguments() {
 
 #[test]
 fn lab_cleans_up_even_when_the_test_panics() {
-    if lab::skip_lab("lab_cleans_up_even_when_the_test_panics") {
+    if !Needs::new("lab_cleans_up_even_when_the_test_panics")
+        .lab()
+        .met()
+    {
         return;
     }
     let seen: std::sync::Mutex<Option<(String, Vec<u32>)>> = std::sync::Mutex::new(None);
@@ -1293,9 +1319,9 @@ fn lab_cleans_up_even_when_the_test_panics() {
         let lan = lab.lan("lan");
         let a = lab.node("nodea");
         let b = lab.node("nodeb");
-        lab.join(&lan, &a, "lan0");
+        lab.join(&lan, &a, "svc0");
         lab.link(&a, "hb0", &b, "hb0");
-        a.addr("lan0", "192.0.2.1/24");
+        a.addr("svc0", "192.0.2.1/24");
         let disk = lab.ext4_loop("shared", 16);
         let mnt = lab.dir().join("data");
         ok(
@@ -1327,7 +1353,10 @@ fn lab_cleans_up_even_when_the_test_panics() {
         );
         let mut pids = a.pids();
         pids.push(sleeper);
-        if lab::have_tool("socat") {
+        if Needs::new("lab_cleans_up_even_when_the_test_panics: the serial pair")
+            .tool("socat", "socat")
+            .met()
+        {
             let serial = lab.serial_pair("tty");
             serial.pull();
             pids.push(serial.relay);
@@ -1347,12 +1376,10 @@ fn lab_cleans_up_even_when_the_test_panics() {
 
 #[test]
 fn lab_serial_pair_carries_bytes_and_can_be_pulled() {
-    if lab::skip_lab("lab_serial_pair_carries_bytes_and_can_be_pulled")
-        || lab::skip_without(
-            "lab_serial_pair_carries_bytes_and_can_be_pulled",
-            "socat",
-            "socat",
-        )
+    if !Needs::new("lab_serial_pair_carries_bytes_and_can_be_pulled")
+        .lab()
+        .tool("socat", "socat")
+        .met()
     {
         return;
     }
@@ -1377,7 +1404,10 @@ fn lab_serial_pair_carries_bytes_and_can_be_pulled() {
 
 #[test]
 fn lab_nodes_have_their_own_files_links_and_logged_processes() {
-    if lab::skip_lab("lab_nodes_have_their_own_files_links_and_logged_processes") {
+    if !Needs::new("lab_nodes_have_their_own_files_links_and_logged_processes")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -1413,7 +1443,7 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
         &["sh", "-c", "echo \"hello $HBD_TEST\"; exec sleep 600"],
         &log,
     );
-    let logged = lab::wait_for(Duration::from_secs(5), || {
+    let logged = testkit::wait_for(Duration::from_secs(5), || {
         (fs::read_to_string(&log).unwrap_or_default() == "hello 1\n").then_some(())
     });
     assert!(logged.is_some(), "{:?}", fs::read_to_string(&log));
@@ -1423,19 +1453,24 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
             .status
             .success()
     };
-    if lab::have_tool("ping") {
+    let test = "lab_nodes_have_their_own_files_links_and_logged_processes";
+    if Needs::new(&format!("{test}: links"))
+        .tool("ping", "iputils-ping")
+        .met()
+    {
         assert!(ping(&a), "hb0 does not carry traffic");
         a.set_link("hb0", false);
         assert!(!ping(&a), "hb0 down still carries traffic");
         a.set_link("hb0", true);
         assert!(ping(&a), "hb0 up again does not carry traffic");
-        if lab::have_tool("nft") {
+        if Needs::new(&format!("{test}: set_loss"))
+            .tool("nft", "nftables")
+            .met()
+        {
             a.set_loss("hb0", 100);
             assert!(!ping(&a), "100% loss still carries traffic");
             a.set_loss("hb0", 0);
             assert!(ping(&a), "loss rule not removed");
-        } else {
-            eprintln!("set_loss not checked: nft not found (install nftables)");
         }
     }
 }
@@ -1443,7 +1478,7 @@ fn lab_nodes_have_their_own_files_links_and_logged_processes() {
 #[test]
 fn filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once() {
     let test = "filesystem_finds_devices_by_label_and_uuid_and_mounts_them_once";
-    if lab::skip_lab(test) || lab::skip_without(test, "blkid", "util-linux") {
+    if !Needs::new(test).lab().tool("blkid", "util-linux").met() {
         return;
     }
     let lab = Lab::new();
@@ -1544,15 +1579,17 @@ fn group(lab: &Lab, node: &Node, resources: &[(String, Vec<String>)], action: &s
 #[test]
 fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
     let test = "a_group_of_address_filesystem_and_web_service_moves_between_nodes";
-    if lab::skip_lab(test)
-        || lab::skip_without(test, "socat", "socat")
-        || lab::skip_without(test, "curl", "curl")
-        || lab::skip_without(test, "arping", "iputils-arping")
+    if !Needs::new(test)
+        .lab()
+        .tool("socat", "socat")
+        .tool("curl", "curl")
+        .tool("arping", "iputils-arping")
+        .met()
     {
         return;
     }
-    let l = lan_lab();
-    let (lab, a, b, client) = (&l.lab, &l.a, &l.b, &l.client);
+    let l = LanLab::new();
+    let (lab, a, b, client) = l.parts();
     let disk = lab.ext4_loop("shared", 16);
     let dev = disk.dev.to_str().unwrap().to_string();
     let mnt = lab.dir().join("srv");
@@ -1596,14 +1633,14 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
     );
     group(lab, b, &resources, "start");
     assert!(on(b) && !on(a));
-    let answer = lab::wait_for(Duration::from_secs(3), || {
+    let answer = testkit::wait_for(Duration::from_secs(3), || {
         client
             .http_get(FLOAT, 8080, 500)
             .filter(|(by, _)| by == "nodeb")
     });
     let (_, body) = answer.expect("no answer from nodeb");
     assert_eq!(body, "served from the shared disk\n");
-    assert_eq!(client.neigh(FLOAT).map(|(m, _)| m), Some(b.mac("lan0")));
+    assert_eq!(client.neigh(FLOAT).map(|(m, _)| m), Some(b.mac("svc0")));
 
     group(lab, b, &resources, "stop");
     group(lab, b, &resources, "stop");
@@ -1639,23 +1676,25 @@ fn a_group_of_address_filesystem_and_web_service_moves_between_nodes() {
 fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     let test = "heartbeat_agents_and_ours_recognise_each_others_resources";
     let hb = Path::new("/etc/ha.d/resource.d");
-    if lab::skip_lab(test) {
-        return;
-    }
-    if !hb.join("IPaddr").exists()
-        || !Path::new("/usr/lib/ocf/resource.d/heartbeat/IPaddr").exists()
+    if !Needs::new(test)
+        .lab()
+        .file("/etc/ha.d/resource.d/IPaddr", "heartbeat")
+        .file(
+            "/usr/lib/ocf/resource.d/heartbeat/IPaddr",
+            "resource-agents",
+        )
+        .met()
     {
-        eprintln!("skipped: {test}: heartbeat's resource.d scripts not installed (Debian heartbeat, resource-agents)");
         return;
     }
     let lab = Lab::new();
     let a = lab.node("nodea");
     a.must(&[
-        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1",
+        "ip", "link", "add", "svc0", "type", "veth", "peer", "name", "lan1",
     ]);
-    a.set_link("lan0", true);
+    a.set_link("svc0", true);
     a.set_link("lan1", true);
-    a.addr("lan0", "192.0.2.1/24");
+    a.addr("svc0", "192.0.2.1/24");
     // heartbeat's scripts expect the daemon to have created HA_RSCTMP.
     let rsctmp = lab.dir().join("rsctmp-nodea");
     fs::create_dir_all(&rsctmp).unwrap();
@@ -1674,8 +1713,8 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     let (dev, mnt) = (disk.dev.to_str().unwrap(), mnt.to_str().unwrap());
 
     let resources: [(&str, Vec<&str>); 3] = [
-        ("IPaddr", vec!["192.0.2.50/24/lan0"]),
-        ("IPaddr2", vec!["192.0.2.51/24/lan0"]),
+        ("IPaddr", vec!["192.0.2.50/24/svc0"]),
+        ("IPaddr2", vec!["192.0.2.51/24/svc0"]),
         ("Filesystem", vec![dev, mnt, "ext4"]),
     ];
     for (name, args) in &resources {
@@ -1688,11 +1727,14 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
             v
         };
         let probe = call(theirs, &with("status"));
-        if probe.code == 5 {
-            // e.g. heartbeat's Filesystem needs modprobe (Debian kmod).
-            eprintln!(
-                "{name} part skipped: heartbeat's {name} says a program is missing: {probe:?}"
-            );
+        // e.g. heartbeat's Filesystem needs modprobe (Debian kmod).
+        if !Needs::new(&format!("{test}: {name}"))
+            .that(
+                probe.code != 5,
+                &format!("heartbeat's {name} says a program is missing (kmod?): {probe:?}"),
+            )
+            .met()
+        {
             continue;
         }
         // Same words when stopped.
@@ -1731,17 +1773,19 @@ fn heartbeat_agents_and_ours_recognise_each_others_resources() {
     // heartbeat's IPaddr names its alias exactly as ours does.
     let r = call(
         hb.join("IPaddr").to_str().unwrap(),
-        &["192.0.2.52/24/lan0", "start"],
+        &["192.0.2.52/24/svc0", "start"],
     );
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(label_of(&addr_line(&a, "192.0.2.52").unwrap()), "lan0:0");
+    assert_eq!(label_of(&addr_line(&a, "192.0.2.52").unwrap()), "svc0:0");
 }
 
 #[test]
 fn agents_read_knobs_from_hbd_agents_conf() {
     // The file must be root's, so the test needs root to write one.
-    if !lab::is_root() {
-        eprintln!("skipped: agents_read_knobs_from_hbd_agents_conf: needs root (the file must be owned by root)");
+    if !Needs::new("agents_read_knobs_from_hbd_agents_conf")
+        .root("the file must be owned by root")
+        .met()
+    {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -1792,13 +1836,17 @@ fn agents_read_knobs_from_hbd_agents_conf() {
 #[test]
 fn agents_work_with_an_empty_environment() {
     let test = "agents_work_with_an_empty_environment";
-    if lab::skip_lab(test) || lab::skip_without(test, "arping", "iputils-arping") {
+    if !Needs::new(test)
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
+    {
         return;
     }
     // The daemon scrubs the environment: no PATH (ip, mount, losetup live in
     // sbin), no HA_RSCTMP, no locale.
-    let l = lan_lab();
-    let (lab, a) = (&l.lab, &l.a);
+    let l = LanLab::new();
+    let (lab, a, _, _) = l.parts();
     let disk = lab.ext4_loop("shared", 16);
     let mnt = lab.dir().join("data");
     let (dev, mnt) = (disk.dev.to_str().unwrap(), mnt.to_str().unwrap());

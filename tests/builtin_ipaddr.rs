@@ -5,9 +5,6 @@
 //! otherwise. Also measures the time from "start" to the first gratuitous ARP
 //! seen by the peer, built-in against the resource.d/IPaddr script.
 
-mod common;
-
-use common::lab::{self, Lab, Node};
 use hbd::shell::ipaddr::{self, IpError};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
@@ -17,6 +14,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+use testkit::lab::{self, Lab, Node};
+use testkit::skip::Needs;
 
 /// Runs `f` on a thread that has entered `netns` (the test thread stays put).
 fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
@@ -148,7 +147,10 @@ fn addrs(n: &Node) -> String {
 
 #[test]
 fn builtin_ipaddr_adds_announces_reports_and_removes() {
-    if lab::skip_lab("builtin_ipaddr_adds_announces_reports_and_removes") {
+    if !Needs::new("builtin_ipaddr_adds_announces_reports_and_removes")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -227,7 +229,10 @@ fn builtin_ipaddr_adds_announces_reports_and_removes() {
 
 #[test]
 fn builtin_ipaddr_errors_name_what_is_wrong() {
-    if lab::skip_lab("builtin_ipaddr_errors_name_what_is_wrong") {
+    if !Needs::new("builtin_ipaddr_errors_name_what_is_wrong")
+        .lab()
+        .met()
+    {
         return;
     }
     let lab = Lab::new();
@@ -271,12 +276,14 @@ fn median(v: &mut [Duration]) -> Duration {
 /// + arping). Prints both; the built-in must be the faster.
 #[test]
 fn builtin_ipaddr_start_to_first_garp_beats_the_script() {
-    if lab::skip_lab("builtin_ipaddr_start_to_first_garp_beats_the_script")
-        || lab::skip_without("builtin_ipaddr timing", "arping", "iputils-arping")
+    if !Needs::new("builtin_ipaddr_start_to_first_garp_beats_the_script")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
     {
         return;
     }
-    let _g = common::one_at_a_time();
+    let _g = testkit::one_at_a_time();
     let lab = Lab::new();
     let (a, b) = pair(&lab);
     let ns = a.netns.clone();
@@ -347,10 +354,13 @@ fn builtin_ipaddr_start_to_first_garp_beats_the_script() {
 /// sees the gratuitous ARP), and gives it back on SIGTERM.
 #[test]
 fn daemon_with_builtin_ipaddr_needs_no_script() {
-    if lab::skip_lab("daemon_with_builtin_ipaddr_needs_no_script") {
+    if !Needs::new("daemon_with_builtin_ipaddr_needs_no_script")
+        .lab()
+        .met()
+    {
         return;
     }
-    let _g = common::one_at_a_time();
+    let _g = testkit::one_at_a_time();
     let lab = Lab::new();
     let (a, b) = pair(&lab);
     let mac = mac_bytes(&a.mac("v0"));

@@ -23,14 +23,12 @@
 //! own `resource.d/`. `args` adds command-line arguments. Set `HBD_BLESS=1` to
 //! rewrite the `expected` files (and review the diff).
 
-mod common;
-
-use common::hblab::HEARTBEAT;
-use common::lab::{have_tool, is_root};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use testkit::hblab::HEARTBEAT;
+use testkit::skip::Needs;
 
 fn hbd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hbd"))
@@ -357,11 +355,14 @@ fn migrate_refuses_a_broken_config_and_prints_nothing() {
 
 #[test]
 fn vector_configs_check_and_migrate() {
-    let vectors = Path::new("/work/shared/vectors/heartbeat-3.0.6");
-    if !vectors.exists() {
-        eprintln!("skip: {} not present", vectors.display());
+    let found = testkit::vectors();
+    if !testkit::skip::Needs::new("vector_configs_check_and_migrate")
+        .that(found.is_some(), "the heartbeat 3.0.6 vectors are not found")
+        .met()
+    {
         return;
     }
+    let vectors = found.unwrap();
     for set in ["sha1", "md5", "crc", "sha1-netstring"] {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("ha.d");
@@ -512,29 +513,16 @@ fi
 exit 0
 "#;
 
-/// Why the sandbox cannot be built here, printed; None when it can. Under
+/// Whether the sandbox cannot be built here (why printed). Under
 /// `HBD_REQUIRE_LAB=1` (CI) a missing sandbox fails the test instead.
 fn sandbox_unavailable(test: &str) -> bool {
-    let why = if !is_root() {
-        Some("needs root (namespaces, mounts)".to_string())
-    } else {
-        [
-            ("unshare", "util-linux"),
-            ("ip", "iproute2"),
-            ("socat", "socat"),
-            ("mount", "mount"),
-        ]
-        .iter()
-        .find(|(t, _)| !have_tool(t))
-        .map(|(t, p)| format!("{t} not found (install the Debian package {p})"))
-    };
-    let Some(why) = why else { return false };
-    assert!(
-        std::env::var("HBD_REQUIRE_LAB").as_deref() != Ok("1"),
-        "{test}: {why}, and HBD_REQUIRE_LAB=1 forbids skipping"
-    );
-    eprintln!("skipped: {test}: {why}");
-    true
+    !Needs::new(test)
+        .root("namespaces, mounts")
+        .tool("unshare", "util-linux")
+        .tool("ip", "iproute2")
+        .tool("socat", "socat")
+        .tool("mount", "mount")
+        .met()
 }
 
 /// What one configuration did in the sandbox.
@@ -805,15 +793,10 @@ fn gallery_verdicts_of_heartbeat_and_hbd() {
         "only {} gallery configurations",
         cases.len()
     );
-    let with_heartbeat =
-        Path::new(HEARTBEAT).exists() && Path::new("/etc/ha.d/resource.d").is_dir();
-    if !with_heartbeat {
-        assert!(
-            std::env::var("HBD_REQUIRE_LAB").as_deref() != Ok("1"),
-            "{HEARTBEAT} is missing and HBD_REQUIRE_LAB=1 forbids skipping"
-        );
-        eprintln!("heartbeat's verdicts not rechecked: {HEARTBEAT} not found (install the Debian package heartbeat)");
-    }
+    let with_heartbeat = Needs::new("gallery_verdicts_of_heartbeat_and_hbd: heartbeat's verdicts")
+        .file(HEARTBEAT, "heartbeat")
+        .file("/etc/ha.d/resource.d", "heartbeat")
+        .met();
     let bless = std::env::var_os("HBD_BLESS").is_some();
     let failures: Vec<String> = in_parallel(&cases, |case| {
         let tmp = tempfile::tempdir().unwrap();

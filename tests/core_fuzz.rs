@@ -3,14 +3,12 @@
 //! always has a deadline in the future of its last input, and never has more
 //! than one resource step outstanding.
 
-mod core_harness;
-
-use core_harness::{params, quick_config, LOCAL};
 use hbd::config::AutoFailback;
 use hbd::core::{Command, HoldSet, Input, LinkId, Node, Output, StepId, StepOutcome};
 use hbd::time::Instant;
 use hbd::wire::Message;
 use proptest::prelude::*;
+use testkit::core_harness::{params, quick_config, LOCAL};
 
 const TYPES: &[&str] = &[
     "status",

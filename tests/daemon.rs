@@ -2,168 +2,36 @@
 //! real resource scripts, no root. Every wait is a bounded poll of the control
 //! socket; every child is killed by PID when a test ends, even by panic.
 
-mod common;
-
-use common::cluster::{self as dc, Cluster, Daemon, Spec};
-use common::pty::{PtyRelay, Side};
-use common::{hbd_exe, one_at_a_time};
 use hbd::config::{Auth, AuthKey, AuthMethod, MsgFmt, Secret};
 use hbd::control::StatusReport;
 use hbd::core::{NodeState, RscHold};
+use hbd::demo::cluster::{self as dc, Spec};
+use hbd::demo::pty::Side;
 use hbd::wire::{self, Message, Transport};
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+use testkit::loopback::Pair;
+use testkit::{hbd_exe, one_at_a_time};
 
-/// A running pair; on a failing test its drop prints both nodes' log tails.
-/// Field order is drop order: daemons die before the relay and the directory go.
-struct Pair {
-    d: [Option<Daemon>; 2],
-    relay: Option<PtyRelay>,
-    c: Cluster,
-    _dir: tempfile::TempDir,
+/// The pair for `spec` (with the pty cable when `serial`), up: both nodes
+/// active, the service on alpha.
+fn pair(spec: Spec, serial: bool) -> Pair {
+    Pair::up(spec, serial, &hbd_exe!())
 }
 
-impl Drop for Pair {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for i in 0..2 {
-                eprintln!(
-                    "--- {} log tail ---\n{}",
-                    dc::NAMES[i],
-                    self.c.log_tail(i, 40)
-                );
-            }
-        }
-    }
-}
-
-impl Pair {
-    /// Starts alpha and beta with `spec` (plus a pty relay when `serial`) and
-    /// waits until both are active with the service on alpha.
-    fn start(spec: Spec, serial: bool) -> Pair {
-        Pair::start_with(spec, serial, "")
-    }
-
-    /// [`Pair::start`] with `hbd_extra` appended to both nodes' `[hbd]` section
-    /// (the last one in the generated hbd.toml).
-    fn start_with(mut spec: Spec, serial: bool, hbd_extra: &str) -> Pair {
-        let dir = tempfile::tempdir().unwrap();
-        let relay = serial.then(|| PtyRelay::start().expect("a pty pair"));
-        if let Some(r) = &relay {
-            spec.serial = Some((r.path_a.clone(), r.path_b.clone()));
-        }
-        let c = Cluster::create(dir.path(), spec, &hbd_exe()).unwrap();
-        for n in &c.nodes {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&n.config)
-                .unwrap();
-            std::io::Write::write_all(&mut f, hbd_extra.as_bytes()).unwrap();
-        }
-        let mut p = Pair {
-            d: [None, None],
-            relay,
-            c,
-            _dir: dir,
-        };
-        let key = p.c.service_key();
-        // alpha first, alone until initdead, then beta joins a running peer:
-        // two nodes started in the same instant would wait heartbeat's 10 s
-        // startup deadlock breaker (RQSTDELAY) before anyone takes a group.
-        p.d[0] = Some(p.c.start(0).unwrap());
-        let limit = Duration::from_millis(p.c.spec.initdead_ms) + Duration::from_secs(8);
-        p.wait_status(0, limit, "running the service alone", |r| {
-            dc::running_on(r, &key).as_deref() == Some("alpha")
-        });
-        p.d[1] = Some(p.c.start(1).unwrap());
-        let limit = Duration::from_secs(8);
-        let up = dc::wait_for(limit, Duration::from_millis(50), || {
-            let a = p.c.status(0).ok()?;
-            let b = p.c.status(1).ok()?;
-            (dc::both_active(&a)
-                && dc::both_active(&b)
-                && dc::running_on(&a, &key).as_deref() == Some("alpha")
-                && p.c.probe_service().as_deref() == Some("alpha"))
-            .then_some(())
-        });
-        if up.is_none() {
-            panic!(
-                "pair did not come up within {limit:?}: alpha {:?} / beta {:?}",
-                p.c.status(0),
-                p.c.status(1)
-            );
-        }
-        p
-    }
-
-    fn status(&self, i: usize) -> StatusReport {
-        self.c
-            .status(i)
-            .unwrap_or_else(|e| panic!("{} does not answer: {e}", dc::NAMES[i]))
-    }
-
-    /// Polls node `i`'s status until `pred` holds; panics with the last one.
-    fn wait_status(
-        &self,
-        i: usize,
-        limit: Duration,
-        what: &str,
-        pred: impl Fn(&StatusReport) -> bool,
-    ) -> Duration {
-        let t = Instant::now();
-        let mut last = None;
-        let ok = dc::wait_for(limit, Duration::from_millis(10), || {
-            let r = self.c.status(i).ok()?;
-            let done = pred(&r);
-            last = Some(r);
-            done.then_some(())
-        });
-        if ok.is_none() {
-            panic!(
-                "{}: not {what} within {limit:?}; last status {last:#?}",
-                dc::NAMES[i]
-            );
-        }
-        t.elapsed()
-    }
-
-    fn wait_served_by(&self, node: &str, limit: Duration) -> Duration {
-        let t = Instant::now();
-        dc::wait_for(limit, Duration::from_millis(10), || {
-            (self.c.probe_service().as_deref() == Some(node)).then_some(())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "the service is not served by {node} within {limit:?} (served by {:?})",
-                self.c.probe_service()
-            )
-        });
-        t.elapsed()
-    }
-
-    /// Waits until node `i` advertises its plain deadtime: for its first 5 s a
-    /// node advertises deadtime + 2 s (spec §3.3), which the peer honours.
-    fn wait_past_dt_boost(&self, i: usize) {
-        let past = dc::DT_BOOST_FOR_MS + 2 * self.c.spec.keepalive_ms;
-        self.wait_status(i, Duration::from_secs(8), "past the dt boost", |r| {
-            r.uptime_ms >= past
-        });
-    }
-
-    fn daemon(&mut self, i: usize) -> &mut Daemon {
-        self.d[i].as_mut().expect("node running")
-    }
-
-    fn run_dir(&self, i: usize) -> String {
-        self.c.nodes[i].run_dir.display().to_string()
-    }
+/// [`pair`] with `hbd_extra` appended to both nodes' `[hbd]` section.
+fn pair_with(spec: Spec, serial: bool, hbd_extra: &str) -> Pair {
+    let mut p = Pair::new(spec, serial, &hbd_exe!());
+    p.append_config(hbd_extra);
+    p.bring_up();
+    p
 }
 
 fn hbd(args: &[&str]) -> Output {
-    Command::new(hbd_exe()).args(args).output().unwrap()
+    Command::new(hbd_exe!()).args(args).output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -183,7 +51,7 @@ fn kill9_failover(serial: bool, udp: bool) {
         ..Spec::default()
     };
     let (dt, ka) = (spec.deadtime_ms, spec.keepalive_ms);
-    let mut p = Pair::start(spec, serial);
+    let mut p = pair(spec, serial);
     p.wait_past_dt_boost(0);
     let killed = Instant::now();
     p.daemon(0).kill9();
@@ -274,7 +142,7 @@ fn serial_only_compact_frames_carry_the_pair_and_its_failover() {
         ..Spec::default()
     };
     let (dt, ka) = (spec.deadtime_ms, spec.keepalive_ms);
-    let mut p = Pair::start_with(spec, true, "compact_serial = true\n");
+    let mut p = pair_with(spec, true, "compact_serial = true\n");
     p.wait_past_dt_boost(0);
     p.wait_past_dt_boost(1);
     let relay = p.relay.as_ref().unwrap();
@@ -324,7 +192,7 @@ fn serial_19200_baud_compact_frames_hold_a_500ms_deadtime() {
         warntime_ms: 250,
         ..Spec::default()
     };
-    let mut p = Pair::start_with(spec, true, "compact_serial = true\n");
+    let mut p = pair_with(spec, true, "compact_serial = true\n");
     p.relay.as_ref().unwrap().set_baud(19200);
     p.wait_past_dt_boost(0);
     p.wait_past_dt_boost(1);
@@ -381,7 +249,7 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
         serial: None,
         ..Spec::default()
     };
-    let mut p = Pair::start(spec, false);
+    let mut p = pair(spec, false);
     let t = Instant::now();
     p.daemon(0).signal(Signal::SIGTERM).unwrap();
     let served = p.wait_served_by("beta", Duration::from_secs(5));
@@ -413,7 +281,7 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
 #[test]
 fn heartbeats_phrases_are_in_the_real_logs() {
     let _g = one_at_a_time();
-    let mut p = Pair::start(
+    let mut p = pair(
         Spec {
             serial: None,
             ..Spec::default()
@@ -470,7 +338,7 @@ fn heartbeats_phrases_are_in_the_real_logs() {
     );
     // Started again: the next generation, which beta sees as a restart
     // (both in decimal, as heartbeat writes them).
-    p.d[0] = Some(p.c.start(0).unwrap());
+    p.start(0);
     let restarted = dc::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
         let a = p.c.log_text(0);
         let b = p.c.log_text(1);
@@ -516,7 +384,7 @@ fn heartbeats_phrases_are_in_the_real_logs() {
 #[test]
 fn standby_and_takeover_through_the_cli() {
     let _g = one_at_a_time();
-    let p = Pair::start(
+    let p = pair(
         Spec {
             serial: None,
             ..Spec::default()
@@ -602,7 +470,7 @@ fn standby_and_takeover_through_the_cli() {
 #[test]
 fn sighup_with_a_broken_config_keeps_running() {
     let _g = one_at_a_time();
-    let mut p = Pair::start(
+    let mut p = pair(
         Spec {
             serial: None,
             ..Spec::default()
@@ -632,22 +500,6 @@ fn sighup_with_a_broken_config_keeps_running() {
     );
     assert_eq!(p.status(1).peer.state, NodeState::Active);
     assert_eq!(p.c.probe_service().as_deref(), Some("alpha"));
-}
-
-/// A tiny deterministic PRNG: the noise is the same on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// A well-formed heartbeat status from "alpha", signed with a key the pair
@@ -684,7 +536,7 @@ fn forged_status(transport: Transport) -> Vec<u8> {
 #[test]
 fn garbage_on_serial_and_udp_is_counted_and_ignored() {
     let _g = one_at_a_time();
-    let p = Pair::start(Spec::default(), true);
+    let p = pair(Spec::default(), true);
     let key = p.c.service_key();
     let base = p.status(1);
     let (udp_i, ser_i) = (0, 1);
@@ -696,14 +548,14 @@ fn garbage_on_serial_and_udp_is_counted_and_ignored() {
         .filter(|t| t.text.contains("dead"))
         .count();
 
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = hbd::core::Rng::new(0x9e37_79b9_7f4a_7c15);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = ("127.0.0.2", p.c.udpport);
     const RANDOM: u64 = 100;
     const FORGED: u64 = 5;
     for i in 0..RANDOM {
-        let len = 1 + (rng.next() % 600) as usize;
-        let mut d = rng.bytes(len);
+        let len = 1 + (rng.next_u64() % 600) as usize;
+        let mut d = testkit::noise_bytes(&mut rng, len);
         if i % 4 == 0 {
             // Some that start like a netstring message, to reach deeper parsing.
             d.splice(0..0, b"###\n11:(0)t=status,".iter().copied());
@@ -716,7 +568,7 @@ fn garbage_on_serial_and_udp_is_counted_and_ignored() {
         sock.send_to(&forged, to).unwrap();
     }
     let relay = p.relay.as_ref().unwrap();
-    relay.inject(Side::B, &rng.bytes(300));
+    relay.inject(Side::B, &testkit::noise_bytes(&mut rng, 300));
     relay.inject(
         Side::B,
         b"\n>>>\nt=status\nthis line has no equals sign\n<<<\n",
@@ -772,7 +624,7 @@ fn demo_shows_a_failover_and_a_failback_in_under_30s() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("demo.out");
     let t = Instant::now();
-    let mut child = Command::new(hbd_exe())
+    let mut child = Command::new(hbd_exe!())
         .arg("demo")
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::process::Stdio::inherit())

@@ -1,5 +1,5 @@
-//! The fault-injection matrix (root only): a real pair of `hbd run` in the
-//! namespace lab, a floating address and a web service as the group, and one
+//! The fault-injection matrix (root only): a real pair of `hbd run` on the
+//! namespace pair (testkit::nspair), a floating address and a web service as the group, and one
 //! fault per scenario — crashes, freezes, restarts, cut and flapping links,
 //! loss, misbehaving resource scripts, a full state disk, a broken reload, a
 //! healed partition.
@@ -9,18 +9,12 @@
 //! when the group has one, their mount tables every ~5 ms: the time both held
 //! the group is the dual-ownership window. A client in its own namespace asks
 //! the service over HTTP every ~10 ms: the time to service. Every scenario
-//! becomes a row of RELIABILITY.md (tests/common/reliability.rs), written
-//! before the test fails on a red row.
+//! becomes a row of RELIABILITY.md (testkit::reliability), written before the
+//! test fails on a red row.
 //!
 //! `HBD_FAULTS=name,name` runs a subset (names as in `SCENARIOS`).
 
-mod common;
-#[path = "common/reliability.rs"]
-mod reliability;
-
-use common::lab::{self, Lab, Lan, LoopDevice, Node, SerialPair};
 use hbd::core::{GroupState, NodeState};
-use reliability::{Row, Verdict};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -28,6 +22,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, sleep, JoinHandle};
 use std::time::{Duration, Instant};
+use testkit::lab::{self, Node};
+use testkit::loopback;
+use testkit::nspair::{Dir, NsPair, HB_ADDRS, SVC_IF};
+use testkit::reliability::{self, Row, Verdict};
+use testkit::skip::Needs;
+use testkit::{hbd_exe, wait_for};
 
 const FLOAT: &str = "192.0.2.50";
 const PORT: u16 = 8080;
@@ -36,7 +36,6 @@ const SECRET: &str = "faults-lab-secret-3c1f9a";
 const KEEPALIVE_MS: u64 = 200;
 const DEADTIME_MS: u64 = 1000;
 const NAMES: [&str; 2] = ["nodea", "nodeb"];
-const HB_ADDRS: [&str; 2] = ["10.250.0.1", "10.250.0.2"];
 /// A sampler or prober never runs longer than this, whatever the scenario.
 const MAX_RUN: Duration = Duration::from_secs(120);
 
@@ -51,30 +50,11 @@ struct Opts {
     script_timeout: &'static str,
 }
 
-struct NodeDirs {
-    conf: PathBuf,
-    toml: PathBuf,
-    state: PathBuf,
-    run: PathBuf,
-    log: PathBuf,
-}
-
 struct Pair {
-    lab: Lab,
-    _lan: Lan,
-    n: [Node; 2],
-    client: Node,
-    serial: SerialPair,
-    d: [NodeDirs; 2],
-    pid: [Option<u32>; 2],
+    ns: NsPair,
     /// Mount point of the shared disk, when the group has one.
     mnt: Option<String>,
-    _disk: Option<LoopDevice>,
     toml_text: [String; 2],
-}
-
-fn repo(p: &str) -> String {
-    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn write_exec(path: &Path, text: &str) {
@@ -84,57 +64,29 @@ fn write_exec(path: &Path, text: &str) {
 
 impl Pair {
     fn new(opts: Opts) -> Pair {
-        let lab = Lab::new();
-        let lan = lab.lan("lan");
-        let a = lab.node(NAMES[0]);
-        let b = lab.node(NAMES[1]);
-        let client = lab.node("client");
-        for (node, addr) in [
-            (&a, "192.0.2.1/24"),
-            (&b, "192.0.2.2/24"),
-            (&client, "192.0.2.100/24"),
-        ] {
-            lab.join(&lan, node, "lan0");
-            node.addr("lan0", addr);
-        }
-        lab.link(&a, "hb0", &b, "hb0");
-        a.addr("hb0", &format!("{}/24", HB_ADDRS[0]));
-        b.addr("hb0", &format!("{}/24", HB_ADDRS[1]));
-        let serial = lab.serial_pair("tty");
-        let www = lab.dir().join("www");
+        let ns = NsPair::new(
+            testkit::nspair::Opts {
+                disk_mib: opts.disk.then_some(16),
+                ..testkit::nspair::Opts::default()
+            },
+            &hbd_exe!(),
+        );
+        let www = ns.lab().dir().join("www");
         fs::create_dir_all(&www).unwrap();
         fs::write(www.join("index.html"), "hello\n").unwrap();
 
-        let mut disk = None;
         let mut mnt = None;
-        let mut resources = vec![format!("IPaddr::{FLOAT}/24/lan0")];
-        if opts.disk {
-            let lo = lab.ext4_loop("shared", 16);
-            let m = lab.dir().join("srv");
+        let mut resources = vec![format!("IPaddr::{FLOAT}/24/{SVC_IF}")];
+        if let Some(lo) = &ns.disk {
+            let m = ns.lab().dir().join("srv");
             fs::create_dir_all(&m).unwrap();
             let m = m.to_str().unwrap().to_string();
             resources.push(format!("Filesystem::{}::{m}::ext4", lo.dev.display()));
             mnt = Some(m);
-            disk = Some(lo);
         }
         resources.extend(opts.extra.iter().cloned());
         resources.push(format!("hbweb::{FLOAT}::{PORT}::{}", www.display()));
 
-        let mk = |i: usize| -> NodeDirs {
-            let base = lab.dir().join(NAMES[i]);
-            let conf = base.join("conf");
-            for sub in ["conf/resource.d", "state", "run"] {
-                fs::create_dir_all(base.join(sub)).unwrap();
-            }
-            NodeDirs {
-                toml: conf.join("hbd.toml"),
-                conf,
-                state: base.join("state"),
-                run: base.join("run"),
-                log: base.join("hbd.log"),
-            }
-        };
-        let d = [mk(0), mk(1)];
         let group = resources
             .iter()
             .map(|r| format!("\"{r}\""))
@@ -145,10 +97,10 @@ impl Pair {
         } else {
             opts.script_timeout
         };
+        let repo = testkit::repo();
         let mut toml_text = [String::new(), String::new()];
-        for i in 0..2 {
-            let tty = if i == 0 { &serial.a } else { &serial.b };
-            let text = format!(
+        for (i, text) in toml_text.iter_mut().enumerate() {
+            *text = format!(
                 "nodes = [\"{a}\", \"{b}\"]\n\
                  keepalive = \"{KEEPALIVE_MS}ms\"\n\
                  deadtime = \"{DEADTIME_MS}ms\"\n\
@@ -166,67 +118,70 @@ impl Pair {
                 a = NAMES[0],
                 b = NAMES[1],
                 peer = HB_ADDRS[1 - i],
-                tty = tty.display(),
-                rd = repo("resource.d"),
-                fx = repo("tests/fixtures/resource.d"),
+                tty = ns.on_node(Dir::Run).join("ttyHB0").display(),
+                rd = repo.join("resource.d").display(),
+                fx = repo.join("tests/fixtures/resource.d").display(),
             );
-            fs::write(&d[i].toml, &text).unwrap();
-            let keys = d[i].conf.join("authkeys");
+            let conf = ns.host(i, Dir::Etc);
+            fs::write(conf.join("hbd.toml"), &*text).unwrap();
+            let keys = conf.join("authkeys");
             fs::write(&keys, format!("auth 2\n2 sha1 {SECRET}\n")).unwrap();
             fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
             // Few, quick announcements: the client must follow within the
             // scenario, and no announcer may outlive a short scenario by much.
             fs::write(
-                d[i].conf.join("hbd-agents.conf"),
+                conf.join("hbd-agents.conf"),
                 "HBD_ARP_COUNT=3\nHBD_ARP_INTERVAL_MS=100\n",
             )
             .unwrap();
-            toml_text[i] = text;
         }
-        Pair {
-            lab,
-            _lan: lan,
-            n: [a, b],
-            client,
-            serial,
-            d,
-            pid: [None, None],
-            mnt,
-            _disk: disk,
-            toml_text,
-        }
+        Pair { ns, mnt, toml_text }
+    }
+
+    fn n(&self, i: usize) -> &Node {
+        &self.ns.nodes[i]
+    }
+
+    fn client(&self) -> &Node {
+        self.ns.client.as_ref().expect("a client")
+    }
+
+    /// Node `i`'s hbd.toml, on the host.
+    fn toml(&self, i: usize) -> PathBuf {
+        self.ns.host(i, Dir::Etc).join("hbd.toml")
     }
 
     /// A node-local resource script in `<conf>/resource.d` (found first).
     fn script(&self, i: usize, name: &str, text: &str) {
-        write_exec(&self.d[i].conf.join("resource.d").join(name), text);
+        write_exec(
+            &self.ns.host(i, Dir::Etc).join("resource.d").join(name),
+            text,
+        );
     }
 
     fn start(&mut self, i: usize) -> u32 {
-        let d = &self.d[i];
-        let pid = self.lab.spawn_logged(
-            &self.n[i],
-            &[("HBD_LOG", "debug")],
+        let mut cmd = self
+            .ns
+            .hbd_command(i, &self.ns.on_node(Dir::Etc).join("hbd.toml"));
+        cmd.args(["--node", NAMES[i]]);
+        self.ns.start(i, cmd)
+    }
+
+    /// `hbd standby` on node `i`, as an operator would.
+    fn standby(&self, i: usize) -> std::process::Output {
+        self.ns.run(
+            i,
             &[
-                common::hbd_exe().to_str().unwrap(),
-                "run",
-                "-c",
-                d.toml.to_str().unwrap(),
-                "--node",
-                NAMES[i],
-                "--state-dir",
-                d.state.to_str().unwrap(),
-                "--run-dir",
-                d.run.to_str().unwrap(),
+                self.ns.hbd().as_os_str(),
+                "standby".as_ref(),
+                "--run-dir".as_ref(),
+                self.ns.hbd_run_dir().as_os_str(),
             ],
-            &d.log,
-        );
-        self.pid[i] = Some(pid);
-        pid
+        )
     }
 
     fn status(&self, i: usize) -> Option<hbd::control::StatusReport> {
-        common::cluster::status(&self.d[i].run).ok()
+        self.ns.status(i)
     }
 
     /// The group's state on node `i` (`running`, `peer`, `stopped`, …).
@@ -240,25 +195,25 @@ impl Pair {
     }
 
     fn log(&self, i: usize) -> String {
-        fs::read_to_string(&self.d[i].log).unwrap_or_default()
+        self.ns.log(i)
     }
 
     fn tail(&self, i: usize) -> String {
-        common::cluster::tail(&self.d[i].log, 25)
+        self.ns.log_tail(i, 25)
     }
 
     /// nodea alone takes the group (initdead), then nodeb joins: the usual
     /// way a pair comes up without heartbeat's 10 s start-up deadlock breaker.
     fn bring_up(&mut self) {
         self.start(0);
-        let up = lab::wait_for(Duration::from_secs(10), || {
+        let up = wait_for(Duration::from_secs(10), || {
             (self.group_state(0) == Some(GroupState::Running)
-                && self.client.http_get(FLOAT, PORT, 300).is_some())
+                && self.client().http_get(FLOAT, PORT, 300).is_some())
             .then_some(())
         });
         assert!(up.is_some(), "nodea never ran the group:\n{}", self.tail(0));
         self.start(1);
-        let joined = lab::wait_for(Duration::from_secs(10), || {
+        let joined = wait_for(Duration::from_secs(10), || {
             (self.peer_state(0) == Some(NodeState::Active)
                 && self.peer_state(1) == Some(NodeState::Active)
                 && self.group_state(1) == Some(GroupState::Peer))
@@ -272,11 +227,11 @@ impl Pair {
         );
         // A node advertises deadtime + 2 s for its first 5 s (heartbeat's
         // start-up boost, spec §3.3): faults start after it on both.
-        let boosted = lab::wait_for(Duration::from_secs(8), || {
+        let boosted = wait_for(Duration::from_secs(8), || {
             (0..2)
                 .all(|i| {
                     self.status(i)
-                        .is_some_and(|s| s.uptime_ms > common::cluster::DT_BOOST_FOR_MS + 200)
+                        .is_some_and(|s| s.uptime_ms > hbd::demo::cluster::DT_BOOST_FOR_MS + 200)
                 })
                 .then_some(())
         });
@@ -284,22 +239,10 @@ impl Pair {
     }
 
     /// The machine dies: the daemon by SIGKILL, then everything else the node
-    /// ran (the service, ARP announcers) and its floating address, as a
-    /// power cut would take them.
+    /// ran (the service, ARP announcers), its mount of the disk and its
+    /// floating address, as a power cut would take them.
     fn crash(&mut self, i: usize) {
-        if let Some(pid) = self.pid[i].take() {
-            lab::signal(pid, "KILL");
-        }
-        let holder = self.n[i].holder;
-        for pid in self.n[i].pids() {
-            if pid != holder {
-                lab::signal(pid, "KILL");
-            }
-        }
-        let _ = self.n[i].run(&["ip", "addr", "del", &format!("{FLOAT}/24"), "dev", "lan0"]);
-        if let Some(m) = &self.mnt {
-            let _ = self.n[i].run(&["umount", "-l", m]);
-        }
+        self.ns.crash(i);
     }
 
     fn samplers(&self) -> Probes {
@@ -322,8 +265,8 @@ impl Drop for Pair {
         let key = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let dir = reliability::logs_dir();
         if fs::create_dir_all(&dir).is_ok() {
-            for (d, name) in self.d.iter().zip(NAMES) {
-                let _ = fs::copy(&d.log, dir.join(format!("{key}-{name}.log")));
+            for (i, name) in NAMES.iter().enumerate() {
+                let _ = fs::copy(self.ns.daemon_out(i), dir.join(format!("{key}-{name}.log")));
             }
         }
     }
@@ -382,7 +325,7 @@ impl Probes {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(Vec::new()));
         let probes = Arc::new(Mutex::new(Vec::new()));
-        let holders = [p.n[0].holder, p.n[1].holder];
+        let holders = [p.n(0).holder, p.n(1).holder];
         let mnt = p.mnt.clone();
         let (st, out) = (stop.clone(), samples.clone());
         let sampler = thread::spawn(move || {
@@ -397,7 +340,7 @@ impl Probes {
                 sleep(Duration::from_millis(5));
             }
         });
-        let client = p.client.clone();
+        let client = p.client().clone();
         let (st, out) = (stop.clone(), probes.clone());
         let prober = thread::spawn(move || {
             while !st.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
@@ -584,7 +527,7 @@ fn who(i: usize) -> &'static str {
 
 /// The node that alone holds the floating address now, if one does.
 fn sole_holder(p: &Pair) -> Option<usize> {
-    match [0, 1].map(|i| has_local_addr(p.n[i].holder, FLOAT)) {
+    match [0, 1].map(|i| has_local_addr(p.n(i).holder, FLOAT)) {
         [true, false] => Some(0),
         [false, true] => Some(1),
         _ => None,
@@ -600,8 +543,8 @@ fn settle(p: &Pair, within: Duration) -> Option<usize> {
 /// As [`settle`], waiting for `on` (when given) to be that node: a hand-over
 /// that has not begun yet must not count as settled.
 fn settle_on(p: &Pair, on: Option<usize>, within: Duration) -> Option<usize> {
-    lab::wait_for(within, || {
-        let own = [0, 1].map(|i| has_local_addr(p.n[i].holder, FLOAT));
+    wait_for(within, || {
+        let own = [0, 1].map(|i| has_local_addr(p.n(i).holder, FLOAT));
         let sole = match own {
             [true, false] => 0,
             [false, true] => 1,
@@ -610,7 +553,7 @@ fn settle_on(p: &Pair, on: Option<usize>, within: Duration) -> Option<usize> {
         if on.is_some_and(|o| o != sole) {
             return None;
         }
-        p.client
+        p.client()
             .http_get(FLOAT, PORT, 300)
             .filter(|(by, _)| by == NAMES[sole])
             .map(|_| sole)
@@ -721,10 +664,8 @@ fn kill9_daemon_only() -> Row {
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
-    if let Some(pid) = p.pid[0].take() {
-        lab::signal(pid, "KILL");
-    }
-    let took = lab::wait_for(Duration::from_secs(6), || {
+    p.ns.kill9(0);
+    let took = wait_for(Duration::from_secs(6), || {
         (p.group_state(1) == Some(GroupState::Running)).then_some(())
     });
     sleep(Duration::from_millis(500));
@@ -772,7 +713,7 @@ fn sigstop_twice_deadtime() -> Row {
     p.bring_up();
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
-    let pid = p.pid[0].unwrap();
+    let pid = p.ns.pid(0).unwrap();
     let fault = pr.now();
     lab::signal(pid, "STOP");
     sleep(Duration::from_millis(2 * DEADTIME_MS));
@@ -862,23 +803,23 @@ fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: 
     };
     let mut p = Pair::new(Opts::default());
     p.bring_up();
-    let mac = [p.n[0].mac("lan0"), p.n[1].mac("lan0")];
+    let mac = [p.n(0).mac(SVC_IF), p.n(1).mac(SVC_IF)];
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
     if ucast {
-        p.n[0].set_link("hb0", false);
+        p.n(0).set_link("hb0", false);
     }
     if serial {
-        p.serial.pull();
+        p.ns.serial_cable(false);
     }
     sleep(hold);
     let peer_seen = p.peer_state(1);
     if ucast {
-        p.n[0].set_link("hb0", true);
+        p.n(0).set_link("hb0", true);
     }
     if serial {
-        p.serial.plug();
+        p.ns.serial_cable(true);
     }
     let healed = pr.now();
     let mut bad = vec![];
@@ -887,13 +828,13 @@ fn cut_links(name: &str, ucast: bool, serial: bool, hold: Duration, heal_check: 
     if both {
         // Resolution (one sole holder), then the client: its neighbour entry
         // must come to name the keeper's MAC (the keeper re-announces).
-        let sole = lab::wait_for(Duration::from_secs(8), || sole_holder(&p));
+        let sole = wait_for(Duration::from_secs(8), || sole_holder(&p));
         let follows = sole.and_then(|k| {
-            lab::wait_for(Duration::from_secs(3), || {
-                p.client.neigh(FLOAT).filter(|(m, _)| *m == mac[k])
+            wait_for(Duration::from_secs(3), || {
+                p.client().neigh(FLOAT).filter(|(m, _)| *m == mac[k])
             })
         });
-        let neigh = p.client.neigh(FLOAT);
+        let neigh = p.client().neigh(FLOAT);
         // Keep probing long enough to see when a stale client recovers.
         let _ = settle(&p, Duration::from_secs(12));
         sleep(Duration::from_millis(300));
@@ -1014,19 +955,19 @@ fn link_flapping() -> Row {
     let mut deaths = 0;
     for k in 0..16 {
         let up = k % 2 == 1;
-        p.n[0].set_link("hb0", up);
+        p.n(0).set_link("hb0", up);
         if up {
-            p.serial.plug();
+            p.ns.serial_cable(true);
         } else {
-            p.serial.pull();
+            p.ns.serial_cable(false);
         }
         sleep(Duration::from_millis(300));
         if p.peer_state(1) == Some(NodeState::Dead) {
             deaths += 1;
         }
     }
-    p.n[0].set_link("hb0", true);
-    p.serial.plug();
+    p.n(0).set_link("hb0", true);
+    p.ns.serial_cable(true);
     sleep(Duration::from_millis(1500));
     let m = pr.finish();
     let dual = m.dual_ms(fault);
@@ -1068,12 +1009,12 @@ fn asymmetric_loss() -> Row {
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
-    p.serial.pull();
-    p.n[0].set_loss("hb0", 100);
+    p.ns.serial_cable(false);
+    p.n(0).set_loss("hb0", 100);
     sleep(Duration::from_secs(4));
-    let during = [0, 1].map(|i| has_local_addr(p.n[i].holder, FLOAT));
-    p.n[0].set_loss("hb0", 0);
-    p.serial.plug();
+    let during = [0, 1].map(|i| has_local_addr(p.n(i).holder, FLOAT));
+    p.n(0).set_loss("hb0", 0);
+    p.ns.serial_cable(true);
     let healed = pr.now();
     let _ = settle(&p, Duration::from_secs(12));
     sleep(Duration::from_millis(300));
@@ -1113,9 +1054,9 @@ fn random_loss(percent: u32) -> Row {
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
-    p.serial.pull();
-    p.n[0].set_loss("hb0", percent);
-    p.n[1].set_loss("hb0", percent);
+    p.ns.serial_cable(false);
+    p.n(0).set_loss("hb0", percent);
+    p.n(1).set_loss("hb0", percent);
     let mut deaths = 0;
     for _ in 0..50 {
         sleep(Duration::from_millis(200));
@@ -1123,9 +1064,9 @@ fn random_loss(percent: u32) -> Row {
             deaths += 1;
         }
     }
-    p.n[0].set_loss("hb0", 0);
-    p.n[1].set_loss("hb0", 0);
-    p.serial.plug();
+    p.n(0).set_loss("hb0", 0);
+    p.n(1).set_loss("hb0", 0);
+    p.ns.serial_cable(true);
     let healed = pr.now();
     let _ = settle(&p, Duration::from_secs(12));
     sleep(Duration::from_millis(300));
@@ -1185,16 +1126,13 @@ fn jitter_relay(
         .unwrap();
     thread::spawn(move || {
         let t0 = Instant::now();
-        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ listen.1 as u64;
+        let mut noise = hbd::core::Rng::new(0x2545_f491_4f6c_dd1d ^ listen.1 as u64);
         let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
         let mut buf = vec![0u8; 70_000];
         let mut relayed = 0u64;
         while !stop.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
             if let Ok((n, _)) = sock.recv_from(&mut buf) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let delay = Duration::from_millis(seed % (jitter_ms + 1));
+                let delay = Duration::from_millis(noise.next_u64() % (jitter_ms + 1));
                 // Bounded: a stuck receiver cannot make the queue grow forever.
                 if queue.len() < 10_000 {
                     queue.push((Instant::now() + delay, buf[..n].to_vec()));
@@ -1215,77 +1153,44 @@ fn jitter_relay(
 fn jitter() -> Row {
     let name = "200 ms jitter both ways (userspace relay: uniform 0-200 ms delay per datagram, reordering) for 15 s, ucast only, on the loopback pair";
     let expected = "no false failover (the worst gap, 200 ms + keepalive, is far below deadtime 1 s): the group stays, the service answers throughout";
-    let tmp = tempfile::Builder::new()
-        .prefix("hbd-jitter-")
-        .tempdir()
-        .expect("tempdir");
-    let spec = common::cluster::Spec {
+    let spec = hbd::demo::cluster::Spec {
         auto_failback: "off",
-        ..common::cluster::Spec::default()
+        ..hbd::demo::cluster::Spec::default()
     };
-    let c = common::cluster::Cluster::create(tmp.path(), spec, &common::hbd_exe())
-        .expect("create the loopback pair");
+    let mut lp = loopback::Pair::new(spec, false, &hbd_exe!());
     // alpha → 127.0.0.3 → beta, beta → 127.0.0.4 → alpha.
     let relays = ["127.0.0.3", "127.0.0.4"];
     for (i, relay) in relays.iter().enumerate() {
-        let cfg = fs::read_to_string(&c.nodes[i].config).unwrap();
-        let peer = common::cluster::ADDRS[1 - i];
-        let moved = cfg.replace(
-            &format!("peer = \"{peer}\""),
-            &format!("peer = \"{relay}\""),
-        );
-        assert_ne!(
-            cfg,
-            moved,
-            "no ucast peer line in {}",
-            c.nodes[i].config.display()
-        );
-        fs::write(&c.nodes[i].config, moved).unwrap();
+        lp.send_peer_to(i, relay);
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let port = c.udpport;
+    let port = lp.c.udpport;
+    let addrs = hbd::demo::cluster::ADDRS;
     let r = [
-        jitter_relay(
-            (relays[0], port),
-            (common::cluster::ADDRS[1], port),
-            200,
-            stop.clone(),
-        ),
-        jitter_relay(
-            (relays[1], port),
-            (common::cluster::ADDRS[0], port),
-            200,
-            stop.clone(),
-        ),
+        jitter_relay((relays[0], port), (addrs[1], port), 200, stop.clone()),
+        jitter_relay((relays[1], port), (addrs[0], port), 200, stop.clone()),
     ];
-    let key = c.service_key();
-    let mut d0 = c.start(0).expect("start alpha");
-    let up = lab::wait_for(Duration::from_secs(10), || {
-        c.status(0)
-            .ok()
-            .filter(|s| common::cluster::running_on(s, &key).as_deref() == Some("alpha"))
-    });
-    let mut d1 = c.start(1).expect("start beta");
-    let formed = lab::wait_for(Duration::from_secs(10), || {
-        let (a, b) = (c.status(0).ok()?, c.status(1).ok()?);
-        (a.peer.state == NodeState::Active
-            && b.peer.state == NodeState::Active
-            && a.uptime_ms > common::cluster::DT_BOOST_FOR_MS
-            && b.uptime_ms > common::cluster::DT_BOOST_FOR_MS)
-            .then_some(())
-    });
+    let key = lp.c.service_key();
+    // Up and past both nodes' start-up dt boost, or the row says why not.
+    let formed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.bring_up();
+        lp.wait_past_dt_boost(0);
+        lp.wait_past_dt_boost(1);
+    }))
+    .ok();
+    let c = &lp.c;
     let mut deaths = 0;
     let mut moved = 0;
     let mut unanswered = 0;
     let mut probes = 0;
     let t0 = Instant::now();
-    while up.is_some() && formed.is_some() && t0.elapsed() < Duration::from_secs(15) {
+    while formed.is_some() && t0.elapsed() < Duration::from_secs(15) {
         for i in 0..2 {
             if let Ok(s) = c.status(i) {
                 if s.peer.state != NodeState::Active {
                     deaths += 1;
                 }
-                if common::cluster::running_on(&s, &key).as_deref() != Some("alpha") {
+                if hbd::demo::cluster::running_on(&s, &key).as_deref() != Some("alpha") {
                     moved += 1;
                 }
             }
@@ -1300,18 +1205,20 @@ fn jitter() -> Row {
         .filter_map(|i| c.status(i).ok())
         .map(|s| s.links.iter().map(|l| l.late).sum::<u64>())
         .sum();
-    let _ = d1.terminate(Duration::from_secs(10));
-    let _ = d0.terminate(Duration::from_secs(10));
+    let log_tails = (c.log_tail(0, 20), c.log_tail(1, 20));
+    if formed.is_some() {
+        let _ = lp.daemon(1).terminate(Duration::from_secs(10));
+        let _ = lp.daemon(0).terminate(Duration::from_secs(10));
+    }
     stop.store(true, Ordering::Relaxed);
     let relayed: Vec<u64> = r.into_iter().map(|h| h.join().unwrap_or(0)).collect();
     let mut bad = vec![];
     check(
         &mut bad,
-        up.is_some() && formed.is_some(),
+        formed.is_some(),
         format!(
             "the pair did not form through the relays:\n{}\n---\n{}",
-            c.log_tail(0, 20),
-            c.log_tail(1, 20)
+            log_tails.0, log_tails.1
         ),
     );
     check(
@@ -1368,7 +1275,7 @@ fn start_fails() -> Row {
     let fault = pr.now();
     p.crash(0);
     // nodeb: dead after 1 s, start IPaddr, flaky fails, IPaddr stopped again.
-    let gave_up = lab::wait_for(Duration::from_secs(8), || {
+    let gave_up = wait_for(Duration::from_secs(8), || {
         let st = p.group_state(1)?;
         (p.log(1).contains("exit") || p.log(1).contains("code"))
             .then_some(())
@@ -1376,7 +1283,7 @@ fn start_fails() -> Row {
             .map(|_| st)
     });
     sleep(Duration::from_millis(500));
-    let b_holds = has_local_addr(p.n[1].holder, FLOAT);
+    let b_holds = has_local_addr(p.n(1).holder, FLOAT);
     let log_b = p.log(1);
     let names_code = log_b.contains('7') && log_b.contains("disk on fire");
     let restart = pr.now();
@@ -1424,15 +1331,17 @@ fn start_fails() -> Row {
 fn stop_with_a_process_holding_the_mount() -> Row {
     let name = "standby of nodea while a process holds the group's mount (Filesystem::loop::ext4)";
     let expected = "Filesystem stop kills the holder, the group moves to nodeb, the disk is never mounted on both";
-    if lab::have_tool("mkfs.ext4") && lab::have_tool("losetup") {
-    } else {
+    let needs = Needs::new("fault_matrix: stop_holds_mount")
+        .tool("mkfs.ext4", "e2fsprogs")
+        .tool("losetup", "util-linux");
+    if let Some(verdict) = Verdict::unmet(&needs) {
         return Row {
             scenario: name.into(),
             expected: expected.into(),
             observed: "–".into(),
             dual_ms: None,
             service_ms: None,
-            verdict: Verdict::NotRun("mkfs.ext4 or losetup missing".into()),
+            verdict,
         };
     }
     let mut p = Pair::new(Opts {
@@ -1443,20 +1352,15 @@ fn stop_with_a_process_holding_the_mount() -> Row {
     let mnt = p.mnt.clone().unwrap();
     // A process with its working directory on the mount, as a shell left
     // there by an operator.
-    let holder = p.lab.spawn(
-        &p.n[0],
+    let holder = p.ns.lab().spawn(
+        p.n(0),
         &["sh", "-c", &format!("cd {mnt} && exec sleep 600")],
     );
     sleep(Duration::from_millis(200));
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
-    let out = p.n[0].run(&[
-        common::hbd_exe().to_str().unwrap(),
-        "standby",
-        "--run-dir",
-        p.d[0].run.to_str().unwrap(),
-    ]);
+    let out = p.standby(0);
     let settled = settle_on(&p, Some(1), Duration::from_secs(15));
     sleep(Duration::from_millis(300));
     let m = pr.finish();
@@ -1516,12 +1420,7 @@ fn stop_hangs() -> Row {
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
-    let _ = p.n[0].run(&[
-        common::hbd_exe().to_str().unwrap(),
-        "standby",
-        "--run-dir",
-        p.d[0].run.to_str().unwrap(),
-    ]);
+    let _ = p.standby(0);
     sleep(Duration::from_secs(8));
     let st = [p.group_state(0), p.group_state(1)];
     let m = pr.finish();
@@ -1531,9 +1430,10 @@ fn stop_hangs() -> Row {
     // Stops are retried 1 s apart for 20 s, so one may be running now: what
     // must not happen is a hung stop outliving its timeout. Every sleeper seen
     // now must be gone once the timeout (and the kill's own latency) passed.
-    let seen = p.n[0].pids_running("sleep 600");
+    let seen = p.n(0).pids_running("sleep 600");
     sleep(Duration::from_millis(1500));
-    let sleepers = p.n[0]
+    let sleepers = p
+        .n(0)
         .pids_running("sleep 600")
         .iter()
         .filter(|pid| seen.contains(pid))
@@ -1589,7 +1489,10 @@ fn status_lies() -> Row {
     sleep(Duration::from_millis(300));
     let m = pr.finish();
     let dual = m.dual_ms(fault);
-    let started_b = p.d[1].run.join("rsctmp/liar-started").exists();
+    let started_b =
+        p.ns.host(1, Dir::Run)
+            .join("hbd/rsctmp/liar-started")
+            .exists();
     let log = p.log(1);
     let mentioned = log
         .lines()
@@ -1628,17 +1531,14 @@ fn full_state_disk() -> Row {
     sleep(Duration::from_millis(300));
     let fault = pr.now();
     // nodea hands over and stops; its state dir becomes a full tiny disk.
-    let pid = p.pid[0].take().unwrap();
-    lab::signal(pid, "TERM");
-    let stopped = lab::wait_for(Duration::from_secs(10), || {
-        lab::alive(&[pid]).is_empty().then_some(())
-    });
-    let state = p.d[0].state.to_str().unwrap().to_string();
-    p.n[0].must(&["mount", "-t", "tmpfs", "-o", "size=16k", "hbdfull", &state]);
-    let _ = p.n[0].sh(&format!(
+    let stopped = p.ns.terminate(0, Duration::from_secs(10));
+    let state = p.ns.on_node(Dir::Lib).join("hbd").display().to_string();
+    p.n(0)
+        .must(&["mount", "-t", "tmpfs", "-o", "size=16k", "hbdfull", &state]);
+    let _ = p.n(0).sh(&format!(
         "dd if=/dev/zero of={state}/fill bs=4k count=64 2>/dev/null"
     ));
-    let free = p.n[0].sh(&format!("df -k {state} | tail -1"));
+    let free = p.n(0).sh(&format!("df -k {state} | tail -1"));
     let before = p.log(0).len();
     let pid = p.start(0);
     sleep(Duration::from_secs(4));
@@ -1646,7 +1546,7 @@ fn full_state_disk() -> Row {
     let log = p.log(0)[before..].to_string();
     let panicked = log.contains("panicked");
     let names = log.contains(&state) && (log.contains("space") || log.contains("ENOSPC"));
-    let served_by_b = p.client.http_get(FLOAT, PORT, 500).map(|(b, _)| b);
+    let served_by_b = p.client().http_get(FLOAT, PORT, 500).map(|(b, _)| b);
     let m = pr.finish();
     let dual = m.dual_ms(fault);
     let last_line = log
@@ -1690,7 +1590,7 @@ fn reload_with_errors() -> Row {
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
-    let pid = p.pid[0].unwrap();
+    let pid = p.ns.pid(0).unwrap();
     let good = p.toml_text[0].clone();
     let broken = good.replace(
         &format!("deadtime = \"{DEADTIME_MS}ms\""),
@@ -1698,12 +1598,12 @@ fn reload_with_errors() -> Row {
     );
     assert_ne!(broken, good);
     let before = p.log(0).len();
-    fs::write(&p.d[0].toml, &broken).unwrap();
+    fs::write(p.toml(0), &broken).unwrap();
     lab::signal(pid, "HUP");
     sleep(Duration::from_secs(2));
     let after_bad = p.log(0)[before..].to_string();
     let names_line = after_bad.contains("hbd.toml:") && after_bad.contains("deadtime");
-    fs::write(&p.d[0].toml, &good).unwrap();
+    fs::write(p.toml(0), &good).unwrap();
     let before = p.log(0).len();
     lab::signal(pid, "HUP");
     sleep(Duration::from_secs(2));
@@ -1754,15 +1654,17 @@ fn reload_with_errors() -> Row {
 #[test]
 fn fault_matrix() {
     let test = "fault_matrix";
-    if lab::skip_lab(test)
-        || lab::skip_without(test, "socat", "socat")
-        || lab::skip_without(test, "curl", "curl")
-        || lab::skip_without(test, "nft", "nftables")
-        || lab::skip_without(test, "arping", "iputils-arping")
+    if !Needs::new(test)
+        .lab()
+        .tool("socat", "socat")
+        .tool("curl", "curl")
+        .tool("nft", "nftables")
+        .tool("arping", "iputils-arping")
+        .met()
     {
         return;
     }
-    let _one = common::one_at_a_time();
+    let _one = testkit::one_at_a_time();
     let only: Option<Vec<String>> = std::env::var("HBD_FAULTS")
         .ok()
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
@@ -1801,7 +1703,7 @@ fn fault_matrix() {
     let legend = format!(
         "Lab: two `hbd run` in network namespaces, ucast over a veth cable and a serial link over a socat pty pair, \
          keepalive {KEEPALIVE_MS} ms, deadtime {DEADTIME_MS} ms, initdead 2 s, auto_failback off; the group is \
-         `IPaddr::{FLOAT}/24/lan0` + a web service (`hbweb`), home nodea. Dual-ownership window: time both nodes \
+         `IPaddr::{FLOAT}/24/svc0` + a web service (`hbweb`), home nodea. Dual-ownership window: time both nodes \
          held the address (or the group's mount), sampled every ~5 ms from `/proc/<pid>/net/fib_trie` and \
          `/proc/<pid>/mounts`. Time to service: for rows where the group moves, from the fault to the first HTTP \
          answer from the new holder (client probes every ~10 ms); for rows where it must not move, the longest \

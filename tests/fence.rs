@@ -3,60 +3,19 @@
 //! beta runs the hook with alpha's name, retries 5 s later, and only then
 //! starts the service. No root needed.
 
-mod common;
-
-use common::cluster::{self as dc, Cluster, Daemon, Spec};
-use common::{hbd_exe, one_at_a_time};
 use hbd::core::NodeState;
+use hbd::demo::cluster::{self as dc, Spec};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
-
-struct Pair {
-    d: [Option<Daemon>; 2],
-    c: Cluster,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for i in 0..2 {
-                eprintln!(
-                    "--- {} log tail ---\n{}",
-                    dc::NAMES[i],
-                    self.c.log_tail(i, 40)
-                );
-            }
-        }
-    }
-}
-
-fn wait_status(
-    c: &Cluster,
-    i: usize,
-    limit: Duration,
-    what: &str,
-    pred: impl Fn(&hbd::control::StatusReport) -> bool,
-) {
-    let ok = dc::wait_for(limit, Duration::from_millis(20), || {
-        let r = c.status(i).ok()?;
-        pred(&r).then_some(())
-    });
-    assert!(
-        ok.is_some(),
-        "{}: not {what} within {limit:?}; last {:?}",
-        dc::NAMES[i],
-        c.status(i)
-    );
-}
+use testkit::loopback::Pair;
+use testkit::{hbd_exe, one_at_a_time};
 
 #[test]
 fn fence_hook_runs_before_takeover_and_a_failure_is_retried() {
     let _serial = one_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    let c = Cluster::create(dir.path(), Spec::default(), &hbd_exe()).unwrap();
-    let rec = dir.path().join("fenced");
-    let hook = dir.path().join("fence-peer");
+    let mut p = Pair::new(Spec::default(), false, &hbd_exe!());
+    let rec = p.dir().join("fenced");
+    let hook = p.dir().join("fence-peer");
     std::fs::write(
         &hook,
         format!(
@@ -73,30 +32,16 @@ fn fence_hook_runs_before_takeover_and_a_failure_is_retried() {
     .unwrap();
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     // Only beta fences: alpha starts alone and would fence beta otherwise.
-    let cfg = c.config_text(1) + &format!("fence_hook = \"{}\"\n", hook.display());
-    std::fs::write(&c.nodes[1].config, cfg).unwrap();
-    let key = c.service_key();
-    let mut p = Pair {
-        d: [None, None],
-        c,
-        _dir: dir,
-    };
-    p.d[0] = Some(p.c.start(0).unwrap());
-    let limit = Duration::from_millis(p.c.spec.initdead_ms) + Duration::from_secs(8);
-    wait_status(&p.c, 0, limit, "running the service alone", |r| {
-        dc::running_on(r, &key).as_deref() == Some("alpha")
-    });
-    p.d[1] = Some(p.c.start(1).unwrap());
-    wait_status(&p.c, 1, Duration::from_secs(8), "active", dc::both_active);
+    p.edit_config(1, |t| t + &format!("fence_hook = \"{}\"\n", hook.display()));
+    let key = p.c.service_key();
+    p.bring_up();
     // Past beta's startup dt boost, so deadtime alone decides.
-    std::thread::sleep(Duration::from_millis(
-        dc::DT_BOOST_FOR_MS + 2 * p.c.spec.keepalive_ms,
-    ));
+    p.wait_past_dt_boost(1);
     assert!(!rec.exists(), "no fence while alpha lives");
 
     let killed = Instant::now();
-    p.d[0].as_mut().unwrap().kill9();
-    wait_status(&p.c, 1, Duration::from_secs(5), "seeing alpha dead", |r| {
+    p.daemon(0).kill9();
+    p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
         r.peer.state == NodeState::Dead
     });
     // The first fence fails: beta must not run the service for the next ~5 s.

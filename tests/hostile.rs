@@ -11,17 +11,12 @@
 //! Every sending loop is bounded in count and time and goes to loopback only.
 //! `HBD_FLOOD_SECS` (default 12, the issue's figure is 60) and
 //! `HBD_FLOOD_RATE` (default 50000/s) set the flood. Rows go to
-//! RELIABILITY.md (tests/common/reliability.rs).
+//! RELIABILITY.md (testkit::reliability).
 
-mod common;
-#[path = "common/reliability.rs"]
-mod reliability;
-
-use common::cluster::{self, Cluster, Spec};
 use hbd::control::StatusReport;
 use hbd::core::NodeState;
+use hbd::demo::cluster::{self, Spec};
 use hbd::wire::{Message, Transport};
-use reliability::{Row, Verdict};
 use std::fs;
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
@@ -31,6 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
+use testkit::loopback::Pair;
+use testkit::reliability::{self, Row, Verdict};
+use testkit::skip::Needs;
+use testkit::{hbd_exe, wait_for};
 
 const RELAY: &str = "127.0.0.3";
 
@@ -56,17 +55,6 @@ fn rss_kib(pid: u32) -> u64 {
 /// Sum of one counter over a node's links.
 fn counter(r: &StatusReport, f: fn(&hbd::control::LinkReport) -> u64) -> u64 {
     r.links.iter().map(f).sum()
-}
-
-/// A tiny xorshift: the flood's bytes need no quality, only variety.
-struct Noise(u64);
-impl Noise {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// Records what alpha sends to its "peer" (this relay) and forwards it to
@@ -119,80 +107,42 @@ impl Drop for Relay {
     }
 }
 
+/// The live pair and what watches it. Field order is drop order: the
+/// daemons go before the relay.
 struct Env {
-    _tmp: tempfile::TempDir,
-    c: Cluster,
-    d: [cluster::Daemon; 2],
+    p: Pair,
     relay: Relay,
     secret: String,
 }
 
 fn setup() -> Env {
-    let tmp = tempfile::Builder::new()
-        .prefix("hbd-hostile-")
-        .tempdir()
-        .expect("tempdir");
-    // nobody must be able to reach the run directory (socket test).
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let spec = Spec {
         auto_failback: "off",
         ..Spec::default()
     };
-    let c = Cluster::create(tmp.path(), spec, &common::hbd_exe()).expect("create cluster");
+    let mut p = Pair::new(spec, false, &hbd_exe!());
+    // nobody must be able to reach the run directory (socket test).
+    fs::set_permissions(p.dir(), fs::Permissions::from_mode(0o755)).unwrap();
     // alpha sends to the relay; beta still sends to alpha directly.
-    let a_cfg = fs::read_to_string(&c.nodes[0].config).unwrap();
-    let redirected = a_cfg.replace(
-        &format!("peer = \"{}\"", cluster::ADDRS[1]),
-        &format!("peer = \"{RELAY}\""),
-    );
-    assert_ne!(a_cfg, redirected, "alpha's ucast peer line not found");
-    fs::write(&c.nodes[0].config, redirected).unwrap();
-    for n in &c.nodes {
-        // Debug logging: secrets must not appear even there.
-        let mut t = fs::read_to_string(&n.config).unwrap();
-        t.push_str("\n[logging]\ndebug = 1\n");
-        fs::write(&n.config, t).unwrap();
+    p.send_peer_to(0, RELAY);
+    // Debug logging: secrets must not appear even there.
+    p.append_config("\n[logging]\ndebug = 1\n");
+    for n in &p.c.nodes {
         for d in [&n.dir, &n.run_dir] {
             fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
         }
     }
-    let secret = fs::read_to_string(c.nodes[0].dir.join("authkeys"))
+    let secret = fs::read_to_string(p.c.nodes[0].dir.join("authkeys"))
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("1 sha1 ").map(str::to_string))
         .expect("the demo key");
-    let relay = Relay::start(c.udpport);
-    let a = c.start(0).expect("start alpha");
-    let up = common::lab::wait_for(Duration::from_secs(10), || {
-        c.status(0)
-            .ok()
-            .filter(|s| cluster::running_on(s, &c.service_key()).as_deref() == Some("alpha"))
-    });
-    assert!(up.is_some(), "alpha did not start:\n{}", c.log_tail(0, 30));
-    let b = c.start(1).expect("start beta");
-    let formed = common::lab::wait_for(Duration::from_secs(10), || {
-        let (sa, sb) = (c.status(0).ok()?, c.status(1).ok()?);
-        (sa.peer.state == NodeState::Active && sb.peer.state == NodeState::Active).then_some(())
-    });
-    assert!(
-        formed.is_some(),
-        "the pair did not form through the relay:\n{}\n---\n{}",
-        c.log_tail(0, 30),
-        c.log_tail(1, 30)
-    );
+    let relay = Relay::start(p.c.udpport);
+    p.bring_up();
     // Past the start-up deadtime boost of both.
-    let _ = common::lab::wait_for(Duration::from_secs(8), || {
-        (c.status(0).ok()?.uptime_ms > cluster::DT_BOOST_FOR_MS
-            && c.status(1).ok()?.uptime_ms > cluster::DT_BOOST_FOR_MS)
-            .then_some(())
-    });
-    Env {
-        _tmp: tmp,
-        c,
-        d: [a, b],
-        relay,
-        secret,
-    }
+    p.wait_past_dt_boost(0);
+    p.wait_past_dt_boost(1);
+    Env { p, relay, secret }
 }
 
 fn lines(path: &Path) -> usize {
@@ -212,8 +162,8 @@ fn pass_or(problems: Vec<String>) -> Verdict {
 /// Both nodes still see each other and the group did not move.
 fn undisturbed(e: &Env) -> Result<(), String> {
     let (sa, sb) = (
-        e.c.status(0).map_err(|x| format!("alpha: {x}"))?,
-        e.c.status(1).map_err(|x| format!("beta: {x}"))?,
+        e.p.c.status(0).map_err(|x| format!("alpha: {x}"))?,
+        e.p.c.status(1).map_err(|x| format!("beta: {x}"))?,
     );
     if sa.peer.state != NodeState::Active || sb.peer.state != NodeState::Active {
         return Err(format!(
@@ -221,7 +171,7 @@ fn undisturbed(e: &Env) -> Result<(), String> {
             sa.peer.state, sb.peer.state
         ));
     }
-    let key = e.c.service_key();
+    let key = e.p.c.service_key();
     match cluster::running_on(&sa, &key) {
         Some(n) if n == "alpha" => Ok(()),
         other => Err(format!("the group is on {other:?}")),
@@ -231,11 +181,12 @@ fn undisturbed(e: &Env) -> Result<(), String> {
 fn flood(e: &Env) -> Row {
     let secs = env_u64("HBD_FLOOD_SECS", 12);
     let rate = env_u64("HBD_FLOOD_RATE", 50_000);
-    let pids = [e.d[0].pid().unwrap(), e.d[1].pid().unwrap()];
+    let pids = [e.p.pid(0).unwrap(), e.p.pid(1).unwrap()];
     let rss0 = pids.map(rss_kib);
-    let log0 = [0, 1].map(|i| lines(&e.c.nodes[i].log));
+    let log0 = [0, 1].map(|i| lines(&e.p.c.nodes[i].log));
     let bad0 = [0, 1].map(|i| {
-        e.c.status(i)
+        e.p.c
+            .status(i)
             .map(|s| counter(&s, |l| l.malformed + l.bad_auth))
             .unwrap_or(0)
     });
@@ -246,7 +197,10 @@ fn flood(e: &Env) -> Row {
     let deaths = Arc::new(Mutex::new(Vec::<String>::new()));
     let watcher = {
         let (stop, deaths) = (stop.clone(), deaths.clone());
-        let runs = [e.c.nodes[0].run_dir.clone(), e.c.nodes[1].run_dir.clone()];
+        let runs = [
+            e.p.c.nodes[0].run_dir.clone(),
+            e.p.c.nodes[1].run_dir.clone(),
+        ];
         thread::spawn(move || {
             let t0 = Instant::now();
             while !stop.load(Ordering::Relaxed) && t0.elapsed() < Duration::from_secs(700) {
@@ -269,10 +223,10 @@ fn flood(e: &Env) -> Row {
 
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let targets = [
-        (cluster::ADDRS[0], e.c.udpport),
-        (cluster::ADDRS[1], e.c.udpport),
+        (cluster::ADDRS[0], e.p.c.udpport),
+        (cluster::ADDRS[1], e.p.c.udpport),
     ];
-    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let mut noise = hbd::core::Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut buf = vec![0u8; 65_000];
     let t0 = Instant::now();
     let limit = secs * rate;
@@ -286,7 +240,7 @@ fn flood(e: &Env) -> Row {
             if k >= limit {
                 break 'outer;
             }
-            let r = noise.next();
+            let r = noise.next_u64();
             let payload: &[u8] = match k % 1000 {
                 // Oversized: beyond any heartbeat message.
                 0 => &buf[..65_000],
@@ -295,7 +249,7 @@ fn flood(e: &Env) -> Row {
                 _ => {
                     let len = 1 + (r as usize % 300);
                     for b in buf[..len].iter_mut() {
-                        *b = noise.next() as u8;
+                        *b = noise.next_u64() as u8;
                     }
                     &buf[..len]
                 }
@@ -320,9 +274,10 @@ fn flood(e: &Env) -> Row {
     buf.fill(0);
 
     let rss1 = pids.map(rss_kib);
-    let log1 = [0, 1].map(|i| lines(&e.c.nodes[i].log));
+    let log1 = [0, 1].map(|i| lines(&e.p.c.nodes[i].log));
     let bad1 = [0, 1].map(|i| {
-        e.c.status(i)
+        e.p.c
+            .status(i)
             .map(|s| counter(&s, |l| l.malformed + l.bad_auth))
             .unwrap_or(0)
     });
@@ -391,20 +346,20 @@ fn flood(e: &Env) -> Row {
 }
 
 fn beta_status(e: &Env) -> StatusReport {
-    e.c.status(1).expect("beta status")
+    e.p.c.status(1).expect("beta status")
 }
 
 fn send_to_beta(e: &Env, packets: &[Vec<u8>]) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     for p in packets.iter().take(1000) {
-        let _ = sock.send_to(p, (cluster::ADDRS[1], e.c.udpport));
+        let _ = sock.send_to(p, (cluster::ADDRS[1], e.p.c.udpport));
         sleep(Duration::from_millis(1));
     }
     sleep(Duration::from_millis(500));
 }
 
 fn new_log(e: &Env, i: usize, from: usize) -> String {
-    fs::read_to_string(&e.c.nodes[i].log)
+    fs::read_to_string(&e.p.c.nodes[i].log)
         .unwrap_or_default()
         .lines()
         .skip(from)
@@ -422,7 +377,7 @@ fn replay(e: &Env) -> Row {
             .collect()
     };
     let before = beta_status(e);
-    let from = lines(&e.c.nodes[1].log);
+    let from = lines(&e.p.c.nodes[1].log);
     send_to_beta(e, &old);
     let after = beta_status(e);
     let log = new_log(e, 1, from);
@@ -512,7 +467,7 @@ fn crafted(e: &Env) -> Vec<Row> {
     let mut rows = vec![];
     for (what, expected, packet, counter_name) in cases {
         let before = beta_status(e);
-        let from = lines(&e.c.nodes[1].log);
+        let from = lines(&e.p.c.nodes[1].log);
         send_to_beta(e, &vec![packet; 20]);
         let after = beta_status(e);
         let log = new_log(e, 1, from);
@@ -553,51 +508,42 @@ fn crafted(e: &Env) -> Vec<Row> {
     rows
 }
 
-fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
-    if !common::lab::have_tool("setpriv") {
-        return None;
-    }
+fn as_nobody(args: &[&str]) -> std::process::Output {
     Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .ok()
+        .expect("run setpriv")
 }
 
 fn control_socket(e: &Env) -> Row {
     let scenario = "control socket used by a non-root peer (uid nobody via setpriv)";
     let expected = "refused: the socket is 0600, and with its mode opened to 0666 the daemon still refuses by SO_PEERCRED and logs a warning";
-    if !common::lab::is_root() {
+    let needs = Needs::new("hostile_matrix: control socket")
+        .root("to switch to uid nobody")
+        .tool("setpriv", "util-linux");
+    if let Some(verdict) = Verdict::unmet(&needs) {
         return Row {
             scenario: scenario.into(),
             expected: expected.into(),
             observed: "–".into(),
             dual_ms: None,
             service_ms: None,
-            verdict: Verdict::NotRun("needs root to switch to nobody".into()),
+            verdict,
         };
     }
-    let exe = common::hbd_exe();
+    let exe = hbd_exe!();
     let exe = exe.to_str().unwrap();
-    let run = e.c.nodes[0].run_dir.to_str().unwrap().to_string();
-    let Some(plain) = as_nobody(&[exe, "status", "--run-dir", &run]) else {
-        return Row {
-            scenario: scenario.into(),
-            expected: expected.into(),
-            observed: "–".into(),
-            dual_ms: None,
-            service_ms: None,
-            verdict: Verdict::NotRun("setpriv not found (util-linux)".into()),
-        };
-    };
-    let sock = e.c.nodes[0].run_dir.join(hbd::control::SOCKET_NAME);
+    let run = e.p.c.nodes[0].run_dir.to_str().unwrap().to_string();
+    let plain = as_nobody(&[exe, "status", "--run-dir", &run]);
+    let sock = e.p.c.nodes[0].run_dir.join(hbd::control::SOCKET_NAME);
     let mode = fs::metadata(&sock)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or(0);
     fs::set_permissions(&sock, fs::Permissions::from_mode(0o666)).unwrap();
-    let from = lines(&e.c.nodes[0].log);
-    let open = as_nobody(&[exe, "standby", "--run-dir", &run]).unwrap();
+    let from = lines(&e.p.c.nodes[0].log);
+    let open = as_nobody(&[exe, "standby", "--run-dir", &run]);
     fs::set_permissions(&sock, fs::Permissions::from_mode(mode)).unwrap();
     sleep(Duration::from_millis(300));
     let log = new_log(e, 0, from);
@@ -642,7 +588,7 @@ fn control_socket(e: &Env) -> Row {
 }
 
 fn secrets(e: &Env) -> Row {
-    let logs: Vec<String> = (0..2).map(|i| e.c.log_text(i)).collect();
+    let logs: Vec<String> = (0..2).map(|i| e.p.c.log_text(i)).collect();
     let hits: Vec<&str> = cluster::NAMES
         .iter()
         .zip(&logs)
@@ -668,23 +614,24 @@ fn secrets(e: &Env) -> Row {
 fn writable_script(e: &Env) -> Row {
     let scenario = "a resource script writable by non-root (mode 0777) that the node must run (alpha stands by, beta takes over)";
     let expected = "refused (issue 8 item 5): the step fails naming the file and its mode; the group is not started from a script others could have changed";
-    let script = e.c.nodes[1]
+    let script = e.p.c.nodes[1]
         .dir
         .join("resource.d")
         .join(cluster::SERVICE_SCRIPT);
     fs::set_permissions(&script, fs::Permissions::from_mode(0o777)).unwrap();
-    let from = lines(&e.c.nodes[1].log);
-    let exe = common::hbd_exe();
+    let from = lines(&e.p.c.nodes[1].log);
+    let exe = hbd_exe!();
     let out = Command::new(&exe)
         .args(["standby", "--run-dir"])
-        .arg(&e.c.nodes[0].run_dir)
+        .arg(&e.p.c.nodes[0].run_dir)
         .stdin(Stdio::null())
         .output()
         .expect("hbd standby");
-    let on_b = common::lab::wait_for(Duration::from_secs(6), || {
-        e.c.status(1)
+    let on_b = wait_for(Duration::from_secs(6), || {
+        e.p.c
+            .status(1)
             .ok()
-            .and_then(|s| cluster::running_on(&s, &e.c.service_key()))
+            .and_then(|s| cluster::running_on(&s, &e.p.c.service_key()))
             .filter(|n| n == "beta")
     });
     sleep(Duration::from_millis(500));
@@ -722,16 +669,16 @@ fn writable_script(e: &Env) -> Row {
 fn authkeys_symlink(e: &Env) -> Row {
     let scenario = "authkeys is a symlink (mode 0777 itself) to a 0644 file: hbd check and hbd run";
     let expected = "both refuse, naming authkeys and the mode; a symlink to a 0600 file is followed and accepted";
-    let dir = e.c.dir.join("symlinked");
+    let dir = e.p.c.dir.join("symlinked");
     fs::create_dir_all(&dir).unwrap();
-    let cfg = fs::read_to_string(&e.c.nodes[1].config).unwrap().replace(
+    let cfg = fs::read_to_string(&e.p.c.nodes[1].config).unwrap().replace(
         &format!("bind = \"{}\"", cluster::ADDRS[1]),
         "bind = \"127.0.0.9\"",
     );
     fs::write(dir.join("hbd.toml"), cfg).unwrap();
     let _ = fs::create_dir_all(dir.join("resource.d"));
     let _ = fs::copy(
-        e.c.nodes[1]
+        e.p.c.nodes[1]
             .dir
             .join("resource.d")
             .join(cluster::SERVICE_SCRIPT),
@@ -743,7 +690,7 @@ fn authkeys_symlink(e: &Env) -> Row {
     let link = dir.join("authkeys");
     let _ = fs::remove_file(&link);
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let exe = common::hbd_exe();
+    let exe = hbd_exe!();
     let run = |args: &[&str]| {
         Command::new(&exe)
             .args(args)
@@ -768,7 +715,7 @@ fn authkeys_symlink(e: &Env) -> Row {
         .expect("spawn hbd run");
     let pid = runit.id();
     let mut child = runit;
-    let exited = common::lab::wait_for(Duration::from_secs(5), || child.try_wait().ok().flatten());
+    let exited = wait_for(Duration::from_secs(5), || child.try_wait().ok().flatten());
     if exited.is_none() {
         let _ = child.kill();
     }
@@ -832,26 +779,28 @@ fn replay_old_generation(e: &mut Env) -> Row {
         .take(50)
         .map(|p| p.1.clone())
         .collect();
-    let key = e.c.service_key();
+    let key = e.p.c.service_key();
     let holder0 =
-        e.c.status(1)
+        e.p.c
+            .status(1)
             .ok()
             .and_then(|s| cluster::running_on(&s, &key));
-    let _ = e.d[0].terminate(Duration::from_secs(10));
-    e.d[0] = e.c.start(0).expect("restart alpha");
-    let formed = common::lab::wait_for(Duration::from_secs(10), || {
-        let (sa, sb) = (e.c.status(0).ok()?, e.c.status(1).ok()?);
+    let _ = e.p.daemon(0).terminate(Duration::from_secs(10));
+    e.p.start(0);
+    let formed = wait_for(Duration::from_secs(10), || {
+        let (sa, sb) = (e.p.c.status(0).ok()?, e.p.c.status(1).ok()?);
         (sa.peer.state == NodeState::Active && sb.peer.state == NodeState::Active).then_some(())
     });
     sleep(Duration::from_millis(500));
     let holder1 =
-        e.c.status(1)
+        e.p.c
+            .status(1)
             .ok()
             .and_then(|s| cluster::running_on(&s, &key));
-    let from = lines(&e.c.nodes[1].log);
+    let from = lines(&e.p.c.nodes[1].log);
     send_to_beta(e, &old);
     let log = new_log(e, 1, from);
-    let after = e.c.status(1).ok();
+    let after = e.p.c.status(1).ok();
     let holder2 = after.as_ref().and_then(|s| cluster::running_on(s, &key));
     let dropped = log
         .lines()
@@ -906,7 +855,7 @@ impl Drop for Started {
 fn arguments_not_shell(e: &Env) -> Row {
     let scenario = "haresources arguments full of shell syntax ($(…), `…`, ;, |, &&, >, a glob, ~, ${IFS}) given to a resource script (quotes and backslashes are refused by the parser: config_check)";
     let expected = "the script gets each argument byte for byte as one argv entry; nothing in them runs (no file appears)";
-    let dir = e.c.dir.join("argv");
+    let dir = e.p.c.dir.join("argv");
     let etc = dir.join("ha.d");
     fs::create_dir_all(etc.join("resource.d")).unwrap();
     let d = dir.display();
@@ -945,7 +894,7 @@ fn arguments_not_shell(e: &Env) -> Row {
     for sub in ["state", "run"] {
         fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    let child = Command::new(common::hbd_exe())
+    let child = Command::new(hbd_exe!())
         .arg("run")
         .arg("-c")
         .arg(&etc)
@@ -960,7 +909,7 @@ fn arguments_not_shell(e: &Env) -> Row {
         .spawn()
         .expect("start the lone node");
     let lone = Started(child);
-    let started = common::lab::wait_for(Duration::from_secs(15), || {
+    let started = wait_for(Duration::from_secs(15), || {
         fs::read_to_string(dir.join("argv-start")).ok()
     });
     drop(lone);
@@ -1017,7 +966,7 @@ fn arguments_not_shell(e: &Env) -> Row {
 
 #[test]
 fn hostile_matrix() {
-    let _one = common::one_at_a_time();
+    let _one = testkit::one_at_a_time();
     let mut e = setup();
     let mut rows = vec![flood(&e)];
     rows.push(replay(&e));

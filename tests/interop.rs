@@ -9,14 +9,11 @@
 //! failure they are printed anyway). Facts learned here about heartbeat are in
 //! docs/heartbeat-compat.md; MIGRATING.md is written from these tests.
 
-mod common;
-
-use common::hblab::{skip_hblab, Impl, Pair, Setup, A, B};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use common::one_at_a_time as serial;
+use testkit::hblab::{self, Impl, Pair, Setup, A, B};
+use testkit::one_at_a_time as serial;
 
 /// The hbd under test: this build, or `HBD_INTEROP_BIN` (e.g. a release build
 /// to be shipped).
@@ -26,26 +23,22 @@ fn hbd_exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hbd")))
 }
 
-/// Whether the mixed-pair tests cannot run: the lab cannot, or this hbd has
-/// no daemon yet (`hbd run` without its documented options).
-fn skip_mixed(test: &str) -> bool {
-    if skip_hblab(test) {
-        return true;
-    }
+/// What the mixed-pair tests need: the interop lab, and an hbd with its
+/// daemon (`hbd run` with its documented options).
+fn mixed_needs(test: &str) -> testkit::skip::Needs {
     let out = std::process::Command::new(hbd_exe())
         .args(["run", "--help"])
         .output();
     let help = out
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
-    if !help.contains("--state-dir") || !help.contains("--run-dir") {
-        eprintln!(
-            "skipped: {test}: {} has no `hbd run --state-dir --run-dir` yet",
+    hblab::needs(test).that(
+        help.contains("--state-dir") && help.contains("--run-dir"),
+        &format!(
+            "{} has no `hbd run --state-dir --run-dir` yet",
             hbd_exe().display()
-        );
-        return true;
-    }
-    false
+        ),
+    )
 }
 
 /// Both nodes started together: heartbeat needs its 10 s RQSTDELAY (spec
@@ -54,7 +47,7 @@ const STARTUP: Duration = Duration::from_secs(30);
 
 #[test]
 fn heartbeat_pair_baseline_startup_and_kill9_takeover() {
-    if skip_hblab("heartbeat_pair_baseline_startup_and_kill9_takeover") {
+    if !hblab::needs("heartbeat_pair_baseline_startup_and_kill9_takeover").met() {
         return;
     }
     let _g = serial();
@@ -157,7 +150,7 @@ fn hbd_cl_status(p: &Pair, i: usize, args: &[&str]) -> (i32, String) {
     let mut argv = vec![hbd_exe().into_os_string(), "cl_status".into()];
     argv.extend(args.iter().map(|a| a.into()));
     argv.extend(["--run-dir".into(), "/run/hbd".into()]);
-    let out = p.nodes[i].run(&argv);
+    let out = p.run(i, &argv);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).trim().to_string(),
@@ -173,7 +166,7 @@ fn all_on(p: &Pair, i: usize, what: &str, within: Duration) -> Duration {
 /// auto_failback on (its group goes home), kill -9 of hbd (heartbeat takes
 /// over), hbd's return (its group goes home). `hb` is the heartbeat node.
 fn mixed_startup_and_kill9(setup: Setup, hb: usize, test: &str) {
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -257,7 +250,7 @@ fn mixed_reversed_roles_ucast_and_serial() {
 fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
     let test = "mixed_ucast_and_serial_links_reported_and_one_link_lost";
     // Also the serial cable pulled and plugged back.
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -298,8 +291,8 @@ fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
         l.get("hb0").map(|v| !v.0) == Some(true) && l.get("/run/ttyHB0").map(|v| v.0) == Some(true)
     });
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(p.nodes[A].active(), ["ga"], "no failover with serial alive");
-    assert_eq!(p.nodes[B].active(), ["gb"], "no failover with serial alive");
+    assert_eq!(p.active(A), ["ga"], "no failover with serial alive");
+    assert_eq!(p.active(B), ["gb"], "no failover with serial alive");
     assert_eq!(p.view(A).unwrap().peer, "active");
     assert_eq!(p.view(B).unwrap().peer, "active");
     p.ucast_link(B, true);
@@ -314,8 +307,8 @@ fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
             && hbd_links(p, B).get("/run/ttyHB0").map(|v| !v.0) == Some(true)
     });
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(p.nodes[A].active(), ["ga"], "no failover with ucast alive");
-    assert_eq!(p.nodes[B].active(), ["gb"], "no failover with ucast alive");
+    assert_eq!(p.active(A), ["ga"], "no failover with ucast alive");
+    assert_eq!(p.active(B), ["gb"], "no failover with ucast alive");
     p.serial_cable(true);
     p.wait("serial link back on both sides", TAKEOVER, |p| {
         p.cl_status(A, &["hblinkstatus", "nodeb", "/run/ttyHB0"]).1 == "up"
@@ -329,7 +322,7 @@ fn mixed_ucast_and_serial_links_reported_and_one_link_lost() {
 #[test]
 fn mixed_auto_failback_off_both_ways() {
     let test = "mixed_auto_failback_off_both_ways";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -348,12 +341,8 @@ fn mixed_auto_failback_off_both_ways() {
         p.view(A).map(|v| v.rsc_hold == "none").unwrap_or(false)
     });
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(
-        p.nodes[B].active(),
-        ["ga", "gb"],
-        "auto_failback off: ga stays"
-    );
-    assert!(p.nodes[A].active().is_empty());
+    assert_eq!(p.active(B), ["ga", "gb"], "auto_failback off: ga stays");
+    assert!(p.active(A).is_empty());
 
     // Hand ga back by hand (hbd standby foreign), then the other way round.
     settle(&p, ["none", "all"]);
@@ -374,12 +363,8 @@ fn mixed_auto_failback_off_both_ways() {
         p.view(B).map(|v| v.rsc_hold == "none").unwrap_or(false)
     });
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(
-        p.nodes[A].active(),
-        ["ga", "gb"],
-        "auto_failback off: gb stays"
-    );
-    assert!(p.nodes[B].active().is_empty());
+    assert_eq!(p.active(A), ["ga", "gb"], "auto_failback off: gb stays");
+    assert!(p.active(B).is_empty());
     settle(&p, ["all", "none"]);
     p.standby(A, "foreign");
     p.wait_groups(
@@ -395,7 +380,7 @@ fn mixed_auto_failback_off_both_ways() {
 #[test]
 fn mixed_standby_and_takeover_both_ways() {
     let test = "mixed_standby_and_takeover_both_ways";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -424,7 +409,7 @@ fn mixed_standby_and_takeover_both_ways() {
     settle(&p, ["all", "none"]);
     // auto_failback on: nothing moves back by itself while both are up.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(p.nodes[A].active(), ["ga", "gb"]);
+    assert_eq!(p.active(A), ["ga", "gb"]);
     // hbd takeover local: hbd asks for its own group back.
     p.takeover(B, "local");
     p.wait_groups(
@@ -458,7 +443,7 @@ fn mixed_standby_and_takeover_both_ways() {
 #[test]
 fn mixed_clean_stop_hands_over_at_once() {
     let test = "mixed_clean_stop_hands_over_at_once";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -521,15 +506,9 @@ fn mixed_clean_stop_hands_over_at_once() {
 #[test]
 fn mixed_heartbeat_ipaddr_script_under_hbd() {
     let test = "mixed_heartbeat_ipaddr_script_under_hbd";
-    if skip_mixed(test) {
-        return;
-    }
     // heartbeat's IPaddr (OCF, resource-agents) configures the address with
     // ifconfig, which resource-agents only recommends.
-    if !std::path::Path::new("/sbin/ifconfig").exists()
-        && !std::path::Path::new("/usr/sbin/ifconfig").exists()
-    {
-        eprintln!("skipped: {test}: ifconfig not found (install net-tools)");
+    if !mixed_needs(test).tool("ifconfig", "net-tools").met() {
         return;
     }
     let _g = serial();
@@ -543,7 +522,7 @@ fn mixed_heartbeat_ipaddr_script_under_hbd() {
     p.wait(
         "hbd brings up 192.0.2.50 with heartbeat's IPaddr",
         TAKEOVER,
-        |p| p.nodes[B].has_addr("192.0.2.50") && !p.nodes[A].has_addr("192.0.2.50"),
+        |p| p.has_addr(B, "192.0.2.50") && !p.has_addr(A, "192.0.2.50"),
     );
     // Standby on hbd: IPaddr stop under hbd, start under heartbeat.
     settle(&p, ["local", "local"]);
@@ -555,13 +534,13 @@ fn mixed_heartbeat_ipaddr_script_under_hbd() {
         TAKEOVER,
     );
     p.wait("address moved to heartbeat's node", TAKEOVER, |p| {
-        p.nodes[A].has_addr("192.0.2.50") && !p.nodes[B].has_addr("192.0.2.50")
+        p.has_addr(A, "192.0.2.50") && !p.has_addr(B, "192.0.2.50")
     });
     // Heartbeat dies: hbd takes the IPaddr group from it.
     p.crash(A);
     all_on(&p, B, "hbd takes the IPaddr group over", TAKEOVER);
     p.wait("address on hbd's node again", TAKEOVER, |p| {
-        p.nodes[B].has_addr("192.0.2.50")
+        p.has_addr(B, "192.0.2.50")
     });
     let st = p.hbd_status(B).unwrap();
     let groups = st["groups"].as_array().unwrap();
@@ -574,11 +553,14 @@ fn mixed_heartbeat_ipaddr_script_under_hbd() {
     );
     // heartbeat's wrapper answers status in OCF words that ResourceManager
     // reads as running; hbd must read them the same way.
-    let out = p.nodes[B].run(&[
-        "/etc/ha.d/resource.d/IPaddr",
-        "192.0.2.50/24/svc0",
-        "status",
-    ]);
+    let out = p.run(
+        B,
+        &[
+            "/etc/ha.d/resource.d/IPaddr",
+            "192.0.2.50/24/svc0",
+            "status",
+        ],
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Running OK"));
     p.assert_no_overlap();
 }
@@ -586,7 +568,7 @@ fn mixed_heartbeat_ipaddr_script_under_hbd() {
 #[test]
 fn mixed_auth_mismatch_rejected_counted_and_peer_not_heard() {
     let test = "mixed_auth_mismatch_rejected_counted_and_peer_not_heard";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -605,7 +587,7 @@ fn mixed_auth_mismatch_rejected_counted_and_peer_not_heard() {
     // Each is alone: after initdead both run everything (split brain by a
     // configuration error, as heartbeat does too).
     p.wait("hbd runs both groups alone", STARTUP, |p| {
-        p.nodes[B].active() == ["ga", "gb"]
+        p.active(B) == ["ga", "gb"]
     });
     p.wait("heartbeat reports nodeb dead", STARTUP, |p| {
         p.view(A).map(|v| v.peer == "dead").unwrap_or(false)
@@ -659,7 +641,7 @@ fn mixed_auth_mismatch_rejected_counted_and_peer_not_heard() {
 #[test]
 fn rolling_migration_heartbeat_pair_to_hbd_pair() {
     let test = "rolling_migration_heartbeat_pair_to_hbd_pair";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -676,12 +658,15 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
     p.wait_groups("heartbeat pair in service", STARTUP, A, &["ga"], &["gb"]);
     // MIGRATING.md step 0: `hbd check` accepts each node's /etc/ha.d as is.
     for i in [A, B] {
-        let check = p.nodes[i].run(&[
-            hbd_exe().as_os_str(),
-            "check".as_ref(),
-            "-c".as_ref(),
-            "/etc/ha.d".as_ref(),
-        ]);
+        let check = p.run(
+            i,
+            &[
+                hbd_exe().as_os_str(),
+                "check".as_ref(),
+                "-c".as_ref(),
+                "/etc/ha.d".as_ref(),
+            ],
+        );
         assert!(
             check.status.success(),
             "{}: hbd check refuses heartbeat's /etc/ha.d: {}{}",
@@ -739,7 +724,7 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
     );
     // hbd went on from heartbeat's generation and kept its uuid.
     let gen = |f: &str| -> u64 {
-        let t = std::fs::read_to_string(p.nodes[B].lib_dir().join(f)).unwrap_or_default();
+        let t = std::fs::read_to_string(p.lib_dir(B).join(f)).unwrap_or_default();
         t.trim().parse().unwrap_or(0)
     };
     assert!(
@@ -812,7 +797,7 @@ fn rolling_migration_heartbeat_pair_to_hbd_pair() {
 #[test]
 fn mixed_legacy_mode_startup_kill9_and_failback() {
     let test = "mixed_legacy_mode_startup_kill9_and_failback";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -853,7 +838,7 @@ fn mixed_legacy_mode_startup_kill9_and_failback() {
 #[test]
 fn mixed_md5_netstring_and_crc_classic() {
     let test = "mixed_md5_netstring_and_crc_classic";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -894,7 +879,7 @@ fn mixed_md5_netstring_and_crc_classic() {
 #[test]
 fn lab_cleanup_leaves_no_namespace_or_process() {
     let test = "lab_cleanup_leaves_no_namespace_or_process";
-    if skip_mixed(test) {
+    if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
@@ -912,14 +897,14 @@ fn lab_cleanup_leaves_no_namespace_or_process() {
                 && p.view(B).map(|v| v.peer == "active").unwrap_or(false)
         });
         let mut pids: Vec<u32> = Vec::new();
-        for n in &p.nodes {
-            pids.extend(n.processes());
-            pids.push(n.node.holder);
+        for i in [A, B] {
+            pids.extend(p.ns.processes(i));
+            pids.push(p.ns.nodes[i].holder);
         }
         assert!(pids.len() >= 4, "heartbeat and hbd processes: {pids:?}");
-        (p.id.clone(), pids)
+        (p.ns.id().to_string(), pids)
     };
-    assert_eq!(common::hblab::leftovers(&id), Vec::<String>::new());
-    let alive = common::lab::alive(&pids);
+    assert_eq!(testkit::lab::lab_leftovers(&id), Vec::<String>::new());
+    let alive = testkit::lab::alive(&pids);
     assert!(alive.is_empty(), "processes left running: {alive:?}");
 }

@@ -11,16 +11,10 @@ use hbd::core::{DropReason, Event, Input, LinkId, Node, NodeParams, Output, Peer
 use hbd::time::{Duration, Instant};
 use hbd::wire::Message;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn vectors() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/heartbeat-3.0.6/sha1");
-    let p = if p.exists() {
-        p
-    } else {
-        PathBuf::from("/work/shared/vectors/heartbeat-3.0.6/sha1")
-    };
-    p.exists().then_some(p)
+    testkit::vectors().map(|v| v.join("sha1"))
 }
 
 /// The classic `>>>` … `<<<` form, parsed as simply as heartbeat's reader does.
@@ -79,10 +73,14 @@ fn config() -> Config {
 
 #[test]
 fn real_heartbeat_peer_messages_reach_comm_up_and_negotiate() {
-    let Some(dir) = vectors() else {
-        println!("skipped: heartbeat 3.0.6 vectors not found");
+    let found = vectors();
+    if !testkit::skip::Needs::new("interop_replay")
+        .that(found.is_some(), "the heartbeat 3.0.6 vectors are not found")
+        .met()
+    {
         return;
-    };
+    }
+    let dir = found.unwrap();
     // When nodeb's messages crossed the UDP link, by (t, seq).
     let index = std::fs::read_to_string(dir.join("index.tsv")).unwrap();
     let mut when: HashMap<(String, String), f64> = HashMap::new();

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use testkit::skip::Needs;
 
 fn hbd(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_hbd"))
@@ -45,13 +46,6 @@ fn subcommands() -> Vec<String> {
     names
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn man_pages_cover_every_subcommand_and_render_cleanly() {
     let d = tempfile::tempdir().unwrap();
@@ -89,8 +83,10 @@ fn man_pages_cover_every_subcommand_and_render_cleanly() {
     ] {
         assert!(toml.contains(directive), "hbd.toml(5) lacks {directive}");
     }
-    if !have("man") {
-        eprintln!("SKIP rendering: man (man-db) not installed");
+    if !Needs::new("man_pages_cover_every_subcommand_and_render_cleanly: rendering")
+        .tool("man", "man-db")
+        .met()
+    {
         return;
     }
     for entry in std::fs::read_dir(d.path()).unwrap() {
@@ -121,8 +117,8 @@ fn completion_scripts_parse_and_know_the_subcommands() {
     }
     for (shell, check) in [("bash", "-n"), ("zsh", "-n"), ("fish", "--no-execute")] {
         let script = hbd(&["completions", shell]);
-        if !have(shell) {
-            eprintln!("SKIP {shell} syntax check: {shell} not installed");
+        let part = format!("completion_scripts_parse_and_know_the_subcommands: {shell} syntax");
+        if !Needs::new(&part).tool(shell, shell).met() {
             continue;
         }
         let f = tempfile::NamedTempFile::new().unwrap();

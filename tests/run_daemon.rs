@@ -78,8 +78,7 @@ fn bad_config_is_refused_with_exit_1_and_no_socket() {
 }
 
 fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
+    hbd::demo::cluster::free_udp_port().unwrap()
 }
 
 fn ask(sock: &Path, req: &Request) -> Response {

@@ -1,115 +1,44 @@
-//! `hbd run` with `[hbd] metrics` on: two real daemons on loopback (alpha on
-//! 127.0.0.1, beta on 127.0.0.2), alpha's `/metrics` scraped over TCP while the
+//! `hbd run` with `[hbd] metrics` on: the loopback pair (alpha on 127.0.0.1,
+//! beta on 127.0.0.2, a group homed on each), alpha's `/metrics` scraped over TCP while the
 //! pair is healthy, after a garbage datagram, and after beta is killed and
 //! declared dead. When `promtool` is installed (Debian package `prometheus`)
 //! every scrape must pass `promtool check metrics`.
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use hbd::control::SOCKET_NAME;
+use hbd::demo::cluster::{free_tcp_port, wait_for, Spec, SERVICE_SCRIPT};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::hbd_exe;
+use testkit::loopback::Pair;
+use testkit::skip::Needs;
 
-// Daemon tests measure time; on a 2-core box they take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Only the process this test started, by its pid.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The loopback pair with deadtime 2 s, auto_failback off, a second group
+/// homed on beta (another port of the demo service) and alpha serving
+/// metrics on `metrics_port`. Returns it with beta's group key.
+fn pair(metrics_port: u16) -> (Pair, String) {
+    let spec = Spec {
+        deadtime_ms: 2000,
+        warntime_ms: 1000,
+        initdead_ms: 2000,
+        auto_failback: "off",
+        ..Spec::default()
+    };
+    let p = Pair::new(spec, false, &hbd_exe!());
+    let b_key = format!("{SERVICE_SCRIPT}::{}", free_tcp_port().unwrap());
+    // [hbd] is the last table: alpha's metrics line goes there, then the
+    // second group.
+    let group = format!("\n[[group]]\nhome = \"beta\"\nresources = [\"{b_key}\"]\n");
+    p.edit_config(0, |t| {
+        t + &format!("metrics = \"{metrics_port}\"\n") + &group
+    });
+    p.edit_config(1, |t| t + &group);
+    (p, b_key)
 }
 
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-fn free_tcp_port() -> u16 {
-    let s = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-/// One node's hbd.toml directory: a ucast link to `peer`, group `ok::a` homed
-/// on alpha and `ok::b` on beta; the `ok` script keeps a state file per arg.
-fn write_dir(dir: &Path, udpport: u16, peer: &str, metrics: Option<u16>) {
-    let metrics = metrics
-        .map(|p| format!("\n[hbd]\nmetrics = \"{p}\"\n"))
-        .unwrap_or_default();
-    std::fs::write(
-        dir.join("hbd.toml"),
-        format!(
-            r#"nodes = ["alpha", "beta"]
-keepalive = "200ms"
-deadtime = "2s"
-warntime = "1s"
-initdead = "2s"
-udpport = {udpport}
-auto_failback = "off"
-realtime = false
-
-[[media]]
-type = "ucast"
-dev = "lo"
-peer = "{peer}"
-
-[auth]
-authkeys = "authkeys"
-
-[[group]]
-home = "alpha"
-resources = ["ok::a"]
-
-[[group]]
-home = "beta"
-resources = ["ok::b"]
-{metrics}"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("authkeys"), "auth 1\n1 sha1 test-secret\n").unwrap();
-    std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let rd = dir.join("resource.d");
-    std::fs::create_dir_all(&rd).unwrap();
-    std::fs::write(
-        rd.join("ok"),
-        format!(
-            "#!/bin/sh\nst={d}/$1.state\ncase \"$2\" in\n start) touch $st ;;\n stop) rm -f $st ;;\n\
-             status) [ -f $st ] && echo running || echo stopped ;;\nesac\nexit 0\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(rd.join("ok"), std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn start(dir: &Path, node: &str, bind: &str) -> Daemon {
-    let log = std::fs::File::create(dir.join("hbd.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hbd"))
-        .args(["run", "--node", node, "--bind", bind, "-c"])
-        .arg(dir)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
-        .env_remove("NOTIFY_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Daemon(child)
-}
-
-fn log_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("hbd.log")).unwrap_or_default()
+fn log_of(p: &Pair) -> String {
+    p.c.log_text(0)
 }
 
 /// One HTTP request; the whole response (the server closes the connection).
@@ -161,22 +90,16 @@ fn scrape_until(port: u16, limit: Duration, ok: impl Fn(&str) -> bool) -> String
     last
 }
 
-fn promtool() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("promtool"))
-            .find(|f| f.is_file())
-    })
-}
-
 /// `promtool check metrics` must accept the scrape (lint warnings included:
 /// it exits non-zero for those too).
 fn promtool_accepts(text: &str) {
-    let Some(tool) = promtool() else {
-        eprintln!("skipping promtool check: promtool not installed (apt-get install prometheus)");
+    if !Needs::new("metrics: the promtool check")
+        .tool("promtool", "prometheus")
+        .met()
+    {
         return;
-    };
-    let mut child = Command::new(tool)
+    }
+    let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -200,23 +123,26 @@ fn promtool_accepts(text: &str) {
 
 #[test]
 fn metrics_follow_a_live_pair_through_a_peer_death() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    let udp = free_udp_port();
-    let port = free_tcp_port();
-    write_dir(a.path(), udp, "127.0.0.2", Some(port));
-    write_dir(b.path(), udp, "127.0.0.1", None);
-    let _alpha = start(a.path(), "alpha", "127.0.0.1");
-    let mut beta = start(b.path(), "beta", "127.0.0.2");
+    let _turn = testkit::one_at_a_time();
+    let port = free_tcp_port().unwrap();
+    let (mut p, b_key) = pair(port);
+    let udp = p.c.udpport;
+    let a_key = p.c.service_key();
+    let running =
+        |key: &str, home: &str| format!("hbd_group_running{{group=\"{key}\",home=\"{home}\"}}");
+    let (a_running, b_running) = (running(&a_key, "alpha"), running(&b_key, "beta"));
+    // Started together: each takes its own group once they have negotiated
+    // (heartbeat's 10 s start-up deadlock breaker at worst).
+    p.start(0);
+    p.start(1);
 
     // Healthy pair: both active, each running its own group, heartbeats counted.
     let t = scrape_until(port, Duration::from_secs(20), |t| {
         value(t, r#"hbd_node_state{node="beta",state="active"}"#) == Some(1.0)
-            && value(t, r#"hbd_group_running{group="ok::a",home="alpha"}"#) == Some(1.0)
+            && value(t, &a_running) == Some(1.0)
             && value(t, "hbd_heartbeat_gap_seconds_count").unwrap_or(0.0) >= 5.0
     });
-    let ctx = || format!("{t}\n--- alpha log\n{}", log_of(a.path()));
+    let ctx = || format!("{t}\n--- alpha log\n{}", log_of(&p));
     assert_eq!(
         value(&t, r#"hbd_node_state{node="alpha",state="active"}"#),
         Some(1.0),
@@ -236,10 +162,7 @@ fn metrics_follow_a_live_pair_through_a_peer_death() {
     assert!(value(&t, r#"hbd_link_last_heard_seconds{link="lo"}"#).unwrap() < 2.0);
     assert!(value(&t, r#"hbd_packets_received_total{link="lo"}"#).unwrap() >= 5.0);
     assert!(value(&t, r#"hbd_packets_sent_total{link="lo"}"#).unwrap() >= 5.0);
-    assert_eq!(
-        value(&t, r#"hbd_group_running{group="ok::b",home="beta"}"#),
-        Some(0.0)
-    );
+    assert_eq!(value(&t, &b_running), Some(0.0));
     assert_eq!(
         value(&t, r#"hbd_takeovers_total{reason="peer_dead"}"#),
         Some(0.0)
@@ -284,19 +207,14 @@ fn metrics_follow_a_live_pair_through_a_peer_death() {
         Some(1.0)
     );
 
-    // Beta dies without a word: after deadtime alpha takes ok::b, reason peer_dead.
-    kill(Pid::from_raw(beta.0.id() as i32), Signal::SIGKILL).unwrap();
-    let _ = beta.0.wait();
+    // Beta dies without a word: after deadtime alpha takes beta's group,
+    // reason peer_dead.
+    p.daemon(1).kill9();
     let t = scrape_until(port, Duration::from_secs(15), |t| {
-        value(t, r#"hbd_group_running{group="ok::b",home="beta"}"#) == Some(1.0)
+        value(t, &b_running) == Some(1.0)
     });
-    let ctx = || format!("{t}\n--- alpha log\n{}", log_of(a.path()));
-    assert_eq!(
-        value(&t, r#"hbd_group_running{group="ok::b",home="beta"}"#),
-        Some(1.0),
-        "{}",
-        ctx()
-    );
+    let ctx = || format!("{t}\n--- alpha log\n{}", log_of(&p));
+    assert_eq!(value(&t, &b_running), Some(1.0), "{}", ctx());
     assert_eq!(
         value(&t, r#"hbd_takeovers_total{reason="peer_dead"}"#),
         Some(1.0),
@@ -334,32 +252,23 @@ fn metrics_follow_a_live_pair_through_a_peer_death() {
 
 #[test]
 fn a_taken_metrics_port_refuses_the_start() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let a = tempfile::tempdir().unwrap();
+    let _turn = testkit::one_at_a_time();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    write_dir(a.path(), free_udp_port(), "127.0.0.2", Some(port));
-    let mut d = start(a.path(), "alpha", "127.0.0.1");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = d.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "hbd kept running: {}",
-            log_of(a.path())
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut p, _) = pair(port);
+    let d = p.start(0);
+    let status = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        d.exited()
+    })
+    .unwrap_or_else(|| panic!("hbd kept running: {}", p.c.log_text(0)));
     assert_eq!(status.code(), Some(1));
-    let log = log_of(a.path());
+    let log = p.c.log_text(0);
     assert!(
         log.contains(&format!("metrics: cannot listen on 127.0.0.1:{port}")),
         "{log}"
     );
     assert!(log.contains("not starting"), "{log}");
     // Refused before the control socket exists: nothing left behind.
-    assert!(!a.path().join("run/hbd.sock").exists());
+    assert!(!p.c.nodes[0].run_dir.join(SOCKET_NAME).exists());
     drop(taken);
 }

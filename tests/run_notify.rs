@@ -3,31 +3,16 @@
 //! STATUS lines, READY=1 once the startup decision is made, WATCHDOG=1 pings
 //! when `$WATCHDOG_USEC` is set, STOPPING=1 on SIGTERM.
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use hbd::demo::cluster::{wait_for, Daemon};
+use nix::sys::signal::Signal;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-// Daemon tests measure time; on a 2-core box they take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Only the process this test started, by its pid.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
+    hbd::demo::cluster::free_udp_port().unwrap()
 }
 
 /// Node alpha alone on loopback: after initdead (2s) it declares beta dead,
@@ -71,13 +56,12 @@ fn start(dir: &Path, notify_socket: &str, watchdog_usec: Option<&str>) -> Daemon
         .env("NOTIFY_SOCKET", notify_socket)
         .env_remove("WATCHDOG_USEC")
         .env_remove("WATCHDOG_PID")
-        .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log);
     if let Some(us) = watchdog_usec {
         cmd.env("WATCHDOG_USEC", us);
     }
-    Daemon(cmd.spawn().unwrap())
+    Daemon::spawn("alpha", &mut cmd).unwrap()
 }
 
 /// Every datagram received until `done` says stop or `limit` passes.
@@ -107,7 +91,7 @@ fn log_of(dir: &Path) -> String {
 
 #[test]
 fn under_systemd_hbd_reports_status_ready_watchdog_and_stopping() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = testkit::one_at_a_time();
     let d = tempfile::tempdir().unwrap();
     write_had(d.path(), free_udp_port());
     let path = d.path().join("notify.sock");
@@ -157,26 +141,22 @@ fn under_systemd_hbd_reports_status_ready_watchdog_and_stopping() {
         log_of(d.path())
     );
 
-    kill(Pid::from_raw(daemon.0.id() as i32), Signal::SIGTERM).unwrap();
+    daemon.signal(Signal::SIGTERM).unwrap();
     let end = collect(&sock, Duration::from_secs(10), |g| {
         g.iter().any(|l| l == "STOPPING=1")
     });
     assert!(end.iter().any(|l| l == "STOPPING=1"), "{end:?}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(st) = daemon.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "hbd did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for(Duration::from_secs(15), Duration::from_millis(50), || {
+        daemon.exited()
+    })
+    .expect("hbd did not exit after SIGTERM");
     assert!(status.success(), "{status}\n{}", log_of(d.path()));
 }
 
 #[test]
 fn abstract_notify_socket_gets_ready_and_no_watchdog_without_watchdog_usec() {
     use std::os::linux::net::SocketAddrExt;
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = testkit::one_at_a_time();
     let d = tempfile::tempdir().unwrap();
     write_had(d.path(), free_udp_port());
     let name = format!("hbd-notify-test-{}", std::process::id());

@@ -2,34 +2,27 @@
 //! SIGTERM shuts down gracefully (resources stopped right to left, exit 0), a
 //! second SIGTERM exits at once.
 
-use hbd::control::{Request, Response, StatusReport};
+use hbd::control::{StatusReport, SOCKET_NAME};
 use hbd::core::GroupState;
+use hbd::demo::cluster::Daemon;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use testkit::skip::Needs;
 
-struct Daemon {
-    child: Child,
-    sock: PathBuf,
+/// `hbd run` for alpha alone, with its run dir and log.
+struct Alpha {
+    d: Daemon,
+    run: PathBuf,
     log: PathBuf,
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Only the process this test started, by its pid.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
+impl Alpha {
     fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+        Pid::from_raw(self.d.pid().expect("alpha runs") as i32)
     }
 
     fn log(&self) -> String {
@@ -37,34 +30,16 @@ impl Daemon {
     }
 
     fn status(&self) -> StatusReport {
-        let mut s = UnixStream::connect(&self.sock).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut line = serde_json::to_string(&Request::Status).unwrap();
-        line.push('\n');
-        s.write_all(line.as_bytes()).unwrap();
-        let mut resp = String::new();
-        BufReader::new(s).read_line(&mut resp).unwrap();
-        match serde_json::from_str(&resp).unwrap() {
-            Response::Status(r) => r,
-            other => panic!("{other:?}"),
-        }
+        hbd::demo::cluster::status(&self.run).unwrap()
     }
 
     fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        hbd::demo::wait_for(limit, Duration::from_millis(20), || self.d.exited())
     }
 }
 
 fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
+    hbd::demo::cluster::free_udp_port().unwrap()
 }
 
 /// An ha.d for node alpha on 127.0.0.1 (nobody plays beta): one group of two
@@ -101,44 +76,38 @@ fn write_had(dir: &Path, port: u16, keepalive: &str, extra: &str) {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn start(dir: &Path) -> Daemon {
+fn start(dir: &Path) -> Alpha {
     let log = dir.join("hbd.log");
     let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hbd"))
-        .args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hbd"));
+    cmd.args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
         .arg(dir)
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--run-dir")
         .arg(dir.join("run"))
         .env("HBD_LOG", "debug")
-        .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let sock = dir.join("run").join("hbd.sock");
-    let mut d = Daemon { child, sock, log };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !d.sock.exists() {
-        if let Some(st) = d.child.try_wait().unwrap() {
-            panic!("hbd run exited ({st}):\n{}", d.log());
+        .stderr(out);
+    let mut a = Alpha {
+        d: Daemon::spawn("alpha", &mut cmd).unwrap(),
+        run: dir.join("run"),
+        log,
+    };
+    let sock = a.run.join(SOCKET_NAME);
+    let up = hbd::demo::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        if let Some(st) = a.d.exited() {
+            panic!("hbd run exited ({st}):\n{}", a.log());
         }
-        assert!(Instant::now() < deadline, "no control socket:\n{}", d.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    d
+        sock.exists().then_some(())
+    });
+    assert!(up.is_some(), "no control socket:\n{}", a.log());
+    a
 }
 
+/// Whether `f` holds within `limit` (polled every 25 ms).
 fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    f()
+    hbd::demo::wait_for(limit, Duration::from_millis(25), || f().then_some(())).is_some()
 }
 
 #[test]
@@ -222,7 +191,10 @@ fn sigterm_stops_resources_right_to_left_and_exits_0() {
         vec!["two stop HA_CURHOST=alpha", "one stop HA_CURHOST=alpha"],
         "{after}"
     );
-    assert!(!h.sock.exists(), "control socket left behind");
+    assert!(
+        !h.run.join(SOCKET_NAME).exists(),
+        "control socket left behind"
+    );
     assert!(h.log().contains("shutdown complete"), "{}", h.log());
 }
 
@@ -349,9 +321,12 @@ fn realtime_on_gives_fifo_and_locked_memory_but_not_to_scripts() {
     )
     .unwrap();
     let h = start(d.path());
-    let pid = h.child.id();
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: realtime needs root; checking the fallback warning instead");
+    let pid = h.d.pid().unwrap();
+    if !Needs::new("realtime_on_gives_fifo_and_locked_memory_but_not_to_scripts")
+        .root("SCHED_FIFO and locked memory")
+        .met()
+    {
+        // What can be checked without root: the fallback warning.
         assert!(
             wait_for(Duration::from_secs(3), || h
                 .log()

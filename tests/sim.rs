@@ -6,7 +6,6 @@
 // Index loops over the two nodes read better than zipped iterators here.
 #![allow(clippy::needless_range_loop)]
 
-mod core_harness;
 mod sim {
     pub mod scenarios;
     pub mod world;

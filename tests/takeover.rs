@@ -1,47 +1,44 @@
 //! Real takeover in network namespaces (root; skipped with a printed reason
-//! otherwise): two `hbd run` daemons on two lab nodes move a group of a
-//! floating address, a shared-disk filesystem and an HTTP service between
-//! them, while a client on the service LAN asks for the page.
+//! otherwise, a failure under HBD_REQUIRE_LAB=1): two `hbd run` daemons on
+//! the namespace pair (testkit::nspair) move a group of a floating address, a
+//! shared-disk filesystem and an HTTP service between them, while a client on
+//! the service LAN asks for the page.
 //!
-//! The lab (tests/common/lab.rs): nodes `nodea` and `nodeb` (own network,
-//! mount and UTS namespaces: `uname -n` is the node's name), a heartbeat cable
-//! `hb0` (10.250.0.0/24) and a serial cable (a socat pty pair), a service LAN
-//! bridge (192.0.2.0/24) with `lan0` on each node and `cli0` on a client, and
-//! an ext4 image on a loop device as the shared disk. Each node mounts it in
-//! its own mount namespace at `/srv/data`.
+//! The pair: nodes `nodea` and `nodeb` (own network, mount and UTS
+//! namespaces: `uname -n` is the node's name), the heartbeat cable `hb0`
+//! (10.250.0.0/24) and a serial cable (a socat pty pair), the service LAN
+//! (192.0.2.0/24) with `svc0` on each node and `cli0` on the client, and an
+//! ext4 image on a loop device as the shared disk. Each node mounts it in its
+//! own mount namespace at `/srv/data`.
 //!
 //! Both nodes get byte-identical `ha.cf`, `haresources` and `authkeys` and run
-//! the same command line: `<lab>/node` is a per-node bind mount (that node's
-//! ha.d, state and run directories and its end of the serial cable), `/srv`
-//! a per-lab directory bound over the host's in both nodes.
+//! the same command line: the pair's shared layout gives each node its own
+//! root at `<lab>/node` (ha.d, state, run directory and its end of the serial
+//! cable), and `/srv` is a per-lab directory bound over the host's in both.
 //!
 //! While a cluster runs, a sampler reads both nodes' mount tables every 5 ms
 //! and a test fails if the filesystem was ever seen mounted on both.
 //! Every test ends by dropping the lab and checking that no namespace, loop
 //! device, mount or process of it is left.
 
-mod common;
-
-use common::cluster as dc;
-use common::lab::{self, Lab, LoopDevice, Node, SerialPair};
-use common::{hbd_exe, one_at_a_time};
 use hbd::control::StatusReport;
 use hbd::core::{GroupState, NodeState, RscHold};
+use hbd::demo::cluster as dc;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{sleep, JoinHandle};
 use std::time::{Duration, Instant};
+use testkit::lab::{self, Lab, Node};
+use testkit::nspair::{Dir, NsPair, Opts, HB_ADDRS, SVC_IF};
+use testkit::skip::Needs;
+use testkit::{one_at_a_time, wait_for};
 
 const NAMES: [&str; 2] = ["nodea", "nodeb"];
-const LAN_ADDRS: [&str; 2] = ["192.0.2.1/24", "192.0.2.2/24"];
-const HB_ADDRS: [&str; 2] = ["10.250.0.1", "10.250.0.2"];
-const CLIENT_ADDR: &str = "192.0.2.10/24";
 const FLOAT: &str = "192.0.2.100";
 const PORT: u16 = 8080;
 const MNT: &str = "/srv/data";
@@ -57,7 +54,7 @@ struct Setup {
     warntime: &'static str,
     deadtime: &'static str,
     initdead: &'static str,
-    /// Index of a node that has no `<lab>/node/disk` device link: its
+    /// Index of a node that has no `<run>/disk` device link: its
     /// Filesystem start fails (exit 6, "not configured on this node").
     device_missing_on: Option<usize>,
     /// IPaddr and Filesystem are heartbeat 3.0.6's own resource.d scripts.
@@ -81,55 +78,15 @@ impl Setup {
     }
 }
 
-/// True (after printing why) when this file's tests cannot run here.
-fn skip(test: &str) -> bool {
-    lab::skip_lab(test)
-        || lab::skip_without(test, "socat", "socat")
-        || lab::skip_without(test, "arping", "iputils-arping")
-        || lab::skip_without(test, "mkfs.ext4", "e2fsprogs")
-        || lab::skip_without(test, "losetup", "util-linux")
-        || lab::skip_without(test, "fuser", "psmisc")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// One `hbd run`, killed (SIGKILL) and reaped when dropped if still running.
-struct Hbd {
-    child: Option<Child>,
-    pid: u32,
-}
-
-impl Hbd {
-    /// SIGTERM, then wait up to `limit` for the exit; its status.
-    fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let mut c = self.child.take()?;
-        lab::signal(self.pid, "TERM");
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if let Ok(Some(st)) = c.try_wait() {
-                return Some(st);
-            }
-            sleep(Duration::from_millis(10));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        None
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Hbd {
-    fn drop(&mut self) {
-        self.kill9();
-    }
+/// What this file's tests need.
+fn needs(test: &str) -> Needs {
+    Needs::new(test)
+        .lab()
+        .tool("socat", "socat")
+        .tool("arping", "iputils-arping")
+        .tool("mkfs.ext4", "e2fsprogs")
+        .tool("losetup", "util-linux")
+        .tool("fuser", "psmisc")
 }
 
 /// Reads both nodes' mount tables every 5 ms (bounded: at most 10 minutes)
@@ -294,10 +251,9 @@ fn http_get(netns: &str, timeout: Duration) -> Option<(String, String)> {
     .flatten()
 }
 
-/// What makes node `i` itself at the shared paths: its own files at
-/// `<lab>/node`, and the lab's `/srv` (where the disk is mounted).
-fn bind_node_dirs(lab_dir: &Path, i: usize, n: &Node) {
-    n.bind(&lab_dir.join(NAMES[i]), &lab_dir.join("node"));
+/// The lab's `/srv` on a node (where the disk is mounted): the pair's shared
+/// layout gives the node the rest.
+fn bind_srv(lab_dir: &Path, n: &Node) {
     n.bind(&lab_dir.join("srv"), Path::new("/srv"));
 }
 
@@ -308,28 +264,18 @@ fn every_link_hears_the_peer(r: &StatusReport) -> bool {
     r.links.len() == 2 && r.links.iter().all(|l| l.up)
 }
 
-/// A two-node cluster in a lab. Field order is drop order: the daemons and
-/// the sampler go before the lab tears the namespaces down.
+/// A two-node cluster on the namespace pair. Field order is drop order: the
+/// sampler goes before the pair kills the daemons and the lab.
 struct Cluster {
-    hbd: [Option<Hbd>; 2],
     sampler: Option<MountSampler>,
-    nodes: [Node; 2],
-    client: Node,
-    disk: LoopDevice,
-    serial: SerialPair,
     key: String,
-    lab: Lab,
+    ns: NsPair,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // The pair prints the daemons' logs; the mount history is ours.
         if std::thread::panicking() {
-            for (i, name) in NAMES.iter().enumerate() {
-                eprintln!(
-                    "--- {name} hbd log tail ---\n{}",
-                    dc::tail(&self.log(i), 60)
-                );
-            }
             if let Some(s) = self.sampler.take() {
                 eprintln!("--- mount samples ---\n{}", s.finish().describe());
             }
@@ -340,16 +286,12 @@ impl Drop for Cluster {
 impl Cluster {
     /// Builds the lab and both nodes' files; starts nothing but the sampler.
     fn build(setup: Setup) -> Cluster {
-        let lab = Lab::new();
-        let lan = lab.lan("lan");
-        let nodes = [lab.node(NAMES[0]), lab.node(NAMES[1])];
-        let client = lab.node("client");
-        for (i, n) in nodes.iter().enumerate() {
-            lab.join(&lan, n, "lan0");
-            n.addr("lan0", LAN_ADDRS[i]);
-        }
-        lab.join(&lan, &client, "cli0");
-        client.addr("cli0", CLIENT_ADDR);
+        let opts = Opts {
+            disk_mib: Some(16),
+            ..Opts::default()
+        };
+        let ns = NsPair::new(opts, &testkit::hbd_exe!());
+        let client = ns.client.as_ref().expect("a client");
         // The client keeps a neighbour entry it has for 60 s (reachable) and
         // only probes it 30 s after it goes stale: within a test, the entry
         // can change to a new MAC only because someone told the client (the
@@ -363,22 +305,14 @@ impl Cluster {
         ]);
         let probe = client.sh("cat /proc/sys/net/ipv4/neigh/cli0/delay_first_probe_time");
         assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "30");
-        lab.link(&nodes[0], "hb0", &nodes[1], "hb0");
-        for (i, n) in nodes.iter().enumerate() {
-            // With a broadcast address, for `bcast hb0`.
-            let cidr = format!("{}/24", HB_ADDRS[i]);
-            n.must(&["ip", "addr", "add", &cidr, "brd", "+", "dev", "hb0"]);
-        }
-        let serial = lab.serial_pair("ttyHB");
-        let disk = lab.ext4_loop("shared", 16);
+        let disk = ns.disk.clone().expect("the shared disk");
 
         // Identical configuration files, one copy per node (as on two machines).
-        let node_dir = lab.dir().join("node");
-        let srv = lab.dir().join("srv");
-        fs::create_dir_all(&node_dir).unwrap();
+        let srv = ns.lab().dir().join("srv");
         fs::create_dir_all(&srv).unwrap();
+        let run = ns.on_node(Dir::Run);
         let device = if setup.device_missing_on.is_some() {
-            node_dir.join("disk").display().to_string()
+            run.join("disk").display().to_string()
         } else {
             disk.dev.display().to_string()
         };
@@ -399,7 +333,7 @@ impl Cluster {
             wt = setup.warntime,
             dt = setup.deadtime,
             id = setup.initdead,
-            tty = node_dir.join("ttyHB0").display(),
+            tty = run.join("ttyHB0").display(),
             media = if setup.bcast {
                 "bcast hb0\n".to_string()
             } else {
@@ -410,93 +344,77 @@ impl Cluster {
             na = NAMES[0],
             nb = NAMES[1],
         );
-        let key = format!("IPaddr::{FLOAT}/24/lan0");
+        let key = format!("IPaddr::{FLOAT}/24/{SVC_IF}");
         let haresources = format!(
             "{} {key} Filesystem::{device}::{MNT}::ext4 hbweb::{FLOAT}::{PORT}::{MNT}\n",
             NAMES[0]
         );
-        for (i, n) in nodes.iter().enumerate() {
-            let own = lab.dir().join(NAMES[i]);
-            let ha_d = own.join("ha.d");
+        let scripts = if setup.heartbeat_scripts {
+            PathBuf::from(HEARTBEAT_RD)
+        } else {
+            testkit::repo().join("resource.d")
+        };
+        for (i, n) in ns.nodes.iter().enumerate() {
+            let ha_d = ns.host(i, Dir::Etc);
             let rd = ha_d.join("resource.d");
-            for d in [&rd, &own.join("state"), &own.join("run")] {
-                fs::create_dir_all(d).unwrap();
-            }
             fs::write(ha_d.join("ha.cf"), &ha_cf).unwrap();
             fs::write(ha_d.join("haresources"), &haresources).unwrap();
             let keys = ha_d.join("authkeys");
             fs::write(&keys, "auth 1\n1 sha1 takeover-lab-not-a-secret\n").unwrap();
             fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
-            let scripts = if setup.heartbeat_scripts {
-                Path::new(HEARTBEAT_RD).to_path_buf()
-            } else {
-                repo().join("resource.d")
-            };
             symlink(scripts.join("IPaddr"), rd.join("IPaddr")).unwrap();
             symlink(scripts.join("Filesystem"), rd.join("Filesystem")).unwrap();
             symlink(
-                repo().join("tests/fixtures/resource.d/hbweb"),
+                testkit::repo().join("tests/fixtures/resource.d/hbweb"),
                 rd.join("hbweb"),
             )
             .unwrap();
-            let end = if i == 0 { &serial.a } else { &serial.b };
-            symlink(end, own.join("ttyHB0")).unwrap();
             if setup.device_missing_on != Some(i) {
-                symlink(&disk.dev, own.join("disk")).unwrap();
+                symlink(&disk.dev, ns.host(i, Dir::Run).join("disk")).unwrap();
             }
-            bind_node_dirs(lab.dir(), i, n);
+            bind_srv(ns.lab().dir(), n);
         }
         // The page lives on the shared disk: written once from nodea.
-        nodes[0].must(&[
+        fs::create_dir_all(srv.join("data")).unwrap();
+        ns.nodes[0].must(&[
             "sh",
             "-c",
             &format!(
-                "mkdir -p {MNT} && mount {dev} {MNT} && printf '{page}' > {MNT}/index.html && umount {MNT}",
+                "mount {dev} {MNT} && printf '{page}' > {MNT}/index.html && umount {MNT}",
                 dev = disk.dev.display(),
                 page = PAGE.replace('\n', "\\n"),
             ),
         ]);
-        let sampler = MountSampler::start([nodes[0].holder, nodes[1].holder]);
+        let sampler = MountSampler::start([ns.nodes[0].holder, ns.nodes[1].holder]);
         Cluster {
-            hbd: [None, None],
             sampler: Some(sampler),
-            nodes,
-            client,
-            disk,
-            serial,
             key,
-            lab,
+            ns,
         }
     }
 
-    fn node_path(&self) -> PathBuf {
-        self.lab.dir().join("node")
+    fn client(&self) -> &Node {
+        self.ns.client.as_ref().expect("a client")
     }
 
-    /// Node `i`'s run directory as seen from the host (for status requests).
-    fn run_dir(&self, i: usize) -> PathBuf {
-        self.lab.dir().join(NAMES[i]).join("run")
-    }
-
-    fn log(&self, i: usize) -> PathBuf {
-        self.lab.dir().join(format!("{}-hbd.log", NAMES[i]))
-    }
-
-    fn log_text(&self, i: usize) -> String {
-        fs::read_to_string(self.log(i)).unwrap_or_default()
+    /// The ha.d directory, as both nodes see it.
+    fn etc(&self) -> PathBuf {
+        self.ns.on_node(Dir::Etc)
     }
 
     /// Starts `hbd run` on node `i`: the same command line on both nodes.
     /// `hbd check` first: the identical files must be right for this node.
     fn start(&mut self, i: usize) {
-        let np = self.node_path();
-        let exe = hbd_exe();
-        let out = self.nodes[i].run(&[
-            exe.as_os_str(),
-            "check".as_ref(),
-            "-c".as_ref(),
-            np.join("ha.d").as_os_str(),
-        ]);
+        let exe = testkit::hbd_exe!();
+        let out = self.ns.run(
+            i,
+            &[
+                exe.as_os_str(),
+                "check".as_ref(),
+                "-c".as_ref(),
+                self.etc().as_os_str(),
+            ],
+        );
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -507,64 +425,8 @@ impl Cluster {
             NAMES[i],
             out.status
         );
-        let args = [
-            exe.as_os_str(),
-            "run".as_ref(),
-            "-c".as_ref(),
-            np.join("ha.d").as_os_str(),
-            "--state-dir".as_ref(),
-            np.join("state").as_os_str(),
-            "--run-dir".as_ref(),
-            np.join("run").as_os_str(),
-        ]
-        .map(|s| s.to_os_string());
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log(i))
-            .unwrap();
-        let child = self.nodes[i]
-            .command(&args)
-            .env("HBD_LOG", "debug")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: cannot start hbd: {e}", NAMES[i]));
-        // nsenter execs hbd in place (no --fork): the child's pid is hbd's.
-        let pid = child.id();
-        self.hbd[i] = Some(Hbd {
-            child: Some(child),
-            pid,
-        });
-    }
-
-    fn status(&self, i: usize) -> Option<StatusReport> {
-        dc::status(&self.run_dir(i)).ok()
-    }
-
-    /// Polls node `i`'s status until `pred` holds; panics with the last one.
-    fn wait_status(
-        &self,
-        i: usize,
-        limit: Duration,
-        what: &str,
-        pred: impl Fn(&StatusReport) -> bool,
-    ) -> Duration {
-        let t = Instant::now();
-        let mut last = None;
-        let ok = lab::wait_for(limit, || {
-            let r = self.status(i)?;
-            let done = pred(&r);
-            last = Some(r);
-            done.then_some(())
-        });
-        if ok.is_none() {
-            panic!(
-                "{}: not {what} within {limit:?}; last status {last:#?}",
-                NAMES[i]
-            );
-        }
-        t.elapsed()
+        let cmd = self.ns.hbd_command(i, &self.etc());
+        self.ns.start(i, cmd);
     }
 
     /// Node `i` reports the group running on itself, nothing in transition.
@@ -588,14 +450,14 @@ impl Cluster {
     }
 
     fn get(&self, timeout: Duration) -> Option<(String, String)> {
-        http_get(&self.client.netns, timeout)
+        http_get(&self.client().netns, timeout)
     }
 
     /// Polls the client until node `i` answers; the time it took.
     fn wait_served_by(&self, i: usize, limit: Duration) -> Duration {
         let t = Instant::now();
         let mut last = None;
-        let ok = lab::wait_for(limit, || {
+        let ok = wait_for(limit, || {
             let r = self.get(Duration::from_millis(200));
             let done = r.as_ref().is_some_and(|(by, _)| by == NAMES[i]);
             last = r;
@@ -617,9 +479,10 @@ impl Cluster {
     /// deadlock breaker first.
     fn start_pair(&mut self) {
         self.start(0);
-        self.wait_status(0, Duration::from_secs(20), "running the group alone", |r| {
-            self.runs_here(r, 0)
-        });
+        self.ns
+            .wait_status(0, Duration::from_secs(20), "running the group alone", |r| {
+                self.runs_here(r, 0)
+            });
         self.start(1);
         self.wait_both_up(0);
         self.wait_served_by(0, Duration::from_secs(5));
@@ -628,7 +491,7 @@ impl Cluster {
     /// Both daemons up and active, the group running on `owner` per both.
     fn wait_both_up(&self, owner: usize) {
         for i in 0..2 {
-            self.wait_status(
+            self.ns.wait_status(
                 i,
                 Duration::from_secs(15),
                 "up with the peer, group settled",
@@ -648,21 +511,25 @@ impl Cluster {
     /// A node advertises deadtime + 2 s for its first 5 s (heartbeat's
     /// startup boost): failover timings are deadtime-bound only after it.
     fn wait_past_dt_boost(&self, i: usize) {
-        self.wait_status(i, Duration::from_secs(10), "past the dt boost", |r| {
-            r.uptime_ms >= dc::DT_BOOST_FOR_MS + 2 * r.keepalive_ms
-        });
+        self.ns
+            .wait_status(i, Duration::from_secs(10), "past the dt boost", |r| {
+                r.uptime_ms >= dc::DT_BOOST_FOR_MS + 2 * r.keepalive_ms
+            });
     }
 
     /// `hbd standby|takeover` run inside node `i`, as an operator would.
     fn operator(&self, i: usize, cmd: &str) {
-        let exe = hbd_exe();
-        let run = self.node_path().join("run");
-        let out = self.nodes[i].run(&[
-            exe.as_os_str(),
-            cmd.as_ref(),
-            "--run-dir".as_ref(),
-            run.as_os_str(),
-        ]);
+        let exe = testkit::hbd_exe!();
+        let run = self.ns.hbd_run_dir();
+        let out = self.ns.run(
+            i,
+            &[
+                exe.as_os_str(),
+                cmd.as_ref(),
+                "--run-dir".as_ref(),
+                run.as_os_str(),
+            ],
+        );
         assert!(
             out.status.success(),
             "{}: hbd {cmd} failed ({}): {}{}",
@@ -673,46 +540,29 @@ impl Cluster {
         );
     }
 
-    /// Node `i` crashes (see the crash test for why this way): kill -9 of
-    /// its hbd, then of every other process of the node, its holder
-    /// included (which ends its mount namespace, so its mounts), and its
-    /// interfaces go down.
+    /// Node `i` crashes (see the crash test for why this way): the pair's
+    /// crash (kill -9 of hbd, then of every other process of the node; its
+    /// mount of the disk and its floating address go with its kernel), and
+    /// its interfaces go down: a dead kernel answers no ARP.
     fn crash(&mut self, i: usize) {
-        if let Some(h) = self.hbd[i].as_mut() {
-            h.kill9();
-        }
-        let n = self.nodes[i].clone();
-        for _ in 0..5 {
-            let pids = n.pids();
-            if pids.is_empty() {
-                break;
-            }
-            for p in pids {
-                lab::signal(p, "KILL");
-            }
-            sleep(Duration::from_millis(20));
-        }
-        n.set_link("lan0", false);
+        self.ns.crash(i);
+        let n = &self.ns.nodes[i];
+        n.set_link(SVC_IF, false);
         n.set_link("hb0", false);
-        assert!(n.pids().is_empty(), "{} still has processes", n.name);
+        let left = self.ns.processes(i);
+        assert!(left.is_empty(), "{} still runs {left:?}", n.name);
         assert!(!mounted_at(n.holder, MNT));
     }
 
-    /// Node `i`, crashed (all its processes killed, holder included), boots
-    /// again: fresh mount and UTS namespaces from a new holder, its per-node
-    /// mounts, and what a reboot resets in the kernel: the floating address
-    /// the crash left on `lan0` is gone, `lan0` and `hb0` are up. The mount
-    /// sampler starts over with the new holder.
+    /// Node `i`, crashed, boots again: the pair's reboot (a new holder with
+    /// fresh mount and UTS namespaces, its root mounted again, links up),
+    /// `/srv`, and the mount sampler starts over with the new holder.
     fn reboot(&mut self, i: usize) {
-        let n = self.lab.reboot(&self.nodes[i]);
-        n.must(&["ip", "addr", "del", &format!("{FLOAT}/24"), "dev", "lan0"]);
-        n.set_link("lan0", true);
-        n.set_link("hb0", true);
-        bind_node_dirs(self.lab.dir(), i, &n);
-        self.nodes[i] = n;
+        self.ns.reboot(i);
+        bind_srv(self.ns.lab().dir(), &self.ns.nodes[i]);
         self.sampler = Some(MountSampler::start([
-            self.nodes[0].holder,
-            self.nodes[1].holder,
+            self.ns.nodes[0].holder,
+            self.ns.nodes[1].holder,
         ]));
     }
 
@@ -723,19 +573,26 @@ impl Cluster {
         log
     }
 
+    /// Every process of the cluster: both nodes' and the client's (holders
+    /// included) and the serial relay.
+    fn all_pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = (0..2).filter_map(|i| self.ns.pid(i)).collect();
+        for n in self.ns.nodes.iter().chain([self.client()]) {
+            pids.extend(n.pids());
+            pids.push(n.holder);
+        }
+        pids.extend(self.ns.serial.as_ref().map(|s| s.relay));
+        pids
+    }
+
     /// Drops everything and checks nothing of the lab is left: namespaces,
     /// loop devices, host mounts, processes (every process ever seen in the
     /// lab's namespaces, the daemons included).
     fn teardown(mut self) {
-        let id = self.lab.id.clone();
-        let mut pids: Vec<u32> = self.hbd.iter().flatten().map(|h| h.pid).collect();
-        for n in self.nodes.iter().chain([&self.client]) {
-            pids.extend(n.pids());
-            pids.push(n.holder);
-        }
-        pids.push(self.serial.relay);
-        let dev = self.disk.dev.clone();
-        let dir = self.lab.dir().to_path_buf();
+        let id = self.ns.id().to_string();
+        let pids = self.all_pids();
+        let dev = self.ns.disk.as_ref().expect("the disk").dev.clone();
+        let dir = self.ns.lab().dir().to_path_buf();
         self.sampler.take();
         drop(self);
         let left = lab::lab_leftovers(&id);
@@ -766,8 +623,8 @@ impl Cluster {
 /// device in use (exit 8) and its Filesystem start refuses to mount. A real
 /// crash takes the kernel, and with it the mount and every process, off the
 /// network; so right after the kill -9 this test kills every other process of
-/// nodea (its holder too, which ends nodea's mount namespace and so its mount
-/// of the disk) and takes nodea's `lan0` and `hb0` down (a dead machine's
+/// nodea, unmounts its mount of the disk, removes its floating address (the
+/// pair's crash) and takes nodea's `svc0` and `hb0` down (a dead machine's
 /// kernel no longer answers ARP for the floating address).
 ///
 /// Asserted: the survivor declares nodea dead and takes the group; the
@@ -776,13 +633,13 @@ impl Cluster {
 /// to nodeb's although the client's own timers would have kept nodea's MAC
 /// for at least 30 s (the gratuitous ARP worked); the disk was never mounted
 /// on both nodes (nodea's mount went with the crash, before nodeb mounted).
-/// Then nodea boots again (a new holder: fresh mount namespace, the floating
-/// address the crash left on its `lan0` removed as a reboot would) and the
-/// group comes home (`auto_failback on`), the client following nodea's ARP.
+/// Then nodea boots again (a new holder: fresh mount namespace, links up) and
+/// the group comes home (`auto_failback on`), the client following nodea's
+/// ARP.
 #[test]
 fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
     let test = "kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -790,9 +647,9 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
     c.start_pair();
     c.wait_past_dt_boost(0);
     c.wait_past_dt_boost(1);
-    let (mac_a, mac_b) = (c.nodes[0].mac("lan0"), c.nodes[1].mac("lan0"));
+    let (mac_a, mac_b) = (c.ns.nodes[0].mac(SVC_IF), c.ns.nodes[1].mac(SVC_IF));
     let before = c
-        .client
+        .client()
         .neigh(FLOAT)
         .expect("client has no entry for the address");
     assert_eq!(before.0, mac_a, "client reaches the address at nodea's MAC");
@@ -801,18 +658,19 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
     c.crash(0);
     let crash_done = crash.elapsed();
 
-    let took = c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
-        r.peer.state == NodeState::Dead && c.runs_here(r, 1)
-    });
+    let took =
+        c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+            r.peer.state == NodeState::Dead && c.runs_here(r, 1)
+        });
     // Promptly: the entry must already show nodeb, long before any ARP
     // timer of the client could have fired (30 s, see build()).
-    let after = lab::wait_for(Duration::from_secs(2), || {
-        c.client.neigh(FLOAT).filter(|(m, _)| *m == mac_b)
+    let after = wait_for(Duration::from_secs(2), || {
+        c.client().neigh(FLOAT).filter(|(m, _)| *m == mac_b)
     });
     assert!(
         after.is_some(),
         "client's neighbour entry for {FLOAT} is {:?}, not nodeb's {mac_b} (nodea's was {mac_a})",
-        c.client.neigh(FLOAT)
+        c.client().neigh(FLOAT)
     );
     let served = c.wait_served_by(1, Duration::from_secs(5));
     eprintln!(
@@ -824,7 +682,7 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
         "takeover took {:?}",
         crash.elapsed()
     );
-    let r = c.status(1).unwrap();
+    let r = c.ns.status(1).unwrap();
     assert!(
         r.recent.iter().any(|t| t.text.contains("nodea dead after")),
         "nodeb's transitions do not say nodea died: {:?}",
@@ -841,11 +699,11 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
     c.wait_both_up(0);
     c.wait_served_by(0, Duration::from_secs(5));
     assert_eq!(
-        c.client.neigh(FLOAT).map(|(m, _)| m),
+        c.client().neigh(FLOAT).map(|(m, _)| m),
         Some(mac_a),
         "client's entry for {FLOAT} after failback"
     );
-    assert!(!c.nodes[1].addrs().contains(FLOAT), "nodeb kept {FLOAT}");
+    assert!(!c.ns.nodes[1].addrs().contains(FLOAT), "nodeb kept {FLOAT}");
     let hist = c.mount_history();
     assert_eq!(hist.holders(), ["nodeb", "nodea"], "{}", hist.describe());
     c.teardown();
@@ -859,7 +717,7 @@ fn kill_9_of_the_active_node_moves_address_disk_and_service_to_the_survivor() {
 #[test]
 fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
     let test = "graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -871,17 +729,14 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
     c.start_pair();
 
     let stop = Instant::now();
-    let st = c.hbd[0]
-        .as_mut()
-        .unwrap()
-        .terminate(Duration::from_secs(20));
+    let st = c.ns.terminate(0, Duration::from_secs(20));
     assert!(
         st.is_some_and(|s| s.success()),
         "nodea's hbd did not exit 0 after SIGTERM: {st:?}"
     );
-    assert!(!mounted_at(c.nodes[0].holder, MNT));
-    assert!(!c.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    assert!(!mounted_at(c.ns.nodes[0].holder, MNT));
+    assert!(!c.ns.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));
@@ -890,7 +745,7 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
         handover < Duration::from_millis(4_000),
         "handover took {handover:?}: as long as deadtime (5 s)"
     );
-    let r = c.status(1).unwrap();
+    let r = c.ns.status(1).unwrap();
     assert!(
         r.recent.iter().any(|t| t.text.contains("nodea shut down"))
             && !r.recent.iter().any(|t| t.text.contains("dead after")),
@@ -928,7 +783,7 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
 #[test]
 fn auto_failback_off_leaves_the_group_on_the_survivor() {
     let test = "auto_failback_off_leaves_the_group_on_the_survivor";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -938,12 +793,9 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
     let mut c = Cluster::build(setup);
     c.start_pair();
 
-    let st = c.hbd[0]
-        .as_mut()
-        .unwrap()
-        .terminate(Duration::from_secs(20));
+    let st = c.ns.terminate(0, Duration::from_secs(20));
     assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));
@@ -953,7 +805,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
     // Stays: several deadtimes after nodea is fully up, still on nodeb.
     c.wait_past_dt_boost(0);
     for (i, name) in NAMES.iter().enumerate() {
-        let r = c.status(i).unwrap();
+        let r = c.ns.status(i).unwrap();
         let ok = if i == 1 {
             c.runs_here(&r, 1)
         } else {
@@ -961,7 +813,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
         };
         assert!(ok, "{name}: the group moved: {:#?}", r.groups);
     }
-    assert!(!mounted_at(c.nodes[0].holder, MNT));
+    assert!(!mounted_at(c.ns.nodes[0].holder, MNT));
     c.wait_served_by(1, Duration::from_secs(1));
 
     c.operator(1, "standby");
@@ -987,7 +839,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
 #[test]
 fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
     let test = "a_start_failure_gives_the_group_up_and_the_peer_takes_it";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -995,14 +847,14 @@ fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
     setup.device_missing_on = Some(0);
     let mut c = Cluster::build(setup);
     c.start(1);
-    c.wait_status(1, Duration::from_secs(20), "running the group alone", |r| {
+    c.ns.wait_status(1, Duration::from_secs(20), "running the group alone", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));
 
     c.start(0);
-    let failed = lab::wait_for(Duration::from_secs(20), || {
-        c.log_text(0)
+    let failed = wait_for(Duration::from_secs(20), || {
+        c.ns.log(0)
             .contains("due to failure of Filesystem")
             .then_some(())
     });
@@ -1012,10 +864,10 @@ fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
     // nodea rolled back: it holds neither the address nor the disk, and
     // does not try again.
     sleep(Duration::from_secs(2));
-    let r = c.status(0).unwrap();
+    let r = c.ns.status(0).unwrap();
     assert!(c.peer_runs(&r, 0), "nodea: {:#?}", r.groups);
-    assert!(!c.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
-    let log = c.log_text(0);
+    assert!(!c.ns.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
+    let log = c.ns.log(0);
     assert_eq!(
         log.matches("due to failure of Filesystem").count(),
         1,
@@ -1039,40 +891,34 @@ fn a_start_failure_gives_the_group_up_and_the_peer_takes_it() {
 #[test]
 fn heartbeat_resource_scripts_move_under_hbd() {
     let test = "heartbeat_resource_scripts_move_under_hbd";
-    if skip(test) {
+    let hb = |s: &str| format!("{HEARTBEAT_RD}/{s}");
+    if !needs(test)
+        .file(&hb("IPaddr"), "heartbeat")
+        .file(&hb("Filesystem"), "heartbeat")
+        .met()
+    {
         return;
-    }
-    for s in ["IPaddr", "Filesystem"] {
-        if !Path::new(HEARTBEAT_RD).join(s).exists() {
-            eprintln!(
-                "skipped: {test}: {HEARTBEAT_RD}/{s} not installed (Debian heartbeat, resource-agents)"
-            );
-            return;
-        }
     }
     let _serial = one_at_a_time();
     let mut setup = Setup::new();
     setup.heartbeat_scripts = true;
     let mut c = Cluster::build(setup);
     c.start_pair();
-    let mac_b = c.nodes[1].mac("lan0");
+    let mac_b = c.ns.nodes[1].mac(SVC_IF);
 
-    let st = c.hbd[0]
-        .as_mut()
-        .unwrap()
-        .terminate(Duration::from_secs(30));
+    let st = c.ns.terminate(0, Duration::from_secs(30));
     assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
-    assert!(!c.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
-    c.wait_status(1, Duration::from_secs(15), "running the group", |r| {
+    assert!(!c.ns.nodes[0].addrs().contains(FLOAT), "nodea kept {FLOAT}");
+    c.ns.wait_status(1, Duration::from_secs(15), "running the group", |r| {
         c.runs_here(r, 1)
     });
-    let after = lab::wait_for(Duration::from_secs(3), || {
-        c.client.neigh(FLOAT).filter(|(m, _)| *m == mac_b)
+    let after = wait_for(Duration::from_secs(3), || {
+        c.client().neigh(FLOAT).filter(|(m, _)| *m == mac_b)
     });
     assert!(
         after.is_some(),
         "client's entry for {FLOAT} is {:?}, not nodeb's {mac_b}",
-        c.client.neigh(FLOAT)
+        c.client().neigh(FLOAT)
     );
     c.wait_served_by(1, Duration::from_secs(5));
     c.start(0);
@@ -1088,19 +934,22 @@ fn heartbeat_resource_scripts_move_under_hbd() {
 
     // A crash of nodea: heartbeat's scripts start the group on nodeb, after
     // deadtime, with no stop on nodea before (its mount went with it).
-    c.sampler = Some(MountSampler::start([c.nodes[0].holder, c.nodes[1].holder]));
+    c.sampler = Some(MountSampler::start([
+        c.ns.nodes[0].holder,
+        c.ns.nodes[1].holder,
+    ]));
     c.wait_past_dt_boost(0);
     c.crash(0);
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         r.peer.state == NodeState::Dead && c.runs_here(r, 1)
     });
-    let after = lab::wait_for(Duration::from_secs(2), || {
-        c.client.neigh(FLOAT).filter(|(m, _)| *m == mac_b)
+    let after = wait_for(Duration::from_secs(2), || {
+        c.client().neigh(FLOAT).filter(|(m, _)| *m == mac_b)
     });
     assert!(
         after.is_some(),
         "after the crash, client's entry for {FLOAT} is {:?}, not nodeb's {mac_b}",
-        c.client.neigh(FLOAT)
+        c.client().neigh(FLOAT)
     );
     c.wait_served_by(1, Duration::from_secs(5));
     let hist = c.mount_history();
@@ -1114,7 +963,7 @@ fn heartbeat_resource_scripts_move_under_hbd() {
 #[test]
 fn a_failing_test_leaves_no_namespace_mount_loop_device_or_process() {
     let test = "a_failing_test_leaves_no_namespace_mount_loop_device_or_process";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -1123,13 +972,10 @@ fn a_failing_test_leaves_no_namespace_mount_loop_device_or_process() {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut c = Cluster::build(Setup::new());
         c.start_pair();
-        let mut pids: Vec<u32> = Vec::new();
-        for n in c.nodes.iter().chain([&c.client]) {
-            pids.extend(n.pids());
-        }
-        pids.push(c.serial.relay);
-        assert!(mounted_at(c.nodes[0].holder, MNT));
-        *seen2.lock().unwrap() = (c.lab.id.clone(), pids, c.disk.dev.clone());
+        let pids = c.all_pids();
+        assert!(mounted_at(c.ns.nodes[0].holder, MNT));
+        let dev = c.ns.disk.as_ref().expect("the disk").dev.clone();
+        *seen2.lock().unwrap() = (c.ns.id().to_string(), pids, dev);
         panic!("deliberate failure with the cluster running");
     }));
     assert!(result.is_err(), "the closure should have panicked");
@@ -1153,7 +999,7 @@ fn a_failing_test_leaves_no_namespace_mount_loop_device_or_process() {
 #[test]
 fn the_mount_sampler_sees_a_disk_mounted_on_both_nodes() {
     let test = "the_mount_sampler_sees_a_disk_mounted_on_both_nodes";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -1203,7 +1049,7 @@ fn the_mount_sampler_sees_a_disk_mounted_on_both_nodes() {
 #[test]
 fn cutting_one_heartbeat_path_moves_nothing() {
     let test = "cutting_one_heartbeat_path_moves_nothing";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
@@ -1211,26 +1057,26 @@ fn cutting_one_heartbeat_path_moves_nothing() {
     c.start_pair();
     c.wait_past_dt_boost(0);
     c.wait_past_dt_boost(1);
-    let serial_name = c.node_path().join("ttyHB0").display().to_string();
+    let serial_name = c.ns.on_node(Dir::Run).join("ttyHB0").display().to_string();
     let link_up = |r: &StatusReport, name: &str| r.links.iter().any(|l| l.name == name && l.up);
     for cut in ["hb0", "serial"] {
         if cut == "hb0" {
-            c.nodes[0].set_link("hb0", false);
+            c.ns.nodes[0].set_link("hb0", false);
         } else {
-            c.serial.pull();
+            c.ns.serial_cable(false);
         }
         let (dead, alive) = if cut == "hb0" {
             ("hb0", serial_name.as_str())
         } else {
             (serial_name.as_str(), "hb0")
         };
-        c.wait_status(1, Duration::from_secs(5), "seeing the cut", |r| {
+        c.ns.wait_status(1, Duration::from_secs(5), "seeing the cut", |r| {
             !link_up(r, dead) && link_up(r, alive)
         });
         let until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < until {
             for (i, name) in NAMES.iter().enumerate() {
-                let r = c.status(i).expect("status");
+                let r = c.ns.status(i).expect("status");
                 assert_eq!(r.peer.state, NodeState::Active, "{name}: {cut} cut: {r:#?}");
                 let ok = if i == 0 {
                     c.runs_here(&r, 0)
@@ -1246,18 +1092,18 @@ fn cutting_one_heartbeat_path_moves_nothing() {
             sleep(Duration::from_millis(100));
         }
         if cut == "hb0" {
-            c.nodes[0].set_link("hb0", true);
+            c.ns.nodes[0].set_link("hb0", true);
         } else {
-            c.serial.plug();
+            c.ns.serial_cable(true);
         }
-        c.wait_status(
+        c.ns.wait_status(
             1,
             Duration::from_secs(15),
             "hearing nodea on both paths",
             every_link_hears_the_peer,
         );
     }
-    let log = c.log_text(1);
+    let log = c.ns.log(1);
     assert!(
         !log.contains("node nodea: is dead"),
         "{}",
@@ -1279,41 +1125,38 @@ fn cutting_one_heartbeat_path_moves_nothing() {
 #[test]
 fn a_busy_filesystem_is_released_before_the_peer_mounts_it() {
     let test = "a_busy_filesystem_is_released_before_the_peer_mounts_it";
-    if skip(test) {
+    if !needs(test).met() {
         return;
     }
     let _serial = one_at_a_time();
     let mut c = Cluster::build(Setup::new());
     for name in NAMES {
-        let conf = c.lab.dir().join(name).join("ha.d/hbd-agents.conf");
+        let conf = c.ns.lab().dir().join(name).join("etc-ha.d/hbd-agents.conf");
         fs::write(&conf, "# read by hbd's agents\nHBD_FS_KILL_GRACE_MS=500\n").unwrap();
         fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
     }
     c.start_pair();
     // exec keeps the ignored SIGTERM disposition: only SIGKILL ends it.
-    let squatter = c.lab.spawn(
-        &c.nodes[0],
+    let squatter = c.ns.lab().spawn(
+        &c.ns.nodes[0],
         &[
             "sh",
             "-c",
             &format!("trap '' TERM; cd {MNT} && exec sleep 600"),
         ],
     );
-    let in_mnt = lab::wait_for(Duration::from_secs(5), || {
+    let in_mnt = wait_for(Duration::from_secs(5), || {
         let cwd = fs::read_link(format!("/proc/{squatter}/cwd")).ok()?;
         let comm = fs::read_to_string(format!("/proc/{squatter}/comm")).ok()?;
         (cwd == Path::new(MNT) && comm.trim() == "sleep").then_some(())
     });
     assert!(in_mnt.is_some(), "the squatter did not settle in {MNT}");
 
-    let st = c.hbd[0]
-        .as_mut()
-        .unwrap()
-        .terminate(Duration::from_secs(30));
+    let st = c.ns.terminate(0, Duration::from_secs(30));
     assert!(st.is_some_and(|s| s.success()), "nodea exit: {st:?}");
     assert!(lab::alive(&[squatter]).is_empty(), "the squatter survived");
-    assert!(!mounted_at(c.nodes[0].holder, MNT));
-    c.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+    assert!(!mounted_at(c.ns.nodes[0].holder, MNT));
+    c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
         c.runs_here(r, 1)
     });
     c.wait_served_by(1, Duration::from_secs(5));

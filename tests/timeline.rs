@@ -10,9 +10,7 @@ use hbd::core::{
 use hbd::time::{t, Duration};
 use std::path::PathBuf;
 
-mod core_harness;
-
-use core_harness::*;
+use testkit::core_harness::*;
 
 /// nodea up, peer heard, comm up, negotiated with a stable peer holding its
 /// own group: nodea runs group 0. Returns at about t=1 s.

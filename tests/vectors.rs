@@ -12,21 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn vectors_root() -> PathBuf {
-    // Beside the checkout, or the lab's shared folder when the checkout is a
-    // worktree one level deeper (as interop_replay.rs looks too).
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/heartbeat-3.0.6");
-    let lab = Path::new("/work/shared/vectors/heartbeat-3.0.6");
-    let root = if beside.is_dir() || !lab.is_dir() {
-        beside
-    } else {
-        lab.to_path_buf()
-    };
-    assert!(
-        root.is_dir(),
-        "golden vectors missing: expected the lab captures at {} (CI provides them)",
-        root.display()
-    );
-    root
+    testkit::vectors().expect(
+        "golden vectors missing: expected the lab captures in shared/vectors/heartbeat-3.0.6 \
+         beside the repository or a parent of it (CI provides them)",
+    )
 }
 
 struct Set {

@@ -1,24 +1,26 @@
 //! One two-node cluster of one daemon (hbd, heartbeat 3.0.6 or keepalived)
-//! at one keepalive/deadtime setting, in a namespace lab of its own.
+//! at one keepalive/deadtime setting, on a namespace pair of its own
+//! (testkit::nspair, heartbeat's layout).
 //!
 //! The machines: `nodea`, `nodeb` (each a network namespace with private
 //! mount and UTS namespaces, per-node `/etc/ha.d`, `/run`,
-//! `/var/lib/heartbeat`, `/var/log`), a ucast veth `hb0` (10.250.0.1/.2) on a bridge of its own, a
-//! pty pair (crate::relay) seen as `/run/ttyHB0` on both nodes, and a service LAN
-//! bridge joining `svc0` of both nodes (192.0.2.1/.2) and a `client`
-//! (192.0.2.100). The group is the floating address 192.0.2.50 plus the
-//! `hbweb` HTTP service on it, port 8080.
+//! `/var/lib/heartbeat`, `/var/log`), the ucast link `hb0` (10.250.0.1/.2)
+//! through a switch (a bridge of its own), a pty pair (crate::relay) seen as
+//! `/run/ttyHB0` on both nodes, and the service LAN joining `svc0` of both
+//! nodes (192.0.2.1/.2) and a `client` (192.0.2.10). The group is the
+//! floating address 192.0.2.50 plus the `hbweb` HTTP service on it, port 8080.
 //!
 //! Every daemon line on stdout/stderr is time-stamped on arrival (the bench's
 //! monotonic clock), so that hbd's takeover can be profiled from its log.
-use crate::lab::{self, Lab, Node};
+use testkit::lab;
+use testkit::nspair::{Dir, Layout, NsPair, Opts, Serial, HB_ADDRS};
 
 use std::fmt;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -26,15 +28,11 @@ use std::time::{Duration, Instant};
 pub const FLOATING: &str = "192.0.2.50";
 pub const PORT: u16 = 8080;
 pub const NAMES: [&str; 2] = ["nodea", "nodeb"];
-const HB_IPS: [&str; 2] = ["10.250.0.1", "10.250.0.2"];
-const SVC_IPS: [&str; 2] = ["192.0.2.1/24", "192.0.2.2/24"];
-const CLIENT_IP: &str = "192.0.2.100/24";
 
 pub const HEARTBEAT: &str = "/usr/libexec/heartbeat/heartbeat";
 pub const HB_STANDBY: &str = "/usr/share/heartbeat/hb_standby";
 pub const CL_STATUS: &str = "/usr/bin/cl_status";
 pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
-const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The daemons compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -181,24 +179,20 @@ pub struct Refused(pub String);
 pub struct Cluster {
     pub daemon: Daemon,
     pub setting: Setting,
-    pub nodes: [Node; 2],
-    pub client: Node,
-    roots: [PathBuf; 2],
     tty: crate::relay::Relay,
-    daemons: [Option<Child>; 2],
     started: [Option<Instant>; 2],
     pub log: LogBook,
     /// The client's neighbour-table changes (`ip monitor neigh`), stamped.
     arp: LogBook,
-    arp_watch: Option<Child>,
-    hbd: PathBuf,
+    arp_watch: Option<std::process::Child>,
     /// What hbd is started with as `-c`: the ha.d directory, or an
     /// hbd.toml written by [`Self::hbd_options`].
     hbd_config: String,
     /// The node running the group, as last established.
     pub active: usize,
-    /// Last: dropped last (kills what is left in its namespaces).
-    _lab: Lab,
+    /// The machines and their daemons; dropped last (after [`Drop::drop`]
+    /// killed the daemons by executable name).
+    pub ns: NsPair,
 }
 
 fn write_exec(path: &Path, text: &str) {
@@ -230,42 +224,29 @@ impl Cluster {
         hbd: &Path,
         repo: &Path,
     ) -> Cluster {
-        let lab = Lab::new();
-        let lan = lab.lan("lan");
-        let a = lab.node(NAMES[0]);
-        let b = lab.node(NAMES[1]);
-        let client = lab.node("client");
-        // The heartbeat link goes through a switch (a bridge of its own):
-        // cutting the active node's port leaves the survivor's carrier up.
-        // On a back-to-back cable keepalived sees its VRRP interface lose
-        // carrier on both sides and both nodes enter FAULT (no service).
-        let hbnet = lab.lan("hbnet");
-        for (i, n) in [&a, &b].into_iter().enumerate() {
-            lab.join(&hbnet, n, "hb0");
-            n.addr("hb0", &format!("{}/24", HB_IPS[i]));
-            lab.join(&lan, n, "svc0");
-            n.addr("svc0", SVC_IPS[i]);
-        }
-        lab.join(&lan, &client, "cli0");
-        client.addr("cli0", CLIENT_IP);
         let tty = crate::relay::Relay::start(match media {
             Media::Both => None,
             Media::SerialOnly { baud } => Some(baud),
         });
-        let ends = tty.ends.clone();
-        let mut roots = [PathBuf::new(), PathBuf::new()];
-        for (i, n) in [&a, &b].into_iter().enumerate() {
-            roots[i] = lab.dir().join(NAMES[i]);
-            Self::make_root(daemon, setting, media, i, &roots[i], repo, &ends[i]);
-            for (sub, dst) in [
-                ("etc-ha.d", "/etc/ha.d"),
-                ("lib", "/var/lib/heartbeat"),
-                ("run", "/run"),
-                ("log", "/var/log"),
-            ] {
-                n.bind(&roots[i].join(sub), Path::new(dst));
-            }
+        let opts = Opts {
+            layout: Layout::Heartbeat {
+                // heartbeat's harc, rc.d, shellfuncs and its own resource.d
+                // (IPaddr with ifconfig and send_arp), as users run it.
+                heartbeat_etc: daemon == Daemon::Heartbeat,
+            },
+            serial: Serial::Ends(tty.ends.clone()),
+            client: true,
+            // Cutting the active node's port leaves the survivor's carrier
+            // up: on a back-to-back cable keepalived sees its VRRP interface
+            // lose carrier on both sides and both nodes enter FAULT.
+            hb_switch: true,
+            ..Opts::default()
+        };
+        let ns = NsPair::new(opts, hbd);
+        for i in 0..2 {
+            Self::write_etc(daemon, setting, media, i, &ns.host(i, Dir::Etc), repo);
         }
+        let client = ns.client.as_ref().expect("a client");
         let arp: LogBook = Arc::new(Mutex::new(Vec::new()));
         let arp_watch = Command::new("ip")
             .args(["-n", &client.netns, "monitor", "neigh"])
@@ -276,26 +257,21 @@ impl Cluster {
             .ok()
             .map(|mut ch| {
                 if let Some(o) = ch.stdout.take() {
-                    stamp_lines(o, 2, arp.clone(), lab.dir().join("client-neigh.log"));
+                    stamp_lines(o, 2, arp.clone(), ns.lab().dir().join("client-neigh.log"));
                 }
                 ch
             });
         Cluster {
             daemon,
             setting,
-            nodes: [a, b],
-            client,
-            roots,
             tty,
-            daemons: [None, None],
             started: [None, None],
             log: Arc::new(Mutex::new(Vec::new())),
             arp,
             arp_watch,
-            hbd: hbd.to_path_buf(),
             hbd_config: "/etc/ha.d".to_string(),
             active: 0,
-            _lab: lab,
+            ns,
         }
     }
 
@@ -357,7 +333,7 @@ impl Cluster {
                 .find(|l| pred(&l.text))
                 .and_then(|l| since(l.at))
         };
-        let mac = self.nodes[surv].mac("svc0");
+        let mac = self.ns.nodes[surv].mac("svc0");
         let arp = {
             let b = self.arp.lock().unwrap_or_else(|e| e.into_inner());
             b.iter()
@@ -379,24 +355,12 @@ impl Cluster {
         }
     }
 
-    fn make_root(
-        daemon: Daemon,
-        s: Setting,
-        media: Media,
-        i: usize,
-        root: &Path,
-        repo: &Path,
-        pts: &Path,
-    ) {
-        fs::create_dir_all(root).expect("node root");
-        let etc = root.join("etc-ha.d");
-        if daemon == Daemon::Heartbeat {
-            // heartbeat's harc, rc.d, shellfuncs and its own resource.d
-            // (IPaddr with ifconfig and send_arp), as users run it.
-            cp_a(Path::new("/etc/ha.d"), &etc);
-        } else {
+    /// Node `i`'s `/etc/ha.d` (the pair made it: heartbeat's own for
+    /// heartbeat, an empty resource.d otherwise): the agents, the service,
+    /// ha.cf, haresources, authkeys and keepalived's configuration.
+    fn write_etc(daemon: Daemon, s: Setting, media: Media, i: usize, etc: &Path, repo: &Path) {
+        if daemon != Daemon::Heartbeat {
             // hbd (and keepalived's notify script) use hbd's agents.
-            fs::create_dir_all(etc.join("resource.d")).expect("resource.d");
             for e in fs::read_dir(repo.join("resource.d"))
                 .expect("repo resource.d")
                 .flatten()
@@ -414,7 +378,7 @@ impl Cluster {
         let media_lines = match media {
             Media::Both => format!(
                 "baud 115200\nserial /run/ttyHB0\nucast hb0 {}\nucast hb0 {}\n",
-                HB_IPS[0], HB_IPS[1]
+                HB_ADDRS[0], HB_ADDRS[1]
             ),
             Media::SerialOnly { baud } => format!("baud {baud}\nserial /run/ttyHB0\n"),
         };
@@ -448,47 +412,10 @@ impl Cluster {
             // Tie-break on priority, not on address: nodea starts as master.
             prio = BACKUP_PRIORITY + 1 - i as u8,
             adv = format_args!("{:.2}", s.vrrp_advert_cs() as f64 / 100.0),
-            src = HB_IPS[i],
-            peer = HB_IPS[1 - i],
+            src = HB_ADDRS[i],
+            peer = HB_ADDRS[1 - i],
         );
         fs::write(etc.join("keepalived.conf"), ka).expect("keepalived.conf");
-
-        let lib = root.join("lib");
-        if Path::new("/var/lib/heartbeat").is_dir() {
-            cp_a(Path::new("/var/lib/heartbeat"), &lib);
-            for f in [
-                "hb_generation",
-                "hb_uuid",
-                "hostcache",
-                "delhostcache",
-                "fifo",
-            ] {
-                let _ = fs::remove_file(lib.join(f));
-            }
-        }
-        fs::create_dir_all(lib.join("hbd")).expect("hbd state");
-        let run = root.join("run");
-        for d in [
-            "heartbeat/ccm",
-            "heartbeat/crm",
-            "heartbeat/dopd",
-            "resource-agents",
-            "hbd",
-            "lock",
-        ] {
-            fs::create_dir_all(run.join(d)).expect("run dirs");
-        }
-        fs::set_permissions(&run, fs::Permissions::from_mode(0o755)).expect("chmod run");
-        fs::set_permissions(run.join("lock"), fs::Permissions::from_mode(0o1777)).expect("chmod");
-        if daemon == Daemon::Heartbeat {
-            lab::must(
-                Command::new("chown")
-                    .args(["-R", "hacluster:haclient"])
-                    .arg(run.join("heartbeat")),
-            );
-        }
-        symlink(pts, run.join("ttyHB0")).expect("ttyHB0 link");
-        fs::create_dir_all(root.join("log")).expect("log dir");
     }
 
     /// Sets hbd-only options (`KEY=VALUE` of hbd.toml's `[hbd]` table, which
@@ -503,7 +430,7 @@ impl Cluster {
                 .command(
                     i,
                     &[
-                        self.hbd.as_os_str(),
+                        self.ns.hbd().as_os_str(),
                         "migrate".as_ref(),
                         "-c".as_ref(),
                         "/etc/ha.d".as_ref(),
@@ -536,7 +463,7 @@ impl Cluster {
                 toml = lines.join("\n") + "\n";
                 toml = toml.replacen("\n[hbd]\n", &format!("\n[hbd]\n{k} = {v}\n"), 1);
             }
-            fs::write(self.roots[i].join("etc-ha.d/hbd.toml"), toml).expect("hbd.toml");
+            fs::write(self.ns.host(i, Dir::Etc).join("hbd.toml"), toml).expect("hbd.toml");
         }
         self.hbd_config = "/etc/ha.d/hbd.toml".to_string();
         Ok(())
@@ -544,8 +471,8 @@ impl Cluster {
 
     /// Adds a line to both nodes' ha.cf (before they start).
     pub fn append_ha_cf(&self, line: &str) {
-        for r in &self.roots {
-            let p = r.join("etc-ha.d/ha.cf");
+        for i in 0..2 {
+            let p = self.ns.host(i, Dir::Etc).join("ha.cf");
             let mut t = fs::read_to_string(&p).expect("ha.cf");
             t += line;
             t += "\n";
@@ -555,15 +482,12 @@ impl Cluster {
 
     /// A command inside node `i` with a clean environment.
     pub fn command<S: AsRef<std::ffi::OsStr>>(&self, i: usize, args: &[S]) -> Command {
-        let mut cmd = self.nodes[i].command(args);
-        cmd.env_clear().env("PATH", PATH).env("LANG", "C");
-        cmd
+        self.ns.command(i, args)
     }
 
     /// Starts node `i`'s daemon, its output time-stamped into the log book
     /// and appended to the node's `/var/log/daemon.out`.
     pub fn start(&mut self, i: usize) {
-        assert!(self.daemons[i].is_none(), "{}: already started", NAMES[i]);
         let mut cmd = match self.daemon {
             Daemon::Heartbeat => self.command(i, &[HEARTBEAT, "-f"]),
             Daemon::Keepalived => self.command(
@@ -584,39 +508,21 @@ impl Cluster {
                 ],
             ),
             Daemon::Hbd => {
-                let hbd = self.hbd.clone();
-                let mut c = self.command(
-                    i,
-                    &[
-                        hbd.as_os_str(),
-                        "run".as_ref(),
-                        "-c".as_ref(),
-                        self.hbd_config.as_ref(),
-                        "--node".as_ref(),
-                        NAMES[i].as_ref(),
-                        "--state-dir".as_ref(),
-                        "/var/lib/heartbeat/hbd".as_ref(),
-                        "--run-dir".as_ref(),
-                        "/run/hbd".as_ref(),
-                    ],
-                );
-                c.env("HBD_LOG", "debug");
+                let mut c = self.ns.hbd_command(i, Path::new(&self.hbd_config));
+                c.args(["--node", NAMES[i]]);
                 c
             }
         };
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: cannot start {}: {e}", NAMES[i], self.daemon));
-        let out = self.roots[i].join("log/daemon.out");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = self.ns.daemon_out(i);
+        let log = self.log.clone();
+        let child = self.ns.spawn(i, cmd);
         if let Some(o) = child.stdout.take() {
-            stamp_lines(o, i, self.log.clone(), out.clone());
+            stamp_lines(o, i, log.clone(), out.clone());
         }
         if let Some(e) = child.stderr.take() {
-            stamp_lines(e, i, self.log.clone(), out);
+            stamp_lines(e, i, log, out);
         }
-        self.daemons[i] = Some(child);
         self.started[i] = Some(Instant::now());
     }
 
@@ -640,7 +546,7 @@ impl Cluster {
     /// Pids of node `i`'s daemon processes (by executable name).
     pub fn daemon_pids(&self, i: usize) -> Vec<u32> {
         let exe = self.daemon.exe();
-        self.nodes[i]
+        self.ns.nodes[i]
             .pids()
             .into_iter()
             .filter(|&p| {
@@ -664,42 +570,16 @@ impl Cluster {
     }
 
     fn reap(&mut self, i: usize) {
-        if let Some(mut c) = self.daemons[i].take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.ns.kill9(i);
     }
 
     /// The node is rebooted in all but name: every process in it but the
     /// holder is killed (service, announcers, scripts), the floating
-    /// address removed, state files of the crashed run removed.
+    /// address removed (the pair's crash), state files of the crashed run
+    /// removed.
     pub fn wipe(&mut self, i: usize) {
-        let holder = self.nodes[i].holder;
-        for _ in 0..5 {
-            let pids: Vec<u32> = self.nodes[i]
-                .pids()
-                .into_iter()
-                .filter(|&p| p != holder)
-                .collect();
-            if pids.is_empty() {
-                break;
-            }
-            for &p in &pids {
-                kill(p, nix::sys::signal::Signal::SIGKILL);
-            }
-            let until = Instant::now() + Duration::from_secs(2);
-            while !lab::alive(&pids).is_empty() && Instant::now() < until {
-                sleep(Duration::from_millis(10));
-            }
-        }
-        self.reap(i);
-        let _ = Command::new("ip")
-            .args(["-n", &self.nodes[i].netns, "addr", "del"])
-            .arg(format!("{FLOATING}/24"))
-            .args(["dev", "svc0"])
-            .stderr(Stdio::null())
-            .status();
-        let run = self.roots[i].join("run");
+        self.ns.crash(i);
+        let run = self.ns.host(i, Dir::Run);
         for f in [
             "heartbeat.pid",
             "keepalived.pid",
@@ -713,7 +593,7 @@ impl Cluster {
     /// Cuts (or restores) every link of node `i`: the ucast veth and the
     /// serial cable (the relay stops moving bytes).
     pub fn links(&self, i: usize, up: bool) {
-        self.nodes[i].set_link("hb0", up);
+        self.ns.nodes[i].set_link("hb0", up);
         self.tty.set_plugged(up);
     }
 
@@ -724,7 +604,7 @@ impl Cluster {
 
     /// Sets `percent` % random loss on both nodes' ucast egress.
     pub fn loss(&self, percent: u32) {
-        for n in &self.nodes {
+        for n in &self.ns.nodes {
             n.set_loss("hb0", percent);
         }
     }
@@ -740,23 +620,22 @@ impl Cluster {
                 check_ok(out, "hb_standby all")?;
             }
             Daemon::Hbd => {
-                let hbd = self.hbd.clone();
                 let out = self
                     .command(
                         i,
                         &[
-                            hbd.as_os_str(),
+                            self.ns.hbd().as_os_str(),
                             "standby".as_ref(),
                             "--run-dir".as_ref(),
-                            "/run/hbd".as_ref(),
+                            self.ns.hbd_run_dir().as_os_str(),
                         ],
                     )
                     .output();
                 check_ok(out, "hbd standby")?;
             }
             Daemon::Keepalived => {
-                if let Some(c) = &self.daemons[i] {
-                    kill(c.id(), nix::sys::signal::Signal::SIGTERM);
+                if let Some(pid) = self.ns.pid(i) {
+                    kill(pid, nix::sys::signal::Signal::SIGTERM);
                 }
             }
         }
@@ -766,13 +645,8 @@ impl Cluster {
     /// After a keepalived switchover: wait for the stopped daemon to exit.
     pub fn wait_exit(&mut self, i: usize, within: Duration) {
         let until = Instant::now() + within;
-        if let Some(c) = self.daemons[i].as_mut() {
-            while Instant::now() < until {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                sleep(Duration::from_millis(20));
-            }
+        while self.ns.running(i) && Instant::now() < until {
+            sleep(Duration::from_millis(20));
         }
         if !self.daemon_pids(i).is_empty() {
             self.kill_daemon(i);
@@ -820,7 +694,7 @@ impl Cluster {
             }
             Daemon::Keepalived => {
                 let state = |i: usize| {
-                    fs::read_to_string(self.roots[i].join("run/ka.state"))
+                    fs::read_to_string(self.ns.host(i, Dir::Run).join("ka.state"))
                         .unwrap_or_default()
                         .trim()
                         .to_string()
@@ -829,7 +703,7 @@ impl Cluster {
                 // the peer, and the two then settle by priority: only
                 // states that held for a while count.
                 let age = |i: usize| {
-                    fs::metadata(self.roots[i].join("run/ka.state"))
+                    fs::metadata(self.ns.host(i, Dir::Run).join("ka.state"))
                         .and_then(|m| m.modified())
                         .ok()
                         .and_then(|t| t.elapsed().ok())
@@ -845,22 +719,7 @@ impl Cluster {
                 )
             }
             Daemon::Hbd => {
-                let view = |i: usize| -> Option<serde_json::Value> {
-                    let out = self
-                        .command(
-                            i,
-                            &[
-                                self.hbd.as_os_str(),
-                                "status".as_ref(),
-                                "--json".as_ref(),
-                                "--run-dir".as_ref(),
-                                "/run/hbd".as_ref(),
-                            ],
-                        )
-                        .output()
-                        .ok()?;
-                    serde_json::from_slice(&out.stdout).ok()
-                };
+                let view = |i: usize| self.ns.status_json(i);
                 let peer = |v: &Option<serde_json::Value>| {
                     v.as_ref()
                         .and_then(|v| v["peer"]["state"].as_str().map(str::to_string))
@@ -894,11 +753,11 @@ impl Cluster {
     /// Copies both nodes' logs to `dest` (kept after the lab is gone).
     pub fn save_logs(&self, dest: &Path) {
         let _ = fs::create_dir_all(dest);
-        for (i, r) in self.roots.iter().enumerate() {
+        for (i, name) in NAMES.iter().enumerate() {
             let _ = Command::new("cp")
                 .arg("-a")
-                .arg(r.join("log"))
-                .arg(dest.join(NAMES[i]))
+                .arg(self.ns.host(i, Dir::Log))
+                .arg(dest.join(name))
                 .status();
         }
     }
@@ -910,20 +769,17 @@ impl Cluster {
 
     /// Whether node `i`'s daemon process still runs.
     pub fn running(&mut self, i: usize) -> bool {
-        matches!(
-            self.daemons[i].as_mut().map(|c| c.try_wait()),
-            Some(Ok(None))
-        )
+        self.ns.running(i)
     }
 
     /// Last `n` daemon lines of node `i` (for "refused" reasons).
     pub fn tail(&self, i: usize, n: usize) -> Vec<String> {
-        let mut lines: Vec<String> = fs::read_to_string(self.roots[i].join("log/daemon.out"))
+        let mut lines: Vec<String> = fs::read_to_string(self.ns.daemon_out(i))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
             .collect();
-        if let Ok(t) = fs::read_to_string(self.roots[i].join("log/ha-log")) {
+        if let Ok(t) = fs::read_to_string(self.ns.host(i, Dir::Log).join("ha-log")) {
             lines.extend(t.lines().map(str::to_string));
         }
         let from = lines.len().saturating_sub(n);
@@ -932,7 +788,8 @@ impl Cluster {
 
     /// The client namespace's path (for the probe's setns).
     pub fn client_netns(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.client.netns)
+        let client = self.ns.client.as_ref().expect("a client");
+        PathBuf::from("/run/netns").join(&client.netns)
     }
 }
 

@@ -7,9 +7,6 @@
 //! BENCHMARKS.md; `soak` and `serial` are the long-running checks.
 #![deny(unsafe_code)]
 
-#[path = "../../tests/common/lab.rs"]
-mod lab;
-
 mod cluster;
 mod measure;
 mod probe;
@@ -158,7 +155,7 @@ fn missing_packages() -> Vec<&'static str> {
 }
 
 fn preflight(install: bool) -> Result<(), String> {
-    if !lab::is_root() {
+    if !testkit::skip::is_root() {
         return Err("the failover bench builds network namespaces, moves addresses and \
                     starts HA daemons: run it as root (e.g. sudo -E cargo bench --bench failover -- run)"
             .into());

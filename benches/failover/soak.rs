@@ -78,20 +78,7 @@ pub struct Watch {
 }
 
 fn holds(c: &Cluster, i: usize) -> bool {
-    Command::new("ip")
-        .args([
-            "-n",
-            &c.nodes[i].netns,
-            "-o",
-            "-4",
-            "addr",
-            "show",
-            "dev",
-            "svc0",
-        ])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("inet {FLOATING}/")))
-        .unwrap_or(false)
+    c.ns.has_svc_addr(i, FLOATING)
 }
 
 /// Samples every 100 ms for `secs` who holds the floating address; any

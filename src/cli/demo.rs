@@ -8,9 +8,9 @@
 //! killed, by PID.
 
 use super::control::render::{human_ms, render_status};
-use super::demo_cluster::{self as dc, Cluster, Daemon, Spec, NAMES};
-use super::demo_pty::PtyRelay;
 use hbd::control::StatusReport;
+use hbd::demo::cluster::{self as dc, Cluster, Daemon, Spec, NAMES};
+use hbd::demo::pty::PtyRelay;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

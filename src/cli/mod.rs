@@ -3,8 +3,6 @@ pub mod check;
 pub mod control;
 pub mod decode;
 pub mod demo;
-pub mod demo_cluster;
-pub mod demo_pty;
 pub mod export;
 pub mod man;
 pub mod migrate;

@@ -222,10 +222,18 @@ mod tests {
 
     #[tokio::test]
     async fn stonith_host_runs_cluster_glue_stonith() {
-        let Some(bin) = stonith_binary() else {
-            eprintln!("skipped: cluster-glue's stonith is not installed");
+        let found = stonith_binary();
+        if !testkit::skip::Needs::new("stonith_host_runs_cluster_glue_stonith")
+            .tool("stonith", "cluster-glue")
+            .that(
+                found.is_some(),
+                "cluster-glue's stonith is not where hbd looks",
+            )
+            .met()
+        {
             return;
-        };
+        }
+        let bin = found.unwrap();
         let to = Duration::from_secs(30);
         // cluster-glue's `null` device resets any host it lists and succeeds.
         let mut cfg = cfg_with(None, &[("alpha", "null")]);

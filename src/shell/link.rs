@@ -768,14 +768,18 @@ mod netns_tests {
     /// veth0 (10.250.0.1/24) <-> veth1 (10.250.0.2/24). The namespace, and the
     /// pair with it, disappears when the thread ends.
     fn in_netns(f: impl FnOnce() + Send + 'static) -> bool {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: creating a network namespace needs root");
+        if !testkit::skip::Needs::new("in_netns")
+            .root("a network namespace")
+            .met()
+        {
             return false;
         }
         let ok = std::thread::spawn(move || {
             if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
-                eprintln!("skipped: unshare(CLONE_NEWNET): {e}");
-                return false;
+                let why = format!("unshare(CLONE_NEWNET): {e}");
+                return testkit::skip::Needs::new("in_netns")
+                    .that(false, &why)
+                    .met();
             }
             // Children inherit this thread's namespace.
             let ip = |args: &[&str]| {

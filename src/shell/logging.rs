@@ -399,8 +399,13 @@ mod tests {
         let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         init();
         configure("alpha", &Logging::default());
-        if std::env::var_os("HBD_LOG").is_some() {
-            eprintln!("skipped: HBD_LOG sets the starting level");
+        if !testkit::skip::Needs::new("usr1_usr2_step_verbosity_within_bounds")
+            .that(
+                std::env::var_os("HBD_LOG").is_none(),
+                "HBD_LOG sets the starting level",
+            )
+            .met()
+        {
             return;
         }
         assert_eq!(step_verbosity(true), LevelFilter::Debug);

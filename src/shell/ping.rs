@@ -253,8 +253,10 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_answers_a_ping_as_root() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root (or ping_group_range) for an ICMP socket");
+        if !testkit::skip::Needs::new("loopback_answers_a_ping_as_root")
+            .root("an ICMP socket")
+            .met()
+        {
             return;
         }
         let cfg = Config {

@@ -5,15 +5,15 @@
 //! tracks which node runs each resource. Invariants are checked after every
 //! step; a violation returns Err with the trace tail.
 
-pub use crate::core_harness::quick::{DEADTIME, INITDEAD, KEEPALIVE};
-use crate::core_harness::{params, LOCAL, PEER};
-pub use crate::core_harness::{quick_config as config, Rng};
 use hbd::config::Config;
 use hbd::core::{Action, Event, Input, LinkId, Node, Output, StepId, StepOutcome};
 use hbd::time::{Duration, Instant};
 use hbd::wire::Message;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+pub use testkit::core_harness::quick::{DEADTIME, INITDEAD, KEEPALIVE};
+use testkit::core_harness::{params, LOCAL, PEER};
+pub use testkit::core_harness::{quick_config as config, Rng};
 
 pub const NAMES: [&str; 2] = [LOCAL, PEER];
 /// Longest a fake script step takes.

@@ -4,11 +4,7 @@
 //! hand in which every step must state the next deadline (as smoltcp's TCP
 //! tests check the socket's timer) before the next step may run.
 
-// Each test binary uses a different part of the harness.
-#![allow(dead_code)]
-
 use hbd::config::{AutoFailback, Config, Medium, Resource, ResourceGroup};
-#[allow(unused_imports)]
 pub use hbd::core::Rng;
 use hbd::core::{Action, Event, Input, LinkId, Node, NodeParams, Output, StepOutcome};
 use hbd::time::{t, Duration, Instant};

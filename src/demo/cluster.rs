@@ -3,15 +3,13 @@
 //! over a pty pair), a demo resource (a TCP service wrapped by a resource.d
 //! script), and the child processes, killed by PID when dropped.
 //!
-//! Shared by `hbd demo` and the daemon tests (tests/common includes this file),
-//! so it depends on std, nix, serde_json and the hbd library only.
+//! `hbd demo` narrates one failover with it; the loopback tests (testkit's
+//! `loopback::Pair`) drive the same cluster, so what the demo shows is what
+//! they test.
 
-// The daemon tests use parts the demo does not (noise injection, SIGTERM waits).
-#![allow(dead_code)]
-
-use hbd::control::client::fetch_status;
-use hbd::control::StatusReport;
-use hbd::core::{GroupState, NodeState, RscHold};
+use crate::control::client::fetch_status;
+use crate::control::StatusReport;
+use crate::core::{GroupState, NodeState, RscHold};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs;
@@ -207,7 +205,8 @@ impl Cluster {
 # Usage: {script} PORT start|stop|status
 PORT="$1"
 HBD="{exe}"
-PIDFILE="{dir}/service.pid"
+# One pidfile per port: a node may run its peer's group (another port) too.
+PIDFILE="{dir}/service-$PORT.pid"
 LOG="{dir}/service.log"
 # Running = the pidfile names a live process; a zombie (exited, not yet reaped
 # by whoever inherited it) is not running.
@@ -282,8 +281,8 @@ esac
             .create(true)
             .append(true)
             .open(&n.log)?;
-        let child = Command::new(&self.exe)
-            .arg("run")
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("run")
             .arg("-c")
             .arg(&n.config)
             .arg("--node")
@@ -296,15 +295,9 @@ esac
             // own address only (also `[hbd] bind` in the file).
             .arg("--bind")
             .arg(&n.addr)
-            .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        Ok(Daemon {
-            name: n.name.clone(),
-            child: Some(child),
-            status: None,
-        })
+            .stderr(log);
+        Daemon::spawn(&n.name, &mut cmd)
     }
 
     pub fn status(&self, i: usize) -> Result<StatusReport, String> {
@@ -341,6 +334,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Starts `cmd` (stdin from /dev/null) as the process named `name`.
+    pub fn spawn(name: &str, cmd: &mut Command) -> std::io::Result<Daemon> {
+        let child = cmd.stdin(Stdio::null()).spawn()?;
+        Ok(Daemon {
+            name: name.to_string(),
+            child: Some(child),
+            status: None,
+        })
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -11,7 +11,8 @@
 //! Names carry the test process id (`hbdlab-<pid>-<n>-<role>`) so that
 //! parallel tests never collide and leftovers of a test process that was
 //! SIGKILLed can be recognised and swept by the next lab.
-#![allow(dead_code)] // each test binary uses a different part of the lab
+//!
+//! A test asks `skip::Needs::new(test).lab()` before building one.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -30,55 +31,6 @@ static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 /// The subnets a lab may put addresses in (documentation and benchmark
 /// ranges, never routed anywhere from here).
 const ALLOWED_NETS: [[u8; 3]; 3] = [[192, 0, 2], [198, 51, 100], [10, 250, 0]];
-
-/// True (after printing why) when this test cannot build a lab: not root, or
-/// a tool the lab needs is missing. Call first and return when it says so.
-pub fn skip_lab(test: &str) -> bool {
-    if !is_root() {
-        eprintln!("skipped: {test}: needs root (network namespaces, loop devices, mounts)");
-        return true;
-    }
-    for (tool, package) in [
-        ("ip", "iproute2"),
-        ("nsenter", "util-linux"),
-        ("unshare", "util-linux"),
-    ] {
-        if !have_tool(tool) {
-            eprintln!("skipped: {test}: {tool} not found (install {package})");
-            return true;
-        }
-    }
-    false
-}
-
-/// True (after printing why) when `tool` is missing.
-pub fn skip_without(test: &str, tool: &str, package: &str) -> bool {
-    if have_tool(tool) {
-        false
-    } else {
-        eprintln!("skipped: {test}: {tool} not found (install {package})");
-        true
-    }
-}
-
-pub fn is_root() -> bool {
-    // The effective uid is the second field of "Uid:"; reading it avoids
-    // unsafe libc calls in tests.
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-pub fn have_tool(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
 
 /// Runs a command, panicking with its output when it fails.
 pub fn must(cmd: &mut Command) -> Output {
@@ -169,11 +121,16 @@ pub fn signal(pid: u32, sig: &str) -> bool {
     )
 }
 
-fn wait_gone(pids: &[u32], within: Duration) {
+/// Waits up to `within` until none of `pids` runs; whether they are gone.
+pub fn wait_gone(pids: &[u32], within: Duration) -> bool {
     let until = Instant::now() + within;
-    while pids.iter().any(|&p| pid_alive(p)) && Instant::now() < until {
+    while pids.iter().any(|&p| pid_alive(p)) {
+        if Instant::now() >= until {
+            return false;
+        }
         sleep(Duration::from_millis(20));
     }
+    true
 }
 
 /// Kills every process in a namespace we created: they are ours (started in
@@ -349,6 +306,27 @@ impl Node {
         ip(&["-n", &self.netns, "addr", "add", cidr, "dev", iface]);
     }
 
+    /// [`Node::addr`] with the subnet's broadcast address set (for `bcast`).
+    pub fn addr_brd(&self, iface: &str, cidr: &str) {
+        check_lab_address(cidr);
+        ip(&[
+            "-n",
+            &self.netns,
+            "addr",
+            "add",
+            cidr,
+            "brd",
+            "+",
+            "dev",
+            iface,
+        ]);
+    }
+
+    /// Deletes an address from an interface, if it is there.
+    pub fn del_addr(&self, iface: &str, cidr: &str) {
+        run_quiet(Command::new("ip").args(["-n", &self.netns, "addr", "del", cidr, "dev", iface]));
+    }
+
     /// The MAC address of an interface of this node.
     pub fn mac(&self, iface: &str) -> String {
         let out = ip(&["-n", &self.netns, "-o", "link", "show", "dev", iface]);
@@ -406,6 +384,12 @@ impl Node {
     /// The node's mount table (its holder's), read without entering it.
     pub fn mounts(&self) -> String {
         fs::read_to_string(format!("/proc/{}/mounts", self.holder)).unwrap_or_default()
+    }
+
+    /// Kills every process of the node, its holder included (which ends
+    /// its mount namespace and every mount made on it), as a power cut does.
+    pub fn kill_all(&self) {
+        kill_netns_processes(&self.netns);
     }
 
     /// Processes in the node's network namespace (the holder included).
@@ -483,7 +467,7 @@ struct Owned {
     ports: u32,
 }
 
-/// The lab. Build it with [`Lab::new`] after [`skip_lab`] said go.
+/// The lab. Build it with [`Lab::new`] after `Needs::new(test).lab()` said go.
 pub struct Lab {
     /// `hbdlab-<pid>-<n>`: prefix of every name this lab creates.
     pub id: String,
@@ -492,6 +476,8 @@ pub struct Lab {
 }
 
 impl Lab {
+    // No Default: a lab creates namespaces and a directory, it is not a value.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Lab {
         sweep_stale_labs();
         let n = LAB_COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -833,20 +819,6 @@ impl Drop for Lab {
             }
         }
         owned.children.clear();
-    }
-}
-
-/// Polls `f` every 10 ms until it returns `Some`, for at most `within`.
-pub fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let until = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-        sleep(Duration::from_millis(10));
     }
 }
 

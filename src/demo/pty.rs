@@ -1,12 +1,7 @@
 //! A null-modem cable made of two pseudo-terminals: what `socat pty pty` does for
 //! the lab, without socat. Each node opens one slave path as its `serial` device;
-//! a thread pumps bytes between the two masters.
-//!
-//! Shared by `hbd demo` and the daemon tests (tests/common includes this file),
-//! so it depends on std and nix only.
-
-// The daemon tests use parts the demo does not (noise injection, SIGTERM waits).
-#![allow(dead_code)]
+//! a thread pumps bytes between the two masters. The cable can be pulled, paced
+//! to a baud rate, and carry injected line noise (the loopback tests use those).
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};

@@ -7,8 +7,7 @@
 //! before the test fails), then `target/RELIABILITY.md` is assembled from the
 //! sections present. With `HBD_WRITE_RELIABILITY=1` the assembled file is
 //! also copied to the repository root, which is what the lead commits.
-#![allow(dead_code)] // faults.rs and hostile.rs use different columns
-
+use crate::skip::{Needs, REQUIRE_LAB};
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,6 +32,25 @@ impl Verdict {
     }
     pub fn is_fail(&self) -> bool {
         matches!(self, Verdict::Fail(_))
+    }
+
+    /// The verdict of a row that cannot run for want of `needs`: not run,
+    /// with the reason, or under `HBD_REQUIRE_LAB=1` a failure (the skip
+    /// rule of [`crate::skip`], for a row that is recorded, not asserted).
+    /// None when everything is here.
+    pub fn unmet(needs: &Needs) -> Option<Verdict> {
+        Self::unmet_if(needs, crate::skip::require_lab())
+    }
+
+    /// [`Verdict::unmet`] with the `HBD_REQUIRE_LAB` decision given.
+    pub fn unmet_if(needs: &Needs, required: bool) -> Option<Verdict> {
+        let why = needs.reason()?;
+        Some(if required {
+            Verdict::Fail(format!("{REQUIRE_LAB}=1 and it cannot run here: {why}"))
+        } else {
+            eprintln!("not run: {why}");
+            Verdict::NotRun(why)
+        })
     }
 }
 
@@ -62,13 +80,13 @@ fn num(v: Option<u64>) -> String {
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .unwrap_or_else(|| crate::repo().join("target"))
 }
 
 fn sh_out(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(crate::repo())
         .output()
         .ok()
         .filter(|o| o.status.success())
@@ -149,7 +167,7 @@ fn assemble() {
     fs::write(&file, &out).expect("write target/RELIABILITY.md");
     eprintln!("reliability matrix written to {}", file.display());
     if std::env::var("HBD_WRITE_RELIABILITY").as_deref() == Ok("1") {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RELIABILITY.md");
+        let root = crate::repo().join("RELIABILITY.md");
         fs::write(&root, &out).expect("write RELIABILITY.md");
         eprintln!("and copied to {}", root.display());
     }
