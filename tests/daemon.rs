@@ -3,8 +3,9 @@
 //! socket; every child is killed by PID when a test ends, even by panic.
 
 use hbd::config::{Auth, AuthKey, AuthMethod, MsgFmt, Secret};
+use hbd::control::ProblemKind;
 use hbd::control::StatusReport;
-use hbd::core::{NodeState, RscHold};
+use hbd::core::{NodeState, PeerConfigState, RscHold};
 use hbd::demo::cluster::{self as dc, Spec};
 use hbd::demo::pty::Side;
 use hbd::wire::{self, Message, Transport};
@@ -288,6 +289,12 @@ fn heartbeats_phrases_are_in_the_real_logs() {
         },
         false,
     );
+    // Two hbd nodes with the same configuration say so.
+    for i in 0..2 {
+        p.wait_status(i, Duration::from_secs(5), "agreeing", |r| {
+            r.peer_config.state == PeerConfigState::Same
+        });
+    }
     p.daemon(0).signal(Signal::SIGTERM).unwrap();
     let exited = dc::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
         p.daemon(0).exited()
@@ -319,6 +326,7 @@ fn heartbeats_phrases_are_in_the_real_logs() {
             ("info", "No Previous generation - starting at "),
             ("info", "Local status now set to: 'up'"),
             ("info", "Link beta:lo up."),
+            ("info", "configuration agrees with beta's"),
             ("info", "Status update for node beta: status active"),
             ("info", "Heartbeat shutdown in progress. ("),
             ("info", "All HA resources relinquished."),
@@ -378,6 +386,52 @@ fn heartbeats_phrases_are_in_the_real_logs() {
             .filter(|l| !l.contains("initdead: warning: "))
             .collect();
         assert!(loud.is_empty(), "{node} logged {loud:#?}");
+    }
+}
+
+/// Two hbd nodes whose configurations differ on a part both must agree on
+/// (here deadtime) are each told what differs: an error in the log, a
+/// problem at the top of `hbd status`, the state in `--json`.
+#[test]
+fn a_pair_that_disagrees_is_told_what_differs() {
+    let _g = one_at_a_time();
+    let spec = Spec {
+        serial: None,
+        ..Spec::default()
+    };
+    let ours = format!("deadtime = \"{}ms\"", spec.deadtime_ms);
+    let mut p = Pair::new(spec, false, &hbd_exe!());
+    p.edit_config(1, |t| {
+        assert!(t.contains(&ours), "{t}");
+        t.replace(&ours, "deadtime = \"1500ms\"")
+    });
+    p.bring_up();
+    for (i, peer, line) in [
+        (0, "beta", "deadtime: 1s here, 1.5s on beta"),
+        (1, "alpha", "deadtime: 1.5s here, 1s on alpha"),
+    ] {
+        p.wait_status(i, Duration::from_secs(5), "comparing", |r| {
+            r.peer_config.state == PeerConfigState::Differs
+        });
+        let r = p.status(i);
+        assert_eq!(r.peer_config.differences, [line]);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert_eq!(r.problems[0].kind, ProblemKind::PeerConfigDiffers);
+        let log = p.c.log_text(i);
+        assert!(
+            log.contains(&format!(
+                " ERROR: configuration differs from {peer}'s: {line} ("
+            )),
+            "{log}"
+        );
+        let out = hbd(&["status", "--run-dir", &p.run_dir(i)]);
+        let human = text(&out.stdout);
+        assert!(
+            human.contains(&format!(
+                "ERROR: configuration differs from {peer}'s: {line}\n"
+            )),
+            "{human}"
+        );
     }
 }
 
