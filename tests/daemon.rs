@@ -325,6 +325,12 @@ fn heartbeats_phrases_are_in_the_real_logs() {
             // A fresh state directory: heartbeat's words for a first start.
             ("info", "No Previous generation - starting at "),
             ("info", "Local status now set to: 'up'"),
+            // Alone until initdead: it takes everything, its initial acquisition.
+            ("info", "node beta: is dead (not heard in the "),
+            ("info", "Resources being acquired from beta."),
+            ("info", "mach_down takeover complete."),
+            ("info", "Local Resource acquisition completed."),
+            ("info", "Initial resource acquisition complete (mach_down)"),
             ("info", "Link beta:lo up."),
             ("info", "configuration agrees with beta's"),
             ("info", "Status update for node beta: status active"),
@@ -339,6 +345,7 @@ fn heartbeats_phrases_are_in_the_real_logs() {
         &[
             ("info", "Comm_now_up(): updating status to active"),
             ("info", "Local status now set to: 'active'"),
+            ("info", "Initial resource acquisition complete ("),
             ("info", "Received shutdown notice from 'alpha'."),
             ("info", "Resources being acquired from alpha."),
             ("info", "mach_down takeover complete."),

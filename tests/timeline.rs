@@ -470,6 +470,11 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
             },
             Event::TakeoverComplete {
                 node: "nodeb".into()
+            },
+            // Alone at start-up: this was the initial acquisition.
+            Event::LocalAcquisitionComplete { none: false },
+            Event::AcquisitionComplete {
+                reason: "mach_down".into()
             }
         ]
     );
@@ -920,6 +925,7 @@ fn failed_start_gives_group_to_peer() {
             Event::GroupStopped {
                 group: "IPaddr::192.0.2.10".into()
             },
+            Event::LocalAcquisitionComplete { none: false },
             Event::AcquisitionComplete {
                 reason: "req_our_resources()".into()
             },
@@ -1835,6 +1841,11 @@ fn legacy_peer_taking_its_home_group_unasked_makes_us_release_it() {
             },
             Event::TakeoverComplete {
                 node: "nodeb".into()
+            },
+            // Alone at start-up: this was the initial acquisition.
+            Event::LocalAcquisitionComplete { none: false },
+            Event::AcquisitionComplete {
+                reason: "mach_down".into()
             }
         ]
     );
@@ -3244,6 +3255,117 @@ fn phrase_initial_resource_acquisition_complete() {
     );
     // The stable peer ended the start-up wait.
     assert_eq!(n.node.status().startup_wait, None);
+}
+
+#[test]
+fn phrase_local_resource_acquisition_completed() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let stable = [("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")];
+    let o = n.peer_says(200, "resource", &stable);
+    n.due(1100);
+    let o = n.finish_steps(o);
+    n.due(1100);
+    assert_eq!(
+        said(&o, "Local Resource acquisition completed."),
+        ("Local Resource acquisition completed.".into(), Level::Info)
+    );
+    // Said before heartbeat's "Initial …" line, as heartbeat does.
+    let ev = events(&o);
+    let at = |e: &Event| ev.iter().position(|x| x == e).unwrap();
+    assert!(
+        at(&Event::LocalAcquisitionComplete { none: false })
+            < at(&Event::AcquisitionComplete {
+                reason: "req_our_resources()".into()
+            })
+    );
+}
+
+/// The stable peer already runs our groups (it took them while we were
+/// down, auto_failback off): nothing to start, heartbeat's "(none)".
+#[test]
+fn phrase_local_resource_acquisition_completed_none() {
+    let mut n = Single::new(config(AutoFailback::Off));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let all = [("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")];
+    let o = n.peer_says(200, "resource", &all);
+    n.due(1100);
+    assert!(steps(&o).is_empty());
+    assert_eq!(
+        said(&o, "Local Resource acquisition completed."),
+        (
+            "Local Resource acquisition completed. (none)".into(),
+            Level::Info
+        )
+    );
+    assert_eq!(
+        said(&o, "Initial resource acquisition complete "),
+        (
+            "Initial resource acquisition complete (none)".into(),
+            Level::Info
+        )
+    );
+}
+
+/// Alone at start-up the takeover is this node's initial acquisition: log
+/// watchers waiting for "node started" see it, once.
+#[test]
+fn phrase_initial_resource_acquisition_complete_alone() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    n.due(21_000);
+    let o = n.finish_steps(o);
+    n.due(21_000);
+    assert_eq!(
+        said(&o, "Initial resource acquisition complete "),
+        (
+            "Initial resource acquisition complete (mach_down)".into(),
+            Level::Info
+        )
+    );
+    // A later takeover is not initial.
+    let mut o = n.peer_status(21_000);
+    n.due(22_000);
+    o.extend(n.peer_says(21_100, "starting", &[]));
+    n.due(22_000);
+    let none = [("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")];
+    o.extend(n.peer_says(21_200, "resource", &none));
+    n.due(22_000);
+    o.extend(n.peer_says(21_300, "shutdone", &[("st", "dead")]));
+    n.due(22_000);
+    let o = n.finish_steps(o);
+    n.due(22_000);
+    assert!(
+        events(&o)
+            .iter()
+            .all(|e| !matches!(e, Event::AcquisitionComplete { .. })),
+        "{:#?}",
+        events(&o)
+    );
+}
+
+#[test]
+fn phrase_local_standby_process_completed() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.at(2000, Input::Command(Command::Standby(HoldSet::Local)));
+    n.due(3000);
+    let other = [("rsc_hold", "local"), ("info", "other")];
+    let o = n.peer_says(2100, "ask_resources", &other);
+    n.due(3000);
+    let o = n.finish_steps(o);
+    n.due(3000);
+    assert_eq!(
+        said(&o, "Local standby process completed "),
+        (
+            "Local standby process completed [local].".into(),
+            Level::Info
+        )
+    );
 }
 
 #[test]

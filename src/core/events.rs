@@ -147,7 +147,12 @@ pub enum Event {
         seq: u64,
     },
     CommUp,
-    /// Startup negotiation finished; `reason` as heartbeat logs it.
+    /// Our local groups run after the start-up negotiation (`none`: the
+    /// peer holds them, nothing was started).
+    LocalAcquisitionComplete {
+        none: bool,
+    },
+    /// This process's first acquisition is done (once); `reason` as heartbeat logs it.
     AcquisitionComplete {
         reason: String,
     },
@@ -439,6 +444,12 @@ impl fmt::Display for Event {
                 write!(f, "Irretrievably lost packet: node {node} seq {seq}")
             }
             CommUp => f.write_str("Comm_now_up(): updating status to active"),
+            LocalAcquisitionComplete { none: false } => {
+                f.write_str("Local Resource acquisition completed.")
+            }
+            LocalAcquisitionComplete { none: true } => {
+                f.write_str("Local Resource acquisition completed. (none)")
+            }
             AcquisitionComplete { reason } => {
                 write!(f, "Initial resource acquisition complete ({reason})")
             }
@@ -507,7 +518,7 @@ impl fmt::Display for Event {
             PeerWantsStandby { node, set } => {
                 write!(f, "{node} wants to go standby [{}]", set)
             }
-            StandbyDone { set } => write!(f, "standby [{}] released", set),
+            StandbyDone { set } => write!(f, "Local standby process completed [{set}]."),
             StandbyAcquired { set } => {
                 write!(f, "Standby resource acquisition done [{set}].")
             }

@@ -137,6 +137,7 @@ impl Machine {
             self.send(now, None, body);
         }
         self.event(Event::TakeoverComplete { node });
+        self.takeover_was_initial();
     }
 
     pub(super) fn handle_fence_done(&mut self, now: Instant, node: &str, ok: bool) {

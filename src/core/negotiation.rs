@@ -57,6 +57,8 @@ pub(super) struct Negotiation {
     pub(super) announced_stable: bool,
     /// Local groups re-announced while the peer claims them: once per conflict.
     reannounced: Vec<GroupId>,
+    /// heartbeat's "Initial resource acquisition complete" was said.
+    initial_done: bool,
 }
 
 impl Negotiation {
@@ -190,6 +192,25 @@ impl Machine {
         }
     }
 
+    /// The first acquisition of this process is done (`none`: the peer held
+    /// our groups): heartbeat's two lines, which log watchers and CTS take
+    /// for "this node has started".
+    pub(super) fn initial_acquisition_complete(&mut self, none: bool, reason: String) {
+        self.event(Event::LocalAcquisitionComplete { none });
+        if !std::mem::replace(&mut self.neg.initial_done, true) {
+            self.event(Event::AcquisitionComplete { reason });
+        }
+    }
+
+    /// A takeover completed: when it was this process's first acquisition
+    /// (alone at start-up, or the peer left before the negotiation ended),
+    /// it is also the initial one.
+    pub(super) fn takeover_was_initial(&mut self) {
+        if !self.neg.initial_done {
+            self.initial_acquisition_complete(false, "mach_down".into());
+        }
+    }
+
     /// While the start-up negotiation waits for a stable peer: when the
     /// wait ends at the latest (for `status`).
     pub(super) fn startup_wait(&self) -> Option<Instant> {
@@ -206,9 +227,7 @@ impl Machine {
         self.neg.rstate = RscState::Stable;
         self.timers.stop(Timer::Rqst);
         if self.neg.peer_hold.has(false) {
-            self.event(Event::AcquisitionComplete {
-                reason: "none".into(),
-            });
+            self.initial_acquisition_complete(true, "none".into());
             self.announce(now, None);
         } else {
             self.req_our_resources(now, reason.into(), info);
