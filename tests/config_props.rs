@@ -100,7 +100,7 @@ prop_compose! {
         keys in prop::collection::btree_map(0u8..=15, key(), 1..4),
         send_pick in any::<prop::sample::Index>(),
         groups in prop::collection::vec((name(), prop::collection::vec(resource(), 1..4)), 0..4),
-        hbd in (dur(), any::<bool>(), prop::collection::vec(path(), 0..2), prop::option::of(path()), any::<bool>(), prop::option::of(any::<[u8; 4]>()), prop::option::of((any::<[u8; 3]>(), 1u16..))),
+        hbd in (dur(), any::<bool>(), prop::collection::vec(path(), 0..2), prop::option::of(path()), any::<bool>(), prop::option::of(any::<[u8; 4]>()), prop::option::of((any::<[u8; 3]>(), 1u16..)), prop::option::of(path()), dur()),
     ) -> Config {
         let send_index = *keys.keys().nth(send_pick.index(keys.len())).unwrap();
         let mut seen = Vec::new();
@@ -133,6 +133,8 @@ prop_compose! {
                 bind: hbd.5.map(|a| Ipv4Addr::from(a).into()),
                 // Loopback only: any other address is valid but warned about.
                 metrics: hbd.6.map(|([a, b, c], port)| (Ipv4Addr::new(127, a, b, c), port).into()),
+                notify: hbd.7,
+                notify_timeout: hbd.8,
             },
             origins: BTreeMap::new(),
             dropped: Vec::new(),

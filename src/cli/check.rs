@@ -4,8 +4,8 @@
 //! is an error, so exit 0 means `run` starts; with `--node OTHER` or
 //! `--portable` those facts are warnings (a configuration checked on a
 //! workstation). Exit 0 when there is no error, 1 otherwise.
-use hbd::config::facts::{check_dirs, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR};
-use hbd::config::{load, Diagnostic, FactMode, LoadOptions, Loaded, Purpose};
+use hbd::config::facts::{self, check_dirs, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR};
+use hbd::config::{load, Config, Diagnostic, FactMode, LoadOptions, Loaded, Purpose};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -75,6 +75,43 @@ pub fn load_for_run(
     loaded
 }
 
+/// The hooks `run` would run, one line each: every rc.d script (run, or
+/// skipped and why) and the notify hook. Nothing when there are none.
+pub fn hook_lines(cfg: Option<&Config>, config_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let scripts = facts::rc_scripts(config_dir);
+    let how = match facts::harc(config_dir) {
+        Ok(Some(h)) => format!("through {} {{type}}", h.display()),
+        Ok(None) => "directly as rc.d/{type} {type} (no harc)".to_string(),
+        Err(why) => format!("directly as rc.d/{{type}} {{type}} ({why})"),
+    };
+    for s in &scripts {
+        let line = match s.skip_reason() {
+            None => format!(
+                "hook rc.d/{}: runs {}, {}",
+                s.name,
+                hbd::shell::hooks::rc_trigger(&s.name),
+                how.replace("{type}", &s.name.to_ascii_lowercase())
+            ),
+            Some(why) => format!("hook rc.d/{}: not run: {why}", s.name),
+        };
+        out.push(line);
+    }
+    if let Some(h) = cfg.and_then(|c| c.hbd.notify.as_ref().map(|n| (n, c.hbd.notify_timeout))) {
+        let state = if facts::is_executable_file(h.0) {
+            "runs on every transition"
+        } else {
+            "NOT RUN: not an executable file"
+        };
+        out.push(format!(
+            "hook notify: {} {state} (timeout {})",
+            h.0.display(),
+            h.1
+        ));
+    }
+    out
+}
+
 pub fn run(args: Args) -> ExitCode {
     let purpose = if args.portable {
         Purpose::Portable
@@ -95,6 +132,9 @@ pub fn run(args: Args) -> ExitCode {
         loaded
     };
     let (errors, warnings) = print_diagnostics(&loaded.diagnostics);
+    for line in hook_lines(loaded.config.as_ref(), &loaded.config_dir) {
+        println!("{line}");
+    }
     let ok = errors == 0 && loaded.config.is_some();
     let me = loaded.local_node.as_deref();
     let verdict = match (loaded.facts, me, ok) {

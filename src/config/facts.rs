@@ -17,6 +17,7 @@
 use super::agents::{self, AgentSpec};
 use super::hacf::nearest;
 use super::model::{Config, Diagnostic, HbdOptions, Location, Medium, Severity};
+use super::rcd::{self, RcKind, RcScript};
 use std::net::{Ipv4Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
@@ -474,6 +475,7 @@ pub fn check(cfg: &Config, config_dir: &Path, mode: FactMode) -> Vec<Diagnostic>
             );
         }
     }
+    hooks(&mut f, config_dir);
     if let Some(hook) = &cfg.hbd.fence_hook {
         if !is_executable_file(hook) {
             let loc = f.origin("hbd.fence_hook");
@@ -497,6 +499,166 @@ pub fn check(cfg: &Config, config_dir: &Path, mode: FactMode) -> Vec<Diagnostic>
         ));
     }
     f.d
+}
+
+/// Reads at most this much of an `rc.d` file to judge it: heartbeat's are
+/// about a kilobyte; anything far larger is no shell script of theirs.
+const RC_READ_LIMIT: u64 = 1 << 20;
+
+/// heartbeat's event scripts in `<config_dir>/rc.d`, sorted by name, each
+/// judged by [`rcd::classify`]; names starting with `.` are skipped, as
+/// heartbeat skips them. `check` lists these; `run` reads them at start and
+/// on SIGHUP and runs only the site-local ones.
+pub fn rc_scripts(config_dir: &Path) -> Vec<RcScript> {
+    use std::io::Read;
+    let Ok(dir) = std::fs::read_dir(config_dir.join("rc.d")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<RcScript> = dir
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            if name.starts_with('.') {
+                return None;
+            }
+            let path = e.path();
+            let mut content = Vec::new();
+            if let Ok(file) = std::fs::File::open(&path) {
+                let _ = file.take(RC_READ_LIMIT).read_to_end(&mut content);
+            }
+            let kind = rcd::classify(&content, is_executable_file(&path));
+            Some(RcScript { name, path, kind })
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// `<config_dir>/harc`, through which heartbeat runs its rc.d scripts, when
+/// hbd can run them the same way: Ok(Some) for an executable file that calls
+/// none of heartbeat's resource tools, Ok(None) when there is none (hbd then
+/// runs `rc.d/TYPE TYPE` itself, as harc would), Err(why) when it is there
+/// but hbd will not use it.
+pub fn harc(config_dir: &Path) -> Result<Option<PathBuf>, String> {
+    let path = config_dir.join("harc");
+    let Ok(content) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    if !is_executable_file(&path) {
+        return Err(format!("{} is not an executable file", path.display()));
+    }
+    if let Some((tool, line)) = rcd::resource_tool_call(&content) {
+        return Err(format!(
+            "{} calls heartbeat's {tool} (line {line})",
+            path.display()
+        ));
+    }
+    // heartbeat's harc starts with `. $HA_FUNCS`: without the file it exits
+    // before running anything.
+    let funcs = config_dir.join("shellfuncs");
+    if String::from_utf8_lossy(&content).contains("HA_FUNCS") && !funcs.is_file() {
+        return Err(format!(
+            "{} sources $HA_FUNCS and {} does not exist",
+            path.display(),
+            funcs.display()
+        ));
+    }
+    Ok(Some(path))
+}
+
+/// The hooks `run` would run: rc.d scripts it skips (heartbeat's own, or not
+/// executable) warn wherever checked, as `run` starts without them; a notify
+/// hook that is not an executable file is a fact of this host.
+fn hooks(f: &mut Facts, config_dir: &Path) {
+    let scripts = rc_scripts(config_dir);
+    let stock: Vec<&RcScript> = scripts
+        .iter()
+        .filter(|s| matches!(s.kind, RcKind::Heartbeat { stock: true, .. }))
+        .collect();
+    if !stock.is_empty() {
+        let names: Vec<&str> = stock.iter().map(|s| s.name.as_str()).collect();
+        let mut tools: Vec<&str> = stock
+            .iter()
+            .filter_map(|s| match s.kind {
+                RcKind::Heartbeat { calls, .. } => calls.map(|(t, _)| t),
+                _ => None,
+            })
+            .collect();
+        tools.sort_unstable();
+        tools.dedup();
+        f.d.push(Diagnostic::warning(
+            Some(Location {
+                file: config_dir.join("rc.d"),
+                line: 0,
+            }),
+            "rc.d",
+            format!(
+                "{} {} heartbeat 3.0.6's own resource manager (calling {}); hbd manages resources itself and never runs {}, or groups would be started and stopped behind its back; put site-local actions in a separate script: the [hbd] notify hook in hbd.toml (docs/operations.md, \"Hooks\")",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" },
+                tools.join(", "),
+                if names.len() == 1 { "it" } else { "them" },
+            ),
+        ));
+    }
+    for s in &scripts {
+        match s.kind {
+            RcKind::Heartbeat {
+                stock: false,
+                calls: Some((tool, line)),
+            } => f.d.push(Diagnostic::warning(
+                Some(Location {
+                    file: s.path.clone(),
+                    line,
+                }),
+                "rc.d",
+                format!(
+                    "calls heartbeat's {tool}: hbd manages resources itself and never runs this script, or groups would be started and stopped behind its back; move its site-local actions to a separate script: the [hbd] notify hook in hbd.toml, or an rc.d script without heartbeat's resource tools"
+                ),
+            )),
+            RcKind::NotExecutable => f.d.push(Diagnostic::warning(
+                Some(Location {
+                    file: s.path.clone(),
+                    line: 0,
+                }),
+                "rc.d",
+                format!(
+                    "is not an executable file, so it is never run (heartbeat's harc refuses it too; chmod +x {} to run it on {} messages)",
+                    s.path.display(),
+                    s.name
+                ),
+            )),
+            _ => {}
+        }
+    }
+    if let Some(why) = harc(config_dir).err() {
+        f.d.push(Diagnostic::warning(
+            Some(Location {
+                file: config_dir.join("harc"),
+                line: 0,
+            }),
+            "harc",
+            format!("{why}: hbd runs the rc.d scripts directly instead, as heartbeat's harc would (rc.d/TYPE TYPE)"),
+        ));
+    }
+    if let Some(hook) = &f.cfg.hbd.notify {
+        if !is_executable_file(hook) {
+            let why = if hook.exists() {
+                "is not an executable file"
+            } else {
+                "does not exist"
+            };
+            let loc = f.origin("hbd.notify");
+            f.push(
+                loc,
+                "notify",
+                format!(
+                    "{} {why} on this host (expected an executable such as /usr/local/sbin/hbd-notify)",
+                    hook.display()
+                ),
+            );
+        }
+    }
 }
 
 fn media(f: &mut Facts) {
@@ -1047,5 +1209,137 @@ mod tests {
             .unwrap();
         assert!(fstype_known(first));
         assert!(!unit_known("hbd-no-such-unit"));
+    }
+
+    fn write(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn rc_d_scripts_are_listed_sorted_and_judged() {
+        let t = tempfile::tempdir().unwrap();
+        let rc = t.path().join("rc.d");
+        write(
+            &rc,
+            "status",
+            "#!/bin/sh\n$HA_NOARCHBIN/mach_down $HA_src\n",
+            0o755,
+        );
+        write(
+            &rc,
+            "ip-request",
+            "#!/bin/sh\nlogger \"$HA_ipaddr\"\n",
+            0o755,
+        );
+        write(&rc, "hb_takeover", "#!/bin/sh\nlogger x\n", 0o644);
+        write(&rc, ".hidden", "#!/bin/sh\n", 0o755);
+        let v = rc_scripts(t.path());
+        let got: Vec<(&str, bool)> = v.iter().map(|s| (s.name.as_str(), s.runs())).collect();
+        assert_eq!(
+            got,
+            [
+                ("hb_takeover", false),
+                ("ip-request", true),
+                ("status", false)
+            ]
+        );
+        assert_eq!(v[0].kind, RcKind::NotExecutable);
+        assert_eq!(
+            v[2].kind,
+            RcKind::Heartbeat {
+                stock: false,
+                calls: Some(("mach_down", 2))
+            }
+        );
+        assert!(rc_scripts(&t.path().join("none")).is_empty());
+        // Both skipped scripts warn, wherever checked: run starts without them.
+        let cfg = Config::default();
+        let m = messages(&cfg, t.path(), FactMode::Enforced);
+        let rc_lines: Vec<&String> = m.iter().filter(|l| l.contains("rc.d")).collect();
+        assert_eq!(rc_lines.len(), 2, "{m:?}");
+        assert!(
+            rc_lines
+                .iter()
+                .any(|l| l.contains("status:2: rc.d: warning: calls heartbeat's mach_down")),
+            "{m:?}"
+        );
+        assert!(
+            rc_lines
+                .iter()
+                .any(|l| l.contains("hb_takeover: rc.d: warning: is not an executable file")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn harc_is_used_only_when_it_can_run() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(harc(t.path()), Ok(None));
+        let h = write(
+            t.path(),
+            "harc",
+            "#!/bin/sh\n. $HA_FUNCS\nexec $HA_DIR/rc.d/$1 \"$@\"\n",
+            0o755,
+        );
+        let e = harc(t.path()).unwrap_err();
+        assert!(e.contains("shellfuncs does not exist"), "{e}");
+        write(t.path(), "shellfuncs", "", 0o644);
+        assert_eq!(harc(t.path()), Ok(Some(h.clone())));
+        std::fs::set_permissions(&h, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(harc(t.path())
+            .unwrap_err()
+            .contains("not an executable file"));
+        write(
+            t.path(),
+            "harc",
+            "#!/bin/sh\n/usr/share/heartbeat/ResourceManager takegroup x\n",
+            0o755,
+        );
+        assert!(harc(t.path())
+            .unwrap_err()
+            .contains("calls heartbeat's ResourceManager (line 2)"));
+    }
+
+    #[test]
+    fn notify_hook_must_be_executable_on_the_node_only() {
+        let t = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default();
+        cfg.hbd.notify = Some(t.path().join("page"));
+        cfg.origins.insert(
+            "hbd.notify".into(),
+            Location {
+                file: "hbd.toml".into(),
+                line: 7,
+            },
+        );
+        let on = check(&cfg, t.path(), FactMode::Enforced);
+        let d = on.iter().find(|d| d.directive == "notify").unwrap();
+        assert!(d.is_error());
+        assert!(d.to_string().starts_with("hbd.toml:7: notify: "), "{d}");
+        assert!(
+            d.to_string().contains("page does not exist on this host"),
+            "{d}"
+        );
+        let off = check(&cfg, t.path(), FactMode::Warned);
+        assert!(!off
+            .iter()
+            .find(|d| d.directive == "notify")
+            .unwrap()
+            .is_error());
+        write(t.path(), "page", "#!/bin/sh\n", 0o644);
+        let m = messages(&cfg, t.path(), FactMode::Enforced);
+        assert!(
+            m.iter()
+                .any(|l| l.contains("page is not an executable file on this host")),
+            "{m:?}"
+        );
+        write(t.path(), "page", "#!/bin/sh\n", 0o755);
+        assert!(!messages(&cfg, t.path(), FactMode::Enforced)
+            .iter()
+            .any(|l| l.contains("notify")));
     }
 }

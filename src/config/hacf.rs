@@ -298,6 +298,8 @@ const HBD_ONLY: &[&str] = &[
     "resource_dirs",
     "fence_hook",
     "bind",
+    "notify",
+    "notify_timeout",
 ];
 
 /// The known directive closest to a misspelt one, if any is close.

@@ -271,6 +271,12 @@ pub struct HbdOptions {
     pub bind: Option<std::net::IpAddr>,
     /// Where the Prometheus `/metrics` endpoint listens (TOML only). None = off.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Executable run once per cluster transition (`HOOK EVENT NODE GROUP`,
+    /// details in `HBD_*` variables), one at a time, after the fact: it never
+    /// delays a decision. None = off.
+    pub notify: Option<PathBuf>,
+    /// Longest one run of `notify` may take before its process group is killed.
+    pub notify_timeout: Duration,
 }
 
 impl Default for HbdOptions {
@@ -285,6 +291,8 @@ impl Default for HbdOptions {
             builtin_ipaddr: false,
             bind: None,
             metrics: None,
+            notify: None,
+            notify_timeout: Duration::from_secs(10),
         }
     }
 }

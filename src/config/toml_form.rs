@@ -201,6 +201,8 @@ struct HbdT {
     builtin_ipaddr: Option<bool>,
     bind: Option<Spanned<String>>,
     metrics: Option<Spanned<String>>,
+    notify: Option<Spanned<String>>,
+    notify_timeout: Option<Spanned<TomlDuration>>,
 }
 
 struct Ctx<'a> {
@@ -602,6 +604,15 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
         };
         o.resource_dirs = h.resource_dirs.iter().map(here).collect();
         o.fence_hook = h.fence_hook.as_ref().map(here);
+        if let Some(n) = &h.notify {
+            o.notify = Some(here(n.get_ref()));
+            cfg.origins.insert("hbd.notify".into(), cx.loc(n.span()));
+        }
+        if let Some(v) = &h.notify_timeout {
+            if let Some(d) = cx.duration(&mut cfg, "hbd.notify_timeout", v) {
+                o.notify_timeout = d;
+            }
+        }
         if let Some(r) = &h.fence_required {
             o.fence_required = *r.get_ref();
             cfg.origins
@@ -982,6 +993,16 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     if let Some(m) = &h.metrics {
         let _ = writeln!(o, "metrics = {}", q(&m.to_string()));
     }
+    if let Some(n) = &h.notify {
+        let _ = writeln!(o, "notify = {}", qp(n));
+    }
+    if h.notify.is_some() || h.notify_timeout != HbdOptions::default().notify_timeout {
+        let _ = writeln!(
+            o,
+            "notify_timeout = {}",
+            q(&format_duration(h.notify_timeout))
+        );
+    }
     o
 }
 
@@ -1177,6 +1198,40 @@ resources = ["192.0.2.10/24/eth0", "apache"]
         let (c2, d) = parse_str(&text, &src());
         assert!(!d.iter().any(Diagnostic::is_error), "{d:?}\n{text}");
         assert_eq!(comparable(&c), comparable(&c2.unwrap()));
+    }
+
+    #[test]
+    fn notify_hook_loads_with_its_line_and_round_trips() {
+        let text = format!(
+            "{MINIMAL}\n[hbd]\nnotify = \"/usr/local/sbin/page\"\nnotify_timeout = \"3s\"\n"
+        );
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.hbd.notify, Some(PathBuf::from("/usr/local/sbin/page")));
+        assert_eq!(c.hbd.notify_timeout, Duration::from_secs(3));
+        assert_eq!(c.origins["hbd.notify"].line, text.lines().count() - 1);
+        let out = to_toml(&c, Some("alpha"));
+        assert!(
+            out.contains("notify = \"/usr/local/sbin/page\"\nnotify_timeout = \"3s\"\n"),
+            "{out}"
+        );
+        let (c2, _) = parse_str(&out, &src());
+        assert_eq!(comparable(&c), comparable(&c2.unwrap()));
+        // Off by default, and then not written at all.
+        let (c, _) = parse_str(MINIMAL, &src());
+        let c = c.unwrap();
+        assert_eq!(
+            (c.hbd.notify.as_ref(), c.hbd.notify_timeout),
+            (None, Duration::from_secs(10))
+        );
+        assert!(!to_toml(&c, Some("alpha")).contains("notify"));
+        let (_, d) = parse_str(&format!("{MINIMAL}\n[hbd]\nnotify_timeout = 5\n"), &src());
+        assert!(
+            d.iter()
+                .any(|d| d.directive == "notify_timeout" && d.is_error()),
+            "{d:?}"
+        );
     }
 
     proptest::proptest! {

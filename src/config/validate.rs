@@ -98,6 +98,13 @@ pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
             "must be above 0",
         ));
     }
+    if cfg.hbd.notify_timeout.millis() == 0 {
+        d.push(Diagnostic::error(
+            origin(cfg, "hbd.notify_timeout"),
+            "notify_timeout",
+            "must be above 0",
+        ));
+    }
     if cfg.hbd.compact_serial && cfg.auth.keys.values().any(|k| k.method == AuthMethod::Crc) {
         d.push(Diagnostic::warning(
             origin(cfg, "hbd.compact_serial"),
@@ -334,6 +341,13 @@ mod tests {
         let mut c = base();
         c.warntime = Duration::from_secs(10);
         assert!(msgs(&c, Some("alpha"))[0].contains("warning: 10000ms is not below deadtime"));
+    }
+
+    #[test]
+    fn a_zero_notify_timeout_is_an_error() {
+        let mut c = base();
+        c.hbd.notify_timeout = Duration::ZERO;
+        assert_eq!(msgs(&c, Some("alpha")), ["notify_timeout: must be above 0"]);
     }
 
     #[test]

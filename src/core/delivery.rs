@@ -41,6 +41,8 @@ pub(super) struct Delivery {
     /// We ACK the peer's sequence numbers ending in this digit (spread ACKs, §3.5).
     ack_trigger: u64,
     pub(super) drops: Drops,
+    /// Messages from the peer passed to a handler after comm-up ([`crate::core::Node::delivered`]).
+    pub(super) delivered: u64,
 }
 
 /// Received messages dropped, by reason, with rate-limited reports.
@@ -66,6 +68,7 @@ impl Delivery {
             missing: BTreeMap::new(),
             ack_trigger,
             drops: Drops::default(),
+            delivered: 0,
         }
     }
 

@@ -349,4 +349,13 @@ impl Node {
     pub fn status(&self) -> Status {
         self.m.status()
     }
+
+    /// How many messages from the peer were passed to a handler after
+    /// comm-up: accepted (not a duplicate, replay or message for another
+    /// node) and of a type other than status, `reqnodes` and `shutdone`. It
+    /// grows by one when the message just handled got there, which is when
+    /// heartbeat runs its rc.d hook for it (spec §6.3; shell/hooks.rs).
+    pub fn delivered(&self) -> u64 {
+        self.m.delivery.delivered
+    }
 }

@@ -270,6 +270,7 @@ impl Machine {
         if !self.liveness.comm_up {
             return;
         }
+        self.delivery.delivered += 1;
         if self.shutting_down {
             // Still answer a legacy request (we are releasing everything anyway),
             // or a peer that started meanwhile waits forever (§9.13).

@@ -5,6 +5,7 @@
 //! are here.
 
 use super::event_loop::Daemon;
+use super::hooks::Hooks;
 use super::link::{self, Links};
 use super::resource::Resources;
 use super::{control, fence, logging, metrics, realtime, state};
@@ -109,7 +110,7 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     };
     let (tx, rx) = mpsc::channel(1024);
     let resources = Resources::new(
-        config_dir,
+        config_dir.clone(),
         local.clone(),
         rsctmp,
         opts.run_dir.clone(),
@@ -128,7 +129,8 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         links.len(),
         opts.config.display()
     );
-    let mut d = Daemon::new(params, clock, opts, links, resources, tx, scrapes);
+    let hooks = Hooks::new(&cfg, &config_dir, &local, resources.env(&cfg));
+    let mut d = Daemon::new(params, clock, opts, links, resources, hooks, tx, scrapes);
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
     if let Some(t) = metrics_task {

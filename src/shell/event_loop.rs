@@ -4,6 +4,7 @@
 //! log lines. It decides nothing about failover.
 
 use super::clock::{Alarm, Clock};
+use super::hooks::Hooks;
 use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
 use super::resource::Resources;
@@ -72,6 +73,10 @@ pub(super) struct Daemon {
     scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
     /// Packets claiming to be the peer's that failed authentication.
     peer_auth: report::PeerAuth,
+    /// rc.d scripts and the notify hook, told what happened.
+    hooks: Hooks,
+    /// The graceful shutdown completed (else the loop was told to exit at once).
+    shut_down: bool,
 }
 
 impl Daemon {
@@ -79,12 +84,14 @@ impl Daemon {
     /// resources start-up opened; starts the ping node task. `tx` is the
     /// sending side of the inbox `run_loop` will read; `scrapes` the metrics
     /// endpoint's requests, when it is on.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         params: NodeParams,
         clock: Clock,
         opts: RunOptions,
         links: Links,
         resources: Resources,
+        hooks: Hooks,
         tx: mpsc::Sender<LoopEvent>,
         scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
     ) -> Daemon {
@@ -109,6 +116,8 @@ impl Daemon {
             metrics: metrics::Registry::new(),
             scrapes,
             peer_auth: report::PeerAuth::default(),
+            hooks,
+            shut_down: false,
         }
     }
 
@@ -118,6 +127,7 @@ impl Daemon {
     pub async fn finish(mut self, flush: std::time::Duration) {
         self.pinger.abort();
         self.links.close(flush).await;
+        self.hooks.close(self.shut_down).await;
     }
 
     /// Runs until a graceful shutdown completes, a second stop, or a failure
@@ -140,8 +150,10 @@ impl Daemon {
         let mut scrapes = self.scrapes.take();
         self.drain();
         while self.exit.is_none() {
-            if self.notify.enabled() {
-                self.notify.observe(&self.node.status());
+            if self.notify.enabled() || self.hooks.watches_groups() {
+                let st = self.node.status();
+                self.notify.observe(&st);
+                self.hooks.observe(&st);
             }
             let now = self.clock.now();
             // An absolute target, so a flood of packets cannot keep pushing the
@@ -264,15 +276,20 @@ impl Daemon {
         match out {
             Output::Send { msg, link } => {
                 let msg = msg.into_message();
+                self.hooks.sent(&msg);
                 self.links.send(&msg, link, &self.cfg, self.clock.now())
             }
             Output::Run(step) => {
+                self.hooks.step(|| self.node.status());
                 // A step that cannot even start fails at once, after this drain.
                 if let Some(failed) = self.resources.run_step(&self.cfg, step) {
                     self.pending.push_back(failed);
                 }
             }
-            Output::Event(e) => log::log!(e.level(), "{e}"),
+            Output::Event(e) => {
+                log::log!(e.level(), "{e}");
+                self.hooks.event(&e, || self.node.status());
+            }
             Output::Refused(r) => {
                 log::warn!("{r}");
                 self.refusal = Some(r.to_string());
@@ -288,6 +305,7 @@ impl Daemon {
                 // heartbeat's line, which CTS and log watchers wait for.
                 log::info!("{} Heartbeat shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
+                self.shut_down = true;
             }
             Output::Fence { node, reason } => self.resources.run_fence(&self.cfg, node, reason),
         }
@@ -306,16 +324,19 @@ impl Daemon {
                 }
                 match wire::open(&bytes, &self.cfg.auth) {
                     Ok(msg) => {
+                        self.hooks.receiving(&msg);
                         // Identical ha.cf files ucast to both nodes' addresses, so our
                         // own datagrams come back; they are not the peer being heard.
                         let Some(input) = Input::received(LinkId(link), msg, &self.local) else {
-                            return;
+                            return self.hooks.received(false);
                         };
                         self.links.count_received(link);
                         if let Input::Message { msg, .. } = &input {
                             log::trace!("link {link}: t={} from {}", msg.type_name(), msg.src);
                         }
+                        let delivered = self.node.delivered();
                         self.handle(input);
+                        self.hooks.received(self.node.delivered() > delivered);
                     }
                     Err(rej) => self.rejected(link, &rej, &bytes, from),
                 }
@@ -502,6 +523,7 @@ impl Daemon {
             );
         }
         logging::configure(&self.local, &new.logging);
+        self.hooks.reload(&new, self.resources.env(&new));
         if r.ping_changed {
             self.pinger.abort();
             self.pinger = tokio::spawn(ping::run(new.clone(), self.tx.clone()));

@@ -105,21 +105,14 @@ pub async fn fence(
         log::warn!("fencing {node}: running {}", c.command_line());
         let r = script::run_argv(&c.path, &c.argv, &env, timeout).await;
         let took = Duration::from_millis(r.elapsed.as_millis() as u64);
-        let why = match &r.ending {
-            Ending::Exited(0) => {
-                log::warn!(
-                    "fencing {node}: {} succeeded after {took}",
-                    c.command_line()
-                );
-                return true;
-            }
-            Ending::Exited(126) => "not executable (exit 126)".to_string(),
-            Ending::Exited(127) => "not found (exit 127)".to_string(),
-            Ending::Exited(code) => format!("exit code {code}"),
-            Ending::Signalled(s) => format!("killed by signal {s}"),
-            Ending::TimedOut => format!("killed after {timeout} timeout"),
-            Ending::SpawnFailed(_, why) => why.clone(),
-        };
+        if r.ending == Ending::Exited(0) {
+            log::warn!(
+                "fencing {node}: {} succeeded after {took}",
+                c.command_line()
+            );
+            return true;
+        }
+        let why = script::ending_text(&r.ending, timeout);
         log::error!(
             "fencing {node}: {} failed after {took}: {why}; output: {}",
             c.command_line(),

@@ -4,6 +4,7 @@ pub mod control;
 pub mod daemon;
 pub mod event_loop;
 pub mod fence;
+pub mod hooks;
 pub mod inbox;
 pub mod ipaddr;
 pub mod link;

@@ -125,8 +125,9 @@ impl Resources {
         });
     }
 
-    /// The environment heartbeat gives its resource scripts (spec §6.3).
-    fn env(&self, cfg: &Config) -> Vec<(String, String)> {
+    /// The environment heartbeat gives its resource scripts (spec §6.3),
+    /// also the base of what its rc.d scripts get.
+    pub(super) fn env(&self, cfg: &Config) -> Vec<(String, String)> {
         let (local, rsctmp) = (&self.local, &self.rsctmp);
         let dir = self.config_dir.display().to_string();
         let l = &cfg.logging;

@@ -100,6 +100,19 @@ impl ScriptResult {
     }
 }
 
+/// How a run ended, for a log line: `exit code 3`, `not found (exit 127)`,
+/// `killed after 10s timeout`.
+pub fn ending_text(e: &Ending, timeout: Duration) -> String {
+    match e {
+        Ending::Exited(126) => "not executable (exit 126)".into(),
+        Ending::Exited(127) => "not found (exit 127)".into(),
+        Ending::Exited(code) => format!("exit code {code}"),
+        Ending::Signalled(s) => format!("killed by signal {s}"),
+        Ending::TimedOut => format!("killed after {timeout} timeout"),
+        Ending::SpawnFailed(_, why) => why.clone(),
+    }
+}
+
 /// heartbeat's ResourceManager rule for `status` (the exit code is ignored):
 /// running iff stdout matches `*[Rr]unning*` or `*OK*` and not
 /// `*[Nn][Oo][Tt] *[Rr]unning*`.
@@ -571,6 +584,22 @@ mod tests {
             .unwrap();
         assert!(alive(bg));
         let _ = nix::sys::signal::kill(Pid::from_raw(bg), Signal::SIGKILL);
+    }
+
+    #[test]
+    fn endings_read_as_log_text() {
+        let t = Duration::from_secs(10);
+        assert_eq!(ending_text(&Ending::Exited(3), t), "exit code 3");
+        assert_eq!(ending_text(&Ending::Exited(127), t), "not found (exit 127)");
+        assert_eq!(
+            ending_text(&Ending::Exited(126), t),
+            "not executable (exit 126)"
+        );
+        assert_eq!(ending_text(&Ending::Signalled(9), t), "killed by signal 9");
+        assert_eq!(
+            ending_text(&Ending::TimedOut, t),
+            "killed after 10s timeout"
+        );
     }
 
     #[test]
