@@ -7,6 +7,6 @@ pub mod client;
 pub mod proto;
 
 pub use proto::{
-    GroupReport, LinkReport, NodeReport, Request, Response, StatusReport, TransitionReport,
-    SOCKET_NAME,
+    GroupReport, LinkReport, NodeReport, Problem, ProblemKind, Request, Response, StatusReport,
+    TransitionReport, SOCKET_NAME,
 };

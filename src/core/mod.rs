@@ -16,6 +16,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{Invalid, Message, Repr};
 use std::fmt;
 
+mod agreement;
 mod delivery;
 mod events;
 mod fencing;
@@ -30,7 +31,8 @@ mod standby;
 mod status;
 mod timers;
 
-pub use events::{DropReason, Event};
+pub use agreement::{PeerConfig, PeerConfigState};
+pub use events::{DeadTimer, DropReason, Event};
 pub use node::Node;
 pub use rng::Rng;
 // The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
@@ -225,6 +227,11 @@ pub struct Status {
     pub heartbeat_gaps: GapHistogram,
     /// `dropped_packets` by reason (exact, unlike the rate-limited events).
     pub dropped_by_reason: std::collections::BTreeMap<DropReason, u64>,
+    /// While the start-up negotiation waits for the peer to become stable:
+    /// when heartbeat's deadlock breaker (RQSTDELAY) ends the wait.
+    pub startup_wait: Option<Instant>,
+    /// hbd peers: whether its configuration agrees with ours.
+    pub peer_config: PeerConfig,
 }
 
 /// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from
