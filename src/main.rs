@@ -1,5 +1,5 @@
 //! The `hbd` command: every subcommand is a contract scripts rely on.
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cli;
@@ -21,7 +21,7 @@ enum Cmd {
     Run(cli::run::Args),
     /// Check a configuration (ha.d directory or hbd.toml) and print every problem.
     Check(cli::check::Args),
-    /// Print the TOML equivalent of a legacy /etc/ha.d configuration.
+    /// Write the hbd.toml equivalent of a legacy /etc/ha.d configuration (stdout or -o FILE).
     Migrate(cli::migrate::Args),
     /// Decode and verify one heartbeat packet.
     Decode(cli::decode::Args),
@@ -51,8 +51,8 @@ fn main() -> ExitCode {
         Cmd::Demo(a) => cli::demo::run(a),
         Cmd::DemoService(a) => cli::demo::service(a),
         Cmd::Export(t) => cli::export::run(t),
-        Cmd::Man(a) => cli::man::run(a),
-        Cmd::Completions(a) => cli::man::completions(a),
+        Cmd::Man(a) => cli::man::run(a, Cli::command()),
+        Cmd::Completions(a) => cli::man::completions(a, Cli::command()),
         Cmd::Control(c) => cli::control::run(c),
     }
 }

@@ -8,8 +8,10 @@
 //!   in a sandbox whose host name is alpha; `expected` holds the exact output.
 //! - `gallery/`: real-world-shaped `/etc/ha.d` directories; `verdict` records
 //!   what heartbeat 3.0.6 and hbd do with each and why, `expected` hbd's exact
-//!   on-node output. heartbeat's verdict is rerun with the real binary when it
-//!   is installed.
+//!   on-node output. They model a node where Debian's heartbeat 3.0.6 is
+//!   installed (the node being migrated), so that package is needed: its
+//!   `rc.d` scripts and `resource.d` agents are in `expected`, and its binary
+//!   reruns heartbeat's verdict.
 //!
 //! Every configuration of all three goes through the sandbox once more, where
 //! `check`, `run --dry-run` and a real `run` must agree (and, where check
@@ -281,8 +283,13 @@ fn migrate_off_node_to_a_file_with_comments() {
     ha_cf.push_str("use_logd yes\nenv PGPASSWORD=topsecret\n");
     fs::write(ha_d.join("ha.cf"), &ha_cf).unwrap();
     let here = hbd::config::local_node_name(None).unwrap();
-    if here == "alpha" || here == "beta" {
-        eprintln!("skipped: this host is named {here}, a node of the sample pair");
+    if !Needs::new("migrate_off_node_to_a_file_with_comments")
+        .that(
+            here != "alpha" && here != "beta",
+            &format!("this host is named {here}, a node of the sample pair, so it is not off-node"),
+        )
+        .met()
+    {
         return;
     }
     let o = run_in(tmp.path(), &["migrate", "-c", "ha.d", "-o", "hbd.toml"]);
@@ -777,14 +784,39 @@ fn host_facts_are_errors_on_the_node() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Whether `/etc/ha.d/rc.d` holds exactly the scripts Debian's heartbeat
+/// 3.0.6 installs there, unchanged: the gallery's `expected` outputs list them.
+fn stock_rc_d() -> bool {
+    use hbd::config::rcd::{RcKind, STOCK_RC_D};
+    let scripts = hbd::config::facts::rc_scripts(Path::new("/etc/ha.d"));
+    let names: Vec<&str> = scripts.iter().map(|s| s.name.as_str()).collect();
+    names == STOCK_RC_D.map(|(name, _)| name)
+        && scripts
+            .iter()
+            .all(|s| matches!(s.kind, RcKind::Heartbeat { stock: true, .. }))
+}
+
 /// The gallery: real-world-shaped `/etc/ha.d` directories, each with the
 /// verdict heartbeat 3.0.6 gives and hbd's (`verdict`, with why) and hbd's
-/// exact on-node output (`expected`). hbd's side is checked in the sandbox;
-/// heartbeat's is checked by running the real heartbeat there, when it is
-/// installed (Debian's package `heartbeat`).
+/// exact on-node output (`expected`). Both are checked in the sandbox, over a
+/// copy of the host's `/etc/ha.d`: hbd's output there names heartbeat's rc.d
+/// scripts and finds its resource.d agents, and heartbeat's verdict comes
+/// from running the real heartbeat. So the gallery needs Debian's package
+/// `heartbeat` (3.0.6, rc.d as installed), or it is skipped saying so.
 #[test]
 fn gallery_verdicts_of_heartbeat_and_hbd() {
-    if sandbox_unavailable("gallery_verdicts_of_heartbeat_and_hbd") {
+    if sandbox_unavailable("gallery_verdicts_of_heartbeat_and_hbd")
+        || !Needs::new("gallery_verdicts_of_heartbeat_and_hbd: a node with heartbeat installed")
+            .file(HEARTBEAT, "heartbeat")
+            .file("/etc/ha.d/harc", "heartbeat")
+            .file("/etc/ha.d/resource.d/IPaddr", "heartbeat")
+            .file("/etc/ha.d/rc.d", "heartbeat")
+            .that(
+                stock_rc_d(),
+                "/etc/ha.d/rc.d is not exactly heartbeat 3.0.6's five stock scripts, which the expected outputs list",
+            )
+            .met()
+    {
         return;
     }
     let cases = cases("gallery");
@@ -793,15 +825,11 @@ fn gallery_verdicts_of_heartbeat_and_hbd() {
         "only {} gallery configurations",
         cases.len()
     );
-    let with_heartbeat = Needs::new("gallery_verdicts_of_heartbeat_and_hbd: heartbeat's verdicts")
-        .file(HEARTBEAT, "heartbeat")
-        .file("/etc/ha.d/resource.d", "heartbeat")
-        .met();
     let bless = std::env::var_os("HBD_BLESS").is_some();
     let failures: Vec<String> = in_parallel(&cases, |case| {
         let tmp = tempfile::tempdir().unwrap();
         let etc = stage_on_node(case, tmp.path(), true);
-        let o = sandbox(&etc, &[], with_heartbeat);
+        let o = sandbox(&etc, &[], true);
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let mut bad = Vec::new();
         if bless {

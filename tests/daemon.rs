@@ -3,8 +3,9 @@
 //! socket; every child is killed by PID when a test ends, even by panic.
 
 use hbd::config::{Auth, AuthKey, AuthMethod, MsgFmt, Secret};
+use hbd::control::ProblemKind;
 use hbd::control::StatusReport;
-use hbd::core::{NodeState, RscHold};
+use hbd::core::{NodeState, PeerConfigState, RscHold};
 use hbd::demo::cluster::{self as dc, Spec};
 use hbd::demo::pty::Side;
 use hbd::wire::{self, Message, Transport};
@@ -273,6 +274,172 @@ fn sigterm_hands_over_without_waiting_for_deadtime() {
     p.wait_status(1, Duration::from_secs(3), "running the group", |r| {
         dc::running_on(r, &key).as_deref() == Some("beta")
     });
+}
+
+/// heartbeat's log phrases, which CTS-style and logwatch patterns wait for,
+/// in the real log files at the moments heartbeat writes them: start-up,
+/// comm-up, a graceful stop (the shell's lines) and the peer's takeover.
+#[test]
+fn heartbeats_phrases_are_in_the_real_logs() {
+    let _g = one_at_a_time();
+    let mut p = pair(
+        Spec {
+            serial: None,
+            ..Spec::default()
+        },
+        false,
+    );
+    // Two hbd nodes with the same configuration say so.
+    for i in 0..2 {
+        p.wait_status(i, Duration::from_secs(5), "agreeing", |r| {
+            r.peer_config.state == PeerConfigState::Same
+        });
+    }
+    p.daemon(0).signal(Signal::SIGTERM).unwrap();
+    let exited = dc::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        p.daemon(0).exited()
+    })
+    .expect("alpha exits after SIGTERM");
+    assert!(exited.success(), "alpha's exit after SIGTERM: {exited}");
+    let key = p.c.service_key();
+    p.wait_status(1, Duration::from_secs(5), "running the group", |r| {
+        dc::running_on(r, &key).as_deref() == Some("beta")
+    });
+    let alpha = p.c.log_text(0);
+    let beta = p.c.log_text(1);
+    // `<stamp> <level>: <phrase>…` (stderr), in this order.
+    let in_order = |log: &str, node: &str, phrases: &[(&str, &str)]| {
+        let mut from = 0;
+        for (level, phrase) in phrases {
+            let needle = format!(" {level}: {phrase}");
+            let at = log[from..].find(&needle).unwrap_or_else(|| {
+                panic!("{node}'s log lacks {needle:?} after byte {from}:\n{log}")
+            });
+            from += at + needle.len();
+        }
+    };
+    in_order(
+        &alpha,
+        "alpha",
+        &[
+            // A fresh state directory: heartbeat's words for a first start.
+            ("info", "No Previous generation - starting at "),
+            ("info", "Local status now set to: 'up'"),
+            // Alone until initdead: it takes everything, its initial acquisition.
+            ("info", "node beta: is dead (not heard in the "),
+            ("info", "Resources being acquired from beta."),
+            ("info", "mach_down takeover complete."),
+            ("info", "Local Resource acquisition completed."),
+            ("info", "Initial resource acquisition complete (mach_down)"),
+            ("info", "Link beta:lo up."),
+            ("info", "configuration agrees with beta's"),
+            ("info", "Status update for node beta: status active"),
+            ("info", "Heartbeat shutdown in progress. ("),
+            ("info", "All HA resources relinquished."),
+            ("info", "alpha Heartbeat shutdown complete."),
+        ],
+    );
+    in_order(
+        &beta,
+        "beta",
+        &[
+            ("info", "Comm_now_up(): updating status to active"),
+            ("info", "Local status now set to: 'active'"),
+            ("info", "Initial resource acquisition complete ("),
+            ("info", "Received shutdown notice from 'alpha'."),
+            ("info", "Resources being acquired from alpha."),
+            ("info", "mach_down takeover complete."),
+        ],
+    );
+    // Started again: the next generation, which beta sees as a restart
+    // (both in decimal, as heartbeat writes them).
+    p.start(0);
+    let restarted = dc::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        let a = p.c.log_text(0);
+        let b = p.c.log_text(1);
+        let gen = a
+            .split(" info: Heartbeat generation: ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_string();
+        b.contains(&format!(
+            " info: Heartbeat restart on node alpha (generation {}",
+            gen.parse::<u64>().ok()? - 1
+        ))
+        .then_some(())
+    });
+    assert!(
+        restarted.is_some(),
+        "alpha:\n{}\nbeta:\n{}",
+        p.c.log_text(0),
+        p.c.log_text(1)
+    );
+    // A normal start, join and stop: nothing an operator must look at,
+    // unless the machine itself was too slow (a loaded 2-core box may delay
+    // a heartbeat past warntime; that warning is then true).
+    let timing = [
+        "Late heartbeat: ",
+        "this node stalled",
+        "lost packet(s)",
+        " dead. (",
+    ];
+    for (node, log) in [("alpha", &alpha), ("beta", &beta)] {
+        let loud: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(" WARN: ") || l.contains(" ERROR: "))
+            .filter(|l| !timing.iter().any(|t| l.contains(t)))
+            // The demo's short initdead, which `check` also warns about.
+            .filter(|l| !l.contains("initdead: warning: "))
+            .collect();
+        assert!(loud.is_empty(), "{node} logged {loud:#?}");
+    }
+}
+
+/// Two hbd nodes whose configurations differ on a part both must agree on
+/// (here deadtime) are each told what differs: an error in the log, a
+/// problem at the top of `hbd status`, the state in `--json`.
+#[test]
+fn a_pair_that_disagrees_is_told_what_differs() {
+    let _g = one_at_a_time();
+    let spec = Spec {
+        serial: None,
+        ..Spec::default()
+    };
+    let ours = format!("deadtime = \"{}ms\"", spec.deadtime_ms);
+    let mut p = Pair::new(spec, false, &hbd_exe!());
+    p.edit_config(1, |t| {
+        assert!(t.contains(&ours), "{t}");
+        t.replace(&ours, "deadtime = \"1500ms\"")
+    });
+    p.bring_up();
+    for (i, peer, line) in [
+        (0, "beta", "deadtime: 1s here, 1.5s on beta"),
+        (1, "alpha", "deadtime: 1.5s here, 1s on alpha"),
+    ] {
+        p.wait_status(i, Duration::from_secs(5), "comparing", |r| {
+            r.peer_config.state == PeerConfigState::Differs
+        });
+        let r = p.status(i);
+        assert_eq!(r.peer_config.differences, [line]);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert_eq!(r.problems[0].kind, ProblemKind::PeerConfigDiffers);
+        let log = p.c.log_text(i);
+        assert!(
+            log.contains(&format!(
+                " ERROR: configuration differs from {peer}'s: {line} ("
+            )),
+            "{log}"
+        );
+        let out = hbd(&["status", "--run-dir", &p.run_dir(i)]);
+        let human = text(&out.stdout);
+        assert!(
+            human.contains(&format!(
+                "ERROR: configuration differs from {peer}'s: {line}\n"
+            )),
+            "{human}"
+        );
+    }
 }
 
 #[test]

@@ -172,6 +172,15 @@ fn mixed_startup_and_kill9(setup: Setup, hb: usize, test: &str) {
     let _g = serial();
     let hbd = 1 - hb;
     let mut p = mixed_up(setup, hb);
+    // heartbeat writes `ld` on every sequenced message: hbd tells it from an
+    // hbd peer, sends it no `hbd-config` and compares nothing.
+    let st = p.hbd_status(hbd).expect("hbd status");
+    assert_eq!(
+        st["peer_config"]["state"], "heartbeat",
+        "{}",
+        st["peer_config"]
+    );
+    assert_eq!(st["problems"], serde_json::json!([]), "{}", st["problems"]);
 
     p.crash(hb);
     let took = all_on(
@@ -496,9 +505,9 @@ fn mixed_clean_stop_hands_over_at_once() {
     );
     // hbd must not have needed dead detection for it.
     assert!(
-        p.log_lines(B, "declared dead").is_empty(),
+        p.log_lines(B, ": is dead").is_empty(),
         "hbd declared heartbeat dead instead of taking its shutdown notice: {:?}",
-        p.log_lines(B, "declared dead")
+        p.log_lines(B, ": is dead")
     );
     p.assert_no_overlap();
 }
@@ -630,6 +639,33 @@ fn mixed_auth_mismatch_rejected_counted_and_peer_not_heard() {
         lines.len() <= 8,
         "auth failures not rate-limited: {lines:?}"
     );
+    // hbd shows it as an error with its likely cause, on each link, and
+    // says it once in the log when it starts.
+    let problems: Vec<String> = st["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p["kind"] == "peer_auth_failing")
+        .map(|p| p["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for link in ["hb0", "/run/ttyHB0"] {
+        assert!(
+            problems.iter().any(|t| t
+                .starts_with(&format!("packets from nodea on {link} fail authentication"))
+                && t.ends_with("authkeys differ?")),
+            "no problem for {link}: {problems:#?}"
+        );
+        assert!(
+            p.log_lines(
+                B,
+                &format!("ERROR: link {link}: packets from nodea fail authentication")
+            )
+            .iter()
+            .any(|l| l.contains("authkeys differ?")),
+            "not logged as an error on {link}"
+        );
+    }
     // heartbeat, for its part, rejects hbd's packets.
     let hb = p.log_lines(A, "authentication");
     assert!(

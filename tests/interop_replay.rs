@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use hbd::config::{AutoFailback, Config, Medium, Resource, ResourceGroup};
-use hbd::core::{DropReason, Event, Input, LinkId, Node, NodeParams, Output};
+use hbd::core::{DropReason, Event, Input, LinkId, Node, NodeParams, Output, PeerConfigState};
 use hbd::time::{Duration, Instant};
 use hbd::wire::Message;
 use std::collections::HashMap;
@@ -179,16 +179,28 @@ fn real_heartbeat_peer_messages_reach_comm_up_and_negotiate() {
         })
         .collect();
     // Every message was accepted, except NS_ackmsg sent before nodeb's first
-    // status told us its generation (§9.2 check), and copies of nodeb's own
-    // retransmissions.
+    // status told us its generation (§9.2 check; normal, hence debug), and
+    // copies of nodeb's own retransmissions.
     for e in &events {
         if let Event::PacketDropped { reason, .. } = e {
             assert!(
-                matches!(reason, DropReason::StaleControl | DropReason::OldSequence),
+                matches!(
+                    reason,
+                    DropReason::ControlBeforeStatus | DropReason::OldSequence
+                ),
                 "unexpected drop: {e}"
             );
+            assert_eq!(e.level(), log::Level::Debug, "{e}");
         }
     }
+    // heartbeat writes `ld` in every sequenced message: it is told from hbd
+    // and is never sent hbd's `hbd-config` (not one byte heartbeat would not
+    // send), nor is its configuration compared.
+    assert!(
+        sent.iter().all(|m| m.msg_type() != Some("hbd-config")),
+        "hbd-config sent to heartbeat"
+    );
+    assert_eq!(node.status().peer_config.state, PeerConfigState::Heartbeat);
     assert!(events.contains(&&Event::CommUp), "comm-up reached");
     let repnodes = sent
         .iter()

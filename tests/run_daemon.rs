@@ -498,3 +498,83 @@ fn relative_config_and_run_dirs_work_for_scripts() {
         "{seen:?}"
     );
 }
+
+/// A peer whose packets all fail authentication (its authkeys differ): a
+/// split brain in the making, since each node will declare the other dead.
+/// `status` shows it as an error with the hint, per link, with a count.
+#[test]
+fn a_peer_failing_authentication_is_an_error_in_status() {
+    use hbd::control::ProblemKind;
+    use hbd::wire::{self, Message, Transport};
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let r = start_in_process(d.path(), port);
+    // beta's status, signed with another secret for the same key index.
+    let mut m = Message::with_type("status");
+    for (k, v) in [
+        ("st", "active"),
+        ("dt", "7d0"),
+        ("protocol", "1"),
+        ("src", "beta"),
+        ("seq", "1"),
+        ("hg", "5"),
+        ("ts", "6b0243a3"),
+        ("ttl", "3"),
+    ] {
+        m.add(k, v);
+    }
+    let other = Auth {
+        send_index: 1,
+        keys: [(
+            1,
+            AuthKey {
+                method: AuthMethod::Sha1,
+                secret: Secret(b"beta's own idea of the key".to_vec()),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let packet = wire::seal(&m, &other, Transport::Udp, hbd::config::MsgFmt::Classic);
+    // And a stranger's, which is no sign of the peer at all.
+    let mut stranger = m.clone();
+    stranger.remove_all("src");
+    stranger.add("src", "gamma");
+    let stranger = wire::seal(
+        &stranger,
+        &other,
+        Transport::Udp,
+        hbd::config::MsgFmt::Classic,
+    );
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..5 {
+        sender.send_to(&packet, ("127.0.0.1", port)).unwrap();
+        sender.send_to(&stranger, ("127.0.0.1", port)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let st = loop {
+        let Response::Status(st) = ask(&r.sock, &Request::Status) else {
+            panic!("status refused")
+        };
+        if st.links[0].bad_auth >= 10 || Instant::now() > deadline {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let link = &st.links[0];
+    assert_eq!(link.bad_auth, 10, "{link:?}");
+    assert_eq!(link.peer_auth_failures, 5, "only beta's count: {link:?}");
+    assert!(link.peer_auth_failing, "{link:?}");
+    assert_eq!(st.problems.len(), 1, "{:?}", st.problems);
+    let p = &st.problems[0];
+    assert_eq!(p.kind, ProblemKind::PeerAuthFailing);
+    assert!(
+        p.text
+            .starts_with("packets from beta on lo fail authentication (bad_mac, 5 so far")
+            && p.text
+                .ends_with("and beta is not heard on it: authkeys differ?"),
+        "{}",
+        p.text
+    );
+    stop(r);
+}

@@ -99,7 +99,7 @@ fn converse(ucast: bool, serial: bool, hb_link: &str) {
     assert!(p.ns.terminate(A, Duration::from_secs(15)).is_some());
     assert!(
         wait_for(Duration::from_secs(5), || p.ns.log(B)[before..]
-            .contains("received shutdown notice from 'nodea'")),
+            .contains("Received shutdown notice from 'nodea'.")),
         "{}",
         p.ns.log(B)
     );

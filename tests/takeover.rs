@@ -1105,7 +1105,7 @@ fn cutting_one_heartbeat_path_moves_nothing() {
     }
     let log = c.ns.log(1);
     assert!(
-        !log.contains("nodea: declared dead"),
+        !log.contains("node nodea: is dead"),
         "{}",
         log.lines()
             .filter(|l| l.contains("dead"))

@@ -4,8 +4,8 @@
 
 use hbd::config::{AutoFailback, Config, Monitor, OnFail, StopFailurePolicy};
 use hbd::core::{
-    Action, CheckOutcome, Command, DropReason, Event, Failure, GroupId, GroupState, HoldSet, Input,
-    LinkId, MonitorAction, MonitorState, NodeState, Output, RscHold, StepOutcome,
+    Action, CheckOutcome, Command, DeadTimer, DropReason, Event, Failure, GroupId, GroupState,
+    HoldSet, Input, LinkId, MonitorAction, MonitorState, NodeState, Output, RscHold, StepOutcome,
 };
 use hbd::time::{t, Duration};
 use std::path::PathBuf;
@@ -82,6 +82,10 @@ fn comm_up_sends_active_status_and_starting() {
             Event::CommUp,
             Event::LocalStatus {
                 state: "active".into()
+            },
+            Event::StartupWait {
+                node: "nodeb".into(),
+                wait: Duration::from_millis(10_000)
             }
         ]
     );
@@ -90,12 +94,23 @@ fn comm_up_sends_active_status_and_starting() {
     assert_eq!(protocol(&o), ["t=starting"]);
     assert_eq!(n.node.status().local.state, NodeState::Active);
     assert_eq!(n.node.status().rsc_hold, RscHold::Transition);
+    // The wait shows in status until it ends.
+    assert_eq!(n.node.status().startup_wait, Some(t(10_100)));
     // RQSTDELAY: 10 s after comm-up the deadlock breaker fires.
     let o = n.live_until(10_000);
     n.due(10_100);
     assert!(protocol(&o).is_empty());
+    assert_eq!(n.node.status().startup_wait, Some(t(10_100)));
     let o = n.at(10_100, Input::Timer);
     n.due(11_100);
+    assert_eq!(
+        events(&o),
+        [Event::LocalTransitionComplete {
+            node: "nodeb".into(),
+            waited: Duration::from_millis(10_000)
+        }]
+    );
+    assert_eq!(n.node.status().startup_wait, None);
     assert_eq!(
         protocol(&o),
         ["t=ip-request-resp dest=nodea ipaddr=IPaddr::192.0.2.10 weown=yes ok=OK"]
@@ -204,7 +219,8 @@ fn deadtime_declares_peer_dead() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(10_000),
-                deadtime: Duration::from_millis(10_000)
+                timeout: Duration::from_millis(10_000),
+                timer: DeadTimer::Deadtime
             },
             Event::LinkDead {
                 node: "nodeb".into(),
@@ -212,7 +228,8 @@ fn deadtime_declares_peer_dead() {
                 silence: Duration::from_millis(10_000)
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: false
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -234,7 +251,8 @@ fn deadtime_declares_peer_dead() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(10_000),
-                deadtime: Duration::from_millis(10_000)
+                timeout: Duration::from_millis(10_000),
+                timer: DeadTimer::Deadtime
             },
             Event::LinkDead {
                 node: "nodeb".into(),
@@ -242,7 +260,8 @@ fn deadtime_declares_peer_dead() {
                 silence: Duration::from_millis(10_000)
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: false
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -375,14 +394,16 @@ fn initdead_governs_startup() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(20_000),
-                deadtime: Duration::from_millis(20_000)
+                timeout: Duration::from_millis(20_000),
+                timer: DeadTimer::Initdead
             },
             Event::CommUp,
             Event::LocalStatus {
                 state: "active".into()
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: true
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -426,14 +447,16 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(20_000),
-                deadtime: Duration::from_millis(20_000)
+                timeout: Duration::from_millis(20_000),
+                timer: DeadTimer::Initdead
             },
             Event::CommUp,
             Event::LocalStatus {
                 state: "active".into()
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: true
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -447,6 +470,11 @@ fn peer_first_heard_after_initdead_is_not_a_partition() {
             },
             Event::TakeoverComplete {
                 node: "nodeb".into()
+            },
+            // Alone at start-up: this was the initial acquisition.
+            Event::LocalAcquisitionComplete { none: false },
+            Event::AcquisitionComplete {
+                reason: "mach_down".into()
             }
         ]
     );
@@ -520,7 +548,8 @@ fn peer_returns(af: AutoFailback) -> (Single, Vec<Output>) {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(10_140),
-                deadtime: Duration::from_millis(10_000)
+                timeout: Duration::from_millis(10_000),
+                timer: DeadTimer::Deadtime
             },
             Event::LinkDead {
                 node: "nodeb".into(),
@@ -528,7 +557,8 @@ fn peer_returns(af: AutoFailback) -> (Single, Vec<Output>) {
                 silence: Duration::from_millis(10_040)
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: false
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -545,6 +575,7 @@ fn peer_returns(af: AutoFailback) -> (Single, Vec<Output>) {
     n.peer = Peer {
         seq: 0,
         gen: PEER_GEN + 1,
+        ..Peer::new()
     };
     let o = n.peer_status(12_500);
     n.due(13_500);
@@ -895,6 +926,7 @@ fn failed_start_gives_group_to_peer() {
             Event::GroupStopped {
                 group: "IPaddr::192.0.2.10".into()
             },
+            Event::LocalAcquisitionComplete { none: false },
             Event::AcquisitionComplete {
                 reason: "req_our_resources()".into()
             },
@@ -1227,7 +1259,8 @@ fn stall_is_not_peer_death() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(40_000),
-                deadtime: Duration::from_millis(10_000)
+                timeout: Duration::from_millis(10_000),
+                timer: DeadTimer::Deadtime
             },
             Event::LinkDead {
                 node: "nodeb".into(),
@@ -1235,7 +1268,8 @@ fn stall_is_not_peer_death() {
                 silence: Duration::from_millis(10_000)
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: false
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -1251,6 +1285,7 @@ fn replayed_status_is_rejected() {
     let old = Peer {
         seq: 0,
         gen: PEER_GEN - 1,
+        ..Peer::new()
     }
     .with_seq("status", &[("st", "active")], 50);
     let o = n.recv(2000, old);
@@ -1276,6 +1311,7 @@ fn restarted_peer_new_generation_recognised() {
     n.peer = Peer {
         seq: 0,
         gen: PEER_GEN + 5,
+        ..Peer::new()
     };
     let o = n.peer_status(2000);
     n.due(3000);
@@ -1444,6 +1480,7 @@ fn control_messages_with_stale_generation_are_dropped() {
     let req = Peer {
         seq: 0,
         gen: PEER_GEN - 1,
+        ..Peer::new()
     }
     .with_seq(
         "NS_rexmit",
@@ -1675,7 +1712,8 @@ fn peer_dt_is_clamped_and_reported() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(2000),
-                deadtime: Duration::from_millis(2000)
+                timeout: Duration::from_millis(2000),
+                timer: DeadTimer::Advertised
             },
             Event::LinkDead {
                 node: "nodeb".into(),
@@ -1683,7 +1721,8 @@ fn peer_dt_is_clamped_and_reported() {
                 silence: Duration::from_millis(2000)
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: false
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -1814,14 +1853,16 @@ fn legacy_peer_taking_its_home_group_unasked_makes_us_release_it() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(20_000),
-                deadtime: Duration::from_millis(20_000)
+                timeout: Duration::from_millis(20_000),
+                timer: DeadTimer::Initdead
             },
             Event::CommUp,
             Event::LocalStatus {
                 state: "active".into()
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: true
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -1835,6 +1876,11 @@ fn legacy_peer_taking_its_home_group_unasked_makes_us_release_it() {
             },
             Event::TakeoverComplete {
                 node: "nodeb".into()
+            },
+            // Alone at start-up: this was the initial acquisition.
+            Event::LocalAcquisitionComplete { none: false },
+            Event::AcquisitionComplete {
+                reason: "mach_down".into()
             }
         ]
     );
@@ -1954,31 +2000,6 @@ fn unexpected_step_result_is_ignored() {
     n.due(3000);
     assert_eq!(events(&o), [Event::UnexpectedStep { id: 999 }]);
     let _ = GroupId(0);
-}
-
-#[test]
-fn event_lines_name_subject_and_numbers() {
-    let e = Event::PeerDead {
-        node: "nodeb".into(),
-        silence: Duration::from_millis(10_020),
-        deadtime: Duration::from_millis(10_000),
-    };
-    assert_eq!(
-        e.to_string(),
-        "nodeb: declared dead after 10.02s without status (deadtime 10s)"
-    );
-    assert_eq!(e.level(), log::Level::Error);
-    let e = Event::LateHeartbeat {
-        node: "nodeb".into(),
-        link: "eth0".into(),
-        gap: Duration::from_millis(6000),
-        warntime: Duration::from_millis(5000),
-    };
-    assert_eq!(
-        e.to_string(),
-        "late heartbeat: node nodeb: interval 6s on eth0 (warntime 5s)"
-    );
-    assert_eq!(e.level(), log::Level::Warn);
 }
 
 #[test]
@@ -2201,6 +2222,7 @@ fn restarted_peer_loses_what_it_was_taking() {
     n.peer = Peer {
         seq: 0,
         gen: PEER_GEN + 1,
+        ..Peer::new()
     };
     let o = n.peer_status(3000);
     n.due(4000);
@@ -2253,7 +2275,8 @@ fn fence_hook_runs_before_takeover() {
             Event::PeerDead {
                 node: "nodeb".into(),
                 silence: Duration::from_millis(10_000),
-                deadtime: Duration::from_millis(10_000)
+                timeout: Duration::from_millis(10_000),
+                timer: DeadTimer::Deadtime
             },
             Event::LinkDead {
                 node: "nodeb".into(),
@@ -2760,7 +2783,8 @@ fn reload_without_fencing_ends_a_failing_fence_and_takes_over() {
                 reason: "fencing is no longer configured (reload)".into()
             },
             Event::NoStonith {
-                node: "nodeb".into()
+                node: "nodeb".into(),
+                never_heard: false
             },
             Event::TakeoverStarted {
                 node: "nodeb".into(),
@@ -3814,4 +3838,967 @@ fn cleanup_of_a_running_group_keeps_it_and_clears_its_counts() {
     let o = n.at(10_510, Input::Command(Command::Cleanup(None)));
     n.due(11_420);
     assert_eq!(refusals(&o), ["cleanup refused: shutting down"]);
+}
+
+// --------------------------------------------------- log lines (issue 16)
+//
+// Where heartbeat logs a line at a moment, hbd's line starts with
+// heartbeat's phrase (spec §8.4, docs/heartbeat-compat.md) at that moment,
+// at a level that matches what happened. One test per phrase, each driving
+// the core to the moment heartbeat logs it.
+
+use log::Level;
+
+/// The one event of `outs` whose line starts with `phrase`: its line and level.
+#[track_caller]
+fn said(outs: &[Output], phrase: &str) -> (String, Level) {
+    let ev = events(outs);
+    let hits: Vec<&Event> = ev
+        .iter()
+        .filter(|e| e.to_string().starts_with(phrase))
+        .collect();
+    let lines: Vec<String> = ev.iter().map(|e| e.to_string()).collect();
+    assert_eq!(hits.len(), 1, "{phrase:?} once in {lines:#?}");
+    (hits[0].to_string(), hits[0].level())
+}
+
+/// Nothing in `outs` is logged above info: what every normal run does.
+#[track_caller]
+fn all_info(outs: &[Output]) {
+    for e in events(outs) {
+        assert!(e.level() >= Level::Info, "{:?}: {e}", e.level());
+    }
+}
+
+#[test]
+fn phrase_local_status_now_set_to() {
+    let mut n = Single::new(config(AutoFailback::On));
+    let o = n.drain();
+    assert_eq!(
+        said(&o, "Local status now set to: "),
+        ("Local status now set to: 'up'".into(), Level::Info)
+    );
+}
+
+/// The peer's first status: its link, its status, and comm-up.
+fn first_peer_status() -> Vec<Output> {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let o = n.peer_status(100);
+    n.due(1100);
+    all_info(&o);
+    o
+}
+
+#[test]
+fn phrase_link_up() {
+    assert_eq!(
+        said(&first_peer_status(), "Link "),
+        ("Link nodeb:eth0 up.".into(), Level::Info)
+    );
+}
+
+#[test]
+fn phrase_status_update_for_node() {
+    assert_eq!(
+        said(&first_peer_status(), "Status update for node "),
+        (
+            "Status update for node nodeb: status active".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_comm_now_up() {
+    assert_eq!(
+        said(
+            &first_peer_status(),
+            "Comm_now_up(): updating status to active"
+        ),
+        (
+            "Comm_now_up(): updating status to active".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_link_dead() {
+    let mut n = stable_pair(AutoFailback::On);
+    let m = n.peer.status("active");
+    n.recv_on(1500, 1, m);
+    n.due(2500);
+    let up = Input::LinkTransport {
+        link: LinkId(1),
+        up: false,
+    };
+    let o = n.at(1600, up);
+    n.due(2500);
+    assert_eq!(
+        said(&o, "Link nodeb:/dev/ttyS0 dead."),
+        (
+            "Link nodeb:/dev/ttyS0 dead. (silent for 100ms)".into(),
+            Level::Warn
+        )
+    );
+}
+
+/// A live peer goes silent at 1.5 s and is declared dead at 11.5 s.
+fn live_peer_dies() -> (Single, Vec<Output>) {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_status(1500);
+    n.due(2500);
+    n.tick_until(11_000, 1000);
+    n.due(11_500);
+    let o = n.at(11_500, Input::Timer);
+    n.due(12_500);
+    (n, o)
+}
+
+#[test]
+fn phrase_node_is_dead_names_deadtime() {
+    let (_, o) = live_peer_dies();
+    assert_eq!(
+        said(&o, "node nodeb: is dead"),
+        (
+            "node nodeb: is dead (10s without a status; deadtime 10s)".into(),
+            Level::Warn
+        )
+    );
+}
+
+/// The issue's case: deadtime 2 s, initdead 4 s, the peer never starts. The
+/// line names the timer that fired, and a lone start is no alarm.
+#[test]
+fn phrase_node_is_dead_names_initdead_when_initdead_fired() {
+    let mut cfg = config(AutoFailback::On);
+    cfg.deadtime = Duration::from_millis(2000);
+    cfg.warntime = Duration::from_millis(1000);
+    cfg.initdead = Duration::from_millis(4000);
+    let mut n = Single::new(cfg);
+    n.drain();
+    let o = n.tick_until(4000, 1000);
+    n.due(5000);
+    assert_eq!(
+        said(&o, "node nodeb: is dead"),
+        (
+            "node nodeb: is dead (not heard in the 4s since start-up; initdead 4s)".into(),
+            Level::Info
+        )
+    );
+    // The start-up takeover that follows is planned: info all along.
+    let o = n.finish_steps(o);
+    n.due(5000);
+    all_info(&o);
+    assert_eq!(
+        said(&o, "taking over without fencing"),
+        (
+            "taking over without fencing: nodeb was not heard since start-up and no fencing is configured".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_node_is_dead_names_the_peers_advertised_deadtime() {
+    let mut n = stable_pair(AutoFailback::On);
+    // dt 0x3a98 = 15 s, within [2 s, 100 s]: used as it is.
+    let m = n.peer.msg(
+        "status",
+        &[("st", "active"), ("dt", "3a98"), ("protocol", "1")],
+    );
+    n.recv(1500, m);
+    n.due(2500);
+    n.tick_until(16_000, 1000);
+    n.due(16_500);
+    let o = n.at(16_500, Input::Timer);
+    n.due(17_500);
+    assert_eq!(
+        said(&o, "node nodeb: is dead"),
+        (
+            "node nodeb: is dead (15s without a status; its advertised deadtime 15s)".into(),
+            Level::Warn
+        )
+    );
+}
+
+/// Without fencing configured, taking over from a peer that was heard (and
+/// may hold the groups) is a warning: that is where fencing would protect.
+#[test]
+fn takeover_of_a_heard_peer_without_fencing_warns() {
+    let (_, o) = live_peer_dies();
+    assert_eq!(
+        said(&o, "no STONITH performed"),
+        (
+            "no STONITH performed before taking over from nodeb: no fence_hook or stonith_host is configured, shared data is not protected".into(),
+            Level::Warn
+        )
+    );
+}
+
+#[test]
+fn phrase_resources_being_acquired_from() {
+    let (_, o) = live_peer_dies();
+    assert_eq!(
+        said(&o, "Resources being acquired from "),
+        (
+            "Resources being acquired from nodeb. (peer dead)".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_mach_down_takeover_complete() {
+    let (mut n, o) = live_peer_dies();
+    let o = n.finish_steps(o);
+    n.due(12_500);
+    assert_eq!(
+        said(&o, "mach_down takeover complete."),
+        (
+            "mach_down takeover complete. (every group of nodeb runs here)".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_late_heartbeat() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer_status(1000);
+    n.due(1100);
+    n.tick_until(7000, 1000);
+    n.due(8000);
+    let o = n.peer_status(7020);
+    n.due(8000);
+    assert_eq!(
+        said(&o, "Late heartbeat: Node "),
+        (
+            "Late heartbeat: Node nodeb: interval 6020 ms (on eth0; warntime 5s)".into(),
+            Level::Warn
+        )
+    );
+}
+
+/// A peer restart logs heartbeat's line, the generations in decimal as
+/// everywhere else (startup, status, metrics), and nothing above info.
+#[test]
+fn phrase_heartbeat_restart_on_node() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.peer = Peer {
+        gen: 1_795_310_930,
+        ..Peer::new()
+    };
+    let o = n.peer_status(2000);
+    n.due(3000);
+    assert_eq!(
+        said(&o, "Heartbeat restart on node "),
+        (
+            "Heartbeat restart on node nodeb (generation 32 -> 1795310930)".into(),
+            Level::Info
+        )
+    );
+    all_info(&o);
+    let st = n.node.status();
+    assert!(st
+        .recent
+        .iter()
+        .any(|(_, why)| why == "peer restarted (generation 1795310930)"));
+}
+
+/// After our own restart the peer ACKs our first messages before its own
+/// status reaches us: not stale, and not worth a warning.
+#[test]
+fn our_restart_logs_no_warning() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let ack = n
+        .peer
+        .with_seq("NS_ackmsg", &[("dest", "nodea"), ("ackseq", "1")], 0);
+    let o = n.recv(50, ack);
+    n.due(1000);
+    assert_eq!(
+        events(&o),
+        [Event::PacketDropped {
+            reason: DropReason::ControlBeforeStatus,
+            node: "nodeb".into(),
+            count: 1
+        }]
+    );
+    assert_eq!(events(&o)[0].level(), Level::Debug);
+    let mut o = n.peer_status(100);
+    n.due(1100);
+    // A restarted peer's control messages overtaking its new status too.
+    n.peer.gen += 1;
+    n.peer.seq = 0;
+    let ack = n
+        .peer
+        .with_seq("NS_ackmsg", &[("dest", "nodea"), ("ackseq", "2")], 0);
+    o.extend(n.recv(200, ack));
+    n.due(1100);
+    o.extend(n.peer_status(300));
+    n.due(1100);
+    all_info(&o);
+    let st = n.node.status();
+    assert_eq!(st.dropped_by_reason[&DropReason::ControlBeforeStatus], 2);
+    assert!(!st.dropped_by_reason.contains_key(&DropReason::StaleControl));
+}
+
+#[test]
+fn phrase_lost_packets_and_no_pkts_missing() {
+    let mut n = stable_pair(AutoFailback::On);
+    let missing = n.peer.seq + 1;
+    n.peer.seq += 1;
+    let o = n.peer_status(1500);
+    n.due(1568);
+    let (line, level) = said(&o, "1 lost packet(s) for [nodeb] ");
+    assert_eq!(
+        line,
+        format!(
+            "1 lost packet(s) for [nodeb] [{}:{}]",
+            missing - 1,
+            missing + 1
+        )
+    );
+    assert_eq!(level, Level::Warn);
+    let late = n.peer.with_seq("status", &[("st", "active")], missing);
+    let o = n.recv(1520, late);
+    n.due(2500);
+    assert_eq!(
+        said(&o, "No pkts missing from "),
+        ("No pkts missing from nodeb!".into(), Level::Info)
+    );
+}
+
+#[test]
+fn phrase_irretrievably_lost_packet() {
+    let mut n = stable_pair(AutoFailback::On);
+    let missing = n.peer.seq + 1;
+    n.peer.seq += 1;
+    n.peer_status(1500);
+    n.due(1568);
+    let nak = n.peer.with_seq(
+        "NS_nak_rexmit",
+        &[("firstseq", &format!("{missing:x}")), ("dest", "nodea")],
+        0,
+    );
+    let o = n.recv(1520, nak);
+    n.due(2500);
+    assert_eq!(
+        said(&o, "Irretrievably lost packet: "),
+        (
+            format!("Irretrievably lost packet: node nodeb seq {missing}"),
+            Level::Warn
+        )
+    );
+}
+
+#[test]
+fn phrase_initial_resource_acquisition_complete() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    let o = n.finish_steps(o);
+    n.due(1100);
+    all_info(&o);
+    assert_eq!(
+        said(&o, "Initial resource acquisition complete "),
+        (
+            "Initial resource acquisition complete (req_our_resources())".into(),
+            Level::Info
+        )
+    );
+    // The stable peer ended the start-up wait.
+    assert_eq!(n.node.status().startup_wait, None);
+}
+
+#[test]
+fn phrase_local_resource_acquisition_completed() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let stable = [("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")];
+    let o = n.peer_says(200, "resource", &stable);
+    n.due(1100);
+    let o = n.finish_steps(o);
+    n.due(1100);
+    assert_eq!(
+        said(&o, "Local Resource acquisition completed."),
+        ("Local Resource acquisition completed.".into(), Level::Info)
+    );
+    // Said before heartbeat's "Initial …" line, as heartbeat does.
+    let ev = events(&o);
+    let at = |e: &Event| ev.iter().position(|x| x == e).unwrap();
+    assert!(
+        at(&Event::LocalAcquisitionComplete { none: false })
+            < at(&Event::AcquisitionComplete {
+                reason: "req_our_resources()".into()
+            })
+    );
+}
+
+/// The stable peer already runs our groups (it took them while we were
+/// down, auto_failback off): nothing to start, heartbeat's "(none)".
+#[test]
+fn phrase_local_resource_acquisition_completed_none() {
+    let mut n = Single::new(config(AutoFailback::Off));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let all = [("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")];
+    let o = n.peer_says(200, "resource", &all);
+    n.due(1100);
+    assert!(steps(&o).is_empty());
+    assert_eq!(
+        said(&o, "Local Resource acquisition completed."),
+        (
+            "Local Resource acquisition completed. (none)".into(),
+            Level::Info
+        )
+    );
+    assert_eq!(
+        said(&o, "Initial resource acquisition complete "),
+        (
+            "Initial resource acquisition complete (none)".into(),
+            Level::Info
+        )
+    );
+}
+
+/// Alone at start-up the takeover is this node's initial acquisition: log
+/// watchers waiting for "node started" see it, once.
+#[test]
+fn phrase_initial_resource_acquisition_complete_alone() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    n.due(21_000);
+    let o = n.finish_steps(o);
+    n.due(21_000);
+    assert_eq!(
+        said(&o, "Initial resource acquisition complete "),
+        (
+            "Initial resource acquisition complete (mach_down)".into(),
+            Level::Info
+        )
+    );
+    // A later takeover is not initial.
+    let mut o = n.peer_status(21_000);
+    n.due(22_000);
+    o.extend(n.peer_says(21_100, "starting", &[]));
+    n.due(22_000);
+    let none = [("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")];
+    o.extend(n.peer_says(21_200, "resource", &none));
+    n.due(22_000);
+    o.extend(n.peer_says(21_300, "shutdone", &[("st", "dead")]));
+    n.due(22_000);
+    let o = n.finish_steps(o);
+    n.due(22_000);
+    assert!(
+        events(&o)
+            .iter()
+            .all(|e| !matches!(e, Event::AcquisitionComplete { .. })),
+        "{:#?}",
+        events(&o)
+    );
+}
+
+#[test]
+fn phrase_local_standby_process_completed() {
+    let mut n = stable_pair(AutoFailback::On);
+    n.at(2000, Input::Command(Command::Standby(HoldSet::Local)));
+    n.due(3000);
+    let other = [("rsc_hold", "local"), ("info", "other")];
+    let o = n.peer_says(2100, "ask_resources", &other);
+    n.due(3000);
+    let o = n.finish_steps(o);
+    n.due(3000);
+    assert_eq!(
+        said(&o, "Local standby process completed "),
+        (
+            "Local standby process completed [local].".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_remote_resource_transition_completed() {
+    let mut n = stable_pair(AutoFailback::On);
+    let unstable = [("rsc_hold", "local"), ("rtype", "full"), ("isstable", "0")];
+    n.peer_says(2000, "resource", &unstable);
+    n.due(3000);
+    let stable = [("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")];
+    let o = n.peer_says(2100, "resource", &stable);
+    n.due(3000);
+    assert_eq!(
+        said(&o, "remote resource transition completed."),
+        (
+            "remote resource transition completed. (nodeb is stable)".into(),
+            Level::Info
+        )
+    );
+}
+
+/// Both nodes started together: neither stable, RQSTDELAY decides. The
+/// wait is in the log when it starts, with how long, and when it ends.
+#[test]
+fn phrase_local_resource_transition_completed() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let o = n.peer_status(100);
+    n.due(1100);
+    assert_eq!(
+        said(&o, "start-up negotiation: "),
+        (
+            "start-up negotiation: waiting up to 10s for nodeb to say it is stable (RQSTDELAY)"
+                .into(),
+            Level::Info
+        )
+    );
+    let unstable = [("rsc_hold", "none"), ("rtype", "full"), ("isstable", "0")];
+    n.peer_says(200, "resource", &unstable);
+    n.due(1100);
+    n.live_until(10_000);
+    n.due(10_100);
+    assert_eq!(n.node.status().startup_wait, Some(t(10_100)));
+    let o = n.at(10_100, Input::Timer);
+    n.due(10_200);
+    assert_eq!(
+        said(&o, "local resource transition completed."),
+        (
+            "local resource transition completed. (nodeb not stable after 10s, RQSTDELAY: deciding alone)".into(),
+            Level::Info
+        )
+    );
+    let o = n.finish_steps(o);
+    n.due(10_200);
+    assert_eq!(
+        said(&o, "Initial resource acquisition complete "),
+        (
+            "Initial resource acquisition complete (local resource transition completed)".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_going_standby() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.at(2000, Input::Command(Command::Standby(HoldSet::All)));
+    n.due(3000);
+    assert_eq!(
+        said(&o, "Going standby "),
+        ("Going standby [all].".into(), Level::Info)
+    );
+}
+
+#[test]
+fn phrase_wants_to_go_standby() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(
+        2000,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "me")],
+    );
+    n.due(3000);
+    assert_eq!(
+        said(&o, "nodeb wants to go standby "),
+        ("nodeb wants to go standby [local]".into(), Level::Info)
+    );
+}
+
+#[test]
+fn phrase_standby_resource_acquisition_done() {
+    let mut n = stable_pair(AutoFailback::On);
+    let me = [("rsc_hold", "local"), ("info", "me")];
+    n.peer_says(2000, "ask_resources", &me);
+    n.due(3000);
+    let done = [("rsc_hold", "local"), ("info", "done")];
+    let o = n.peer_says(2100, "ask_resources", &done);
+    n.due(3000);
+    let o = n.finish_steps(o);
+    n.due(3000);
+    assert_eq!(
+        said(&o, "Standby resource acquisition done "),
+        (
+            "Standby resource acquisition done [local].".into(),
+            Level::Info
+        )
+    );
+}
+
+#[test]
+fn phrase_received_shutdown_notice_from() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.peer_says(2300, "shutdone", &[("st", "dead")]);
+    n.due(3300);
+    all_info(&o);
+    assert_eq!(
+        said(&o, "Received shutdown notice from "),
+        ("Received shutdown notice from 'nodeb'.".into(), Level::Info)
+    );
+}
+
+#[test]
+fn phrase_all_ha_resources_relinquished() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.at(2000, Input::Command(Command::Shutdown));
+    n.due(3000);
+    let o = n.finish_steps(o);
+    n.due(3000);
+    all_info(&o);
+    assert_eq!(
+        said(&o, "All HA resources relinquished."),
+        ("All HA resources relinquished.".into(), Level::Info)
+    );
+    // Said once every group is down, before the peer is told.
+    let at = |p: &dyn Fn(&Output) -> bool| o.iter().position(p).unwrap();
+    let said_at = at(&|x| matches!(x, Output::Event(Event::ResourcesRelinquished)));
+    let last_stop = o
+        .iter()
+        .rposition(|x| matches!(x, Output::Run(s) if s.action == Action::Stop))
+        .unwrap();
+    let shutdone = at(&|x| matches!(x, Output::Send { msg, .. } if msg.type_name() == "shutdone"));
+    assert!(last_stop < said_at && said_at < shutdone, "{o:#?}");
+}
+
+/// A real partition: both ran everything, each declared the other dead.
+#[test]
+fn phrase_cluster_node_returning_after_partition() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12_240);
+    n.finish_steps(o);
+    n.due(12_240);
+    let o = n.peer_status(12_500);
+    n.due(13_500);
+    assert_eq!(
+        said(&o, "Cluster node nodeb returning after partition."),
+        (
+            "Cluster node nodeb returning after partition. (declared dead, heard again with the same generation: groups held by both go to their home node)".into(),
+            Level::Error
+        )
+    );
+    let heal = [
+        ("rsc_hold", "all"),
+        ("rtype", "full"),
+        ("isstable", "1"),
+        ("info", "heal"),
+    ];
+    n.peer_says(12_600, "resource", &heal);
+    n.due(13_500);
+    assert!(n
+        .node
+        .status()
+        .recent
+        .iter()
+        .any(|(_, why)| why == "healed partition resolved by home-node rule"));
+}
+
+/// The issue's case: a peer that joins for the first time after we took
+/// everything alone is no partition, in the log or in `status`.
+#[test]
+fn first_join_after_initdead_is_neither_a_partition_nor_an_alarm() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let o = n.tick_until(20_000, 1000);
+    n.due(21_000);
+    let mut all = n.finish_steps(o);
+    n.due(21_000);
+    all.extend(n.peer_status(21_000));
+    n.due(22_000);
+    all.extend(n.peer_says(21_200, "starting", &[]));
+    n.due(22_000);
+    let joined = [("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")];
+    all.extend(n.peer_says(21_300, "resource", &joined));
+    n.due(22_000);
+    all_info(&all);
+    let recent: Vec<String> = n.node.status().recent.into_iter().map(|r| r.1).collect();
+    assert!(
+        !recent.iter().any(|r| r.contains("partition")),
+        "{recent:#?}"
+    );
+    assert!(
+        recent
+            .iter()
+            .any(|r| r == "holdings compared at first contact after initdead (home-node rule)"),
+        "{recent:#?}"
+    );
+}
+
+#[test]
+fn phrase_giving_up_resources_due_to_failure_of() {
+    let e = Event::StartFailed {
+        group: "IPaddr::192.0.2.10".into(),
+        resource: "Filesystem::/dev/sdb1::/srv".into(),
+        code: Some(1),
+        reason: "exit 1".into(),
+    };
+    // The moment is asserted by failed_start_gives_group_to_peer.
+    assert_eq!(
+        e.to_string(),
+        "Giving up resources due to failure of Filesystem::/dev/sdb1::/srv (group IPaddr::192.0.2.10; exit 1: exit 1); not started here again until `hbd cleanup IPaddr::192.0.2.10`"
+    );
+    assert_eq!(e.level(), Level::Error, "a failed script is an error");
+}
+
+#[test]
+fn phrase_resource_stop_failure_reboot_required() {
+    let (_, o) = failed_stop(StopFailurePolicy::Reboot);
+    assert_eq!(
+        said(&o, "Resource STOP failure. Reboot required!"),
+        (
+            "Resource STOP failure. Reboot required! (group IPaddr::192.0.2.10 could not be stopped; stop_failure = reboot)".into(),
+            Level::Error
+        )
+    );
+    let (line, level) = said(&o, "Resource STOP failure: ");
+    assert!(line.contains("failed 11 times"), "{line}");
+    assert_eq!(level, Level::Error);
+}
+
+// ------------------------------------ a pair that disagrees is told (issue 15)
+
+use hbd::config::Agreement;
+use hbd::core::PeerConfigState;
+use hbd::wire::repr::{Body, Kind, Repr};
+
+/// The peer's `hbd-config` saying `a`, next in its sequence.
+fn hbd_config(peer: &mut Peer, a: Agreement) -> hbd::wire::Message {
+    peer.seq += 1;
+    Repr {
+        src: PEER.into(),
+        srcuuid: None,
+        dest: None,
+        destuuid: None,
+        generation: peer.gen,
+        ts: WALL0 + 5,
+        ttl: Some(3),
+        load: None,
+        kind: Kind::Sequenced {
+            seq: peer.seq,
+            body: Body::HbdConfig(Box::new(a)),
+        },
+    }
+    .into_message()
+}
+
+/// Our `hbd-config` as `protocol` lists it, from the config it comes from.
+fn our_hbd_config(cfg: &Config) -> String {
+    let a = Agreement::of(cfg);
+    let groups: Vec<String> = a
+        .groups
+        .unwrap()
+        .iter()
+        .map(|g| format!("{}:{}", g.home, g.resources))
+        .collect();
+    format!(
+        "t=hbd-config groups={} auto_failback={} keepalive={} deadtime={} initdead={} auth_index={} auth_methods={} ping={}:{}",
+        groups.join(","),
+        a.auto_failback.unwrap(),
+        a.keepalive.unwrap().millis(),
+        a.deadtime.unwrap().millis(),
+        a.initdead.unwrap().millis(),
+        a.auth.unwrap(),
+        a.auth_methods.unwrap(),
+        a.ping.as_ref().unwrap().0,
+        a.ping.as_ref().unwrap().1,
+    )
+}
+
+/// An hbd peer is heard: it gets our configuration once in its generation,
+/// and once again when it restarts; nothing per heartbeat.
+#[test]
+fn hbd_peer_gets_our_config_once_per_generation() {
+    let cfg = config(AutoFailback::On);
+    let mut n = Single::new(cfg.clone());
+    n.drain();
+    n.peer = Peer::hbd();
+    let o = n.peer_status(100);
+    n.due(1100);
+    assert_eq!(protocol(&o), [our_hbd_config(&cfg), "t=starting".into()]);
+    let o = n.live_until(5000);
+    n.due(5100);
+    assert!(protocol(&o).iter().all(|m| !m.starts_with("t=hbd-config")));
+    assert_eq!(n.node.status().peer_config.state, PeerConfigState::Unknown);
+    n.peer = Peer {
+        gen: PEER_GEN + 1,
+        ..Peer::hbd()
+    };
+    let o = n.peer_status(5200);
+    n.due(6200);
+    assert_eq!(protocol(&o)[0], our_hbd_config(&cfg));
+    let o = n.peer_status(5300);
+    n.due(6200);
+    assert!(protocol(&o).is_empty());
+}
+
+/// heartbeat 3.0.6 writes `ld` in every sequenced message: it is never sent
+/// a byte heartbeat would not send, whatever happens.
+#[test]
+fn heartbeat_peer_is_never_sent_hbd_config() {
+    let (mut n, o) = live_peer_dies();
+    let mut all = o;
+    n.peer = Peer {
+        gen: PEER_GEN + 1,
+        ..Peer::new()
+    };
+    all.extend(n.peer_status(12_000));
+    n.due(12_500);
+    all.extend(n.live_until(15_000));
+    n.due(16_000);
+    assert!(
+        protocol(&all)
+            .iter()
+            .all(|m| !m.starts_with("t=hbd-config")),
+        "{:#?}",
+        protocol(&all)
+    );
+    let st = n.node.status().peer_config;
+    assert_eq!(st.state, PeerConfigState::Heartbeat);
+    assert!(st.differences.is_empty());
+}
+
+#[test]
+fn peer_config_that_agrees_is_said_once_at_info() {
+    let cfg = config(AutoFailback::On);
+    let mut n = Single::new(cfg.clone());
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(1100);
+    let m = hbd_config(&mut n.peer, Agreement::of(&cfg));
+    let o = n.recv(150, m);
+    n.due(1100);
+    assert_eq!(
+        events(&o),
+        [Event::PeerConfigAgrees {
+            node: "nodeb".into()
+        }]
+    );
+    assert_eq!(
+        said(&o, "configuration agrees with nodeb's"),
+        (
+            "configuration agrees with nodeb's (groups and home nodes, auto_failback, timers, auth methods, ping nodes)".into(),
+            Level::Info
+        )
+    );
+    assert_eq!(n.node.status().peer_config.state, PeerConfigState::Same);
+    // The same again (a retransmission, a duplicate) says nothing new.
+    let m = hbd_config(&mut n.peer, Agreement::of(&cfg));
+    let o = n.recv(160, m);
+    n.due(1100);
+    assert!(events(&o).is_empty());
+}
+
+/// The home-node rule needs identical haresources: a peer that names
+/// another home for a group, or other timers, is an error naming each
+/// difference, shown in status until it is resolved.
+#[test]
+fn peer_config_mismatch_is_an_error_naming_what_differs() {
+    let cfg = config(AutoFailback::On);
+    let mut n = Single::new(cfg.clone());
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(1100);
+    let mut theirs = cfg.clone();
+    theirs.groups[1].home = LOCAL.into();
+    theirs.deadtime = Duration::from_millis(5000);
+    let m = hbd_config(&mut n.peer, Agreement::of(&theirs));
+    let o = n.recv(150, m);
+    n.due(1100);
+    let differences = vec![
+        "deadtime: 10s here, 5s on nodeb".to_string(),
+        "group IPaddr::192.0.2.11: home nodeb here, nodea in nodeb's haresources".to_string(),
+    ];
+    assert_eq!(
+        events(&o),
+        [Event::PeerConfigDiffers {
+            node: "nodeb".into(),
+            differences: differences.clone()
+        }]
+    );
+    assert_eq!(
+        said(&o, "configuration differs from nodeb's: "),
+        (
+            "configuration differs from nodeb's: deadtime: 10s here, 5s on nodeb; group IPaddr::192.0.2.11: home nodeb here, nodea in nodeb's haresources (both nodes must agree on these; the home-node rule depends on it)".into(),
+            Level::Error
+        )
+    );
+    let st = n.node.status().peer_config;
+    assert_eq!(st.state, PeerConfigState::Differs);
+    assert_eq!(st.differences, differences);
+    // Said again only when what differs changes.
+    let m = hbd_config(&mut n.peer, Agreement::of(&theirs));
+    let o = n.recv(160, m);
+    n.due(1100);
+    assert!(events(&o).is_empty());
+    // A restarted peer may run another configuration: compared afresh.
+    n.peer = Peer {
+        gen: PEER_GEN + 1,
+        ..Peer::hbd()
+    };
+    n.peer_status(2000);
+    n.due(3000);
+    let st = n.node.status().peer_config;
+    assert_eq!(st.state, PeerConfigState::Unknown);
+    assert!(st.differences.is_empty());
+    let m = hbd_config(&mut n.peer, Agreement::of(&cfg));
+    let o = n.recv(2100, m);
+    n.due(3000);
+    assert_eq!(
+        events(&o),
+        [Event::PeerConfigAgrees {
+            node: "nodeb".into()
+        }]
+    );
+}
+
+/// A reload that changes a part we must agree on tells the hbd peer, and
+/// compares again: fixing the mismatch on either side resolves it.
+#[test]
+fn reload_resends_our_config_and_compares_again() {
+    let cfg = config(AutoFailback::On);
+    let mut n = Single::new(cfg.clone());
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(1100);
+    let mut theirs = cfg.clone();
+    theirs.deadtime = Duration::from_millis(5000);
+    theirs.warntime = Duration::from_millis(2500);
+    let m = hbd_config(&mut n.peer, Agreement::of(&theirs));
+    n.recv(150, m);
+    n.due(1100);
+    assert_eq!(n.node.status().peer_config.state, PeerConfigState::Differs);
+    let o = n.at(500, Input::Reload(Box::new(theirs.clone())));
+    n.due(1100);
+    assert_eq!(
+        events(&o),
+        [
+            Event::ReloadApplied,
+            Event::PeerConfigAgrees {
+                node: "nodeb".into()
+            }
+        ]
+    );
+    assert_eq!(protocol(&o), [our_hbd_config(&theirs)]);
+    assert_eq!(n.node.status().peer_config.state, PeerConfigState::Same);
+    // A reload that changes nothing we compare sends nothing.
+    let mut quieter = theirs.clone();
+    quieter.warntime = Duration::from_millis(3000);
+    let o = n.at(600, Input::Reload(Box::new(quieter)));
+    n.due(1100);
+    assert!(protocol(&o).is_empty());
 }

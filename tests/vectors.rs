@@ -139,6 +139,16 @@ fn every_vector_reads_as_a_typed_heartbeat_message() {
             assert_eq!(r.seq(), m.get_hex("seq"), "{}", path.display());
             assert_eq!(r.dest.as_deref(), m.get("dest"));
             assert_eq!(r.srcuuid.as_deref(), m.get_binary("srcuuid"));
+            // heartbeat writes its load average on every sequenced message
+            // and on no control message: how hbd tells it from an hbd peer
+            // (which is then never sent `hbd-config`, docs/wire.md).
+            assert_eq!(
+                r.load.is_some(),
+                r.seq().is_some(),
+                "{}: ld {:?}",
+                path.display(),
+                r.load
+            );
             if let Kind::Sequenced {
                 body: Body::Status { st, dt },
                 ..

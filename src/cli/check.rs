@@ -4,16 +4,16 @@
 //! is an error, so exit 0 means `run` starts; with `--node OTHER` or
 //! `--portable` those facts are warnings (a configuration checked on a
 //! workstation). Exit 0 when there is no error, 1 otherwise.
-use hbd::config::facts::{self, check_dirs, DEFAULT_RUN_DIR, DEFAULT_STATE_DIR};
+use super::{ConfigPath, RunDirs};
+use hbd::config::facts::{self, check_dirs};
 use hbd::config::{load, Config, Diagnostic, FactMode, LoadOptions, Loaded, Purpose};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// An ha.d directory (ha.cf, haresources, authkeys) or an hbd.toml file.
-    #[arg(short = 'c', long = "config", default_value = "/etc/ha.d")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigPath,
     /// The node to check as (default: this host, `uname -n`). Naming another
     /// node checks from here for there: facts of this host only warn.
     #[arg(long)]
@@ -23,12 +23,9 @@ pub struct Args {
     /// --node names one.
     #[arg(long)]
     pub portable: bool,
-    /// The state directory `hbd run` would use (checked on the node).
-    #[arg(long, default_value = DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
-    /// The run directory `hbd run` would use (checked on the node).
-    #[arg(long, default_value = DEFAULT_RUN_DIR)]
-    pub run_dir: PathBuf,
+    // Checked on the node, as `run` would use them.
+    #[command(flatten)]
+    pub dirs: RunDirs,
 }
 
 /// Prints each diagnostic on stdout; returns (errors, warnings).
@@ -53,12 +50,7 @@ pub fn counts(errors: usize, warnings: usize) -> String {
 /// Loads `config` for `run` (facts of this host are errors) and adds the
 /// state and run directories `run` would use: what `run --dry-run` and an
 /// on-node `check` both decide on.
-pub fn load_for_run(
-    config: &Path,
-    node: Option<String>,
-    state_dir: &Path,
-    run_dir: &Path,
-) -> Loaded {
+pub fn load_for_run(config: &Path, node: Option<String>, dirs: &RunDirs) -> Loaded {
     let mut loaded = load(
         config,
         &LoadOptions {
@@ -66,9 +58,11 @@ pub fn load_for_run(
             purpose: Purpose::Run,
         },
     );
-    loaded
-        .diagnostics
-        .extend(check_dirs(state_dir, run_dir, FactMode::Enforced));
+    loaded.diagnostics.extend(check_dirs(
+        &dirs.state_dir,
+        &dirs.run_dir,
+        FactMode::Enforced,
+    ));
     if loaded.has_errors() {
         loaded.config = None;
     }
@@ -118,8 +112,9 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         Purpose::Check
     };
+    let config = &args.config.path;
     let loaded = load(
-        &args.config,
+        config,
         &LoadOptions {
             node: args.node.clone(),
             purpose,
@@ -127,7 +122,7 @@ pub fn run(args: Args) -> ExitCode {
     );
     // On the node, the check is `run`'s own, directories included.
     let loaded = if loaded.facts == FactMode::Enforced {
-        load_for_run(&args.config, args.node, &args.state_dir, &args.run_dir)
+        load_for_run(config, args.node, &args.dirs)
     } else {
         loaded
     };
@@ -160,7 +155,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     println!(
         "{}: {}; {verdict}",
-        args.config.display(),
+        config.display(),
         counts(errors, warnings)
     );
     if ok {

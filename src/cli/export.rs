@@ -4,6 +4,7 @@
 //!
 //! The mapping is a pure [`plan`] of the loaded [`Config`]; the two printers
 //! only format it, so the XML and the `pcs` script cannot disagree.
+use super::ConfigPath;
 use hbd::config::{load, AutoFailback, Config, LoadOptions, Purpose, Resource};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -19,9 +20,8 @@ pub enum Target {
 
 #[derive(clap::Args, Debug)]
 pub struct PacemakerArgs {
-    /// An ha.d directory (ha.cf, haresources, authkeys) or an hbd.toml file.
-    #[arg(short = 'c', long = "config", default_value = "/etc/ha.d")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigPath,
     /// A configured node's name, when this host is not one (default: `uname -n`).
     #[arg(long)]
     pub node: Option<String>,
@@ -47,7 +47,7 @@ pub const STICKY: u32 = 1000;
 pub fn run(target: Target) -> ExitCode {
     let Target::Pacemaker(args) = target;
     let loaded = load(
-        &args.config,
+        &args.config.path,
         &LoadOptions {
             node: args.node,
             purpose: Purpose::Portable,
@@ -59,8 +59,8 @@ pub fn run(target: Target) -> ExitCode {
         }
         eprintln!(
             "hbd export: {} has errors; fix them first (`hbd check -c {}`; give --node NAME on a host that is not a cluster node)",
-            args.config.display(),
-            args.config.display()
+            args.config.path.display(),
+            args.config.path.display()
         );
         return ExitCode::from(1);
     };
@@ -69,7 +69,7 @@ pub fn run(target: Target) -> ExitCode {
     for w in &p.warnings {
         eprintln!("hbd export: warning: {w}");
     }
-    let source = args.config.display().to_string();
+    let source = args.config.path.display().to_string();
     match args.format {
         Format::Cib => print!("{}", to_cib(&p, &source)),
         Format::Pcs => print!("{}", to_pcs(&p, &source)),

@@ -1,8 +1,9 @@
 //! `hbd man` and `hbd completions`: documentation generated from the things
 //! it documents, so it cannot drift. hbd(8) and one hbd-SUBCOMMAND(8) page per
 //! subcommand come from the clap definition (clap_mangen); hbd.toml(5) is
-//! docs/config-reference.md, compiled in and turned into roff here.
-use clap::CommandFactory;
+//! docs/config-reference.md, compiled in and turned into roff here. The
+//! command comes from `main`, which defines it, so this module does not
+//! reach back into the binary's root.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,8 +33,9 @@ pub enum ManError {
 
 const CONFIG_REFERENCE: &str = include_str!("../../docs/config-reference.md");
 
-pub fn run(args: Args) -> ExitCode {
-    match write_all(&args.out) {
+/// `cmd` is the whole `hbd` command (`Cli::command()`).
+pub fn run(args: Args, cmd: clap::Command) -> ExitCode {
+    match write_all(&args.out, cmd) {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());
@@ -47,16 +49,16 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-pub fn completions(args: CompletionArgs) -> ExitCode {
-    let mut cmd = crate::Cli::command();
+/// `cmd` is the whole `hbd` command (`Cli::command()`).
+pub fn completions(args: CompletionArgs, mut cmd: clap::Command) -> ExitCode {
     clap_complete::generate(args.shell, &mut cmd, "hbd", &mut std::io::stdout());
     ExitCode::SUCCESS
 }
 
-/// Every page as (file name, roff text).
-pub fn pages() -> Vec<(String, Vec<u8>)> {
+/// Every page of `cmd` (the whole `hbd` command) as (file name, roff text).
+pub fn pages(cmd: clap::Command) -> Vec<(String, Vec<u8>)> {
     // `hbd help X` is `man hbd-X` here: no page for it, so no entry either.
-    let mut cmd = crate::Cli::command().disable_help_subcommand(true);
+    let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
     let mut out = Vec::new();
     command_pages(&cmd, "hbd", &mut out);
@@ -88,14 +90,14 @@ fn command_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>
 const SEE_ALSO: &str =
     ".SH \"SEE ALSO\"\n\\fBhbd.toml\\fR(5), \\fBsystemctl\\fR(1), \\fBsd_notify\\fR(3)\n";
 
-pub fn write_all(dir: &Path) -> Result<Vec<PathBuf>, ManError> {
+pub fn write_all(dir: &Path, cmd: clap::Command) -> Result<Vec<PathBuf>, ManError> {
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ManError::Write { path, source }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
     let mut written = Vec::new();
-    for (name, text) in pages() {
+    for (name, text) in pages(cmd) {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(err(&path))?;
         written.push(path);
@@ -241,6 +243,7 @@ fn inline(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn inline_markup_becomes_roff() {
@@ -262,7 +265,10 @@ mod tests {
 
     #[test]
     fn every_visible_subcommand_has_a_page() {
-        let names: Vec<String> = pages().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = pages(crate::Cli::command())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         for sub in crate::Cli::command().get_subcommands() {
             if sub.is_hide_set() {
                 continue;

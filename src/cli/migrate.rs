@@ -7,6 +7,7 @@
 //! `--node OTHER`, or `--portable`). Diagnostics go to stderr; on an error
 //! nothing is written, and `-o FILE` replaces FILE atomically, so a failed
 //! migration never leaves an empty or half-written config behind.
+use super::ConfigPath;
 use hbd::config::{load, local_node_name, to_toml, LoadOptions, Loaded, Purpose};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The ha.d directory (or hbd.toml) to read.
-    #[arg(short = 'c', long = "config", default_value = "/etc/ha.d")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigPath,
     /// Write the TOML to FILE (replaced atomically, only on success) instead
     /// of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -40,16 +40,16 @@ fn load_for_migrate(args: &Args) -> Loaded {
         } else {
             Purpose::Check
         };
-        return load(&args.config, &opts(args.node.clone(), purpose));
+        return load(&args.config.path, &opts(args.node.clone(), purpose));
     }
-    let portable = load(&args.config, &opts(None, Purpose::Portable));
+    let portable = load(&args.config.path, &opts(None, Purpose::Portable));
     let here = local_node_name(None);
     let is_node = portable
         .config
         .as_ref()
         .is_some_and(|c| here.as_ref().is_some_and(|h| c.nodes.contains(h)));
     if is_node {
-        return load(&args.config, &opts(None, Purpose::Check));
+        return load(&args.config.path, &opts(None, Purpose::Check));
     }
     if portable.config.is_some() {
         eprintln!(
@@ -100,8 +100,8 @@ pub fn run(args: Args) -> ExitCode {
     let Some(c) = &loaded.config else {
         eprintln!(
             "hbd migrate: {} has errors; fix them first (`hbd check -c {}`); nothing was written",
-            args.config.display(),
-            args.config.display()
+            args.config.path.display(),
+            args.config.path.display()
         );
         return ExitCode::from(1);
     };

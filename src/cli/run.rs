@@ -4,26 +4,20 @@
 //! checked (the same code as an on-node `hbd check`), the state and run
 //! directories looked at; no lock, socket, link or script.
 use super::check::{counts, load_for_run, print_diagnostics};
-use hbd::config::facts::{DEFAULT_RUN_DIR, DEFAULT_STATE_DIR};
+use super::{ConfigPath, RunDirs};
 use hbd::shell::daemon::{self, RunOptions};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// ha.d directory (ha.cf, haresources, authkeys) or hbd.toml file.
-    #[arg(short = 'c', long = "config", default_value = "/etc/ha.d")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigPath,
     /// This node's name (default: `uname -n`, lowercased).
     #[arg(long)]
     pub node: Option<String>,
-    /// Where the lock, generation and uuid live.
-    #[arg(long, default_value = DEFAULT_STATE_DIR)]
-    pub state_dir: PathBuf,
-    /// Where the control socket and the resource scripts' temp dir live.
-    #[arg(long, default_value = DEFAULT_RUN_DIR)]
-    pub run_dir: PathBuf,
+    #[command(flatten)]
+    pub dirs: RunDirs,
     /// Receive ucast/bcast packets on this address only (for several nodes on one host).
     #[arg(long)]
     pub bind: Option<IpAddr>,
@@ -42,17 +36,17 @@ pub fn run(a: Args) -> ExitCode {
         return dry_run(a);
     }
     daemon::run(RunOptions {
-        config: a.config,
+        config: a.config.path,
         node: a.node,
-        state_dir: a.state_dir,
-        run_dir: a.run_dir,
+        state_dir: a.dirs.state_dir,
+        run_dir: a.dirs.run_dir,
         bind: a.bind,
         no_realtime: a.no_realtime,
     })
 }
 
 fn dry_run(a: Args) -> ExitCode {
-    let loaded = load_for_run(&a.config, a.node, &a.state_dir, &a.run_dir);
+    let loaded = load_for_run(&a.config.path, a.node, &a.dirs);
     let (errors, warnings) = print_diagnostics(&loaded.diagnostics);
     let verdict = match (&loaded.config, &loaded.local_node) {
         (Some(c), Some(me)) => format!(
@@ -64,7 +58,7 @@ fn dry_run(a: Args) -> ExitCode {
     };
     println!(
         "{}: {}; {verdict}",
-        a.config.display(),
+        a.config.path.display(),
         counts(errors, warnings)
     );
     if loaded.config.is_some() && loaded.local_node.is_some() {

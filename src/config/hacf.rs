@@ -372,6 +372,14 @@ impl State<'_> {
         }
         self.origin(name, line);
     }
+    /// Whether `dev` can name a network interface; an error saying it cannot.
+    fn ifname(&mut self, name: &'static str, line: usize, dev: &str) -> bool {
+        let ok = valid_ifname(dev);
+        if !ok {
+            self.error(line, name, format!("{dev:?} is not an interface name"));
+        }
+        ok
+    }
     fn time(&mut self, name: &'static str, line: usize, v: &str) -> Option<Duration> {
         match parse_time(v) {
             Ok(d) => {
@@ -607,29 +615,9 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.cfg.nodes.push(n);
             }
         }
-        "keepalive" => {
+        "keepalive" | "deadtime" | "warntime" | "initdead" | "deadping" => {
             if let Some(d) = st.time(name, line, v) {
-                st.cfg.keepalive = d;
-            }
-        }
-        "deadtime" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.deadtime = d;
-            }
-        }
-        "warntime" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.warntime = d;
-            }
-        }
-        "initdead" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.initdead = d;
-            }
-        }
-        "deadping" => {
-            if let Some(d) = st.time(name, line, v) {
-                st.cfg.deadping = d;
+                *timing(&mut st.cfg, name) = d;
             }
         }
         "udpport" => match v.parse::<u16>() {
@@ -676,11 +664,9 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
                 st.warning(line, name, "udp is a deprecated alias; write bcast");
                 st.dropped(line, format!("udp {v}"), format!("deprecated alias, written as bcast {v}"));
             }
-            if valid_ifname(v) {
+            if st.ifname(name, line, v) {
                 st.plugin_line("bcast", line);
                 st.add_medium(line, Medium::Bcast { dev: v.to_string() });
-            } else {
-                st.error(line, name, format!("{v:?} is not an interface name"));
             }
         }
         "ping" => match ping_host(v) {
@@ -882,6 +868,18 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
     }
 }
 
+/// The field a timing directive sets.
+fn timing<'a>(cfg: &'a mut Config, name: &str) -> &'a mut Duration {
+    match name {
+        "keepalive" => &mut cfg.keepalive,
+        "deadtime" => &mut cfg.deadtime,
+        "warntime" => &mut cfg.warntime,
+        "initdead" => &mut cfg.initdead,
+        "deadping" => &mut cfg.deadping,
+        _ => unreachable!("{name} is not a timing directive"),
+    }
+}
+
 /// A node name both forms accept: what `uname -n` can return and a TOML string and
 /// a heartbeat message field can carry.
 pub fn valid_node_name(s: &str) -> bool {
@@ -972,12 +970,7 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                 );
                 return;
             }
-            if !valid_ifname(toks[0]) {
-                st.error(
-                    line,
-                    name,
-                    format!("{:?} is not an interface name", toks[0]),
-                );
+            if !st.ifname(name, line, toks[0]) {
                 return;
             }
             st.plugin_line("ucast", line);
@@ -1051,12 +1044,7 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                     return;
                 }
             };
-            if !valid_ifname(toks[0]) {
-                st.error(
-                    line,
-                    name,
-                    format!("{:?} is not an interface name", toks[0]),
-                );
+            if !st.ifname(name, line, toks[0]) {
                 return;
             }
             st.add_medium(
@@ -1189,6 +1177,17 @@ mod tests {
     }
 
     #[test]
+    fn each_timing_directive_sets_its_own_field() {
+        let (c, d) = p("keepalive 1\ndeadtime 31\nwarntime 12\ninitdead 62\ndeadping 33\n");
+        assert!(d.is_empty(), "{d:?}");
+        let got = [c.keepalive, c.deadtime, c.warntime, c.initdead, c.deadping];
+        assert_eq!(
+            got.map(|t| t.millis()),
+            [1000, 31_000, 12_000, 62_000, 33_000]
+        );
+    }
+
+    #[test]
     fn initdead_default_follows_deadtime() {
         assert_eq!(p("deadtime 5\n").0.initdead.millis(), 12_000);
         assert_eq!(p("deadtime 8\n").0.initdead.millis(), 16_000);
@@ -1215,6 +1214,23 @@ mod tests {
             "{}",
             d[0]
         );
+    }
+
+    #[test]
+    fn a_medium_on_a_bad_interface_name_is_refused_naming_it() {
+        let (c, d) = p(
+            "bcast a/b\nucast e f 192.0.2.2\nucast a/b 192.0.2.2\nmcast a/b 239.0.0.1 694 1 0\n",
+        );
+        assert_eq!(
+            d,
+            [
+                "ha.cf:1: bcast: \"a/b\" is not an interface name",
+                "ha.cf:2: ucast: \"e f 192.0.2.2\" is not `ucast DEVICE PEER` (e.g. ucast eth0 192.0.2.2)",
+                "ha.cf:3: ucast: \"a/b\" is not an interface name",
+                "ha.cf:4: mcast: \"a/b\" is not an interface name",
+            ]
+        );
+        assert!(c.media.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the client side and the daemon side can be built and tested apart; the field
 //! names and order are a contract (`hbd status --json` prints a `StatusReport`).
 
-use crate::core::{GroupState, HoldSet, MonitorState, NodeState, RscHold};
+use crate::core::{GroupState, HoldSet, MonitorState, NodeState, PeerConfig, RscHold};
 use serde::{Deserialize, Serialize};
 
 /// The socket's file name inside the run directory.
@@ -59,6 +59,38 @@ pub struct StatusReport {
     pub keepalive_ms: u64,
     pub deadtime_ms: u64,
     pub auto_failback: String,
+    // --- The peer as a partner: start-up negotiation, keys, configuration.
+    // (`default` on each: a newer client reads an older daemon's report.)
+    /// The start-up negotiation waits for the peer to say it is stable; the
+    /// wait ends at the latest in this many ms (heartbeat's RQSTDELAY).
+    /// None: not waiting.
+    #[serde(default)]
+    pub startup_wait_left_ms: Option<u64>,
+    /// hbd peers: whether the peer's configuration agrees with ours.
+    #[serde(default)]
+    pub peer_config: PeerConfig,
+    /// What an operator must look at now, each with its hint.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+/// Something wrong between the two nodes that does not stop either of them,
+/// but will hurt when the other one is needed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// What, where, since when, and the likely cause.
+    pub text: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Packets claiming to be the peer's fail authentication on a link and the
+    /// peer is not heard on it: each node will declare the other dead.
+    PeerAuthFailing,
+    /// The hbd peer's configuration differs on a part both must agree on.
+    PeerConfigDiffers,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +117,12 @@ pub struct LinkReport {
     pub late: u64,
     /// Send or transport errors (a serial hang-up, a failed sendto).
     pub errors: u64,
+    /// Packets that claimed to be the peer's and failed authentication.
+    #[serde(default)]
+    pub peer_auth_failures: u64,
+    /// Such packets keep coming and the peer is not heard on this link.
+    #[serde(default)]
+    pub peer_auth_failing: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +175,7 @@ pub struct TransitionReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::PeerConfigState;
 
     /// A report with every field set and both optional forms present.
     fn full_report() -> StatusReport {
@@ -168,6 +207,8 @@ mod tests {
                 malformed: 1,
                 late: 3,
                 errors: 4,
+                peer_auth_failures: 5,
+                peer_auth_failing: true,
             }],
             groups: vec![GroupReport {
                 key: "IPaddr::10.0.0.5".into(),
@@ -202,6 +243,15 @@ mod tests {
             keepalive_ms: 200,
             deadtime_ms: 1000,
             auto_failback: "legacy".into(),
+            startup_wait_left_ms: Some(7_300),
+            peer_config: PeerConfig {
+                state: PeerConfigState::Differs,
+                differences: vec!["deadtime: 1s here, 2s on beta".into()],
+            },
+            problems: vec![Problem {
+                kind: ProblemKind::PeerAuthFailing,
+                text: "authkeys differ?".into(),
+            }],
         }
     }
 
@@ -235,7 +285,9 @@ mod tests {
       "bad_auth": 2,
       "malformed": 1,
       "late": 3,
-      "errors": 4
+      "errors": 4,
+      "peer_auth_failures": 5,
+      "peer_auth_failing": true
     }
   ],
   "groups": [
@@ -282,7 +334,20 @@ mod tests {
   ],
   "keepalive_ms": 200,
   "deadtime_ms": 1000,
-  "auto_failback": "legacy"
+  "auto_failback": "legacy",
+  "startup_wait_left_ms": 7300,
+  "peer_config": {
+    "state": "differs",
+    "differences": [
+      "deadtime: 1s here, 2s on beta"
+    ]
+  },
+  "problems": [
+    {
+      "kind": "peer_auth_failing",
+      "text": "authkeys differ?"
+    }
+  ]
 }"#;
 
     #[test]
@@ -293,6 +358,19 @@ mod tests {
             serde_json::from_str::<StatusReport>(FULL_REPORT_PRETTY).unwrap(),
             full_report()
         );
+    }
+
+    #[test]
+    fn a_report_from_a_daemon_before_the_peer_checks_still_reads() {
+        let old: serde_json::Value = serde_json::from_str(FULL_REPORT_PRETTY).unwrap();
+        let mut old = old.as_object().unwrap().clone();
+        for k in ["startup_wait_left_ms", "peer_config", "problems"] {
+            old.remove(k);
+        }
+        let r: StatusReport = serde_json::from_value(old.into()).unwrap();
+        assert_eq!(r.startup_wait_left_ms, None);
+        assert_eq!(r.peer_config, PeerConfig::default());
+        assert!(r.problems.is_empty());
     }
 
     #[test]

@@ -126,6 +126,8 @@ impl Machine {
             generation: self.generation,
             ts: self.wall0 + now.millis() / 1000,
             ttl: Some(1 + self.cfg.nodes.len() as u64 + self.cfg.ping_nodes.len() as u64),
+            // heartbeat's load average: hbd writes none (it is how a peer tells hbd).
+            load: None,
             kind,
         }
     }
@@ -171,6 +173,7 @@ impl Machine {
             destuuid,
             generation: gen,
             ts,
+            load,
             kind,
             ..
         } = msg;
@@ -183,9 +186,16 @@ impl Machine {
         let for_us = self.is_for_us(dest.as_deref(), destuuid.as_deref());
         let (seq, body) = match kind {
             Kind::Control(c) => {
-                // §9.2: control messages must carry the peer's current generation.
-                if self.delivery.peer_generation != Some(gen) {
-                    return self.drop_msg(now, DropReason::StaleControl, &peer);
+                // §9.2: control messages must carry the peer's current
+                // generation. One its status has not announced yet overtook
+                // that status (the peer ACKs our first messages before its
+                // own reach us): normal, not stale.
+                match self.delivery.peer_generation {
+                    Some(known) if known == gen => {}
+                    Some(known) if known > gen => {
+                        return self.drop_msg(now, DropReason::StaleControl, &peer)
+                    }
+                    _ => return self.drop_msg(now, DropReason::ControlBeforeStatus, &peer),
                 }
                 if self.liveness.peer_dead {
                     return self.drop_msg(now, DropReason::PeerDead, &peer);
@@ -275,6 +285,7 @@ impl Machine {
             }
         }
         self.refresh_link(now, link);
+        self.peer_kind_seen(now, gen, load.is_some());
         if seq % 10 == self.delivery.ack_trigger
             && self.delivery.missing.range(..seq).next().is_none()
         {

@@ -1,5 +1,12 @@
 //! Typed events the core reports to the operator. `Display` is the log line
 //! (subject first, with the numbers behind the decision); `level()` its severity.
+//!
+//! Where heartbeat 3.0.6 logs a line at the same moment, the line starts with
+//! heartbeat's phrase, exact to case and punctuation (spec §8.4), so log
+//! watchers and CTS-style patterns keep matching; hbd's numbers follow it.
+//! docs/heartbeat-compat.md lists them. Levels follow meaning, not heartbeat:
+//! what happens at every normal start is info, what an operator should look
+//! at is a warning, what may have hurt the service is an error.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +34,10 @@ pub enum DropReason {
     StaleControl,
     /// A message from a peer we declared dead that is not a `status` reviving it.
     PeerDead,
+    /// An `NS_*` message with a generation the peer's `status` has not
+    /// announced yet: it overtook that status (after our own start, or the
+    /// peer's restart). Normal, hence debug.
+    ControlBeforeStatus,
 }
 
 impl fmt::Display for DropReason {
@@ -39,8 +50,22 @@ impl fmt::Display for DropReason {
             DropReason::OldSequence => "old sequence number",
             DropReason::StaleControl => "control message with a stale generation",
             DropReason::PeerDead => "peer is dead until it sends a status",
+            DropReason::ControlBeforeStatus => {
+                "control message before the peer's status announced its generation"
+            }
         })
     }
+}
+
+/// Which timer declared the peer dead.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DeadTimer {
+    /// Never heard since our start (heartbeat's `initdead`).
+    Initdead,
+    /// Our `deadtime` (the peer advertises the same, or nothing).
+    Deadtime,
+    /// The dead time the peer advertised (`dt`), clamped (spec §3.3, §9.3).
+    Advertised,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,10 +92,12 @@ pub enum Event {
     PeerClaimsDead {
         node: String,
     },
+    /// No status from the peer for `timeout`, the value of `timer`.
     PeerDead {
         node: String,
         silence: Duration,
-        deadtime: Duration,
+        timeout: Duration,
+        timer: DeadTimer,
     },
     PeerRestarted {
         node: String,
@@ -120,7 +147,12 @@ pub enum Event {
         seq: u64,
     },
     CommUp,
-    /// Startup negotiation finished; `reason` as heartbeat logs it.
+    /// Our local groups run after the start-up negotiation (`none`: the
+    /// peer holds them, nothing was started).
+    LocalAcquisitionComplete {
+        none: bool,
+    },
+    /// This process's first acquisition is done (once); `reason` as heartbeat logs it.
     AcquisitionComplete {
         reason: String,
     },
@@ -134,9 +166,12 @@ pub enum Event {
     TakeoverComplete {
         node: String,
     },
-    /// No fencing performed before taking over (`result=n_stnth`).
+    /// No fencing performed before taking over (`result=n_stnth`): none is
+    /// configured. `never_heard`: the peer was not heard since our start (a
+    /// node starting alone), so it is unlikely to hold anything.
     NoStonith {
         node: String,
+        never_heard: bool,
     },
     /// Fencing `node` before taking over its groups ([`crate::core::Output::Fence`]).
     FenceRequested {
@@ -192,6 +227,30 @@ pub enum Event {
     },
     AutoFailback,
     ShutdownStarted,
+    /// Shutdown released every group and the peer is told to take them.
+    ResourcesRelinquished,
+    /// The start-up negotiation waits for the peer to say it is stable, at
+    /// most `wait` (heartbeat's RQSTDELAY deadlock breaker).
+    StartupWait {
+        node: String,
+        wait: Duration,
+    },
+    /// RQSTDELAY passed without a stable peer: this node decides alone.
+    LocalTransitionComplete {
+        node: String,
+        waited: Duration,
+    },
+    /// The hbd peer's configuration differs on a part both must agree on.
+    PeerConfigDiffers {
+        node: String,
+        /// One line per difference, naming the part and both values.
+        differences: Vec<String>,
+    },
+    /// The hbd peer's configuration agrees with ours (first compared in its
+    /// generation, or a mismatch resolved).
+    PeerConfigAgrees {
+        node: String,
+    },
     GroupStarted {
         group: String,
     },
@@ -331,15 +390,23 @@ impl Event {
             // A copy on the slower link overtaken by a newer message is normal
             // with two links (§4.5); heartbeat drops it silently.
             PacketDropped {
-                reason: DropReason::OldSequence,
+                reason: DropReason::OldSequence | DropReason::ControlBeforeStatus,
                 ..
             } => Level::Debug,
-            PeerDead { .. }
-            | StopFailed { .. }
+            // A node starting alone: what initdead is for.
+            PeerDead {
+                timer: DeadTimer::Initdead,
+                ..
+            }
+            | NoStonith {
+                never_heard: true, ..
+            } => Level::Info,
+            StopFailed { .. }
+            | StartFailed { .. }
             | RebootRequired { .. }
             | PartitionHealed { .. }
             | FenceFailed { .. }
-            | NoStonith { .. } => Level::Error,
+            | PeerConfigDiffers { .. } => Level::Error,
             MonitorFailed {
                 action: MonitorAction::Ignore,
                 ..
@@ -347,7 +414,10 @@ impl Event {
             MonitorFailed { .. } => Level::Error,
             MonitorCheckFailed { .. } => Level::Warn,
             MonitorStale { .. } => Level::Debug,
-            LinkDead { .. }
+            // heartbeat's own level for a death; the takeover follows.
+            PeerDead { .. }
+            | NoStonith { .. }
+            | LinkDead { .. }
             | PeerClaimsDead { .. }
             | LateHeartbeat { .. }
             | LocalStall { .. }
@@ -356,7 +426,6 @@ impl Event {
             | LostPackets { .. }
             | IrretrievablyLost { .. }
             | StandbyCancelled { .. }
-            | StartFailed { .. }
             | StopRetry { .. }
             | AcquireSkipped { .. }
             | ReloadRefused { .. }
@@ -374,14 +443,14 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Event::*;
         match self {
-            LocalStatus { state } => write!(f, "local status now set to: '{state}'"),
-            LinkUp { node, link } => write!(f, "link {node}:{link} up"),
+            LocalStatus { state } => write!(f, "Local status now set to: '{state}'"),
+            LinkUp { node, link } => write!(f, "Link {node}:{link} up."),
             LinkDead {
                 node,
                 link,
                 silence,
-            } => write!(f, "link {node}:{link} dead after {silence} silence"),
-            PeerStatus { node, state } => write!(f, "status update for node {node}: status {state}"),
+            } => write!(f, "Link {node}:{link} dead. (silent for {silence})"),
+            PeerStatus { node, state } => write!(f, "Status update for node {node}: status {state}"),
             PeerClaimsDead { node } => write!(
                 f,
                 "{node}: status says dead; ignored (death is decided by dead time only)"
@@ -389,22 +458,40 @@ impl fmt::Display for Event {
             PeerDead {
                 node,
                 silence,
-                deadtime,
+                timeout,
+                timer: DeadTimer::Initdead,
             } => write!(
                 f,
-                "{node}: declared dead after {silence} without status (deadtime {deadtime})"
+                "node {node}: is dead (not heard in the {silence} since start-up; initdead {timeout})"
             ),
+            PeerDead {
+                node,
+                silence,
+                timeout,
+                timer,
+            } => write!(
+                f,
+                "node {node}: is dead ({silence} without a status; {}deadtime {timeout})",
+                if *timer == DeadTimer::Advertised {
+                    "its advertised "
+                } else {
+                    ""
+                }
+            ),
+            // Generations in decimal everywhere, as heartbeat logs them and
+            // keeps them in hb_generation (only `hg` on the wire is hex).
             PeerRestarted {
                 node,
                 old_generation,
                 new_generation,
             } => write!(
                 f,
-                "heartbeat restart on node {node} (generation {old_generation:x} -> {new_generation:x})"
+                "Heartbeat restart on node {node} (generation {old_generation} -> {new_generation})"
             ),
-            PartitionHealed { node } => {
-                write!(f, "cluster node {node} returning after partition")
-            }
+            PartitionHealed { node } => write!(
+                f,
+                "Cluster node {node} returning after partition. (declared dead, heard again with the same generation: groups held by both go to their home node)"
+            ),
             LateHeartbeat {
                 node,
                 link,
@@ -412,7 +499,8 @@ impl fmt::Display for Event {
                 warntime,
             } => write!(
                 f,
-                "late heartbeat: node {node}: interval {gap} on {link} (warntime {warntime})"
+                "Late heartbeat: Node {node}: interval {} ms (on {link}; warntime {warntime})",
+                gap.millis()
             ),
             LocalStall { late } => write!(
                 f,
@@ -438,24 +526,42 @@ impl fmt::Display for Event {
                 last,
                 seq,
             } => write!(f, "{count} lost packet(s) for [{node}] [{last}:{seq}]"),
-            NoPacketsMissing { node } => write!(f, "no pkts missing from {node}"),
+            NoPacketsMissing { node } => write!(f, "No pkts missing from {node}!"),
             IrretrievablyLost { node, seq } => {
-                write!(f, "irretrievably lost packet: node {node} seq {seq}")
+                write!(f, "Irretrievably lost packet: node {node} seq {seq}")
             }
-            CommUp => f.write_str("communication up: status active"),
+            CommUp => f.write_str("Comm_now_up(): updating status to active"),
+            LocalAcquisitionComplete { none: false } => {
+                f.write_str("Local Resource acquisition completed.")
+            }
+            LocalAcquisitionComplete { none: true } => {
+                f.write_str("Local Resource acquisition completed. (none)")
+            }
             AcquisitionComplete { reason } => {
-                write!(f, "initial resource acquisition complete ({reason})")
+                write!(f, "Initial resource acquisition complete ({reason})")
             }
             RemoteTransitionComplete { node } => {
-                write!(f, "remote resource transition completed ({node})")
+                write!(f, "remote resource transition completed. ({node} is stable)")
             }
             TakeoverStarted { node, reason } => {
-                write!(f, "resources being acquired from {node} ({reason})")
+                write!(f, "Resources being acquired from {node}. ({reason})")
             }
-            TakeoverComplete { node } => write!(f, "takeover from {node} complete"),
-            NoStonith { node } => write!(
+            TakeoverComplete { node } => {
+                write!(f, "mach_down takeover complete. (every group of {node} runs here)")
+            }
+            NoStonith {
+                node,
+                never_heard: true,
+            } => write!(
                 f,
-                "no STONITH performed before taking over from {node}: shared disks are not protected"
+                "taking over without fencing: {node} was not heard since start-up and no fencing is configured"
+            ),
+            NoStonith {
+                node,
+                never_heard: false,
+            } => write!(
+                f,
+                "no STONITH performed before taking over from {node}: no fence_hook or stonith_host is configured, shared data is not protected"
             ),
             FenceRequested { node, reason } => {
                 write!(f, "fencing {node} before taking over its resources ({reason})")
@@ -494,18 +600,38 @@ impl fmt::Display for Event {
                 f,
                 "{node} reaches {peer} ping node(s), we reach {local}"
             ),
-            PeerShutdown { node } => write!(f, "received shutdown notice from '{node}'"),
-            StandbyStarted { set } => write!(f, "going standby [{}]", set),
+            PeerShutdown { node } => write!(f, "Received shutdown notice from '{node}'."),
+            StandbyStarted { set } => write!(f, "Going standby [{set}]."),
             PeerWantsStandby { node, set } => {
                 write!(f, "{node} wants to go standby [{}]", set)
             }
-            StandbyDone { set } => write!(f, "standby [{}] released", set),
+            StandbyDone { set } => write!(f, "Local standby process completed [{set}]."),
             StandbyAcquired { set } => {
-                write!(f, "standby resource acquisition done [{}]", set)
+                write!(f, "Standby resource acquisition done [{set}].")
             }
             StandbyCancelled { reason } => write!(f, "standby cancelled: {reason}"),
             AutoFailback => f.write_str("auto failback: giving foreign groups back to their home node"),
-            ShutdownStarted => f.write_str("shutdown in progress: releasing every group"),
+            ShutdownStarted => {
+                f.write_str("shutdown: releasing every group, then telling the peer (shutdone)")
+            }
+            ResourcesRelinquished => f.write_str("All HA resources relinquished."),
+            StartupWait { node, wait } => write!(
+                f,
+                "start-up negotiation: waiting up to {wait} for {node} to say it is stable (RQSTDELAY)"
+            ),
+            LocalTransitionComplete { node, waited } => write!(
+                f,
+                "local resource transition completed. ({node} not stable after {waited}, RQSTDELAY: deciding alone)"
+            ),
+            PeerConfigDiffers { node, differences } => write!(
+                f,
+                "configuration differs from {node}'s: {} (both nodes must agree on these; the home-node rule depends on it)",
+                differences.join("; ")
+            ),
+            PeerConfigAgrees { node } => write!(
+                f,
+                "configuration agrees with {node}'s (groups and home nodes, auto_failback, timers, auth methods, ping nodes)"
+            ),
             GroupStarted { group } => write!(f, "group {group} started"),
             GroupStopped { group } => write!(f, "group {group} stopped"),
             StartFailed {
@@ -515,7 +641,7 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "giving up group {group} due to failure of {resource} (exit {}: {reason}); not started here again until `hbd cleanup {group}`",
+                "Giving up resources due to failure of {resource} (group {group}; exit {}: {reason}); not started here again until `hbd cleanup {group}`",
                 code.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
             ),
             StopRetry {
@@ -534,15 +660,15 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "RESOURCE STOP FAILURE: {resource} in group {group} failed {attempts} times ({reason}); group may still be active here and is never offered to the peer; stop it by hand, then `hbd cleanup {group}`"
+                "Resource STOP failure: {resource} in group {group} failed {attempts} times ({reason}); group may still be active here and is never offered to the peer; stop it by hand, then `hbd cleanup {group}`"
             ),
             RebootRequired { group } => write!(
                 f,
-                "reboot required: group {group} could not be stopped (stop_failure = reboot)"
+                "Resource STOP failure. Reboot required! (group {group} could not be stopped; stop_failure = reboot)"
             ),
             ReleaseAfterPartition { group, keeper } => write!(
                 f,
-                "releasing group {group}: {keeper} runs it too and keeps it (home node rule)"
+                "releasing group {group}: {keeper} runs it too and keeps it (home-node rule)"
             ),
             AcquireSkipped { group, reason } => write!(f, "not acquiring group {group}: {reason}"),
             ReloadApplied => f.write_str("reload: new timings applied"),
@@ -647,6 +773,13 @@ mod tests {
     #[test]
     fn slower_link_copies_are_debug_but_replays_warn() {
         assert_eq!(dropped(DropReason::OldSequence).level(), Level::Debug);
+        // A control message overtaking the status that announces a new
+        // generation: every restart does it.
+        assert_eq!(
+            dropped(DropReason::ControlBeforeStatus).level(),
+            Level::Debug
+        );
+        assert_eq!(dropped(DropReason::StaleControl).level(), Level::Warn);
         assert_eq!(dropped(DropReason::Replay).level(), Level::Warn);
         assert_eq!(dropped(DropReason::UnknownNode).level(), Level::Warn);
     }

@@ -103,7 +103,10 @@ impl Machine {
         };
         self.send(now, None, body);
         if unfenced {
-            self.event(Event::NoStonith { node: node.clone() });
+            self.event(Event::NoStonith {
+                node: node.clone(),
+                never_heard: !self.liveness.ever_heard,
+            });
         }
         self.set_peer_hold(HoldSet::None);
         self.take_over_everything(node, "peer dead");
@@ -134,6 +137,7 @@ impl Machine {
             self.send(now, None, body);
         }
         self.event(Event::TakeoverComplete { node });
+        self.takeover_was_initial();
     }
 
     pub(super) fn handle_fence_done(&mut self, now: Instant, node: &str, ok: bool) {

@@ -358,7 +358,7 @@ impl Machine {
     fn then(&mut self, now: Instant, t: Then) {
         match t {
             Then::Stable { reason, info } => {
-                self.event(Event::AcquisitionComplete { reason });
+                self.initial_acquisition_complete(false, reason);
                 self.announce(now, info);
             }
             Then::Announce => self.announce(now, None),

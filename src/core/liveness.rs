@@ -6,9 +6,10 @@
 #![forbid(unsafe_code)]
 
 use crate::config::Config;
-use crate::core::events::Event;
+use crate::core::events::{DeadTimer, Event};
 use crate::core::jobs::{GState, Job, Then};
 use crate::core::machine::{LocalState, Machine, DT_BOOST};
+use crate::core::negotiation::Heal;
 use crate::core::{GapHistogram, GroupId, HoldSet, LinkId};
 use crate::time::{Duration, Instant};
 
@@ -283,10 +284,19 @@ impl Machine {
             .map(|t| now.saturating_since(t))
             .unwrap_or_else(|| now.saturating_since(self.started));
         let node = self.peer.clone();
+        let timeout = self.peer_timeout();
+        let timer = if !self.liveness.comm_up {
+            DeadTimer::Initdead
+        } else if self.liveness.advertised_dt.is_some() && timeout != self.cfg.deadtime {
+            DeadTimer::Advertised
+        } else {
+            DeadTimer::Deadtime
+        };
         self.event(Event::PeerDead {
             node: node.clone(),
             silence,
-            deadtime: self.peer_timeout(),
+            timeout,
+            timer,
         });
         self.note(now, format!("peer {node} dead after {silence} silence"));
         self.liveness.peer_dead = true;
@@ -313,9 +323,10 @@ impl Machine {
             old_generation: old,
             new_generation: new,
         });
-        self.note(now, format!("peer restarted (generation {new:x})"));
+        self.note(now, format!("peer restarted (generation {new})"));
         let was_dead = self.liveness.peer_dead;
         self.delivery.peer_restarted(new);
+        self.pair_check_peer_restarted();
         let lv = &mut self.liveness;
         // The silence across a restart is not a late heartbeat.
         lv.last_status_at = None;
@@ -391,7 +402,7 @@ impl Machine {
         // ran everything all along, as we now do. Ask for its holdings and let
         // the home-node rule settle any overlap.
         if self.nice_failback() && self.liveness.comm_up && self.jobs.my_hold() != HoldSet::None {
-            self.announce_for_heal(now);
+            self.announce_for_heal(now, Heal::FirstContact);
         }
     }
 }

@@ -11,7 +11,8 @@
 
 #![forbid(unsafe_code)]
 
-use crate::config::{AutoFailback, Config};
+use crate::config::{Agreement, AutoFailback, Config};
+use crate::core::agreement::PairCheck;
 use crate::core::delivery::Delivery;
 use crate::core::events::Event;
 use crate::core::fencing::FenceWait;
@@ -82,6 +83,8 @@ pub struct Machine {
     pub(super) fence: Option<FenceWait>,
     pub(super) ipfail: Ipfail,
     pub(super) shutting_down: bool,
+    /// hbd peers only: does its configuration agree with ours?
+    pub(super) pair: PairCheck,
     /// The last transitions with why, for `status`.
     pub(super) recent: VecDeque<(Instant, String)>,
 }
@@ -102,6 +105,7 @@ impl Machine {
             jobs: Jobs::new(&cfg, &local),
             mon: Monitors::new(&cfg),
             ipfail: Ipfail::new(&cfg),
+            pair: PairCheck::new(Agreement::of(&cfg)),
             cfg,
             local,
             peer,
@@ -262,6 +266,7 @@ impl Machine {
             .map(|i| self.key(GroupId(i)))
             .collect();
         if failed.is_empty() {
+            self.event(Event::ResourcesRelinquished);
             self.send(now, None, Body::Shutdone);
         } else {
             self.refuse(
@@ -324,6 +329,7 @@ impl Machine {
             .map_or(keepalive, |k| k.min(keepalive));
         self.timers.set(Timer::Keepalive, next);
         self.event(Event::ReloadApplied);
+        self.pair_check_reloaded(now);
     }
 
     pub fn status(&self) -> Status {
@@ -402,6 +408,8 @@ impl Machine {
             dropped_packets: self.delivery.drops.total,
             heartbeat_gaps: self.liveness.heartbeat_gaps.clone(),
             dropped_by_reason: self.delivery.drops.by_reason.clone(),
+            startup_wait: self.startup_wait(),
+            peer_config: self.pair.status(),
         }
     }
 

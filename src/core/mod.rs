@@ -5,8 +5,9 @@
 //! [`Node::poll_output`], sleeps until [`Node::next_deadline`], and shows
 //! [`Node::status`]. One task owns a `Node`: no locks.
 //!
-//! This file is the contract between the core and the shell; `machine.rs`
-//! and the files beside it own the state (see its module docs).
+//! This file is the vocabulary of the contract between the core and the
+//! shell (inputs, outputs, status); `node.rs` is its front door and
+//! `machine.rs` and the files beside it own the state (see its module docs).
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{Invalid, Message, Repr};
 use std::fmt;
 
+mod agreement;
 mod delivery;
 mod events;
 mod fencing;
@@ -24,12 +26,15 @@ mod liveness;
 mod machine;
 mod monitor;
 mod negotiation;
+mod node;
 mod rng;
 mod standby;
 mod status;
 mod timers;
 
-pub use events::{DropReason, Event, MonitorAction};
+pub use agreement::{PeerConfig, PeerConfigState};
+pub use events::{DeadTimer, DropReason, Event, MonitorAction};
+pub use node::Node;
 pub use rng::Rng;
 // The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
 pub use crate::wire::hold::{BadHoldSet, HoldSet};
@@ -289,6 +294,11 @@ pub struct Status {
     pub heartbeat_gaps: GapHistogram,
     /// `dropped_packets` by reason (exact, unlike the rate-limited events).
     pub dropped_by_reason: std::collections::BTreeMap<DropReason, u64>,
+    /// While the start-up negotiation waits for the peer to become stable:
+    /// when heartbeat's deadlock breaker (RQSTDELAY) ends the wait.
+    pub startup_wait: Option<Instant>,
+    /// hbd peers: whether its configuration agrees with ours.
+    pub peer_config: PeerConfig,
 }
 
 /// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from
@@ -398,53 +408,4 @@ pub struct ResourceStatus {
     /// None: not monitored.
     pub monitor: Option<MonitorState>,
     pub last_failure: Option<Failure>,
-}
-
-/// One node's core. See the module docs for how the shell drives it.
-pub struct Node {
-    m: machine::Machine,
-}
-
-impl Node {
-    /// Builds the core and queues the first `status` messages (`init`, then `up`).
-    pub fn new(params: NodeParams, now: Instant) -> Node {
-        Node {
-            m: machine::Machine::new(params, now),
-        }
-    }
-
-    /// Feeds one input at time `now` (monotonic, never decreasing; an
-    /// earlier `now` is treated as the last one). Call it with `Input::Timer`
-    /// at `next_deadline()`. If `now` is more than 2 × keepalive past the
-    /// deadline the core last asked for, the core concludes that this process
-    /// was stopped, emits `Event::LocalStall` and restarts the peer's dead-time
-    /// clocks instead of declaring it dead, so the shell must not call it early
-    /// with a fabricated time.
-    pub fn handle(&mut self, now: Instant, input: Input) {
-        self.m.handle(now, input)
-    }
-
-    /// The next decision, or None when there is nothing to do until the next input.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        self.m.poll_output()
-    }
-
-    /// When to call `handle(now, Input::Timer)` at the latest. Always Some:
-    /// the next keepalive is always due.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.m.next_deadline()
-    }
-
-    pub fn status(&self) -> Status {
-        self.m.status()
-    }
-
-    /// How many messages from the peer were passed to a handler after
-    /// comm-up: accepted (not a duplicate, replay or message for another
-    /// node) and of a type other than status, `reqnodes` and `shutdone`. It
-    /// grows by one when the message just handled got there, which is when
-    /// heartbeat runs its rc.d hook for it (spec §6.3; shell/hooks.rs).
-    pub fn delivered(&self) -> u64 {
-        self.m.delivery.delivered
-    }
 }

@@ -29,6 +29,16 @@ pub(super) enum RscState {
     Stable,
 }
 
+/// Why holdings are compared with the peer's (what `status` says it was).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Heal {
+    /// We had declared the peer dead and hear it again: a real partition.
+    Partition,
+    /// The peer was declared dead at initdead without ever being heard: its
+    /// first start, not a partition.
+    FirstContact,
+}
+
 #[derive(Default)]
 pub(super) struct Negotiation {
     pub(super) rstate: RscState,
@@ -39,14 +49,16 @@ pub(super) struct Negotiation {
     pub(super) peer_resource_seq: u64,
     /// The peer sent `shutdone` in this generation.
     pub(super) peer_shut_down: bool,
-    /// After a healed partition, compare holdings on the next `resource`.
-    healing: bool,
+    /// Holdings are to be compared on the next full `resource`, and why.
+    healing: Option<Heal>,
     /// Groups of a stable overlap with the peer already settled (reported once).
     in_conflict: Vec<GroupId>,
     /// The `isstable` of our last `resource` message.
     pub(super) announced_stable: bool,
     /// Local groups re-announced while the peer claims them: once per conflict.
     reannounced: Vec<GroupId>,
+    /// heartbeat's "Initial resource acquisition complete" was said.
+    initial_done: bool,
 }
 
 impl Negotiation {
@@ -85,8 +97,8 @@ impl Machine {
     /// Tells the peer what we hold or are about to, marked `info=heal` so it
     /// answers with its own holdings even if it never noticed the partition;
     /// whoever sees both holdings releases its foreign copies.
-    pub(super) fn announce_for_heal(&mut self, now: Instant) {
-        self.neg.healing = true;
+    pub(super) fn announce_for_heal(&mut self, now: Instant, why: Heal) {
+        self.neg.healing = Some(why);
         let (l, f) = self.jobs.held_or_queued();
         let stable = self.is_stable();
         self.send_resource(
@@ -100,7 +112,7 @@ impl Machine {
     /// What a healed partition means for our groups.
     pub(super) fn settle_after_heal(&mut self, now: Instant) {
         if self.nice_failback() {
-            return self.announce_for_heal(now);
+            return self.announce_for_heal(now, Heal::Partition);
         }
         // Legacy has no holdings messages. A live peer always runs its home
         // groups (legacy fails back), so we release our foreign copies and
@@ -131,6 +143,10 @@ impl Machine {
         if self.nice_failback() {
             self.neg.rstate = RscState::Starting;
             self.timers.set(Timer::Rqst, now + RQSTDELAY);
+            self.event(Event::StartupWait {
+                node: self.peer.clone(),
+                wait: RQSTDELAY,
+            });
             self.send(now, None, Body::Starting);
             return;
         }
@@ -168,7 +184,40 @@ impl Machine {
     /// RQSTDELAY passed without a stable peer: the deadlock breaker (§6.5).
     pub(super) fn rqst_expired(&mut self, now: Instant) {
         if matches!(self.neg.rstate, RscState::Starting | RscState::BothStarting) {
+            self.event(Event::LocalTransitionComplete {
+                node: self.peer.clone(),
+                waited: RQSTDELAY,
+            });
             self.settle_startup(now, "local resource transition completed", None);
+        }
+    }
+
+    /// The first acquisition of this process is done (`none`: the peer held
+    /// our groups): heartbeat's two lines, which log watchers and CTS take
+    /// for "this node has started".
+    pub(super) fn initial_acquisition_complete(&mut self, none: bool, reason: String) {
+        self.event(Event::LocalAcquisitionComplete { none });
+        if !std::mem::replace(&mut self.neg.initial_done, true) {
+            self.event(Event::AcquisitionComplete { reason });
+        }
+    }
+
+    /// A takeover completed: when it was this process's first acquisition
+    /// (alone at start-up, or the peer left before the negotiation ended),
+    /// it is also the initial one.
+    pub(super) fn takeover_was_initial(&mut self) {
+        if !self.neg.initial_done {
+            self.initial_acquisition_complete(false, "mach_down".into());
+        }
+    }
+
+    /// While the start-up negotiation waits for a stable peer: when the
+    /// wait ends at the latest (for `status`).
+    pub(super) fn startup_wait(&self) -> Option<Instant> {
+        if matches!(self.neg.rstate, RscState::Starting | RscState::BothStarting) {
+            self.timers.get(Timer::Rqst)
+        } else {
+            None
         }
     }
 
@@ -178,9 +227,7 @@ impl Machine {
         self.neg.rstate = RscState::Stable;
         self.timers.stop(Timer::Rqst);
         if self.neg.peer_hold.has(false) {
-            self.event(Event::AcquisitionComplete {
-                reason: "none".into(),
-            });
+            self.initial_acquisition_complete(true, "none".into());
             self.announce(now, None);
         } else {
             self.req_our_resources(now, reason.into(), info);
@@ -215,6 +262,8 @@ impl Machine {
                 return self.send(now, Some(self.peer.clone()), body);
             }
             Body::Shutdone => return self.handle_shutdone(now),
+            // Compared whenever it comes: a mismatch matters before comm-up too.
+            Body::HbdConfig(a) => return self.handle_hbd_config(a),
             other => other,
         };
         // Resource handlers exist only once comm is up (§3.2 step 6).
@@ -280,7 +329,6 @@ impl Machine {
             // A retransmitted old view must not override a newer one; a late
             // `heal` still asks for the rule, applied to the newer view.
             if heal {
-                self.neg.healing = false;
                 self.resolve_overlap(now);
             }
             return;
@@ -323,8 +371,7 @@ impl Machine {
         // The rule needs the peer's complete holdings: a `heal` (the peer saw
         // the partition, we may not have) or, when we saw it, the next full
         // `resource` (not a partial `mach_down` sent before the heal).
-        if heal || (self.neg.healing && r.full) {
-            self.neg.healing = false;
+        if heal || (self.neg.healing.is_some() && r.full) {
             self.resolve_overlap(now);
         } else if r.full {
             self.check_overlap(now);
@@ -336,7 +383,17 @@ impl Machine {
     /// and the other releases it. Holdings are compared per set (local/foreign),
     /// which is what the v1 protocol carries.
     fn resolve_overlap(&mut self, now: Instant) {
-        self.resolve_overlap_because(now, "healed partition resolved by home-node rule");
+        let why = match self.neg.healing.take() {
+            Some(Heal::Partition) => "healed partition resolved by home-node rule".to_string(),
+            Some(Heal::FirstContact) => {
+                "holdings compared at first contact after initdead (home-node rule)".to_string()
+            }
+            None => format!(
+                "holdings compared at {}'s request (info=heal; home-node rule)",
+                self.peer
+            ),
+        };
+        self.resolve_overlap_because(now, &why);
     }
 
     /// Both sides stable and both claiming a group can also follow a race the

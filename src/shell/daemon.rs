@@ -68,34 +68,24 @@ pub fn forward_signals(tx: mpsc::Sender<Sig>) -> Result<(), RunError> {
 /// Runs the daemon until a graceful shutdown completes (or a second stop).
 /// Must run inside a tokio runtime (current_thread is enough).
 pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, RunError> {
-    let Prepared {
-        cfg,
-        local,
-        config_dir,
-        opts,
-        generation,
-        uuid,
-        clock,
-        rsctmp,
-        _lock,
-    } = p;
-    let bind = opts.bind.or(cfg.hbd.bind);
-    let cfg = link::without_own_ucast(cfg, bind);
-    if cfg.realtime && !opts.no_realtime {
+    // `p` is used in place, not taken apart: its instance lock is held until
+    // serve returns.
+    let bind = p.opts.bind.or(p.cfg.hbd.bind);
+    let mut cfg = link::without_own_ucast(p.cfg.clone(), bind);
+    if cfg.realtime && !p.opts.no_realtime {
         realtime::apply();
     } else {
         log::debug!("realtime off");
     }
-    let mut cfg = cfg;
     fence::drop_unusable_stonith(&mut cfg);
     let mut seed = [0u8; 8];
     let _ = state::random_bytes(&mut seed);
     let params = NodeParams {
         config: cfg.clone(),
-        local: local.clone(),
-        generation,
-        uuid,
-        wall_clock_at_zero: clock.wall_clock_at_zero,
+        local: p.local.clone(),
+        generation: p.generation,
+        uuid: p.uuid,
+        wall_clock_at_zero: p.clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
     };
     // First: a taken port refuses the start before links or the control socket exist.
@@ -109,28 +99,24 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         None => (None, None),
     };
     let (tx, rx) = mpsc::channel(1024);
-    let resources = Resources::new(
-        config_dir.clone(),
-        local.clone(),
-        rsctmp,
-        opts.run_dir.clone(),
-        opts.state_dir.clone(),
-        tx.clone(),
-    );
+    let resources = Resources::new(&p, tx.clone());
     resources.release_leftovers(&cfg).await;
-    let links = Links::open(&cfg, opts.bind.or(cfg.hbd.bind), &tx)?;
-    let sock_path = opts.run_dir.join(crate::control::SOCKET_NAME);
+    let links = Links::open(&cfg, p.opts.bind.or(cfg.hbd.bind), &tx)?;
+    let sock_path = p.opts.run_dir.join(crate::control::SOCKET_NAME);
     let listener = control::bind(&sock_path)?;
     let own = nix::unistd::getuid().as_raw();
     let control_task = tokio::spawn(control::serve(listener, vec![0, own], tx.clone()));
     log::info!(
-        "hbd {} starting as node {local} (generation {generation}, {} link(s), config {})",
+        "hbd {} starting as node {} (generation {}, {} link(s), config {})",
         env!("CARGO_PKG_VERSION"),
+        p.local,
+        p.generation,
         links.len(),
-        opts.config.display()
+        p.opts.config.display()
     );
-    let hooks = Hooks::new(&cfg, &config_dir, &local, resources.env(&cfg));
-    let mut d = Daemon::new(params, clock, opts, links, resources, hooks, tx, scrapes);
+    let hooks = Hooks::new(&cfg, &p.config_dir, &p.local, resources.env(&cfg));
+    let opts = p.opts.clone();
+    let mut d = Daemon::new(params, p.clock, opts, links, resources, hooks, tx, scrapes);
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
     if let Some(t) = metrics_task {

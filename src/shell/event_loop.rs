@@ -20,6 +20,17 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 
+/// The sender a packet names, before (and whatever) its authentication:
+/// for diagnostics only, never for a decision.
+fn claimed_src(bytes: &[u8]) -> Option<String> {
+    let m = match wire::Format::detect(bytes)? {
+        wire::Format::Netstring => wire::netstring::decode(bytes).ok()?.message,
+        wire::Format::Classic => wire::classic::decode(bytes).ok()?,
+        wire::Format::Compact => wire::compact::decode(bytes).ok()?.message,
+    };
+    m.get("src").map(str::to_string)
+}
+
 /// What wakes the loop from outside: the binary forwards SIGTERM/SIGINT/SIGHUP
 /// here; an embedding (a test, the demo) sends them directly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +71,8 @@ pub(super) struct Daemon {
     metrics: metrics::Registry,
     /// Scrapes waiting for a rendering (None: metrics off).
     scrapes: Option<mpsc::Receiver<metrics::Scrape>>,
+    /// Packets claiming to be the peer's that failed authentication.
+    peer_auth: report::PeerAuth,
     /// rc.d scripts and the notify hook, told what happened.
     hooks: Hooks,
     /// The graceful shutdown completed (else the loop was told to exit at once).
@@ -102,6 +115,7 @@ impl Daemon {
             pinger,
             metrics: metrics::Registry::new(),
             scrapes,
+            peer_auth: report::PeerAuth::default(),
             hooks,
             shut_down: false,
         }
@@ -224,6 +238,7 @@ impl Daemon {
             return;
         }
         let budget = self.shutdown_budget();
+        log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
         self.shutting_down = Some(self.clock.now() + budget);
         self.notify.stopping();
@@ -283,12 +298,13 @@ impl Daemon {
             Output::Reannounce { group } => {
                 if let Some(g) = self.cfg.groups.get(group.0) {
                     let key = g.key();
-                    log::info!("keeping group {key} after partition: re-announcing its addresses");
+                    log::info!("keeping group {key} (its home node): re-announcing its addresses");
                     self.resources.reannounce(&self.cfg, &key);
                 }
             }
             Output::ShutdownComplete => {
-                log::info!("{} hbd shutdown complete.", self.local);
+                // heartbeat's line, which CTS and log watchers wait for.
+                log::info!("{} Heartbeat shutdown complete.", self.local);
                 self.exit = Some(ExitCode::SUCCESS);
                 self.shut_down = true;
             }
@@ -323,7 +339,7 @@ impl Daemon {
                         self.handle(input);
                         self.hooks.received(self.node.delivered() > delivered);
                     }
-                    Err(rej) => self.rejected(link, &rej, bytes.len(), from),
+                    Err(rej) => self.rejected(link, &rej, &bytes, from),
                 }
             }
             LoopEvent::Dropped { link, epoch, why } => {
@@ -363,10 +379,47 @@ impl Daemon {
         }
     }
 
-    fn rejected(&mut self, link: usize, rej: &Rejection, len: usize, from: Option<SocketAddr>) {
+    fn rejected(&mut self, link: usize, rej: &Rejection, bytes: &[u8], from: Option<SocketAddr>) {
         self.metrics.rejected(link, rej.reason());
         let now = self.clock.now();
-        self.links.rejected(link, rej, len, from, &self.cfg, now);
+        self.links
+            .rejected(link, rej, bytes.len(), from, &self.cfg, now);
+        if !matches!(rej, Rejection::Malformed(_)) {
+            self.peer_auth_failed(link, rej, bytes, now);
+        }
+    }
+
+    /// A well-formed packet that failed authentication: if it claims to be
+    /// the peer's, it counts for `status`, and the first of a run is an error.
+    fn peer_auth_failed(&mut self, link: usize, rej: &Rejection, bytes: &[u8], now: Instant) {
+        let peer = self.cfg.nodes.iter().find(|n| **n != self.local);
+        let claims_peer = match (claimed_src(bytes), peer) {
+            (Some(src), Some(peer)) => src.eq_ignore_ascii_case(peer),
+            _ => false,
+        };
+        if !claims_peer {
+            return;
+        }
+        let window = report::PeerAuth::window(&self.cfg);
+        if self.peer_auth.failed(link, now, rej.reason(), window) {
+            let peer = peer.cloned().unwrap_or_default();
+            let heard = self.node.status().links.get(link).is_some_and(|l| l.up);
+            let name = self
+                .cfg
+                .media
+                .get(link)
+                .map(Medium::link_name)
+                .unwrap_or_default();
+            if heard {
+                log::warn!(
+                    "link {name}: a packet claiming to be {peer}'s failed authentication ({rej}) while {peer} is heard: another sender using its name?"
+                );
+            } else {
+                log::error!(
+                    "link {name}: packets from {peer} fail authentication ({rej}) and {peer} is not heard: authkeys differ? Each node will declare the other dead"
+                );
+            }
+        }
     }
 
     /// Hands an operator command to the core; returns its refusal, if it refused at once.
@@ -442,14 +495,18 @@ impl Daemon {
     }
 
     fn status_report(&self) -> StatusReport {
-        report::status_report(
-            &self.node.status(),
-            self.clock.now(),
+        let st = self.node.status();
+        let now = self.clock.now();
+        let mut r = report::status_report(
+            &st,
+            now,
             &self.cfg,
             &self.local,
             self.links.counters(),
             &self.opts.config,
-        )
+        );
+        report::peer_checks(&mut r, &st, now, &self.cfg, &self.peer_auth);
+        r
     }
 
     /// SIGHUP: all or nothing. A config with errors, or media that cannot be

@@ -36,12 +36,7 @@ pub struct FenceCommand {
 
 impl FenceCommand {
     pub fn command_line(&self) -> String {
-        let mut s = self.path.display().to_string();
-        for a in &self.argv {
-            s.push(' ');
-            s.push_str(a);
-        }
-        s
+        script::command_line(&self.path, &self.argv)
     }
 }
 

@@ -145,8 +145,8 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         LinkDead { node, link, silence } => n("link-dead", node).var("LINK", link).ms("SILENCE_MS", *silence),
         PeerStatus { node, state } if state == "up" || state == "active" => n("node-up", node).var("STATE", state),
         PeerStatus { node, state } => n("node-status", node).var("STATE", state),
-        PeerDead { node, silence, deadtime } => n("node-dead", node).ms("SILENCE_MS", *silence).ms("DEADTIME_MS", *deadtime),
-        PeerRestarted { node, new_generation, .. } => n("node-restarted", node).var("GENERATION", format!("{new_generation:x}")),
+        PeerDead { node, silence, timeout, .. } => n("node-dead", node).ms("SILENCE_MS", *silence).ms("DEADTIME_MS", *timeout),
+        PeerRestarted { node, new_generation, .. } => n("node-restarted", node).var("GENERATION", new_generation.to_string()),
         PartitionHealed { node } => n("partition-healed", node),
         PeerShutdown { node } => n("node-shutdown", node),
         LocalStall { late } => n("local-stall", local).ms("LATE_MS", *late),
@@ -159,7 +159,7 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         FenceSucceeded { node } => n("fence-result", node).var("RESULT", "ok"),
         FenceFailed { node, retry_in, attempt } => n("fence-result", node).var("RESULT", "failed").var("ATTEMPT", attempt).var("RETRY_IN_MS", opt(retry_in.map(|d| d.millis().to_string()))),
         FenceCancelled { node, reason } => n("fence-result", node).var("RESULT", "cancelled").var("REASON", reason),
-        NoStonith { node } => n("fence-result", node).var("RESULT", "none").var("REASON", "no fencing configured"),
+        NoStonith { node, .. } => n("fence-result", node).var("RESULT", "none").var("REASON", "no fencing configured"),
         StandbyStarted { set } => n("standby-started", local).var("SET", set),
         PeerWantsStandby { node, set } => n("standby-requested", node).var("SET", set),
         StandbyDone { set } => n("standby-released", local).var("SET", set),
@@ -185,6 +185,9 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         LostPackets { .. } | NoPacketsMissing { .. } | IrretrievablyLost { .. } | CommUp => return None,
         RemoteTransitionComplete { .. } | PeerPingNodes { .. } | StopRetry { .. } => return None,
         ReloadApplied | ReloadRefused { .. } | UnexpectedStep { .. } => return None,
+        // Log lines (heartbeat's phrases) and the peer's configuration: no transition.
+        LocalAcquisitionComplete { .. } | ResourcesRelinquished | StartupWait { .. } => return None,
+        LocalTransitionComplete { .. } | PeerConfigDiffers { .. } | PeerConfigAgrees { .. } => return None,
     })
 }
 
@@ -363,10 +366,7 @@ async fn run(job: &Job) {
 }
 
 fn command_line(job: &Job) -> String {
-    std::iter::once(job.path.display().to_string())
-        .chain(job.argv.iter().cloned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    script::command_line(&job.path, &job.argv)
 }
 
 /// The rc.d scripts hbd runs, by message type, and how.
@@ -801,6 +801,8 @@ mod tests {
                 Duration::from_secs(5),
                 Duration::from_secs(10),
             ),
+            startup_wait: None,
+            peer_config: Default::default(),
         }
     }
 
@@ -836,7 +838,8 @@ mod tests {
         let dead = Event::PeerDead {
             node: "beta".into(),
             silence: Duration::from_millis(1020),
-            deadtime: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            timer: crate::core::DeadTimer::Deadtime,
         };
         let n = notice(&dead, "alpha").unwrap();
         assert_eq!((n.event, n.node.as_str()), ("node-dead", "beta"));
@@ -959,7 +962,8 @@ mod tests {
             Event::PeerDead {
                 node: node.clone(),
                 silence: d,
-                deadtime: d,
+                timeout: d,
+                timer: crate::core::DeadTimer::Deadtime,
             },
             Event::PeerRestarted {
                 node: node.clone(),
@@ -1294,7 +1298,8 @@ mod tests {
             &Event::PeerDead {
                 node: "beta".into(),
                 silence: Duration::from_secs(2),
-                deadtime: Duration::from_secs(2),
+                timeout: Duration::from_secs(2),
+                timer: crate::core::DeadTimer::Deadtime,
             },
             empty_status,
         );
@@ -1343,7 +1348,8 @@ mod tests {
             &Event::PeerDead {
                 node: "beta".into(),
                 silence: Duration::from_secs(2),
-                deadtime: Duration::from_secs(2),
+                timeout: Duration::from_secs(2),
+                timer: crate::core::DeadTimer::Deadtime,
             },
             empty_status,
         );

@@ -15,8 +15,8 @@
 
 use crate::control::{LinkReport, StatusReport};
 use crate::core::{
-    Action, DropReason, Event, GapHistogram, GroupState, Input, NodeState, Output, Step, StepId,
-    StepOutcome,
+    Action, DropReason, Event, GapHistogram, GroupState, Input, NodeState, Output, PeerConfigState,
+    Step, StepId, StepOutcome,
 };
 use crate::time::Instant;
 use std::collections::BTreeMap;
@@ -187,7 +187,7 @@ impl Registry {
     }
 }
 
-const DROP_REASONS: [DropReason; 7] = [
+const DROP_REASONS: [DropReason; 8] = [
     DropReason::MissingField,
     DropReason::UnknownNode,
     DropReason::Replay,
@@ -195,6 +195,7 @@ const DROP_REASONS: [DropReason; 7] = [
     DropReason::OldSequence,
     DropReason::StaleControl,
     DropReason::PeerDead,
+    DropReason::ControlBeforeStatus,
 ];
 
 /// A stable label value per reason (exhaustive: a new reason must be named here).
@@ -207,6 +208,7 @@ fn drop_label(r: DropReason) -> &'static str {
         DropReason::OldSequence => "old_sequence",
         DropReason::StaleControl => "stale_control",
         DropReason::PeerDead => "peer_dead",
+        DropReason::ControlBeforeStatus => "control_before_status",
     }
 }
 
@@ -392,6 +394,7 @@ pub fn render(
             let _ = writeln!(o, "{name}{{{}}} {}", link(l), get(l));
         }
     }
+    peer_checks(&mut o, r);
     head(
         &mut o,
         "hbd_packets_rejected_total",
@@ -529,6 +532,72 @@ pub fn render(
         }
     }
     o
+}
+
+/// The peer as a partner: packets failing authentication in its name, the
+/// configuration comparison, the start-up negotiation wait.
+fn peer_checks(o: &mut String, r: &StatusReport) {
+    let link = |l: &LinkReport| format!("link=\"{}\"", esc(&l.name));
+    head(
+        o,
+        "hbd_peer_auth_failures_total",
+        "counter",
+        "Packets claiming to be the peer's that failed authentication on the link.",
+    );
+    for l in &r.links {
+        let _ = writeln!(
+            o,
+            "hbd_peer_auth_failures_total{{{}}} {}",
+            link(l),
+            l.peer_auth_failures
+        );
+    }
+    head(
+        o,
+        "hbd_peer_auth_failing",
+        "gauge",
+        "1 while packets in the peer's name fail authentication on the link and the peer is not heard on it (authkeys differ?).",
+    );
+    for l in &r.links {
+        let _ = writeln!(
+            o,
+            "hbd_peer_auth_failing{{{}}} {}",
+            link(l),
+            u8::from(l.peer_auth_failing)
+        );
+    }
+    head(
+        o,
+        "hbd_peer_config",
+        "gauge",
+        "1 for where the comparison with the hbd peer's configuration stands (unknown, heartbeat: not compared, same, differs), 0 for the others.",
+    );
+    for s in PeerConfigState::ALL {
+        let v = u8::from(r.peer_config.state == s);
+        let _ = writeln!(o, "hbd_peer_config{{state=\"{}\"}} {v}", s.word());
+    }
+    head(
+        o,
+        "hbd_peer_config_differences",
+        "gauge",
+        "Parts of the configuration that differ from the hbd peer's (0 when they agree or are not compared).",
+    );
+    let _ = writeln!(
+        o,
+        "hbd_peer_config_differences {}",
+        r.peer_config.differences.len()
+    );
+    head(
+        o,
+        "hbd_startup_wait_seconds",
+        "gauge",
+        "Seconds the start-up negotiation still waits for the peer at most (RQSTDELAY); 0 when not waiting.",
+    );
+    let _ = writeln!(
+        o,
+        "hbd_startup_wait_seconds {}",
+        secs(r.startup_wait_left_ms.unwrap_or(0))
+    );
 }
 
 /// A scrape request: the loop answers with the rendered text.
@@ -703,6 +772,8 @@ mod tests {
                 malformed: 0,
                 late: 1,
                 errors: 0,
+                peer_auth_failures: 1,
+                peer_auth_failing: true,
             }],
             groups: vec![GroupReport {
                 key: "IPaddr::192.0.2.10".into(),
@@ -996,6 +1067,24 @@ hbd_link_errors_total{link="eth0"} 0
 # HELP hbd_late_heartbeats_total Peer status messages that arrived on the link later than warntime after the previous one.
 # TYPE hbd_late_heartbeats_total counter
 hbd_late_heartbeats_total{link="eth0"} 1
+# HELP hbd_peer_auth_failures_total Packets claiming to be the peer's that failed authentication on the link.
+# TYPE hbd_peer_auth_failures_total counter
+hbd_peer_auth_failures_total{link="eth0"} 1
+# HELP hbd_peer_auth_failing 1 while packets in the peer's name fail authentication on the link and the peer is not heard on it (authkeys differ?).
+# TYPE hbd_peer_auth_failing gauge
+hbd_peer_auth_failing{link="eth0"} 1
+# HELP hbd_peer_config 1 for where the comparison with the hbd peer's configuration stands (unknown, heartbeat: not compared, same, differs), 0 for the others.
+# TYPE hbd_peer_config gauge
+hbd_peer_config{state="unknown"} 1
+hbd_peer_config{state="heartbeat"} 0
+hbd_peer_config{state="same"} 0
+hbd_peer_config{state="differs"} 0
+# HELP hbd_peer_config_differences Parts of the configuration that differ from the hbd peer's (0 when they agree or are not compared).
+# TYPE hbd_peer_config_differences gauge
+hbd_peer_config_differences 0
+# HELP hbd_startup_wait_seconds Seconds the start-up negotiation still waits for the peer at most (RQSTDELAY); 0 when not waiting.
+# TYPE hbd_startup_wait_seconds gauge
+hbd_startup_wait_seconds 0
 # HELP hbd_packets_rejected_total Packets dropped before reaching the core, by link and reason.
 # TYPE hbd_packets_rejected_total counter
 hbd_packets_rejected_total{link="eth0",reason="malformed"} 0
@@ -1011,6 +1100,7 @@ hbd_messages_dropped_total{reason="generation_not_announced"} 0
 hbd_messages_dropped_total{reason="old_sequence"} 0
 hbd_messages_dropped_total{reason="stale_control"} 0
 hbd_messages_dropped_total{reason="peer_dead"} 0
+hbd_messages_dropped_total{reason="control_before_status"} 0
 # HELP hbd_heartbeat_gap_seconds Time between consecutive status messages from the peer; compare with deadtime.
 # TYPE hbd_heartbeat_gap_seconds histogram
 hbd_heartbeat_gap_seconds_bucket{le="0.5"} 0

@@ -311,6 +311,8 @@ mod tests {
             late_heartbeats: 0,
             dropped_packets: 0,
             dropped_by_reason: Default::default(),
+            startup_wait: None,
+            peer_config: Default::default(),
             heartbeat_gaps: crate::core::GapHistogram::for_timing(
                 crate::time::Duration::from_secs(1),
                 crate::time::Duration::from_secs(5),

@@ -5,13 +5,13 @@
 
 use super::inbox::LinkCounters;
 use super::link;
-use crate::config::{AutoFailback, Config};
+use crate::config::Config;
 use crate::control::{
-    FailureReport, GroupReport, LinkReport, MonitorReport, NodeReport, StatusReport,
-    TransitionReport,
+    FailureReport, GroupReport, LinkReport, MonitorReport, NodeReport, Problem, ProblemKind,
+    StatusReport, TransitionReport,
 };
-use crate::core::{Failure, NodeStatus, Status};
-use crate::time::Instant;
+use crate::core::{Failure, NodeStatus, PeerConfigState, Status};
+use crate::time::{Duration, Instant};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -64,6 +64,7 @@ pub fn status_report(
                 malformed: get(|c| &c.malformed),
                 late: ls.map(|l| l.late).unwrap_or(0),
                 errors: get(|c| &c.errors),
+                ..LinkReport::default()
             }
         })
         .collect();
@@ -133,19 +134,120 @@ pub fn status_report(
             .collect(),
         keepalive_ms: cfg.keepalive.millis(),
         deadtime_ms: cfg.deadtime.millis(),
-        auto_failback: match cfg.auto_failback {
-            AutoFailback::On => "on",
-            AutoFailback::Off => "off",
-            AutoFailback::Legacy => "legacy",
+        auto_failback: cfg.auto_failback.word().into(),
+        ..StatusReport::default()
+    }
+}
+
+// ------------------------------------------------ the peer as a partner
+
+/// Packets claiming to be the peer's that fail authentication, per link.
+/// heartbeat logs each kind once in a while and goes on; but two nodes whose
+/// authkeys differ each declare the other dead and take over: a split brain
+/// in the making, which `status` must show as an error.
+#[derive(Debug, Default)]
+pub struct PeerAuth {
+    links: Vec<AuthFailures>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct AuthFailures {
+    total: u64,
+    last: Option<Instant>,
+    /// `Rejection::reason` of the last one (`bad_mac`, `unknown_key`, …).
+    reason: &'static str,
+}
+
+impl PeerAuth {
+    /// How long after the last failure a link still counts as failing: the
+    /// peer sends at least one packet per keepalive, so a dead time without
+    /// one means it stopped (or the keys were fixed).
+    pub fn window(cfg: &Config) -> Duration {
+        cfg.deadtime
+    }
+
+    /// A packet on `link` claiming to be the peer's failed authentication
+    /// for `reason`. True when it starts a run of failures (the first, or the
+    /// first after a quiet window): the moment to say so once in the log.
+    pub fn failed(
+        &mut self,
+        link: usize,
+        now: Instant,
+        reason: &'static str,
+        window: Duration,
+    ) -> bool {
+        if self.links.len() <= link {
+            self.links.resize(link + 1, AuthFailures::default());
         }
-        .into(),
+        let l = &mut self.links[link];
+        let starts = l.last.map_or(true, |t| now.saturating_since(t) > window);
+        l.total += 1;
+        l.last = Some(now);
+        l.reason = reason;
+        starts
+    }
+
+    pub fn total(&self, link: usize) -> u64 {
+        self.links.get(link).map_or(0, |l| l.total)
+    }
+
+    /// Failures on `link` within `window` of `now`, and the peer not heard
+    /// on it (`last_heard`, verified packets only) since the last one.
+    fn failing(
+        &self,
+        link: usize,
+        now: Instant,
+        window: Duration,
+        last_heard: Option<Instant>,
+    ) -> Option<&AuthFailures> {
+        let l = self.links.get(link)?;
+        let last = l.last?;
+        (now.saturating_since(last) <= window && last_heard.map_or(true, |h| h < last)).then_some(l)
+    }
+}
+
+/// Adds to `r` what concerns the peer as a partner: the start-up negotiation
+/// wait, the configuration comparison, packets failing authentication, and
+/// a problem line for each thing an operator must look at.
+pub fn peer_checks(r: &mut StatusReport, st: &Status, now: Instant, cfg: &Config, auth: &PeerAuth) {
+    r.startup_wait_left_ms = st.startup_wait.map(|t| t.saturating_since(now).millis());
+    r.peer_config = st.peer_config.clone();
+    let window = PeerAuth::window(cfg);
+    let peer = r.peer.name.clone();
+    for (i, link) in r.links.iter_mut().enumerate() {
+        link.peer_auth_failures = auth.total(i);
+        let last_heard = st.links.get(i).and_then(|l| l.last_heard);
+        let Some(f) = auth.failing(i, now, window, last_heard) else {
+            continue;
+        };
+        link.peer_auth_failing = true;
+        let ago = f.last.map_or(0, |t| now.saturating_since(t).millis());
+        r.problems.push(Problem {
+            kind: ProblemKind::PeerAuthFailing,
+            text: format!(
+                "packets from {peer} on {} fail authentication ({}, {} so far, the last {} ago) and {peer} is not heard on it: authkeys differ?",
+                link.name,
+                f.reason,
+                f.total,
+                Duration::from_millis(ago)
+            ),
+        });
+    }
+    if st.peer_config.state == PeerConfigState::Differs {
+        r.problems.push(Problem {
+            kind: ProblemKind::PeerConfigDiffers,
+            text: format!(
+                "configuration differs from {peer}'s: {}",
+                st.peer_config.differences.join("; ")
+            ),
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Medium, Resource, ResourceGroup};
+    use crate::config::{AutoFailback, Medium, Resource, ResourceGroup};
     use crate::core::{
         Action, GapHistogram, GroupState, GroupStatus, LinkStatus, MonitorState, NodeState,
         NodeStatus, ResourceStatus, RscHold,
@@ -227,6 +329,8 @@ mod tests {
                 Duration::from_secs(5),
             ),
             dropped_by_reason: Default::default(),
+            startup_wait: None,
+            peer_config: Default::default(),
         }
     }
 
@@ -261,6 +365,7 @@ mod tests {
                     malformed: 4,
                     late: 2,
                     errors: 5,
+                    ..LinkReport::default()
                 },
                 // Neither the core nor the shell has this link yet: all zero.
                 LinkReport {
@@ -368,6 +473,86 @@ mod tests {
                 last_failure: Some(want_failure),
             }]
         );
+    }
+
+    #[test]
+    fn a_run_of_auth_failures_is_reported_once_then_again_after_a_quiet_window() {
+        let mut a = PeerAuth::default();
+        let w = Duration::from_secs(5);
+        assert!(a.failed(1, t(1000), "bad_mac", w), "the first starts a run");
+        assert!(!a.failed(1, t(2000), "bad_mac", w));
+        assert!(
+            !a.failed(1, t(7000), "unknown_key", w),
+            "5 s apart: same run"
+        );
+        assert!(
+            a.failed(1, t(12_001), "bad_mac", w),
+            "quiet for more than 5 s"
+        );
+        assert_eq!((a.total(0), a.total(1), a.total(9)), (0, 4, 0));
+    }
+
+    #[test]
+    fn auth_failures_are_an_error_while_recent_and_the_peer_unheard() {
+        let cfg = config();
+        let window = PeerAuth::window(&cfg);
+        let mut auth = PeerAuth::default();
+        auth.failed(0, t(9_000), "bad_mac", window);
+        auth.failed(0, t(9_500), "bad_mac", window);
+        let unheard = |st: &mut Status| st.links[0].last_heard = Some(t(8_000));
+        let report = |st: &Status, now: u64| {
+            let mut r = status_report(st, t(now), &cfg, "alpha", &[], Path::new("ha.cf"));
+            peer_checks(&mut r, st, t(now), &cfg, &auth);
+            r
+        };
+        let mut st = status(node("beta", NodeState::Dead, None));
+        unheard(&mut st);
+        let r = report(&st, 10_000);
+        assert!(r.links[0].peer_auth_failing);
+        assert_eq!(r.links[0].peer_auth_failures, 2);
+        assert_eq!(
+            r.problems,
+            [Problem {
+                kind: ProblemKind::PeerAuthFailing,
+                text: "packets from beta on eth0 fail authentication (bad_mac, 2 so far, the last 500ms ago) and beta is not heard on it: authkeys differ?".into()
+            }]
+        );
+        // The keys were fixed: the peer is heard since the last failure.
+        st.links[0].last_heard = Some(t(9_800));
+        let r = report(&st, 10_000);
+        assert!(!r.links[0].peer_auth_failing && r.problems.is_empty());
+        assert_eq!(r.links[0].peer_auth_failures, 2, "the count stays");
+        // Or the packets stopped (the peer was stopped): a deadtime later it is over.
+        unheard(&mut st);
+        assert!(report(&st, 9_500 + 5_000).links[0].peer_auth_failing);
+        assert!(report(&st, 9_500 + 5_001).problems.is_empty());
+    }
+
+    #[test]
+    fn the_startup_wait_and_a_differing_peer_config_are_reported() {
+        use crate::core::PeerConfig;
+        let cfg = config();
+        let mut st = status(node("beta", NodeState::Active, None));
+        st.startup_wait = Some(t(12_000));
+        st.peer_config = PeerConfig {
+            state: PeerConfigState::Differs,
+            differences: vec![
+                "deadtime: 5s here, 10s on beta".into(),
+                "auto_failback: off here, on on beta".into(),
+            ],
+        };
+        let mut r = status_report(&st, t(10_000), &cfg, "alpha", &[], Path::new("ha.cf"));
+        peer_checks(&mut r, &st, t(10_000), &cfg, &PeerAuth::default());
+        assert_eq!(r.startup_wait_left_ms, Some(2_000));
+        assert_eq!(r.peer_config, st.peer_config);
+        assert_eq!(
+            r.problems,
+            [Problem {
+                kind: ProblemKind::PeerConfigDiffers,
+                text: "configuration differs from beta's: deadtime: 5s here, 10s on beta; auto_failback: off here, on on beta".into()
+            }]
+        );
+        assert!(r.links.iter().all(|l| !l.peer_auth_failing));
     }
 
     #[test]

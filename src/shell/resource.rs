@@ -6,6 +6,7 @@
 
 use super::inbox::LoopEvent;
 use super::script::{self, ScriptSpec};
+use super::startup::Prepared;
 use super::{fence, ipaddr};
 use crate::config::{self, AutoFailback, Config};
 use crate::core::{Action, Check, CheckOutcome, Input, Step, StepOutcome};
@@ -25,20 +26,14 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn new(
-        config_dir: PathBuf,
-        local: String,
-        rsctmp: PathBuf,
-        run_dir: PathBuf,
-        state_dir: PathBuf,
-        events: mpsc::Sender<LoopEvent>,
-    ) -> Resources {
+    /// Everything but `events` (where results go) comes from start-up.
+    pub fn new(p: &Prepared, events: mpsc::Sender<LoopEvent>) -> Resources {
         Resources {
-            config_dir,
-            local,
-            rsctmp,
-            run_dir,
-            state_dir,
+            config_dir: p.config_dir.clone(),
+            local: p.local.clone(),
+            rsctmp: p.rsctmp.clone(),
+            run_dir: p.opts.run_dir.clone(),
+            state_dir: p.opts.state_dir.clone(),
             events,
         }
     }

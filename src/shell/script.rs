@@ -8,7 +8,7 @@ use crate::time::Duration;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 use tokio::time::{sleep_until, Instant as TokioInstant};
@@ -43,15 +43,23 @@ pub struct ScriptSpec {
 impl ScriptSpec {
     /// `/path arg1 arg2 start`, for log lines.
     pub fn command_line(&self) -> String {
-        let mut s = self.path.display().to_string();
-        for a in &self.args {
-            s.push(' ');
-            s.push_str(a);
-        }
-        s.push(' ');
-        s.push_str(action_word(self.action));
-        s
+        let action = [action_word(self.action)];
+        command_line(
+            &self.path,
+            self.args.iter().map(String::as_str).chain(action),
+        )
     }
+}
+
+/// `/path arg1 arg2`: what a script was run as, for log lines (the words
+/// unquoted: they are argv, never a shell string).
+pub fn command_line<S: AsRef<str>>(path: &Path, args: impl IntoIterator<Item = S>) -> String {
+    let mut s = path.display().to_string();
+    for a in args {
+        s.push(' ');
+        s.push_str(a.as_ref());
+    }
+    s
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

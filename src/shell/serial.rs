@@ -534,6 +534,18 @@ mod tests {
         )
     }
 
+    /// The link's next report to the loop; fails the test after `secs`.
+    async fn next_event(ev: &mut mpsc::Receiver<LoopEvent>, secs: u64) -> LoopEvent {
+        tokio::time::timeout(std::time::Duration::from_secs(secs), ev.recv())
+            .await
+            .expect("no event from the serial task in time")
+            .expect("the serial task dropped its event channel")
+    }
+
+    fn is_transport(e: &LoopEvent, want_up: bool) -> bool {
+        matches!(e, LoopEvent::Transport { link: 3, up, .. } if *up == want_up)
+    }
+
     #[test]
     fn pty_link_reads_frames_through_noise_and_writes_frames() {
         let p = pty();
@@ -549,11 +561,7 @@ mod tests {
             nix::unistd::write(&p.master, &stream).unwrap();
             let mut got = Vec::new();
             while got.len() < 3 {
-                let e = tokio::time::timeout(std::time::Duration::from_secs(5), ev.recv())
-                    .await
-                    .unwrap()
-                    .unwrap();
-                got.push(e);
+                got.push(next_event(&mut ev, 5).await);
             }
             assert!(
                 matches!(
@@ -614,21 +622,8 @@ mod tests {
             drop(first);
             // Other tests may be handed the freed pty number: point nowhere meanwhile.
             std::fs::remove_file(&link).unwrap();
-            let e = tokio::time::timeout(std::time::Duration::from_secs(5), ev.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            assert!(
-                matches!(
-                    e,
-                    LoopEvent::Transport {
-                        link: 3,
-                        up: false,
-                        ..
-                    }
-                ),
-                "{e:?}"
-            );
+            let e = next_event(&mut ev, 5).await;
+            assert!(is_transport(&e, false), "{e:?}");
             // Back-off: within 3.5 s a few attempts (1 s, 2 s…), not a spin.
             tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
             let errors = counters.errors.load(Ordering::Relaxed);
@@ -636,26 +631,10 @@ mod tests {
             // The relay comes back on a new pty: the link reopens and says so.
             let second = pty();
             std::os::unix::fs::symlink(&second.slave_path, &link).unwrap();
-            let e = tokio::time::timeout(std::time::Duration::from_secs(12), ev.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            assert!(
-                matches!(
-                    e,
-                    LoopEvent::Transport {
-                        link: 3,
-                        up: true,
-                        ..
-                    }
-                ),
-                "{e:?}"
-            );
+            let e = next_event(&mut ev, 12).await;
+            assert!(is_transport(&e, true), "{e:?}");
             nix::unistd::write(&second.master, A).unwrap();
-            let e = tokio::time::timeout(std::time::Duration::from_secs(5), ev.recv())
-                .await
-                .unwrap()
-                .unwrap();
+            let e = next_event(&mut ev, 5).await;
             assert!(
                 matches!(&e, LoopEvent::Packet { bytes, .. } if bytes == A),
                 "{e:?}"

@@ -1,9 +1,10 @@
 //! heartbeat's classic text form (`>>>` … `<<<`, spec §1.2): what the serial link,
 //! the FIFO and old peers speak, and the text the inner `auth` field signs (§2.3).
 
-use super::codec::{check_fields, check_name, field_type, preview, CodecError, MAX_FIELDS};
+use super::codec::{
+    check_fields, check_frame, check_name, field_type, preview, CodecError, MAX_FIELDS,
+};
 use super::message::{Field, FieldType, Message};
-use super::MAX_MSG;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
@@ -18,15 +19,7 @@ const NL_ESCAPE: u8 = 0x13;
 /// stays part of the value. One trailing NUL (as `msg2wirefmt_noac` sends on UDP)
 /// is accepted; any other byte after `<<<\n` is refused.
 pub fn decode(bytes: &[u8]) -> Result<Message, CodecError> {
-    if bytes.len() > MAX_MSG {
-        return Err(CodecError::TooBig {
-            len: bytes.len(),
-            max: MAX_MSG,
-        });
-    }
-    if !bytes.starts_with(START) {
-        return Err(CodecError::NoStartMarker(preview(bytes)));
-    }
+    check_frame(bytes, START)?;
     let mut msg = Message::new();
     let mut pos = START.len();
     let mut line = 1;
@@ -247,7 +240,7 @@ mod tests {
         big.extend_from_slice(END);
         assert_eq!(dec(&big), Err(CodecError::TooManyFields(MAX_FIELDS)));
         let mut huge = b">>>\nx=".to_vec();
-        huge.resize(MAX_MSG + 1, b'a');
+        huge.resize(super::super::codec::MAX_MSG + 1, b'a');
         assert!(matches!(dec(&huge), Err(CodecError::TooBig { .. })));
         let long = format!(
             ">>>\n{}=v\n<<<\n",

@@ -3,6 +3,9 @@
 
 use super::message::FieldType;
 
+/// heartbeat's MAXMSG: the largest serialized message accepted or produced.
+pub const MAX_MSG: usize = 262_144;
+
 /// The most fields one message may carry. A v1 status has about a dozen; the cap
 /// bounds work on hostile input long before `MAX_MSG` would.
 pub const MAX_FIELDS: usize = 1024;
@@ -50,6 +53,24 @@ pub enum CodecError {
     Nul(usize),
     #[error("{0}")]
     Compact(String),
+}
+
+/// What both text forms check before reading any content: the size limit,
+/// then their start marker (`start`).
+pub fn check_frame(bytes: &[u8], start: &[u8]) -> Result<(), CodecError> {
+    check_size(bytes.len())?;
+    if !bytes.starts_with(start) {
+        return Err(CodecError::NoStartMarker(preview(bytes)));
+    }
+    Ok(())
+}
+
+/// Whether a serialized message of `len` bytes is within [`MAX_MSG`].
+pub fn check_size(len: usize) -> Result<(), CodecError> {
+    if len > MAX_MSG {
+        return Err(CodecError::TooBig { len, max: MAX_MSG });
+    }
+    Ok(())
 }
 
 /// A name both forms can carry: non-empty, bounded, UTF-8, no `=` (the

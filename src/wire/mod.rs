@@ -12,14 +12,11 @@ pub mod message;
 pub mod netstring;
 pub mod repr;
 pub use auth::Verdict;
-pub use codec::CodecError;
+pub use codec::{CodecError, MAX_MSG};
 pub use message::{Field, FieldType, Message};
 pub use repr::{Invalid, Repr};
 
 use crate::config::{Auth, MsgFmt};
-
-/// heartbeat's MAXMSG: the largest serialized message accepted or produced.
-pub const MAX_MSG: usize = 262_144;
 
 /// Which medium a message is sealed for: UDP always carries netstring, serial
 /// always classic (spec §1.4).
@@ -110,13 +107,7 @@ pub fn try_seal(
             out
         }
     };
-    if out.len() > MAX_MSG {
-        return Err(CodecError::TooBig {
-            len: out.len(),
-            max: MAX_MSG,
-        }
-        .into());
-    }
+    codec::check_size(out.len())?;
     Ok(out)
 }
 

@@ -2,9 +2,8 @@
 //! every UDP medium carries. Values are raw bytes; the trailer signs the exact
 //! received bytes, so decoding hands back that range rather than re-encoding.
 
-use super::codec::{check_name, field_type, preview, CodecError, MAX_FIELDS};
+use super::codec::{check_frame, check_name, field_type, preview, CodecError, MAX_FIELDS};
 use super::message::{FieldType, Message};
-use super::MAX_MSG;
 use std::ops::Range;
 
 pub const START: &[u8] = b"###\n";
@@ -57,15 +56,7 @@ fn netstring(bytes: &[u8], pos: usize) -> Result<(Range<usize>, usize), CodecErr
 /// every field is `(<digit>)name=value`, nothing but one trailer may follow
 /// `%%%\n`.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CodecError> {
-    if bytes.len() > MAX_MSG {
-        return Err(CodecError::TooBig {
-            len: bytes.len(),
-            max: MAX_MSG,
-        });
-    }
-    if !bytes.starts_with(START) {
-        return Err(CodecError::NoStartMarker(preview(bytes)));
-    }
+    check_frame(bytes, START)?;
     let mut msg = Message::new();
     let mut pos = START.len();
     while !bytes[pos..].starts_with(END) {

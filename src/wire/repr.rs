@@ -15,6 +15,8 @@
 
 use super::hold::HoldSet;
 use super::message::{parse_dec, parse_hex, FieldType, Message};
+use crate::config::{Agreement, GroupDigest};
+use crate::time::Duration;
 
 /// A verified heartbeat message with its envelope checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +35,10 @@ pub struct Repr {
     pub ts: u64,
     /// Hops left (`ttl`, decimal); nothing reads it on receipt.
     pub ttl: Option<u64>,
+    /// heartbeat's `ld` (the sender's `/proc/loadavg`). heartbeat 3.0.6 writes
+    /// it on every sequenced message and hbd never does, so it tells the two
+    /// apart (hbd's `hbd-config` goes only to a peer that writes none).
+    pub load: Option<String>,
     pub kind: Kind,
 }
 
@@ -96,6 +102,9 @@ pub enum Body {
     YouAreDead,
     /// ipfail: counts are even again; a pending give-up is off.
     AbortGiveup,
+    /// hbd only (`hbd-config`), never sent to a heartbeat peer: what the
+    /// sender's configuration says on each part both nodes must agree on.
+    HbdConfig(Box<Agreement>),
     /// A type hbd does not read (`hbapi-clstat`, …): only its envelope counts.
     Other(String),
 }
@@ -206,6 +215,16 @@ struct Slots {
     firstseq: Option<Vec<u8>>,
     lastseq: Option<Vec<u8>>,
     ackseq: Option<Vec<u8>>,
+    ld: Option<Vec<u8>>,
+    // hbd-config
+    groups: Option<Vec<u8>>,
+    auto_failback: Option<Vec<u8>>,
+    keepalive: Option<Vec<u8>>,
+    deadtime: Option<Vec<u8>>,
+    initdead: Option<Vec<u8>>,
+    auth_index: Option<Vec<u8>>,
+    auth_methods: Option<Vec<u8>>,
+    ping: Option<Vec<u8>>,
 }
 
 impl Slots {
@@ -240,6 +259,15 @@ impl Slots {
                     "firstseq" => &mut s.firstseq,
                     "lastseq" => &mut s.lastseq,
                     "ackseq" => &mut s.ackseq,
+                    "ld" => &mut s.ld,
+                    "groups" => &mut s.groups,
+                    "auto_failback" => &mut s.auto_failback,
+                    "keepalive" => &mut s.keepalive,
+                    "deadtime" => &mut s.deadtime,
+                    "initdead" => &mut s.initdead,
+                    "auth_index" => &mut s.auth_index,
+                    "auth_methods" => &mut s.auth_methods,
+                    "ping" => &mut s.ping,
                     _ => continue,
                 },
                 _ => continue,
@@ -326,6 +354,7 @@ impl Repr {
             generation: hex(&s.hg).unwrap_or(0),
             ts,
             ttl: dec(&s.ttl),
+            load: text(s.ld),
             kind,
         })
     }
@@ -359,6 +388,7 @@ impl Repr {
             generation,
             ts,
             ttl,
+            load,
             kind,
         } = self;
         let seq = match kind {
@@ -383,6 +413,8 @@ impl Repr {
         }
         put(&mut m, "hg", format!("{generation:x}"));
         put(&mut m, "ts", format!("{ts:x}"));
+        // Where heartbeat writes it; hbd's own messages have none.
+        put_opt(&mut m, "ld", load);
         if let Some(t) = ttl {
             put(&mut m, "ttl", t.to_string());
         }
@@ -450,6 +482,7 @@ impl Body {
             },
             "you_are_dead" => Body::YouAreDead,
             "abort_giveup" => Body::AbortGiveup,
+            HBD_CONFIG => Body::HbdConfig(Box::new(agreement(s))),
             _ => Body::Other(t),
         }
     }
@@ -470,6 +503,7 @@ impl Body {
             Body::NumPingNodes { .. } => "num_ping_nodes",
             Body::YouAreDead => "you_are_dead",
             Body::AbortGiveup => "abort_giveup",
+            Body::HbdConfig(_) => HBD_CONFIG,
             Body::Other(t) => t,
         }
     }
@@ -552,11 +586,73 @@ impl Body {
                 ipfail_address(m, dest);
             }
             Body::YouAreDead | Body::AbortGiveup => ipfail_address(m, dest),
+            Body::HbdConfig(a) => {
+                emit_agreement(*a, m);
+                put_opt(m, "dest", dest);
+            }
             Body::Starting | Body::ReqNodes | Body::Other(_) | Body::RepNodes { .. } => {
                 put_opt(m, "dest", dest)
             }
         }
     }
+}
+
+/// hbd's own message type: what its configuration says on each part both
+/// nodes must agree on (`config::Agreement`).
+pub const HBD_CONFIG: &str = "hbd-config";
+
+/// `groups=home:digest,…` (haresources order; empty for none).
+fn groups_word(groups: &[GroupDigest]) -> String {
+    groups
+        .iter()
+        .map(|g| format!("{}:{}", g.home, g.resources))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_groups(w: &str) -> Option<Vec<GroupDigest>> {
+    if w.is_empty() {
+        return Some(Vec::new());
+    }
+    w.split(',')
+        .map(|g| {
+            let (home, digest) = g.split_once(':')?;
+            (!home.is_empty() && !digest.is_empty()).then(|| GroupDigest {
+                home: home.to_string(),
+                resources: digest.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Each part as it came; a part that is absent or unreadable is None (not
+/// compared), so a newer hbd may add parts.
+fn agreement(s: &mut Slots) -> Agreement {
+    let ms = |v: &Option<Vec<u8>>| dec(v).map(Duration::from_millis);
+    Agreement {
+        groups: word(&s.groups).and_then(parse_groups),
+        auto_failback: text(s.auto_failback.take()),
+        keepalive: ms(&s.keepalive),
+        deadtime: ms(&s.deadtime),
+        initdead: ms(&s.initdead),
+        auth: dec(&s.auth_index).and_then(|i| u8::try_from(i).ok()),
+        auth_methods: text(s.auth_methods.take()),
+        ping: word(&s.ping).and_then(|w| {
+            let (n, d) = w.split_once(':')?;
+            Some((n.parse().ok()?, d.to_string()))
+        }),
+    }
+}
+
+fn emit_agreement(a: Agreement, m: &mut Message) {
+    put_opt(m, "groups", a.groups.as_deref().map(groups_word));
+    put_opt(m, "auto_failback", a.auto_failback);
+    put_opt(m, "keepalive", a.keepalive.map(|d| d.millis().to_string()));
+    put_opt(m, "deadtime", a.deadtime.map(|d| d.millis().to_string()));
+    put_opt(m, "initdead", a.initdead.map(|d| d.millis().to_string()));
+    put_opt(m, "auth_index", a.auth.map(|i| i.to_string()));
+    put_opt(m, "auth_methods", a.auth_methods);
+    put_opt(m, "ping", a.ping.map(|(n, d)| format!("{n}:{d}")));
 }
 
 /// ipfail's messages go API-to-API, so a stock ipfail on a heartbeat peer reads them.
@@ -696,6 +792,7 @@ mod tests {
             generation: 0x10,
             ts: 0x6553_f100,
             ttl: Some(3),
+            load: None,
             kind,
         }
     }
@@ -916,6 +1013,42 @@ mod tests {
                 true,
             ),
             (
+                sent(
+                    seq(Body::HbdConfig(Box::new(Agreement {
+                        groups: Some(vec![
+                            GroupDigest {
+                                home: "nodea".into(),
+                                resources: "00112233445566ff".into(),
+                            },
+                            GroupDigest {
+                                home: "nodeb".into(),
+                                resources: "a0a1a2a3a4a5a6a7".into(),
+                            },
+                        ]),
+                        auto_failback: Some("on".into()),
+                        keepalive: Some(Duration::from_millis(1000)),
+                        deadtime: Some(Duration::from_millis(10_000)),
+                        initdead: Some(Duration::from_millis(20_000)),
+                        auth: Some(1),
+                        auth_methods: Some("1:sha1,2:md5".into()),
+                        ping: Some((2, "0a0b0c0d0e0f1011".into())),
+                    }))),
+                    None,
+                ),
+                vec![
+                    "t=hbd-config",
+                    "groups=nodea:00112233445566ff,nodeb:a0a1a2a3a4a5a6a7",
+                    "auto_failback=on",
+                    "keepalive=1000",
+                    "deadtime=10000",
+                    "initdead=20000",
+                    "auth_index=1",
+                    "auth_methods=1:sha1,2:md5",
+                    "ping=2:0a0b0c0d0e0f1011",
+                ],
+                false,
+            ),
+            (
                 sent(seq(Body::Shutdone), None),
                 vec!["t=shutdone", "st=dead"],
                 false,
@@ -1035,6 +1168,65 @@ mod tests {
             assert_eq!(m.msg_type(), Some(repr.type_name()));
             assert_eq!(Repr::parse(m), Ok(repr));
         }
+    }
+
+    #[test]
+    fn heartbeats_load_field_is_read_and_written_where_heartbeat_puts_it() {
+        let m = msg(&[
+            ("t", "status"),
+            ("src", "nodeb"),
+            ("seq", "2"),
+            ("hg", "6b024391"),
+            ("ts", "6b024390"),
+            ("ld", "0.11 0.18 0.09 3/118 14279"),
+            ("ttl", "3"),
+        ]);
+        let r = Repr::parse(m.clone()).unwrap();
+        assert_eq!(r.load.as_deref(), Some("0.11 0.18 0.09 3/118 14279"));
+        assert_eq!(listed(&r.into_message())[2..], listed(&m)[1..]);
+    }
+
+    #[test]
+    fn an_hbd_config_part_that_is_missing_or_unreadable_is_none() {
+        let r = Repr::parse(msg(&[
+            ("t", "hbd-config"),
+            ("groups", "nodea:00ff,:12"),
+            ("deadtime", "5s"),
+            ("initdead", "4000"),
+            ("auth_index", "300"),
+            ("ping", "x:1"),
+            ("src", "nodeb"),
+            ("seq", "1"),
+            ("ts", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            r.kind,
+            seq_of(
+                1,
+                Body::HbdConfig(Box::new(Agreement {
+                    initdead: Some(Duration::from_millis(4000)),
+                    ..Agreement::default()
+                }))
+            )
+        );
+        // No group at all is a statement too: an empty haresources.
+        let r = Repr::parse(msg(&[
+            ("t", "hbd-config"),
+            ("groups", ""),
+            ("src", "nodeb"),
+            ("seq", "1"),
+            ("ts", "5"),
+        ]))
+        .unwrap();
+        let Kind::Sequenced {
+            body: Body::HbdConfig(a),
+            ..
+        } = r.kind
+        else {
+            panic!("{:?}", r.kind)
+        };
+        assert_eq!(a.groups, Some(vec![]));
     }
 
     fn msg(fields: &[(&str, &str)]) -> Message {
@@ -1206,6 +1398,14 @@ mod tests {
         "lastseq",
         "ackseq",
         "ld",
+        "groups",
+        "auto_failback",
+        "keepalive",
+        "deadtime",
+        "initdead",
+        "auth_index",
+        "auth_methods",
+        "ping",
     ];
     const VALUES: &[&str] = &[
         "",
@@ -1254,6 +1454,12 @@ mod tests {
         "no",
         "n_stnth",
         "unneeded",
+        "hbd-config",
+        "nodea:00ff,nodeb:a1",
+        "nodea:",
+        "2:0a1b",
+        "1:sha1,2:md5",
+        "0.11 0.18 0.09 3/118 14279",
     ];
 
     proptest::proptest! {

@@ -108,17 +108,33 @@ pub fn params(
     }
 }
 
-/// The scripted peer: builds nodeb's messages with a proper envelope.
+/// The scripted peer: builds nodeb's messages with a proper envelope. It
+/// plays heartbeat 3.0.6 (every sequenced message carries `ld`, its load
+/// average) unless built with [`Peer::hbd`].
 pub struct Peer {
     pub seq: u64,
     pub gen: u64,
+    /// Writes heartbeat's `ld` field.
+    pub heartbeat: bool,
 }
+
+/// heartbeat's `ld` as the capture shows it.
+pub const LOAD: &str = "0.11 0.18 0.09 3/118 14279";
 
 impl Peer {
     pub fn new() -> Peer {
         Peer {
             seq: 0,
             gen: PEER_GEN,
+            heartbeat: true,
+        }
+    }
+
+    /// A peer that is hbd: no `ld`, so it is sent our `hbd-config`.
+    pub fn hbd() -> Peer {
+        Peer {
+            heartbeat: false,
+            ..Peer::new()
         }
     }
 
@@ -140,6 +156,9 @@ impl Peer {
         }
         m.add("hg", &format!("{:x}", self.gen));
         m.add("ts", &format!("{:x}", WALL0 + 5));
+        if self.heartbeat && !ty.starts_with("NS_") {
+            m.add("ld", LOAD);
+        }
         m.add("ttl", "3");
         m
     }

@@ -255,6 +255,7 @@ fn sample_report() -> hbd::control::StatusReport {
                 malformed: 1,
                 late: 0,
                 errors: 0,
+                ..Default::default()
             },
             LinkReport {
                 name: "/dev/ttyS0".into(),
@@ -282,6 +283,7 @@ fn sample_report() -> hbd::control::StatusReport {
         keepalive_ms: 200,
         deadtime_ms: 1000,
         auto_failback: "on".into(),
+        ..Default::default()
     }
 }
 

@@ -3,6 +3,7 @@
 //! Durations read as `0.21s`, `4m05s`; columns are aligned per table.
 
 use hbd::control::{FailureReport, GroupReport, LinkReport, NodeReport, StatusReport};
+use hbd::core::PeerConfigState;
 
 /// A duration for people: `0.21s`, `12.3s`, `4m05s`, `2h03m`.
 pub fn human_ms(ms: u64) -> String {
@@ -129,6 +130,35 @@ fn group_details(g: &GroupReport) -> String {
     s
 }
 
+/// What concerns the peer as a partner, under the header: problems first
+/// (each an error with its hint), then the start-up wait and the
+/// configuration comparison.
+fn peer_lines(r: &StatusReport) -> String {
+    let mut out = String::new();
+    for p in &r.problems {
+        out.push_str(&format!("ERROR: {}\n", p.text));
+    }
+    if let Some(ms) = r.startup_wait_left_ms {
+        out.push_str(&format!(
+            "start-up negotiation: waiting for {} to say it is stable, at most {} more (RQSTDELAY)\n",
+            r.peer.name,
+            human_ms(ms)
+        ));
+    }
+    let peer = &r.peer.name;
+    let config = match r.peer_config.state {
+        PeerConfigState::Unknown => format!("not compared yet (no hbd-config from {peer})"),
+        PeerConfigState::Heartbeat => format!("not compared ({peer} runs heartbeat)"),
+        PeerConfigState::Same => format!("agrees with {peer}'s"),
+        PeerConfigState::Differs => format!(
+            "DIFFERS from {peer}'s ({} part(s), see ERROR above)",
+            r.peer_config.differences.len()
+        ),
+    };
+    out.push_str(&format!("configuration: {config}\n"));
+    out
+}
+
 /// The human form of `hbd status`.
 pub fn render_status(r: &StatusReport) -> String {
     let mut out = format!(
@@ -142,6 +172,7 @@ pub fn render_status(r: &StatusReport) -> String {
         human_ms(r.deadtime_ms),
         r.auto_failback
     );
+    out.push_str(&peer_lines(r));
     out.push_str("\nnodes:\n");
     let mut local = node_row(&r.local, "(local)");
     // Our own node is not "heard"; it is us.
@@ -205,6 +236,7 @@ mod tests {
             "\
 hbd 0.1.0 (pid 4242), config /etc/ha.d, up 2m05s
 keepalive 0.20s, deadtime 1.00s, auto_failback on
+configuration: not compared yet (no hbd-config from beta)
 
 nodes:
   alpha  (local)  active  generation 12  this node
@@ -288,6 +320,51 @@ rsc_hold";
             "recent transitions (oldest first):\n  none yet\n",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn peer_problems_lead_the_status_as_errors_with_their_hint() {
+        use hbd::control::{Problem, ProblemKind};
+        let mut r = sample_report();
+        r.startup_wait_left_ms = Some(7_300);
+        r.peer_config.state = PeerConfigState::Differs;
+        r.peer_config.differences = vec!["deadtime: 10s here, 5s on beta".into()];
+        r.problems = vec![
+            Problem {
+                kind: ProblemKind::PeerAuthFailing,
+                text: "packets from beta on eth0 fail authentication (bad_mac, 12 so far, the last 0.3s ago) and beta is not heard on it: authkeys differ?".into(),
+            },
+            Problem {
+                kind: ProblemKind::PeerConfigDiffers,
+                text: "configuration differs from beta's: deadtime: 10s here, 5s on beta".into(),
+            },
+        ];
+        let text = render_status(&r);
+        assert!(
+            text.starts_with(
+                "\
+hbd 0.1.0 (pid 4242), config /etc/ha.d, up 2m05s
+keepalive 0.20s, deadtime 1.00s, auto_failback on
+ERROR: packets from beta on eth0 fail authentication (bad_mac, 12 so far, the last 0.3s ago) and beta is not heard on it: authkeys differ?
+ERROR: configuration differs from beta's: deadtime: 10s here, 5s on beta
+start-up negotiation: waiting for beta to say it is stable, at most 7.30s more (RQSTDELAY)
+configuration: DIFFERS from beta's (1 part(s), see ERROR above)
+
+nodes:
+"
+            ),
+            "{text}"
+        );
+        for (state, line) in [
+            (PeerConfigState::Same, "configuration: agrees with beta's\n"),
+            (
+                PeerConfigState::Heartbeat,
+                "configuration: not compared (beta runs heartbeat)\n",
+            ),
+        ] {
+            r.peer_config.state = state;
+            assert!(render_status(&r).contains(line), "{state:?}");
         }
     }
 
