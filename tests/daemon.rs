@@ -710,6 +710,17 @@ fn demo_shows_a_failover_and_a_failback_in_under_30s() {
     assert!(out.contains("failover"), "no failover in the demo's output");
     assert!(out.contains("failback"), "no failback in the demo's output");
     assert!(out.contains("served by beta") && out.contains("served by alpha"));
+    // The failback needs one negotiation round (about 0.2 s); a node that
+    // forgets to say it is stable makes it wait RQSTDELAY, 10 s.
+    let failback: f64 = out
+        .lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("failback")?;
+            let secs = rest.rsplit("again after ").next()?;
+            secs.trim().strip_suffix('s')?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no failback time in the demo's summary:\n{out}"));
+    assert!(failback < 5.0, "failback took {failback}s:\n{out}");
 }
 
 #[test]

@@ -618,6 +618,57 @@ fn peer_returns(af: AutoFailback) -> (Single, Vec<Output>) {
     (n, o)
 }
 
+/// The peer restarts while our takeover of its group still runs: we answer
+/// its `starting` with `isstable=0`, and must say `isstable=1` as soon as the
+/// takeover is done, or the peer waits RQSTDELAY (10 s) before it settles and
+/// the failback waits with it (`hbd demo` once took 10 s to fail back).
+#[test]
+fn peer_restarting_during_takeover_hears_when_we_are_stable() {
+    let mut n = stable_pair(AutoFailback::On);
+    let takeover = n.tick_until(12_000, 1000);
+    n.due(12240);
+    assert_eq!(steps(&takeover), [(1, 0, Action::Status)]);
+    n.peer = Peer {
+        seq: 0,
+        gen: PEER_GEN + 1,
+        ..Peer::new()
+    };
+    n.peer_status(12_010);
+    n.due(12240);
+    let o = n.peer_says(12_020, "starting", &[]);
+    n.due(12240);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=0"]
+    );
+    let o = n.finish_steps(takeover);
+    n.due(12240);
+    let sent = protocol(&o);
+    let mach_down = sent
+        .iter()
+        .position(|m| m == "t=resource rsc_hold=foreign info=mach_down")
+        .expect("mach_down sent");
+    assert_eq!(
+        sent[mach_down + 1..],
+        ["t=resource rsc_hold=all rtype=full isstable=1"]
+    );
+    let o = n.peer_says(
+        12_100,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(12240);
+    assert_eq!(
+        events(&o)[..2],
+        [
+            Event::RemoteTransitionComplete {
+                node: "nodeb".into()
+            },
+            Event::AutoFailback,
+        ]
+    );
+}
+
 #[test]
 fn auto_failback_off_keeps_resources() {
     let (mut n, o) = peer_returns(AutoFailback::Off);
@@ -2801,6 +2852,66 @@ fn reload_without_fencing_ends_a_failing_fence_and_takes_over() {
     let o2 = n.tick_until(20_000, 500);
     n.due(20_020);
     assert!(fences(&o).is_empty() && fences(&o2).is_empty());
+}
+
+/// Declared dead while it ran everything, heard again (same generation)
+/// before the fence answered: we took nothing over. Once it says, stable,
+/// that it holds only its own group, ours runs nowhere and starts here; while
+/// it still holds ours, nothing starts.
+#[test]
+fn peer_heard_again_during_a_pending_fence_leaves_no_home_group_unrun() {
+    for peer_holds in ["local", "all"] {
+        let mut n = Single::new(fenced_config(true));
+        n.drain();
+        n.peer_status(100);
+        n.due(1100);
+        let o = n.peer_says(
+            200,
+            "resource",
+            &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+        );
+        n.due(1100);
+        n.finish_steps(o);
+        n.due(1100);
+        n.peer_status(1500);
+        n.due(2500);
+        let o = n.tick_until(12_000, 500);
+        n.due(12_500);
+        assert_eq!(fences(&o).len(), 1);
+        let o = n.peer_status(13_000);
+        n.due(14_000);
+        assert!(
+            events(&o).contains(&Event::FenceCancelled {
+                node: "nodeb".into(),
+                reason: "it is heard again".into()
+            }),
+            "{:?}",
+            events(&o)
+        );
+        assert!(steps(&o).is_empty());
+        let o = n.peer_says(
+            13_100,
+            "resource",
+            &[
+                ("rsc_hold", peer_holds),
+                ("rtype", "full"),
+                ("isstable", "1"),
+            ],
+        );
+        n.due(14_000);
+        let o = n.finish_steps(o);
+        n.due(14_000);
+        if peer_holds == "local" {
+            assert_eq!(
+                steps(&o)[..2],
+                [(0, 0, Action::Status), (0, 0, Action::Start)]
+            );
+            assert_eq!(n.node.status().rsc_hold, RscHold::Local);
+        } else {
+            assert!(steps(&o).is_empty(), "{:?}", steps(&o));
+            assert_eq!(n.node.status().rsc_hold, RscHold::None);
+        }
+    }
 }
 
 #[test]

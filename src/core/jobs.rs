@@ -333,6 +333,7 @@ impl Machine {
                 // Runs at most once per conflict (`in_conflict`).
                 return self.run_jobs(now);
             }
+            self.announce_if_newly_stable(now);
             self.maybe_failback_idle(now);
         }
     }

@@ -301,6 +301,7 @@ impl Machine {
         self.note(now, format!("peer {node} dead after {silence} silence"));
         self.liveness.peer_dead = true;
         self.liveness.peer_state = "dead".into();
+        self.neg.reclaim_after_heal = false;
         self.delivery.missing.clear();
         self.neg.peer_stable = false;
         for i in 0..self.liveness.links.len() {
@@ -327,6 +328,8 @@ impl Machine {
         let was_dead = self.liveness.peer_dead;
         self.delivery.peer_restarted(new);
         self.pair_check_peer_restarted();
+        // What we told its previous process is no concern of the new one.
+        self.neg.owe_stable = false;
         let lv = &mut self.liveness;
         // The silence across a restart is not a late heartbeat.
         lv.last_status_at = None;
@@ -340,6 +343,7 @@ impl Machine {
         // A fence still pending means we took nothing over: the restarted peer
         // runs nothing either, so our home groups come back like below.
         let fence_pending = self.fence.is_some();
+        self.neg.reclaim_after_heal = false;
         self.cancel_fence("it restarted");
         self.ipfail.peer_ping = None;
         self.send_ping_count(now);
@@ -376,6 +380,7 @@ impl Machine {
         self.event(Event::PartitionHealed { node });
         self.note(now, "peer returning after partition".into());
         self.liveness.peer_dead = false;
+        self.neg.reclaim_after_heal = self.fence.is_some();
         self.cancel_fence("it is heard again");
         self.send_ping_count(now);
         self.delivery.missing.clear();

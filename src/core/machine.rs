@@ -423,6 +423,7 @@ impl Machine {
         info: Option<ResourceInfo>,
     ) {
         self.neg.announced_stable = stable;
+        self.neg.owe_stable = !stable;
         let body = Body::Resource(Resource {
             hold: Some(hold),
             full: true,

@@ -55,10 +55,17 @@ pub(super) struct Negotiation {
     in_conflict: Vec<GroupId>,
     /// The `isstable` of our last `resource` message.
     pub(super) announced_stable: bool,
+    /// This generation of the peer last heard `isstable=0` from us: it may be
+    /// waiting for us to become stable (its start-up negotiation, failback).
+    pub(super) owe_stable: bool,
     /// Local groups re-announced while the peer claims them: once per conflict.
     reannounced: Vec<GroupId>,
     /// heartbeat's "Initial resource acquisition complete" was said.
     initial_done: bool,
+    /// The peer was heard again while we were still fencing it: we took
+    /// nothing over, so our home groups run nowhere unless it holds them.
+    /// Settled by its next stable, full holdings.
+    pub(super) reclaim_after_heal: bool,
 }
 
 impl Negotiation {
@@ -92,6 +99,22 @@ impl Machine {
         let h = self.jobs.my_hold();
         let s = self.is_stable();
         self.send_resource(now, h, s, info);
+    }
+
+    /// We told the peer we were not stable (it restarted while a takeover ran
+    /// here, say) and now are: say so. heartbeat's `isstable` ignores running
+    /// scripts, hbd's does not, so without this a peer in its start-up
+    /// negotiation waits RQSTDELAY (10 s) for us, and failback waits with it.
+    pub(super) fn announce_if_newly_stable(&mut self, now: Instant) {
+        if self.neg.owe_stable
+            && self.nice_failback()
+            && self.is_stable()
+            && self.liveness.comm_up
+            && !self.liveness.peer_dead
+            && !self.shutting_down
+        {
+            self.announce(now, None);
+        }
     }
 
     /// Tells the peer what we hold or are about to, marked `info=heal` so it
@@ -376,7 +399,33 @@ impl Machine {
         } else if r.full {
             self.check_overlap(now);
         }
+        if r.full && self.neg.peer_stable {
+            self.reclaim_after_cancelled_fence();
+        }
         self.maybe_failback(now);
+    }
+
+    /// The peer came back while we were fencing it, and now says, stable,
+    /// what it holds: our home groups it does not hold run nowhere (the
+    /// takeover never ran), so they start here, as at the end of a start-up
+    /// negotiation.
+    fn reclaim_after_cancelled_fence(&mut self) {
+        if !std::mem::take(&mut self.neg.reclaim_after_heal)
+            || self.neg.peer_hold.has(false)
+            || self.shutting_down
+        {
+            return;
+        }
+        let ids: Vec<GroupId> = self
+            .jobs
+            .group_ids(HoldSet::Local)
+            .into_iter()
+            .filter(|&g| !self.jobs.holds_or_will(g))
+            .collect();
+        if !ids.is_empty() {
+            self.acquire_groups(&ids);
+            self.jobs.queue.push_back(Job::Then(Then::Announce));
+        }
     }
 
     /// The partition rule: when both nodes hold a group, its home node keeps it
