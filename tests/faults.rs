@@ -944,6 +944,11 @@ fn partition_heals() -> Row {
     )
 }
 
+// No chance here, only timing: the longest silence is one 300 ms cut plus a
+// keepalive (200 ms) plus the latency of `ip link` and of the serial relay
+// toggling, against deadtime 1 s. The row fails only if a toggle or a daemon
+// is held up by more than 500 ms, which on a quiet machine does not happen
+// (measured toggles take < 20 ms); no random loss is involved.
 fn link_flapping() -> Row {
     let name = "both links flapping every 300 ms for 5 s";
     let expected = "no failover (no silence reaches deadtime 1 s): 0 owner changes, never both";
@@ -1039,21 +1044,69 @@ fn asymmetric_loss() -> Row {
     )
 }
 
+/// Lines added to node `i`'s log since byte `from` that declare the peer
+/// dead after the fault started (a false death under loss: the row reports
+/// them, the 200 ms status samples can miss a short one).
+fn deaths_logged(p: &Pair, from: [usize; 2]) -> usize {
+    (0..2)
+        .map(|i| {
+            p.log(i)
+                .get(from[i]..)
+                .unwrap_or("")
+                .lines()
+                .filter(|l| l.contains("is dead (") && l.contains("without a status"))
+                .count()
+        })
+        .sum()
+}
+
+/// What a false death under random loss may cost, at most: the overlap it
+/// causes (nodeb takes the group until it hears nodea again and the
+/// home-node rule sends it back). See [`random_loss`] for the arithmetic.
+const LOSS_OVERLAP_BOUND_MS: u64 = 3000;
+
+// Chance in the loss rows (the suite's rule: a test that depends on random
+// loss states its failure probability per run and keeps it below 1e-4).
+//
+// A false death needs the statuses of one keepalive period after another to
+// be lost until deadtime passes: here keepalive 200 ms, deadtime 1 s, the
+// serial link pulled, nftables dropping each datagram independently with
+// probability p. Four lost statuses in a row leave the fifth racing the
+// deadline (it is due exactly then; the sender's timer only ever runs late),
+// so per keepalive and direction a false death starts with probability
+// between (1-p)·p^5 and (1-p)·p^4: at p = 0.2 that is 2.6e-4 to 1.3e-3, i.e.
+// 2.5 % to 12 % somewhere in a 10 s row (50 keepalives, 2 directions). At
+// p = 0.5, 1.6 % to 3.1 % per keepalive: several per row. Far above 1e-4:
+// neither row may assert "no false death". Each asserts what holds whatever
+// the dice say:
+// - after the loss ends (no more loss) exactly one holder within 3 s and the
+//   client answered by it (deterministic; a timing bound with ≥ 2 s margin);
+// - at 20 %: never an owner change. A false death makes nodeb start the
+//   group while nodea, its home, keeps it; when nodeb hears nodea again the
+//   home-node rule makes nodeb release it: nodea is never not a holder.
+// - at 20 %: the overlap in all stays below LOSS_OVERLAP_BOUND_MS (3 s). One
+//   false death overlaps until nodeb hears a fresh message from nodea and
+//   its stop ran (55-330 ms measured); 3 s needs more than 10 lost
+//   keepalives (0.2^10 = 1e-7) or ~10 false deaths in 10 s (Poisson with
+//   mean ≤ 0.13: P < 1e-14). P(row fails) < 1e-6.
+// - at 50 %: the overlap after the loss ended stays below 3 s (no loss then:
+//   deterministic).
 fn random_loss(percent: u32) -> Row {
     let name = format!(
         "{percent}% random loss both ways on ucast for 10 s (nftables numgen), serial pulled"
     );
-    let false_death_expected = percent >= 50;
-    let expected = if false_death_expected {
-        "false deaths are possible (P(5 losses in a row) ≈ 3 % per keepalive at deadtime 1 s): then the overlap must be bounded and exactly one holder must remain after the loss ends"
+    let low_loss = percent <= 20;
+    let expected = if low_loss {
+        "false deaths are possible (per keepalive 2.6e-4 to 1.3e-3: 2.5-12 % somewhere in 10 s) and only reported: the group never changes owner, any overlap a false death causes ends within 3 s, one holder after the loss"
     } else {
-        "no failover: 0 owner changes, never both. A momentary false death is possible and only reported: 5 statuses lost in a row has P ≈ 0.03 % per keepalive, ≈ 1.5 % somewhere in 10 s"
+        "false deaths are possible (P(4-5 losses in a row) ≈ 1.6-3 % per keepalive at deadtime 1 s): then the overlap must be bounded and exactly one holder must remain after the loss ends"
     };
     let mut p = Pair::new(Opts::default());
     p.bring_up();
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
     let fault = pr.now();
+    let logged_from = [0, 1].map(|i| p.log(i).len());
     p.ns.serial_cable(false);
     p.n(0).set_loss("hb0", percent);
     p.n(1).set_loss("hb0", percent);
@@ -1073,29 +1126,32 @@ fn random_loss(percent: u32) -> Row {
     let m = pr.finish();
     let dual = m.dual_ms(fault);
     let res = m.resolution(healed);
+    let false_deaths = deaths_logged(&p, logged_from);
     let mut bad = vec![];
     res.check(&mut bad, "the loss ended", 3000);
-    if false_death_expected {
-        check(
-            &mut bad,
-            m.dual_ms(healed) < 3000,
-            format!("overlap after the loss {} ms", m.dual_ms(healed)),
-        );
-    } else {
-        // A false death (reported in the row) is a matter of chance at 20 %
-        // loss; what must not happen is the group moving or running twice.
+    if low_loss {
         check(
             &mut bad,
             m.owner_changes() == 0,
             format!("{} owner changes", m.owner_changes()),
         );
-        check(&mut bad, dual == 0, format!("dual {dual} ms"));
+        check(
+            &mut bad,
+            dual < LOSS_OVERLAP_BOUND_MS,
+            format!("dual {dual} ms after {false_deaths} false death(s)"),
+        );
+    } else {
+        check(
+            &mut bad,
+            m.dual_ms(healed) < LOSS_OVERLAP_BOUND_MS,
+            format!("overlap after the loss {} ms", m.dual_ms(healed)),
+        );
     }
     row(
         &name,
         expected,
         format!(
-            "peer seen dead in {deaths} of 50 samples; {} owner change(s); overlap {dual} ms; after the loss: {}",
+            "{false_deaths} false death(s) logged, peer seen dead in {deaths} of 50 samples; {} owner change(s); overlap {dual} ms; after the loss: {}",
             m.owner_changes(),
             res.describe()
         ),
@@ -1150,6 +1206,10 @@ fn jitter_relay(
     })
 }
 
+// Seeded delays (the relay's generator is fixed), so the datagrams' fates
+// are not dice: the worst gap between two statuses is the 200 ms jitter plus
+// one keepalive, 400 ms, against deadtime 1 s. Only a relay or daemon stalled
+// by more than 600 ms could fail it: timing, not chance.
 fn jitter() -> Row {
     let name = "200 ms jitter both ways (userspace relay: uniform 0-200 ms delay per datagram, reordering) for 15 s, ucast only, on the loopback pair";
     let expected = "no false failover (the worst gap, 200 ms + keepalive, is far below deadtime 1 s): the group stays, the service answers throughout";
