@@ -185,6 +185,7 @@ prop_compose! {
                 compact_serial: hbd.4,
                 // Independent of compact_serial without widening the tuple.
                 builtin_ipaddr: hbd.4 == hbd.1,
+                redundancy: if hbd.1 == hbd.4 { Redundancy::Adaptive } else { Redundancy::Off },
                 bind: hbd.5.map(|a| Ipv4Addr::from(a).into()),
                 // Loopback only: any other address is valid but warned about.
                 metrics: hbd.6.map(|([a, b, c], port)| (Ipv4Addr::new(127, a, b, c), port).into()),

@@ -4736,10 +4736,10 @@ fn hbd_peer_gets_our_config_once_per_generation() {
     n.drain();
     n.peer = Peer::hbd();
     let o = n.peer_status(100);
-    n.due(1100);
+    n.due(600);
     assert_eq!(protocol(&o), [our_hbd_config(&cfg), "t=starting".into()]);
     let o = n.live_until(5000);
-    n.due(5100);
+    n.due(4600);
     assert!(protocol(&o).iter().all(|m| !m.starts_with("t=hbd-config")));
     assert_eq!(n.node.status().peer_config.state, PeerConfigState::Unknown);
     n.peer = Peer {
@@ -4747,10 +4747,10 @@ fn hbd_peer_gets_our_config_once_per_generation() {
         ..Peer::hbd()
     };
     let o = n.peer_status(5200);
-    n.due(6200);
+    n.due(5700);
     assert_eq!(protocol(&o)[0], our_hbd_config(&cfg));
     let o = n.peer_status(5300);
-    n.due(6200);
+    n.due(5700);
     assert!(protocol(&o).is_empty());
 }
 
@@ -4787,10 +4787,10 @@ fn peer_config_that_agrees_is_said_once_at_info() {
     n.drain();
     n.peer = Peer::hbd();
     n.peer_status(100);
-    n.due(1100);
+    n.due(600);
     let m = hbd_config(&mut n.peer, Agreement::of(&cfg));
     let o = n.recv(150, m);
-    n.due(1100);
+    n.due(600);
     assert_eq!(
         events(&o),
         [Event::PeerConfigAgrees {
@@ -4808,7 +4808,7 @@ fn peer_config_that_agrees_is_said_once_at_info() {
     // The same again (a retransmission, a duplicate) says nothing new.
     let m = hbd_config(&mut n.peer, Agreement::of(&cfg));
     let o = n.recv(160, m);
-    n.due(1100);
+    n.due(600);
     assert!(events(&o).is_empty());
 }
 
@@ -4822,13 +4822,13 @@ fn peer_config_mismatch_is_an_error_naming_what_differs() {
     n.drain();
     n.peer = Peer::hbd();
     n.peer_status(100);
-    n.due(1100);
+    n.due(600);
     let mut theirs = cfg.clone();
     theirs.groups[1].home = LOCAL.into();
     theirs.deadtime = Duration::from_millis(5000);
     let m = hbd_config(&mut n.peer, Agreement::of(&theirs));
     let o = n.recv(150, m);
-    n.due(1100);
+    n.due(600);
     let differences = vec![
         "deadtime: 10s here, 5s on nodeb".to_string(),
         "group IPaddr::192.0.2.11: home nodeb here, nodea in nodeb's haresources".to_string(),
@@ -4853,7 +4853,7 @@ fn peer_config_mismatch_is_an_error_naming_what_differs() {
     // Said again only when what differs changes.
     let m = hbd_config(&mut n.peer, Agreement::of(&theirs));
     let o = n.recv(160, m);
-    n.due(1100);
+    n.due(600);
     assert!(events(&o).is_empty());
     // A restarted peer may run another configuration: compared afresh.
     n.peer = Peer {
@@ -4861,13 +4861,13 @@ fn peer_config_mismatch_is_an_error_naming_what_differs() {
         ..Peer::hbd()
     };
     n.peer_status(2000);
-    n.due(3000);
+    n.due(2500);
     let st = n.node.status().peer_config;
     assert_eq!(st.state, PeerConfigState::Unknown);
     assert!(st.differences.is_empty());
     let m = hbd_config(&mut n.peer, Agreement::of(&cfg));
     let o = n.recv(2100, m);
-    n.due(3000);
+    n.due(2500);
     assert_eq!(
         events(&o),
         [Event::PeerConfigAgrees {
@@ -4885,16 +4885,16 @@ fn reload_resends_our_config_and_compares_again() {
     n.drain();
     n.peer = Peer::hbd();
     n.peer_status(100);
-    n.due(1100);
+    n.due(600);
     let mut theirs = cfg.clone();
     theirs.deadtime = Duration::from_millis(5000);
     theirs.warntime = Duration::from_millis(2500);
     let m = hbd_config(&mut n.peer, Agreement::of(&theirs));
     n.recv(150, m);
-    n.due(1100);
+    n.due(600);
     assert_eq!(n.node.status().peer_config.state, PeerConfigState::Differs);
     let o = n.at(500, Input::Reload(Box::new(theirs.clone())));
-    n.due(1100);
+    n.due(600);
     assert_eq!(
         events(&o),
         [
@@ -4912,4 +4912,222 @@ fn reload_resends_our_config_and_compares_again() {
     let o = n.at(600, Input::Reload(Box::new(quieter)));
     n.due(1100);
     assert!(protocol(&o).is_empty());
+}
+
+// ------------------------------------------- loss-adaptive redundancy (issue 22)
+
+/// One status we sent: `(link, st, hbdn, hbdloss, seq)`.
+type Sent = (
+    Option<usize>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+/// Our statuses among `outs`.
+fn statuses(outs: &[Output]) -> Vec<Sent> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, link } => Some((link.map(|l| l.0), msg.clone().into_message())),
+            _ => None,
+        })
+        .filter(|(_, m)| m.msg_type() == Some("status"))
+        .map(|(link, m)| {
+            let f = |k: &str| m.get(k).map(String::from);
+            (
+                link,
+                f("st").unwrap(),
+                f("hbdn"),
+                f("hbdloss"),
+                f("seq").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A status of the hbd peer carrying its link fields.
+fn peer_link_status(peer: &mut Peer, n: u64, loss: Option<&str>) -> hbd::wire::Message {
+    let n = format!("{n:x}");
+    let mut fields = vec![
+        ("st", "active"),
+        ("dt", "2710"),
+        ("protocol", "1"),
+        ("hbdn", n.as_str()),
+    ];
+    if let Some(l) = loss {
+        fields.push(("hbdloss", l));
+    }
+    peer.msg("status", &fields)
+}
+
+fn s(v: &str) -> Option<String> {
+    Some(v.into())
+}
+
+/// Toward an hbd peer each status goes per link: on the UDP link numbered
+/// and once more half a keepalive later (the floor of two copies), on the
+/// serial link once and plain. Copies repeat the message (same seq).
+#[test]
+fn hbd_peer_gets_each_status_twice_on_udp_and_once_plain_on_serial() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer = Peer::hbd();
+    let o = n.peer_status(100);
+    n.due(600);
+    let seq = statuses(&o)[0].4.clone();
+    assert_eq!(
+        statuses(&o),
+        [
+            (Some(0), "active".into(), s("1"), None, seq.clone()),
+            (Some(1), "active".into(), None, None, seq.clone()),
+        ]
+    );
+    let o = n.at(600, Input::Timer);
+    n.due(1100);
+    assert_eq!(
+        statuses(&o),
+        [(Some(0), "active".into(), s("2"), None, seq.clone())]
+    );
+    let o = n.at(1100, Input::Timer);
+    n.due(1600);
+    let next = statuses(&o)[0].4.clone();
+    assert_ne!(next, seq);
+    assert_eq!(
+        statuses(&o),
+        [
+            (Some(0), "active".into(), s("3"), None, next.clone()),
+            (Some(1), "active".into(), None, None, next),
+        ]
+    );
+    assert_eq!(n.node.status().links[0].copies, 2);
+    assert_eq!(n.node.status().links[1].copies, 1);
+}
+
+/// The peer says it missed 102 of our last 256 datagrams on the UDP link
+/// (40 %): at keepalive 1 s, deadtime 10 s that takes 4 copies, 250 ms apart,
+/// to keep a false death below 1e-6 a day (core::redundancy).
+#[test]
+fn loss_the_peer_reports_raises_the_copies_spaced_within_the_keepalive() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(600);
+    let m = peer_link_status(&mut n.peer, 1, Some("102/256"));
+    let o = n.recv(300, m);
+    n.due(600);
+    assert!(statuses(&o).is_empty());
+    n.at(600, Input::Timer);
+    n.due(1100);
+    let o = n.at(1100, Input::Timer);
+    n.due(1350);
+    assert_eq!(statuses(&o).len(), 2);
+    assert_eq!(statuses(&o)[0].2, s("3"));
+    let mut numbers = vec![];
+    for (at, next) in [(1350, 1600), (1600, 1850), (1850, 2100)] {
+        let o = n.at(at, Input::Timer);
+        n.due(next);
+        let st = statuses(&o);
+        assert_eq!(st.len(), 1, "{at}: {st:?}");
+        assert_eq!(st[0].0, Some(0));
+        numbers.push(st[0].2.clone().unwrap());
+    }
+    assert_eq!(numbers, ["4", "5", "6"]);
+    let l = &n.node.status().links[0];
+    assert_eq!((l.copies, l.tx_loss), (4, Some((102, 256))));
+}
+
+/// We count the gaps in the peer's `hbdn` on a link and, once 32 numbers
+/// were counted, say what we missed in our own statuses there.
+#[test]
+fn loss_is_counted_from_the_peers_link_numbers_and_reported_back() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(600);
+    let mut at = 110;
+    for k in (1..=39u64).filter(|k| k % 5 != 0) {
+        let m = peer_link_status(&mut n.peer, k, None);
+        n.recv(at, m);
+        n.due(600);
+        at += 10;
+    }
+    // 32 of 39 arrived, 7 missing: just enough counted to say.
+    assert_eq!(n.node.status().links[0].rx_loss, Some((7, 39)));
+    let o = n.at(600, Input::Timer);
+    n.due(1100);
+    assert_eq!(statuses(&o)[0].3, s("7/39"));
+    // The serial link counts sequence numbers (none came on it yet).
+    assert_eq!(n.node.status().links[1].rx_loss, None);
+}
+
+/// A copy of a status that a later message overtook is a sign of life on
+/// its link, not a drop; the same datagram again (a replay) is dropped.
+#[test]
+fn a_late_copy_is_no_drop_but_its_replay_is() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(600);
+    let first = peer_link_status(&mut n.peer, 1, None);
+    let seq = n.peer.seq;
+    n.recv(200, first);
+    n.due(600);
+    let m = n.peer.msg("hbapi-clstat", &[]);
+    n.recv(210, m);
+    n.due(600);
+    let copy = n.peer.with_seq(
+        "status",
+        &[
+            ("st", "active"),
+            ("dt", "2710"),
+            ("protocol", "1"),
+            ("hbdn", "2"),
+        ],
+        seq,
+    );
+    let before = n.node.status().dropped_packets;
+    let o = n.recv(220, copy.clone());
+    n.due(600);
+    assert!(events(&o).is_empty(), "{o:?}");
+    assert_eq!(n.node.status().dropped_packets, before);
+    let o = n.recv(230, copy);
+    n.due(600);
+    assert_eq!(n.node.status().dropped_packets, before + 1);
+    assert!(matches!(
+        events(&o)[..],
+        [Event::PacketDropped {
+            reason: DropReason::OldSequence,
+            ..
+        }]
+    ));
+}
+
+/// `redundancy = "off"`, or a heartbeat peer: one plain status on every link,
+/// whatever the peer reports.
+#[test]
+fn without_redundancy_statuses_go_once_and_plain_as_heartbeat_sends_them() {
+    for (off, peer) in [(true, Peer::hbd()), (false, Peer::new())] {
+        let mut cfg = config(AutoFailback::On);
+        if off {
+            cfg.hbd.redundancy = hbd::config::Redundancy::Off;
+        }
+        let mut n = Single::new(cfg);
+        n.drain();
+        n.peer = peer;
+        n.peer_status(100);
+        n.due(1100);
+        let m = peer_link_status(&mut n.peer, 1, Some("102/256"));
+        n.recv(300, m);
+        n.due(1100);
+        let o = n.at(1100, Input::Timer);
+        n.due(2100);
+        let st = statuses(&o);
+        assert_eq!(st.len(), 1, "off {off}: {st:?}");
+        assert_eq!((st[0].0, &st[0].2, &st[0].3), (None, &None, &None));
+        assert_eq!(n.node.status().links[0].copies, 1);
+    }
 }

@@ -150,7 +150,7 @@ fn every_vector_reads_as_a_typed_heartbeat_message() {
                 r.load
             );
             if let Kind::Sequenced {
-                body: Body::Status { st, dt },
+                body: Body::Status { st, dt, .. },
                 ..
             } = &r.kind
             {

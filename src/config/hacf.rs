@@ -292,6 +292,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// hbd's own settings (TOML `[hbd]`), refused by name when written in ha.cf.
 const HBD_ONLY: &[&str] = &[
     "compact_serial",
+    "redundancy",
     "builtin_ipaddr",
     "script_timeout",
     "stop_failure",

@@ -248,6 +248,31 @@ pub enum StopFailurePolicy {
     Reboot,
 }
 
+/// Whether statuses to an hbd peer go more than once on a lossy UDP link
+/// (issue 22; the arithmetic is in `core::redundancy` and
+/// docs/config-reference.md).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Redundancy {
+    /// Number each status per link, report the peer's loss back, and send
+    /// each status as often as the loss the peer reports needs (at least
+    /// twice) within a bandwidth cap. hbd's default; nothing changes toward
+    /// a heartbeat peer.
+    #[default]
+    Adaptive,
+    /// Statuses go once on every link, as heartbeat sends them.
+    Off,
+}
+
+impl Redundancy {
+    pub fn word(self) -> &'static str {
+        match self {
+            Redundancy::Adaptive => "adaptive",
+            Redundancy::Off => "off",
+        }
+    }
+}
+
 /// Settings heartbeat does not have; TOML only (defaults when loaded from ha.cf).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HbdOptions {
@@ -263,6 +288,8 @@ pub struct HbdOptions {
     pub fence_required: bool,
     /// Use hbd's compact signed frame on serial links (hbd-to-hbd only).
     pub compact_serial: bool,
+    /// Loss-adaptive redundancy toward an hbd peer.
+    pub redundancy: Redundancy,
     /// Run IPaddr/IPaddr2 resources in-process (netlink + gratuitous ARP)
     /// instead of their scripts.
     pub builtin_ipaddr: bool,
@@ -399,6 +426,7 @@ impl Default for HbdOptions {
             fence_hook: None,
             fence_required: true,
             compact_serial: false,
+            redundancy: Redundancy::Adaptive,
             builtin_ipaddr: false,
             bind: None,
             metrics: None,

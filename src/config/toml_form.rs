@@ -10,8 +10,8 @@ use super::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
 use super::haresources::resource as parse_resource;
 use super::model::{
     Auth, AuthKey, AuthMethod, AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging,
-    Medium, Monitor, MonitorCheck, MsgFmt, OnFail, PingNode, ResourceGroup, Secret, StonithHost,
-    StopFailurePolicy,
+    Medium, Monitor, MonitorCheck, MsgFmt, OnFail, PingNode, Redundancy, ResourceGroup, Secret,
+    StonithHost, StopFailurePolicy,
 };
 use crate::time::Duration;
 use serde::Deserialize;
@@ -217,6 +217,7 @@ struct HbdT {
     fence_hook: Option<String>,
     fence_required: Option<Spanned<bool>>,
     compact_serial: Option<Spanned<bool>>,
+    redundancy: Option<Spanned<String>>,
     builtin_ipaddr: Option<bool>,
     bind: Option<Spanned<String>>,
     metrics: Option<Spanned<String>>,
@@ -650,6 +651,17 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
             o.compact_serial = *c.get_ref();
             cfg.origins
                 .insert("hbd.compact_serial".into(), cx.loc(c.span()));
+        }
+        if let Some(r) = &h.redundancy {
+            match r.get_ref().as_str() {
+                "adaptive" => o.redundancy = Redundancy::Adaptive,
+                "off" => o.redundancy = Redundancy::Off,
+                other => cx.error(
+                    r.span(),
+                    "redundancy",
+                    format!("{other:?} is not adaptive or off"),
+                ),
+            }
         }
         if let Some(b) = h.builtin_ipaddr {
             o.builtin_ipaddr = b;
@@ -1176,6 +1188,9 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     }
     let _ = writeln!(o, "fence_required = {}", h.fence_required);
     let _ = writeln!(o, "compact_serial = {}", h.compact_serial);
+    if h.redundancy != Redundancy::default() {
+        let _ = writeln!(o, "redundancy = {}", q(h.redundancy.word()));
+    }
     let _ = writeln!(o, "builtin_ipaddr = {}", h.builtin_ipaddr);
     if let Some(b) = &h.bind {
         let _ = writeln!(o, "bind = {}", q(&b.to_string()));

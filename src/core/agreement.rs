@@ -103,6 +103,11 @@ impl PairCheck {
 }
 
 impl Machine {
+    /// The peer was heard in its current generation without heartbeat's `ld`.
+    pub(super) fn pair_is_hbd(&self) -> bool {
+        self.pair.heartbeat == Some(false)
+    }
+
     /// A fresh sequenced message from the peer of generation `gen`; `load`:
     /// it carried heartbeat's `ld`. The first from an hbd peer in a
     /// generation gets our parts.

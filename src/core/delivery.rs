@@ -7,6 +7,7 @@
 
 use crate::core::events::{DropReason, Event};
 use crate::core::machine::Machine;
+use crate::core::redundancy::Arrival;
 use crate::core::rng::Rng;
 use crate::core::{LinkId, Output};
 use crate::time::{Duration, Instant};
@@ -95,6 +96,13 @@ impl Machine {
     /// Numbers `body`, adds the envelope (§1.5, §3.1), keeps it for
     /// retransmission and queues it for every link.
     pub(super) fn send(&mut self, now: Instant, dest: Option<String>, body: Body) {
+        let msg = self.sequenced(now, dest, body);
+        self.out.push_back(Output::Send { msg, link: None });
+    }
+
+    /// Numbers `body`, adds the envelope and keeps it for retransmission;
+    /// the caller sends it.
+    pub(super) fn sequenced(&mut self, now: Instant, dest: Option<String>, body: Body) -> Repr {
         self.delivery.seq += 1;
         let seq = self.delivery.seq;
         let msg = self.envelope(now, dest, Kind::Sequenced { seq, body });
@@ -103,7 +111,7 @@ impl Machine {
             history.pop_front();
         }
         history.push_back((seq, msg.clone(), None));
-        self.out.push_back(Output::Send { msg, link: None });
+        msg
     }
 
     /// Sends an unsequenced `NS_*` message to the peer.
@@ -209,6 +217,10 @@ impl Machine {
             Kind::Sequenced { seq, body } => (seq, body),
         };
         let is_status = matches!(body, Body::Status { .. });
+        let report = match &body {
+            Body::Status { link, .. } => *link,
+            _ => None,
+        };
 
         // Generation rules (§3.2 step 4).
         if let Some(known) = self.delivery.peer_generation {
@@ -241,6 +253,9 @@ impl Machine {
         if let Some(u) = srcuuid {
             self.delivery.peer_uuid = Some(u);
         }
+        // Counted before the dedupe: every datagram says how the link does.
+        let fresh_copy =
+            self.link_datagram(link, seq, report) == Arrival::Fresh && report.is_some();
 
         // Sequence tracking and dedupe across links (§3.2, §4.5).
         match self.delivery.last_seq {
@@ -275,6 +290,12 @@ impl Machine {
             }
             Some(_) => {
                 if self.delivery.missing.remove(&seq).is_none() {
+                    if fresh_copy {
+                        // A copy of a status, overtaken by a later message:
+                        // the link is alive, the status is known.
+                        self.refresh_link(now, link);
+                        return;
+                    }
                     return self.drop_msg(now, DropReason::OldSequence, &peer);
                 }
                 if self.delivery.missing.is_empty() {

@@ -328,6 +328,7 @@ impl Machine {
         let was_dead = self.liveness.peer_dead;
         self.delivery.peer_restarted(new);
         self.pair_check_peer_restarted();
+        self.redundancy_peer_restarted();
         // What we told its previous process is no concern of the new one.
         self.neg.owe_stable = false;
         let lv = &mut self.liveness;

@@ -21,6 +21,7 @@ use crate::core::jobs::{GState, Job, Jobs, Then};
 use crate::core::liveness::Liveness;
 use crate::core::monitor::Monitors;
 use crate::core::negotiation::Negotiation;
+use crate::core::redundancy::Redundancy;
 use crate::core::standby::{Failback, Standby};
 use crate::core::timers::{Timer, TimerTable};
 use crate::core::{
@@ -85,6 +86,8 @@ pub struct Machine {
     pub(super) shutting_down: bool,
     /// hbd peers only: does its configuration agree with ours?
     pub(super) pair: PairCheck,
+    /// hbd peers: per-link loss and copies of our statuses.
+    pub(super) red: Redundancy,
     /// The last transitions with why, for `status`.
     pub(super) recent: VecDeque<(Instant, String)>,
 }
@@ -106,6 +109,7 @@ impl Machine {
             mon: Monitors::new(&cfg),
             ipfail: Ipfail::new(&cfg),
             pair: PairCheck::new(Agreement::of(&cfg)),
+            red: Redundancy::new(&cfg),
             cfg,
             local,
             peer,
@@ -179,8 +183,13 @@ impl Machine {
         let body = Body::Status {
             st: Some(self.state.name().into()),
             dt: Some(self.own_dt(now).millis()),
+            link: None,
         };
-        self.send(now, None, body);
+        if self.sends_redundantly() {
+            self.send_status_per_link(now, body);
+        } else {
+            self.send(now, None, body);
+        }
         self.timers.set(Timer::Keepalive, now + self.cfg.keepalive);
     }
 
@@ -318,6 +327,7 @@ impl Machine {
         }
         if self.cfg.media != old_media {
             self.liveness.links = Liveness::links(&self.cfg);
+            self.redundancy_reconfigured();
         }
         if self.liveness.advertised_dt.is_none() {
             self.liveness.dead_timeout = self.cfg.deadtime;
@@ -390,11 +400,15 @@ impl Machine {
                 .liveness
                 .links
                 .iter()
-                .map(|l| LinkStatus {
+                .enumerate()
+                .map(|(i, l)| LinkStatus {
                     name: l.name.clone(),
                     up: l.up,
                     last_heard: l.last_heard,
                     late: l.late,
+                    rx_loss: self.rx_loss(i),
+                    tx_loss: self.red.tx.get(i).and_then(|t| t.report),
+                    copies: self.copies_on(i),
                 })
                 .collect(),
             groups,

@@ -27,6 +27,7 @@ mod machine;
 mod monitor;
 mod negotiation;
 mod node;
+pub mod redundancy;
 mod rng;
 mod standby;
 mod status;
@@ -363,13 +364,22 @@ pub struct NodeStatus {
     pub last_heard: Option<Instant>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LinkStatus {
     pub name: String,
     pub up: bool,
     pub last_heard: Option<Instant>,
     /// Status messages from the peer that arrived later than `warntime`.
     pub late: u64,
+    /// Of the peer's last numbers counted on this link (its `hbdn`, else its
+    /// sequence numbers), how many never came: `(lost, of)`; None before any
+    /// came (core::redundancy).
+    pub rx_loss: Option<(u32, u32)>,
+    /// What an hbd peer last said it missed of ours here: `(lost, of)`.
+    pub tx_loss: Option<(u32, u32)>,
+    /// How many times each of our statuses goes on this link (1 unless the
+    /// peer is an hbd and redundancy is on).
+    pub copies: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

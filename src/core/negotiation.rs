@@ -274,7 +274,7 @@ impl Machine {
     /// A sequenced message addressed to us (or to everyone), by type.
     pub(super) fn dispatch(&mut self, now: Instant, link: LinkId, seq: u64, ts: u64, body: Body) {
         let body = match body {
-            Body::Status { st, dt } => return self.handle_status(now, link, seq, ts, st, dt),
+            Body::Status { st, dt, .. } => return self.handle_status(now, link, seq, ts, st, dt),
             Body::ReqNodes => {
                 // §3.6: the node list, each name followed by a space.
                 let nodelist: String = self.cfg.nodes.iter().map(|n| format!("{n} ")).collect();

@@ -3,10 +3,10 @@
 //! that expired, in the order of [`Timer::ALL`], and `next_deadline` is the
 //! table's minimum.
 //!
-//! Most timers are set and stopped by the decision that owns them. Five are
+//! Most timers are set and stopped by the decision that owns them. Six are
 //! functions of state that many inputs move (the peer's and each link's
-//! silence, the missing sequence numbers, the next monitor check and the next
-//! fail count to expire): [`Machine::rearm`] recomputes them after every
+//! silence, the missing sequence numbers, the next monitor check, the next
+//! fail count to expire and the next copy of our status): [`Machine::rearm`] recomputes them after every
 //! input and every handler, so the table is never stale when read.
 //!
 //! Adding a timer: a variant here (with its place in `ALL`) and its arm in
@@ -45,6 +45,8 @@ pub enum Timer {
     FailureTimeout,
     /// A monitor check is due. Rearmed.
     Monitor,
+    /// The next copy of our last status on a lossy link (hbd peers). Rearmed.
+    Copy,
     /// Our next `status` (keepalive).
     Keepalive,
 }
@@ -53,7 +55,7 @@ impl Timer {
     /// Every timer, in the order expired ones are handled: the peer's death
     /// first (it decides what the others still mean), our status last (it
     /// reports what the others changed).
-    pub const ALL: [Timer; 13] = [
+    pub const ALL: [Timer; 14] = [
         Timer::PeerDead,
         Timer::LinkDead,
         Timer::Rexmit,
@@ -66,6 +68,7 @@ impl Timer {
         Timer::Giveup,
         Timer::FailureTimeout,
         Timer::Monitor,
+        Timer::Copy,
         Timer::Keepalive,
     ];
 }
@@ -126,6 +129,7 @@ impl Machine {
                 Timer::Giveup => self.try_giveup(now),
                 Timer::FailureTimeout => self.expire_failures(now),
                 Timer::Monitor => self.run_due_checks(now),
+                Timer::Copy => self.send_copies(now),
                 Timer::Keepalive => self.send_status(now),
             }
             self.rearm();
@@ -145,6 +149,8 @@ impl Machine {
         let expiry = self.failures_expire_at();
         self.timers.set_or_stop(Timer::Monitor, monitor);
         self.timers.set_or_stop(Timer::FailureTimeout, expiry);
+        let copy = self.red.copy_due_at();
+        self.timers.set_or_stop(Timer::Copy, copy);
     }
 
     /// When to call `handle` with `Input::Timer` at the latest. Always Some:

@@ -280,12 +280,14 @@ mod tests {
                     up: false,
                     last_heard: None,
                     late: 0,
+                    ..LinkStatus::default()
                 },
                 LinkStatus {
                     name: "/dev/ttyS0".into(),
                     up: true,
                     last_heard: None,
                     late: 0,
+                    ..LinkStatus::default()
                 },
             ],
             groups: vec![

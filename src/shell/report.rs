@@ -310,6 +310,7 @@ mod tests {
                 up: true,
                 last_heard: Some(t(9_700)),
                 late: 2,
+                ..LinkStatus::default()
             }],
             groups: vec![GroupStatus {
                 key: "192.0.2.10".into(),

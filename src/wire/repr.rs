@@ -59,6 +59,8 @@ pub enum Body {
     Status {
         st: Option<String>,
         dt: Option<u64>,
+        /// hbd-to-hbd only, on one UDP link: see [`LinkReport`].
+        link: Option<LinkReport>,
     },
     Starting,
     Resource(Resource),
@@ -107,6 +109,21 @@ pub enum Body {
     HbdConfig(Box<Agreement>),
     /// A type hbd does not read (`hbapi-clstat`, …): only its envelope counts.
     Other(String),
+}
+
+/// What an hbd node adds to each status it sends an hbd peer on one UDP link
+/// (loss-adaptive redundancy, docs/wire.md): never written to a heartbeat
+/// peer, ignored by an hbd that does not know it (unknown fields are).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LinkReport {
+    /// `hbdn` (hex): this datagram's number among the statuses (originals and
+    /// copies) the sender sent on this link in its generation, from 1. The
+    /// receiver counts the gaps: the link's loss, copies included.
+    pub n: u64,
+    /// `hbdloss` (`LOST/OF`, decimal): of the receiver's last OF numbered
+    /// datagrams on this link, the sender missed LOST. None until it counted
+    /// enough to say.
+    pub loss: Option<(u32, u32)>,
 }
 
 /// `t=resource`: what the sender holds (§6.5).
@@ -216,6 +233,9 @@ struct Slots {
     lastseq: Option<Vec<u8>>,
     ackseq: Option<Vec<u8>>,
     ld: Option<Vec<u8>>,
+    // hbd status, per link
+    hbdn: Option<Vec<u8>>,
+    hbdloss: Option<Vec<u8>>,
     // hbd-config
     groups: Option<Vec<u8>>,
     auto_failback: Option<Vec<u8>>,
@@ -260,6 +280,8 @@ impl Slots {
                     "lastseq" => &mut s.lastseq,
                     "ackseq" => &mut s.ackseq,
                     "ld" => &mut s.ld,
+                    "hbdn" => &mut s.hbdn,
+                    "hbdloss" => &mut s.hbdloss,
                     "groups" => &mut s.groups,
                     "auto_failback" => &mut s.auto_failback,
                     "keepalive" => &mut s.keepalive,
@@ -439,6 +461,10 @@ impl Body {
             "status" => Body::Status {
                 st: text(s.st.take()),
                 dt: hex(&s.dt),
+                link: hex(&s.hbdn).filter(|&n| n > 0).map(|n| LinkReport {
+                    n,
+                    loss: word(&s.hbdloss).and_then(parse_loss),
+                }),
             },
             "starting" => Body::Starting,
             "resource" => Body::Resource(Resource {
@@ -524,10 +550,18 @@ impl Body {
         }
         m.add("t", self.type_name());
         match self {
-            Body::Status { st, dt } => {
+            Body::Status { st, dt, link } => {
                 put_opt(m, "st", st);
                 put_opt(m, "dt", dt.map(|d| format!("{d:x}")));
                 m.add("protocol", "1");
+                if let Some(l) = link {
+                    put(m, "hbdn", format!("{:x}", l.n));
+                    put_opt(
+                        m,
+                        "hbdloss",
+                        l.loss.map(|(lost, of)| format!("{lost}/{of}")),
+                    );
+                }
                 put_opt(m, "dest", dest);
             }
             Body::Resource(r) => {
@@ -595,6 +629,14 @@ impl Body {
             }
         }
     }
+}
+
+/// `hbdloss`: `LOST/OF`, LOST ≤ OF, OF > 0; anything else reads as no report.
+fn parse_loss(w: &str) -> Option<(u32, u32)> {
+    let (lost, of) = w.split_once('/')?;
+    let (lost, of) = (parse_dec(lost)?, parse_dec(of)?);
+    let (lost, of) = (u32::try_from(lost).ok()?, u32::try_from(of).ok()?);
+    (of > 0 && lost <= of).then_some((lost, of))
 }
 
 /// hbd's own message type: what its configuration says on each part both
@@ -850,10 +892,33 @@ mod tests {
                     seq(Body::Status {
                         st: Some("active".into()),
                         dt: Some(0x2710),
+                        link: None,
                     }),
                     None,
                 ),
                 vec!["t=status", "st=active", "dt=2710", "protocol=1"],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::Status {
+                        st: Some("active".into()),
+                        dt: Some(0x2710),
+                        link: Some(LinkReport {
+                            n: 0x1f,
+                            loss: Some((51, 256)),
+                        }),
+                    }),
+                    None,
+                ),
+                vec![
+                    "t=status",
+                    "st=active",
+                    "dt=2710",
+                    "protocol=1",
+                    "hbdn=1f",
+                    "hbdloss=51/256",
+                ],
                 false,
             ),
             (sent(seq(Body::Starting), None), vec!["t=starting"], false),
@@ -1171,6 +1236,50 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_link_report_is_no_report() {
+        let status = |n: &str, loss: &str| {
+            let r = Repr::parse(msg(&[
+                ("t", "status"),
+                ("src", "nodeb"),
+                ("seq", "2"),
+                ("ts", "5"),
+                ("hbdn", n),
+                ("hbdloss", loss),
+            ]))
+            .unwrap();
+            match r.kind {
+                Kind::Sequenced {
+                    body: Body::Status { link, .. },
+                    ..
+                } => link,
+                k => panic!("{k:?}"),
+            }
+        };
+        assert_eq!(
+            status("a", "3/40"),
+            Some(LinkReport {
+                n: 10,
+                loss: Some((3, 40))
+            })
+        );
+        for bad in [
+            "41/40",
+            "1/0",
+            "3",
+            "-1/4",
+            "3/",
+            "/4",
+            "3/4/5",
+            "99999999999/1",
+        ] {
+            assert_eq!(status("a", bad).unwrap().loss, None, "hbdloss={bad}");
+        }
+        for bad in ["0", "zz", ""] {
+            assert_eq!(status(bad, "3/40"), None, "hbdn={bad:?}");
+        }
+    }
+
+    #[test]
     fn heartbeats_load_field_is_read_and_written_where_heartbeat_puts_it() {
         let m = msg(&[
             ("t", "status"),
@@ -1301,7 +1410,8 @@ mod tests {
                 1,
                 Body::Status {
                     st: Some("up".into()),
-                    dt: None
+                    dt: None,
+                    link: None,
                 }
             )
         );
