@@ -120,6 +120,10 @@ pub struct World {
     /// Any group active on both nodes after `check_after` is a violation,
     /// partition or not (what fencing promises).
     pub strict_exclusive: bool,
+    /// A run longer than this many steps is a busy loop.
+    pub max_steps: u64,
+    /// Keep only about this many trace lines (None: all).
+    pub trace_limit: Option<usize>,
 }
 
 impl World {
@@ -172,6 +176,8 @@ impl World {
             fence_failures: 0,
             fenced: Vec::new(),
             strict_exclusive: false,
+            max_steps: 5_000_000,
+            trace_limit: None,
         }
     }
 
@@ -189,6 +195,11 @@ impl World {
 
     pub fn log(&mut self, s: String) {
         self.trace.push(format!("{} {}", self.now, s));
+        if let Some(n) = self.trace_limit {
+            if self.trace.len() > 2 * n {
+                self.trace.drain(..self.trace.len() - n);
+            }
+        }
     }
 
     pub fn start(&mut self, i: usize) {
@@ -396,7 +407,7 @@ impl World {
             }
             self.now = t.max(self.now);
             self.steps += 1;
-            if self.steps > 5_000_000 {
+            if self.steps > self.max_steps {
                 return Err("simulation did not terminate (busy loop?)".into());
             }
             if let Some(Reverse((at, _, slot))) = self.pending.peek().copied() {
