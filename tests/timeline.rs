@@ -5131,3 +5131,51 @@ fn without_redundancy_statuses_go_once_and_plain_as_heartbeat_sends_them() {
         assert_eq!(n.node.status().links[0].copies, 1);
     }
 }
+
+/// A heartbeat peer's messages go missing on the UDP link (every fifth one
+/// comes only on the serial link): counted from its sequence numbers, the
+/// link's loss is said once in a WARN naming what it means for deadtime,
+/// shown in status, and not said again at the next keepalive.
+#[test]
+fn link_loss_is_warned_with_what_it_means_for_deadtime() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let mut at = 100;
+    for seq in 2..=41u64 {
+        at += 20;
+        let m = n.peer.status("active");
+        if seq % 5 != 0 {
+            n.recv_on(at, 0, m.clone());
+            n.due(1100);
+        }
+        n.recv_on(at, 1, m);
+        n.due(1100);
+    }
+    let advice = "at 20 % loss on eth0 (8 of the peer's last 41 datagrams), deadtime 10s gives a false death about every 35 days if eth0 is the only link; raise deadtime to 17s, add a link (a heartbeat peer sends each status once)";
+    let st = n.node.status();
+    assert_eq!(st.links[0].rx_loss, Some((8, 41)));
+    assert_eq!(st.links[0].advice.as_deref(), Some(advice));
+    assert_eq!(
+        (st.links[1].rx_loss, &st.links[1].advice),
+        (Some((0, 40)), &None)
+    );
+    let o = n.at(1100, Input::Timer);
+    n.due(2100);
+    assert_eq!(
+        events(&o),
+        [Event::LinkLoss {
+            node: PEER.into(),
+            link: "eth0".into(),
+            advice: advice.into()
+        }]
+    );
+    assert_eq!(
+        said(&o, "nodeb: at 20 %"),
+        (format!("nodeb: {advice}"), Level::Warn)
+    );
+    let o = n.at(2100, Input::Timer);
+    n.due(3100);
+    assert!(events(&o).is_empty(), "{o:?}");
+}

@@ -106,6 +106,49 @@ pub fn hook_lines(cfg: Option<&Config>, config_dir: &Path) -> Vec<String> {
     out
 }
 
+/// What random loss on a link costs at this configuration's timing, when it
+/// is tight enough for that to matter (5 % loss on a single link would make
+/// a false death likelier than once in 10 years): how often one comes with
+/// heartbeat's one status per keepalive, and what hbd's copies do toward an
+/// hbd peer (docs/config-reference.md, "Lossy links").
+pub fn loss_lines(cfg: Option<&Config>) -> Vec<String> {
+    use hbd::config::Redundancy;
+    use hbd::core::redundancy::{copies_needed, every, false_deaths_per_day, losses_to_die};
+    let Some(c) = cfg else {
+        return Vec::new();
+    };
+    let (ka, dt) = (c.keepalive, c.deadtime);
+    if false_deaths_per_day(0.05, 1, ka, dt) * 3650.0 < 1.0 {
+        return Vec::new();
+    }
+    let at = |pct: u32| {
+        let rate = false_deaths_per_day(pct as f64 / 100.0, 1, ka, dt);
+        format!("at {pct} % loss {}", every(rate))
+    };
+    let mut out = vec![format!(
+        "loss: keepalive {ka}, deadtime {dt}: a false death takes {} statuses lost in a row; with each sent once, as heartbeat sends them, on a single link it comes {}, {}, {}",
+        losses_to_die(1, ka, dt),
+        at(1),
+        at(5),
+        at(20)
+    )];
+    let copies = |pct: u32| {
+        copies_needed(pct as f64 / 100.0, ka, dt)
+            .map_or("more than 8".to_string(), |k| k.to_string())
+    };
+    out.push(match c.hbd.redundancy {
+        Redundancy::Adaptive => format!(
+            "loss: toward an hbd peer each status goes at least twice on a UDP link, more as the peer reports loss (redundancy adaptive): {} at 20 %, {} at 40 % keep a false death below once in a million days",
+            copies(20),
+            copies(40)
+        ),
+        Redundancy::Off => {
+            "loss: redundancy off: statuses go once toward an hbd peer too".to_string()
+        }
+    });
+    out
+}
+
 pub fn run(args: Args) -> ExitCode {
     let purpose = if args.portable {
         Purpose::Portable
@@ -128,6 +171,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     let (errors, warnings) = print_diagnostics(&loaded.diagnostics);
     for line in hook_lines(loaded.config.as_ref(), &loaded.config_dir) {
+        println!("{line}");
+    }
+    for line in loss_lines(loaded.config.as_ref()) {
         println!("{line}");
     }
     let ok = errors == 0 && loaded.config.is_some();

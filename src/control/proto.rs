@@ -123,6 +123,38 @@ pub struct LinkReport {
     /// Such packets keep coming and the peer is not heard on this link.
     #[serde(default)]
     pub peer_auth_failing: bool,
+    /// Of the peer's last datagrams counted here (its link numbers, else
+    /// its sequence numbers), how many never came; null before any came.
+    #[serde(default)]
+    pub loss: Option<LossCount>,
+    /// What an hbd peer says it missed of ours here; null from heartbeat.
+    #[serde(default)]
+    pub peer_loss: Option<LossCount>,
+    /// How many times each of our statuses goes on this link (1 unless the
+    /// peer is an hbd and redundancy is on).
+    #[serde(default)]
+    pub copies: u32,
+    /// What `loss` means for the peer's deadtime, when a false death is
+    /// likelier than once in a million days; null otherwise.
+    #[serde(default)]
+    pub advice: Option<String>,
+}
+
+/// `lost` of the last `of` datagrams counted.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LossCount {
+    pub lost: u32,
+    pub of: u32,
+}
+
+impl LossCount {
+    pub fn ratio(&self) -> f64 {
+        if self.of == 0 {
+            0.0
+        } else {
+            self.lost as f64 / self.of as f64
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +241,10 @@ mod tests {
                 errors: 4,
                 peer_auth_failures: 5,
                 peer_auth_failing: true,
+                loss: Some(LossCount { lost: 51, of: 256 }),
+                peer_loss: Some(LossCount { lost: 3, of: 200 }),
+                copies: 5,
+                advice: Some("at 20 % loss on eth0 …".into()),
             }],
             groups: vec![GroupReport {
                 key: "IPaddr::10.0.0.5".into(),
@@ -287,7 +323,17 @@ mod tests {
       "late": 3,
       "errors": 4,
       "peer_auth_failures": 5,
-      "peer_auth_failing": true
+      "peer_auth_failing": true,
+      "loss": {
+        "lost": 51,
+        "of": 256
+      },
+      "peer_loss": {
+        "lost": 3,
+        "of": 200
+      },
+      "copies": 5,
+      "advice": "at 20 % loss on eth0 …"
     }
   ],
   "groups": [

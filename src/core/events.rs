@@ -114,6 +114,15 @@ pub enum Event {
         gap: Duration,
         warntime: Duration,
     },
+    /// A link loses enough of the peer's datagrams to make a false death
+    /// likelier than [`crate::core::redundancy::FALSE_DEATHS_PER_DAY`]:
+    /// `advice` says how much, what it means for deadtime and what helps
+    /// ([`crate::core::redundancy::advice`]). At most every 10 minutes a link.
+    LinkLoss {
+        node: String,
+        link: String,
+        advice: String,
+    },
     /// `handle` was called this long after the deadline we asked for: our
     /// process or VM was stopped. The peer gets a fresh grace period.
     LocalStall {
@@ -420,6 +429,7 @@ impl Event {
             | LinkDead { .. }
             | PeerClaimsDead { .. }
             | LateHeartbeat { .. }
+            | LinkLoss { .. }
             | LocalStall { .. }
             | PeerDeadtime { .. }
             | PacketDropped { .. }
@@ -502,6 +512,7 @@ impl fmt::Display for Event {
                 "Late heartbeat: Node {node}: interval {} ms (on {link}; warntime {warntime})",
                 gap.millis()
             ),
+            LinkLoss { node, advice, .. } => write!(f, "{node}: {advice}"),
             LocalStall { late } => write!(
                 f,
                 "this node stalled: timer ran {late} late; peer given a fresh grace period"

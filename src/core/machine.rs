@@ -190,6 +190,7 @@ impl Machine {
         } else {
             self.send(now, None, body);
         }
+        self.warn_link_loss(now);
         self.timers.set(Timer::Keepalive, now + self.cfg.keepalive);
     }
 
@@ -409,6 +410,7 @@ impl Machine {
                     rx_loss: self.rx_loss(i),
                     tx_loss: self.red.tx.get(i).and_then(|t| t.report),
                     copies: self.copies_on(i),
+                    advice: self.link_advice(i),
                 })
                 .collect(),
             groups,

@@ -380,6 +380,9 @@ pub struct LinkStatus {
     /// How many times each of our statuses goes on this link (1 unless the
     /// peer is an hbd and redundancy is on).
     pub copies: u32,
+    /// What the loss counted here means for the peer's dead time, when a
+    /// false death is likelier than `redundancy::FALSE_DEATHS_PER_DAY`.
+    pub advice: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

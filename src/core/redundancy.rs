@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 use crate::config::{Config, Medium, Redundancy as Mode};
+use crate::core::events::Event;
 use crate::core::machine::Machine;
 use crate::core::LinkId;
 use crate::time::{Duration, Instant};
@@ -54,6 +55,8 @@ pub const STATUS_BYTES: u64 = 400;
 pub const WINDOW: usize = 256;
 /// Nothing is reported before this many numbers were counted on a link.
 pub const MIN_REPORT: u32 = 32;
+/// A link's loss is warned of at most this often.
+pub const LOSS_WARN_EVERY: Duration = Duration::from_secs(600);
 
 /// Consecutive lost datagrams that make a false death when each status goes
 /// `k` times per `keepalive` against `deadtime` (at least 1).
@@ -108,6 +111,102 @@ pub fn copies(report: Option<(u32, u32)>, keepalive: Duration, deadtime: Duratio
             .max(MIN_COPIES),
     };
     want.min(copies_allowed(keepalive))
+}
+
+/// How often something that happens `per_day` times a day happens, in words.
+pub fn every(per_day: f64) -> String {
+    if per_day * 365.0 * 1e6 < 1.0 {
+        return "less than once in a million years".into();
+    }
+    let secs = 86_400.0 / per_day;
+    let (n, unit) = if secs < 120.0 {
+        (secs, "second")
+    } else if secs < 7_200.0 {
+        (secs / 60.0, "minute")
+    } else if secs < 2.0 * 86_400.0 {
+        (secs / 3_600.0, "hour")
+    } else if secs < 730.0 * 86_400.0 {
+        (secs / 86_400.0, "day")
+    } else {
+        (secs / 86_400.0 / 365.0, "year")
+    };
+    let n = n.round().max(1.0);
+    if n == 1.0 {
+        format!("every {unit}")
+    } else {
+        format!("every {n:.0} {unit}s")
+    }
+}
+
+/// The shortest dead time, from `deadtime` up in keepalives (whole seconds
+/// from 2 s), that keeps the false deaths at loss `p` with `copies` per
+/// status below [`FALSE_DEATHS_PER_DAY`]; None beyond an hour.
+pub fn deadtime_for(
+    p: f64,
+    copies: u32,
+    keepalive: Duration,
+    deadtime: Duration,
+) -> Option<Duration> {
+    if p >= 1.0 {
+        return None;
+    }
+    let ka = keepalive.millis().max(1);
+    let mut d = deadtime.millis().div_ceil(ka) * ka;
+    while d <= 3_600_000 {
+        let dur = Duration::from_millis(d);
+        if false_deaths_per_day(p, copies, keepalive, dur) <= FALSE_DEATHS_PER_DAY {
+            let d = if d >= 2000 {
+                d.div_ceil(1000) * 1000
+            } else {
+                d
+            };
+            return Some(Duration::from_millis(d));
+        }
+        d += ka;
+    }
+    None
+}
+
+/// What losing `lost` of the peer's last `of` datagrams on `link` means for
+/// the dead time we apply to the peer (`deadtime`), with its statuses coming
+/// `copies` times every `keepalive`, if this link were the only one. None
+/// while too little was counted ([`MIN_REPORT`]) or a false death stays
+/// below [`FALSE_DEATHS_PER_DAY`]. `hbd_peer`: the peer could send copies.
+pub fn advice(
+    link: &str,
+    (lost, of): (u32, u32),
+    copies: u32,
+    keepalive: Duration,
+    deadtime: Duration,
+    hbd_peer: bool,
+) -> Option<String> {
+    if of < MIN_REPORT || lost == 0 {
+        return None;
+    }
+    let p = lost as f64 / of as f64;
+    let rate = false_deaths_per_day(p, copies, keepalive, deadtime);
+    if rate <= FALSE_DEATHS_PER_DAY {
+        return None;
+    }
+    let mut s = format!(
+        "at {:.0} % loss on {link} ({lost} of the peer's last {of} datagrams), deadtime {deadtime} gives a false death about {} if {link} is the only link",
+        p * 100.0,
+        every(rate)
+    );
+    if copies > 1 {
+        s.push_str(&format!(" (even with {copies} copies of each status)"));
+    }
+    let raise = match deadtime_for(p, copies, keepalive, deadtime) {
+        Some(d) => format!("raise deadtime to {d}"),
+        None => "fix the link (no deadtime under an hour helps)".into(),
+    };
+    s.push_str(&format!("; {raise}, add a link"));
+    if copies == 1 && hbd_peer {
+        s.push_str(", or let hbd send redundantly (`[hbd] redundancy = \"adaptive\"` on the peer)");
+    } else if copies == 1 {
+        s.push_str(" (a heartbeat peer sends each status once)");
+    }
+    Some(s)
 }
 
 /// What became of a datagram the window was told about.
@@ -212,6 +311,8 @@ pub(super) struct Redundancy {
     /// The last status sent to an hbd peer, without link fields: what the
     /// copies repeat.
     last_status: Option<Repr>,
+    /// When each link's loss was last warned of.
+    warned: Vec<Option<Instant>>,
 }
 
 impl Redundancy {
@@ -232,6 +333,7 @@ impl Redundancy {
                 })
                 .collect(),
             last_status: None,
+            warned: vec![None; cfg.media.len()],
         }
     }
 
@@ -363,6 +465,53 @@ impl Machine {
         }
     }
 
+    /// How many times the peer sends each status on link `i`: as many as
+    /// the loss we report makes it choose when it numbers them (an hbd with
+    /// redundancy on, same arithmetic on both sides), else once.
+    pub(super) fn peer_copies_on(&self, i: usize) -> u32 {
+        match self.red.rx.get(i) {
+            Some(rx) if rx.by_link_number => {
+                copies(rx.report(), self.cfg.keepalive, self.cfg.deadtime)
+            }
+            _ => 1,
+        }
+    }
+
+    /// What link `i`'s loss means for the peer's dead time, if anything.
+    pub(super) fn link_advice(&self, i: usize) -> Option<String> {
+        let loss = self.rx_loss(i)?;
+        let name = &self.liveness.links.get(i)?.name;
+        let hbd = self.pair_is_hbd();
+        advice(
+            name,
+            loss,
+            self.peer_copies_on(i),
+            self.cfg.keepalive,
+            self.liveness.dead_timeout,
+            hbd,
+        )
+    }
+
+    /// Warns of each link whose loss makes a false death likely, at most
+    /// every [`LOSS_WARN_EVERY`] per link (called every keepalive).
+    pub(super) fn warn_link_loss(&mut self, now: Instant) {
+        if self.liveness.peer_dead || !self.liveness.comm_up {
+            return;
+        }
+        for i in 0..self.red.rx.len() {
+            let due =
+                self.red.warned[i].map_or(true, |t| now.saturating_since(t) >= LOSS_WARN_EVERY);
+            if !due {
+                continue;
+            }
+            if let Some(advice) = self.link_advice(i) {
+                self.red.warned[i] = Some(now);
+                let (node, link) = (self.peer.clone(), self.liveness.links[i].name.clone());
+                self.event(Event::LinkLoss { node, link, advice });
+            }
+        }
+    }
+
     /// A restarted peer numbers afresh and measures afresh.
     pub(super) fn redundancy_peer_restarted(&mut self) {
         for rx in &mut self.red.rx {
@@ -435,6 +584,37 @@ mod tests {
         // With deadtime 50 keepalives, one status a keepalive would do.
         assert_eq!(copies_needed(0.4, ka, DT), Some(1));
         assert_eq!(copies(None, Duration::from_millis(5), DT), 1);
+    }
+
+    #[test]
+    fn advice_says_how_often_and_what_helps() {
+        assert_eq!(every(86_400.0), "every second");
+        assert_eq!(every(553.0), "every 3 minutes");
+        assert_eq!(every(0.354), "every 3 days");
+        assert_eq!(every(1e-5), "every 274 years");
+        assert_eq!(every(1e-12), "less than once in a million years");
+        // 20 % at 200 ms / 1 s: 17 losses in a row needed, 18 keepalives.
+        assert_eq!(deadtime_for(0.2, 1, KA, DT), Some(Duration::from_secs(4)));
+        assert_eq!(deadtime_for(0.0, 1, KA, DT), Some(DT));
+        assert_eq!(deadtime_for(1.0, 1, KA, DT), None);
+        assert_eq!(
+            advice("eth1", (46, 256), 1, KA, DT, true).as_deref(),
+            Some("at 18 % loss on eth1 (46 of the peer's last 256 datagrams), deadtime 1s gives a false death about every 4 minutes if eth1 is the only link; raise deadtime to 4s, add a link, or let hbd send redundantly (`[hbd] redundancy = \"adaptive\"` on the peer)")
+        );
+        assert_eq!(
+            advice("eth1", (46, 256), 1, KA, DT, false).as_deref(),
+            Some("at 18 % loss on eth1 (46 of the peer's last 256 datagrams), deadtime 1s gives a false death about every 4 minutes if eth1 is the only link; raise deadtime to 4s, add a link (a heartbeat peer sends each status once)")
+        );
+        // Capped copies at 60 %: still named, with what they do not fix.
+        let capped = advice("eth1", (154, 256), 8, KA, DT, true).unwrap();
+        assert!(
+            capped.contains("(even with 8 copies of each status); raise deadtime to"),
+            "{capped}"
+        );
+        // Nothing to say: enough copies, no loss, too little counted.
+        assert_eq!(advice("eth1", (46, 256), 5, KA, DT, true), None);
+        assert_eq!(advice("eth1", (0, 256), 1, KA, DT, true), None);
+        assert_eq!(advice("eth1", (10, 31), 1, KA, DT, true), None);
     }
 
     #[test]

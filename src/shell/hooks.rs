@@ -182,6 +182,7 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         GroupStarted { .. } | GroupStopped { .. } => return None,
         // Routine, per packet, or no change of what runs where.
         PeerClaimsDead { .. } | LateHeartbeat { .. } | PeerDeadtime { .. } | PacketDropped { .. } => return None,
+        LinkLoss { .. } => return None,
         LostPackets { .. } | NoPacketsMissing { .. } | IrretrievablyLost { .. } | CommUp => return None,
         RemoteTransitionComplete { .. } | PeerPingNodes { .. } | StopRetry { .. } => return None,
         ReloadApplied | ReloadRefused { .. } | UnexpectedStep { .. } => return None,

@@ -359,6 +359,44 @@ pub fn render(
             }
         }
     }
+    // Loss per link (issue 22): absent until counted, as last_heard.
+    type Ratio = fn(&LinkReport) -> Option<crate::control::LossCount>;
+    let ratios: [(&str, &str, Ratio); 2] = [
+        (
+            "hbd_link_loss_ratio",
+            "Share of the peer's last datagrams on the link (its link numbers, else its sequence numbers) that never came.",
+            |l| l.loss,
+        ),
+        (
+            "hbd_link_peer_loss_ratio",
+            "Share of our last datagrams on the link the hbd peer says it missed.",
+            |l| l.peer_loss,
+        ),
+    ];
+    for (name, help, get) in ratios {
+        if r.links.iter().any(|l| get(l).is_some()) {
+            head(&mut o, name, "gauge", help);
+            for l in &r.links {
+                if let Some(c) = get(l) {
+                    let _ = writeln!(o, "{name}{{{}}} {}", link(l), c.ratio());
+                }
+            }
+        }
+    }
+    head(
+        &mut o,
+        "hbd_link_status_copies",
+        "gauge",
+        "How many times each of our statuses goes on the link (more than 1: loss-adaptive redundancy toward an hbd peer).",
+    );
+    for l in &r.links {
+        let _ = writeln!(
+            o,
+            "hbd_link_status_copies{{{}}} {}",
+            link(l),
+            l.copies.max(1)
+        );
+    }
     type Get = fn(&LinkReport) -> u64;
     let per_link: [(&str, &str, Get); 6] = [
         ("hbd_packets_sent_total", "Packets sent on the link.", |l| l.sent),
@@ -774,6 +812,10 @@ mod tests {
                 errors: 0,
                 peer_auth_failures: 1,
                 peer_auth_failing: true,
+                loss: Some(crate::control::LossCount { lost: 64, of: 256 }),
+                peer_loss: None,
+                copies: 2,
+                advice: None,
             }],
             groups: vec![GroupReport {
                 key: "IPaddr::192.0.2.10".into(),
@@ -1049,6 +1091,12 @@ hbd_link_up{link="eth0",kind="ucast"} 0
 # HELP hbd_link_last_heard_seconds Seconds since the peer was last heard on the link (absent until first heard).
 # TYPE hbd_link_last_heard_seconds gauge
 hbd_link_last_heard_seconds{link="eth0"} 4.5
+# HELP hbd_link_loss_ratio Share of the peer's last datagrams on the link (its link numbers, else its sequence numbers) that never came.
+# TYPE hbd_link_loss_ratio gauge
+hbd_link_loss_ratio{link="eth0"} 0.25
+# HELP hbd_link_status_copies How many times each of our statuses goes on the link (more than 1: loss-adaptive redundancy toward an hbd peer).
+# TYPE hbd_link_status_copies gauge
+hbd_link_status_copies{link="eth0"} 2
 # HELP hbd_packets_sent_total Packets sent on the link.
 # TYPE hbd_packets_sent_total counter
 hbd_packets_sent_total{link="eth0"} 20

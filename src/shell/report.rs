@@ -7,8 +7,8 @@ use super::inbox::LinkCounters;
 use super::link;
 use crate::config::Config;
 use crate::control::{
-    FailureReport, GroupReport, LinkReport, MonitorReport, NodeReport, Problem, ProblemKind,
-    StatusReport, TransitionReport,
+    FailureReport, GroupReport, LinkReport, LossCount, MonitorReport, NodeReport, Problem,
+    ProblemKind, StatusReport, TransitionReport,
 };
 use crate::core::{Failure, NodeStatus, PeerConfigState, Status};
 use crate::time::{Duration, Instant};
@@ -27,6 +27,7 @@ pub fn status_report(
     config: &Path,
 ) -> StatusReport {
     let ago = |t: Option<Instant>| t.map(|t| now.saturating_since(t).millis());
+    let count = |(lost, of): (u32, u32)| LossCount { lost, of };
     let node = |n: &NodeStatus| NodeReport {
         name: n.name.clone(),
         state: n.state.clone(),
@@ -64,6 +65,10 @@ pub fn status_report(
                 malformed: get(|c| &c.malformed),
                 late: ls.map(|l| l.late).unwrap_or(0),
                 errors: get(|c| &c.errors),
+                loss: ls.and_then(|l| l.rx_loss).map(count),
+                peer_loss: ls.and_then(|l| l.tx_loss).map(count),
+                copies: ls.map_or(1, |l| l.copies.max(1)),
+                advice: ls.and_then(|l| l.advice.clone()),
                 ..LinkReport::default()
             }
         })
@@ -366,12 +371,15 @@ mod tests {
                     malformed: 4,
                     late: 2,
                     errors: 5,
+                    copies: 1,
                     ..LinkReport::default()
                 },
-                // Neither the core nor the shell has this link yet: all zero.
+                // Neither the core nor the shell has this link yet: all zero,
+                // each status sent once.
                 LinkReport {
                     name: "/dev/ttyS0".into(),
                     kind: "serial".into(),
+                    copies: 1,
                     ..LinkReport::default()
                 },
             ]

@@ -67,7 +67,7 @@ fn node_row(n: &NodeReport, role: &str) -> Vec<String> {
 }
 
 fn link_row(l: &LinkReport) -> Vec<String> {
-    vec![
+    let mut row = vec![
         l.name.clone(),
         l.kind.clone(),
         if l.up { "up" } else { "dead" }.into(),
@@ -78,7 +78,19 @@ fn link_row(l: &LinkReport) -> Vec<String> {
         format!("malformed {}", l.malformed),
         format!("late {}", l.late),
         format!("errors {}", l.errors),
-    ]
+    ];
+    if let Some(c) = l.loss {
+        row.push(format!(
+            "loss {:.0} % ({}/{})",
+            c.ratio() * 100.0,
+            c.lost,
+            c.of
+        ));
+    }
+    if l.copies > 1 {
+        row.push(format!("copies {}", l.copies));
+    }
+    row
 }
 
 /// `start of httpd failed 9.00s ago: exit code 1`, and its output on a line of its own.
@@ -184,6 +196,9 @@ pub fn render_status(r: &StatusReport) -> String {
     } else {
         let rows: Vec<_> = r.links.iter().map(link_row).collect();
         out.push_str(&table(&rows, "  "));
+        for a in r.links.iter().filter_map(|l| l.advice.as_ref()) {
+            out.push_str(&format!("  warning: {a}\n"));
+        }
     }
     out.push_str("\nresource groups:\n");
     if r.groups.is_empty() {
@@ -303,6 +318,23 @@ resource groups:
 
 rsc_hold";
         assert!(text.contains(want), "{text}");
+    }
+
+    #[test]
+    fn a_lossy_link_shows_its_loss_copies_and_advice() {
+        let mut r = sample_report();
+        r.links[0].loss = Some(hbd::control::LossCount { lost: 51, of: 256 });
+        r.links[0].copies = 5;
+        r.links[0].advice = Some("at 20 % loss on eth0 (…)".into());
+        let text = render_status(&r);
+        assert!(
+            text.contains("late 0  errors 0  loss 20 % (51/256)  copies 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  warning: at 20 % loss on eth0 (…)\n"),
+            "{text}"
+        );
     }
 
     #[test]
