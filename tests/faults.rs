@@ -48,6 +48,8 @@ struct Opts {
     /// A shared ext4 disk mounted by the group (Filesystem::DEV::MNT::ext4).
     disk: bool,
     script_timeout: &'static str,
+    /// `[hbd] redundancy = "off"`: statuses once, as heartbeat sends them.
+    no_redundancy: bool,
 }
 
 struct Pair {
@@ -92,6 +94,11 @@ impl Pair {
             .map(|r| format!("\"{r}\""))
             .collect::<Vec<_>>()
             .join(", ");
+        let redundancy = if opts.no_redundancy {
+            "redundancy = \"off\"\n"
+        } else {
+            ""
+        };
         let timeout = if opts.script_timeout.is_empty() {
             "10s"
         } else {
@@ -113,7 +120,7 @@ impl Pair {
                  [[media]]\ntype = \"serial\"\npath = \"{tty}\"\n\n\
                  [auth]\nauthkeys = \"authkeys\"\n\n\
                  [[group]]\nhome = \"{a}\"\nresources = [{group}]\n\n\
-                 [hbd]\nscript_timeout = \"{timeout}\"\n\
+                 [hbd]\nscript_timeout = \"{timeout}\"\n{redundancy}\
                  resource_dirs = [\"{rd}\", \"{fx}\"]\n",
                 a = NAMES[0],
                 b = NAMES[1],
@@ -576,6 +583,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("asymmetric", asymmetric_loss),
     ("loss20", loss_20),
     ("loss50", loss_50),
+    ("loss20_redundant", loss_20_redundant),
     ("jitter", jitter),
     ("start_fails", start_fails),
     ("stop_holds_mount", stop_with_a_process_holding_the_mount),
@@ -1093,7 +1101,7 @@ const LOSS_OVERLAP_BOUND_MS: u64 = 3000;
 //   deterministic).
 fn random_loss(percent: u32) -> Row {
     let name = format!(
-        "{percent}% random loss both ways on ucast for 10 s (nftables numgen), serial pulled"
+        "{percent}% random loss both ways on ucast for 10 s (nftables numgen), serial pulled, redundancy off (each status once, as heartbeat sends it)"
     );
     let low_loss = percent <= 20;
     let expected = if low_loss {
@@ -1101,7 +1109,10 @@ fn random_loss(percent: u32) -> Row {
     } else {
         "false deaths are possible (P(4-5 losses in a row) ≈ 1.6-3 % per keepalive at deadtime 1 s): then the overlap must be bounded and exactly one holder must remain after the loss ends"
     };
-    let mut p = Pair::new(Opts::default());
+    let mut p = Pair::new(Opts {
+        no_redundancy: true,
+        ..Opts::default()
+    });
     p.bring_up();
     let pr = p.samplers();
     sleep(Duration::from_millis(300));
@@ -1167,6 +1178,110 @@ fn loss_20() -> Row {
 
 fn loss_50() -> Row {
     random_loss(50)
+}
+
+/// How long [`loss_20_redundant`] keeps the loss on.
+const REDUNDANT_LOSS_SECS: u64 = 60;
+
+// The issue's namespace test: the same loss for a minute, with hbd's
+// loss-adaptive redundancy (the default toward an hbd peer), and no false
+// death at all. Its chance of failing (core::redundancy's arithmetic, one
+// direction, a false death needing N = ⌈k·D/K⌉ − 1 datagrams lost in a row,
+// 86 400 s / K · k · (1 − p) · p^N a day):
+// - at the onset each status goes twice (the floor; the windows hold 256
+//   clean numbers), and stays so until the peer's window counts 6 losses:
+//   ~3 s at 10 datagrams/s, plus a keepalive for the report. k = 2 at p = 0.2
+//   is 0.35 false deaths a day, 4.1e-6 per second: 3.5 s in 2 directions
+//   is 2.9e-5;
+// - then k = 3 (1.7e-4 a day: 2e-9 per second), and from ~10 s on k = 4-5
+//   (≤ 7e-8 a day): below 1e-8 over the rest of the minute.
+// P(row fails) ≈ 3e-5 < 1e-4. Without redundancy (the loss20 row) the same
+// minute would cost a false death with P ≈ 15-55 %.
+fn loss_20_redundant() -> Row {
+    let name = format!(
+        "20% random loss both ways on ucast for {REDUNDANT_LOSS_SECS} s (nftables numgen), serial pulled, hbd-to-hbd with loss-adaptive redundancy"
+    );
+    let expected = "no false death at all (each status sent 2-8 times as the peer reports the loss: P(false death) ≈ 3e-5 in the minute), 0 owner changes, never both; the loss measured ≈ 20 %";
+    let mut p = Pair::new(Opts::default());
+    p.bring_up();
+    let pr = p.samplers();
+    sleep(Duration::from_millis(300));
+    let fault = pr.now();
+    let logged_from = [0, 1].map(|i| p.log(i).len());
+    p.ns.serial_cable(false);
+    p.n(0).set_loss("hb0", 20);
+    p.n(1).set_loss("hb0", 20);
+    let mut dead_samples = 0;
+    for _ in 0..REDUNDANT_LOSS_SECS * 5 {
+        sleep(Duration::from_millis(200));
+        if p.peer_state(1) == Some(NodeState::Dead) || p.peer_state(0) == Some(NodeState::Dead) {
+            dead_samples += 1;
+        }
+    }
+    let seen = [0, 1].map(|i| p.status(i).and_then(|s| s.links.into_iter().next()));
+    p.n(0).set_loss("hb0", 0);
+    p.n(1).set_loss("hb0", 0);
+    p.ns.serial_cable(true);
+    let healed = pr.now();
+    let _ = settle(&p, Duration::from_secs(12));
+    sleep(Duration::from_millis(300));
+    let m = pr.finish();
+    let dual = m.dual_ms(fault);
+    let res = m.resolution(healed);
+    let false_deaths = deaths_logged(&p, logged_from);
+    let mut bad = vec![];
+    check(
+        &mut bad,
+        false_deaths == 0 && dead_samples == 0,
+        format!("{false_deaths} false death(s) logged, {dead_samples} dead samples"),
+    );
+    check(
+        &mut bad,
+        m.owner_changes() == 0,
+        format!("{} owner changes", m.owner_changes()),
+    );
+    check(&mut bad, dual == 0, format!("dual {dual} ms"));
+    res.check(&mut bad, "the loss ended", 3000);
+    let link = |i: usize| {
+        seen[i].as_ref().map_or("no status".to_string(), |l| {
+            format!(
+                "{} measured {}, copies {}",
+                NAMES[i],
+                l.loss
+                    .map_or("nothing".into(), |c| format!("{}/{}", c.lost, c.of)),
+                l.copies
+            )
+        })
+    };
+    for i in 0..2 {
+        // 20 % of 256: σ ≈ 2.5 points; a window outside 8-32 % is no
+        // measurement of this loss (P < 1e-5 each).
+        let ok = seen[i]
+            .as_ref()
+            .and_then(|l| l.loss)
+            .is_some_and(|c| c.of >= 200 && (0.08..0.32).contains(&c.ratio()));
+        check(&mut bad, ok, format!("{} at the end of the loss", link(i)));
+        let copies = seen[i].as_ref().map_or(0, |l| l.copies);
+        check(
+            &mut bad,
+            copies >= 3,
+            format!("{} (3 or more expected at 20 %)", link(i)),
+        );
+    }
+    row(
+        &name,
+        expected,
+        format!(
+            "{false_deaths} false deaths; {}; {}; {} owner change(s); overlap {dual} ms; after the loss: {}",
+            link(0),
+            link(1),
+            m.owner_changes(),
+            res.describe()
+        ),
+        Some(dual),
+        Some(m.longest_outage(fault)),
+        bad,
+    )
 }
 
 /// A UDP relay that delays every datagram by a random 0..`jitter_ms`
