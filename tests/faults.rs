@@ -1253,15 +1253,15 @@ fn loss_20_redundant() -> Row {
             )
         })
     };
-    for i in 0..2 {
+    for (i, l) in seen.iter().enumerate() {
         // 20 % of 256: σ ≈ 2.5 points; a window outside 8-32 % is no
         // measurement of this loss (P < 1e-5 each).
-        let ok = seen[i]
+        let ok = l
             .as_ref()
             .and_then(|l| l.loss)
             .is_some_and(|c| c.of >= 200 && (0.08..0.32).contains(&c.ratio()));
         check(&mut bad, ok, format!("{} at the end of the loss", link(i)));
-        let copies = seen[i].as_ref().map_or(0, |l| l.copies);
+        let copies = l.as_ref().map_or(0, |l| l.copies);
         check(
             &mut bad,
             copies >= 3,
