@@ -5179,3 +5179,36 @@ fn link_loss_is_warned_with_what_it_means_for_deadtime() {
     n.due(3100);
     assert!(events(&o).is_empty(), "{o:?}");
 }
+
+/// Old messages a link delivers late (a serial line's buffer emptied when
+/// its cable came back) are not counted as that link's loss: only those
+/// within 32 of the newest sequence number are, and a link heard again
+/// starts a new count.
+#[test]
+fn stale_messages_on_a_returning_link_are_not_its_loss() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let mut old = Vec::new();
+    for k in 2..=50u64 {
+        let m = n.peer.status("active");
+        if matches!(k, 3 | 9) {
+            old.push(m.clone());
+        }
+        n.recv_on(100 + k * 10, 0, m);
+        n.due(1100);
+    }
+    for m in old {
+        n.recv_on(700, 1, m);
+        n.due(1100);
+    }
+    assert_eq!(n.node.status().links[1].rx_loss, None, "3 and 9 are stale");
+    let m = n.peer.status("active");
+    n.recv_on(720, 0, m.clone());
+    n.due(1100);
+    n.recv_on(720, 1, m);
+    n.due(1100);
+    assert_eq!(n.node.status().links[1].rx_loss, Some((0, 1)));
+    assert_eq!(n.node.status().links[0].rx_loss, Some((0, 51)));
+}

@@ -55,6 +55,11 @@ pub const STATUS_BYTES: u64 = 400;
 pub const WINDOW: usize = 256;
 /// Nothing is reported before this many numbers were counted on a link.
 pub const MIN_REPORT: u32 = 32;
+/// A datagram whose sequence number is this far behind the newest the core
+/// accepted is stale (a serial line's buffer emptied when its cable came
+/// back, a queue released after a stall): it says nothing of the link's
+/// loss now and is not counted.
+pub const STALE_SEQS: u64 = 32;
 /// A link's loss is warned of at most this often.
 pub const LOSS_WARN_EVERY: Duration = Duration::from_secs(600);
 
@@ -434,7 +439,11 @@ impl Machine {
         seq: u64,
         report: Option<LinkReport>,
     ) -> Arrival {
-        let Some(rx) = self.red.rx.get_mut(link.0) else {
+        let stale = self
+            .delivery
+            .last_seq
+            .is_some_and(|l| seq.saturating_add(STALE_SEQS) < l);
+        let Some(rx) = self.red.rx.get_mut(link.0).filter(|_| !stale) else {
             return Arrival::Again;
         };
         if !self.liveness.links.get(link.0).is_some_and(|l| l.up) {
@@ -477,10 +486,11 @@ impl Machine {
         }
     }
 
-    /// What link `i`'s loss means for the peer's dead time, if anything.
+    /// What link `i`'s loss means for the peer's dead time, if anything
+    /// (nothing for a dead link: its silence says more).
     pub(super) fn link_advice(&self, i: usize) -> Option<String> {
         let loss = self.rx_loss(i)?;
-        let name = &self.liveness.links.get(i)?.name;
+        let name = &self.liveness.links.get(i).filter(|l| l.up)?.name;
         let hbd = self.pair_is_hbd();
         advice(
             name,
