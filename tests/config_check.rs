@@ -898,3 +898,47 @@ fn check_explains_what_loss_costs_at_a_tight_timing() {
         "{out}"
     );
 }
+
+/// `[hbd] redundancy` takes `adaptive` or `off`; anything else is an error
+/// naming the line, the value and what is accepted. ha.cf refuses it by name.
+#[test]
+fn redundancy_is_adaptive_or_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ha_d = stage(&repo().join("ha.d"), tmp.path());
+    let toml = ha_d.join("hbd.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    assert!(
+        text.trim_end().ends_with("stop_failure = \"block\""),
+        "[hbd] is no longer last"
+    );
+    let line = text.lines().count() + 1;
+    for (value, ok) in [("adaptive", true), ("off", true), ("often", false)] {
+        fs::write(&toml, format!("{text}redundancy = \"{value}\"\n")).unwrap();
+        let o = run_in(tmp.path(), &["check", "-c", "ha.d/hbd.toml", "--portable"]);
+        let out = stdout(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(if ok { 0 } else { 1 }),
+            "{value}: {out}"
+        );
+        if !ok {
+            assert!(
+                out.contains(&format!(
+                    "ha.d/hbd.toml:{line}: redundancy: \"often\" is not adaptive or off"
+                )),
+                "{out}"
+            );
+        }
+    }
+    let cf = ha_d.join("ha.cf");
+    let text = fs::read_to_string(&cf).unwrap();
+    fs::write(&cf, format!("{text}redundancy off\n")).unwrap();
+    let out = stdout(&run_in(
+        tmp.path(),
+        &["check", "-c", "ha.d/ha.cf", "--portable"],
+    ));
+    assert!(
+        out.contains("redundancy: redundancy is an hbd.toml [hbd] setting, not an ha.cf directive"),
+        "{out}"
+    );
+}
