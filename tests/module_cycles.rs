@@ -669,11 +669,6 @@ fn strongly_connected<V>(g: &BTreeMap<String, BTreeMap<String, V>>) -> Vec<BTree
 /// list only shrinks.
 const KNOWN: &[(&str, &[&str], &str)] = &[
     (
-        "core",
-        &["liveness", "machine"],
-        "liveness.rs takes LocalState and DT_BOOST from machine.rs, whose Machine holds Liveness: move them to liveness.rs or core/mod.rs",
-    ),
-    (
         "cli::control",
         &["(mod.rs)", "cl_status", "wait"],
         "cl_status.rs and wait.rs take DEFAULT_RUN_DIR and Op from mod.rs, which calls them: move the shared vocabulary to its own file",
