@@ -40,7 +40,8 @@ impl FactMode {
 }
 
 /// `hbd run`'s defaults for `--state-dir` and `--run-dir`, which `hbd check`
-/// shares so both look at the same directories.
+/// shares so both look at the same directories, and the control commands
+/// (`hbd status`, `cl_status`, …) so they find the daemon's socket.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/hbd";
 pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
 
