@@ -58,11 +58,6 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     let _ = writeln!(o, "deadping = {}", q(&format_duration(c.deadping)));
     let _ = writeln!(o, "udpport = {}", c.udpport);
     let _ = writeln!(o, "baud = {}", c.baud);
-    let af = match c.auto_failback {
-        AutoFailback::On => "on",
-        AutoFailback::Off => "off",
-        AutoFailback::Legacy => "legacy",
-    };
     if c.auto_failback == AutoFailback::Legacy && !c.origins.contains_key("auto_failback") {
         // Left unset, as in the source, so that check says the same about it.
         let _ = writeln!(
@@ -70,7 +65,7 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             "# auto_failback is not set: heartbeat's default, legacy, applies (write \"on\" or \"off\")."
         );
     } else {
-        let _ = writeln!(o, "auto_failback = {}", q(af));
+        let _ = writeln!(o, "auto_failback = {}", q(c.auto_failback.word()));
     }
     let mf = match c.msgfmt {
         MsgFmt::Classic => "classic",
