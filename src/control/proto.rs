@@ -72,6 +72,10 @@ pub struct StatusReport {
     /// What an operator must look at now, each with its hint.
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// Notifications the `notify` hook never got since the start: dropped
+    /// while its queue was full behind a slow or hung run.
+    #[serde(default)]
+    pub notify_dropped: u64,
 }
 
 /// Something wrong between the two nodes that does not stop either of them,
@@ -252,6 +256,7 @@ mod tests {
                 kind: ProblemKind::PeerAuthFailing,
                 text: "authkeys differ?".into(),
             }],
+            notify_dropped: 21,
         }
     }
 
@@ -347,7 +352,8 @@ mod tests {
       "kind": "peer_auth_failing",
       "text": "authkeys differ?"
     }
-  ]
+  ],
+  "notify_dropped": 21
 }"#;
 
     #[test]
@@ -361,16 +367,22 @@ mod tests {
     }
 
     #[test]
-    fn a_report_from_a_daemon_before_the_peer_checks_still_reads() {
+    fn a_report_from_an_older_daemon_still_reads() {
         let old: serde_json::Value = serde_json::from_str(FULL_REPORT_PRETTY).unwrap();
         let mut old = old.as_object().unwrap().clone();
-        for k in ["startup_wait_left_ms", "peer_config", "problems"] {
+        for k in [
+            "startup_wait_left_ms",
+            "peer_config",
+            "problems",
+            "notify_dropped",
+        ] {
             old.remove(k);
         }
         let r: StatusReport = serde_json::from_value(old.into()).unwrap();
         assert_eq!(r.startup_wait_left_ms, None);
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());
+        assert_eq!(r.notify_dropped, 0);
     }
 
     #[test]

@@ -18,10 +18,11 @@ use crate::core::events::Event;
 use crate::core::fencing::FenceWait;
 use crate::core::ipfail::Ipfail;
 use crate::core::jobs::{GState, Job, Jobs, Then};
-use crate::core::liveness::Liveness;
+use crate::core::liveness::{Liveness, DT_BOOST, DT_BOOST_FOR};
 use crate::core::monitor::Monitors;
 use crate::core::negotiation::Negotiation;
 use crate::core::standby::{Failback, Standby};
+use crate::core::status::LocalState;
 use crate::core::timers::{Timer, TimerTable};
 use crate::core::{
     Command, GroupId, GroupState, GroupStatus, HoldSet, Input, LinkStatus, NodeParams, NodeState,
@@ -31,35 +32,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::repr::{Body, Resource, ResourceInfo, StonithResult};
 use std::collections::VecDeque;
 
-/// Own `dt` is raised by this much for the first 5 s (§3.3).
-pub(super) const DT_BOOST: Duration = Duration::from_millis(2000);
-const DT_BOOST_FOR: Duration = Duration::from_secs(5);
 const RECENT_MAX: usize = 32;
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum LocalState {
-    Init,
-    Up,
-    Active,
-}
-
-impl LocalState {
-    fn name(self) -> &'static str {
-        match self {
-            LocalState::Init => "init",
-            LocalState::Up => "up",
-            LocalState::Active => "active",
-        }
-    }
-
-    fn node_state(self) -> NodeState {
-        match self {
-            LocalState::Init => NodeState::Init,
-            LocalState::Up => NodeState::Up,
-            LocalState::Active => NodeState::Active,
-        }
-    }
-}
 
 pub struct Machine {
     pub(super) cfg: Config,

@@ -506,6 +506,7 @@ impl Daemon {
             &self.opts.config,
         );
         report::peer_checks(&mut r, &st, now, &self.cfg, &self.peer_auth);
+        r.notify_dropped = self.hooks.notify_dropped();
         r
     }
 

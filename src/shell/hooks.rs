@@ -494,6 +494,12 @@ impl Hooks {
         self.rc = RcDir::read(&self.config_dir);
     }
 
+    /// Notifications the notify hook never got since the start: dropped
+    /// while its queue was full (`hbd status`, the metrics).
+    pub fn notify_dropped(&self) -> u64 {
+        self.notify_queue.dropped_total
+    }
+
     /// Whether [`Hooks::observe`] needs the core's status after each turn.
     pub fn watches_groups(&self) -> bool {
         self.notify.is_some()
@@ -1362,7 +1368,7 @@ mod tests {
         for i in 0..QUEUE_LIMIT + 5 {
             h.event(&link(i), empty_status);
         }
-        assert_eq!(h.notify_queue.dropped_total, 5);
+        assert_eq!(h.notify_dropped(), 5);
         // The hung one is killed at 600 ms, the queue drains, and the next
         // notification says how many were dropped before it.
         until("the queue to drain", || {

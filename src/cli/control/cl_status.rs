@@ -2,7 +2,7 @@
 //! request, with heartbeat's outputs and exit codes (spec §8.1), so scripts
 //! written for heartbeat keep working. Pure apart from `ask`, the request.
 
-use super::DEFAULT_RUN_DIR;
+use hbd::config::facts::DEFAULT_RUN_DIR;
 use hbd::control::client::ControlError;
 use hbd::control::{LinkReport, NodeReport, Response, StatusReport};
 use std::path::{Path, PathBuf};

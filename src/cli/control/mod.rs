@@ -7,24 +7,21 @@
 //! `cl_status` keeps heartbeat's own exit codes instead (spec §8.1).
 //!
 //! Here: the commands and their exit codes. The human form of the status is
-//! in [`render`], `--wait` in [`wait`], cl_status's queries in [`cl_status`].
+//! in [`render`], `--wait` in [`wait`], cl_status's queries in [`cl_status`],
+//! and what the commands and `--wait` share in [`shared`].
 
 pub mod cl_status;
 pub mod render;
+mod shared;
 mod wait;
 
+use hbd::config::facts::DEFAULT_RUN_DIR;
 use hbd::control::client::{request, ControlError};
 use hbd::control::{Request, Response};
 use hbd::core::HoldSet;
+use shared::{Op, REQUEST_TIMEOUT};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
-
-/// heartbeat's default run directory equivalent for hbd.
-pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
-
-/// How long one request may take: cl_status gives heartbeat 5 s in total.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The sets `standby`/`takeover` accept (heartbeat's words; `none` would be
 /// a no-op, so the command line does not offer it).
@@ -157,12 +154,6 @@ fn status(run_dir: &Path, json: bool) -> ExitCode {
             exit_code(&e)
         }
     }
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Op {
-    Standby,
-    Takeover,
 }
 
 fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode {

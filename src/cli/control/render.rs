@@ -173,6 +173,12 @@ pub fn render_status(r: &StatusReport) -> String {
         r.auto_failback
     );
     out.push_str(&peer_lines(r));
+    if r.notify_dropped > 0 {
+        out.push_str(&format!(
+            "notify hook: {} notification(s) dropped since start, while its queue was full behind a slow or hung run (see the log)\n",
+            r.notify_dropped
+        ));
+    }
     out.push_str("\nnodes:\n");
     let mut local = node_row(&r.local, "(local)");
     // Our own node is not "heard"; it is us.
@@ -366,6 +372,22 @@ nodes:
             r.peer_config.state = state;
             assert!(render_status(&r).contains(line), "{state:?}");
         }
+    }
+
+    #[test]
+    fn dropped_notifications_are_shown_only_when_there_are_some() {
+        let mut r = sample_report();
+        assert!(!render_status(&r).contains("notify"));
+        r.notify_dropped = 21;
+        let text = render_status(&r);
+        assert!(
+            text.contains(
+                "configuration: not compared yet (no hbd-config from beta)\n\
+                 notify hook: 21 notification(s) dropped since start, while its queue was full behind a slow or hung run (see the log)\n\
+                 \nnodes:\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
