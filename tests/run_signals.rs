@@ -1,6 +1,7 @@
 //! `hbd run` as a real process driven by signals: SIGHUP reloads all or nothing,
 //! SIGTERM shuts down gracefully (resources stopped right to left, exit 0), a
-//! second SIGTERM exits at once.
+//! second SIGTERM within a second of the first (GNU timeout sends two) is
+//! ignored, a later one exits at once.
 
 use hbd::control::{StatusReport, SOCKET_NAME};
 use hbd::core::GroupState;
@@ -198,18 +199,27 @@ fn sigterm_stops_resources_right_to_left_and_exits_0() {
     assert!(h.log().contains("shutdown complete"), "{}", h.log());
 }
 
+/// A group whose `two` stop takes `stop_secs` (and whose starts are instant).
+fn write_slow_stop(dir: &Path, stop_secs: &str) {
+    let calls = dir.join("calls");
+    std::fs::write(
+        dir.join("resource.d").join("rec"),
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {calls}\ncase \"$1 $2\" in\n *start) exit 0 ;;\n \
+             \"two stop\") sleep {stop_secs} ;;\n *status) echo stopped ;;\nesac\nexit 0\n",
+            calls = calls.display()
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
-fn second_sigterm_exits_at_once() {
+fn second_sigterm_after_a_second_exits_at_once() {
     let d = tempfile::tempdir().unwrap();
     let port = free_udp_port();
     write_had(d.path(), port, "200ms", "");
     // A stop that hangs: the first SIGTERM waits for it, the second does not.
-    let rd = d.path().join("resource.d");
-    std::fs::write(
-        rd.join("rec"),
-        "#!/bin/sh\ncase \"$2\" in\n start) exit 0 ;;\n stop) sleep 30 ;;\n status) echo stopped ;;\nesac\n",
-    )
-    .unwrap();
+    write_slow_stop(d.path(), "30");
     let mut h = start(d.path());
     assert!(
         wait_for(Duration::from_secs(15), || h.status().groups[0].state
@@ -220,15 +230,95 @@ fn second_sigterm_exits_at_once() {
     kill(h.pid(), Signal::SIGTERM).unwrap();
     assert!(wait_for(Duration::from_secs(5), || h
         .log()
+        .contains("SIGTERM received")));
+    // The daemon took the first one no later than now: the second, sent more
+    // than a second after this, is an operator insisting.
+    let first_seen = Instant::now();
+    assert!(wait_for(Duration::from_secs(5), || h
+        .log()
         .contains("rec two stop")));
+    let insist_at = first_seen + Duration::from_millis(1_200);
     assert!(
-        h.wait_exit(Duration::from_millis(500)).is_none(),
+        h.wait_exit(insist_at.saturating_duration_since(Instant::now()))
+            .is_none(),
         "exited during a stop"
     );
     kill(h.pid(), Signal::SIGTERM).unwrap();
     let st = h.wait_exit(Duration::from_secs(3));
     assert_eq!(st.and_then(|s| s.code()), Some(1), "{}", h.log());
     assert!(h.log().contains("second SIGTERM"), "{}", h.log());
+}
+
+/// GNU timeout, told to stop, signals its child and then its own process
+/// group: hbd gets SIGTERM twice within microseconds. The second must not
+/// abandon the graceful stop (heartbeat's users wrap it in timeout, and
+/// systemd's KillMode=mixed does not, so only a wrapper shows it).
+#[test]
+fn sigterm_twice_from_gnu_timeout_still_stops_gracefully() {
+    if !Needs::new("sigterm_twice_from_gnu_timeout_still_stops_gracefully")
+        .tool("timeout", "coreutils")
+        .met()
+    {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    write_had(d.path(), port, "200ms", "");
+    // Slow enough that both signals arrive while `two` is still stopping.
+    write_slow_stop(d.path(), "0.5");
+    let log = d.path().join("hbd.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.arg("600")
+        .arg(env!("CARGO_BIN_EXE_hbd"))
+        .args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
+        .arg(d.path())
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .arg("--run-dir")
+        .arg(d.path().join("run"))
+        .env("HBD_LOG", "debug")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let mut wrapper = Daemon::spawn("timeout", &mut cmd).unwrap();
+    let run = d.path().join("run");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let running = wait_for(Duration::from_secs(20), || {
+        hbd::demo::cluster::status(&run).is_ok_and(|st| st.groups[0].state == GroupState::Running)
+    });
+    // Whatever happens next, the daemon under timeout goes away with the test.
+    let hbd_pid = hbd::demo::cluster::status(&run).map(|st| st.pid);
+    struct KillOnDrop(Option<u32>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(p) = self.0 {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+            }
+        }
+    }
+    let _hbd = KillOnDrop(hbd_pid.as_ref().ok().copied());
+    assert!(running, "group never started:\n{}", read_log());
+    assert_ne!(
+        hbd_pid.as_ref().ok(),
+        wrapper.pid().as_ref(),
+        "not under timeout"
+    );
+
+    wrapper.signal(Signal::SIGTERM).unwrap();
+    let st = hbd::demo::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        wrapper.exited()
+    });
+    let log_text = read_log();
+    // timeout exits with its child's status: hbd's graceful 0.
+    assert!(st.is_some_and(|s| s.success()), "exit {st:?}:\n{log_text}");
+    assert!(
+        log_text.contains("ms after SIGTERM: ignored"),
+        "the second SIGTERM was not seen and ignored:\n{log_text}"
+    );
+    assert!(log_text.contains("shutdown complete"), "{log_text}");
+    let calls = std::fs::read_to_string(d.path().join("calls")).unwrap();
+    let stops: Vec<&str> = calls.lines().filter(|l| l.ends_with(" stop")).collect();
+    assert_eq!(stops, ["two stop", "one stop"], "{calls}");
 }
 
 /// Waits for one datagram on `sock` and says whether it looks like a heartbeat

@@ -42,6 +42,20 @@ pub enum Sig {
     Verbosity(bool),
 }
 
+/// A stop signal this soon after the first is the same request repeated
+/// (ignored); a later one is an operator insisting (exit at once).
+const STOP_REPEAT_WINDOW: Duration = Duration::from_secs(1);
+
+/// The graceful shutdown the first stop signal began.
+#[derive(Clone, Copy, Debug)]
+struct Stopping {
+    since: Instant,
+    /// When it must have finished.
+    deadline: Instant,
+    /// The signal that began it, for the log.
+    signal: &'static str,
+}
+
 /// The loop's state: the core and what the shell keeps beside it. `serve`
 /// builds it with [`Daemon::new`] from what start-up opened, runs the loop,
 /// then closes what it holds with [`Daemon::finish`].
@@ -57,8 +71,8 @@ pub(super) struct Daemon {
     tx: mpsc::Sender<LoopEvent>,
     /// Inputs produced while draining outputs (a script that cannot even be found).
     pending: VecDeque<Input>,
-    /// When the graceful shutdown must have finished.
-    shutting_down: Option<Instant>,
+    /// A graceful shutdown under way.
+    shutting_down: Option<Stopping>,
     exit: Option<ExitCode>,
     /// The core's refusal of the operator command being handled, so the control
     /// socket can answer with it instead of "accepted".
@@ -169,7 +183,7 @@ impl Daemon {
                 log::error!("cannot arm the loop's timer (timerfd): {e}");
                 return ExitCode::from(1);
             }
-            let shutdown_left = self.shutting_down.map(|d| d.saturating_since(now));
+            let shutdown_left = self.shutting_down.map(|s| s.deadline.saturating_since(now));
             tokio::select! {
                 fired = alarm.fired() => {
                     if let Err(e) = fired {
@@ -231,8 +245,21 @@ impl Daemon {
         self.cfg.hbd.script_timeout.saturating_mul(n + 1) + Duration::from_secs(30)
     }
 
-    fn on_stop_signal(&mut self, name: &str) {
-        if self.shutting_down.is_some() {
+    fn on_stop_signal(&mut self, name: &'static str) {
+        let now = self.clock.now();
+        if let Some(stopping) = self.shutting_down {
+            let after = now.saturating_since(stopping.since);
+            if after < STOP_REPEAT_WINDOW {
+                // GNU timeout signals its child and then its own process group,
+                // and impatient wrappers send their SIGTERM twice: the same
+                // request, which must not abandon the graceful stop.
+                log::warn!(
+                    "{name} {after} after {}: ignored, the graceful stop goes on \
+                     (another stop signal after {STOP_REPEAT_WINDOW} exits at once)",
+                    stopping.signal
+                );
+                return;
+            }
             log::warn!("second {name} during shutdown: exiting now; resources may still be running on this node");
             self.exit = Some(ExitCode::from(1));
             return;
@@ -240,7 +267,11 @@ impl Daemon {
         let budget = self.shutdown_budget();
         log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
-        self.shutting_down = Some(self.clock.now() + budget);
+        self.shutting_down = Some(Stopping {
+            since: now,
+            deadline: now + budget,
+            signal: name,
+        });
         self.notify.stopping();
         self.handle(Input::Command(Command::Shutdown));
     }
