@@ -154,6 +154,7 @@ struct LoggingT {
     debugfile: Option<Spanned<String>>,
     logfacility: Option<Spanned<String>>,
     debug: Option<Spanned<i64>>,
+    syslog_tag: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -530,6 +531,12 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                     "debug",
                     format!("{} is not a debug level (expected 0 to 255)", d.get_ref()),
                 ),
+            }
+        }
+        if let Some(tag) = &l.syslog_tag {
+            match super::model::syslog_tag_problem(tag.get_ref()) {
+                None => lg.syslog_tag = Some(tag.get_ref().clone()),
+                Some(why) => cx.error(tag.span(), "syslog_tag", why),
             }
         }
         cfg.logging = lg;
@@ -1093,6 +1100,9 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         if l.debug != 0 {
             let _ = writeln!(o, "debug = {}", l.debug);
         }
+        if let Some(t) = &l.syslog_tag {
+            let _ = writeln!(o, "syslog_tag = {}", q(t));
+        }
     }
     for s in &c.stonith_hosts {
         let params: Vec<String> = s.params.iter().map(|a| q(a)).collect();
@@ -1317,6 +1327,27 @@ resources = ["192.0.2.10/24/eth0", "apache"]
         assert_eq!(c.auth.send_index, 1);
         assert_eq!(c.groups[0].resources[0].name, "IPaddr");
         assert_eq!(c.groups[0].location.line, 17);
+    }
+
+    #[test]
+    fn syslog_tag_loads_round_trips_and_names_a_bad_one() {
+        let text = format!("{MINIMAL}\n[logging]\nsyslog_tag = \"heartbeat\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.logging.tag(), "heartbeat");
+        let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+        assert_eq!(again.logging.syslog_tag.as_deref(), Some("heartbeat"));
+        assert_eq!(parse_str(MINIMAL, &src()).0.unwrap().logging.tag(), "hbd");
+
+        let text = format!("{MINIMAL}\n[logging]\nsyslog_tag = \"hb d:\"\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_none());
+        assert_eq!(
+            d[0].to_string(),
+            "hbd.toml:22: syslog_tag: \"hb d:\" is not a syslog tag (expected 1 to 32 \
+             letters, digits, '.', '_' or '-', e.g. heartbeat)"
+        );
     }
 
     #[test]
