@@ -72,6 +72,10 @@ pub struct StatusReport {
     /// What an operator must look at now, each with its hint.
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// heartbeat's configuration parameters by ha.cf name, as `cl_status
+    /// hbparameter` prints them (`config::parameters`).
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, String>,
 }
 
 /// Something wrong between the two nodes that does not stop either of them,
@@ -252,6 +256,7 @@ mod tests {
                 kind: ProblemKind::PeerAuthFailing,
                 text: "authkeys differ?".into(),
             }],
+            parameters: [("deadtime".to_string(), "1".to_string())].into(),
         }
     }
 
@@ -347,7 +352,10 @@ mod tests {
       "kind": "peer_auth_failing",
       "text": "authkeys differ?"
     }
-  ]
+  ],
+  "parameters": {
+    "deadtime": "1"
+  }
 }"#;
 
     #[test]
@@ -364,10 +372,16 @@ mod tests {
     fn a_report_from_a_daemon_before_the_peer_checks_still_reads() {
         let old: serde_json::Value = serde_json::from_str(FULL_REPORT_PRETTY).unwrap();
         let mut old = old.as_object().unwrap().clone();
-        for k in ["startup_wait_left_ms", "peer_config", "problems"] {
+        for k in [
+            "startup_wait_left_ms",
+            "peer_config",
+            "problems",
+            "parameters",
+        ] {
             old.remove(k);
         }
         let r: StatusReport = serde_json::from_value(old.into()).unwrap();
+        assert!(r.parameters.is_empty());
         assert_eq!(r.startup_wait_left_ms, None);
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());

@@ -135,6 +135,7 @@ pub fn status_report(
         keepalive_ms: cfg.keepalive.millis(),
         deadtime_ms: cfg.deadtime.millis(),
         auto_failback: cfg.auto_failback.word().into(),
+        parameters: crate::config::parameters::heartbeat_parameters(cfg),
         ..StatusReport::default()
     }
 }
