@@ -27,11 +27,13 @@ pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The sets `standby`/`takeover` accept (heartbeat's words; `none` would be
-/// a no-op, so the command line does not offer it).
+/// a no-op, so the command line does not offer it). `failback` is
+/// hb_standby's and hb_takeover's other name for `foreign`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SetArg {
     All,
     Local,
+    #[value(alias = "failback")]
     Foreign,
 }
 
@@ -321,5 +323,25 @@ mod tests {
         assert_eq!(HoldSet::from(SetArg::All), HoldSet::All);
         assert_eq!(HoldSet::from(SetArg::Local), HoldSet::Local);
         assert_eq!(HoldSet::from(SetArg::Foreign), HoldSet::Foreign);
+    }
+
+    /// `hb_standby failback` and `hb_takeover failback` mean foreign.
+    #[test]
+    fn failback_is_foreign_for_standby_and_takeover() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: Cmd,
+        }
+        for op in ["standby", "takeover"] {
+            let cli = Cli::try_parse_from(["hbd", op, "failback"]).unwrap();
+            let set = match cli.cmd {
+                Cmd::Standby { set, .. } | Cmd::Takeover { set, .. } => set,
+                other => panic!("{op}: {other:?}"),
+            };
+            assert_eq!(set, SetArg::Foreign, "{op}");
+        }
+        assert!(Cli::try_parse_from(["hbd", "standby", "none"]).is_err());
     }
 }
