@@ -95,7 +95,8 @@ pub enum Cmd {
     },
     /// heartbeat's cl_status queries with its outputs and exit codes:
     /// hbstatus [-v], listnodes [-v], nodestatus NODE, nodetype NODE, nodeweight NODE,
-    /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK, rscstatus;
+    /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK,
+    /// clientstatus NODE CLIENT [TIMEOUT], rscstatus, hbparameter -p NAME;
     /// -m for human-readable output; --run-dir DIR anywhere.
     #[command(name = "cl_status", disable_help_flag = true)]
     ClStatus {
