@@ -9,7 +9,7 @@ use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
 use super::resource::Resources;
 use super::startup::RunOptions;
-use super::{logging, metrics, notify, ping, reload, report};
+use super::{logging, metrics, notify, ping, reload, report, state};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
 use crate::core::{Command, GroupId, Input, LinkId, Node, NodeParams, Output};
@@ -163,6 +163,7 @@ impl Daemon {
         let mut watchdog = self.notify.watchdog_timer();
         let mut scrapes = self.scrapes.take();
         self.drain();
+        self.restore_persistent_standby();
         while self.exit.is_none() {
             if self.notify.enabled() || self.hooks.watches_groups() {
                 let st = self.node.status();
@@ -500,6 +501,7 @@ impl Daemon {
                     ),
                 }
             }
+            Request::PersistentStandby { set } => self.persistent_standby(set),
             Request::Takeover { set } => {
                 log::info!("control: takeover [{set}] requested");
                 if let Some(refused) = self.command(Command::Takeover(set)) {
@@ -512,6 +514,62 @@ impl Daemon {
                     ),
                 }
             }
+        }
+    }
+
+    /// `hbd standby --persistent SET` / `--clear`: recorded in the state
+    /// directory first (a restart a moment later must find it), then handed
+    /// to the core; a refusal takes the record back. Taken while shutting
+    /// down too: the way out must always work.
+    fn persistent_standby(&mut self, set: Option<crate::core::HoldSet>) -> Response {
+        let dir = self.opts.state_dir.clone();
+        let path = dir.join(state::STANDBY_FILE);
+        match set {
+            Some(s) => log::info!("control: persistent standby [{s}] requested"),
+            None => log::info!("control: persistent standby cleared"),
+        }
+        let before = self.node.status().persistent_standby;
+        if let Err(e) = state::save_persistent_standby(&dir, set) {
+            return Response::Error {
+                message: format!("cannot record the persistent standby: {e}"),
+            };
+        }
+        if let Some(refused) = self.command(Command::PersistentStandby(set)) {
+            if let Err(e) = state::save_persistent_standby(&dir, before) {
+                log::error!("cannot restore {} after a refusal: {e}", path.display());
+            }
+            return Response::Error { message: refused };
+        }
+        Response::Accepted {
+            message: match set {
+                Some(s) => format!(
+                    "persistent standby [{s}] (recorded in {}): the peer runs these resource groups whenever it is alive, across restarts, until `hbd standby --clear`",
+                    path.display()
+                ),
+                None => format!(
+                    "persistent standby cleared ({} removed): the groups stay where they run; `hbd takeover` brings them here",
+                    path.display()
+                ),
+            },
+        }
+    }
+
+    /// The persistent standby recorded by an earlier run, handed to the core
+    /// before anything else happens. An unreadable record is logged and
+    /// ignored: a file nobody can parse must not keep the node from starting.
+    fn restore_persistent_standby(&mut self) {
+        match state::load_persistent_standby(&self.opts.state_dir) {
+            Ok(None) => {}
+            Ok(Some(set)) => {
+                log::info!(
+                    "persistent standby [{set}] recorded in {}",
+                    self.opts.state_dir.join(state::STANDBY_FILE).display()
+                );
+                self.command(Command::PersistentStandby(Some(set)));
+            }
+            Err(e) => log::error!(
+                "{e}: no persistent standby (run `hbd standby --persistent SET` again, or remove the file)"
+            ),
         }
     }
 
