@@ -136,11 +136,6 @@ const IGNORED: &[(&str, Shape, &str)] = &[
     ),
     ("quorum_server", Shape::Options, "it is for Pacemaker only"),
     (
-        "watchdog",
-        Shape::Options,
-        "hbd does not drive a watchdog device",
-    ),
-    (
         "stonith",
         Shape::WholeLine,
         "hbd does not read a STONITH configuration file; write stonith_host lines or set [hbd] fence_hook in hbd.toml",
@@ -259,6 +254,7 @@ const HONOURED: &[(&str, Shape)] = &[
     ("logfacility", Shape::Options),
     ("debug", Shape::Options),
     ("realtime", Shape::Options),
+    ("watchdog", Shape::Options),
     ("msgfmt", Shape::Options),
     ("max_rexmit_delay", Shape::Options),
     ("stonith_host", Shape::WholeLine),
@@ -748,6 +744,18 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             }
             None => st.error(line, name, format!("{v:?} is not a boolean ({BOOL_HELP})")),
         },
+        "watchdog" => {
+            if !v.starts_with('/') {
+                st.error(
+                    line,
+                    name,
+                    format!("{v:?} is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"),
+                );
+                return;
+            }
+            st.scalar(name, line);
+            st.cfg.watchdog = Some(PathBuf::from(v));
+        }
         "logfile" | "debugfile" => {
             if !v.starts_with('/') {
                 st.error(
@@ -1127,6 +1135,19 @@ mod tests {
         assert!(matches!(parse_time("3O"), Err(TimeError::Invalid(_))));
         assert!(matches!(parse_time(""), Err(TimeError::Invalid(_))));
         assert!(matches!(parse_time("-1"), Err(TimeError::Invalid(_))));
+    }
+
+    #[test]
+    fn watchdog_takes_an_absolute_device_path() {
+        let (c, d) = p("watchdog /dev/watchdog\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.watchdog, Some(PathBuf::from("/dev/watchdog")));
+        let (c, d) = p("watchdog watchdog\n");
+        assert_eq!(c.watchdog, None);
+        assert_eq!(
+            d,
+            ["ha.cf:1: watchdog: \"watchdog\" is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"]
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Config {
     pub max_rexmit_delay: Duration,
     pub logging: Logging,
     pub realtime: bool,
+    /// heartbeat's `watchdog DEVICE`: armed at start, fed while the core
+    /// sends its heartbeats, closed with the magic `V` on a clean stop only.
+    pub watchdog: Option<PathBuf>,
     pub stonith_hosts: Vec<StonithHost>,
     pub auth: Auth,
     pub groups: Vec<ResourceGroup>,
@@ -455,6 +458,7 @@ impl Default for Config {
             max_rexmit_delay: Duration::from_millis(250),
             logging: Logging::default(),
             realtime: true,
+            watchdog: None,
             stonith_hosts: Vec::new(),
             auth: Auth::default(),
             groups: Vec::new(),

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 /// The parameters hbd answers; any other name is unknown, as heartbeat
 /// answers for a directive it keeps no value for (`node`, `ucast`, ...).
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 16] = [
     "keepalive",
     "deadtime",
     "warntime",
@@ -31,6 +31,7 @@ pub const NAMES: [&str; 15] = [
     "logfacility",
     "logfile",
     "debugfile",
+    "watchdog",
 ];
 
 /// Every parameter that has a value under `cfg`, by its ha.cf name. Unset
@@ -90,6 +91,7 @@ pub fn parameter(cfg: &Config, name: &str) -> Option<String> {
         },
         "logfile" => l.logfile.as_ref()?.display().to_string(),
         "debugfile" => l.debugfile.as_ref()?.display().to_string(),
+        "watchdog" => cfg.watchdog.as_ref()?.display().to_string(),
         _ => return None,
     })
 }
@@ -150,12 +152,18 @@ mod tests {
 
     #[test]
     fn every_name_offered_is_answered_somewhere() {
-        let cfg =
-            load("node a\nnode b\nlogfacility daemon\nlogfile /l\ndebugfile /d\nrealtime off\n");
+        let cfg = load(
+            "node a\nnode b\nlogfacility daemon\nlogfile /l\ndebugfile /d\nrealtime off\n\
+             watchdog /dev/watchdog\n",
+        );
         for n in NAMES {
             assert!(parameter(&cfg, n).is_some(), "{n}");
         }
         assert_eq!(parameter(&cfg, "realtime").as_deref(), Some("off"));
         assert_eq!(parameter(&cfg, "logfacility").as_deref(), Some("daemon"));
+        assert_eq!(
+            parameter(&cfg, "watchdog").as_deref(),
+            Some("/dev/watchdog")
+        );
     }
 }

@@ -104,6 +104,7 @@ struct File {
     msgfmt: Option<Spanned<String>>,
     max_rexmit_delay: Option<Spanned<TomlDuration>>,
     realtime: Option<bool>,
+    watchdog: Option<Spanned<String>>,
     #[serde(default)]
     media: Vec<Spanned<MediumT>>,
     #[serde(default)]
@@ -389,6 +390,21 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     }
     if let Some(r) = f.realtime {
         cfg.realtime = r;
+    }
+    if let Some(w) = &f.watchdog {
+        if w.get_ref().starts_with('/') {
+            cfg.watchdog = Some(PathBuf::from(w.get_ref()));
+            cfg.origins.insert("watchdog".into(), cx.loc(w.span()));
+        } else {
+            cx.error(
+                w.span(),
+                "watchdog",
+                format!(
+                    "{:?} is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)",
+                    w.get_ref()
+                ),
+            );
+        }
     }
     for m in &f.media {
         let span = m.span();
@@ -1053,6 +1069,9 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         q(&format_duration(c.max_rexmit_delay))
     );
     let _ = writeln!(o, "realtime = {}", c.realtime);
+    if let Some(w) = &c.watchdog {
+        let _ = writeln!(o, "watchdog = {}", qp(w));
+    }
     for m in &c.media {
         let _ = writeln!(o, "\n[[media]]");
         match m {
@@ -1347,6 +1366,23 @@ resources = ["192.0.2.10/24/eth0", "apache"]
             d[0].to_string(),
             "hbd.toml:22: syslog_tag: \"hb d:\" is not a syslog tag (expected 1 to 32 \
              letters, digits, '.', '_' or '-', e.g. heartbeat)"
+        );
+    }
+
+    #[test]
+    fn watchdog_loads_round_trips_and_names_a_relative_path() {
+        let text = format!("watchdog = \"/dev/watchdog\"\n{MINIMAL}");
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.watchdog, Some(PathBuf::from("/dev/watchdog")));
+        let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+        assert_eq!(again.watchdog, c.watchdog);
+        let (c, d) = parse_str(&format!("watchdog = \"wd\"\n{MINIMAL}"), &src());
+        assert!(c.is_none());
+        assert_eq!(
+            d[0].to_string(),
+            "hbd.toml:1: watchdog: \"wd\" is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"
         );
     }
 

@@ -9,6 +9,7 @@ use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
 use super::resource::Resources;
 use super::startup::RunOptions;
+use super::watchdog::{self, Watchdog};
 use super::{logging, metrics, notify, ping, reload, report, state};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
@@ -91,6 +92,8 @@ pub(super) struct Daemon {
     hooks: Hooks,
     /// The graceful shutdown completed (else the loop was told to exit at once).
     shut_down: bool,
+    /// heartbeat's `watchdog`: fed on each heartbeat the core sends.
+    watchdog: Option<Watchdog>,
 }
 
 impl Daemon {
@@ -132,13 +135,25 @@ impl Daemon {
             peer_auth: report::PeerAuth::default(),
             hooks,
             shut_down: false,
+            watchdog: None,
         }
+    }
+
+    /// Hands the armed watchdog to the loop, which feeds it from now on.
+    pub fn feed_watchdog(&mut self, w: Watchdog) {
+        self.watchdog = Some(w);
     }
 
     /// After `run_loop`: stops the ping node task and closes the links; serial
     /// links may take up to `flush` to write what is queued (the peer must
     /// hear our `shutdone`).
     pub async fn finish(mut self, flush: std::time::Duration) {
+        // Disarmed only once every resource is released and the peer told.
+        match self.watchdog.take() {
+            Some(w) if self.shut_down => w.disarm(),
+            Some(w) => w.leave_armed(),
+            None => {}
+        }
         self.pinger.abort();
         self.links.close(flush).await;
         self.hooks.close(self.shut_down).await;
@@ -305,6 +320,11 @@ impl Daemon {
 
     fn on_output(&mut self, out: Output) {
         self.metrics.observe_output(self.clock.now(), &out);
+        if watchdog::is_own_heartbeat(&out) {
+            if let Some(w) = self.watchdog.as_mut() {
+                w.feed();
+            }
+        }
         match out {
             Output::Send { msg, link } => {
                 let msg = msg.into_message();
@@ -629,6 +649,11 @@ impl Daemon {
         if r.metrics_changed {
             log::warn!(
                 "reload: [hbd] metrics changed; the endpoint keeps its address until hbd restarts"
+            );
+        }
+        if new.watchdog != self.cfg.watchdog {
+            log::warn!(
+                "reload: watchdog changed; the device armed at start stays in use until hbd restarts"
             );
         }
         logging::configure(&self.local, &new.logging);
