@@ -214,14 +214,12 @@ fn write_slow_stop(dir: &Path, stop_secs: &str) {
     .unwrap();
 }
 
-#[test]
-fn second_sigterm_after_a_second_exits_at_once() {
-    let d = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
-    write_had(d.path(), port, "200ms", "");
-    // A stop that hangs: the first SIGTERM waits for it, the second does not.
-    write_slow_stop(d.path(), "30");
-    let mut h = start(d.path());
+/// alpha with its group running and a `two` stop of `stop_secs`, sent a
+/// SIGTERM: returns once the daemon has logged taking it.
+fn stopping_slowly(dir: &Path, stop_secs: &str) -> Alpha {
+    write_had(dir, free_udp_port(), "200ms", "");
+    write_slow_stop(dir, stop_secs);
+    let h = start(dir);
     assert!(
         wait_for(Duration::from_secs(15), || h.status().groups[0].state
             == GroupState::Running),
@@ -229,9 +227,21 @@ fn second_sigterm_after_a_second_exits_at_once() {
         h.log()
     );
     kill(h.pid(), Signal::SIGTERM).unwrap();
-    assert!(wait_for(Duration::from_secs(5), || h
-        .log()
-        .contains("SIGTERM received")));
+    assert!(
+        wait_for(Duration::from_secs(5), || h
+            .log()
+            .contains("SIGTERM received")),
+        "{}",
+        h.log()
+    );
+    h
+}
+
+#[test]
+fn second_sigterm_after_a_second_exits_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    // A stop that hangs: the first SIGTERM waits for it, the second does not.
+    let mut h = stopping_slowly(d.path(), "30");
     // The daemon took the first one no later than now: the second, sent more
     // than a second after this, is an operator insisting.
     let first_seen = Instant::now();
@@ -255,20 +265,7 @@ fn second_sigterm_after_a_second_exits_at_once() {
 #[test]
 fn a_second_sigterm_within_a_second_is_ignored_and_logged() {
     let d = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
-    write_had(d.path(), port, "200ms", "");
-    write_slow_stop(d.path(), "0.5");
-    let mut h = start(d.path());
-    assert!(
-        wait_for(Duration::from_secs(15), || h.status().groups[0].state
-            == GroupState::Running),
-        "{}",
-        h.log()
-    );
-    kill(h.pid(), Signal::SIGTERM).unwrap();
-    assert!(wait_for(Duration::from_secs(5), || h
-        .log()
-        .contains("SIGTERM received")));
+    let mut h = stopping_slowly(d.path(), "0.5");
     kill(h.pid(), Signal::SIGTERM).unwrap();
     let st = h.wait_exit(Duration::from_secs(10));
     assert!(st.is_some_and(|s| s.success()), "exit {st:?}:\n{}", h.log());
