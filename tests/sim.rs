@@ -108,3 +108,7 @@ fn sim_uplink() {
 fn sim_monitor() {
     sweep(ALL[14]);
 }
+#[test]
+fn sim_persistent_standby() {
+    sweep(ALL[15]);
+}

@@ -25,6 +25,11 @@ pub enum Request {
     Cleanup {
         group: Option<String>,
     },
+    /// `hbd standby --persistent SET` (Some), `hbd standby --clear` (None):
+    /// recorded in the state directory, so it outlives the daemon.
+    PersistentStandby {
+        set: Option<HoldSet>,
+    },
 }
 
 // One response per request, serialized at once: the size of the status variant costs nothing.
@@ -76,6 +81,14 @@ pub struct StatusReport {
     /// while its queue was full behind a slow or hung run.
     #[serde(default)]
     pub notify_dropped: u64,
+    /// heartbeat's configuration parameters by ha.cf name, as `cl_status
+    /// hbparameter` prints them (`config::parameters`).
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// `hbd standby --persistent`: the set this node leaves to the peer
+    /// across restarts (null: none).
+    #[serde(default)]
+    pub persistent_standby: Option<HoldSet>,
 }
 
 /// Something wrong between the two nodes that does not stop either of them,
@@ -257,6 +270,8 @@ mod tests {
                 text: "authkeys differ?".into(),
             }],
             notify_dropped: 21,
+            parameters: [("deadtime".to_string(), "1".to_string())].into(),
+            persistent_standby: Some(HoldSet::Local),
         }
     }
 
@@ -353,7 +368,11 @@ mod tests {
       "text": "authkeys differ?"
     }
   ],
-  "notify_dropped": 21
+  "notify_dropped": 21,
+  "parameters": {
+    "deadtime": "1"
+  },
+  "persistent_standby": "local"
 }"#;
 
     #[test]
@@ -375,10 +394,14 @@ mod tests {
             "peer_config",
             "problems",
             "notify_dropped",
+            "parameters",
+            "persistent_standby",
         ] {
             old.remove(k);
         }
         let r: StatusReport = serde_json::from_value(old.into()).unwrap();
+        assert!(r.parameters.is_empty());
+        assert_eq!(r.persistent_standby, None);
         assert_eq!(r.startup_wait_left_ms, None);
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());
@@ -428,6 +451,16 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::Cleanup { group: None }).unwrap(),
             r#"{"cmd":"cleanup","group":null}"#
+        );
+        let p = Request::PersistentStandby {
+            set: Some(HoldSet::All),
+        };
+        let line = serde_json::to_string(&p).unwrap();
+        assert_eq!(line, r#"{"cmd":"persistent_standby","set":"all"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), p);
+        assert_eq!(
+            serde_json::to_string(&Request::PersistentStandby { set: None }).unwrap(),
+            r#"{"cmd":"persistent_standby","set":null}"#
         );
         // An unknown set never reaches the daemon's command handling.
         assert!(

@@ -21,7 +21,7 @@ use crate::core::jobs::{GState, Job, Jobs, Then};
 use crate::core::liveness::{Liveness, DT_BOOST, DT_BOOST_FOR};
 use crate::core::monitor::Monitors;
 use crate::core::negotiation::Negotiation;
-use crate::core::standby::{Failback, Standby};
+use crate::core::standby::{Failback, Persistent, Standby};
 use crate::core::status::LocalState;
 use crate::core::timers::{Timer, TimerTable};
 use crate::core::{
@@ -53,6 +53,8 @@ pub struct Machine {
     pub(super) neg: Negotiation,
     pub(super) standby: Option<Standby>,
     pub(super) failback: Failback,
+    /// `hbd standby --persistent`.
+    pub(super) persistent: Persistent,
     pub(super) fence: Option<FenceWait>,
     pub(super) ipfail: Ipfail,
     pub(super) shutting_down: bool,
@@ -92,6 +94,7 @@ impl Machine {
             neg: Negotiation::default(),
             standby: None,
             failback: Failback::default(),
+            persistent: Persistent::default(),
             fence: None,
             shutting_down: false,
             recent: VecDeque::new(),
@@ -202,6 +205,7 @@ impl Machine {
             Command::Takeover(set) => self.ask_takeover(now, set),
             Command::Shutdown => self.shut_down(now),
             Command::Cleanup(g) => self.cleanup(now, g),
+            Command::PersistentStandby(set) => self.set_persistent_standby(now, set),
         }
     }
 
@@ -383,6 +387,7 @@ impl Machine {
             dropped_by_reason: self.delivery.drops.by_reason.clone(),
             startup_wait: self.startup_wait(),
             peer_config: self.pair.status(),
+            persistent_standby: self.persistent.set,
         }
     }
 

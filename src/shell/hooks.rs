@@ -165,6 +165,7 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         StandbyDone { set } => n("standby-released", local).var("SET", set),
         StandbyAcquired { set } => n("standby-acquired", local).var("SET", set),
         StandbyCancelled { reason } => n("standby-cancelled", local).var("REASON", reason),
+        PersistentStandby { set } => n("persistent-standby", local).var("SET", opt(set.map(|s| s.to_string()))),
         AutoFailback => n("failback", local),
         ShutdownStarted => n("shutdown", local),
         StartFailed { group, resource, code, reason } => n("start-failed", local).group(group).var("RESOURCE", resource).var("EXIT_CODE", opt(code.map(|c| c.to_string()))).var("REASON", reason),
@@ -809,6 +810,7 @@ mod tests {
             ),
             startup_wait: None,
             peer_config: Default::default(),
+            persistent_standby: None,
         }
     }
 

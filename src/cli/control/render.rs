@@ -156,6 +156,11 @@ fn peer_lines(r: &StatusReport) -> String {
         ),
     };
     out.push_str(&format!("configuration: {config}\n"));
+    if let Some(set) = r.persistent_standby {
+        out.push_str(&format!(
+            "persistent standby [{set}]: {peer} runs these groups whenever it is alive (`hbd standby --clear` ends it)\n"
+        ));
+    }
     out
 }
 
@@ -327,6 +332,19 @@ rsc_hold";
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn persistent_standby_is_shown_under_the_header() {
+        let mut r = sample_report();
+        assert!(!render_status(&r).contains("persistent standby"));
+        r.persistent_standby = Some(hbd::core::HoldSet::Local);
+        let text = render_status(&r);
+        assert!(
+            text.contains("configuration: not compared yet (no hbd-config from beta)\n\
+                 persistent standby [local]: beta runs these groups whenever it is alive (`hbd standby --clear` ends it)\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -67,11 +67,6 @@ pub(super) const IGNORED: &[(&str, Shape, &str)] = &[
     ),
     ("quorum_server", Shape::Options, "it is for Pacemaker only"),
     (
-        "watchdog",
-        Shape::Options,
-        "hbd does not drive a watchdog device",
-    ),
-    (
         "stonith",
         Shape::WholeLine,
         "hbd does not read a STONITH configuration file; write stonith_host lines or set [hbd] fence_hook in hbd.toml",
@@ -190,6 +185,7 @@ pub(super) const HONOURED: &[(&str, Shape)] = &[
     ("logfacility", Shape::Options),
     ("debug", Shape::Options),
     ("realtime", Shape::Options),
+    ("watchdog", Shape::Options),
     ("msgfmt", Shape::Options),
     ("max_rexmit_delay", Shape::Options),
     ("stonith_host", Shape::WholeLine),

@@ -453,6 +453,18 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             }
             None => st.error(line, name, format!("{v:?} is not a boolean ({BOOL_HELP})")),
         },
+        "watchdog" => {
+            if !v.starts_with('/') {
+                st.error(
+                    line,
+                    name,
+                    format!("{v:?} is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"),
+                );
+                return;
+            }
+            st.scalar(name, line);
+            st.cfg.watchdog = Some(PathBuf::from(v));
+        }
         "logfile" | "debugfile" => {
             if !v.starts_with('/') {
                 st.error(

@@ -24,6 +24,19 @@ fn time_syntax_is_cl_get_msec() {
 }
 
 #[test]
+fn watchdog_takes_an_absolute_device_path() {
+    let (c, d) = p("watchdog /dev/watchdog\n");
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(c.watchdog, Some(PathBuf::from("/dev/watchdog")));
+    let (c, d) = p("watchdog watchdog\n");
+    assert_eq!(c.watchdog, None);
+    assert_eq!(
+        d,
+        ["ha.cf:1: watchdog: \"watchdog\" is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"]
+    );
+}
+
+#[test]
 fn seconds_suffix_message_says_how_to_write_it() {
     let (_, d) = p("deadtime 2s\n");
     assert_eq!(

@@ -45,6 +45,7 @@ struct File {
     msgfmt: Option<Spanned<String>>,
     max_rexmit_delay: Option<Spanned<TomlDuration>>,
     realtime: Option<bool>,
+    watchdog: Option<Spanned<String>>,
     #[serde(default)]
     media: Vec<Spanned<MediumT>>,
     #[serde(default)]
@@ -95,6 +96,7 @@ struct LoggingT {
     debugfile: Option<Spanned<String>>,
     logfacility: Option<Spanned<String>>,
     debug: Option<Spanned<i64>>,
+    syslog_tag: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

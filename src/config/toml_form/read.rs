@@ -119,6 +119,21 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     if let Some(r) = f.realtime {
         cfg.realtime = r;
     }
+    if let Some(w) = &f.watchdog {
+        if w.get_ref().starts_with('/') {
+            cfg.watchdog = Some(PathBuf::from(w.get_ref()));
+            cfg.origins.insert("watchdog".into(), cx.loc(w.span()));
+        } else {
+            cx.error(
+                w.span(),
+                "watchdog",
+                format!(
+                    "{:?} is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)",
+                    w.get_ref()
+                ),
+            );
+        }
+    }
     for m in &f.media {
         let span = m.span();
         let medium = match m.get_ref() {
@@ -260,6 +275,12 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                     "debug",
                     format!("{} is not a debug level (expected 0 to 255)", d.get_ref()),
                 ),
+            }
+        }
+        if let Some(tag) = &l.syslog_tag {
+            match crate::config::model::syslog_tag_problem(tag.get_ref()) {
+                None => lg.syslog_tag = Some(tag.get_ref().clone()),
+                Some(why) => cx.error(tag.span(), "syslog_tag", why),
             }
         }
         cfg.logging = lg;

@@ -88,6 +88,44 @@ fn minimal_file_loads() {
 }
 
 #[test]
+fn syslog_tag_loads_round_trips_and_names_a_bad_one() {
+    let text = format!("{MINIMAL}\n[logging]\nsyslog_tag = \"heartbeat\"\n");
+    let (c, d) = parse_str(&text, &src());
+    assert!(d.is_empty(), "{d:?}");
+    let c = c.unwrap();
+    assert_eq!(c.logging.tag(), "heartbeat");
+    let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+    assert_eq!(again.logging.syslog_tag.as_deref(), Some("heartbeat"));
+    assert_eq!(parse_str(MINIMAL, &src()).0.unwrap().logging.tag(), "hbd");
+
+    let text = format!("{MINIMAL}\n[logging]\nsyslog_tag = \"hb d:\"\n");
+    let (c, d) = parse_str(&text, &src());
+    assert!(c.is_none());
+    assert_eq!(
+        d[0].to_string(),
+        "hbd.toml:22: syslog_tag: \"hb d:\" is not a syslog tag (expected 1 to 32 \
+         letters, digits, '.', '_' or '-', e.g. heartbeat)"
+    );
+}
+
+#[test]
+fn watchdog_loads_round_trips_and_names_a_relative_path() {
+    let text = format!("watchdog = \"/dev/watchdog\"\n{MINIMAL}");
+    let (c, d) = parse_str(&text, &src());
+    assert!(d.is_empty(), "{d:?}");
+    let c = c.unwrap();
+    assert_eq!(c.watchdog, Some(PathBuf::from("/dev/watchdog")));
+    let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+    assert_eq!(again.watchdog, c.watchdog);
+    let (c, d) = parse_str(&format!("watchdog = \"wd\"\n{MINIMAL}"), &src());
+    assert!(c.is_none());
+    assert_eq!(
+        d[0].to_string(),
+        "hbd.toml:1: watchdog: \"wd\" is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"
+    );
+}
+
+#[test]
 fn unknown_key_names_its_line() {
     let (c, d) = parse_str("nodes = [\"a\", \"b\"]\nkeepalve = 2\n", &src());
     assert!(c.is_none());

@@ -78,6 +78,9 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         q(&format_duration(c.max_rexmit_delay))
     );
     let _ = writeln!(o, "realtime = {}", c.realtime);
+    if let Some(w) = &c.watchdog {
+        let _ = writeln!(o, "watchdog = {}", qp(w));
+    }
     for m in &c.media {
         let _ = writeln!(o, "\n[[media]]");
         match m {
@@ -124,6 +127,9 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         }
         if l.debug != 0 {
             let _ = writeln!(o, "debug = {}", l.debug);
+        }
+        if let Some(t) = &l.syslog_tag {
+            let _ = writeln!(o, "syslog_tag = {}", q(t));
         }
     }
     for s in &c.stonith_hosts {
