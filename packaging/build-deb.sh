@@ -4,8 +4,10 @@
 #   packaging/build-deb.sh [--no-build] [--profile PROFILE] [--output DIR]
 #
 # Installs cargo-deb when missing (cargo install cargo-deb --locked), builds
-# the binary (unless --no-build), generates the man pages and shell
-# completions from that binary into target/pkg/, then runs cargo deb.
+# the binary (unless --no-build), generates the man pages, shell completions
+# and the Debian changelog from that binary into target/pkg/, then runs
+# cargo deb. The Maintainer is $DEBFULLNAME <$DEBEMAIL> when DEBEMAIL is set
+# (Debian's convention), else Cargo.toml's placeholder.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -46,5 +48,27 @@ mkdir -p target/pkg/completions
 "$hbd" completions zsh >target/pkg/completions/_hbd
 "$hbd" completions fish >target/pkg/completions/hbd.fish
 
+# The changelog Debian wants in every package: one entry for the version
+# being packaged, dated by the commit it is built from (reproducible).
+version=$("$hbd" --version | sed -n 's/^hbd //p')
+maintainer=$(sed -n 's/^maintainer = "\(.*\)"$/\1/p' Cargo.toml)
+if [ -n "${DEBEMAIL:-}" ]; then
+	maintainer="${DEBFULLNAME:-hbd packager} <$DEBEMAIL>"
+fi
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	stamp=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
+else
+	stamp=$(git log -1 --format=%aD 2>/dev/null || date -u -R)
+fi
+cat >target/pkg/changelog <<EOF
+hbd ($version-1) unstable; urgency=medium
+
+  * hbd $version, packaged from its source tree by packaging/build-deb.sh.
+    What changed is in the project's history; what hbd does is in
+    /usr/share/doc/hbd.
+
+ -- $maintainer  $stamp
+EOF
+
 mkdir -p "$output"
-cargo deb --no-build --profile "$profile" --output "$output"
+cargo deb --no-build --profile "$profile" --maintainer "$maintainer" --output "$output"

@@ -751,3 +751,81 @@ fn control_commands_without_a_daemon_say_so() {
     let out = hbd(&["takeover", "--run-dir", &rd]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// `hbd standby --persistent` on alpha survives alpha's restart: with
+/// auto_failback on, a plain standby ends with beta giving the service back
+/// as soon as alpha returns from a crash; persistent, the service stays on
+/// beta the whole time, alpha refuses a takeover, and `--clear` moves nothing
+/// until a takeover brings it home.
+#[test]
+fn persistent_standby_survives_a_daemon_restart() {
+    let _g = one_at_a_time();
+    let mut p = pair(Spec::default(), false);
+    let (a, key) = (p.run_dir(0), p.c.service_key());
+    let record = p.c.nodes[0].state_dir.join("standby");
+
+    let out = hbd(&["standby", "--persistent", "--run-dir", &a, "--wait", "10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("persistent standby [all] (recorded in"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), "all\n");
+    p.wait_served_by("beta", Duration::from_secs(3));
+
+    // alpha goes down hard (a reboot, say): beta declares it dead, and
+    // without the record would give the service back (auto_failback on)
+    // as soon as alpha returns. With it the service never leaves beta.
+    p.daemon(0).kill9();
+    p.wait_status(1, Duration::from_secs(5), "seeing alpha dead", |r| {
+        r.peer.state == NodeState::Dead
+    });
+    p.start(0);
+    let since = Instant::now();
+    let mut served = BTreeMap::new();
+    let back = dc::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        *served.entry(p.c.probe_service()).or_insert(0) += 1;
+        let r = p.c.status(0).ok()?;
+        (dc::both_active(&r) && r.persistent_standby == Some(hbd::core::HoldSet::All)).then_some(())
+    });
+    assert!(
+        back.is_some(),
+        "alpha did not come back: {:?}",
+        p.c.status(0)
+    );
+    // Long enough for any failback (the pair's auto_failback is on) to run.
+    while since.elapsed() < Duration::from_secs(6) {
+        *served.entry(p.c.probe_service()).or_insert(0) += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        served.keys().cloned().collect::<Vec<_>>(),
+        [Some("beta".to_string())],
+        "the service must stay on beta after alpha's restart: {served:?}"
+    );
+    let r = p.status(1);
+    assert_eq!(dc::running_on(&r, &key).as_deref(), Some("beta"));
+    let human = text(&hbd(&["status", "--run-dir", &a]).stdout);
+    assert!(
+        human.contains("persistent standby [all]: beta runs these groups"),
+        "{human}"
+    );
+
+    let out = hbd(&["takeover", "--run-dir", &a]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("persistent standby [all]; `hbd standby --clear` first"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = hbd(&["standby", "--clear", "--run-dir", &a]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!record.exists(), "the record stays after --clear");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(p.c.probe_service().as_deref(), Some("beta"));
+    let out = hbd(&["takeover", "--run-dir", &a, "--wait", "10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    p.wait_served_by("alpha", Duration::from_secs(3));
+}

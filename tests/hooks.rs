@@ -3,10 +3,14 @@
 //! site-local `rc.d/status` see a failover in order, one call at a time;
 //! heartbeat's own rc.d scripts (Debian's files, and a copy changed by a
 //! site) are never run; a hook that hangs is killed at its timeout and the
-//! failover does not wait for it; `hbd check` lists the hooks. No root needed.
+//! failover does not wait for it; notifications a hung hook's full queue
+//! drops are counted in `hbd status` and the metrics; `hbd check` lists the
+//! hooks. No root needed.
 
 use hbd::config::rcd;
 use hbd::demo::cluster::{self as dc, Spec};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -316,6 +320,150 @@ fn a_hung_hook_neither_delays_failover_nor_outlives_its_timeout() {
             );
         }
     }
+}
+
+/// One `GET /metrics` on loopback `port`: the whole response.
+fn scrape(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// alpha alone starts 40 groups while its notify hook hangs in its first
+/// run: of the 80-odd notifications only what fits the queue (64) waits,
+/// the rest is dropped. `hbd status` (human and JSON) and the metrics count
+/// exactly those: once the hang ends and the queue has drained, the next
+/// run (a cleanup's) says as many in `HBD_DROPPED`, and its `HBD_SEQ` is
+/// the runs before it plus the dropped plus one.
+#[test]
+fn notifications_a_full_queue_drops_are_counted_in_status_and_metrics() {
+    let _serial = one_at_a_time();
+    let spec = Spec {
+        service: false,
+        ..Spec::default()
+    };
+    let mut p = Pair::new(spec, false, &hbd_exe!());
+    let d = p.dir().to_path_buf();
+    let runs = d.join("runs");
+    let hung = d.join("hung");
+    let hook = exe(
+        &d.join("notify"),
+        &format!(
+            "echo \"$HBD_SEQ $1 $HBD_DROPPED\" >> {runs}\n\
+             if [ ! -e {hung} ]; then echo $$ > {hung}; exec sleep 60; fi",
+            runs = runs.display(),
+            hung = hung.display()
+        ),
+    );
+    let held = d.join("held");
+    std::fs::create_dir_all(&held).unwrap();
+    exe(
+        &p.c.nodes[0].dir.join("resource.d").join("rec"),
+        &format!(
+            "f={}/$1\n\
+             case \"$2\" in\n\
+             start) touch \"$f\" ;;\n\
+             stop) rm -f \"$f\" ;;\n\
+             status) if [ -e \"$f\" ]; then echo running; else echo stopped; fi ;;\n\
+             esac",
+            held.display()
+        ),
+    );
+    let groups = 40;
+    let port = dc::free_tcp_port().unwrap();
+    p.edit_config(0, |t| {
+        let mut t = t + &format!(
+            "notify = \"{}\"\nnotify_timeout = \"60s\"\nmetrics = \"{port}\"\n",
+            hook.display()
+        );
+        for i in 0..groups {
+            t += &format!("\n[[group]]\nhome = \"alpha\"\nresources = [\"rec::{i}\"]\n");
+        }
+        t
+    });
+    p.start(0);
+    p.wait_status(0, Duration::from_secs(30), "running every group", |r| {
+        r.groups.len() == groups
+            && r.groups
+                .iter()
+                .all(|g| dc::running_on(r, &g.key).as_deref() == Some("alpha"))
+    });
+    let dropped = p.status(0).notify_dropped;
+    // The groups alone make 80 notifications; 65 are taken at the most
+    // (the hung run and the 64 queued behind it).
+    assert!(dropped > 0, "{:#?}", lines(&runs));
+    let cli = |args: &[&str]| {
+        let o = Command::new(hbd_exe!())
+            .args(args)
+            .args(["--run-dir", &p.run_dir(0)])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let human = cli(&["status"]);
+    assert!(
+        human.contains(&format!(
+            "\nnotify hook: {dropped} notification(s) dropped since start"
+        )),
+        "{human}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&cli(&["status", "--json"])).unwrap();
+    assert_eq!(json["notify_dropped"], dropped, "{json}");
+    let metrics = scrape(port);
+    assert!(
+        metrics.contains(&format!("\nhbd_notify_dropped_total {dropped}\n")),
+        "{metrics}"
+    );
+
+    // The hang ends; what was queued runs, and nothing more is dropped.
+    let pid: i32 = std::fs::read_to_string(&hung)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut seen = (0, 0);
+    let drained = dc::wait_for(Duration::from_secs(20), Duration::from_millis(100), || {
+        let n = lines(&runs).len();
+        seen = if n == seen.0 { (n, seen.1 + 1) } else { (n, 0) };
+        (n > 1 && seen.1 >= 10).then_some(n)
+    });
+    assert!(drained.is_some(), "{:#?}", lines(&runs));
+    cli(&["cleanup", "rec::1"]);
+    let told = dc::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        lines(&runs)
+            .iter()
+            .any(|l| l.contains(" cleanup-done "))
+            .then_some(())
+    });
+    assert!(told.is_some(), "{:#?}", lines(&runs));
+    let out = lines(&runs);
+    let parsed: Vec<(u64, &str, u64)> = out
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[0].parse().unwrap(), f[1], f[2].parse().unwrap())
+        })
+        .collect();
+    let told: Vec<usize> = (0..parsed.len()).filter(|&i| parsed[i].2 != 0).collect();
+    assert_eq!(told.len(), 1, "{out:#?}");
+    let (i, (seq, _, said)) = (told[0], parsed[told[0]]);
+    assert_eq!(said, dropped, "{out:#?}");
+    assert_eq!(seq, i as u64 + dropped + 1, "{out:#?}");
+    eprintln!(
+        "{dropped} of {} notifications dropped behind the hung hook",
+        seq - 1
+    );
+    assert_eq!(p.status(0).notify_dropped, dropped);
 }
 
 /// An operator's takeover on beta sends `hb_takeover` over both links: each

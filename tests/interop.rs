@@ -912,6 +912,94 @@ fn mixed_md5_netstring_and_crc_classic() {
     }
 }
 
+/// heartbeat's `cl_status` on nodea and hbd's on nodeb, both asked about
+/// themselves or about their peer, print the same and exit the same: the
+/// configuration parameters (one ha.cf), the client status of an API client
+/// nobody runs, and the queries scripts watch. Only `listnodes`' order
+/// differs (documented); it is compared as a set.
+#[test]
+fn mixed_cl_status_answers_match_heartbeats() {
+    let test = "mixed_cl_status_answers_match_heartbeats";
+    if !mixed_needs(test).met() {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        warntime: "1500ms",
+        ..Setup::default()
+    };
+    let p = mixed_up(setup, A);
+    settle(&p, ["local", "local"]);
+    let me = |i: usize| p.name(i).to_string();
+    let peer = |i: usize| p.name(1 - i).to_string();
+    let mut queries: Vec<Box<dyn Fn(usize) -> Vec<String>>> = Vec::new();
+    for name in hbd::config::parameters::NAMES
+        .iter()
+        .chain(&["node", "ucast", "bogus", "DEADTIME"])
+    {
+        queries.push(Box::new(move |_| {
+            vec!["hbparameter".into(), "-p".into(), name.to_string()]
+        }));
+    }
+    let q = |words: &'static [&'static str]| -> Box<dyn Fn(usize) -> Vec<String>> {
+        Box::new(move |i| {
+            words
+                .iter()
+                .map(|w| match *w {
+                    "SELF" => me(i),
+                    "PEER" => peer(i),
+                    w => w.to_string(),
+                })
+                .collect()
+        })
+    };
+    queries.extend([
+        q(&["hbparameter", "-m", "-p", "deadtime"]),
+        q(&["clientstatus", "SELF", "ipfail"]),
+        q(&["clientstatus", "-m", "SELF", "ipfail"]),
+        q(&["hbstatus"]),
+        q(&["nodestatus", "PEER"]),
+        q(&["nodestatus", "-m", "PEER"]),
+        q(&["nodetype", "PEER"]),
+        q(&["nodeweight", "PEER"]),
+        q(&["listhblinks", "PEER"]),
+        q(&["hblinkstatus", "PEER", "hb0"]),
+        q(&["rscstatus"]),
+        q(&["rscstatus", "-m"]),
+    ]);
+    let mut differ = Vec::new();
+    for query in &queries {
+        let (hb_args, hbd_args) = (query(A), query(B));
+        let hb_words: Vec<&str> = hb_args.iter().map(String::as_str).collect();
+        let hbd_words: Vec<&str> = hbd_args.iter().map(String::as_str).collect();
+        // Each names its peer and itself: compare with the names as roles.
+        let roles = |i: usize, (code, out): (i32, String)| {
+            (code, out.replace(&peer(i), "PEER").replace(&me(i), "SELF"))
+        };
+        let theirs = roles(A, p.cl_status(A, &hb_words));
+        let ours = roles(B, hbd_cl_status(&p, B, &hbd_words));
+        if theirs != ours {
+            differ.push(format!(
+                "{hb_words:?}: heartbeat {theirs:?}, hbd ({hbd_words:?}) {ours:?}"
+            ));
+        }
+    }
+    let sorted = |(code, out): (i32, String)| {
+        let mut lines: Vec<String> = out.lines().map(str::to_string).collect();
+        lines.sort();
+        (code, lines)
+    };
+    assert_eq!(
+        sorted(p.cl_status(A, &["listnodes"])),
+        sorted(hbd_cl_status(&p, B, &["listnodes"]))
+    );
+    assert!(
+        differ.is_empty(),
+        "cl_status answers differ:\n{}",
+        differ.join("\n")
+    );
+}
+
 #[test]
 fn lab_cleanup_leaves_no_namespace_or_process() {
     let test = "lab_cleanup_leaves_no_namespace_or_process";

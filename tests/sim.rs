@@ -219,3 +219,8 @@ fn sim_lossy_20_percent_without_redundancy_dies_as_the_arithmetic_says() {
 fn sim_lossy_40_percent_without_redundancy_dies_as_the_arithmetic_says() {
     lossy_without_redundancy(40, 3);
 }
+
+#[test]
+fn sim_persistent_standby() {
+    sweep(ALL[15]);
+}

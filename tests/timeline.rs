@@ -5212,3 +5212,219 @@ fn stale_messages_on_a_returning_link_are_not_its_loss() {
     assert_eq!(n.node.status().links[1].rx_loss, Some((0, 1)));
     assert_eq!(n.node.status().links[0].rx_loss, Some((0, 51)));
 }
+
+// ------------------------------------------------------- persistent standby
+
+/// `hbd standby --persistent local`, read back right after a restart: the
+/// peer is alive and stable and holds its own group, so our home group is
+/// not started here at the end of the negotiation; the standby that follows
+/// tells the peer it is its own (no failback of it), and its failback offer
+/// is ignored.
+#[test]
+fn persistent_standby_leaves_home_groups_to_a_live_peer_after_a_restart() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    let o = n.at(
+        0,
+        Input::Command(Command::PersistentStandby(Some(HoldSet::Local))),
+    );
+    n.due(1000);
+    assert_eq!(
+        events(&o),
+        [Event::PersistentStandby {
+            set: Some(HoldSet::Local)
+        }]
+    );
+    assert!(protocol(&o).is_empty());
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    assert!(steps(&o).is_empty(), "nothing starts here: {o:?}");
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=none rtype=full isstable=1",
+            "t=ask_resources rsc_hold=local info=me"
+        ]
+    );
+    let o = n.peer_says(
+        300,
+        "ask_resources",
+        &[("rsc_hold", "local"), ("info", "other")],
+    );
+    n.due(1100);
+    let o = n.finish_steps(o);
+    n.due(1100);
+    assert!(steps(&o).is_empty(), "nothing to stop: {o:?}");
+    assert_eq!(
+        protocol(&o),
+        [
+            "t=resource rsc_hold=none rtype=full isstable=0 info=standby",
+            "t=ask_resources rsc_hold=local info=done",
+            "t=resource rsc_hold=none rtype=full isstable=1"
+        ]
+    );
+    // Offered once to this run of the peer: no second standby.
+    let o = n.live_until(3000);
+    n.due(3300);
+    assert!(
+        protocol(&o).iter().all(|m| !m.starts_with("t=ask")),
+        "{o:?}"
+    );
+    // The peer's auto_failback offers our home group back: ignored, and
+    // answered with our own standby.
+    let o = n.peer_says(
+        3100,
+        "ask_resources",
+        &[("rsc_hold", "foreign"), ("info", "me")],
+    );
+    n.due(3300);
+    assert!(
+        matches!(
+            &events(&o)[..],
+            [Event::StandbyCancelled { reason }, Event::StandbyStarted { set: HoldSet::Local }]
+                if reason.contains("nodeb offers [local] here, ignored: this node is in persistent standby [local]")
+        ),
+        "{o:?}"
+    );
+    assert_eq!(protocol(&o), ["t=ask_resources rsc_hold=local info=me"]);
+    assert_eq!(n.node.status().persistent_standby, Some(HoldSet::Local));
+    assert_eq!(n.node.status().groups[0].state, GroupState::Peer);
+}
+
+/// Set while our home group runs here: it is handed over at once; a takeover
+/// of it is refused while the standby lasts, and `--clear` leaves the group
+/// where it runs.
+#[test]
+fn persistent_standby_hands_over_at_once_and_refuses_a_takeover_until_cleared() {
+    let mut n = stable_pair(AutoFailback::On);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Running);
+    let o = n.at(
+        2000,
+        Input::Command(Command::PersistentStandby(Some(HoldSet::All))),
+    );
+    n.due(3000);
+    assert_eq!(protocol(&o), ["t=ask_resources rsc_hold=all info=me"]);
+    let o = n.peer_says(
+        2100,
+        "ask_resources",
+        &[("rsc_hold", "all"), ("info", "other")],
+    );
+    n.due(3000);
+    let o = n.finish_steps(o);
+    n.due(3000);
+    assert_eq!(steps(&o), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
+    assert_eq!(
+        protocol(&o)[1..],
+        [
+            "t=ask_resources rsc_hold=all info=done",
+            "t=resource rsc_hold=none rtype=full isstable=1"
+        ]
+    );
+    let o = n.at(2500, Input::Command(Command::Takeover(HoldSet::Local)));
+    n.due(3000);
+    assert_eq!(
+        refusals(&o),
+        ["takeover local refused: this node is in persistent standby [all]; `hbd standby --clear` first"]
+    );
+    assert!(protocol(&o).is_empty());
+    let o = n.at(2600, Input::Command(Command::PersistentStandby(None)));
+    n.due(3000);
+    assert_eq!(events(&o), [Event::PersistentStandby { set: None }]);
+    assert!(protocol(&o).is_empty() && steps(&o).is_empty());
+    assert_eq!(n.node.status().persistent_standby, None);
+    let o = n.at(2700, Input::Command(Command::Takeover(HoldSet::Local)));
+    n.due(3000);
+    assert_eq!(protocol(&o), ["t=hb_takeover rsc_hold=local"]);
+}
+
+/// With the peer dead nothing waits for it: the node takes everything as
+/// usual, and hands its persistent set over once the peer is back.
+#[test]
+fn persistent_standby_takes_over_from_a_dead_peer_and_hands_back_on_return() {
+    let mut n = Single::new(config(AutoFailback::Off));
+    n.drain();
+    n.at(
+        0,
+        Input::Command(Command::PersistentStandby(Some(HoldSet::Local))),
+    );
+    n.due(1000);
+    // Nobody answers: initdead (20 s in this config) makes nodea take all.
+    let o = n.tick_until(30_000, 1000);
+    n.due(31_000);
+    let o = n.finish_steps(o);
+    n.due(31_000);
+    let mut started: Vec<usize> = steps(&o)
+        .into_iter()
+        .filter(|s| s.2 == Action::Start)
+        .map(|s| s.0)
+        .collect();
+    started.dedup();
+    assert_eq!(started, [0, 1], "both groups start here");
+    // The peer starts.
+    n.peer_status(30_100);
+    n.due(31_000);
+    n.peer_says(30_200, "starting", &[]);
+    n.due(31_000);
+    let o = n.peer_says(
+        30_300,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(31_000);
+    assert!(
+        protocol(&o).contains(&"t=ask_resources rsc_hold=local info=me".to_string()),
+        "{o:?}"
+    );
+}
+
+/// Our auto_failback asks the returning peer to take its group back while
+/// the peer (in persistent standby) asks us to keep it: without a tie-break
+/// each ignores the other as "in flux" and both ask again every 10 s. The
+/// default (auto_failback) yields to the operator's wish.
+#[test]
+fn auto_failback_yields_to_a_peer_that_gives_its_own_groups_away() {
+    let (mut n, o) = peer_returns(AutoFailback::On);
+    assert_eq!(
+        protocol(&o)[1..],
+        ["t=ask_resources rsc_hold=foreign info=me"]
+    );
+    let o = n.peer_says(
+        12_850,
+        "ask_resources",
+        &[("rsc_hold", "all"), ("info", "me")],
+    );
+    n.due(13_500);
+    assert!(
+        matches!(
+            &events(&o)[..],
+            [Event::StandbyCancelled { reason }, Event::PeerWantsStandby { set: HoldSet::All, .. }]
+                if reason == "auto failback dropped: nodeb gives its own groups [all] here"
+        ),
+        "{o:?}"
+    );
+    assert_eq!(protocol(&o), ["t=ask_resources rsc_hold=all info=other"]);
+    // Served as any standby: nothing moves (we hold both), and no failback
+    // follows.
+    let o = n.peer_says(
+        12_900,
+        "ask_resources",
+        &[("rsc_hold", "all"), ("info", "done")],
+    );
+    n.due(13_500);
+    let o = n.finish_steps(o);
+    n.due(13_500);
+    assert!(steps(&o).iter().all(|s| s.2 != Action::Stop), "{o:?}");
+    let o = n.live_until(30_000);
+    n.due(30_900);
+    assert!(
+        protocol(&o).iter().all(|m| !m.starts_with("t=ask")),
+        "{o:?}"
+    );
+    assert_eq!(n.node.status().rsc_hold, RscHold::All);
+}

@@ -1,6 +1,7 @@
 //! `hbd man` and `hbd completions`: documentation generated from the things
 //! it documents, so it cannot drift. hbd(8) and one hbd-SUBCOMMAND(8) page per
-//! subcommand come from the clap definition (clap_mangen); hbd.toml(5) is
+//! subcommand come from the clap definition (clap_mangen), and cl_status(8)
+//! for the drop-in the package installs as heartbeat's; hbd.toml(5) is
 //! docs/config-reference.md, compiled in and turned into roff here. The
 //! command comes from `main`, which defines it, so this module does not
 //! reach back into the binary's root.
@@ -62,11 +63,19 @@ pub fn pages(cmd: clap::Command) -> Vec<(String, Vec<u8>)> {
     cmd.build();
     let mut out = Vec::new();
     command_pages(&cmd, "hbd", &mut out);
+    // The package installs /usr/bin/cl_status (running `hbd cl_status`) where
+    // heartbeat's users call it: it gets a page under its own name.
+    if let Some(cl_status) = cmd.find_subcommand("cl_status") {
+        let mut buf = render_page(&cl_status.clone().bin_name("cl_status"), "cl_status");
+        buf.extend_from_slice(CL_STATUS_SEE_ALSO.as_bytes());
+        out.push(("cl_status.8".into(), buf));
+    }
     out.push(("hbd.toml.5".into(), config_page().into_bytes()));
     out
 }
 
-fn command_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
+/// `cmd` as a section 8 page named `name`.
+fn render_page(cmd: &clap::Command, name: &str) -> Vec<u8> {
     let page = cmd.clone().name(name.to_string()).display_name(name);
     let mut buf = Vec::new();
     let man = clap_mangen::Man::new(page)
@@ -75,6 +84,11 @@ fn command_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>
         .source(format!("hbd {}", env!("CARGO_PKG_VERSION")));
     // Writing to a Vec cannot fail.
     let _ = man.render(&mut buf);
+    buf
+}
+
+fn command_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut buf = render_page(cmd, name);
     if name == "hbd" {
         buf.extend_from_slice(SEE_ALSO.as_bytes());
     }
@@ -89,6 +103,11 @@ fn command_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>
 
 const SEE_ALSO: &str =
     ".SH \"SEE ALSO\"\n\\fBhbd.toml\\fR(5), \\fBsystemctl\\fR(1), \\fBsd_notify\\fR(3)\n";
+
+const CL_STATUS_SEE_ALSO: &str = ".SH NOTES\nInstalled by the hbd package as /usr/bin/cl_status, it runs \\fBhbd cl_status\\fR \
+     with \\fB\\-\\-run\\-dir\\fR from \\fBHBD_RUN_DIR\\fR (default /run/hbd). While hbd's control socket \
+     is absent and heartbeat's own cl_status is installed (diverted to /usr/bin/cl_status.heartbeat), \
+     that one answers.\n.SH \"SEE ALSO\"\n\\fBhbd\\-cl_status\\fR(8), \\fBhbd\\fR(8)\n";
 
 pub fn write_all(dir: &Path, cmd: clap::Command) -> Result<Vec<PathBuf>, ManError> {
     let err = |path: &Path| {

@@ -7,6 +7,7 @@ pub mod hacf;
 pub mod haresources;
 pub mod load;
 pub mod model;
+pub mod parameters;
 pub mod rcd;
 pub mod toml_form;
 pub mod validate;

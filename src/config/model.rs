@@ -46,6 +46,9 @@ pub struct Config {
     pub max_rexmit_delay: Duration,
     pub logging: Logging,
     pub realtime: bool,
+    /// heartbeat's `watchdog DEVICE`: armed at start, fed while the core
+    /// sends its heartbeats, closed with the magic `V` on a clean stop only.
+    pub watchdog: Option<PathBuf>,
     pub stonith_hosts: Vec<StonithHost>,
     pub auth: Auth,
     pub groups: Vec<ResourceGroup>,
@@ -134,6 +137,32 @@ pub struct Logging {
     /// A syslog facility name (`daemon`, `local0`, …); None = no syslog.
     pub logfacility: Option<String>,
     pub debug: u8,
+    /// The program name on syslog and log file lines (hbd.toml only); None =
+    /// `hbd`. `heartbeat` keeps log filters written for heartbeat matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syslog_tag: Option<String>,
+}
+
+/// The tag log lines carry when `syslog_tag` is not set.
+pub const DEFAULT_SYSLOG_TAG: &str = "hbd";
+
+impl Logging {
+    /// The program name on syslog datagrams and log file lines.
+    pub fn tag(&self) -> &str {
+        self.syslog_tag.as_deref().unwrap_or(DEFAULT_SYSLOG_TAG)
+    }
+}
+
+/// Why `tag` cannot be a syslog tag (RFC 3164: at most 32 alphanumerics; `.`,
+/// `_` and `-` are what syslog daemons and filters take as part of the name).
+pub fn syslog_tag_problem(tag: &str) -> Option<String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !tag.is_empty() && tag.len() <= 32 && tag.chars().all(ok_char) {
+        return None;
+    }
+    Some(format!(
+        "{tag:?} is not a syslog tag (expected 1 to 32 letters, digits, '.', '_' or '-', e.g. heartbeat)"
+    ))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -457,6 +486,7 @@ impl Default for Config {
             max_rexmit_delay: Duration::from_millis(250),
             logging: Logging::default(),
             realtime: true,
+            watchdog: None,
             stonith_hosts: Vec::new(),
             auth: Auth::default(),
             groups: Vec::new(),

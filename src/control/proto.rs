@@ -25,6 +25,11 @@ pub enum Request {
     Cleanup {
         group: Option<String>,
     },
+    /// `hbd standby --persistent SET` (Some), `hbd standby --clear` (None):
+    /// recorded in the state directory, so it outlives the daemon.
+    PersistentStandby {
+        set: Option<HoldSet>,
+    },
 }
 
 // One response per request, serialized at once: the size of the status variant costs nothing.
@@ -72,6 +77,18 @@ pub struct StatusReport {
     /// What an operator must look at now, each with its hint.
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// Notifications the `notify` hook never got since the start: dropped
+    /// while its queue was full behind a slow or hung run.
+    #[serde(default)]
+    pub notify_dropped: u64,
+    /// heartbeat's configuration parameters by ha.cf name, as `cl_status
+    /// hbparameter` prints them (`config::parameters`).
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// `hbd standby --persistent`: the set this node leaves to the peer
+    /// across restarts (null: none).
+    #[serde(default)]
+    pub persistent_standby: Option<HoldSet>,
 }
 
 /// Something wrong between the two nodes that does not stop either of them,
@@ -288,6 +305,9 @@ mod tests {
                 kind: ProblemKind::PeerAuthFailing,
                 text: "authkeys differ?".into(),
             }],
+            notify_dropped: 21,
+            parameters: [("deadtime".to_string(), "1".to_string())].into(),
+            persistent_standby: Some(HoldSet::Local),
         }
     }
 
@@ -393,7 +413,12 @@ mod tests {
       "kind": "peer_auth_failing",
       "text": "authkeys differ?"
     }
-  ]
+  ],
+  "notify_dropped": 21,
+  "parameters": {
+    "deadtime": "1"
+  },
+  "persistent_standby": "local"
 }"#;
 
     #[test]
@@ -407,16 +432,26 @@ mod tests {
     }
 
     #[test]
-    fn a_report_from_a_daemon_before_the_peer_checks_still_reads() {
+    fn a_report_from_an_older_daemon_still_reads() {
         let old: serde_json::Value = serde_json::from_str(FULL_REPORT_PRETTY).unwrap();
         let mut old = old.as_object().unwrap().clone();
-        for k in ["startup_wait_left_ms", "peer_config", "problems"] {
+        for k in [
+            "startup_wait_left_ms",
+            "peer_config",
+            "problems",
+            "notify_dropped",
+            "parameters",
+            "persistent_standby",
+        ] {
             old.remove(k);
         }
         let r: StatusReport = serde_json::from_value(old.into()).unwrap();
+        assert!(r.parameters.is_empty());
+        assert_eq!(r.persistent_standby, None);
         assert_eq!(r.startup_wait_left_ms, None);
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());
+        assert_eq!(r.notify_dropped, 0);
     }
 
     #[test]
@@ -462,6 +497,16 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::Cleanup { group: None }).unwrap(),
             r#"{"cmd":"cleanup","group":null}"#
+        );
+        let p = Request::PersistentStandby {
+            set: Some(HoldSet::All),
+        };
+        let line = serde_json::to_string(&p).unwrap();
+        assert_eq!(line, r#"{"cmd":"persistent_standby","set":"all"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), p);
+        assert_eq!(
+            serde_json::to_string(&Request::PersistentStandby { set: None }).unwrap(),
+            r#"{"cmd":"persistent_standby","set":null}"#
         );
         // An unknown set never reaches the daemon's command handling.
         assert!(

@@ -234,6 +234,10 @@ pub enum Event {
     StandbyCancelled {
         reason: String,
     },
+    /// The operator set (Some) or cleared the persistent standby.
+    PersistentStandby {
+        set: Option<HoldSet>,
+    },
     AutoFailback,
     ShutdownStarted,
     /// Shutdown released every group and the peer is told to take them.
@@ -621,6 +625,13 @@ impl fmt::Display for Event {
                 write!(f, "Standby resource acquisition done [{set}].")
             }
             StandbyCancelled { reason } => write!(f, "standby cancelled: {reason}"),
+            PersistentStandby { set: Some(set) } => write!(
+                f,
+                "persistent standby [{set}]: these groups run on the peer whenever it is alive, across restarts, until `hbd standby --clear`"
+            ),
+            PersistentStandby { set: None } => f.write_str(
+                "persistent standby cleared: groups stay where they run (hbd takeover brings them here)",
+            ),
             AutoFailback => f.write_str("auto failback: giving foreign groups back to their home node"),
             ShutdownStarted => {
                 f.write_str("shutdown: releasing every group, then telling the peer (shutdone)")

@@ -8,10 +8,17 @@
 use crate::config::Config;
 use crate::core::events::{DeadTimer, Event};
 use crate::core::jobs::{GState, Job, Then};
-use crate::core::machine::{LocalState, Machine, DT_BOOST};
+use crate::core::machine::Machine;
 use crate::core::negotiation::Heal;
+use crate::core::status::LocalState;
 use crate::core::{GapHistogram, GroupId, HoldSet, LinkId};
 use crate::time::{Duration, Instant};
+
+/// A node raises the dead time it advertises (`dt`) by this much for its
+/// first 5 s (§3.3): we do so for our own, and a peer's boosted `dt` is no
+/// change worth reporting.
+pub(super) const DT_BOOST: Duration = Duration::from_millis(2000);
+pub(super) const DT_BOOST_FOR: Duration = Duration::from_secs(5);
 
 pub(super) struct Link {
     pub(super) name: String,

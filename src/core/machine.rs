@@ -18,11 +18,12 @@ use crate::core::events::Event;
 use crate::core::fencing::FenceWait;
 use crate::core::ipfail::Ipfail;
 use crate::core::jobs::{GState, Job, Jobs, Then};
-use crate::core::liveness::Liveness;
+use crate::core::liveness::{Liveness, DT_BOOST, DT_BOOST_FOR};
 use crate::core::monitor::Monitors;
 use crate::core::negotiation::Negotiation;
 use crate::core::redundancy::Redundancy;
-use crate::core::standby::{Failback, Standby};
+use crate::core::standby::{Failback, Persistent, Standby};
+use crate::core::status::LocalState;
 use crate::core::timers::{Timer, TimerTable};
 use crate::core::{
     Command, GroupId, GroupState, GroupStatus, HoldSet, Input, LinkStatus, NodeParams, NodeState,
@@ -32,35 +33,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::repr::{Body, Resource, ResourceInfo, StonithResult};
 use std::collections::VecDeque;
 
-/// Own `dt` is raised by this much for the first 5 s (§3.3).
-pub(super) const DT_BOOST: Duration = Duration::from_millis(2000);
-const DT_BOOST_FOR: Duration = Duration::from_secs(5);
 const RECENT_MAX: usize = 32;
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum LocalState {
-    Init,
-    Up,
-    Active,
-}
-
-impl LocalState {
-    fn name(self) -> &'static str {
-        match self {
-            LocalState::Init => "init",
-            LocalState::Up => "up",
-            LocalState::Active => "active",
-        }
-    }
-
-    fn node_state(self) -> NodeState {
-        match self {
-            LocalState::Init => NodeState::Init,
-            LocalState::Up => NodeState::Up,
-            LocalState::Active => NodeState::Active,
-        }
-    }
-}
 
 pub struct Machine {
     pub(super) cfg: Config,
@@ -81,6 +54,8 @@ pub struct Machine {
     pub(super) neg: Negotiation,
     pub(super) standby: Option<Standby>,
     pub(super) failback: Failback,
+    /// `hbd standby --persistent`.
+    pub(super) persistent: Persistent,
     pub(super) fence: Option<FenceWait>,
     pub(super) ipfail: Ipfail,
     pub(super) shutting_down: bool,
@@ -123,6 +98,7 @@ impl Machine {
             neg: Negotiation::default(),
             standby: None,
             failback: Failback::default(),
+            persistent: Persistent::default(),
             fence: None,
             shutting_down: false,
             recent: VecDeque::new(),
@@ -239,6 +215,7 @@ impl Machine {
             Command::Takeover(set) => self.ask_takeover(now, set),
             Command::Shutdown => self.shut_down(now),
             Command::Cleanup(g) => self.cleanup(now, g),
+            Command::PersistentStandby(set) => self.set_persistent_standby(now, set),
         }
     }
 
@@ -426,6 +403,7 @@ impl Machine {
             dropped_by_reason: self.delivery.drops.by_reason.clone(),
             startup_wait: self.startup_wait(),
             peer_config: self.pair.status(),
+            persistent_standby: self.persistent.set,
         }
     }
 

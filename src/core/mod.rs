@@ -63,6 +63,14 @@ pub enum Command {
     /// failures here, re-probe its resources with `status` and decide again
     /// where it runs.
     Cleanup(Option<GroupId>),
+    /// `hbd standby --persistent SET` (Some) and `--clear` (None); the shell
+    /// also hands the state directory's record in right after start-up.
+    /// While set, the groups of SET run on the peer whenever it is alive:
+    /// this node hands them over once both sides are stable (at start-up, and
+    /// after taking them because the peer died), does not take them at the
+    /// end of the start-up negotiation, and ignores the peer's failback
+    /// offers of them.
+    PersistentStandby(Option<HoldSet>),
 }
 
 /// What a resource script is asked to do.
@@ -300,6 +308,8 @@ pub struct Status {
     pub startup_wait: Option<Instant>,
     /// hbd peers: whether its configuration agrees with ours.
     pub peer_config: PeerConfig,
+    /// The operator's persistent standby (`hbd standby --persistent`).
+    pub persistent_standby: Option<HoldSet>,
 }
 
 /// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from

@@ -258,7 +258,14 @@ impl Machine {
     }
 
     fn req_our_resources(&mut self, now: Instant, reason: String, info: Option<ResourceInfo>) {
-        let ids: Vec<GroupId> = self.jobs.group_ids(HoldSet::Local);
+        // In persistent standby our home groups are the peer's to run (the
+        // standby that follows hands them over); started here they would
+        // only be stopped again.
+        let ids: Vec<GroupId> = if self.persistent_keeps_local_away() {
+            Vec::new()
+        } else {
+            self.jobs.group_ids(HoldSet::Local)
+        };
         for &g in &ids {
             let grp = &self.jobs.groups[g.0];
             if grp.state == GState::Stopped && !grp.failed_here {
@@ -339,6 +346,7 @@ impl Machine {
         }
         // The peer starts from scratch: it holds nothing and is not stable.
         self.neg.peer_stable = false;
+        self.persistent_peer_restarted();
         self.set_peer_hold(HoldSet::None);
         self.announce(now, None);
     }

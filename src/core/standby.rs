@@ -1,8 +1,9 @@
 //! Moving groups between two live nodes on purpose (spec §6.8): the standby
 //! exchange (`ask_resources` me / other / done) from either side, the
 //! operator's `hb_takeover`, auto_failback giving foreign groups back to their
-//! home node, and handing a group over after its start (or its monitor)
-//! failed here.
+//! home node, handing a group over after its start (or its monitor) failed
+//! here, and the operator's persistent standby (hbd's own: heartbeat forgets a
+//! standby when it restarts).
 
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,8 @@ const STANDBY_RESOURCE_TIMEOUT: Duration = Duration::from_secs(3600);
 const FAILBACK_RETRY: Duration = Duration::from_secs(1);
 /// The reason a standby hands a group over after its start or its monitor failed here.
 const HANDOVER: &str = "resource failure";
+/// The reason a standby gives the peer's home groups back to it.
+const AUTO_FAILBACK: &str = "auto_failback";
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) enum StandbyRole {
@@ -43,6 +46,8 @@ pub(super) struct Standby {
     set: HoldSet,
     /// We asked because a start failed: ask again if the peer did not answer.
     handover: bool,
+    /// We asked to give the peer's home groups back (auto_failback).
+    failback: bool,
     /// Sequence of the peer's `info=me` that opened this exchange.
     peer_seq: u64,
 }
@@ -54,6 +59,18 @@ pub(super) struct Failback {
     pub(super) pending: bool,
     /// A set to hand to the peer after a failed start, once both sides are stable.
     handover: Option<HoldSet>,
+}
+
+/// `hbd standby --persistent SET`: SET (from our side) runs on the peer
+/// whenever it is alive, across restarts of either node, until cleared.
+#[derive(Default)]
+pub(super) struct Persistent {
+    pub(super) set: Option<HoldSet>,
+    /// The set was offered to the peer's current run. A set held here is
+    /// offered again whenever it is; one the peer already holds is offered
+    /// once per run of the peer, so that the peer knows it was handed over
+    /// on purpose (no auto_failback of it).
+    offered: bool,
 }
 
 impl Machine {
@@ -110,6 +127,7 @@ impl Machine {
             role: StandbyRole::AwaitOther,
             set,
             handover: why == HANDOVER,
+            failback: why == AUTO_FAILBACK,
             peer_seq: 0,
         };
         self.start_standby(sb, now + STANDBY_REPLY_TIMEOUT);
@@ -148,6 +166,13 @@ impl Machine {
         if let Some(r) = self.failed_in(set) {
             return self.refuse(format!("takeover {}", set.word()), r);
         }
+        if let Some(mine) = self.persistent.set.filter(|m| m.overlaps(set)) {
+            // Taken here, the set would be handed straight back.
+            return self.refuse(
+                format!("takeover {}", set.word()),
+                format!("this node is in persistent standby [{mine}]; `hbd standby --clear` first"),
+            );
+        }
         // The operator insists: forget earlier failures here, and do not
         // fail back what the operator wants here.
         self.failback.pending = false;
@@ -173,6 +198,20 @@ impl Machine {
         let node = self.peer.clone();
         match info {
             Some(AskInfo::Me) => {
+                if let Some(mine) = self.persistent.set.filter(|m| m.overlaps(set.invert())) {
+                    // The peer's auto_failback (or ipfail) offers us groups the
+                    // operator wants there. No reply (as for a request in
+                    // flux); our own standby tells it they stay there.
+                    self.event(Event::StandbyCancelled {
+                        reason: format!(
+                            "{node} offers [{}] here, ignored: this node is in persistent standby [{mine}] (`hbd standby --clear` ends it)",
+                            set.invert()
+                        ),
+                    });
+                    self.persistent.offered = false;
+                    return self.maybe_persistent_standby(now);
+                }
+                self.yield_failback_to(set);
                 if !self.is_stable() || !self.neg.peer_stable {
                     return self.event(Event::StandbyCancelled {
                         reason: format!("standby request from {node} ignored: resources in flux"),
@@ -184,6 +223,7 @@ impl Machine {
                     role: StandbyRole::AwaitDone,
                     set,
                     handover: false,
+                    failback: false,
                     peer_seq: seq,
                 };
                 self.start_standby(sb, now + STANDBY_RESOURCE_TIMEOUT);
@@ -253,6 +293,31 @@ impl Machine {
             }
             None => {}
         }
+    }
+
+    /// The peer offers its own home groups here (`set` from its side has
+    /// `local`) while our auto_failback is asking it to take them back: the
+    /// peer's wish is an operator's (a standby, persistent or not), and ours
+    /// only a default. Our request is dropped so that theirs is served;
+    /// otherwise each ignores the other as "in flux" and both ask again 10 s
+    /// later, for ever. Only auto_failback yields, so two requests never both
+    /// step back.
+    fn yield_failback_to(&mut self, set: HoldSet) {
+        let ours = self
+            .standby
+            .as_ref()
+            .is_some_and(|sb| sb.role == StandbyRole::AwaitOther && sb.failback);
+        if !ours || !set.has(true) {
+            return;
+        }
+        self.end_standby();
+        self.failback.pending = false;
+        self.event(Event::StandbyCancelled {
+            reason: format!(
+                "auto failback dropped: {} gives its own groups [{set}] here",
+                self.peer
+            ),
+        });
     }
 
     /// The exchange's deadline passed; a release in progress keeps running.
@@ -370,10 +435,80 @@ impl Machine {
         if self.is_stable() && self.neg.peer_stable {
             self.timers.stop(Timer::Failback);
             self.event(Event::AutoFailback);
-            self.begin_standby(now, HoldSet::Foreign, "auto_failback");
+            self.begin_standby(now, HoldSet::Foreign, AUTO_FAILBACK);
         } else {
             self.timers.set(Timer::Failback, now + FAILBACK_RETRY);
         }
+    }
+
+    /// `hbd standby --persistent SET` (Some) or `--clear` (None).
+    pub(super) fn set_persistent_standby(&mut self, now: Instant, set: Option<HoldSet>) {
+        let set = set.filter(|s| *s != HoldSet::None);
+        if let (Some(s), false) = (set, self.nice_failback()) {
+            return self.refuse(
+                format!("standby {s} --persistent"),
+                "standby needs auto_failback on or off".into(),
+            );
+        }
+        self.persistent = Persistent {
+            set,
+            offered: false,
+        };
+        self.event(Event::PersistentStandby { set });
+        self.note(
+            now,
+            match set {
+                Some(s) => format!("persistent standby {s}"),
+                None => "persistent standby cleared".into(),
+            },
+        );
+        self.maybe_persistent_standby(now);
+    }
+
+    /// Whether the end of the start-up negotiation leaves our home groups to
+    /// the peer: it is alive and stable, and the operator wants them there.
+    pub(super) fn persistent_keeps_local_away(&self) -> bool {
+        self.persistent.set.is_some_and(|s| s.has(true))
+            && self.neg.peer_stable
+            && !self.liveness.peer_dead
+    }
+
+    /// The peer started afresh: it must hear again that the set is its own.
+    pub(super) fn persistent_peer_restarted(&mut self) {
+        self.persistent.offered = false;
+    }
+
+    /// Hands the persistent set to the peer when that is due: both sides
+    /// stable, the peer alive, no exchange under way, and a group of the set
+    /// held here or the set not yet offered to the peer's current run. With
+    /// the peer dead nothing waits for it: the takeover runs as usual, and
+    /// the set goes back once the peer returns.
+    pub(super) fn maybe_persistent_standby(&mut self, now: Instant) {
+        let Some(set) = self.persistent.set else {
+            return;
+        };
+        if !self.nice_failback()
+            || self.liveness.peer_dead
+            || !self.liveness.comm_up
+            || self.shutting_down
+            || self.standby.is_some()
+            || !self.is_stable()
+            || !self.neg.peer_stable
+        {
+            return;
+        }
+        let held_here = self
+            .jobs
+            .group_ids(set)
+            .iter()
+            .any(|&g| self.jobs.holds_or_will(g));
+        // A group failed here is never offered (begin_standby would refuse
+        // every time): it waits for `hbd cleanup`.
+        if (!held_here && self.persistent.offered) || self.failed_in(set).is_some() {
+            return;
+        }
+        self.persistent.offered = true;
+        self.begin_standby(now, set, "persistent standby");
     }
 
     fn holds_foreign(&self) -> bool {
@@ -398,5 +533,6 @@ impl Machine {
         {
             self.maybe_failback(now);
         }
+        self.maybe_persistent_standby(now);
     }
 }

@@ -1,13 +1,41 @@
 //! The values `hbd status`, `cl_status`, the metrics and `--wait` compare:
 //! enums, so a renderer or a wait loop matches variants instead of string
 //! literals. Their serde names are heartbeat's words, so `status --json`
-//! keeps its spelling.
+//! keeps its spelling. Beside them, our own state as the core keeps it
+//! ([`LocalState`]), which is one of them.
 
 #![forbid(unsafe_code)]
 
 use crate::core::HoldSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Our own state, the part of [`NodeState`] this node can be in: what our
+/// status messages say (`st=`) and what `status()` reports for us.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum LocalState {
+    Init,
+    Up,
+    Active,
+}
+
+impl LocalState {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            LocalState::Init => "init",
+            LocalState::Up => "up",
+            LocalState::Active => "active",
+        }
+    }
+
+    pub(super) fn node_state(self) -> NodeState {
+        match self {
+            LocalState::Init => NodeState::Init,
+            LocalState::Up => NodeState::Up,
+            LocalState::Active => NodeState::Active,
+        }
+    }
+}
 
 /// A node's status as heartbeat names it (`st=` in its status messages).
 /// A peer may send a word hbd does not know (heartbeat's ping nodes say

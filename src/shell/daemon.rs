@@ -8,6 +8,7 @@ use super::event_loop::Daemon;
 use super::hooks::Hooks;
 use super::link::{self, Links};
 use super::resource::Resources;
+use super::watchdog::Watchdog;
 use super::{control, fence, logging, metrics, realtime, state};
 use crate::core::NodeParams;
 use std::process::ExitCode;
@@ -116,7 +117,25 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     );
     let hooks = Hooks::new(&cfg, &p.config_dir, &p.local, resources.env(&cfg));
     let opts = p.opts.clone();
+    // Last of the fallible steps: an armed watchdog left behind by a refused
+    // start would reset the machine.
+    let armed = match cfg
+        .watchdog
+        .as_deref()
+        .map(|p| Watchdog::open(p, cfg.deadtime))
+    {
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => {
+            control_task.abort();
+            let _ = std::fs::remove_file(&sock_path);
+            return Err(e.into());
+        }
+        None => None,
+    };
     let mut d = Daemon::new(params, p.clock, opts, links, resources, hooks, tx, scrapes);
+    if let Some(w) = armed {
+        d.feed_watchdog(w);
+    }
     let code = d.run_loop(rx, sigs).await;
     control_task.abort();
     if let Some(t) = metrics_task {

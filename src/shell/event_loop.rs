@@ -9,7 +9,8 @@ use super::inbox::LoopEvent;
 use super::link::{Links, Reopened};
 use super::resource::Resources;
 use super::startup::RunOptions;
-use super::{logging, metrics, notify, ping, reload, report};
+use super::watchdog::{self, Watchdog};
+use super::{logging, metrics, notify, ping, reload, report, state};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
 use crate::core::{Command, GroupId, Input, LinkId, Node, NodeParams, Output};
@@ -42,6 +43,20 @@ pub enum Sig {
     Verbosity(bool),
 }
 
+/// A stop signal this soon after the first is the same request repeated
+/// (ignored); a later one is an operator insisting (exit at once).
+const STOP_REPEAT_WINDOW: Duration = Duration::from_secs(1);
+
+/// The graceful shutdown the first stop signal began.
+#[derive(Clone, Copy, Debug)]
+struct Stopping {
+    since: Instant,
+    /// When it must have finished.
+    deadline: Instant,
+    /// The signal that began it, for the log.
+    signal: &'static str,
+}
+
 /// The loop's state: the core and what the shell keeps beside it. `serve`
 /// builds it with [`Daemon::new`] from what start-up opened, runs the loop,
 /// then closes what it holds with [`Daemon::finish`].
@@ -57,8 +72,8 @@ pub(super) struct Daemon {
     tx: mpsc::Sender<LoopEvent>,
     /// Inputs produced while draining outputs (a script that cannot even be found).
     pending: VecDeque<Input>,
-    /// When the graceful shutdown must have finished.
-    shutting_down: Option<Instant>,
+    /// A graceful shutdown under way.
+    shutting_down: Option<Stopping>,
     exit: Option<ExitCode>,
     /// The core's refusal of the operator command being handled, so the control
     /// socket can answer with it instead of "accepted".
@@ -77,6 +92,8 @@ pub(super) struct Daemon {
     hooks: Hooks,
     /// The graceful shutdown completed (else the loop was told to exit at once).
     shut_down: bool,
+    /// heartbeat's `watchdog`: fed on each heartbeat the core sends.
+    watchdog: Option<Watchdog>,
 }
 
 impl Daemon {
@@ -118,13 +135,25 @@ impl Daemon {
             peer_auth: report::PeerAuth::default(),
             hooks,
             shut_down: false,
+            watchdog: None,
         }
+    }
+
+    /// Hands the armed watchdog to the loop, which feeds it from now on.
+    pub fn feed_watchdog(&mut self, w: Watchdog) {
+        self.watchdog = Some(w);
     }
 
     /// After `run_loop`: stops the ping node task and closes the links; serial
     /// links may take up to `flush` to write what is queued (the peer must
     /// hear our `shutdone`).
     pub async fn finish(mut self, flush: std::time::Duration) {
+        // Disarmed only once every resource is released and the peer told.
+        match self.watchdog.take() {
+            Some(w) if self.shut_down => w.disarm(),
+            Some(w) => w.leave_armed(),
+            None => {}
+        }
         self.pinger.abort();
         self.links.close(flush).await;
         self.hooks.close(self.shut_down).await;
@@ -149,6 +178,7 @@ impl Daemon {
         let mut watchdog = self.notify.watchdog_timer();
         let mut scrapes = self.scrapes.take();
         self.drain();
+        self.restore_persistent_standby();
         while self.exit.is_none() {
             if self.notify.enabled() || self.hooks.watches_groups() {
                 let st = self.node.status();
@@ -169,7 +199,7 @@ impl Daemon {
                 log::error!("cannot arm the loop's timer (timerfd): {e}");
                 return ExitCode::from(1);
             }
-            let shutdown_left = self.shutting_down.map(|d| d.saturating_since(now));
+            let shutdown_left = self.shutting_down.map(|s| s.deadline.saturating_since(now));
             tokio::select! {
                 fired = alarm.fired() => {
                     if let Err(e) = fired {
@@ -231,8 +261,21 @@ impl Daemon {
         self.cfg.hbd.script_timeout.saturating_mul(n + 1) + Duration::from_secs(30)
     }
 
-    fn on_stop_signal(&mut self, name: &str) {
-        if self.shutting_down.is_some() {
+    fn on_stop_signal(&mut self, name: &'static str) {
+        let now = self.clock.now();
+        if let Some(stopping) = self.shutting_down {
+            let after = now.saturating_since(stopping.since);
+            if after < STOP_REPEAT_WINDOW {
+                // GNU timeout signals its child and then its own process group,
+                // and impatient wrappers send their SIGTERM twice: the same
+                // request, which must not abandon the graceful stop.
+                log::warn!(
+                    "{name} {after} after {}: ignored, the graceful stop goes on \
+                     (another stop signal after {STOP_REPEAT_WINDOW} exits at once)",
+                    stopping.signal
+                );
+                return;
+            }
             log::warn!("second {name} during shutdown: exiting now; resources may still be running on this node");
             self.exit = Some(ExitCode::from(1));
             return;
@@ -240,7 +283,11 @@ impl Daemon {
         let budget = self.shutdown_budget();
         log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
         log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
-        self.shutting_down = Some(self.clock.now() + budget);
+        self.shutting_down = Some(Stopping {
+            since: now,
+            deadline: now + budget,
+            signal: name,
+        });
         self.notify.stopping();
         self.handle(Input::Command(Command::Shutdown));
     }
@@ -273,6 +320,11 @@ impl Daemon {
 
     fn on_output(&mut self, out: Output) {
         self.metrics.observe_output(self.clock.now(), &out);
+        if watchdog::is_own_heartbeat(&out) {
+            if let Some(w) = self.watchdog.as_mut() {
+                w.feed();
+            }
+        }
         match out {
             Output::Send { msg, link } => {
                 let msg = msg.into_message();
@@ -469,6 +521,7 @@ impl Daemon {
                     ),
                 }
             }
+            Request::PersistentStandby { set } => self.persistent_standby(set),
             Request::Takeover { set } => {
                 log::info!("control: takeover [{set}] requested");
                 if let Some(refused) = self.command(Command::Takeover(set)) {
@@ -481,6 +534,62 @@ impl Daemon {
                     ),
                 }
             }
+        }
+    }
+
+    /// `hbd standby --persistent SET` / `--clear`: recorded in the state
+    /// directory first (a restart a moment later must find it), then handed
+    /// to the core; a refusal takes the record back. Taken while shutting
+    /// down too: the way out must always work.
+    fn persistent_standby(&mut self, set: Option<crate::core::HoldSet>) -> Response {
+        let dir = self.opts.state_dir.clone();
+        let path = dir.join(state::STANDBY_FILE);
+        match set {
+            Some(s) => log::info!("control: persistent standby [{s}] requested"),
+            None => log::info!("control: persistent standby cleared"),
+        }
+        let before = self.node.status().persistent_standby;
+        if let Err(e) = state::save_persistent_standby(&dir, set) {
+            return Response::Error {
+                message: format!("cannot record the persistent standby: {e}"),
+            };
+        }
+        if let Some(refused) = self.command(Command::PersistentStandby(set)) {
+            if let Err(e) = state::save_persistent_standby(&dir, before) {
+                log::error!("cannot restore {} after a refusal: {e}", path.display());
+            }
+            return Response::Error { message: refused };
+        }
+        Response::Accepted {
+            message: match set {
+                Some(s) => format!(
+                    "persistent standby [{s}] (recorded in {}): the peer runs these resource groups whenever it is alive, across restarts, until `hbd standby --clear`",
+                    path.display()
+                ),
+                None => format!(
+                    "persistent standby cleared ({} removed): the groups stay where they run; `hbd takeover` brings them here",
+                    path.display()
+                ),
+            },
+        }
+    }
+
+    /// The persistent standby recorded by an earlier run, handed to the core
+    /// before anything else happens. An unreadable record is logged and
+    /// ignored: a file nobody can parse must not keep the node from starting.
+    fn restore_persistent_standby(&mut self) {
+        match state::load_persistent_standby(&self.opts.state_dir) {
+            Ok(None) => {}
+            Ok(Some(set)) => {
+                log::info!(
+                    "persistent standby [{set}] recorded in {}",
+                    self.opts.state_dir.join(state::STANDBY_FILE).display()
+                );
+                self.command(Command::PersistentStandby(Some(set)));
+            }
+            Err(e) => log::error!(
+                "{e}: no persistent standby (run `hbd standby --persistent SET` again, or remove the file)"
+            ),
         }
     }
 
@@ -506,6 +615,7 @@ impl Daemon {
             &self.opts.config,
         );
         report::peer_checks(&mut r, &st, now, &self.cfg, &self.peer_auth);
+        r.notify_dropped = self.hooks.notify_dropped();
         r
     }
 
@@ -540,6 +650,11 @@ impl Daemon {
         if r.metrics_changed {
             log::warn!(
                 "reload: [hbd] metrics changed; the endpoint keeps its address until hbd restarts"
+            );
+        }
+        if new.watchdog != self.cfg.watchdog {
+            log::warn!(
+                "reload: watchdog changed; the device armed at start stays in use until hbd restarts"
             );
         }
         logging::configure(&self.local, &new.logging);

@@ -165,6 +165,7 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         StandbyDone { set } => n("standby-released", local).var("SET", set),
         StandbyAcquired { set } => n("standby-acquired", local).var("SET", set),
         StandbyCancelled { reason } => n("standby-cancelled", local).var("REASON", reason),
+        PersistentStandby { set } => n("persistent-standby", local).var("SET", opt(set.map(|s| s.to_string()))),
         AutoFailback => n("failback", local),
         ShutdownStarted => n("shutdown", local),
         StartFailed { group, resource, code, reason } => n("start-failed", local).group(group).var("RESOURCE", resource).var("EXIT_CODE", opt(code.map(|c| c.to_string()))).var("REASON", reason),
@@ -495,6 +496,12 @@ impl Hooks {
         self.rc = RcDir::read(&self.config_dir);
     }
 
+    /// Notifications the notify hook never got since the start: dropped
+    /// while its queue was full (`hbd status`, the metrics).
+    pub fn notify_dropped(&self) -> u64 {
+        self.notify_queue.dropped_total
+    }
+
     /// Whether [`Hooks::observe`] needs the core's status after each turn.
     pub fn watches_groups(&self) -> bool {
         self.notify.is_some()
@@ -804,6 +811,7 @@ mod tests {
             ),
             startup_wait: None,
             peer_config: Default::default(),
+            persistent_standby: None,
         }
     }
 
@@ -1363,7 +1371,7 @@ mod tests {
         for i in 0..QUEUE_LIMIT + 5 {
             h.event(&link(i), empty_status);
         }
-        assert_eq!(h.notify_queue.dropped_total, 5);
+        assert_eq!(h.notify_dropped(), 5);
         // The hung one is killed at 600 ms, the queue drains, and the next
         // notification says how many were dropped before it.
         until("the queue to drain", || {

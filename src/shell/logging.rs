@@ -14,6 +14,8 @@ use std::sync::Mutex;
 
 struct Sinks {
     node: String,
+    /// The program name on syslog datagrams and log file lines (`syslog_tag`).
+    tag: String,
     /// Level for stderr, logfile and syslog.
     level: LevelFilter,
     journald: bool,
@@ -29,6 +31,7 @@ pub struct Logger {
 static LOGGER: Logger = Logger {
     sinks: Mutex::new(Sinks {
         node: String::new(),
+        tag: String::new(),
         level: LevelFilter::Info,
         journald: false,
         logfile: None,
@@ -64,9 +67,17 @@ pub fn level_for_debug(debug: u8) -> LevelFilter {
     }
 }
 
+/// Where syslog listens.
+const SYSLOG_SOCKET: &str = "/dev/log";
+
 /// Applies the config's logging directives. Files that cannot be opened are
 /// reported (and skipped); a missing /dev/log is ignored, as heartbeat does.
 pub fn configure(node: &str, cfg: &Logging) {
+    configure_with(node, cfg, Path::new(SYSLOG_SOCKET));
+}
+
+/// [`configure`] with syslog at `syslog_socket` (a test's own socket).
+fn configure_with(node: &str, cfg: &Logging, syslog_socket: &Path) {
     let level = env_level().unwrap_or_else(|| level_for_debug(cfg.debug));
     let mut problems = Vec::new();
     let open = |p: &Path, problems: &mut Vec<String>| -> Option<File> {
@@ -94,7 +105,7 @@ pub fn configure(node: &str, cfg: &Logging) {
             return None;
         };
         let sock = UnixDatagram::unbound().ok()?;
-        sock.connect("/dev/log").ok()?;
+        sock.connect(syslog_socket).ok()?;
         sock.set_nonblocking(true).ok()?;
         Some((sock, code))
     });
@@ -106,6 +117,7 @@ pub fn configure(node: &str, cfg: &Logging) {
     {
         let mut s = LOGGER.sinks.lock().unwrap_or_else(|e| e.into_inner());
         s.node = node.to_string();
+        s.tag = cfg.tag().to_string();
         s.level = level;
         s.logfile = logfile;
         s.debugfile = debugfile;
@@ -189,10 +201,27 @@ fn syslog_severity(l: Level) -> u8 {
     }
 }
 
-/// One RFC 3164 datagram: `<PRI>Mon dd HH:MM:SS hbd[pid]: level: text`.
-pub fn syslog_datagram(facility: u8, level: Level, stamp: &str, pid: u32, text: &str) -> String {
+/// One RFC 3164 datagram: `<PRI>Mon dd HH:MM:SS TAG[pid]: level: text`
+/// (`TAG` is `syslog_tag`, `hbd` by default).
+pub fn syslog_datagram(
+    facility: u8,
+    level: Level,
+    stamp: &str,
+    tag: &str,
+    pid: u32,
+    text: &str,
+) -> String {
     let pri = u16::from(facility) * 8 + u16::from(syslog_severity(level));
-    format!("<{pri}>{stamp} hbd[{pid}]: {}: {text}", level_word(level))
+    format!("<{pri}>{stamp} {tag}[{pid}]: {}: {text}", level_word(level))
+}
+
+/// One `logfile`/`debugfile` line, in heartbeat's form:
+/// `Mon dd HH:MM:SS NODE TAG: [pid]: level: text`.
+fn file_line(stamp: &str, node: &str, tag: &str, pid: u32, level: Level, text: &str) -> String {
+    format!(
+        "{stamp} {node} {tag}: [{pid}]: {}: {text}\n",
+        level_word(level)
+    )
 }
 
 const MONTHS: [&str; 12] = [
@@ -238,7 +267,9 @@ impl Log for Logger {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let mut s = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        // Disjoint borrows: the tag is read while the files are written.
+        let s = &mut *sinks;
         let level = r.level();
         let word = level_word(level);
         let text = r.args().to_string();
@@ -255,7 +286,13 @@ impl Log for Logger {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
         let pid = std::process::id();
-        let file_line = format!("{stamp} {} hbd: [{pid}]: {word}: {text}\n", s.node);
+        // Before configure() (a refusal to start) the tag is not known yet.
+        let tag = if s.tag.is_empty() {
+            crate::config::DEFAULT_SYSLOG_TAG
+        } else {
+            s.tag.as_str()
+        };
+        let file_line = file_line(&stamp, &s.node, tag, pid, level, &text);
         if main {
             if let Some(f) = s.logfile.as_mut() {
                 let _ = f.write_all(file_line.as_bytes());
@@ -268,7 +305,8 @@ impl Log for Logger {
         }
         if main {
             if let Some((sock, fac)) = s.syslog.as_ref() {
-                let _ = sock.send(syslog_datagram(*fac, level, &stamp, pid, &text).as_bytes());
+                let datagram = syslog_datagram(*fac, level, &stamp, tag, pid, &text);
+                let _ = sock.send(datagram.as_bytes());
             }
         }
     }
@@ -365,6 +403,7 @@ mod tests {
                 debugfile: Some(debugfile.clone()),
                 logfacility: Some("local7".into()),
                 debug: 0,
+                syslog_tag: None,
             },
         );
         log::info!("marker-info Link beta:eth0 up.");
@@ -395,6 +434,72 @@ mod tests {
     }
 
     #[test]
+    fn syslog_tag_names_the_program_on_syslog_and_in_the_log_file() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let d = tempfile::tempdir().unwrap();
+        let logfile = d.path().join("ha-log");
+        let dev_log = d.path().join("log");
+        let syslogd = UnixDatagram::bind(&dev_log).unwrap();
+        syslogd
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        init();
+        let cfg = Logging {
+            logfile: Some(logfile.clone()),
+            logfacility: Some("daemon".into()),
+            syslog_tag: Some("heartbeat".into()),
+            ..Logging::default()
+        };
+        configure_with("alpha", &cfg, &dev_log);
+        log::warn!("marker-tag Link beta:eth0 dead.");
+        log::logger().flush();
+        let pid = std::process::id();
+        let mut buf = [0u8; 512];
+        let datagram = loop {
+            let n = syslogd.recv(&mut buf).expect("a syslog datagram");
+            let s = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if s.contains("marker-tag") {
+                break s;
+            }
+        };
+        // daemon (3) * 8 + warning (4)
+        assert!(datagram.starts_with("<28>"), "{datagram}");
+        assert!(
+            datagram.ends_with(&format!(
+                " heartbeat[{pid}]: WARN: marker-tag Link beta:eth0 dead."
+            )),
+            "{datagram}"
+        );
+        let log = std::fs::read_to_string(&logfile).unwrap();
+        assert!(
+            log.contains(&format!(" alpha heartbeat: [{pid}]: WARN: marker-tag")),
+            "{log}"
+        );
+        // Unset, it is hbd again.
+        configure_with(
+            "alpha",
+            &Logging {
+                syslog_tag: None,
+                ..cfg
+            },
+            &dev_log,
+        );
+        log::warn!("marker-default");
+        let datagram = loop {
+            let n = syslogd.recv(&mut buf).expect("a syslog datagram");
+            let s = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if s.contains("marker-default") {
+                break s;
+            }
+        };
+        assert!(
+            datagram.contains(&format!(" hbd[{pid}]: WARN: ")),
+            "{datagram}"
+        );
+        configure("alpha", &Logging::default());
+    }
+
+    #[test]
     fn usr1_usr2_step_verbosity_within_bounds() {
         let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         init();
@@ -421,12 +526,19 @@ mod tests {
     #[test]
     fn syslog_datagrams_carry_facility_and_severity() {
         assert_eq!(
-            syslog_datagram(23, Level::Warn, "Nov 22 03:04:05", 42, "node beta: is dead"),
+            syslog_datagram(
+                23,
+                Level::Warn,
+                "Nov 22 03:04:05",
+                "hbd",
+                42,
+                "node beta: is dead"
+            ),
             "<188>Nov 22 03:04:05 hbd[42]: WARN: node beta: is dead"
         );
         assert_eq!(
-            syslog_datagram(3, Level::Info, "Jan  1 00:00:00", 1, "x"),
-            "<30>Jan  1 00:00:00 hbd[1]: info: x"
+            syslog_datagram(3, Level::Info, "Jan  1 00:00:00", "heartbeat", 1, "x"),
+            "<30>Jan  1 00:00:00 heartbeat[1]: info: x"
         );
     }
 

@@ -569,6 +569,13 @@ pub fn render(
             );
         }
     }
+    head(
+        &mut o,
+        "hbd_notify_dropped_total",
+        "counter",
+        "Notifications the notify hook never got: dropped while its queue was full behind a slow or hung run.",
+    );
+    let _ = writeln!(o, "hbd_notify_dropped_total {}", r.notify_dropped);
     o
 }
 
@@ -828,6 +835,7 @@ mod tests {
             }],
             keepalive_ms: 1000,
             deadtime_ms: 2000,
+            notify_dropped: 3,
             ..StatusReport::default()
         };
         let mut gaps = GapHistogram::for_timing(ms(1000), ms(1500), ms(2000));
@@ -1234,5 +1242,8 @@ hbd_group_failed{group="IPaddr::192.0.2.10",home="alpha"} 0
 # HELP hbd_resource_fails Failures of the resource on this node since the last cleanup or failure_timeout.
 # TYPE hbd_resource_fails gauge
 hbd_resource_fails{group="IPaddr::192.0.2.10",resource="IPaddr::192.0.2.10"} 2
+# HELP hbd_notify_dropped_total Notifications the notify hook never got: dropped while its queue was full behind a slow or hung run.
+# TYPE hbd_notify_dropped_total counter
+hbd_notify_dropped_total 3
 "#;
 }

@@ -20,6 +20,7 @@ pub mod script;
 pub mod serial;
 pub mod startup;
 pub mod state;
+pub mod watchdog;
 
 /// A current-thread runtime with I/O and time, as the daemon runs on, for
 /// the shell's unit tests.

@@ -315,6 +315,7 @@ mod tests {
             dropped_by_reason: Default::default(),
             startup_wait: None,
             peer_config: Default::default(),
+            persistent_standby: None,
             heartbeat_gaps: crate::core::GapHistogram::for_timing(
                 crate::time::Duration::from_secs(1),
                 crate::time::Duration::from_secs(5),

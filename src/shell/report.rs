@@ -140,6 +140,8 @@ pub fn status_report(
         keepalive_ms: cfg.keepalive.millis(),
         deadtime_ms: cfg.deadtime.millis(),
         auto_failback: cfg.auto_failback.word().into(),
+        parameters: crate::config::parameters::heartbeat_parameters(cfg),
+        persistent_standby: st.persistent_standby,
         ..StatusReport::default()
     }
 }
@@ -337,6 +339,7 @@ mod tests {
             dropped_by_reason: Default::default(),
             startup_wait: None,
             peer_config: Default::default(),
+            persistent_standby: None,
         }
     }
 

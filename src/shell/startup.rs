@@ -36,6 +36,8 @@ pub enum RunError {
     Control(#[from] control::ControlError),
     #[error("{0}")]
     Metrics(#[from] super::metrics::MetricsError),
+    #[error("{0}")]
+    Watchdog(#[from] super::watchdog::WatchdogError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
 }

@@ -1,7 +1,8 @@
 //! The state directory: the instance lock, the generation counter and the uuid,
 //! in heartbeat's formats (spec §5.4) so a state dir can be compared with
-//! `/var/lib/heartbeat` by eye.
+//! `/var/lib/heartbeat` by eye; and hbd's own persistent standby record.
 
+use crate::core::HoldSet;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub const LOCK_FILE: &str = "lock";
 pub const GENERATION_FILE: &str = "hb_generation";
 pub const UUID_FILE: &str = "hb_uuid";
+/// `hbd standby --persistent SET`: the set's word and a newline.
+pub const STANDBY_FILE: &str = "standby";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -162,6 +165,39 @@ pub fn load_or_create_uuid(dir: &Path) -> Result<[u8; 16], StateError> {
     Ok(u)
 }
 
+/// The persistent standby recorded in `dir`, if any. A file that does not
+/// hold a set is an error naming it (the caller says what it does instead).
+pub fn load_persistent_standby(dir: &Path) -> Result<Option<HoldSet>, StateError> {
+    let path = dir.join(STANDBY_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    match text.trim().parse::<HoldSet>() {
+        Ok(HoldSet::None) => Ok(None),
+        Ok(set) => Ok(Some(set)),
+        Err(e) => Err(StateError::Bad {
+            path,
+            reason: format!("{e}; written by `hbd standby --persistent SET`"),
+        }),
+    }
+}
+
+/// Records (Some) or removes (None) the persistent standby, durably: a
+/// restart a moment later must find it.
+pub fn save_persistent_standby(dir: &Path, set: Option<HoldSet>) -> Result<(), StateError> {
+    let path = dir.join(STANDBY_FILE);
+    match set {
+        Some(s) => write_durably(&path, format!("{s}\n").as_bytes(), 0o644),
+        None => match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&path)(e)),
+        },
+    }
+}
+
 pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
     File::open("/dev/urandom")?.read_exact(buf)
 }
@@ -228,6 +264,28 @@ mod tests {
         fs::write(d.path().join(UUID_FILE), b"short").unwrap();
         let e = load_or_create_uuid(d.path()).unwrap_err().to_string();
         assert!(e.contains("5 bytes"), "{e}");
+    }
+
+    #[test]
+    fn persistent_standby_is_recorded_read_back_and_removed() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(load_persistent_standby(d.path()).unwrap(), None);
+        save_persistent_standby(d.path(), Some(HoldSet::Local)).unwrap();
+        let text = fs::read_to_string(d.path().join(STANDBY_FILE)).unwrap();
+        assert_eq!(text, "local\n");
+        assert_eq!(
+            load_persistent_standby(d.path()).unwrap(),
+            Some(HoldSet::Local)
+        );
+        save_persistent_standby(d.path(), None).unwrap();
+        assert!(!d.path().join(STANDBY_FILE).exists());
+        save_persistent_standby(d.path(), None).unwrap();
+        fs::write(d.path().join(STANDBY_FILE), "everything\n").unwrap();
+        let e = load_persistent_standby(d.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("standby: \"everything\" is not a resource set"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -53,6 +53,11 @@ impl HoldSet {
         }
     }
 
+    /// Whether the two sets (from the same node's point of view) share a part.
+    pub fn overlaps(self, other: HoldSet) -> bool {
+        (self.has(true) && other.has(true)) || (self.has(false) && other.has(false))
+    }
+
     /// The same set seen from the other node.
     pub fn invert(self) -> HoldSet {
         match self {
@@ -115,6 +120,13 @@ mod tests {
             assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{h}\""));
         }
         assert!("everything".parse::<HoldSet>().is_err());
+    }
+
+    #[test]
+    fn overlaps_means_a_shared_part() {
+        use HoldSet::*;
+        assert!(All.overlaps(Local) && Local.overlaps(All) && Foreign.overlaps(Foreign));
+        assert!(!Local.overlaps(Foreign) && !None.overlaps(All) && !All.overlaps(None));
     }
 
     #[test]

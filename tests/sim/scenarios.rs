@@ -50,9 +50,14 @@ pub enum Scenario {
     /// check may hang. Never both nodes, no more moves and restarts than the
     /// limits allow, and the group ends where its `on_fail` says.
     Monitor,
+    /// `hbd standby --persistent` of a random set on one node, which then
+    /// crashes or stops and comes back with the record (as the shell hands it
+    /// in): the set moves to the peer and stays there, whatever auto_failback
+    /// says; `--clear` moves nothing.
+    PersistentStandby,
 }
 
-pub const ALL: [Scenario; 15] = [
+pub const ALL: [Scenario; 16] = [
     Scenario::Startup,
     Scenario::Crash,
     Scenario::CrashRestart,
@@ -68,6 +73,7 @@ pub const ALL: [Scenario; 15] = [
     Scenario::Fencing,
     Scenario::Uplink,
     Scenario::Monitor,
+    Scenario::PersistentStandby,
 ];
 
 fn ms(x: u64) -> Duration {
@@ -150,7 +156,10 @@ pub fn run(scenario: Scenario, seed: u64) -> Result<Box<World>, Box<(World, Stri
         | Scenario::FailedStart
         | Scenario::FailedStop
         | Scenario::Uplink
-        | Scenario::Monitor => [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize],
+        | Scenario::Monitor
+        | Scenario::PersistentStandby => {
+            [AutoFailback::On, AutoFailback::Off][rng.range(0, 1) as usize]
+        }
         _ => [AutoFailback::On, AutoFailback::Off, AutoFailback::Legacy][rng.range(0, 2) as usize],
     };
     let mut w = World::new(seed, config(af));
@@ -345,6 +354,68 @@ fn body(scenario: Scenario, w: &mut World, rng: &mut Rng, af: AutoFailback) -> R
                 ));
             }
             homes(w)?;
+        }
+        Scenario::PersistentStandby => {
+            w.run_until(t0 + ms(3000 + rng.range(0, 2000)))?;
+            let actor = victim;
+            let set = [HoldSet::All, HoldSet::Local][rng.range(0, 1) as usize];
+            let cmd = Command::PersistentStandby(Some(set));
+            w.log(format!("operator on {}: {cmd:?}", NAMES[actor]));
+            w.handle(actor, Input::Command(cmd.clone()));
+            let expected: Vec<usize> = (0..w.cfg.groups.len())
+                .map(|g| {
+                    let local = home(g, w) == actor;
+                    if set.has(local) {
+                        1 - actor
+                    } else {
+                        home(g, w)
+                    }
+                })
+                .collect();
+            let in_place = |exp: Vec<usize>, what: &'static str| {
+                move |w: &World| (0..exp.len()).try_for_each(|g| expect_owner(w, g, exp[g], what))
+            };
+            let bound = 2 * all_groups_script_bound(w) + 4 * KEEPALIVE + 2000;
+            converge(
+                w,
+                w.now + ms(bound),
+                "persistent standby",
+                in_place(expected.clone(), "standby"),
+            )?;
+            // The actor goes away (crash or clean stop) and comes back with
+            // its record; the peer holds everything meanwhile.
+            w.run_until(w.now + ms(rng.range(0, 3000)))?;
+            if rng.range(0, 1) == 0 {
+                w.kill(actor);
+            } else {
+                w.handle(actor, Input::Command(Command::Shutdown));
+            }
+            let everything_on_peer: Vec<usize> = vec![1 - actor; w.cfg.groups.len()];
+            let bound = DEADTIME + KEEPALIVE + 2 * all_groups_script_bound(w) + 2000;
+            converge(
+                w,
+                w.now + ms(bound),
+                "peer holds all",
+                in_place(everything_on_peer, "peer"),
+            )?;
+            w.run_until(w.now + ms(rng.range(0, 5000)))?;
+            w.start(actor);
+            w.handle(actor, Input::Command(cmd));
+            // Back: the set stays on the peer (auto_failback on must not bring
+            // it home), the rest goes home as usual.
+            let t = w.now + ms(40_000);
+            converge(
+                w,
+                t,
+                "persistent standby after restart",
+                in_place(expected.clone(), "after restart"),
+            )?;
+            w.run_until(w.now + ms(20_000))?;
+            in_place(expected.clone(), "stays after restart")(w)?;
+            // Cleared: nothing moves.
+            w.handle(actor, Input::Command(Command::PersistentStandby(None)));
+            w.run_until(w.now + ms(20_000))?;
+            in_place(expected, "stays after --clear")(w)?;
         }
         Scenario::FailedStop => {
             w.run_until(t0 + ms(3000 + rng.range(0, 2000)))?;

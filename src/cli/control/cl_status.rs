@@ -2,9 +2,10 @@
 //! request, with heartbeat's outputs and exit codes (spec §8.1), so scripts
 //! written for heartbeat keep working. Pure apart from `ask`, the request.
 
-use super::DEFAULT_RUN_DIR;
+use hbd::config::facts::DEFAULT_RUN_DIR;
 use hbd::control::client::ControlError;
 use hbd::control::{LinkReport, NodeReport, Response, StatusReport};
+use hbd::core::PeerConfigState;
 use std::path::{Path, PathBuf};
 
 /// `cl_status`'s exit codes (spec §8.1).
@@ -17,7 +18,8 @@ const CL_UNKNOWN: u8 = 13;
 const CL_USAGE: &str = "usage: hbd cl_status <sub-command> [-m] [-v] [--run-dir DIR] [args]\n\
   hbstatus [-v]\n  listnodes [-v]\n  nodestatus <node>\n  nodetype <node>\n  \
 nodeweight <node>\n  nodesite <node>\n  listhblinks [-v] <node>\n  \
-hblinkstatus <node> <link>\n  rscstatus\n";
+hblinkstatus <node> <link>\n  clientstatus <node> <client> [<timeout>]\n  rscstatus\n  \
+hbparameter -p <parameter-name>\n";
 
 /// heartbeat's answer to `hbstatus` when the daemon is there but will not talk.
 const REFUSES_ME: &str =
@@ -37,7 +39,9 @@ enum Query {
     NodeSite,
     ListHbLinks,
     HbLinkStatus,
+    ClientStatus,
     RscStatus,
+    HbParameter,
 }
 
 impl Query {
@@ -51,12 +55,16 @@ impl Query {
             "nodesite" => Query::NodeSite,
             "listhblinks" => Query::ListHbLinks,
             "hblinkstatus" => Query::HbLinkStatus,
+            "clientstatus" => Query::ClientStatus,
             "rscstatus" => Query::RscStatus,
+            "hbparameter" => Query::HbParameter,
             _ => return None,
         })
     }
 
-    /// How many words follow it: a node, then a link.
+    /// How many words follow it: a node, then a link or a client.
+    /// `clientstatus` may add a timeout, which hbd does not need (it asks no
+    /// peer), and `hbparameter` takes its name through `-p`.
     fn arity(self) -> usize {
         match self {
             Query::NodeStatus
@@ -64,8 +72,8 @@ impl Query {
             | Query::NodeWeight
             | Query::NodeSite
             | Query::ListHbLinks => 1,
-            Query::HbLinkStatus => 2,
-            Query::HbStatus | Query::ListNodes | Query::RscStatus => 0,
+            Query::HbLinkStatus | Query::ClientStatus => 2,
+            Query::HbStatus | Query::ListNodes | Query::RscStatus | Query::HbParameter => 0,
         }
     }
 }
@@ -80,6 +88,8 @@ struct Invocation<'a> {
     verbose: bool,
     /// `listnodes -p`: only ping nodes.
     ping_only: bool,
+    /// `hbparameter -p NAME`: the parameter asked for.
+    parameter: Option<&'a str>,
     run_dir: PathBuf,
 }
 
@@ -160,9 +170,38 @@ fn parse(args: &[String]) -> Result<Invocation<'_>, Outcome> {
         ));
     };
     let wanted = query.arity();
+    // `-p NAME` is hbparameter's only argument (heartbeat's getopt wording).
+    let mut parameter = None;
+    if query == Query::HbParameter {
+        match rest.iter().position(|w| *w == "-p") {
+            Some(i) => match rest.get(i + 1) {
+                Some(name) => parameter = Some(*name),
+                None => {
+                    return Err((
+                        CL_PARAM,
+                        String::new(),
+                        "hbparameter: option requires an argument -- 'p'\n".into(),
+                    ))
+                }
+            },
+            None => {
+                return Err((
+                    CL_PARAM,
+                    String::new(),
+                    "cl_status: ERROR: parameter name required\n".into(),
+                ))
+            }
+        }
+    }
     let rest: Vec<&str> = rest.iter().copied().filter(|w| *w != "-p").collect();
     let ping_only = words.contains(&"-p");
-    if rest.len() != wanted {
+    if query == Query::ClientStatus && rest.len() < wanted {
+        // heartbeat's words for it.
+        return Err((CL_PARAM, String::new(), "No enough parameter.\n".into()));
+    }
+    // heartbeat ignores words after those a query takes for these two.
+    let extra_ignored = matches!(query, Query::ClientStatus | Query::HbParameter);
+    if rest.len() != wanted && !(extra_ignored && rest.len() > wanted) {
         return Err((
             CL_PARAM,
             String::new(),
@@ -178,6 +217,7 @@ fn parse(args: &[String]) -> Result<Invocation<'_>, Outcome> {
         human,
         verbose,
         ping_only,
+        parameter,
         run_dir,
     })
 }
@@ -360,6 +400,27 @@ fn answer(inv: &Invocation, report: &StatusReport) -> Outcome {
             }
             (if st == "up" { CL_OK } else { CL_FAIL }, out, String::new())
         }
+        Query::ClientStatus => client_status(report, inv.args[0], inv.args[1]),
+        Query::HbParameter => {
+            let name = inv.parameter.unwrap_or_default();
+            let Some(value) = report.parameters.get(name) else {
+                let known: Vec<&str> = report.parameters.keys().map(String::as_str).collect();
+                return (
+                    CL_FAIL,
+                    String::new(),
+                    format!(
+                        "cl_status: ERROR: Cannot get parameter {name}'s value (hbd has: {})\n",
+                        known.join(", ")
+                    ),
+                );
+            };
+            if human {
+                out.push_str(&format!("Heartbeat parameter {name}'s value: {value}\n"));
+            } else {
+                out.push_str(&format!("{value}\n"));
+            }
+            (CL_OK, out, String::new())
+        }
         Query::RscStatus => {
             let (hold, failed) = rsc_status(report);
             if human {
@@ -383,6 +444,34 @@ fn answer(inv: &Invocation, report: &StatusReport) -> Outcome {
             }
         }
     }
+}
+
+/// `clientstatus NODE CLIENT`: heartbeat API clients (ipfail, ...) signed on
+/// at a node. hbd runs none, so a client is `offline` (exit 1) here and at an
+/// hbd peer, as heartbeat answers for a client that is not signed on. A
+/// heartbeat peer (whose clients hbd cannot ask), a dead peer or an unknown
+/// node get heartbeat's answer when nobody replies: exit 13.
+fn client_status(report: &StatusReport, node: &str, client: &str) -> Outcome {
+    let offline = || (CL_FAIL, "offline\n".to_string(), String::new());
+    if report.local.name.eq_ignore_ascii_case(node) {
+        return offline();
+    }
+    let peer = &report.peer;
+    let hbd_peer = matches!(
+        report.peer_config.state,
+        PeerConfigState::Same | PeerConfigState::Differs
+    );
+    if peer.name.eq_ignore_ascii_case(node) && peer.state.is_alive() && hbd_peer {
+        return offline();
+    }
+    (
+        CL_UNKNOWN,
+        String::new(),
+        format!(
+            "cl_status: ERROR: Cannot get heartbeat client {client}'s status\n\
+             cl_status: ERROR: REASON: No timely response.\n"
+        ),
+    )
 }
 
 /// `rscstatus`: what this node holds, not counting groups failed here (the
@@ -623,6 +712,86 @@ mod tests {
             message: "x".into(),
         });
         assert_eq!(cl(&["rscstatus"], accepted).0, 13);
+    }
+
+    /// The answers heartbeat 3.0.6 gave in the lab (tests/interop.rs holds
+    /// hbd's to them on a live pair).
+    #[test]
+    fn hbparameter_prints_the_value_or_fails_as_heartbeat() {
+        let mut r = sample_report();
+        r.parameters = [("deadtime", "2"), ("keepalive", "500ms")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        let with = |args: &[&str]| cl(args, Ok(Response::Status(r.clone())));
+        assert_eq!(
+            with(&["hbparameter", "-p", "deadtime"]),
+            (0, "2\n".into(), "".into())
+        );
+        assert_eq!(
+            with(&["hbparameter", "-m", "-p", "keepalive"]).1,
+            "Heartbeat parameter keepalive's value: 500ms\n"
+        );
+        // Words after the name are ignored, as heartbeat's getopt leaves them.
+        assert_eq!(with(&["hbparameter", "-p", "deadtime", "x"]).0, 0);
+        let (code, out, err) = with(&["hbparameter", "-p", "node"]);
+        assert_eq!((code, out.as_str()), (1, ""));
+        assert_eq!(
+            err,
+            "cl_status: ERROR: Cannot get parameter node's value (hbd has: deadtime, keepalive)\n"
+        );
+        // Names are case-sensitive in heartbeat too.
+        assert_eq!(with(&["hbparameter", "-p", "DEADTIME"]).0, 1);
+        let never = || -> Result<Response, ControlError> { panic!("must not ask") };
+        for (args, msg) in [
+            (&["hbparameter"][..], "parameter name required"),
+            (&["hbparameter", "deadtime"], "parameter name required"),
+            (&["hbparameter", "-p"], "option requires an argument -- 'p'"),
+        ] {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let (code, _, err) = cl_status(&args, &mut |_| never());
+            assert_eq!(code, 11, "{args:?}");
+            assert!(err.contains(msg), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn clientstatus_is_offline_where_hbd_runs_and_unanswered_elsewhere() {
+        use hbd::core::{NodeState, PeerConfigState};
+        let mut r = sample_report();
+        let with = |r: &StatusReport, args: &[&str]| cl(args, Ok(Response::Status(r.clone())));
+        assert_eq!(
+            with(&r, &["clientstatus", "alpha", "ipfail"]),
+            (1, "offline\n".into(), "".into())
+        );
+        assert_eq!(
+            with(&r, &["clientstatus", "-m", "ALPHA", "ipfail", "100"]).1,
+            "offline\n"
+        );
+        // beta is dead here: nobody would answer.
+        let (code, out, err) = with(&r, &["clientstatus", "beta", "ipfail"]);
+        assert_eq!((code, out.as_str()), (13, ""));
+        assert!(
+            err.contains("Cannot get heartbeat client ipfail's status"),
+            "{err}"
+        );
+        assert!(err.contains("No timely response."), "{err}");
+        r.peer.state = NodeState::Active;
+        // A live heartbeat peer runs clients hbd cannot ask about.
+        r.peer_config.state = PeerConfigState::Heartbeat;
+        assert_eq!(with(&r, &["clientstatus", "beta", "ipfail"]).0, 13);
+        // A live hbd peer runs none.
+        r.peer_config.state = PeerConfigState::Same;
+        assert_eq!(with(&r, &["clientstatus", "beta", "ipfail"]).0, 1);
+        assert_eq!(with(&r, &["clientstatus", "gamma", "ipfail"]).0, 13);
+        let never = || -> Result<Response, ControlError> { panic!("must not ask") };
+        for args in [&["clientstatus"][..], &["clientstatus", "beta"]] {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let (code, out, err) = cl_status(&args, &mut |_| never());
+            assert_eq!(
+                (code, out.as_str(), err.as_str()),
+                (11, "", "No enough parameter.\n")
+            );
+        }
     }
 
     #[test]

@@ -7,31 +7,30 @@
 //! `cl_status` keeps heartbeat's own exit codes instead (spec §8.1).
 //!
 //! Here: the commands and their exit codes. The human form of the status is
-//! in [`render`], `--wait` in [`wait`], cl_status's queries in [`cl_status`].
+//! in [`render`], `--wait` in [`wait`], cl_status's queries in [`cl_status`],
+//! and what the commands and `--wait` share in [`shared`].
 
 pub mod cl_status;
 pub mod render;
+mod shared;
 mod wait;
 
+use hbd::config::facts::DEFAULT_RUN_DIR;
 use hbd::control::client::{request, ControlError};
 use hbd::control::{Request, Response};
 use hbd::core::HoldSet;
+use shared::{Op, REQUEST_TIMEOUT};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
-
-/// heartbeat's default run directory equivalent for hbd.
-pub const DEFAULT_RUN_DIR: &str = "/run/hbd";
-
-/// How long one request may take: cl_status gives heartbeat 5 s in total.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The sets `standby`/`takeover` accept (heartbeat's words; `none` would be
-/// a no-op, so the command line does not offer it).
+/// a no-op, so the command line does not offer it). `failback` is
+/// hb_standby's and hb_takeover's other name for `foreign`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SetArg {
     All,
     Local,
+    #[value(alias = "failback")]
     Foreign,
 }
 
@@ -66,6 +65,13 @@ pub enum Cmd {
         /// Wait up to SECS until the status shows the groups handed over.
         #[arg(long, value_name = "SECS")]
         wait: Option<f64>,
+        /// Keep the groups on the peer whenever it is alive, across restarts
+        /// of either node (recorded in the state directory), until --clear.
+        #[arg(long)]
+        persistent: bool,
+        /// End a persistent standby (the groups stay where they run).
+        #[arg(long, conflicts_with_all = ["persistent", "set", "wait"])]
+        clear: bool,
     },
     /// Take resource groups from the peer (heartbeat's hb_takeover).
     Takeover {
@@ -93,7 +99,8 @@ pub enum Cmd {
     },
     /// heartbeat's cl_status queries with its outputs and exit codes:
     /// hbstatus [-v], listnodes [-v], nodestatus NODE, nodetype NODE, nodeweight NODE,
-    /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK, rscstatus;
+    /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK,
+    /// clientstatus NODE CLIENT [TIMEOUT], rscstatus, hbparameter -p NAME;
     /// -m for human-readable output; --run-dir DIR anywhere.
     #[command(name = "cl_status", disable_help_flag = true)]
     ClStatus {
@@ -113,7 +120,21 @@ fn exit_code(e: &ControlError) -> ExitCode {
 pub fn run(cmd: Cmd) -> ExitCode {
     match cmd {
         Cmd::Status { run_dir, json } => status(&run_dir, json),
-        Cmd::Standby { set, run_dir, wait } => operator(&run_dir, Op::Standby, set.into(), wait),
+        Cmd::Standby {
+            clear: true,
+            run_dir,
+            ..
+        } => persistent_standby(&run_dir, None, None),
+        Cmd::Standby {
+            set,
+            run_dir,
+            wait,
+            persistent: true,
+            ..
+        } => persistent_standby(&run_dir, Some(set.into()), wait),
+        Cmd::Standby {
+            set, run_dir, wait, ..
+        } => operator(&run_dir, Op::Standby, set.into(), wait),
         Cmd::Takeover { set, run_dir, wait } => operator(&run_dir, Op::Takeover, set.into(), wait),
         Cmd::Cleanup {
             group,
@@ -159,10 +180,27 @@ fn status(run_dir: &Path, json: bool) -> ExitCode {
     }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Op {
-    Standby,
-    Takeover,
+/// Sends an operator command (`hbd NAME`): prints the daemon's acceptance,
+/// or says why not and returns the exit code.
+fn command(run_dir: &Path, name: &str, req: &Request) -> Result<(), ExitCode> {
+    match request(run_dir, req, REQUEST_TIMEOUT) {
+        Ok(Response::Accepted { message }) => {
+            println!("{message}");
+            Ok(())
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("hbd {name}: the daemon refused: {message}");
+            Err(ExitCode::from(1))
+        }
+        Ok(other) => {
+            eprintln!("hbd {name}: unexpected answer: {other:?}");
+            Err(ExitCode::from(4))
+        }
+        Err(e) => {
+            eprintln!("hbd {name}: {e}");
+            Err(exit_code(&e))
+        }
+    }
 }
 
 fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode {
@@ -174,20 +212,8 @@ fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode
         Op::Standby => Request::Standby { set },
         Op::Takeover => Request::Takeover { set },
     };
-    match request(run_dir, &req, REQUEST_TIMEOUT) {
-        Ok(Response::Accepted { message }) => println!("{message}"),
-        Ok(Response::Error { message }) => {
-            eprintln!("hbd {name}: the daemon refused: {message}");
-            return ExitCode::from(1);
-        }
-        Ok(other) => {
-            eprintln!("hbd {name}: unexpected answer: {other:?}");
-            return ExitCode::from(4);
-        }
-        Err(e) => {
-            eprintln!("hbd {name}: {e}");
-            return exit_code(&e);
-        }
+    if let Err(code) = command(run_dir, name, &req) {
+        return code;
     }
     match wait {
         Some(secs) => wait::until_settled(run_dir, op, name, set, secs),
@@ -195,24 +221,24 @@ fn operator(run_dir: &Path, op: Op, set: HoldSet, wait: Option<f64>) -> ExitCode
     }
 }
 
+/// `hbd standby --persistent SET` (Some) and `--clear` (None): one request
+/// for the daemon to record and act on; `--wait` as for a plain standby.
+fn persistent_standby(run_dir: &Path, set: Option<HoldSet>, wait: Option<f64>) -> ExitCode {
+    if let Err(code) = command(run_dir, "standby", &Request::PersistentStandby { set }) {
+        return code;
+    }
+    match (set, wait) {
+        (Some(set), Some(secs)) => wait::until_settled(run_dir, Op::Standby, "standby", set, secs),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
 fn cleanup(run_dir: &Path, group: Option<String>, wait: Option<f64>) -> ExitCode {
     let req = Request::Cleanup {
         group: group.clone(),
     };
-    match request(run_dir, &req, REQUEST_TIMEOUT) {
-        Ok(Response::Accepted { message }) => println!("{message}"),
-        Ok(Response::Error { message }) => {
-            eprintln!("hbd cleanup: the daemon refused: {message}");
-            return ExitCode::from(1);
-        }
-        Ok(other) => {
-            eprintln!("hbd cleanup: unexpected answer: {other:?}");
-            return ExitCode::from(4);
-        }
-        Err(e) => {
-            eprintln!("hbd cleanup: {e}");
-            return exit_code(&e);
-        }
+    if let Err(code) = command(run_dir, "cleanup", &req) {
+        return code;
     }
     match wait {
         Some(secs) => wait::until_clean(run_dir, group.as_deref(), secs),
@@ -321,5 +347,25 @@ mod tests {
         assert_eq!(HoldSet::from(SetArg::All), HoldSet::All);
         assert_eq!(HoldSet::from(SetArg::Local), HoldSet::Local);
         assert_eq!(HoldSet::from(SetArg::Foreign), HoldSet::Foreign);
+    }
+
+    /// `hb_standby failback` and `hb_takeover failback` mean foreign.
+    #[test]
+    fn failback_is_foreign_for_standby_and_takeover() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: Cmd,
+        }
+        for op in ["standby", "takeover"] {
+            let cli = Cli::try_parse_from(["hbd", op, "failback"]).unwrap();
+            let set = match cli.cmd {
+                Cmd::Standby { set, .. } | Cmd::Takeover { set, .. } => set,
+                other => panic!("{op}: {other:?}"),
+            };
+            assert_eq!(set, SetArg::Foreign, "{op}");
+        }
+        assert!(Cli::try_parse_from(["hbd", "standby", "none"]).is_err());
     }
 }

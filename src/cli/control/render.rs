@@ -168,6 +168,11 @@ fn peer_lines(r: &StatusReport) -> String {
         ),
     };
     out.push_str(&format!("configuration: {config}\n"));
+    if let Some(set) = r.persistent_standby {
+        out.push_str(&format!(
+            "persistent standby [{set}]: {peer} runs these groups whenever it is alive (`hbd standby --clear` ends it)\n"
+        ));
+    }
     out
 }
 
@@ -185,6 +190,12 @@ pub fn render_status(r: &StatusReport) -> String {
         r.auto_failback
     );
     out.push_str(&peer_lines(r));
+    if r.notify_dropped > 0 {
+        out.push_str(&format!(
+            "notify hook: {} notification(s) dropped since start, while its queue was full behind a slow or hung run (see the log)\n",
+            r.notify_dropped
+        ));
+    }
     out.push_str("\nnodes:\n");
     let mut local = node_row(&r.local, "(local)");
     // Our own node is not "heard"; it is us.
@@ -356,6 +367,19 @@ rsc_hold";
     }
 
     #[test]
+    fn persistent_standby_is_shown_under_the_header() {
+        let mut r = sample_report();
+        assert!(!render_status(&r).contains("persistent standby"));
+        r.persistent_standby = Some(hbd::core::HoldSet::Local);
+        let text = render_status(&r);
+        assert!(
+            text.contains("configuration: not compared yet (no hbd-config from beta)\n\
+                 persistent standby [local]: beta runs these groups whenever it is alive (`hbd standby --clear` ends it)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn peer_problems_lead_the_status_as_errors_with_their_hint() {
         use hbd::control::{Problem, ProblemKind};
         let mut r = sample_report();
@@ -398,6 +422,22 @@ nodes:
             r.peer_config.state = state;
             assert!(render_status(&r).contains(line), "{state:?}");
         }
+    }
+
+    #[test]
+    fn dropped_notifications_are_shown_only_when_there_are_some() {
+        let mut r = sample_report();
+        assert!(!render_status(&r).contains("notify"));
+        r.notify_dropped = 21;
+        let text = render_status(&r);
+        assert!(
+            text.contains(
+                "configuration: not compared yet (no hbd-config from beta)\n\
+                 notify hook: 21 notification(s) dropped since start, while its queue was full behind a slow or hung run (see the log)\n\
+                 \nnodes:\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `hbd cleanup --wait SECS`: until the group settled without a failure, or
 //! failed again (exit 1 at once, saying why).
 
-use super::{Op, REQUEST_TIMEOUT};
+use super::shared::{Op, REQUEST_TIMEOUT};
 use hbd::control::client::fetch_status;
 use hbd::control::{GroupReport, StatusReport};
 use hbd::core::{GroupState, HoldSet, RscHold};
