@@ -29,6 +29,19 @@ fn may_write(p: &Path, read_too: bool) -> Result<(), String> {
     }
 }
 
+/// Whether `run` could open watchdog `path` for writing, found without
+/// opening it: opening a watchdog device arms it.
+pub fn watchdog_device(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("does not exist (for softdog: modprobe softdog)".into())
+        }
+        Err(e) => Err(e.to_string()),
+        Ok(m) if m.is_dir() => Err("is a directory".into()),
+        Ok(_) => may_write(path, false).map_err(|e| format!("cannot be opened for writing: {e}")),
+    }
+}
+
 /// Whether serial link `path` is a terminal this process may open for
 /// reading and writing, found without opening it (that would raise DTR):
 /// a character device that is a pseudo-terminal or whose sysfs class is

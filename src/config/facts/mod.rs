@@ -22,7 +22,9 @@ mod files;
 mod net;
 mod scripts;
 
-pub use files::{fstype_known, is_executable_file, serial_device, writable_dir, writable_file};
+pub use files::{
+    fstype_known, is_executable_file, serial_device, watchdog_device, writable_dir, writable_file,
+};
 #[cfg(feature = "shell")]
 pub use net::interface_ipv4;
 pub use net::{
@@ -152,6 +154,20 @@ pub fn check(cfg: &Config, config_dir: &Path, mode: FactMode) -> Vec<Diagnostic>
                 loc,
                 "fence_hook",
                 format!("{} is not an executable file on this host", hook.display()),
+            );
+        }
+    }
+    // run refuses to start without the self-fencing it was asked for.
+    if let Some(dev) = &cfg.watchdog {
+        if let Err(why) = watchdog_device(dev) {
+            let loc = f.origin("watchdog");
+            f.push(
+                loc,
+                "watchdog",
+                format!(
+                    "{} {why} on this host (expected a watchdog device such as /dev/watchdog)",
+                    dev.display()
+                ),
             );
         }
     }

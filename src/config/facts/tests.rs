@@ -266,6 +266,30 @@ fn findif_prefers_the_longest_prefix() {
 }
 
 #[test]
+fn a_watchdog_device_run_could_not_open_is_named() {
+    let t = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        watchdog: Some(t.path().join("no-watchdog")),
+        ..Config::default()
+    };
+    let got = messages(&cfg, t.path(), FactMode::Enforced);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("watchdog: ")
+            && got[0].contains(
+                "no-watchdog does not exist (for softdog: modprobe softdog) on this host"
+            ),
+        "{got:?}"
+    );
+    // A device it may write (the tests' fake watchdog is a plain file).
+    let dev = write(t.path(), "wd", "", 0o600);
+    cfg.watchdog = Some(dev);
+    assert!(messages(&cfg, t.path(), FactMode::Enforced).is_empty());
+    cfg.watchdog = Some(t.path().to_path_buf());
+    assert!(messages(&cfg, t.path(), FactMode::Enforced)[0].contains("is a directory"));
+}
+
+#[test]
 fn filesystem_types_and_units() {
     assert!(fstype_known("auto"));
     assert!(!fstype_known("hbdnosuchfs"));
