@@ -95,9 +95,15 @@ fn home(i: usize) -> &'static str {
 /// together and waits until each reports the other active and each runs its
 /// home group, as haresources says.
 fn mixed_up(setup: Setup, hb: usize) -> Pair {
+    mixed_up_prepared(setup, hb, |_| {})
+}
+
+/// As [`mixed_up`], with `prepare` run on the built pair before the start.
+fn mixed_up_prepared(setup: Setup, hb: usize, prepare: impl Fn(&Pair)) -> Pair {
     let mut imps = [Impl::Hbd, Impl::Hbd];
     imps[hb] = Impl::Heartbeat;
     let mut p = Pair::new(setup, imps, &hbd_exe());
+    prepare(&p);
     p.start(A);
     p.start(B);
     p.wait_both_see_active(STARTUP);
@@ -166,12 +172,16 @@ fn all_on(p: &Pair, i: usize, what: &str, within: Duration) -> Duration {
 /// auto_failback on (its group goes home), kill -9 of hbd (heartbeat takes
 /// over), hbd's return (its group goes home). `hb` is the heartbeat node.
 fn mixed_startup_and_kill9(setup: Setup, hb: usize, test: &str) {
+    mixed_startup_and_kill9_prepared(setup, hb, test, |_| {});
+}
+
+fn mixed_startup_and_kill9_prepared(setup: Setup, hb: usize, test: &str, prepare: impl Fn(&Pair)) {
     if !mixed_needs(test).met() {
         return;
     }
     let _g = serial();
     let hbd = 1 - hb;
-    let mut p = mixed_up(setup, hb);
+    let mut p = mixed_up_prepared(setup, hb, prepare);
     // heartbeat writes `ld` on every sequenced message: hbd tells it from an
     // hbd peer, sends it no `hbd-config` and compares nothing.
     let st = p.hbd_status(hbd).expect("hbd status");
@@ -231,6 +241,40 @@ fn mixed_ucast_startup_and_kill9_both_ways() {
         Setup::default(),
         A,
         "mixed_ucast_startup_and_kill9_both_ways",
+    );
+}
+
+/// The IPv6 cable's addresses (a unique local prefix inside the lab).
+const HB6_ADDRS: [&str; 2] = ["fd00:250::1", "fd00:250::2"];
+
+/// The same, heartbeating over `ucast6` only: heartbeat 3.0.6's ucast6 plugin
+/// (Debian ships it) and hbd's ucast6 link are wire-compatible.
+#[test]
+fn mixed_ucast6_only_startup_and_kill9_both_ways() {
+    let setup = Setup {
+        ucast: false,
+        extra: format!("ucast6 hb0 {}\nucast6 hb0 {}\n", HB6_ADDRS[0], HB6_ADDRS[1]),
+        ..Setup::default()
+    };
+    mixed_startup_and_kill9_prepared(
+        setup,
+        A,
+        "mixed_ucast6_only_startup_and_kill9_both_ways",
+        |p| {
+            for (n, a) in p.ns.nodes.iter().zip(HB6_ADDRS) {
+                // Usable at once: no duplicate address detection on a lab cable.
+                n.must(&[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{a}/64"),
+                    "dev",
+                    "hb0",
+                    "nodad",
+                ]);
+            }
+        },
     );
 }
 

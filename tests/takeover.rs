@@ -59,9 +59,25 @@ struct Setup {
     device_missing_on: Option<usize>,
     /// IPaddr and Filesystem are heartbeat 3.0.6's own resource.d scripts.
     heartbeat_scripts: bool,
-    /// `bcast hb0` instead of the two `ucast hb0 ADDR` lines.
-    bcast: bool,
+    /// The heartbeat paths.
+    media: Media,
 }
+
+/// How the nodes heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    /// Two `ucast hb0 ADDR` lines and the serial cable.
+    UcastAndSerial,
+    /// `bcast hb0` and the serial cable.
+    BcastAndSerial,
+    /// IPv6 only: two `ucast6 hb0` lines to the nodes' link-local addresses
+    /// (`LINK_LOCAL`), one with its `%hb0` scope written, one without.
+    Ucast6Only,
+}
+
+/// The nodes' link-local addresses on `hb0` in the `Ucast6Only` setup, fixed
+/// (beside the kernel's own, derived from the MAC) so ha.cf can name them.
+const LINK_LOCAL: [&str; 2] = ["fe80::a", "fe80::b"];
 
 impl Setup {
     fn new() -> Setup {
@@ -73,7 +89,7 @@ impl Setup {
             initdead: "2",
             device_missing_on: None,
             heartbeat_scripts: false,
-            bcast: false,
+            media: Media::UcastAndSerial,
         }
     }
 }
@@ -264,11 +280,26 @@ fn every_link_hears_the_peer(r: &StatusReport) -> bool {
     r.links.len() == 2 && r.links.iter().all(|l| l.up)
 }
 
+/// Gives node `i` its fixed link-local address on `hb0`, usable at once (no
+/// duplicate address detection on a lab cable). The kernel removes link-local
+/// addresses when a link goes down, whatever `keep_addr_on_down` says, so a
+/// rebooted node needs it again, as a real one gets it from its network setup.
+fn add_link_local(ns: &NsPair, i: usize) {
+    let cidr = format!("{}/64", LINK_LOCAL[i]);
+    ns.nodes[i].must(&["ip", "-6", "addr", "replace", &cidr, "dev", "hb0", "nodad"]);
+}
+
+/// The one ucast6 link of the `Ucast6Only` setup hears the peer.
+fn the_ucast6_link_hears_the_peer(r: &StatusReport) -> bool {
+    r.links.len() == 1 && r.links[0].kind == "ucast6" && r.links[0].up
+}
+
 /// A two-node cluster on the namespace pair. Field order is drop order: the
 /// sampler goes before the pair kills the daemons and the lab.
 struct Cluster {
     sampler: Option<MountSampler>,
     key: String,
+    media: Media,
     ns: NsPair,
 }
 
@@ -306,6 +337,11 @@ impl Cluster {
         let probe = client.sh("cat /proc/sys/net/ipv4/neigh/cli0/delay_first_probe_time");
         assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "30");
         let disk = ns.disk.clone().expect("the shared disk");
+        if setup.media == Media::Ucast6Only {
+            for i in 0..2 {
+                add_link_local(&ns, i);
+            }
+        }
 
         // Identical configuration files, one copy per node (as on two machines).
         let srv = ns.lab().dir().join("srv");
@@ -324,7 +360,7 @@ impl Cluster {
              initdead {id}\n\
              udpport 694\n\
              baud 19200\n\
-             serial {tty}\n\
+             {serial}\
              {media}\
              auto_failback {af}\n\
              node {na}\n\
@@ -333,12 +369,20 @@ impl Cluster {
             wt = setup.warntime,
             dt = setup.deadtime,
             id = setup.initdead,
-            tty = run.join("ttyHB0").display(),
-            media = if setup.bcast {
-                "bcast hb0\n".to_string()
-            } else {
+            serial = match setup.media {
+                Media::Ucast6Only => String::new(),
+                _ => format!("serial {}\n", run.join("ttyHB0").display()),
+            },
+            media = match setup.media {
+                Media::BcastAndSerial => "bcast hb0\n".to_string(),
                 // A line to our own address is harmless: one file, both nodes.
-                format!("ucast hb0 {}\nucast hb0 {}\n", HB_ADDRS[0], HB_ADDRS[1])
+                Media::UcastAndSerial => {
+                    format!("ucast hb0 {}\nucast hb0 {}\n", HB_ADDRS[0], HB_ADDRS[1])
+                }
+                Media::Ucast6Only => format!(
+                    "ucast6 hb0 {}%hb0\nucast6 hb0 {}\n",
+                    LINK_LOCAL[0], LINK_LOCAL[1]
+                ),
             },
             af = setup.auto_failback,
             na = NAMES[0],
@@ -389,6 +433,7 @@ impl Cluster {
         Cluster {
             sampler: Some(sampler),
             key,
+            media: setup.media,
             ns,
         }
     }
@@ -497,7 +542,11 @@ impl Cluster {
                 "up with the peer, group settled",
                 |r| {
                     dc::both_active(r)
-                        && every_link_hears_the_peer(r)
+                        && if self.media == Media::Ucast6Only {
+                            the_ucast6_link_hears_the_peer(r)
+                        } else {
+                            every_link_hears_the_peer(r)
+                        }
                         && if i == owner {
                             self.runs_here(r, i)
                         } else {
@@ -559,6 +608,9 @@ impl Cluster {
     /// `/srv`, and the mount sampler starts over with the new holder.
     fn reboot(&mut self, i: usize) {
         self.ns.reboot(i);
+        if self.media == Media::Ucast6Only {
+            add_link_local(&self.ns, i);
+        }
         bind_srv(self.ns.lab().dir(), &self.ns.nodes[i]);
         self.sampler = Some(MountSampler::start([
             self.ns.nodes[0].holder,
@@ -777,6 +829,59 @@ fn graceful_stop_hands_over_and_auto_failback_on_brings_the_group_home() {
     c.teardown();
 }
 
+/// A pair whose only heartbeat path is `ucast6` over link-local addresses
+/// (one line with its `%hb0` scope, one taking the device's) fails over and
+/// back: nodea crashes, nodeb declares it dead and takes the group; nodea
+/// boots again and, with `auto_failback on`, gets it back.
+#[test]
+fn ucast6_only_pair_fails_over_and_back() {
+    let test = "ucast6_only_pair_fails_over_and_back";
+    if !needs(test).met() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let mut setup = Setup::new();
+    setup.media = Media::Ucast6Only;
+    let mut c = Cluster::build(setup);
+    c.start_pair();
+    c.wait_past_dt_boost(1);
+    let r = c.ns.status(1).unwrap();
+    assert_eq!(
+        r.links
+            .iter()
+            .map(|l| (l.name.as_str(), l.kind.as_str()))
+            .collect::<Vec<_>>(),
+        [("hb0", "ucast6")],
+        "nodeb's links (its own address's line is no link)"
+    );
+
+    let crash = Instant::now();
+    c.crash(0);
+    let took =
+        c.ns.wait_status(1, Duration::from_secs(10), "running the group", |r| {
+            r.peer.state == NodeState::Dead && c.runs_here(r, 1)
+        });
+    c.wait_served_by(1, Duration::from_secs(5));
+    assert!(
+        crash.elapsed() < Duration::from_secs(20),
+        "takeover took {:?}",
+        crash.elapsed()
+    );
+
+    let hist = c.mount_history();
+    assert_eq!(hist.holders(), ["nodea", "nodeb"], "{}", hist.describe());
+
+    c.reboot(0);
+    c.start(0);
+    c.wait_both_up(0);
+    c.wait_served_by(0, Duration::from_secs(5));
+    assert!(!c.ns.nodes[1].addrs().contains(FLOAT), "nodeb kept {FLOAT}");
+    let hist = c.mount_history();
+    assert_eq!(hist.holders(), ["nodeb", "nodea"], "{}", hist.describe());
+    eprintln!("{test}: nodeb ran the group {took:?} after nodea's crash");
+    c.teardown();
+}
+
 /// `auto_failback off`: after a graceful stop the group stays on nodeb when
 /// nodea returns, until an operator moves it (`hbd standby` on nodeb). The
 /// heartbeat cable is a `bcast` medium here (ucast in the other tests).
@@ -789,7 +894,7 @@ fn auto_failback_off_leaves_the_group_on_the_survivor() {
     let _serial = one_at_a_time();
     let mut setup = Setup::new();
     setup.auto_failback = "off";
-    setup.bcast = true;
+    setup.media = Media::BcastAndSerial;
     let mut c = Cluster::build(setup);
     c.start_pair();
 

@@ -6,6 +6,7 @@ pub mod facts;
 pub mod hacf;
 pub mod haresources;
 pub mod load;
+pub mod media6;
 pub mod model;
 pub mod parameters;
 pub mod rcd;

@@ -5,7 +5,7 @@ use crate::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// Where a value came from, for `file:line` in diagnostics.
@@ -90,19 +90,58 @@ pub enum Medium {
         #[serde(rename = "loop")]
         loopback: bool,
     },
+    /// heartbeat's `ucast6 DEV PEER[%SCOPE]`, on `udpport`.
+    Ucast6 {
+        dev: String,
+        peer: Ipv6Addr,
+        /// The scope as written after `%` (the device's name or its index);
+        /// a link-local peer without one takes the device's.
+        scope: Option<String>,
+    },
+    /// heartbeat's `mcast6 DEV GROUP PORT HOPS LOOP`.
+    Mcast6 {
+        dev: String,
+        group: Ipv6Addr,
+        port: u16,
+        hops: u8,
+        #[serde(rename = "loop")]
+        loopback: bool,
+    },
     Serial {
         path: PathBuf,
     },
 }
 
 impl Medium {
+    /// The directive that writes this medium in ha.cf (and its `type` in hbd.toml).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Medium::Ucast { .. } => "ucast",
+            Medium::Bcast { .. } => "bcast",
+            Medium::Mcast { .. } => "mcast",
+            Medium::Ucast6 { .. } => "ucast6",
+            Medium::Mcast6 { .. } => "mcast6",
+            Medium::Serial { .. } => "serial",
+        }
+    }
+
+    /// A `ucast6` peer as ha.cf writes it, `%SCOPE` included.
+    pub fn ucast6_peer_text(peer: &Ipv6Addr, scope: Option<&str>) -> String {
+        match scope {
+            Some(s) => format!("{peer}%{s}"),
+            None => peer.to_string(),
+        }
+    }
+
     /// The link name heartbeat shows: the interface for UDP media, the tty
     /// path as written for serial.
     pub fn link_name(&self) -> String {
         match self {
-            Medium::Ucast { dev, .. } | Medium::Bcast { dev } | Medium::Mcast { dev, .. } => {
-                dev.clone()
-            }
+            Medium::Ucast { dev, .. }
+            | Medium::Bcast { dev }
+            | Medium::Mcast { dev, .. }
+            | Medium::Ucast6 { dev, .. }
+            | Medium::Mcast6 { dev, .. } => dev.clone(),
             Medium::Serial { path } => path.display().to_string(),
         }
     }

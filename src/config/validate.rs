@@ -50,7 +50,7 @@ pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
         d.push(Diagnostic::error(
             file_loc.clone(),
             "media",
-            "no heartbeat medium is configured (expected at least one ucast, bcast, mcast or serial)",
+            "no heartbeat medium is configured (expected at least one ucast, bcast, mcast, ucast6, mcast6 or serial)",
         ));
     }
     timing(cfg, &mut d);

@@ -47,12 +47,7 @@ pub enum LinkError {
 
 /// The kind word `hbd status` shows.
 pub fn kind(m: &Medium) -> &'static str {
-    match m {
-        Medium::Ucast { .. } => "ucast",
-        Medium::Bcast { .. } => "bcast",
-        Medium::Mcast { .. } => "mcast",
-        Medium::Serial { .. } => "serial",
-    }
+    m.kind()
 }
 
 /// The IPv4 address (`broadcast == false`) or broadcast address of `dev`: a
@@ -98,6 +93,9 @@ impl UdpLink {
 /// Must be called inside the tokio runtime.
 pub fn open_udp(m: &Medium, udpport: u16, bind: Option<IpAddr>) -> Result<UdpLink, LinkError> {
     let name = m.link_name();
+    if matches!(m, Medium::Ucast6 { .. } | Medium::Mcast6 { .. }) {
+        return open_udp6(m, udpport, bind);
+    }
     let bind_v4 = match bind {
         Some(IpAddr::V4(a)) => a,
         _ => Ipv4Addr::UNSPECIFIED,
@@ -133,26 +131,11 @@ pub fn open_udp(m: &Medium, udpport: u16, bind: Option<IpAddr>) -> Result<UdpLin
             SocketAddrV4::new(*group, *port),
             SocketAddr::from((*group, *port)),
         ),
-        Medium::Serial { .. } => unreachable!("open_udp on a serial medium"),
+        Medium::Ucast6 { .. } | Medium::Mcast6 { .. } | Medium::Serial { .. } => {
+            unreachable!("open_udp on a {} medium", m.kind())
+        }
     };
-    let fd: OwnedFd = socket::socket(
-        AddressFamily::Inet,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
-        None,
-    )
-    .map_err(sockerr(&name, "socket"))?;
-    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(sockerr(&name, "SO_REUSEADDR"))?;
-    // heartbeat binds every socket to its interface; that needs CAP_NET_RAW, and on
-    // `lo` it would only stop two test nodes on one host from hearing each other.
-    if !nix::unistd::geteuid().is_root() {
-        log::debug!("link {name}: not root, SO_BINDTODEVICE {dev} skipped");
-    } else if dev == "lo" {
-        log::debug!("link {name}: SO_BINDTODEVICE skipped on lo");
-    } else {
-        socket::setsockopt(&fd, sockopt::BindToDevice, &OsString::from(dev))
-            .map_err(sockerr(&name, format!("SO_BINDTODEVICE {dev}")))?;
-    }
+    let fd = udp_socket(&name, AddressFamily::Inet, Some(dev))?;
     // IPTOS_LOWDELAY, as heartbeat's send sockets.
     if let Err(e) = socket::setsockopt(&fd, sockopt::IpTos, &0x10) {
         log::debug!("link {name}: IP_TOS: {e}");
@@ -203,6 +186,137 @@ pub fn open_udp(m: &Medium, udpport: u16, bind: Option<IpAddr>) -> Result<UdpLin
     Ok(UdpLink {
         socket: Arc::new(socket),
         dest,
+    })
+}
+
+/// A non-blocking UDP socket with `SO_REUSEADDR` (every link binds `udpport`),
+/// bound to `dev` when one is given.
+fn udp_socket(name: &str, family: AddressFamily, dev: Option<&str>) -> Result<OwnedFd, LinkError> {
+    let fd: OwnedFd = socket::socket(
+        family,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(sockerr(name, "socket"))?;
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(sockerr(name, "SO_REUSEADDR"))?;
+    let Some(dev) = dev else {
+        return Ok(fd);
+    };
+    // heartbeat binds every socket to its interface; that needs CAP_NET_RAW, and on
+    // `lo` it would only stop two test nodes on one host from hearing each other.
+    if !nix::unistd::geteuid().is_root() {
+        log::debug!("link {name}: not root, SO_BINDTODEVICE {dev} skipped");
+    } else if dev == "lo" {
+        log::debug!("link {name}: SO_BINDTODEVICE skipped on lo");
+    } else {
+        socket::setsockopt(&fd, sockopt::BindToDevice, &OsString::from(dev))
+            .map_err(sockerr(name, format!("SO_BINDTODEVICE {dev}")))?;
+    }
+    Ok(fd)
+}
+
+/// Opens a `ucast6` or `mcast6` link as heartbeat's plugins do: a ucast6
+/// socket bound to its device and `[::]:udpport`, sending to the peer with
+/// the device's scope when the peer is link-local; an mcast6 socket bound
+/// to `[::]:PORT`, joined to the group on its device, with the line's hop
+/// limit and loop. Both are IPv6-only, so they never take a share of the
+/// IPv4 links' datagrams on the same port.
+fn open_udp6(m: &Medium, udpport: u16, bind: Option<IpAddr>) -> Result<UdpLink, LinkError> {
+    use std::net::{Ipv6Addr, SocketAddrV6};
+    let name = m.link_name();
+    let bind_v6 = match bind {
+        Some(IpAddr::V6(a)) => a,
+        _ => Ipv6Addr::UNSPECIFIED,
+    };
+    let index = |dev: &str| {
+        nix::net::if_::if_nametoindex(dev).map_err(|e| LinkError::Socket {
+            link: name.clone(),
+            op: format!("interface {dev}"),
+            source: std::io::Error::from(e),
+        })
+    };
+    let (fd, dest) = match m {
+        Medium::Ucast6 { dev, peer, scope } => {
+            let dev_index = index(dev)?;
+            if let Some(why) = scope
+                .as_deref()
+                .and_then(|s| crate::config::facts::ucast6_scope_mismatch(dev, s))
+            {
+                return Err(LinkError::Resolve {
+                    link: name,
+                    peer: Medium::ucast6_peer_text(peer, scope.as_deref()),
+                    reason: why,
+                });
+            }
+            // heartbeat: a link-local peer always goes out with the device's scope.
+            let scope_id = if crate::config::media6::is_link_local(peer) {
+                dev_index
+            } else {
+                0
+            };
+            let fd = udp_socket(&name, AddressFamily::Inet6, Some(dev))?;
+            socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)
+                .map_err(sockerr(&name, "IPV6_V6ONLY"))?;
+            let local = SocketAddrV6::new(bind_v6, udpport, 0, 0);
+            socket::bind(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                &socket::SockaddrIn6::from(local),
+            )
+            .map_err(sockerr(&name, format!("bind {local}")))?;
+            (fd, SocketAddrV6::new(*peer, udpport, 0, scope_id))
+        }
+        Medium::Mcast6 {
+            dev,
+            group,
+            port,
+            hops,
+            loopback,
+        } => {
+            let dev_index = index(dev)?;
+            // heartbeat's mcast6 receive socket is not bound to the device; the
+            // group membership on it selects the traffic.
+            let fd = udp_socket(&name, AddressFamily::Inet6, None)?;
+            socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)
+                .map_err(sockerr(&name, "IPV6_V6ONLY"))?;
+            let local = SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, *port, 0, 0);
+            socket::bind(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                &socket::SockaddrIn6::from(local),
+            )
+            .map_err(sockerr(&name, format!("bind {local}")))?;
+            let std_sock = std::net::UdpSocket::from(fd);
+            let io = |op: String| {
+                let link = name.clone();
+                move |source| LinkError::Socket { link, op, source }
+            };
+            std_sock
+                .join_multicast_v6(group, dev_index)
+                .map_err(io(format!("join {group} on {dev}")))?;
+            std_sock
+                .set_multicast_loop_v6(*loopback)
+                .map_err(io("IPV6_MULTICAST_LOOP".into()))?;
+            let sock = socket2::SockRef::from(&std_sock);
+            sock.set_multicast_hops_v6(u32::from(*hops))
+                .map_err(io("IPV6_MULTICAST_HOPS".into()))?;
+            sock.set_multicast_if_v6(dev_index)
+                .map_err(io("IPV6_MULTICAST_IF".into()))?;
+            (
+                OwnedFd::from(std_sock),
+                SocketAddrV6::new(*group, *port, 0, dev_index),
+            )
+        }
+        _ => unreachable!("open_udp6 on a {} medium", m.kind()),
+    };
+    let socket =
+        UdpSocket::from_std(std::net::UdpSocket::from(fd)).map_err(|source| LinkError::Socket {
+            link: name.clone(),
+            op: "register".into(),
+            source,
+        })?;
+    Ok(UdpLink {
+        socket: Arc::new(socket),
+        dest: SocketAddr::V6(dest),
     })
 }
 
@@ -308,6 +422,7 @@ pub fn without_own_ucast(mut config: Config, bind: Option<IpAddr>) -> Config {
         .iter()
         .map(|m| match m {
             Medium::Ucast { peer, .. } => is_own_address(peer, bind),
+            Medium::Ucast6 { dev, peer, .. } => is_own_ipv6(dev, *peer, bind),
             _ => false,
         })
         .collect();
@@ -321,6 +436,12 @@ pub fn without_own_ucast(mut config: Config, bind: Option<IpAddr>) -> Config {
             if let Medium::Ucast { dev, peer } = m {
                 log::info!(
                     "ucast {dev} {peer}: this node's own address, not a link here (the line is for the peer's copy of ha.cf)"
+                );
+            }
+            if let Medium::Ucast6 { dev, peer, scope } = m {
+                log::info!(
+                    "ucast6 {dev} {}: this node's own address, not a link here (the line is for the peer's copy of ha.cf)",
+                    Medium::ucast6_peer_text(peer, scope.as_deref())
                 );
             }
         }
@@ -344,6 +465,23 @@ fn is_own_address(peer: &str, bind: Option<IpAddr>) -> bool {
         Some(b) => *ip == b,
         None => !ip.is_loopback() && std::net::UdpSocket::bind((*ip, 0)).is_ok(),
     })
+}
+
+/// Whether the `ucast6` peer `peer` is this node: the bound receive address,
+/// else an address of this host (a link-local one on the line's device).
+fn is_own_ipv6(dev: &str, peer: std::net::Ipv6Addr, bind: Option<IpAddr>) -> bool {
+    if let Some(b) = bind {
+        return b == IpAddr::V6(peer);
+    }
+    let scope = if crate::config::media6::is_link_local(&peer) {
+        match nix::net::if_::if_nametoindex(dev) {
+            Ok(i) => i,
+            Err(_) => return false,
+        }
+    } else {
+        0
+    };
+    std::net::UdpSocket::bind(std::net::SocketAddrV6::new(peer, 0, 0, scope)).is_ok()
 }
 
 /// Opens every medium of `config`, all or nothing: on the first failure the

@@ -287,12 +287,7 @@ fn media(f: &mut Facts) {
     let mut seen_dev: Vec<(&str, &str)> = Vec::new();
     for (i, m) in f.cfg.media.iter().enumerate() {
         let loc = f.origin(&format!("media.{i}"));
-        let directive = match m {
-            Medium::Ucast { .. } => "ucast",
-            Medium::Bcast { .. } => "bcast",
-            Medium::Mcast { .. } => "mcast",
-            Medium::Serial { .. } => "serial",
-        };
+        let directive = m.kind();
         if let Medium::Ucast { peer, .. } = m {
             if resolve_ipv4(peer).is_none() {
                 f.push(
@@ -303,7 +298,11 @@ fn media(f: &mut Facts) {
             }
         }
         match m {
-            Medium::Ucast { dev, .. } | Medium::Bcast { dev } | Medium::Mcast { dev, .. } => {
+            Medium::Ucast { dev, .. }
+            | Medium::Bcast { dev }
+            | Medium::Mcast { dev, .. }
+            | Medium::Ucast6 { dev, .. }
+            | Medium::Mcast6 { dev, .. } => {
                 if seen_dev.contains(&(directive, dev.as_str())) {
                     continue;
                 }
@@ -324,6 +323,19 @@ fn media(f: &mut Facts) {
                         directive,
                         format!("interface {dev:?} has no IPv4 address on this host, so it cannot join the group (expected an interface with an IPv4 address)"),
                     ),
+                    Medium::Ucast6 {
+                        scope: Some(scope),
+                        peer,
+                        ..
+                    } => {
+                        if let Some(why) = ucast6_scope_mismatch(dev, scope) {
+                            f.push(
+                                loc,
+                                directive,
+                                format!("peer {peer}%{scope}: {why}"),
+                            );
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -340,6 +352,19 @@ fn media(f: &mut Facts) {
                 }
             }
         }
+    }
+}
+
+/// Why a numeric `ucast6` scope is not `dev`'s index on this host (heartbeat
+/// refuses the line then), if it is not.
+#[cfg(feature = "shell")]
+pub fn ucast6_scope_mismatch(dev: &str, scope: &str) -> Option<String> {
+    let index = nix::net::if_::if_nametoindex(dev).ok()?;
+    match scope.parse::<u32>() {
+        Ok(n) if n != index => Some(format!(
+            "scope id {n} is not interface {dev:?}, whose index is {index} (expected %{dev} or %{index})"
+        )),
+        _ => None,
     }
 }
 

@@ -138,16 +138,6 @@ pub(super) const IGNORED: &[(&str, Shape, &str)] = &[
         "it is for Pacemaker only",
     ),
     (
-        "ucast6",
-        Shape::WholeLine,
-        "hbd has no IPv6 media; use ucast",
-    ),
-    (
-        "mcast6",
-        Shape::WholeLine,
-        "hbd has no IPv6 media; use mcast",
-    ),
-    (
         "ping6",
         Shape::Options,
         "hbd has no IPv6 ping nodes; use ping",
@@ -176,6 +166,8 @@ pub(super) const HONOURED: &[(&str, Shape)] = &[
     ("udp", Shape::Options),
     ("mcast", Shape::WholeLine),
     ("ucast", Shape::WholeLine),
+    ("ucast6", Shape::WholeLine),
+    ("mcast6", Shape::WholeLine),
     ("ping", Shape::Options),
     ("ping_group", Shape::WholeLine),
     ("auto_failback", Shape::Options),

@@ -16,6 +16,7 @@ pub use values::{
     FACILITIES,
 };
 
+use super::media6;
 use super::model::{
     AutoFailback, Config, Diagnostic, Dropped, Location, Medium, MsgFmt, PingNode, StonithHost,
 };
@@ -174,7 +175,7 @@ pub fn parse_str(text: &str, file: &Path) -> (Config, Vec<Diagnostic>) {
 /// set too late is read as heartbeat reads it, with a warning; two plugins
 /// on different ports is an error.
 fn plugin_settings(st: &mut State) {
-    let udp: Vec<(&str, usize, u32)> = ["ucast", "bcast"]
+    let udp: Vec<(&str, usize, u32)> = ["ucast", "bcast", "ucast6"]
         .into_iter()
         .filter_map(|p| st.plugin_first.get(p).map(|&(l, v)| (p, l, v)))
         .collect();
@@ -693,6 +694,85 @@ fn whole_line(st: &mut State, line: usize, name: &'static str, rest: &str) {
                     group,
                     port,
                     ttl,
+                    loopback,
+                },
+            );
+        }
+        "ucast6" => {
+            if toks.len() != 2 {
+                st.error(
+                    line,
+                    name,
+                    format!("{rest:?} is not `ucast6 DEVICE PEER` (e.g. ucast6 eth1 2001:db8::2 or ucast6 eth1 fe80::2%eth1)"),
+                );
+                return;
+            }
+            if !st.ifname(name, line, toks[0]) {
+                return;
+            }
+            match media6::ucast6_peer(toks[0], toks[1]) {
+                Ok((peer, scope)) => {
+                    st.plugin_line("ucast6", line);
+                    st.add_medium(
+                        line,
+                        Medium::Ucast6 {
+                            dev: toks[0].to_string(),
+                            peer,
+                            scope,
+                        },
+                    );
+                }
+                Err(why) => st.error(line, name, why),
+            }
+        }
+        "mcast6" => {
+            let usage =
+                "expected `mcast6 DEVICE GROUP PORT HOPS LOOP`, e.g. mcast6 eth1 ff02::694:1 694 1 0";
+            if toks.len() != 5 {
+                st.error(
+                    line,
+                    name,
+                    format!("{rest:?} has {} values; {usage}", toks.len()),
+                );
+                return;
+            }
+            let group = match media6::mcast6_group(toks[1]) {
+                Ok(g) => g,
+                Err(why) => return st.error(line, name, why),
+            };
+            let Some(port) = toks[2].parse::<u16>().ok().filter(|p| *p > 0) else {
+                return st.error(
+                    line,
+                    name,
+                    format!("{:?} is not a UDP port (expected 1 to 65535)", toks[2]),
+                );
+            };
+            let hops = match toks[3].parse::<i64>() {
+                Ok(h) => media6::mcast6_hops(h),
+                Err(_) => Err(format!(
+                    "hops {:?} is not a number (heartbeat accepts 0 to 4)",
+                    toks[3]
+                )),
+            };
+            let hops = match hops {
+                Ok(h) => h,
+                Err(why) => return st.error(line, name, why),
+            };
+            let loopback = match toks[4] {
+                "0" => false,
+                "1" => true,
+                other => return st.error(line, name, format!("loop {other:?} is not 0 or 1")),
+            };
+            if !st.ifname(name, line, toks[0]) {
+                return;
+            }
+            st.add_medium(
+                line,
+                Medium::Mcast6 {
+                    dev: toks[0].to_string(),
+                    group,
+                    port,
+                    hops,
                     loopback,
                 },
             );

@@ -175,6 +175,63 @@ fn mcast_checks_every_field() {
 }
 
 #[test]
+fn ucast6_takes_an_address_with_an_optional_scope() {
+    let (c, d) = p("ucast6 eth1 2001:db8::2\nucast6 eth1 fe80::2%eth1\nucast6 eth1 fe80::3\n");
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(
+        c.media,
+        vec![
+            Medium::Ucast6 {
+                dev: "eth1".into(),
+                peer: "2001:db8::2".parse().unwrap(),
+                scope: None,
+            },
+            Medium::Ucast6 {
+                dev: "eth1".into(),
+                peer: "fe80::2".parse().unwrap(),
+                scope: Some("eth1".into()),
+            },
+            Medium::Ucast6 {
+                dev: "eth1".into(),
+                peer: "fe80::3".parse().unwrap(),
+                scope: None,
+            },
+        ]
+    );
+    assert_eq!(
+        p("ucast6 eth1 fe80::2%eth2\n").1,
+        ["ha.cf:1: ucast6: the scope of \"fe80::2%eth2\" is interface \"eth2\", not the line's device \"eth1\" (expected %eth1, or no scope: a link-local peer takes the device's)"]
+    );
+    assert!(p("ucast6 eth1 node2\n").1[0].contains("takes no host names"));
+    assert!(p("ucast6 eth1 ::1\n").1[0].contains("refuses"));
+    assert!(p("ucast6 eth1\n").1[0].contains("is not `ucast6 DEVICE PEER`"));
+    assert!(p("ucast6 a/b 2001:db8::2\n").1[0].contains("\"a/b\" is not an interface name"));
+}
+
+#[test]
+fn mcast6_checks_every_field() {
+    let (c, d) = p("mcast6 eth1 ff02::694:1 694 1 0\n");
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(
+        c.media,
+        [Medium::Mcast6 {
+            dev: "eth1".into(),
+            group: "ff02::694:1".parse().unwrap(),
+            port: 694,
+            hops: 1,
+            loopback: false,
+        }]
+    );
+    assert!(p("mcast6 eth1 ff02::694:1 694 5 0\n").1[0].contains("hops 5 is out of range"));
+    assert!(p("mcast6 eth1 ff02::694:1 694 x 0\n").1[0].contains("hops \"x\" is not a number"));
+    assert!(p("mcast6 eth1 ff0e::1 694 1 0\n").1[0]
+        .contains("not a multicast group heartbeat's mcast6 accepts"));
+    assert!(p("mcast6 eth1 ff02::1:2 0 1 0\n").1[0].contains("not a UDP port"));
+    assert!(p("mcast6 eth1 ff02::1:2 694 1 2\n").1[0].contains("loop \"2\" is not 0 or 1"));
+    assert!(p("mcast6 eth1 ff02::1:2 694 1\n").1[0].contains("has 4 values"));
+}
+
+#[test]
 fn nice_failback_resolves_as_heartbeats_set_nice_failback() {
     // Checked against heartbeat 3.0.6 itself: alone, any value is legacy
     // ("nice_failback on has been strictly interpreted as 'auto_failback
@@ -242,6 +299,13 @@ fn udpport_and_baud_apply_from_where_heartbeat_reads_them() {
     assert_eq!(
         d,
         vec!["ha.cf:2: udpport: heartbeat 3.0.6 runs ucast links on 694 (fixed at line 1) and bcast links on 700 (fixed at line 3), since each plugin reads udpport at its first line; hbd has one port for every link (expected udpport above all ucast and bcast lines)"]
+    );
+    // ucast6 reads udpport at its first line too.
+    let (c, d) = p("ucast6 eth1 2001:db8::2\nudpport 700\n");
+    assert_eq!(c.udpport, 694);
+    assert!(
+        d[0].contains("comes after the first ucast6 line (line 1)"),
+        "{d:?}"
     );
     // mcast carries its own port; serial its speed.
     let (c, d) = p("mcast eth0 239.0.0.1 700 1 0\nudpport 800\n");

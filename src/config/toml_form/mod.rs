@@ -77,6 +77,18 @@ enum MediumT {
         #[serde(rename = "loop", default)]
         loopback: bool,
     },
+    Ucast6 {
+        dev: String,
+        peer: String,
+    },
+    Mcast6 {
+        dev: String,
+        group: String,
+        port: i64,
+        hops: i64,
+        #[serde(rename = "loop", default)]
+        loopback: bool,
+    },
     Serial {
         path: String,
     },

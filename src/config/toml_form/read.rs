@@ -7,6 +7,7 @@ use super::groups::groups;
 use super::value::parse_metrics_addr;
 use super::{Ctx, File, MediumT, Source};
 use crate::config::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
+use crate::config::media6;
 use crate::config::model::{
     AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging, Medium, MsgFmt, PingNode,
     Redundancy, StonithHost, StopFailurePolicy,
@@ -152,6 +153,45 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                     format!("serial path {path:?} is not absolute (expected e.g. /dev/ttyS0)"),
                 );
                 None
+            }
+            MediumT::Ucast6 { dev, peer } => match media6::ucast6_peer(dev, peer) {
+                Ok((peer, scope)) => Some(Medium::Ucast6 {
+                    dev: dev.clone(),
+                    peer,
+                    scope,
+                }),
+                Err(why) => {
+                    cx.error(span.clone(), "media", format!("ucast6 peer {why}"));
+                    None
+                }
+            },
+            MediumT::Mcast6 {
+                dev,
+                group,
+                port,
+                hops,
+                loopback,
+            } => {
+                let parsed = media6::mcast6_group(group).and_then(|group| {
+                    let port = u16::try_from(*port)
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("{port} is not a UDP port (expected 1 to 65535)"))?;
+                    Ok(Medium::Mcast6 {
+                        dev: dev.clone(),
+                        group,
+                        port,
+                        hops: media6::mcast6_hops(*hops)?,
+                        loopback: *loopback,
+                    })
+                });
+                match parsed {
+                    Ok(m) => Some(m),
+                    Err(why) => {
+                        cx.error(span.clone(), "media", format!("mcast6: {why}"));
+                        None
+                    }
+                }
             }
             MediumT::Mcast {
                 dev,

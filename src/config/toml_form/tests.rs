@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::model::{Monitor, MonitorCheck, OnFail};
+use crate::config::model::{Medium, Monitor, MonitorCheck, OnFail};
 use std::path::PathBuf;
 
 fn src() -> Source<'static> {
@@ -122,6 +122,60 @@ fn watchdog_loads_round_trips_and_names_a_relative_path() {
     assert_eq!(
         d[0].to_string(),
         "hbd.toml:1: watchdog: \"wd\" is not an absolute path (expected a watchdog device, e.g. /dev/watchdog)"
+    );
+}
+
+#[test]
+fn ipv6_media_load_round_trip_and_name_a_bad_value() {
+    let media = r#"
+[[media]]
+type = "ucast6"
+dev = "eth1"
+peer = "fe80::2%eth1"
+
+[[media]]
+type = "mcast6"
+dev = "eth1"
+group = "ff02::694:1"
+port = 695
+hops = 1
+loop = true
+"#;
+    let (c, d) = parse_str(&format!("{MINIMAL}{media}"), &src());
+    assert!(d.is_empty(), "{d:?}");
+    let c = c.unwrap();
+    assert_eq!(
+        c.media[1..],
+        [
+            Medium::Ucast6 {
+                dev: "eth1".into(),
+                peer: "fe80::2".parse().unwrap(),
+                scope: Some("eth1".into()),
+            },
+            Medium::Mcast6 {
+                dev: "eth1".into(),
+                group: "ff02::694:1".parse().unwrap(),
+                port: 695,
+                hops: 1,
+                loopback: true,
+            },
+        ]
+    );
+    let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+    assert_eq!(again.media, c.media);
+    let bad = media
+        .replace("fe80::2%eth1", "fe80::2%eth9")
+        .replace("hops = 1", "hops = 9");
+    let (c, d) = parse_str(&format!("{MINIMAL}{bad}"), &src());
+    assert!(c.is_none());
+    let d: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert!(
+        d[0].contains("media: ucast6 peer the scope of \"fe80::2%eth9\" is interface \"eth9\""),
+        "{d:?}"
+    );
+    assert!(
+        d[1].contains("media: mcast6: hops 9 is out of range (heartbeat accepts 0 to 4)"),
+        "{d:?}"
     );
 }
 

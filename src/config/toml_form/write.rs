@@ -99,6 +99,24 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             } => {
                 let _ = writeln!(o, "type = \"mcast\"\ndev = {}\ngroup = {}\nport = {port}\nttl = {ttl}\nloop = {loopback}", q(dev), q(&group.to_string()));
             }
+            Medium::Ucast6 { dev, peer, scope } => {
+                let peer = Medium::ucast6_peer_text(peer, scope.as_deref());
+                let _ = writeln!(
+                    o,
+                    "type = \"ucast6\"\ndev = {}\npeer = {}",
+                    q(dev),
+                    q(&peer)
+                );
+            }
+            Medium::Mcast6 {
+                dev,
+                group,
+                port,
+                hops,
+                loopback,
+            } => {
+                let _ = writeln!(o, "type = \"mcast6\"\ndev = {}\ngroup = {}\nport = {port}\nhops = {hops}\nloop = {loopback}", q(dev), q(&group.to_string()));
+            }
             Medium::Serial { path } => {
                 let _ = writeln!(o, "type = \"serial\"\npath = {}", qp(path));
             }
