@@ -160,6 +160,9 @@ pub enum Media {
     Both,
     /// A serial cable alone, throttled to `baud` (hbd and heartbeat only).
     SerialOnly { baud: u32 },
+    /// ucast over the veth alone: what loss on it costs, with no serial
+    /// line to carry the heartbeats the veth drops.
+    UcastOnly,
 }
 
 /// A daemon line with the moment it arrived.
@@ -225,7 +228,7 @@ impl Cluster {
         repo: &Path,
     ) -> Cluster {
         let tty = crate::relay::Relay::start(match media {
-            Media::Both => None,
+            Media::Both | Media::UcastOnly => None,
             Media::SerialOnly { baud } => Some(baud),
         });
         let opts = Opts {
@@ -381,6 +384,7 @@ impl Cluster {
                 HB_ADDRS[0], HB_ADDRS[1]
             ),
             Media::SerialOnly { baud } => format!("baud {baud}\nserial /run/ttyHB0\n"),
+            Media::UcastOnly => format!("ucast hb0 {}\nucast hb0 {}\n", HB_ADDRS[0], HB_ADDRS[1]),
         };
         let ha_cf = format!(
             "# hbd failover bench\nlogfacility none\nuse_logd no\nlogfile /var/log/ha-log\n\

@@ -33,6 +33,13 @@ pub struct SoakArgs {
     /// same load and the same minutes for all, in a third of the time.
     #[arg(long)]
     together: bool,
+    /// `both` (ucast + serial) or `ucast` (the veth alone, so the loss
+    /// reaches every heartbeat; keepalived has only the veth either way).
+    #[arg(long, default_value = "both")]
+    media: String,
+    /// The BENCHMARKS.md section to write.
+    #[arg(long, default_value = "soak")]
+    section: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -151,21 +158,63 @@ pub fn soak(a: SoakArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let media = match a.media.as_str() {
+        "both" => Media::Both,
+        "ucast" => Media::UcastOnly,
+        m => {
+            eprintln!("--media: {m:?} is not both or ucast");
+            return ExitCode::from(2);
+        }
+    };
     let mut rows = String::new();
     rows += "| daemon | duration | false failovers | samples with both nodes holding the address | daemon exits |\n|---|---|---|---|---|\n";
     if a.together {
-        soak_pairs(&a, setting, &ds, hbd, repo, &mut rows);
+        soak_pairs(&a, setting, media, &ds, hbd, repo, &mut rows);
     } else {
         for d in &ds {
-            soak_pairs(&a, setting, std::slice::from_ref(d), hbd, repo, &mut rows);
+            soak_pairs(
+                &a,
+                setting,
+                media,
+                std::slice::from_ref(d),
+                hbd,
+                repo,
+                &mut rows,
+            );
         }
     }
     let mut body = String::new();
-    body += "## Soak: false failovers\n\n";
+    let media_words = match media {
+        Media::UcastOnly => ", heartbeating over ucast alone (no serial line)",
+        _ => ", heartbeating over ucast and serial (hbd and heartbeat; keepalived over the veth alone)",
+    };
     let _ = writeln!(
         body,
-        "Command: `cargo bench --bench failover -- soak --secs {} --setting {setting} --loss {} --cpu {}{}`. \
-         {}, at keepalive/deadtime {setting}, with {}% random loss on both nodes' ucast egress \
+        "## Soak: false failovers ({}% loss{})\n",
+        a.loss,
+        if media == Media::UcastOnly {
+            ", ucast only"
+        } else {
+            ""
+        }
+    );
+    let section_flags = format!(
+        "{}{}",
+        if media == Media::UcastOnly {
+            " --media ucast"
+        } else {
+            ""
+        },
+        if a.section == "soak" {
+            String::new()
+        } else {
+            format!(" --section {}", a.section)
+        }
+    );
+    let _ = writeln!(
+        body,
+        "Command: `cargo bench --bench failover -- soak --secs {} --setting {setting} --loss {} --cpu {}{}{section_flags}`. \
+         {}{media_words}, at keepalive/deadtime {setting}, with {}% random loss on both nodes' ucast egress \
          (nftables netdev egress, `numgen random mod 100 < {}`) and `stress-ng --cpu {}`; nothing fails, so \
          every acquisition of the floating address (sampled every 100 ms plus the time two `ip addr` calls take under the load) is a false failover.\n",
         a.secs,
@@ -192,7 +241,7 @@ pub fn soak(a: SoakArgs, hbd: &Path, repo: &Path, out: &Path) -> ExitCode {
     body += "\n";
     body += &rows;
     println!("\n{rows}");
-    crate::write_section(out, "soak", &body);
+    crate::write_section(out, &a.section, &body);
     ExitCode::SUCCESS
 }
 
@@ -236,6 +285,7 @@ fn stress(cpu: u32, secs: u64) -> Option<std::process::Child> {
 fn soak_pairs(
     a: &SoakArgs,
     setting: Setting,
+    media: Media,
     ds: &[Daemon],
     hbd: &Path,
     repo: &Path,
@@ -244,7 +294,7 @@ fn soak_pairs(
     let mut up = Vec::new();
     for &d in ds {
         eprintln!("== soak {d} at {setting}: starting its pair");
-        let mut c = Cluster::build(d, setting, Media::Both, hbd, repo);
+        let mut c = Cluster::build(d, setting, media, hbd, repo);
         match startup(&mut c) {
             Ok(()) => up.push((d, c)),
             Err(e) => {
