@@ -682,9 +682,15 @@ fn a_missing_watchdog_device_refuses_the_start() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
+    // Refused by the on-node facts before anything opens (opening a real
+    // device would arm it), with the file:line, the directive and the remedy.
     assert!(
-        err.contains(&format!("watchdog {}: cannot open it", wd.display())),
+        err.contains(&format!(
+            "ha.cf:11: watchdog: {} does not exist (for softdog: modprobe softdog)",
+            wd.display()
+        )),
         "{err}"
     );
+    assert!(err.contains("not starting"), "{err}");
     assert!(!d.path().join("run").join(SOCKET_NAME).exists());
 }
