@@ -12,6 +12,7 @@
 //! `auth.rs`; writing in `write.rs`; the values with a syntax of their own
 //! (durations, the metrics address) in `value.rs`.
 
+mod announce;
 mod auth;
 mod groups;
 mod read;
@@ -178,6 +179,7 @@ struct HbdT {
     metrics: Option<Spanned<String>>,
     notify: Option<Spanned<String>>,
     notify_timeout: Option<Spanned<TomlDuration>>,
+    announce: Option<Spanned<announce::AnnounceT>>,
 }
 
 /// What every table's reader writes to: the diagnostics so far, and the file
