@@ -330,3 +330,26 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_get_only_what_hbd_toml_sets() {
+        // Unset: the agent's own default or its env file decides.
+        assert!(agent_env(&Announce::default()).is_empty());
+        let a = Announce {
+            count: Some(8),
+            interval: Some(Duration::from_millis(250)),
+            ..Announce::default()
+        };
+        assert_eq!(
+            agent_env(&a),
+            [
+                ("HBD_ARP_COUNT".to_string(), "8".to_string()),
+                ("HBD_ARP_INTERVAL_MS".to_string(), "250".to_string())
+            ]
+        );
+    }
+}
