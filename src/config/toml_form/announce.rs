@@ -3,22 +3,11 @@
 //! here so that `hbd check` names the line of one that makes no sense.
 
 use super::value::{bare_number, parse_duration, TomlDuration};
-use super::Ctx;
+use super::{AnnounceT, Ctx};
 use crate::config::model::{Announce, Config, Diagnostic, VerifyTarget};
 use crate::time::Duration;
-use serde::Deserialize;
 use std::net::IpAddr;
 use toml::Spanned;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AnnounceT {
-    count: Option<Spanned<i64>>,
-    interval: Option<Spanned<TomlDuration>>,
-    refresh: Option<Spanned<TomlDuration>>,
-    verify: Option<Spanned<Vec<String>>>,
-    verify_limit: Option<Spanned<TomlDuration>>,
-}
 
 /// The agents' own bound on HBD_ARP_COUNT (a typo of 50000 would flood).
 const MAX_COUNT: i64 = 1000;
