@@ -405,6 +405,17 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(g.len(), 1, "no gratuitous ARP for {vip}; log:\n{text}");
     assert_eq!(g[0].sender_mac, mac);
+    // The rest of the burst comes from the daemon's keeper: heartbeat's 5,
+    // 200 ms apart (no [hbd.announce]), and nothing after them.
+    let rest = cap.garps(vip, 5, Duration::from_secs(3));
+    assert_eq!(rest.len(), 4, "the burst after the first: {rest:?}");
+    for (prev, next) in std::iter::once(&g[0]).chain(&rest).zip(&rest) {
+        let gap = next.at.duration_since(prev.at);
+        assert!(
+            gap >= Duration::from_millis(150) && gap <= Duration::from_millis(600),
+            "announcements {gap:?} apart (200 ms expected)"
+        );
+    }
     assert!(addrs(&a).contains("inet 10.250.0.50/24"), "{}", addrs(&a));
     // The step's log line follows its first announcement.
     let want = "IPaddr 10.250.0.50/24/v0 start (built-in): ok after ";

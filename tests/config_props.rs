@@ -195,6 +195,7 @@ prop_compose! {
                 notify: hbd.7,
                 notify_timeout: hbd.8,
                 monitors,
+                announce: Default::default(),
             },
             origins: BTreeMap::new(),
             dropped: Vec::new(),

@@ -375,6 +375,78 @@ pub struct HbdOptions {
     /// Resource monitors (`[[group.monitor]]`, TOML only); none = heartbeat v1
     /// behaviour, where only a dead node is noticed.
     pub monitors: Vec<Monitor>,
+    /// How floating addresses are announced after a takeover, refreshed while
+    /// held, and verified (`[hbd.announce]`, TOML only).
+    pub announce: Announce,
+}
+
+/// `[hbd.announce]`: gratuitous ARP after a takeover, the optional refresh
+/// while active, and the convergence check (docs/config-reference.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announce {
+    /// Announcements per start; None = the agent's own setting (its
+    /// `HBD_ARP_COUNT`, default 5), which the built-in address uses too.
+    pub count: Option<u32>,
+    /// Spacing of the start's announcements; None = the agent's (200 ms).
+    pub interval: Option<Duration>,
+    /// One more announcement this often while the address is held. None:
+    /// heartbeat's behaviour, nothing after the start's burst.
+    pub refresh: Option<Duration>,
+    /// Who must answer an ARP request from the floating address before its
+    /// clients count as converged; empty = no check (heartbeat had none).
+    pub verify: Vec<VerifyTarget>,
+    /// Re-announcing with backoff stops this long after the start, with a
+    /// warning naming the targets that never answered.
+    pub verify_limit: Duration,
+    pub location: Location,
+}
+
+impl Announce {
+    /// heartbeat's IPaddr (send_arp -r 5 -i 200) and hbd's agents.
+    pub const DEFAULT_COUNT: u32 = 5;
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(200);
+    pub const DEFAULT_VERIFY_LIMIT: Duration = Duration::from_secs(30);
+    /// The longest pause between two re-announcements while verifying.
+    pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+    pub fn count(&self) -> u32 {
+        self.count.unwrap_or(Announce::DEFAULT_COUNT)
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval.unwrap_or(Announce::DEFAULT_INTERVAL)
+    }
+}
+
+impl Default for Announce {
+    fn default() -> Self {
+        Announce {
+            count: None,
+            interval: None,
+            refresh: None,
+            verify: Vec::new(),
+            verify_limit: Announce::DEFAULT_VERIFY_LIMIT,
+            location: Location::default(),
+        }
+    }
+}
+
+/// One target of the convergence check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyTarget {
+    /// The default route's gateway, when it is on the address's interface.
+    Gateway,
+    Addr(Ipv4Addr),
+}
+
+impl fmt::Display for VerifyTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyTarget::Gateway => f.write_str("gateway"),
+            VerifyTarget::Addr(a) => write!(f, "{a}"),
+        }
+    }
 }
 
 impl HbdOptions {
@@ -501,6 +573,7 @@ impl Default for HbdOptions {
             notify: None,
             notify_timeout: Duration::from_secs(10),
             monitors: Vec::new(),
+            announce: Announce::default(),
         }
     }
 }

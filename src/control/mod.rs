@@ -7,6 +7,7 @@ pub mod client;
 pub mod proto;
 
 pub use proto::{
-    FailureReport, GroupReport, LinkReport, LossCount, MonitorReport, NodeReport, Problem,
-    ProblemKind, Request, Response, StatusReport, TransitionReport, SOCKET_NAME,
+    ConvergenceReport, ConvergenceState, FailureReport, GroupReport, LinkReport, LossCount,
+    MonitorReport, NodeReport, Problem, ProblemKind, Request, Response, StatusReport, TargetAnswer,
+    TransitionReport, SOCKET_NAME,
 };

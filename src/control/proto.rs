@@ -89,6 +89,51 @@ pub struct StatusReport {
     /// across restarts (null: none).
     #[serde(default)]
     pub persistent_standby: Option<HoldSet>,
+    /// The latest convergence check of each floating address taken here
+    /// (`[hbd.announce] verify`), oldest first.
+    #[serde(default)]
+    pub convergence: Vec<ConvergenceReport>,
+}
+
+/// One floating address's convergence check: did the targets (the gateway,
+/// configured hosts) answer an ARP request from the address after its start?
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvergenceReport {
+    pub address: String,
+    pub iface: String,
+    /// The group's key.
+    pub group: String,
+    pub state: ConvergenceState,
+    /// Converged: the last target's answer, since the start succeeded.
+    pub after_ms: Option<u64>,
+    /// Not converged: the limit that passed.
+    pub limit_ms: Option<u64>,
+    pub targets: Vec<String>,
+    pub answered: Vec<TargetAnswer>,
+    /// Targets that never answered (not converged).
+    pub missing: Vec<String>,
+    /// Gratuitous announcements sent so far by the start and the check.
+    pub announcements: u32,
+    /// Since the start succeeded.
+    pub started_ms_ago: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetAnswer {
+    pub target: String,
+    pub after_ms: u64,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvergenceState {
+    /// Probing and re-announcing with backoff.
+    #[default]
+    Verifying,
+    /// Every target answered.
+    Converged,
+    /// The limit passed with targets silent: clients may still go to the old node.
+    NotConverged,
 }
 
 /// Something wrong between the two nodes that does not stop either of them,
@@ -308,6 +353,22 @@ mod tests {
             notify_dropped: 21,
             parameters: [("deadtime".to_string(), "1".to_string())].into(),
             persistent_standby: Some(HoldSet::Local),
+            convergence: vec![ConvergenceReport {
+                address: "192.0.2.100".into(),
+                iface: "svc0".into(),
+                group: "IPaddr::192.0.2.100".into(),
+                state: ConvergenceState::Converged,
+                after_ms: Some(312),
+                limit_ms: None,
+                targets: vec!["192.0.2.254".into()],
+                answered: vec![TargetAnswer {
+                    target: "192.0.2.254".into(),
+                    after_ms: 312,
+                }],
+                missing: Vec::new(),
+                announcements: 4,
+                started_ms_ago: 4200,
+            }],
         }
     }
 
@@ -418,7 +479,29 @@ mod tests {
   "parameters": {
     "deadtime": "1"
   },
-  "persistent_standby": "local"
+  "persistent_standby": "local",
+  "convergence": [
+    {
+      "address": "192.0.2.100",
+      "iface": "svc0",
+      "group": "IPaddr::192.0.2.100",
+      "state": "converged",
+      "after_ms": 312,
+      "limit_ms": null,
+      "targets": [
+        "192.0.2.254"
+      ],
+      "answered": [
+        {
+          "target": "192.0.2.254",
+          "after_ms": 312
+        }
+      ],
+      "missing": [],
+      "announcements": 4,
+      "started_ms_ago": 4200
+    }
+  ]
 }"#;
 
     #[test]
@@ -442,6 +525,7 @@ mod tests {
             "notify_dropped",
             "parameters",
             "persistent_standby",
+            "convergence",
         ] {
             old.remove(k);
         }
@@ -452,6 +536,7 @@ mod tests {
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());
         assert_eq!(r.notify_dropped, 0);
+        assert!(r.convergence.is_empty());
     }
 
     #[test]

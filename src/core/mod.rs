@@ -17,6 +17,7 @@ use crate::wire::{Invalid, Message, Repr};
 use std::fmt;
 
 mod agreement;
+pub mod announce;
 mod delivery;
 mod events;
 mod fencing;

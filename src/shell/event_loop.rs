@@ -94,6 +94,8 @@ pub(super) struct Daemon {
     shut_down: bool,
     /// heartbeat's `watchdog`: fed on each heartbeat the core sends.
     watchdog: Option<Watchdog>,
+    /// The floating addresses' convergence checks, for `hbd status`.
+    convergence: report::Convergence,
 }
 
 impl Daemon {
@@ -136,6 +138,7 @@ impl Daemon {
             hooks,
             shut_down: false,
             watchdog: None,
+            convergence: report::Convergence::default(),
         }
     }
 
@@ -428,6 +431,11 @@ impl Daemon {
                 let r = self.control(req);
                 let _ = reply.send(r);
             }
+            LoopEvent::Announce(news) => {
+                if let Some(verdict) = self.convergence.record(self.clock.now(), &news) {
+                    self.metrics.convergence(verdict);
+                }
+            }
         }
     }
 
@@ -616,6 +624,7 @@ impl Daemon {
         );
         report::peer_checks(&mut r, &st, now, &self.cfg, &self.peer_auth);
         r.notify_dropped = self.hooks.notify_dropped();
+        r.convergence = self.convergence.reports(now);
         r
     }
 

@@ -5,7 +5,9 @@
 //! loop depend on it and not on each other.
 
 use crate::control::{Request, Response};
+use crate::core::announce::Verdict;
 use crate::core::{CheckId, CheckOutcome, StepId, StepOutcome};
+use std::net::Ipv4Addr;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
@@ -70,5 +72,27 @@ pub enum LoopEvent {
     Control {
         req: Request,
         reply: oneshot::Sender<Response>,
+    },
+    /// A floating address's keeper (`shell/announce.rs`) started or ended
+    /// its convergence check.
+    Announce(AnnounceNews),
+}
+
+/// What a keeper tells the loop, for `hbd status`, the metrics and the log.
+#[derive(Clone, Debug)]
+pub enum AnnounceNews {
+    /// The check started: `targets` are probed.
+    Verifying {
+        ip: Ipv4Addr,
+        iface: String,
+        group: String,
+        targets: Vec<Ipv4Addr>,
+    },
+    /// The check ended.
+    Verdict {
+        ip: Ipv4Addr,
+        iface: String,
+        group: String,
+        verdict: Verdict,
     },
 }

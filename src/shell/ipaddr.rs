@@ -368,69 +368,8 @@ pub fn findif(addrs: &[Addr], ip: Ipv4Addr) -> Option<(u32, u8)> {
     crate::config::facts::findif(addrs.iter().map(|a| (a.addr, a.prefix, a.index)), ip)
 }
 
-/// The gratuitous ARP request for `ip` from `mac`: broadcast, sender and target
-/// protocol address both `ip` (what `arping -U` sends).
-pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; 42] {
-    let mut f = [0u8; 42];
-    f[0..6].copy_from_slice(&[0xff; 6]);
-    f[6..12].copy_from_slice(&mac);
-    f[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
-    f[14..16].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
-    f[16..18].copy_from_slice(&0x0800u16.to_be_bytes()); // IPv4
-    f[18] = 6;
-    f[19] = 4;
-    f[20..22].copy_from_slice(&1u16.to_be_bytes()); // request
-    f[22..28].copy_from_slice(&mac);
-    f[28..32].copy_from_slice(&ip.octets());
-    // Target hardware address stays zero, as arping -U leaves it.
-    f[38..42].copy_from_slice(&ip.octets());
-    f
-}
-
-/// A packet socket that only sends (protocol 0: it receives nothing).
-fn packet_socket() -> nix::Result<OwnedFd> {
-    socket::socket(
-        AddressFamily::Packet,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-}
-
-/// Sends one link-layer frame out of interface `ifindex` to the broadcast
-/// address. nix offers no safe way to build a `sockaddr_ll` for sending.
-#[allow(unsafe_code)]
-fn send_frame(fd: &OwnedFd, ifindex: u32, frame: &[u8]) -> std::io::Result<()> {
-    let mut sll: libc::sockaddr_ll = libc::sockaddr_ll {
-        sll_family: libc::AF_PACKET as u16,
-        sll_protocol: (libc::ETH_P_ARP as u16).to_be(),
-        sll_ifindex: ifindex as i32,
-        sll_hatype: 0,
-        sll_pkttype: 0,
-        sll_halen: 6,
-        sll_addr: [0; 8],
-    };
-    sll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
-    // SAFETY: `frame` is a live slice for the duration of the call, `sll` is a
-    // fully initialised sockaddr_ll on the stack and its exact size is passed;
-    // `fd` is an open socket owned by the caller. sendto does not keep either
-    // pointer after it returns.
-    let n = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            frame.as_ptr().cast(),
-            frame.len(),
-            0,
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
+pub use super::arp::garp_frame;
+use super::arp::{packet_socket, send_frame};
 
 /// Announcers still sending, by (interface, address): a stop or a new start
 /// of the same address ends the old one, as the agent's pidfile does.
@@ -524,6 +463,17 @@ fn link_named<'a>(links: &'a [Link], name: &str) -> Option<&'a Link> {
 
 fn link_index(links: &[Link], index: u32) -> Option<&Link> {
     links.iter().find(|l| l.index == index)
+}
+
+/// The interface holding `ip` in this namespace, if any (where a keeper of
+/// the address announces it, whoever added it).
+pub fn holder(ip: Ipv4Addr) -> Result<Option<Link>, IpError> {
+    let mut nl = Rtnl::open()?;
+    let addrs = nl.addrs()?;
+    let Some(a) = addrs.iter().find(|a| a.addr == ip) else {
+        return Ok(None);
+    };
+    Ok(link_index(&nl.links()?, a.index).cloned())
 }
 
 /// `IPaddr`/`IPaddr2 <arg> start`: `label` true gives IPaddr's `iface:N` alias.
@@ -687,6 +637,20 @@ pub fn run(
     resource: &crate::config::Resource,
     action: crate::core::Action,
 ) -> crate::core::StepOutcome {
+    run_with(resource, action, ARP_COUNT, ARP_INTERVAL, false)
+}
+
+/// [`run`] with the start's announcements from `[hbd.announce]`: `count`
+/// every `interval`. `keeper`: this step sends only the first and the
+/// daemon's keeper (`shell/announce.rs`) the others; otherwise a thread here
+/// sends them.
+pub fn run_with(
+    resource: &crate::config::Resource,
+    action: crate::core::Action,
+    count: u32,
+    interval: Duration,
+    keeper: bool,
+) -> crate::core::StepOutcome {
     use crate::core::{Action, StepOutcome};
     let t0 = std::time::Instant::now();
     let what = format!(
@@ -722,16 +686,20 @@ pub fn run(
         };
     }
     let r = match action {
-        Action::Start => start(arg, resource.name == "IPaddr", ARP_COUNT, ARP_INTERVAL).map(|s| {
+        Action::Start => {
+            let here = if keeper { count.min(1) } else { count };
+            start(arg, resource.name == "IPaddr", here, interval)
+        }
+        .map(|s| {
             let how = if s.already {
                 "already there; announced again".to_string()
             } else {
                 format!(
-                    "added /{} on {}{}; announcing with {ARP_COUNT} gratuitous ARP every {}ms",
+                    "added /{} on {}{}; announcing with {count} gratuitous ARP every {}ms",
                     s.prefix,
                     s.iface,
                     s.label.map(|l| format!(" as {l}")).unwrap_or_default(),
-                    ARP_INTERVAL.as_millis()
+                    interval.as_millis()
                 )
             };
             (StepOutcome::Ok, "ok", how)
@@ -847,16 +815,5 @@ mod tests {
             Some(Ipv4Addr::new(192, 0, 2, 255))
         );
         assert_eq!(auto_broadcast(Ipv4Addr::new(192, 0, 2, 10), 31), None);
-    }
-
-    #[test]
-    fn garp_is_an_unsolicited_broadcast_request() {
-        let f = garp_frame([2, 0, 0, 0, 0, 1], Ipv4Addr::new(192, 0, 2, 10));
-        assert_eq!(&f[..6], &[0xff; 6]);
-        assert_eq!(&f[12..14], &[8, 6]);
-        assert_eq!(&f[20..22], &[0, 1], "request");
-        assert_eq!(&f[22..28], &[2, 0, 0, 0, 0, 1]);
-        assert_eq!(&f[28..32], &f[38..42], "sender ip = target ip");
-        assert_eq!(&f[32..38], &[0; 6]);
     }
 }

@@ -38,6 +38,10 @@ pub const TAKEOVER_REASONS: [&str; 4] = ["peer_dead", "shutdone", "standby", "ta
 /// Wire-level rejections (`wire::Rejection::reason`) plus serial framing.
 const REJECT_REASONS: [&str; 4] = ["malformed", "unsigned", "unknown_key", "bad_mac"];
 const FRAME_REASON: &str = "bad_frame";
+/// Time from an address's start until every target answered from it.
+const CONVERGED_BUCKETS_MS: [u64; 12] = [
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000,
+];
 /// Resource step durations: scripts take from milliseconds to minutes.
 const STEP_BUCKETS_MS: [u64; 12] = [
     10, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000,
@@ -112,6 +116,9 @@ pub struct Registry {
     step_failures: BTreeMap<&'static str, u64>,
     /// (link index, reason) → packets.
     rejected: BTreeMap<(usize, &'static str), u64>,
+    /// Floating addresses' times to converge; checks that did not.
+    converged: Option<Histogram>,
+    not_converged: u64,
 }
 
 fn action_name(a: Action) -> &'static str {
@@ -179,6 +186,18 @@ impl Registry {
     /// A serial frame the framer threw away.
     pub fn bad_frame(&mut self, link: usize) {
         self.rejected(link, FRAME_REASON);
+    }
+
+    /// A floating address's convergence check ended: converged after so many
+    /// ms, or not (None).
+    pub fn convergence(&mut self, converged_ms: Option<u64>) {
+        match converged_ms {
+            Some(ms) => self
+                .converged
+                .get_or_insert_with(|| Histogram::new(&CONVERGED_BUCKETS_MS))
+                .observe(ms),
+            None => self.not_converged += 1,
+        }
     }
 
     /// The operator's `takeover` was handed to the core and not refused.
@@ -522,6 +541,26 @@ pub fn render(
         let n = reg.step_failures.get(action).copied().unwrap_or(0);
         let _ = writeln!(o, "hbd_resource_failures_total{{action=\"{action}\"}} {n}");
     }
+    head(
+        &mut o,
+        "hbd_clients_converged_seconds",
+        "histogram",
+        "Time from a floating address's start until every verify target answered an ARP request from it.",
+    );
+    let empty = Histogram::new(&CONVERGED_BUCKETS_MS);
+    histogram(
+        &mut o,
+        "hbd_clients_converged_seconds",
+        "",
+        reg.converged.as_ref().unwrap_or(&empty),
+    );
+    head(
+        &mut o,
+        "hbd_clients_not_converged_total",
+        "counter",
+        "Convergence checks that reached verify_limit with targets still silent.",
+    );
+    let _ = writeln!(o, "hbd_clients_not_converged_total {}", reg.not_converged);
 
     head(
         &mut o,
@@ -870,6 +909,8 @@ mod tests {
                 },
             },
         );
+        reg.convergence(Some(312));
+        reg.convergence(None);
         (r, gaps, reg)
     }
 
@@ -1233,6 +1274,26 @@ hbd_resource_step_duration_seconds_count{action="status"} 0
 hbd_resource_failures_total{action="start"} 1
 hbd_resource_failures_total{action="stop"} 0
 hbd_resource_failures_total{action="status"} 0
+# HELP hbd_clients_converged_seconds Time from a floating address's start until every verify target answered an ARP request from it.
+# TYPE hbd_clients_converged_seconds histogram
+hbd_clients_converged_seconds_bucket{le="0.01"} 0
+hbd_clients_converged_seconds_bucket{le="0.025"} 0
+hbd_clients_converged_seconds_bucket{le="0.05"} 0
+hbd_clients_converged_seconds_bucket{le="0.1"} 0
+hbd_clients_converged_seconds_bucket{le="0.25"} 0
+hbd_clients_converged_seconds_bucket{le="0.5"} 1
+hbd_clients_converged_seconds_bucket{le="1"} 1
+hbd_clients_converged_seconds_bucket{le="2.5"} 1
+hbd_clients_converged_seconds_bucket{le="5"} 1
+hbd_clients_converged_seconds_bucket{le="10"} 1
+hbd_clients_converged_seconds_bucket{le="30"} 1
+hbd_clients_converged_seconds_bucket{le="60"} 1
+hbd_clients_converged_seconds_bucket{le="+Inf"} 1
+hbd_clients_converged_seconds_sum 0.312
+hbd_clients_converged_seconds_count 1
+# HELP hbd_clients_not_converged_total Convergence checks that reached verify_limit with targets still silent.
+# TYPE hbd_clients_not_converged_total counter
+hbd_clients_not_converged_total 1
 # HELP hbd_group_running 1 while the resource group runs on this node.
 # TYPE hbd_group_running gauge
 hbd_group_running{group="IPaddr::192.0.2.10",home="alpha"} 1

@@ -1,4 +1,6 @@
 //! The tokio shell: sockets, serial, timers, scripts, control socket.
+pub mod announce;
+pub mod arp;
 pub mod clock;
 pub mod control;
 pub mod daemon;

@@ -3,13 +3,15 @@
 //! the process). A pure function of its arguments, so it is tested without a
 //! runtime.
 
+use super::inbox::AnnounceNews;
 use super::inbox::LinkCounters;
 use super::link;
 use crate::config::Config;
 use crate::control::{
-    FailureReport, GroupReport, LinkReport, LossCount, MonitorReport, NodeReport, Problem,
-    ProblemKind, StatusReport, TransitionReport,
+    ConvergenceReport, ConvergenceState, FailureReport, GroupReport, LinkReport, LossCount,
+    MonitorReport, NodeReport, Problem, ProblemKind, StatusReport, TargetAnswer, TransitionReport,
 };
+use crate::core::announce::Verdict;
 use crate::core::{Failure, NodeStatus, PeerConfigState, Status};
 use crate::time::{Duration, Instant};
 use std::path::Path;
@@ -590,5 +592,116 @@ mod tests {
             Path::new("ha.cf"),
         );
         assert_eq!(r.peer.name, "alpha");
+    }
+}
+
+// ------------------------------------------------ floating address convergence
+
+/// The latest convergence check of each floating address, as the keepers
+/// report them (`shell/announce.rs`); `hbd status` shows them.
+#[derive(Debug, Default)]
+pub struct Convergence {
+    /// (when the start succeeded, on the loop's clock; the report).
+    checks: Vec<(Instant, ConvergenceReport)>,
+}
+
+impl Convergence {
+    /// Records what a keeper said at `now`; returns the verdict's time to
+    /// converge, if it is one (for the metrics): Some(Some(ms)) converged,
+    /// Some(None) did not.
+    pub fn record(&mut self, now: Instant, news: &AnnounceNews) -> Option<Option<u64>> {
+        let words = |v: &[std::net::IpAddr]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let answered = |a: &[(std::net::IpAddr, Duration)]| {
+            a.iter()
+                .map(|(t, d)| TargetAnswer {
+                    target: t.to_string(),
+                    after_ms: d.millis(),
+                })
+                .collect::<Vec<_>>()
+        };
+        match news {
+            AnnounceNews::Verifying {
+                ip,
+                iface,
+                group,
+                targets,
+            } => {
+                self.checks.retain(|c| c.1.address != ip.to_string());
+                self.checks.push((
+                    now,
+                    ConvergenceReport {
+                        address: ip.to_string(),
+                        iface: iface.clone(),
+                        group: group.clone(),
+                        state: ConvergenceState::Verifying,
+                        targets: targets.iter().map(|t| t.to_string()).collect(),
+                        ..ConvergenceReport::default()
+                    },
+                ));
+                None
+            }
+            AnnounceNews::Verdict {
+                ip,
+                iface,
+                group,
+                verdict,
+            } => {
+                let address = ip.to_string();
+                let i = match self.checks.iter().position(|c| c.1.address == address) {
+                    Some(i) => i,
+                    None => {
+                        self.checks.push((
+                            now,
+                            ConvergenceReport {
+                                address,
+                                iface: iface.clone(),
+                                group: group.clone(),
+                                ..ConvergenceReport::default()
+                            },
+                        ));
+                        self.checks.len() - 1
+                    }
+                };
+                let r = &mut self.checks[i].1;
+                match verdict {
+                    Verdict::Converged {
+                        after,
+                        answers,
+                        announcements,
+                    } => {
+                        r.state = ConvergenceState::Converged;
+                        r.after_ms = Some(after.millis());
+                        r.answered = answered(answers);
+                        r.missing.clear();
+                        r.announcements = *announcements;
+                        Some(Some(after.millis()))
+                    }
+                    Verdict::NotConverged {
+                        limit,
+                        missing,
+                        answers,
+                        announcements,
+                    } => {
+                        r.state = ConvergenceState::NotConverged;
+                        r.limit_ms = Some(limit.millis());
+                        r.answered = answered(answers);
+                        r.missing = words(missing);
+                        r.announcements = *announcements;
+                        Some(None)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The reports at `now`, oldest start first.
+    pub fn reports(&self, now: Instant) -> Vec<ConvergenceReport> {
+        self.checks
+            .iter()
+            .map(|(at, r)| ConvergenceReport {
+                started_ms_ago: now.saturating_since(*at).millis(),
+                ..r.clone()
+            })
+            .collect()
     }
 }

@@ -4,6 +4,7 @@
 //! the loop never waits for a script. Every resource action goes through
 //! [`run_resource`], built in or by its script in a cage ([`super::script`]).
 
+use super::announce::{self, Keepers};
 use super::inbox::LoopEvent;
 use super::script::{self, ScriptSpec};
 use super::startup::Prepared;
@@ -23,6 +24,8 @@ pub struct Resources {
     run_dir: PathBuf,
     state_dir: PathBuf,
     events: mpsc::Sender<LoopEvent>,
+    /// The floating addresses' keepers (refresh, convergence check).
+    keepers: Keepers,
 }
 
 impl Resources {
@@ -35,6 +38,7 @@ impl Resources {
             run_dir: p.opts.run_dir.clone(),
             state_dir: p.opts.state_dir.clone(),
             events,
+            keepers: Keepers::default(),
         }
     }
 
@@ -60,14 +64,24 @@ impl Resources {
                 },
             });
         };
+        let address = announce::is_address(&resource);
+        if address && step.action == Action::Stop {
+            // No announcement may follow the address's release.
+            self.keepers.stop(step.group.0, step.resource);
+        }
         let (cfg, dir, env, tx) = (
             cfg.clone(),
             self.config_dir.clone(),
             self.env(cfg),
             self.events.clone(),
         );
+        let keepers = self.keepers.clone();
         tokio::spawn(async move {
             let outcome = run_resource(&cfg, &dir, &env, &resource, step.action).await;
+            if address && step.action == Action::Start && outcome == StepOutcome::Ok {
+                let builtin = cfg.hbd.builtin_ipaddr;
+                keepers.start(&cfg, step.group.0, step.resource, builtin, tx.clone());
+            }
             let _ = tx
                 .send(LoopEvent::StepDone {
                     id: step.id,
@@ -122,19 +136,28 @@ impl Resources {
         let Some(g) = cfg.groups.iter().find(|g| g.key() == group) else {
             return;
         };
-        for resource in g
+        let gi = cfg
+            .groups
+            .iter()
+            .position(|x| x.key() == group)
+            .unwrap_or(0);
+        for (ri, resource) in g
             .resources
             .iter()
-            .filter(|r| r.name == "IPaddr" || r.name == "IPaddr2")
+            .enumerate()
+            .filter(|(_, r)| announce::is_address(r))
         {
             log::info!("re-announcing {resource}");
             let resource = resource.clone();
             let (cfg, dir, env) = (cfg.clone(), self.config_dir.clone(), self.env(cfg));
+            let (keepers, tx) = (self.keepers.clone(), self.events.clone());
             tokio::spawn(async move {
-                if let StepOutcome::Failed { reason, .. } =
-                    run_resource(&cfg, &dir, &env, &resource, Action::Start).await
-                {
-                    log::error!("{resource}: re-announce failed: {reason}");
+                match run_resource(&cfg, &dir, &env, &resource, Action::Start).await {
+                    StepOutcome::Failed { reason, .. } => {
+                        log::error!("{resource}: re-announce failed: {reason}")
+                    }
+                    // Clients that followed the peer are checked again.
+                    _ => keepers.start(&cfg, gi, ri, cfg.hbd.builtin_ipaddr, tx),
                 }
             });
         }
@@ -249,14 +272,18 @@ async fn execute(
 ) -> Ran {
     if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
         let r = resource.clone();
+        let a = &cfg.hbd.announce;
+        let (count, interval) = (a.count(), a.interval().to_std());
         return Ran::Builtin(
-            tokio::task::spawn_blocking(move || ipaddr::run(&r, action))
-                .await
-                .unwrap_or_else(|e| StepOutcome::Failed {
-                    code: None,
-                    reason: format!("built-in {}: {e}", resource.name),
-                    output: String::new(),
-                }),
+            tokio::task::spawn_blocking(move || {
+                ipaddr::run_with(&r, action, count, interval, true)
+            })
+            .await
+            .unwrap_or_else(|e| StepOutcome::Failed {
+                code: None,
+                reason: format!("built-in {}: {e}", resource.name),
+                output: String::new(),
+            }),
         );
     }
     let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
@@ -271,11 +298,15 @@ async fn execute(
                 .collect::<String>()
         ));
     };
+    let mut env = env.to_vec();
+    if announce::is_address(resource) {
+        env.extend(announce::agent_env(&cfg.hbd.announce));
+    }
     let spec = ScriptSpec {
         path,
         args: resource.args.clone(),
         action,
-        env: env.to_vec(),
+        env,
         timeout,
     };
     log::log!(level, "running {}", spec.command_line());

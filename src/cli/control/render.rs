@@ -2,7 +2,10 @@
 //! `StatusReport`, so what an operator reads is unit-tested line by line.
 //! Durations read as `0.21s`, `4m05s`; columns are aligned per table.
 
-use hbd::control::{FailureReport, GroupReport, LinkReport, NodeReport, StatusReport};
+use hbd::control::{
+    ConvergenceReport, ConvergenceState, FailureReport, GroupReport, LinkReport, NodeReport,
+    StatusReport,
+};
 use hbd::core::PeerConfigState;
 
 /// A duration for people: `0.21s`, `12.3s`, `4m05s`, `2h03m`.
@@ -145,6 +148,40 @@ fn group_details(g: &GroupReport) -> String {
 /// What concerns the peer as a partner, under the header: problems first
 /// (each an error with its hint), then the start-up wait and the
 /// configuration comparison.
+/// One address's convergence check, for the human status.
+fn convergence_line(c: &ConvergenceReport) -> String {
+    let answered = c
+        .answered
+        .iter()
+        .map(|a| format!("{} after {} ms", a.target, a.after_ms))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let head = format!("  {} on {} (group {})", c.address, c.iface, c.group);
+    let when = format!("started {} ago", human_ms(c.started_ms_ago));
+    match c.state {
+        ConvergenceState::Verifying => format!(
+            "{head}: verifying, asking {} ({when})\n",
+            c.targets.join(", ")
+        ),
+        ConvergenceState::Converged => format!(
+            "{head}: clients converged after {} ms: {answered}; {} announcements ({when})\n",
+            c.after_ms.unwrap_or(0),
+            c.announcements
+        ),
+        ConvergenceState::NotConverged => format!(
+            "{head}: warning: clients did not converge within {}: {} never answered{}; {} announcements ({when})\n",
+            human_ms(c.limit_ms.unwrap_or(0)),
+            c.missing.join(", "),
+            if answered.is_empty() {
+                String::new()
+            } else {
+                format!(" ({answered} did)")
+            },
+            c.announcements
+        ),
+    }
+}
+
 fn peer_lines(r: &StatusReport) -> String {
     let mut out = String::new();
     for p in &r.problems {
@@ -233,6 +270,12 @@ pub fn render_status(r: &StatusReport) -> String {
             out.push_str(line);
             out.push('\n');
             out.push_str(&group_details(g));
+        }
+    }
+    if !r.convergence.is_empty() {
+        out.push_str("\naddress convergence (the latest check of each):\n");
+        for c in &r.convergence {
+            out.push_str(&convergence_line(c));
         }
     }
     out.push_str(&format!("\nrsc_hold: {}\n", r.rsc_hold));
@@ -438,6 +481,54 @@ nodes:
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn convergence_shows_the_time_or_the_warning() {
+        use hbd::control::TargetAnswer;
+        let mut r = sample_report();
+        assert!(!render_status(&r).contains("convergence"));
+        let base = ConvergenceReport {
+            address: "192.0.2.100".into(),
+            iface: "svc0".into(),
+            group: "IPaddr::192.0.2.100".into(),
+            targets: vec!["192.0.2.254".into()],
+            started_ms_ago: 4200,
+            ..ConvergenceReport::default()
+        };
+        r.convergence = vec![
+            ConvergenceReport {
+                state: ConvergenceState::Converged,
+                after_ms: Some(312),
+                answered: vec![TargetAnswer {
+                    target: "192.0.2.254".into(),
+                    after_ms: 312,
+                }],
+                announcements: 4,
+                ..base.clone()
+            },
+            ConvergenceReport {
+                address: "192.0.2.101".into(),
+                state: ConvergenceState::NotConverged,
+                limit_ms: Some(5000),
+                missing: vec!["192.0.2.99".into()],
+                announcements: 9,
+                ..base.clone()
+            },
+            ConvergenceReport {
+                address: "192.0.2.102".into(),
+                ..base
+            },
+        ];
+        let text = render_status(&r);
+        for want in [
+            "\naddress convergence (the latest check of each):\n",
+            "  192.0.2.100 on svc0 (group IPaddr::192.0.2.100): clients converged after 312 ms: 192.0.2.254 after 312 ms; 4 announcements (started 4.20s ago)\n",
+            "  192.0.2.101 on svc0 (group IPaddr::192.0.2.100): warning: clients did not converge within 5.00s: 192.0.2.99 never answered; 9 announcements (started 4.20s ago)\n",
+            "  192.0.2.102 on svc0 (group IPaddr::192.0.2.100): verifying, asking 192.0.2.254 (started 4.20s ago)\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
     }
 
     #[test]

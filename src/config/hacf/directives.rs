@@ -220,6 +220,7 @@ pub(super) const HBD_ONLY: &[&str] = &[
     "bind",
     "notify",
     "notify_timeout",
+    "announce",
 ];
 
 /// The known directive closest to a misspelt one, if any is close.

@@ -148,6 +148,14 @@ fn hbd_settings_are_refused_in_ha_cf() {
         "ha.cf:2: compact_serial: compact_serial is an hbd.toml [hbd] setting, not an ha.cf directive; run `hbd migrate` and set it under [hbd] there"
     );
     assert!(d[1].starts_with("ha.cf:3: builtin_ipaddr: "), "{}", d[1]);
+    // [hbd.announce]: refresh and the convergence check need hbd.toml.
+    let (_, d) = p("keepalive 2\nannounce refresh 30s\n");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0].starts_with("ha.cf:2: announce: announce is an hbd.toml [hbd] setting"),
+        "{}",
+        d[0]
+    );
 }
 
 #[test]

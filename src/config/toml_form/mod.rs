@@ -12,6 +12,7 @@
 //! `auth.rs`; writing in `write.rs`; the values with a syntax of their own
 //! (durations, the metrics address) in `value.rs`.
 
+mod announce;
 mod auth;
 mod groups;
 mod read;
@@ -178,6 +179,18 @@ struct HbdT {
     metrics: Option<Spanned<String>>,
     notify: Option<Spanned<String>>,
     notify_timeout: Option<Spanned<TomlDuration>>,
+    announce: Option<Spanned<AnnounceT>>,
+}
+
+/// `[hbd.announce]` (read in `announce.rs`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnnounceT {
+    count: Option<Spanned<i64>>,
+    interval: Option<Spanned<TomlDuration>>,
+    refresh: Option<Spanned<TomlDuration>>,
+    verify: Option<Spanned<Vec<String>>>,
+    verify_limit: Option<Spanned<TomlDuration>>,
 }
 
 /// What every table's reader writes to: the diagnostics so far, and the file

@@ -452,6 +452,9 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
             }
         }
         cfg.hbd = o;
+        if let Some(a) = &h.announce {
+            super::announce::announce(&mut cx, &mut cfg, a);
+        }
     }
     apply_timing_defaults(&mut cfg);
     let ok = !cx.diags.iter().any(Diagnostic::is_error);

@@ -365,3 +365,106 @@ proptest::proptest! {
         let _ = parse_str(&s, &src());
     }
 }
+
+#[test]
+fn announce_table_reads_checks_and_round_trips() {
+    use crate::config::model::{Announce, VerifyTarget};
+    // No table: heartbeat's behaviour (agent defaults, no refresh, no check).
+    let c = parse_str(MINIMAL, &src()).0.unwrap();
+    assert_eq!(c.hbd.announce, Announce::default());
+    assert_eq!(c.hbd.announce.count(), 5);
+    assert_eq!(c.hbd.announce.interval(), Duration::from_millis(200));
+
+    let text = format!(
+        "{MINIMAL}\n[hbd.announce]\ncount = 3\ninterval = \"500ms\"\nrefresh = \"30s\"\nverify = [\"gateway\", \"192.0.2.254\"]\nverify_limit = \"20s\"\n"
+    );
+    let (c, d) = parse_str(&text, &src());
+    assert!(d.is_empty(), "{d:?}");
+    let c = c.unwrap();
+    let a = &c.hbd.announce;
+    assert_eq!(a.count, Some(3));
+    assert_eq!(a.interval, Some(Duration::from_millis(500)));
+    assert_eq!(a.refresh, Some(Duration::from_secs(30)));
+    assert_eq!(
+        a.verify,
+        vec![
+            VerifyTarget::Gateway,
+            VerifyTarget::Addr("192.0.2.254".parse().unwrap())
+        ]
+    );
+    assert_eq!(a.verify_limit, Duration::from_secs(20));
+    assert_eq!(a.location.line, 21);
+    let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+    assert_eq!(comparable(&again), comparable(&c));
+
+    let off = format!("{MINIMAL}\n[hbd.announce]\nrefresh = \"off\"\n");
+    let c = parse_str(&off, &src()).0.unwrap();
+    assert_eq!(c.hbd.announce.refresh, None);
+
+    // Each bad value names its line and what is accepted.
+    for (body, want) in [
+        (
+            "count = -1",
+            "hbd.toml:22: announce.count: -1 is not a count of announcements (expected 0 to 1000",
+        ),
+        ("count = 5000", "hbd.toml:22: announce.count: 5000 is not"),
+        (
+            "interval = \"1ms\"",
+            "hbd.toml:22: announce.interval: 1ms is out of range (expected 10ms to 60s)",
+        ),
+        (
+            "interval = 200",
+            "hbd.toml:22: announce.interval: 200 is a number without a unit",
+        ),
+        (
+            "refresh = \"100ms\"",
+            "hbd.toml:22: announce.refresh: 100ms is out of range (expected 1s to",
+        ),
+        (
+            "refresh = \"never\"",
+            "hbd.toml:22: announce.refresh: \"never\" is not a duration",
+        ),
+        (
+            "verify = [\"router\"]",
+            "hbd.toml:22: announce.verify: \"router\" is neither \"gateway\" nor an IPv4 address",
+        ),
+        (
+            "verify = [\"2001:db8::1\"]",
+            "hbd.toml:22: announce.verify: \"2001:db8::1\" is IPv6",
+        ),
+        (
+            "verify = [\"224.0.0.1\"]",
+            "hbd.toml:22: announce.verify: \"224.0.0.1\" cannot answer",
+        ),
+        (
+            "verify = [\"gateway\", \"gateway\"]",
+            "hbd.toml:22: announce.verify: \"gateway\" is listed twice",
+        ),
+        (
+            "count = 0\nverify = [\"gateway\"]",
+            "hbd.toml:23: announce.verify: the check re-announces",
+        ),
+        (
+            "verify = [\"gateway\"]\nverify_limit = \"60min\"",
+            "hbd.toml:23: announce.verify_limit: 3600s is out of range (expected 1s to 600s)",
+        ),
+        ("ping = 1", "hbd.toml:22: toml: unknown field `ping`"),
+    ] {
+        let text = format!("{MINIMAL}\n[hbd.announce]\n{body}\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_none(), "{body}: accepted");
+        let all: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert!(all.iter().any(|l| l.starts_with(want)), "{body}: {all:#?}");
+    }
+    // Warnings: a limit without targets, a limit shorter than the burst.
+    for (body, want) in [
+        ("verify_limit = \"10s\"", "hbd.toml:22: announce.verify_limit: warning: has no effect without verify"),
+        ("count = 20\nverify = [\"gateway\"]\nverify_limit = \"2s\"", "hbd.toml:24: announce.verify_limit: warning: 2s ends the check before the start's 20 announcements (4s) are sent"),
+    ] {
+        let text = format!("{MINIMAL}\n[hbd.announce]\n{body}\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_some(), "{body}: {d:?}");
+        let all: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert!(all.iter().any(|l| l.starts_with(want)), "{body}: {all:#?}");
+    }
+}

@@ -252,6 +252,30 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
             q(&format_duration(h.notify_timeout))
         );
     }
+    let a = &h.announce;
+    let default = crate::config::model::Announce {
+        location: a.location.clone(),
+        ..Default::default()
+    };
+    if *a != default {
+        let _ = writeln!(o, "\n[hbd.announce]");
+        if let Some(n) = a.count {
+            let _ = writeln!(o, "count = {n}");
+        }
+        if let Some(i) = a.interval {
+            let _ = writeln!(o, "interval = {}", q(&format_duration(i)));
+        }
+        if let Some(r) = a.refresh {
+            let _ = writeln!(o, "refresh = {}", q(&format_duration(r)));
+        }
+        if !a.verify.is_empty() {
+            let t: Vec<String> = a.verify.iter().map(|t| q(&t.to_string())).collect();
+            let _ = writeln!(o, "verify = [{}]", t.join(", "));
+        }
+        if a.verify_limit != default.verify_limit {
+            let _ = writeln!(o, "verify_limit = {}", q(&format_duration(a.verify_limit)));
+        }
+    }
     o
 }
 
@@ -267,5 +291,6 @@ pub fn comparable(c: &Config) -> Config {
     for m in &mut c.hbd.monitors {
         m.location = Location::default();
     }
+    c.hbd.announce.location = Location::default();
     c
 }
