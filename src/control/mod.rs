@@ -7,6 +7,6 @@ pub mod client;
 pub mod proto;
 
 pub use proto::{
-    FailureReport, GroupReport, LinkReport, LossCount, MonitorReport, NodeReport, Problem,
-    ProblemKind, Request, Response, StatusReport, TransitionReport, SOCKET_NAME,
+    FailureReport, GroupReport, LinkReport, LossCount, Maintenance, MonitorReport, NodeReport,
+    Problem, ProblemKind, Request, Response, StatusReport, TransitionReport, SOCKET_NAME,
 };
