@@ -94,7 +94,7 @@ fn marker_pair(spec: Spec, monitor: Option<&str>) -> Pair {
 #[test]
 fn maintenance_leaves_a_dead_service_alone_and_off_recovers_it() {
     let _g = one_at_a_time();
-    let mut p = marker_pair(
+    let p = marker_pair(
         Spec::default(),
         Some("check = \"status\"\ninterval = \"300ms\"\ntimeout = \"2s\"\non_fail = \"restart\"\n"),
     );
