@@ -1291,6 +1291,38 @@ mod tests {
     }
 
     #[test]
+    fn hbd_state_reads_only_its_own_words() {
+        let state = |maint: &str, restart: &str| {
+            let r = Repr::parse(msg(&[
+                ("t", "status"),
+                ("src", "nodeb"),
+                ("seq", "2"),
+                ("ts", "5"),
+                ("hbdmaint", maint),
+                ("hbdrestart", restart),
+            ]))
+            .unwrap();
+            match r.kind {
+                Kind::Sequenced {
+                    body: Body::Status { hbd, .. },
+                    ..
+                } => hbd,
+                k => panic!("{k:?}"),
+            }
+        };
+        assert_eq!(
+            state("1", "4e20"),
+            HbdState {
+                maintenance: true,
+                restart_grace: Some(20_000)
+            }
+        );
+        // Anything but `1` is not maintenance; an unreadable grace is none.
+        assert_eq!(state("yes", "zz"), HbdState::default());
+        assert_eq!(state("0", "").restart_grace, None);
+    }
+
+    #[test]
     fn an_unreadable_link_report_is_no_report() {
         let status = |n: &str, loss: &str| {
             let r = Repr::parse(msg(&[
