@@ -249,7 +249,8 @@ fn restart_leaves_the_groups_running_and_tells_an_hbd_peer() {
     assert_eq!(
         events(&o),
         [Event::RestartAnnounced {
-            grace: Some(Duration::from_secs(20))
+            grace: Some(Duration::from_secs(20)),
+            handover: false
         }]
     );
     assert_eq!(o.last(), Some(&Output::ShutdownComplete));
@@ -278,7 +279,10 @@ fn restart_with_a_heartbeat_peer_hands_over() {
     n.due(1100);
     assert_eq!(steps(&o), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
     assert!(protocol(&o).iter().any(|m| m.starts_with("t=shutdone")));
-    assert!(events(&o).contains(&Event::RestartAnnounced { grace: None }));
+    assert!(events(&o).contains(&Event::RestartAnnounced {
+        grace: None,
+        handover: true
+    }));
 }
 
 /// The peer restarts on purpose: not dead at its dead time, only at dead
@@ -585,4 +589,27 @@ fn maintenance_at_start_probes_and_starts_nothing() {
     let o = n.at(300, Input::Command(Command::Maintenance(false)));
     n.due(1300);
     assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+}
+
+/// A stop (SIGTERM) in maintenance releases nothing: the groups stay up and
+/// the hbd peer is told to wait for a restart, as for `hbd restart`.
+#[test]
+fn a_stop_in_maintenance_leaves_the_groups_running() {
+    let mut n = hbd_pair(config(AutoFailback::On));
+    n.at(300, Input::Command(Command::Maintenance(true)));
+    n.due(800);
+    let o = n.at(400, Input::Command(Command::Shutdown));
+    n.due(900);
+    assert!(steps(&o).is_empty(), "{o:?}");
+    assert_eq!(held(&o), ["releasing the groups at shutdown"]);
+    let flags = status_flags(&o);
+    assert!(!flags.is_empty());
+    assert!(
+        flags
+            .iter()
+            .all(|f| *f == (Some("1".into()), Some("4e20".into()))),
+        "{flags:?}"
+    );
+    assert!(protocol(&o).iter().all(|m| !m.starts_with("t=shutdone")));
+    assert_eq!(o.last(), Some(&Output::ShutdownComplete));
 }

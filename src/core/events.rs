@@ -257,6 +257,9 @@ pub enum Event {
     /// peer was told to wait `grace` beyond its dead time (None: nobody to tell).
     RestartAnnounced {
         grace: Option<Duration>,
+        /// The peer runs heartbeat, which cannot wait: the groups are handed
+        /// over first (a graceful stop).
+        handover: bool,
     },
     /// The peer stops for a planned restart: it is declared dead only if it
     /// is not back `wait` after its last status.
@@ -693,11 +696,14 @@ impl fmt::Display for Event {
                 "{node} is in maintenance mode: its groups stay where they are (it is still taken over if it falls silent for its dead time)"
             ),
             PeerMaintenance { node, on: false } => write!(f, "{node} left maintenance mode"),
-            RestartAnnounced { grace: Some(g) } => write!(
+            RestartAnnounced { handover: true, .. } => f.write_str(
+                "planned restart: the peer runs heartbeat, which cannot wait for it: handing the groups over first (a graceful stop)",
+            ),
+            RestartAnnounced { grace: Some(g), .. } => write!(
                 f,
                 "planned restart: leaving every group running; the peer waits {g} beyond its dead time for the new process"
             ),
-            RestartAnnounced { grace: None } => f.write_str(
+            RestartAnnounced { grace: None, .. } => f.write_str(
                 "planned restart: leaving every group running (no live hbd peer to tell)",
             ),
             PeerRestarting { node, wait } => write!(

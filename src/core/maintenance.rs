@@ -225,7 +225,10 @@ impl Machine {
         }
         let peer_alive = self.liveness.comm_up && !self.liveness.peer_dead;
         if peer_alive && !self.pair_is_hbd() && !self.maint.on {
-            self.event(Event::RestartAnnounced { grace: None });
+            self.event(Event::RestartAnnounced {
+                grace: None,
+                handover: true,
+            });
             self.note(
                 now,
                 "planned restart with a heartbeat peer: handing over".into(),
@@ -257,7 +260,10 @@ impl Machine {
         self.jobs.queue.clear();
         let grace = (peer_alive && self.pair_is_hbd()).then_some(RESTART_GRACE);
         self.maint.restarting = grace;
-        self.event(Event::RestartAnnounced { grace });
+        self.event(Event::RestartAnnounced {
+            grace,
+            handover: false,
+        });
         self.note(now, "planned restart: groups left running".into());
         // Through the usual path, so the copies on a lossy link say it too.
         self.send_status(now);

@@ -296,7 +296,13 @@ impl Daemon {
         }
         let budget = self.shutdown_budget();
         log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
-        log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
+        if self.node.status().maintenance {
+            log::warn!("{name} received in maintenance mode: the groups are left running; an hbd peer waits for a restart, then takes over as after a crash");
+        } else {
+            log::info!(
+                "{name} received: releasing resources and telling the peer (at most {budget})"
+            );
+        }
         self.shutting_down = Some(Stopping {
             since: now,
             deadline: now + budget,

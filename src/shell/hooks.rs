@@ -1033,7 +1033,10 @@ mod tests {
                 node: node.clone(),
                 on: true,
             },
-            Event::RestartAnnounced { grace: None },
+            Event::RestartAnnounced {
+                grace: None,
+                handover: false,
+            },
             Event::PeerRestarting {
                 node: node.clone(),
                 wait: Duration::from_secs(30),
