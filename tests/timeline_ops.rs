@@ -613,3 +613,38 @@ fn a_stop_in_maintenance_leaves_the_groups_running() {
     assert!(protocol(&o).iter().all(|m| !m.starts_with("t=shutdone")));
     assert_eq!(o.last(), Some(&Output::ShutdownComplete));
 }
+
+/// While the decision is pending, what the probe found is not claimed: a
+/// peer starting at the same time reads `none` from us, then the kept group
+/// once the decision is made.
+#[test]
+fn start_probe_claims_nothing_before_it_decides() {
+    let mut n = probing(config(AutoFailback::On));
+    let o = n.drain();
+    answer_probes(&mut n, o, [true, false], 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(150, "starting", &[]);
+    n.due(1100);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=none rtype=full isstable=0"]
+    );
+    assert_eq!(n.node.status().groups[0].state, GroupState::Running);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    assert!(steps(&o).iter().all(|s| s.2 == Action::Status), "{o:?}");
+    let o = n.finish_steps(o);
+    n.due(1100);
+    assert!(
+        protocol(&o)
+            .iter()
+            .any(|m| m.starts_with("t=resource rsc_hold=local rtype=full isstable=1")),
+        "{:?}",
+        protocol(&o)
+    );
+}

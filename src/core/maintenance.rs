@@ -28,7 +28,7 @@ use crate::core::events::Event;
 use crate::core::jobs::{GState, Job, Then};
 use crate::core::machine::Machine;
 use crate::core::timers::Timer;
-use crate::core::GroupId;
+use crate::core::{GroupId, HoldSet};
 use crate::time::{Duration, Instant};
 use crate::wire::repr::HbdState;
 
@@ -300,6 +300,24 @@ impl Machine {
         } else {
             self.adopt.found.push(g);
         }
+    }
+
+    /// Our holdings as `resource` says them: what the start-up probe found
+    /// is not claimed until it is kept (a peer answering our `starting`
+    /// must not read a claim that the adoption may still withdraw).
+    pub(super) fn hold_to_announce(&self) -> HoldSet {
+        let (mut l, mut f) = (false, false);
+        for (i, g) in self.jobs.groups.iter().enumerate() {
+            if g.state == GState::Stopped || self.adopt.found.contains(&GroupId(i)) {
+                continue;
+            }
+            if g.local {
+                l = true;
+            } else {
+                f = true;
+            }
+        }
+        HoldSet::from_parts(l, f)
     }
 
     /// Whether the start-up decision must first settle what the probe found.

@@ -96,7 +96,7 @@ impl Machine {
 
     /// Sends our holdings and whether we are stable.
     pub(super) fn announce(&mut self, now: Instant, info: Option<ResourceInfo>) {
-        let h = self.jobs.my_hold();
+        let h = self.hold_to_announce();
         let s = self.is_stable();
         self.send_resource(now, h, s, info);
     }
