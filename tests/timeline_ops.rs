@@ -283,6 +283,63 @@ fn restart_with_a_heartbeat_peer_hands_over() {
         grace: None,
         handover: true
     }));
+    // The new process must not meet heartbeat while it still takes the
+    // groups (it would not fail them back): the end waits for its holdings.
+    assert!(!o.contains(&Output::ShutdownComplete), "{o:?}");
+    let o = n.peer_says(
+        1500,
+        "resource",
+        &[("rsc_hold", "local"), ("info", "mach_down")],
+    );
+    n.due(2500);
+    assert!(
+        !o.contains(&Output::ShutdownComplete),
+        "ours is its foreign"
+    );
+    let o = n.peer_says(
+        1600,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(2500);
+    assert_eq!(
+        events(&o),
+        [Event::RestartHandedOver {
+            reason: "the peer holds them".into()
+        }]
+    );
+    assert_eq!(o.last(), Some(&Output::ShutdownComplete));
+}
+
+/// The heartbeat peer never says it took them: the restart goes on after
+/// 60 s anyway.
+#[test]
+fn restart_with_a_silent_heartbeat_peer_ends_after_its_wait() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    n.finish_steps(o);
+    n.due(1100);
+    let o = n.at(1000, Input::Command(Command::Restart));
+    n.due(1100);
+    n.finish_steps(o);
+    n.due(1100);
+    let o = n.live_until(60_900);
+    n.due(61_020);
+    assert!(!o.contains(&Output::ShutdownComplete));
+    let o = n.at(61_030, Input::Timer);
+    n.due(62_030);
+    assert!(o.contains(&Output::ShutdownComplete), "{o:?}");
+    assert!(events(&o).contains(&Event::RestartHandedOver {
+        reason: "the peer did not say it took them".into()
+    }));
 }
 
 /// The peer restarts on purpose: not dead at its dead time, only at dead

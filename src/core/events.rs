@@ -261,6 +261,11 @@ pub enum Event {
         /// over first (a graceful stop).
         handover: bool,
     },
+    /// `hbd restart` with a heartbeat peer: the groups handed over, the
+    /// process ends (`reason`: the peer holds them, or the wait ran out).
+    RestartHandedOver {
+        reason: String,
+    },
     /// The peer stops for a planned restart: it is declared dead only if it
     /// is not back `wait` after its last status.
     PeerRestarting {
@@ -705,6 +710,10 @@ impl fmt::Display for Event {
             ),
             RestartAnnounced { grace: None, .. } => f.write_str(
                 "planned restart: leaving every group running (no live hbd peer to tell)",
+            ),
+            RestartHandedOver { reason } => write!(
+                f,
+                "planned restart: groups handed over to the heartbeat peer ({reason}); starting again"
             ),
             PeerRestarting { node, wait } => write!(
                 f,

@@ -107,10 +107,7 @@ impl Machine {
             fence: None,
             shutting_down: false,
             recent: VecDeque::new(),
-            maint: Maintenance {
-                on: p.maintenance,
-                ..Maintenance::default()
-            },
+            maint: Maintenance::starting(p.maintenance),
             adopt: Adoption::default(),
         };
         // heartbeat sends `init`, then `up` at once (§5.5 step 3).
@@ -291,6 +288,9 @@ impl Machine {
                     failed.join(", ")
                 ),
             );
+        }
+        if self.wait_for_handover(now) {
+            return;
         }
         self.out.push_back(Output::ShutdownComplete);
     }

@@ -38,6 +38,11 @@ pub const RESTART_GRACE: Duration = Duration::from_secs(20);
 /// The most a peer's announced grace is honoured: a wrong value must not
 /// keep a crashed node's groups down for long.
 pub const MAX_RESTART_GRACE: Duration = Duration::from_secs(120);
+/// The most a restart with a heartbeat peer waits for it to take the groups
+/// after `shutdone`: a new process heartbeat meets while it still acquires
+/// them is not failed back to (seen with heartbeat 3.0.6), so the new
+/// process starts once the peer holds them.
+const HANDOVER_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 pub(super) struct Maintenance {
@@ -50,6 +55,30 @@ pub(super) struct Maintenance {
     /// Our own planned restart: every status from now on says it (a
     /// keepalive sent after the announcement must not take it back).
     pub(super) restarting: Option<Duration>,
+    /// `hbd restart` with a heartbeat peer: after `shutdone`, the end waits
+    /// for the peer to say it took the groups ([`Timer::RestartHandover`]).
+    handover: HandoverWait,
+}
+
+impl Maintenance {
+    /// At start: in maintenance mode if the record says so.
+    pub(super) fn starting(on: bool) -> Maintenance {
+        Maintenance {
+            on,
+            ..Maintenance::default()
+        }
+    }
+}
+
+/// What we held when `hbd restart` began, from our side.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+enum HandoverWait {
+    #[default]
+    No,
+    /// Asked for; the release is under way.
+    Asked(HoldSet),
+    /// `shutdone` sent: waiting for the peer's holdings to cover the set.
+    Waiting(HoldSet),
 }
 
 #[derive(Default)]
@@ -233,6 +262,10 @@ impl Machine {
                 now,
                 "planned restart with a heartbeat peer: handing over".into(),
             );
+            let held = self.jobs.my_hold();
+            if held != HoldSet::None {
+                self.maint.handover = HandoverWait::Asked(held);
+            }
             return self.shut_down(now);
         }
         if !self.maint.on && (!self.jobs.idle() || self.standby.is_some() || self.fence.is_some()) {
@@ -267,6 +300,45 @@ impl Machine {
         self.note(now, "planned restart: groups left running".into());
         // Through the usual path, so the copies on a lossy link say it too.
         self.send_status(now);
+        self.out.push_back(crate::core::Output::ShutdownComplete);
+    }
+
+    /// The release of a restart with a heartbeat peer is done and `shutdone`
+    /// sent: wait for the peer's holdings (true), unless nothing was handed
+    /// over or nobody can take it.
+    pub(super) fn wait_for_handover(&mut self, now: Instant) -> bool {
+        let HandoverWait::Asked(held) = self.maint.handover else {
+            return false;
+        };
+        if self.liveness.peer_dead || !self.liveness.comm_up {
+            self.maint.handover = HandoverWait::No;
+            return false;
+        }
+        self.maint.handover = HandoverWait::Waiting(held);
+        self.timers.set(Timer::RestartHandover, now + HANDOVER_WAIT);
+        true
+    }
+
+    /// A `resource` from the peer while we are stopping: once it holds what
+    /// was ours (our set, inverted to its side), the restart goes on.
+    pub(super) fn handover_seen(&mut self, r: crate::wire::repr::Resource) {
+        let (HandoverWait::Waiting(held), Some(h)) = (self.maint.handover, r.hold) else {
+            return;
+        };
+        let theirs = held.invert();
+        if (!theirs.has(true) || h.has(true)) && (!theirs.has(false) || h.has(false)) {
+            self.restart_handover_done("the peer holds them");
+        }
+    }
+
+    /// The restart's wait for the heartbeat peer is over: the process ends.
+    pub(super) fn restart_handover_done(&mut self, why: &str) {
+        if !matches!(self.maint.handover, HandoverWait::Waiting(_)) {
+            return;
+        }
+        self.maint.handover = HandoverWait::No;
+        self.timers.stop(Timer::RestartHandover);
+        self.event(Event::RestartHandedOver { reason: why.into() });
         self.out.push_back(crate::core::Output::ShutdownComplete);
     }
 

@@ -316,8 +316,10 @@ impl Machine {
         if self.shutting_down {
             // Still answer a legacy request (we are releasing everything anyway),
             // or a peer that started meanwhile waits forever (§9.13).
-            if let Body::IpRequest { ipaddr } = body {
-                self.handle_ip_request(ipaddr);
+            match body {
+                Body::IpRequest { ipaddr } => self.handle_ip_request(ipaddr),
+                Body::Resource(r) => self.handover_seen(r),
+                _ => {}
             }
             return;
         }

@@ -173,7 +173,7 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         PeerRestarting { node, wait } => n("node-restarting", node).ms("WAIT_MS", *wait),
         GroupContested { group, holder } => n("partition-release", local).group(group).var("REASON", format!("found running here at start-up but {holder} holds it")),
         // What maintenance holds back, and what the start-up probe finds: no transition.
-        MaintenanceHeld { .. } | GroupFound { .. } | GroupAdopted { .. } => return None,
+        MaintenanceHeld { .. } | GroupFound { .. } | GroupAdopted { .. } | RestartHandedOver { .. } => return None,
         ShutdownStarted => n("shutdown", local),
         StartFailed { group, resource, code, reason } => n("start-failed", local).group(group).var("RESOURCE", resource).var("EXIT_CODE", opt(code.map(|c| c.to_string()))).var("REASON", reason),
         StopFailed { group, resource, attempts, reason } => n("stop-failed", local).group(group).var("RESOURCE", resource).var("ATTEMPT", attempts).var("REASON", reason),
