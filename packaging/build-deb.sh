@@ -1,25 +1,28 @@
 #!/bin/sh
 # Builds the hbd Debian package: target/debian/hbd_VERSION-1_ARCH.deb.
 #
-#   packaging/build-deb.sh [--no-build] [--profile PROFILE] [--output DIR]
+#   packaging/build-deb.sh [--no-build] [--profile PROFILE] [--output DIR] [--revision N]
 #
 # Installs cargo-deb when missing (cargo install cargo-deb --locked), builds
 # the binary (unless --no-build), generates the man pages, shell completions
 # and the Debian changelog from that binary into target/pkg/, then runs
 # cargo deb. The Maintainer is $DEBFULLNAME <$DEBEMAIL> when DEBEMAIL is set
-# (Debian's convention), else Cargo.toml's placeholder.
+# (Debian's convention), else Cargo.toml's placeholder. --revision sets the
+# Debian revision (default 1): the upgrade test packages one binary twice.
 set -eu
 cd "$(dirname "$0")/.."
 
 build=yes
 profile=release
 output=target/debian
+revision=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--no-build) build=no ;;
 	--profile) profile=${2:?--profile needs a value}; shift ;;
 	--output) output=${2:?--output needs a value}; shift ;;
-	*) echo "build-deb.sh: unknown argument \"$1\" (expected --no-build, --profile P, --output DIR)" >&2; exit 2 ;;
+	--revision) revision=${2:?--revision needs a value}; shift ;;
+	*) echo "build-deb.sh: unknown argument \"$1\" (expected --no-build, --profile P, --output DIR, --revision N)" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -61,7 +64,7 @@ else
 	stamp=$(git log -1 --format=%aD 2>/dev/null || date -u -R)
 fi
 cat >target/pkg/changelog <<EOF
-hbd ($version-1) unstable; urgency=medium
+hbd ($version-$revision) unstable; urgency=medium
 
   * hbd $version, packaged from its source tree by packaging/build-deb.sh.
     What changed is in the project's history; what hbd does is in
@@ -71,4 +74,4 @@ hbd ($version-1) unstable; urgency=medium
 EOF
 
 mkdir -p "$output"
-cargo deb --no-build --profile "$profile" --maintainer "$maintainer" --output "$output"
+cargo deb --no-build --profile "$profile" --maintainer "$maintainer" --output "$output" --deb-revision "$revision"

@@ -67,8 +67,25 @@ const VALUES: &[&str] = &[
     "zz",
 ];
 const FIELDS: &[&str] = &[
-    "st", "dt", "rsc_hold", "rtype", "isstable", "info", "dest", "ipaddr", "ok", "weown",
-    "firstseq", "lastseq", "ackseq", "protocol", "num_ping", "from_id", "to_id",
+    "st",
+    "dt",
+    "rsc_hold",
+    "rtype",
+    "isstable",
+    "info",
+    "dest",
+    "ipaddr",
+    "ok",
+    "weown",
+    "firstseq",
+    "lastseq",
+    "ackseq",
+    "protocol",
+    "num_ping",
+    "from_id",
+    "to_id",
+    "hbdmaint",
+    "hbdrestart",
 ];
 
 #[derive(Debug, Clone)]
@@ -123,7 +140,7 @@ fn ev() -> impl Strategy<Value = (u64, Ev)> {
             6 => msg,
             2 => (0u8..4).prop_map(|ok| Ev::Step { ok }),
             2 => (0usize..4, any::<bool>()).prop_map(|(pick, running)| Ev::Check { pick, running }),
-            1 => (0u8..13).prop_map(Ev::Cmd),
+            1 => (0u8..16).prop_map(Ev::Cmd),
             1 => (0usize..3, any::<bool>()).prop_map(|(l, u)| Ev::Transport(l, u)),
             1 => (0u8..4).prop_map(Ev::Fence),
             1 => (0usize..3, any::<bool>()).prop_map(|(i, u)| Ev::Ping(i, u)),
@@ -140,6 +157,8 @@ proptest! {
         fenced in any::<bool>(),
         required in any::<bool>(),
         monitored in any::<bool>(),
+        probed in any::<bool>(),
+        maintenance in any::<bool>(),
         on_fail in 0u8..4,
         evs in prop::collection::vec(ev(), 1..120),
     ) {
@@ -166,9 +185,18 @@ proptest! {
                 addrs: vec!["198.51.100.1".into()],
             }];
         }
-        let mut node = Node::new(params(cfg, LOCAL, 5, [1; 16], 3), Instant::ZERO);
+        let mut p = params(cfg, LOCAL, 5, [1; 16], 3);
+        p.probe_at_start = probed;
+        p.maintenance = maintenance;
+        let mut node = Node::new(p, Instant::ZERO);
         let mut now = 0u64;
         let mut outstanding: Vec<StepId> = Vec::new();
+        // The start-up probe's first step comes out of `new`.
+        while let Some(o) = node.poll_output() {
+            if let Output::Run(s) = o {
+                outstanding.push(s.id);
+            }
+        }
         let mut checks: Vec<(CheckId, GroupId, usize)> = Vec::new();
         let mut fence: Option<String> = None;
         for (dt, e) in evs {
@@ -226,6 +254,9 @@ proptest! {
                     9 => Command::PersistentStandby(Some(HoldSet::All)),
                     10 => Command::PersistentStandby(Some(HoldSet::Local)),
                     11 => Command::PersistentStandby(None),
+                    12 => Command::Maintenance(true),
+                    13 => Command::Maintenance(false),
+                    14 => Command::Restart,
                     _ => Command::Shutdown,
                 }),
                 Ev::Transport(l, up) => Input::LinkTransport { link: LinkId(l), up },

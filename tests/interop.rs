@@ -556,6 +556,52 @@ fn mixed_clean_stop_hands_over_at_once() {
     p.assert_no_overlap();
 }
 
+/// `hbd restart` with a heartbeat 3.0.6 peer, which cannot be told to wait:
+/// hbd hands its group over (shutdone, as a clean stop), execs itself, and
+/// gets it back by auto_failback; never both, never by dead detection.
+#[test]
+fn mixed_hbd_restart_with_a_heartbeat_peer_hands_over_and_back() {
+    let test = "mixed_hbd_restart_with_a_heartbeat_peer_hands_over_and_back";
+    if !mixed_needs(test).met() {
+        return;
+    }
+    let _g = serial();
+    let setup = Setup {
+        keepalive: "1",
+        deadtime: "10",
+        warntime: "5",
+        initdead: "10",
+        ..Setup::default()
+    };
+    let p = mixed_up(setup, A);
+    let argv: Vec<std::ffi::OsString> = vec![
+        hbd_exe().into_os_string(),
+        "restart".into(),
+        "--run-dir".into(),
+        "/run/hbd".into(),
+        "--wait".into(),
+        "30".into(),
+    ];
+    let out = p.run(B, &argv);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}\n{}", p.tails(30));
+    assert!(said.contains("heartbeat, which cannot wait"), "{said}");
+    assert!(said.contains("hbd restarted (generation"), "{said}");
+    p.wait_groups("gb fails back to hbd", STARTUP, A, &["ga"], &["gb"]);
+    p.wait_both_see_active(STARTUP);
+    assert!(
+        p.log_lines(A, ": is dead").is_empty() && p.log_lines(B, ": is dead").is_empty(),
+        "dead detection instead of the hand-over: {}",
+        p.tails(30)
+    );
+    assert!(!p.log_lines(B, "handing the groups over first").is_empty());
+    p.assert_no_overlap();
+}
+
 #[test]
 fn mixed_heartbeat_ipaddr_script_under_hbd() {
     let test = "mixed_heartbeat_ipaddr_script_under_hbd";

@@ -124,6 +124,8 @@ fn real_heartbeat_peer_messages_reach_comm_up_and_negotiate() {
             uuid,
             wall_clock_at_zero: zero as u64,
             seed: 1,
+            maintenance: false,
+            probe_at_start: false,
         },
         Instant::ZERO,
     );

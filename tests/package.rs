@@ -392,3 +392,167 @@ fn deb_installs_checks_its_sample_and_purges_cleanly() {
         assert!(!diversions(f).contains("by hbd"), "{f}: {}", diversions(f));
     }
 }
+
+/// What a package test needs (root, dpkg, cargo-deb, no hbd package here),
+/// and the machine-wide lock that serialises package tests; None: skipped.
+fn package_lab(test: &str) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let asked = std::env::var_os("HBD_TEST_PACKAGE").is_some_and(|v| !v.is_empty() && v != "0");
+    let has_cargo_deb = Command::new("cargo")
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !Needs::new(test)
+        .root("dpkg -i")
+        .tool("dpkg", "dpkg")
+        .that(
+            has_cargo_deb || asked,
+            "cargo-deb is not installed (cargo install cargo-deb --locked, or \
+             HBD_TEST_PACKAGE=1 to have build-deb.sh install it)",
+        )
+        .met()
+    {
+        return None;
+    }
+    let lock = std::fs::File::create("/tmp/hbd-package-test.lock").unwrap();
+    let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    Needs::new(test)
+        .that(
+            !installed(),
+            "an hbd package is already installed here; not ours to replace or remove",
+        )
+        .met()
+        .then_some(lock)
+}
+
+/// The package of the binary under test with Debian revision `revision`.
+fn build_deb(revision: u32, out: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (profile, target_dir) = profile_of(&PathBuf::from(env!("CARGO_BIN_EXE_hbd")));
+    ok(Command::new(root.join("packaging/build-deb.sh"))
+        .args(["--no-build", "--profile", &profile, "--revision"])
+        .arg(revision.to_string())
+        .arg("--output")
+        .arg(out)
+        .env("CARGO_TARGET_DIR", &target_dir));
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("build-deb.sh made no .deb")
+}
+
+/// The package upgraded under a running node (`dpkg -i` of revision 2 over
+/// revision 1): its postinst runs `hbd restart`, the daemon execs the new
+/// binary in place (same pid, new generation), and the group it runs is
+/// never stopped or started: its resource's journal holds the first start
+/// only, and a sampler every 5 ms never saw it down.
+#[test]
+fn upgrade_of_a_running_node_restarts_it_in_place_and_moves_nothing() {
+    let test = "upgrade_of_a_running_node_restarts_it_in_place_and_moves_nothing";
+    let Some(_lock) = package_lab(test) else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let first = build_deb(1, &out.path().join("1"));
+    let second = build_deb(2, &out.path().join("2"));
+    lintian_finds_nothing(&second);
+    let _installed = Installed;
+    ok(Command::new("dpkg")
+        .args(DPKG_INCLUDE)
+        .arg("-i")
+        .arg(&first));
+
+    let dir = tempfile::tempdir().unwrap();
+    write_alone_had(dir.path());
+    std::fs::write(dir.path().join("haresources"), "alpha marker\n").unwrap();
+    let up = dir.path().join("marker.up");
+    let journal = dir.path().join("marker.journal");
+    std::fs::create_dir(dir.path().join("resource.d")).unwrap();
+    let script = dir.path().join("resource.d/marker");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do action=$a; done\ncase \"$action\" in\n\
+             start) echo start >> {j}; touch {u} ;;\n\
+             stop) echo stop >> {j}; rm -f {u} ;;\n\
+             status) if [ -e {u} ]; then echo running; else echo stopped; fi ;;\n\
+             esac\nexit 0\n",
+            j = journal.display(),
+            u = up.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_dir = dir.path().join("run");
+    let log = std::fs::File::create(dir.path().join("hbd.log")).unwrap();
+    let mut cmd = Command::new("/usr/sbin/hbd");
+    cmd.args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
+        .arg(dir.path())
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut daemon = Daemon::spawn("alpha", &mut cmd).unwrap();
+    let log_text = || std::fs::read_to_string(dir.path().join("hbd.log")).unwrap_or_default();
+    let running = |r: &hbd::control::StatusReport| {
+        r.groups
+            .first()
+            .is_some_and(|g| g.state == hbd::core::GroupState::Running)
+    };
+    // Alone: the group is taken at initdead (2 s).
+    let before = hbd::demo::wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        hbd::demo::cluster::status(&run_dir)
+            .ok()
+            .filter(|r| running(r))
+    })
+    .unwrap_or_else(|| panic!("the group did not start:\n{}", log_text()));
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), "start\n");
+    let pid = daemon.pid();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (stop, up) = (stop.clone(), up.clone());
+        std::thread::spawn(move || {
+            let mut down = 0u32;
+            let t0 = std::time::Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                && t0.elapsed() < Duration::from_secs(120)
+            {
+                down += u32::from(!up.exists());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            down
+        })
+    };
+    let upgrade = ok(Command::new("dpkg")
+        .args(DPKG_INCLUDE)
+        .arg("-i")
+        .arg(&second)
+        .env("HBD_RUN_DIR", &run_dir));
+    assert!(
+        upgrade.contains("hbd restarted (generation"),
+        "{upgrade}\n{}",
+        log_text()
+    );
+    let after = hbd::demo::cluster::status(&run_dir).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(sampler.join().unwrap(), 0, "the resource was seen down");
+    let version = ok(Command::new("dpkg-query").args(["-W", "-f", "${Version}", "hbd"]));
+    assert!(version.ends_with("-2"), "{version}");
+    assert_eq!(daemon.pid(), pid);
+    assert!(daemon.running(), "{}", log_text());
+    assert_ne!(after.local.generation, before.local.generation);
+    assert!(running(&after), "{after:?}");
+    assert_eq!(
+        std::fs::read_to_string(&journal).unwrap(),
+        "start\n",
+        "{}",
+        log_text()
+    );
+    assert!(log_text().contains("restarting in place: exec /usr/sbin/hbd"));
+    daemon.terminate(Duration::from_secs(10));
+}

@@ -8,6 +8,6 @@ pub mod proto;
 
 pub use proto::{
     ConvergenceReport, ConvergenceState, FailureReport, GroupReport, LinkReport, LossCount,
-    MonitorReport, NodeReport, Problem, ProblemKind, Request, Response, StatusReport, TargetAnswer,
-    TransitionReport, SOCKET_NAME,
+    Maintenance, MonitorReport, NodeReport, Problem, ProblemKind, Request, Response, StatusReport,
+    TargetAnswer, TransitionReport, SOCKET_NAME,
 };

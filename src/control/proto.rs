@@ -30,6 +30,16 @@ pub enum Request {
     PersistentStandby {
         set: Option<HoldSet>,
     },
+    /// `hbd maintenance on|off [--persistent]`; `off` also removes the
+    /// record, whatever `persistent` says.
+    Maintenance {
+        on: bool,
+        #[serde(default)]
+        persistent: bool,
+    },
+    /// `hbd restart`: the daemon ends leaving its groups running and starts
+    /// its binary again in place (same pid).
+    Restart,
 }
 
 // One response per request, serialized at once: the size of the status variant costs nothing.
@@ -93,6 +103,28 @@ pub struct StatusReport {
     /// (`[hbd.announce] verify`), oldest first.
     #[serde(default)]
     pub convergence: Vec<ConvergenceReport>,
+    /// Maintenance mode: `off`, `on` (until `hbd maintenance off` or a
+    /// restart) or `persistent` (recorded in the state directory).
+    #[serde(default)]
+    pub maintenance: Maintenance,
+    /// The peer (an hbd) is in maintenance mode.
+    #[serde(default)]
+    pub peer_maintenance: bool,
+    /// The peer announced a planned restart: it is declared dead if nothing
+    /// is heard from it within this many ms (null: no restart announced).
+    #[serde(default)]
+    pub peer_restart_wait_ms: Option<u64>,
+}
+
+/// This node's maintenance mode as `status --json` words it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Maintenance {
+    #[default]
+    Off,
+    On,
+    /// On, and recorded in the state directory: it survives a restart.
+    Persistent,
 }
 
 /// One floating address's convergence check: did the targets (the gateway,
@@ -369,6 +401,9 @@ mod tests {
                 announcements: 4,
                 started_ms_ago: 4200,
             }],
+            maintenance: Maintenance::Persistent,
+            peer_maintenance: true,
+            peer_restart_wait_ms: Some(25_000),
         }
     }
 
@@ -501,7 +536,10 @@ mod tests {
       "announcements": 4,
       "started_ms_ago": 4200
     }
-  ]
+  ],
+  "maintenance": "persistent",
+  "peer_maintenance": true,
+  "peer_restart_wait_ms": 25000
 }"#;
 
     #[test]
@@ -526,12 +564,18 @@ mod tests {
             "parameters",
             "persistent_standby",
             "convergence",
+            "maintenance",
+            "peer_maintenance",
+            "peer_restart_wait_ms",
         ] {
             old.remove(k);
         }
         let r: StatusReport = serde_json::from_value(old.into()).unwrap();
         assert!(r.parameters.is_empty());
         assert_eq!(r.persistent_standby, None);
+        assert_eq!(r.maintenance, Maintenance::Off);
+        assert!(!r.peer_maintenance);
+        assert_eq!(r.peer_restart_wait_ms, None);
         assert_eq!(r.startup_wait_left_ms, None);
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());
@@ -592,6 +636,17 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Request::PersistentStandby { set: None }).unwrap(),
             r#"{"cmd":"persistent_standby","set":null}"#
+        );
+        let m = Request::Maintenance {
+            on: true,
+            persistent: true,
+        };
+        let line = serde_json::to_string(&m).unwrap();
+        assert_eq!(line, r#"{"cmd":"maintenance","on":true,"persistent":true}"#);
+        assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), m);
+        assert_eq!(
+            serde_json::to_string(&Request::Restart).unwrap(),
+            r#"{"cmd":"restart"}"#
         );
         // An unknown set never reaches the daemon's command handling.
         assert!(

@@ -231,7 +231,7 @@ impl Machine {
                 if !is_status {
                     return self.drop_msg(now, DropReason::GenerationNotAnnounced, &peer);
                 }
-                self.peer_restarted(now, known, gen);
+                self.peer_restarted(now, known, gen, load.is_none());
             } else if self.liveness.peer_dead {
                 // Sequence tracking survives the death verdict, so only fresh
                 // messages revive the peer. heartbeat waits for a status; we take

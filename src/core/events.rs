@@ -238,6 +238,58 @@ pub enum Event {
     PersistentStandby {
         set: Option<HoldSet>,
     },
+    /// This node entered (`on`) or left maintenance mode.
+    Maintenance {
+        on: bool,
+    },
+    /// Something this node would have done and did not, because this node
+    /// (`peer: false`) or the peer is in maintenance mode.
+    MaintenanceHeld {
+        what: String,
+        peer: bool,
+    },
+    /// The peer (an hbd) entered or left maintenance mode.
+    PeerMaintenance {
+        node: String,
+        on: bool,
+    },
+    /// A planned restart: this node stops leaving its groups running; an hbd
+    /// peer was told to wait `grace` beyond its dead time (None: nobody to tell).
+    RestartAnnounced {
+        grace: Option<Duration>,
+        /// The peer runs heartbeat, which cannot wait: the groups are handed
+        /// over first (a graceful stop).
+        handover: bool,
+    },
+    /// `hbd restart` with a heartbeat peer: the groups handed over, the
+    /// process ends (`reason`: the peer holds them, or the wait ran out).
+    RestartHandedOver {
+        reason: String,
+    },
+    /// The peer stops for a planned restart: it is declared dead only if it
+    /// is not back `wait` after its last status.
+    PeerRestarting {
+        node: String,
+        wait: Duration,
+    },
+    /// The start-up probe found `running` of the group's `of` resources
+    /// running here.
+    GroupFound {
+        group: String,
+        running: usize,
+        of: usize,
+    },
+    /// A group found running here at start-up is kept, without a start: the
+    /// peer does not hold it (or is dead).
+    GroupAdopted {
+        group: String,
+    },
+    /// A group found running here at start-up is held by the peer too: it
+    /// is stopped here.
+    GroupContested {
+        group: String,
+        holder: String,
+    },
     AutoFailback,
     ShutdownStarted,
     /// Shutdown released every group and the peer is told to take them.
@@ -440,6 +492,9 @@ impl Event {
             | LostPackets { .. }
             | IrretrievablyLost { .. }
             | StandbyCancelled { .. }
+            | MaintenanceHeld { .. }
+            | PeerRestarting { .. }
+            | GroupContested { .. }
             | StopRetry { .. }
             | AcquireSkipped { .. }
             | ReloadRefused { .. }
@@ -628,6 +683,53 @@ impl fmt::Display for Event {
             PersistentStandby { set: Some(set) } => write!(
                 f,
                 "persistent standby [{set}]: these groups run on the peer whenever it is alive, across restarts, until `hbd standby --clear`"
+            ),
+            Maintenance { on: true } => f.write_str(
+                "maintenance mode on: heartbeats go on; nothing is started, stopped, monitored or taken over by this node until `hbd maintenance off`",
+            ),
+            Maintenance { on: false } => f.write_str(
+                "maintenance mode off: monitoring resumes and this node decides again where its groups run",
+            ),
+            MaintenanceHeld { what, peer: false } => {
+                write!(f, "maintenance mode: {what} not done (`hbd maintenance off` ends it)")
+            }
+            MaintenanceHeld { what, peer: true } => {
+                write!(f, "peer in maintenance mode: {what} not done until it ends")
+            }
+            PeerMaintenance { node, on: true } => write!(
+                f,
+                "{node} is in maintenance mode: its groups stay where they are (it is still taken over if it falls silent for its dead time)"
+            ),
+            PeerMaintenance { node, on: false } => write!(f, "{node} left maintenance mode"),
+            RestartAnnounced { handover: true, .. } => f.write_str(
+                "planned restart: the peer runs heartbeat, which cannot wait for it: handing the groups over first (a graceful stop)",
+            ),
+            RestartAnnounced { grace: Some(g), .. } => write!(
+                f,
+                "planned restart: leaving every group running; the peer waits {g} beyond its dead time for the new process"
+            ),
+            RestartAnnounced { grace: None, .. } => f.write_str(
+                "planned restart: leaving every group running (no live hbd peer to tell)",
+            ),
+            RestartHandedOver { reason } => write!(
+                f,
+                "planned restart: groups handed over to the heartbeat peer ({reason}); starting again"
+            ),
+            PeerRestarting { node, wait } => write!(
+                f,
+                "{node} restarts (planned) leaving its groups running: not declared dead unless silent for {wait}"
+            ),
+            GroupFound { group, running, of } => write!(
+                f,
+                "start-up probe: {running} of {of} resources of group {group} running here"
+            ),
+            GroupAdopted { group } => write!(
+                f,
+                "group {group} found running here and not held by the peer: kept without a restart"
+            ),
+            GroupContested { group, holder } => write!(
+                f,
+                "group {group} found running here but {holder} holds it: stopping it here"
             ),
             PersistentStandby { set: None } => f.write_str(
                 "persistent standby cleared: groups stay where they run (hbd takeover brings them here)",

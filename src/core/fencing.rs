@@ -33,6 +33,13 @@ impl Machine {
             return;
         }
         let node = self.peer.clone();
+        if self.held_by_maintenance(|| format!("fencing and taking over from {node}")) {
+            // Decided again when maintenance ends (resume_after_maintenance).
+            self.neg.rstate = RscState::Stable;
+            self.timers.stop(Timer::Rqst);
+            self.queue_adoption();
+            return;
+        }
         if self.end_standby().is_some() {
             self.event(Event::StandbyCancelled {
                 reason: format!("{node} is dead"),
@@ -115,6 +122,11 @@ impl Machine {
     /// Starts every group (the peer's and ours) and, once they run, reports
     /// the takeover (`mach_down`). auto_failback gives the peer's back later.
     pub(super) fn take_over_everything(&mut self, node: String, reason: &str) {
+        if self.held_by_maintenance(|| format!("taking over from {node} ({reason})")) {
+            self.queue_adoption();
+            return;
+        }
+        self.queue_adoption();
         self.event(Event::TakeoverStarted {
             node: node.clone(),
             reason: reason.into(),

@@ -74,6 +74,9 @@ pub(super) enum Then {
     /// is stopped here: decide again where it runs.
     Decide(GroupId),
     ShutdownDone,
+    /// The start-up decision is made: keep or stop the groups the start-up
+    /// probe found running (maintenance.rs).
+    Adopt,
     /// Send our holdings (`resource … rtype=full isstable=…`).
     Announce,
 }
@@ -87,6 +90,9 @@ pub(super) enum Job {
     Restart(GroupId, usize),
     /// `hbd cleanup`: `status` of every resource, then keep, stop or decide.
     Reprobe(GroupId),
+    /// The start-up probe: `status` of every resource, then
+    /// `Machine::surveyed`.
+    Survey(GroupId),
     Then(Then),
 }
 
@@ -106,6 +112,11 @@ enum Phase {
     },
     /// `status` of resource i for a cleanup; `running` of those before it ran.
     Reprobe {
+        i: usize,
+        running: usize,
+    },
+    /// `status` of resource i for the start-up probe.
+    Survey {
         i: usize,
         running: usize,
     },
@@ -239,7 +250,9 @@ impl Machine {
 
     fn emit_step(&mut self, group: GroupId, phase: Phase) {
         let (resource, action) = match phase {
-            Phase::Probe(i) | Phase::Reprobe { i, .. } => (i, Action::Status),
+            Phase::Probe(i) | Phase::Reprobe { i, .. } | Phase::Survey { i, .. } => {
+                (i, Action::Status)
+            }
             Phase::Start(i) => (i, Action::Start),
             Phase::Stop { i, .. } => (i, Action::Stop),
         };
@@ -264,6 +277,9 @@ impl Machine {
             let Some(job) = self.jobs.queue.pop_front() else {
                 break;
             };
+            if self.job_held(&job) {
+                continue;
+            }
             match job {
                 Job::Then(t) => self.then(now, t),
                 Job::Acquire(g) => {
@@ -325,6 +341,12 @@ impl Machine {
                     self.jobs.groups[g.0].transitions += 1;
                     self.begin_op(g, Phase::Reprobe { i: 0, running: 0 });
                 }
+                Job::Survey(g) => {
+                    if self.jobs.groups[g.0].state != GState::Stopped {
+                        continue;
+                    }
+                    self.begin_op(g, Phase::Survey { i: 0, running: 0 });
+                }
             }
         }
         if self.jobs.idle() {
@@ -374,6 +396,7 @@ impl Machine {
                 self.note(now, format!("{key}: {next}"));
             }
             Then::ShutdownDone => self.shutdown_done(now),
+            Then::Adopt => self.adopt_found(now),
         }
     }
 
@@ -512,6 +535,14 @@ impl Machine {
                 }
                 self.jobs.op = None;
                 self.reprobed(now, g, running, n);
+            }
+            Phase::Survey { i, running } => {
+                let running = running + usize::from(outcome == StepOutcome::Running(true));
+                if i + 1 < n {
+                    return self.emit_step(g, Phase::Survey { i: i + 1, running });
+                }
+                self.jobs.op = None;
+                self.surveyed(g, running, n);
             }
         }
     }

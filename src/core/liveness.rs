@@ -13,6 +13,7 @@ use crate::core::negotiation::Heal;
 use crate::core::status::LocalState;
 use crate::core::{GapHistogram, GroupId, HoldSet, LinkId};
 use crate::time::{Duration, Instant};
+use crate::wire::repr::HbdState;
 
 /// A node raises the dead time it advertises (`dt`) by this much for its
 /// first 5 s (§3.3): we do so for our own, and a peer's boosted `dt` is no
@@ -172,7 +173,9 @@ impl Machine {
     /// When the peer is declared dead without a status (only the status
     /// clock counts, §5.3); none while it is dead.
     pub(super) fn peer_dead_at(&self) -> Option<Instant> {
-        (!self.liveness.peer_dead).then(|| self.status_clock() + self.peer_timeout())
+        // A planned restart (maintenance.rs) adds its grace to the silence allowed.
+        (!self.liveness.peer_dead)
+            .then(|| self.status_clock() + self.peer_timeout() + self.peer_restart_grace())
     }
 
     /// When the first live link falls silent for the peer's dead time.
@@ -198,6 +201,7 @@ impl Machine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_status(
         &mut self,
         now: Instant,
@@ -206,6 +210,7 @@ impl Machine {
         ts: u64,
         st: Option<String>,
         dt: Option<u64>,
+        hbd: HbdState,
     ) {
         let lv = &mut self.liveness;
         // A retransmitted older status says nothing about now.
@@ -259,6 +264,7 @@ impl Machine {
                 }
             }
         }
+        self.handle_peer_hbd_state(now, hbd);
         let st = st.unwrap_or_default();
         if st == "dead" {
             self.event(Event::PeerClaimsDead { node });
@@ -308,6 +314,7 @@ impl Machine {
         self.note(now, format!("peer {node} dead after {silence} silence"));
         self.liveness.peer_dead = true;
         self.liveness.peer_state = "dead".into();
+        self.forget_peer_maintenance();
         self.neg.reclaim_after_heal = false;
         self.delivery.missing.clear();
         self.neg.peer_stable = false;
@@ -324,7 +331,9 @@ impl Machine {
     }
 
     /// A status with a newer generation: the peer restarted (§3.2 step 4).
-    pub(super) fn peer_restarted(&mut self, now: Instant, old: u64, new: u64) {
+    /// `hbd`: the new process is an hbd (it writes no `ld`), which adopts
+    /// what it finds running and says so in its holdings.
+    pub(super) fn peer_restarted(&mut self, now: Instant, old: u64, new: u64, hbd: bool) {
         let node = self.peer.clone();
         self.event(Event::PeerRestarted {
             node,
@@ -336,6 +345,7 @@ impl Machine {
         self.delivery.peer_restarted(new);
         self.pair_check_peer_restarted();
         self.redundancy_peer_restarted();
+        self.forget_peer_maintenance();
         // What we told its previous process is no concern of the new one.
         self.neg.owe_stable = false;
         let lv = &mut self.liveness;
@@ -360,14 +370,18 @@ impl Machine {
                 reason: "peer restarted".into(),
             });
         }
-        // A restarted peer lost whatever it ran or was about to run (it may have
-        // died while taking our groups in a standby). It will start its own
-        // groups itself; ours that nobody runs now come back to us.
-        if (!was_dead || fence_pending)
+        // A restarted heartbeat lost whatever it ran or was about to run (it
+        // may have died while taking our groups in a standby). It will start
+        // its own groups itself; ours that nobody runs now come back to us.
+        // A restarted hbd may have found our groups still running there and
+        // kept them: ours come back once its holdings say it does not.
+        let reclaim = (!was_dead || fence_pending)
             && self.liveness.comm_up
             && !self.shutting_down
-            && self.neg.stable_phase()
-        {
+            && self.neg.stable_phase();
+        if reclaim && hbd {
+            self.neg.reclaim_after_heal = true;
+        } else if reclaim {
             let ids: Vec<GroupId> = (0..self.jobs.groups.len())
                 .filter(|&i| {
                     let g = &self.jobs.groups[i];

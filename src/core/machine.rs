@@ -19,6 +19,7 @@ use crate::core::fencing::FenceWait;
 use crate::core::ipfail::Ipfail;
 use crate::core::jobs::{GState, Job, Jobs, Then};
 use crate::core::liveness::{Liveness, DT_BOOST, DT_BOOST_FOR};
+use crate::core::maintenance::{Adoption, Maintenance};
 use crate::core::monitor::Monitors;
 use crate::core::negotiation::Negotiation;
 use crate::core::redundancy::Redundancy;
@@ -65,6 +66,10 @@ pub struct Machine {
     pub(super) red: Redundancy,
     /// The last transitions with why, for `status`.
     pub(super) recent: VecDeque<(Instant, String)>,
+    /// Maintenance mode, ours and the peer's; the peer's planned restart.
+    pub(super) maint: Maintenance,
+    /// The start-up probe's findings.
+    pub(super) adopt: Adoption,
 }
 
 impl Machine {
@@ -102,10 +107,16 @@ impl Machine {
             fence: None,
             shutting_down: false,
             recent: VecDeque::new(),
+            maint: Maintenance::starting(p.maintenance),
+            adopt: Adoption::default(),
         };
         // heartbeat sends `init`, then `up` at once (§5.5 step 3).
         m.send_status(now);
         m.set_state(now, LocalState::Up);
+        if p.probe_at_start {
+            m.queue_start_probe();
+            m.run_jobs(now);
+        }
         m.rearm();
         m
     }
@@ -160,6 +171,7 @@ impl Machine {
             st: Some(self.state.name().into()),
             dt: Some(self.own_dt(now).millis()),
             link: None,
+            hbd: self.hbd_state(None),
         };
         if self.sends_redundantly() {
             self.send_status_per_link(now, body);
@@ -216,14 +228,27 @@ impl Machine {
             Command::Shutdown => self.shut_down(now),
             Command::Cleanup(g) => self.cleanup(now, g),
             Command::PersistentStandby(set) => self.set_persistent_standby(now, set),
+            Command::Maintenance(on) => self.set_maintenance(now, on),
+            Command::Restart => self.restart_planned(now),
         }
     }
 
     /// Releases every group right to left, tells the peer, then reports
     /// `ShutdownComplete`.
-    fn shut_down(&mut self, now: Instant) {
+    pub(super) fn shut_down(&mut self, now: Instant) {
         if self.shutting_down {
             return;
+        }
+        if self.maint.on {
+            // Maintenance stops nothing, not even at the end: the groups
+            // stay up, and an hbd peer waits for the restart as for `hbd
+            // restart` (a heartbeat peer takes over after its dead time).
+            self.event(crate::core::Event::MaintenanceHeld {
+                what: "releasing the groups at shutdown".into(),
+                peer: false,
+            });
+            let peer_alive = self.liveness.comm_up && !self.liveness.peer_dead;
+            return self.leave_running(now, peer_alive);
         }
         self.shutting_down = true;
         self.event(Event::ShutdownStarted);
@@ -263,6 +288,9 @@ impl Machine {
                     failed.join(", ")
                 ),
             );
+        }
+        if self.wait_for_handover(now) {
+            return;
         }
         self.out.push_back(Output::ShutdownComplete);
     }
@@ -404,6 +432,9 @@ impl Machine {
             startup_wait: self.startup_wait(),
             peer_config: self.pair.status(),
             persistent_standby: self.persistent.set,
+            maintenance: self.maint.on,
+            peer_maintenance: self.maint.peer_on,
+            peer_restart_deadline: self.maint.peer_restart.and_then(|_| self.peer_dead_at()),
         }
     }
 

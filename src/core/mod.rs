@@ -25,6 +25,7 @@ mod ipfail;
 mod jobs;
 mod liveness;
 mod machine;
+mod maintenance;
 mod monitor;
 mod negotiation;
 mod node;
@@ -36,6 +37,7 @@ mod timers;
 
 pub use agreement::{PeerConfig, PeerConfigState};
 pub use events::{DeadTimer, DropReason, Event, MonitorAction};
+pub use maintenance::{MAX_RESTART_GRACE, RESTART_GRACE};
 pub use node::Node;
 pub use rng::Rng;
 // The set is protocol vocabulary (`rsc_hold`): the wire layer parses it.
@@ -72,6 +74,17 @@ pub enum Command {
     /// end of the start-up negotiation, and ignores the peer's failback
     /// offers of them.
     PersistentStandby(Option<HoldSet>),
+    /// `hbd maintenance on|off` (the state directory's record is handed in
+    /// with [`NodeParams::maintenance`]). While on, heartbeats go on and
+    /// this node starts, stops, monitors and takes over nothing; an hbd peer
+    /// is told and moves none of its groups. Off resumes the monitors and
+    /// decides again. On is refused while resources are in transition.
+    Maintenance(bool),
+    /// `hbd restart`: end this process leaving every group running
+    /// ([`Output::ShutdownComplete`] without a release); an hbd peer is told
+    /// to wait for the new process ([`RESTART_GRACE`] beyond its dead time).
+    /// With a heartbeat peer it is a [`Command::Shutdown`] (it cannot wait).
+    Restart,
 }
 
 /// What a resource script is asked to do.
@@ -281,6 +294,12 @@ pub struct NodeParams {
     pub wall_clock_at_zero: u64,
     /// Seeds the core's own PRNG (ACK trigger, retransmission delays).
     pub seed: u64,
+    /// Start in maintenance mode (`hbd maintenance on --persistent`).
+    pub maintenance: bool,
+    /// Probe every resource with `status` before anything else, and keep
+    /// the groups found running unless the peer holds them (a restart moves
+    /// nothing). `hbd run` sets it.
+    pub probe_at_start: bool,
 }
 
 /// A plain snapshot for `hbd status`, `cl_status` and the demo.
@@ -311,6 +330,13 @@ pub struct Status {
     pub peer_config: PeerConfig,
     /// The operator's persistent standby (`hbd standby --persistent`).
     pub persistent_standby: Option<HoldSet>,
+    /// `hbd maintenance on`.
+    pub maintenance: bool,
+    /// The peer (an hbd) says it is in maintenance mode.
+    pub peer_maintenance: bool,
+    /// The peer announced a planned restart: when it is declared dead if
+    /// nothing is heard from it by then.
+    pub peer_restart_deadline: Option<Instant>,
 }
 
 /// A fixed-bucket histogram of heartbeat gaps, so deadtime can be tuned from

@@ -175,8 +175,10 @@ impl Machine {
             let g = GroupId(m.group);
             let grp = &self.jobs.groups[g.0];
             // `watch_group` schedules it again once the group runs here.
+            // Maintenance: `resume_after_maintenance` schedules it again.
             if grp.state != GState::Running
                 || self.shutting_down
+                || self.maint.on
                 || self.jobs.busy_with() == Some(g)
             {
                 continue;
@@ -212,6 +214,7 @@ impl Machine {
         if grp.transitions != issued
             || grp.state != GState::Running
             || self.shutting_down
+            || self.maint.on
             || self.jobs.busy_with() == Some(g)
         {
             let (group, resource) = (self.key(g), self.resource_name(g, m.resource));
@@ -405,6 +408,12 @@ impl Machine {
         if self.shutting_down {
             return self.refuse("cleanup".into(), "shutting down".into());
         }
+        if self.maint.on {
+            return self.refuse(
+                "cleanup".into(),
+                "this node is in maintenance mode; `hbd maintenance off` first".into(),
+            );
+        }
         let ids: Vec<GroupId> = match which {
             Some(g) if g.0 < self.jobs.groups.len() => vec![g],
             Some(g) => {
@@ -491,14 +500,14 @@ impl Machine {
 
     /// Once the queued jobs are done, tell the peer our holdings (legacy
     /// mode has no holdings messages).
-    fn announce_when_done(&mut self) {
+    pub(super) fn announce_when_done(&mut self) {
         let last_is_announce = self.jobs.queue.back() == Some(&Job::Then(Then::Announce));
         if self.nice_failback() && !last_is_announce {
             self.jobs.queue.push_back(Job::Then(Then::Announce));
         }
     }
 
-    fn decide_where(&mut self, now: Instant, g: GroupId) -> String {
+    pub(super) fn decide_where(&mut self, now: Instant, g: GroupId) -> String {
         let grp = &self.jobs.groups[g.0];
         if grp.state != GState::Stopped || grp.failed_here {
             return "keeping it as it is".into();

@@ -96,7 +96,7 @@ impl Machine {
 
     /// Sends our holdings and whether we are stable.
     pub(super) fn announce(&mut self, now: Instant, info: Option<ResourceInfo>) {
-        let h = self.jobs.my_hold();
+        let h = self.hold_to_announce();
         let s = self.is_stable();
         self.send_resource(now, h, s, info);
     }
@@ -176,7 +176,9 @@ impl Machine {
         // Legacy (§6.6, req_resource): ask the peer for each local group
         // only if it is `active` (it may hold it); otherwise nobody can
         // hold it (HA_DONTASK) and we take it with a self-addressed reply.
+        // Legacy has no holdings: what the start-up probe found is kept.
         self.neg.rstate = RscState::Stable;
+        self.queue_adoption();
         // A peer whose status we have not read yet may hold them: ask.
         let ask = self.liveness.last_status_at.is_none() || self.liveness.peer_state == "active";
         for i in 0..self.jobs.groups.len() {
@@ -249,9 +251,17 @@ impl Machine {
     fn settle_startup(&mut self, now: Instant, reason: &str, info: Option<ResourceInfo>) {
         self.neg.rstate = RscState::Stable;
         self.timers.stop(Timer::Rqst);
+        // What the start-up probe found is kept or stopped first, knowing
+        // what the peer holds; our holdings go out after that.
+        let adopting = self.adoption_open();
+        self.queue_adoption();
         if self.neg.peer_hold.has(false) {
             self.initial_acquisition_complete(true, "none".into());
-            self.announce(now, None);
+            if adopting {
+                self.jobs.queue.push_back(Job::Then(Then::Announce));
+            } else {
+                self.announce(now, None);
+            }
         } else {
             self.req_our_resources(now, reason.into(), info);
         }
@@ -281,7 +291,9 @@ impl Machine {
     /// A sequenced message addressed to us (or to everyone), by type.
     pub(super) fn dispatch(&mut self, now: Instant, link: LinkId, seq: u64, ts: u64, body: Body) {
         let body = match body {
-            Body::Status { st, dt, .. } => return self.handle_status(now, link, seq, ts, st, dt),
+            Body::Status { st, dt, hbd, .. } => {
+                return self.handle_status(now, link, seq, ts, st, dt, hbd)
+            }
             Body::ReqNodes => {
                 // §3.6: the node list, each name followed by a space.
                 let nodelist: String = self.cfg.nodes.iter().map(|n| format!("{n} ")).collect();
@@ -304,8 +316,10 @@ impl Machine {
         if self.shutting_down {
             // Still answer a legacy request (we are releasing everything anyway),
             // or a peer that started meanwhile waits forever (§9.13).
-            if let Body::IpRequest { ipaddr } = body {
-                self.handle_ip_request(ipaddr);
+            match body {
+                Body::IpRequest { ipaddr } => self.handle_ip_request(ipaddr),
+                Body::Resource(r) => self.handover_seen(r),
+                _ => {}
             }
             return;
         }
@@ -526,6 +540,10 @@ impl Machine {
         let Some(key) = ipaddr else {
             return;
         };
+        // No answer: the peer asks again (RQSTDELAY) until maintenance ends.
+        if self.held_by_maintenance(|| format!("giving group {key} to the peer (ip-request)")) {
+            return;
+        }
         let Some(g) = self.group_by_key(&key) else {
             return;
         };

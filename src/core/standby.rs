@@ -113,6 +113,9 @@ impl Machine {
         if let Some(r) = refuse {
             return self.refuse(format!("standby {} ({why})", set.word()), r.into());
         }
+        if let Some(r) = self.maintenance_refusal() {
+            return self.refuse(format!("standby {} ({why})", set.word()), r);
+        }
         if let Some(r) = self.failed_in(set) {
             return self.refuse(format!("standby {} ({why})", set.word()), r);
         }
@@ -166,6 +169,9 @@ impl Machine {
         if let Some(r) = self.failed_in(set) {
             return self.refuse(format!("takeover {}", set.word()), r);
         }
+        if let Some(r) = self.maintenance_refusal() {
+            return self.refuse(format!("takeover {}", set.word()), r);
+        }
         if let Some(mine) = self.persistent.set.filter(|m| m.overlaps(set)) {
             // Taken here, the set would be handed straight back.
             return self.refuse(
@@ -198,6 +204,13 @@ impl Machine {
         let node = self.peer.clone();
         match info {
             Some(AskInfo::Me) => {
+                // No reply: the peer's request times out (an hbd peer knows
+                // and does not ask).
+                if self.held_by_maintenance(|| {
+                    format!("taking [{}] from {node} (its standby)", set.invert())
+                }) {
+                    return;
+                }
                 if let Some(mine) = self.persistent.set.filter(|m| m.overlaps(set.invert())) {
                     // The peer's auto_failback (or ipfail) offers us groups the
                     // operator wants there. No reply (as for a request in
@@ -407,6 +420,12 @@ impl Machine {
     /// A pending hand-over, or auto_failback: go standby as soon as both sides
     /// are stable, checking again every second until then.
     pub(super) fn maybe_failback(&mut self, now: Instant) {
+        // Waits (a later idle moment asks again) while either side is in
+        // maintenance: nothing may move.
+        if self.maint.on || self.maint.peer_on {
+            self.timers.stop(Timer::Failback);
+            return;
+        }
         if let Some(set) = self.failback.handover {
             if self.liveness.peer_dead || self.shutting_down || !self.liveness.comm_up {
                 self.failback.handover = None;
@@ -487,6 +506,9 @@ impl Machine {
         let Some(set) = self.persistent.set else {
             return;
         };
+        if self.maint.on || self.maint.peer_on {
+            return;
+        }
         if !self.nice_failback()
             || self.liveness.peer_dead
             || !self.liveness.comm_up

@@ -47,6 +47,9 @@ pub enum Timer {
     Monitor,
     /// The next copy of our last status on a lossy link (hbd peers). Rearmed.
     Copy,
+    /// `hbd restart` with a heartbeat peer: how long the stopped node waits
+    /// for the peer to finish taking its groups before the new process starts.
+    RestartHandover,
     /// Our next `status` (keepalive).
     Keepalive,
 }
@@ -55,7 +58,7 @@ impl Timer {
     /// Every timer, in the order expired ones are handled: the peer's death
     /// first (it decides what the others still mean), our status last (it
     /// reports what the others changed).
-    pub const ALL: [Timer; 14] = [
+    pub const ALL: [Timer; 15] = [
         Timer::PeerDead,
         Timer::LinkDead,
         Timer::Rexmit,
@@ -69,6 +72,7 @@ impl Timer {
         Timer::FailureTimeout,
         Timer::Monitor,
         Timer::Copy,
+        Timer::RestartHandover,
         Timer::Keepalive,
     ];
 }
@@ -130,6 +134,9 @@ impl Machine {
                 Timer::FailureTimeout => self.expire_failures(now),
                 Timer::Monitor => self.run_due_checks(now),
                 Timer::Copy => self.send_copies(now),
+                Timer::RestartHandover => {
+                    self.restart_handover_done("the peer did not say it took them")
+                }
                 Timer::Keepalive => self.send_status(now),
             }
             self.rearm();

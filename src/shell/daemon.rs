@@ -19,7 +19,7 @@ pub use super::event_loop::Sig;
 pub use super::startup::{prepare, Prepared, RunError, RunOptions};
 
 /// The whole of `hbd run`. Exit 0 after a graceful shutdown, 1 on a refusal to
-/// start or an unclean end.
+/// start or an unclean end; `hbd restart` execs the binary again.
 pub fn run(opts: RunOptions) -> ExitCode {
     logging::init();
     let result = prepare(opts).and_then(|p| {
@@ -34,7 +34,8 @@ pub fn run(opts: RunOptions) -> ExitCode {
         })
     });
     match result {
-        Ok(code) => code,
+        Ok(Ending::Exit(code)) => code,
+        Ok(Ending::Restart) => reexec(),
         Err(e) => {
             log::error!("not starting: {e}");
             ExitCode::from(1)
@@ -68,7 +69,7 @@ pub fn forward_signals(tx: mpsc::Sender<Sig>) -> Result<(), RunError> {
 
 /// Runs the daemon until a graceful shutdown completes (or a second stop).
 /// Must run inside a tokio runtime (current_thread is enough).
-pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, RunError> {
+pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<Ending, RunError> {
     // `p` is used in place, not taken apart: its instance lock is held until
     // serve returns.
     let bind = p.opts.bind.or(p.cfg.hbd.bind);
@@ -81,6 +82,21 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     fence::drop_unusable_stonith(&mut cfg);
     let mut seed = [0u8; 8];
     let _ = state::random_bytes(&mut seed);
+    // A record nobody can read must not keep the node from starting; it is
+    // said, and maintenance is off (the way out always works).
+    let maintenance = match state::load_maintenance(&p.opts.state_dir) {
+        Ok(on) => on,
+        Err(e) => {
+            log::error!("{e}: not in maintenance mode (run `hbd maintenance on --persistent` again, or remove the file)");
+            false
+        }
+    };
+    if maintenance {
+        log::warn!(
+            "maintenance mode on (recorded in {}): nothing is started, stopped or monitored until `hbd maintenance off`",
+            p.opts.state_dir.join(state::MAINTENANCE_FILE).display()
+        );
+    }
     let params = NodeParams {
         config: cfg.clone(),
         local: p.local.clone(),
@@ -88,6 +104,10 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         uuid: p.uuid,
         wall_clock_at_zero: p.clock.wall_clock_at_zero,
         seed: u64::from_le_bytes(seed),
+        maintenance,
+        // What a previous run left running is kept when the peer agrees
+        // (restart without moving), else stopped.
+        probe_at_start: true,
     };
     // First: a taken port refuses the start before links or the control socket exist.
     let (metrics_task, scrapes) = match cfg.hbd.metrics {
@@ -101,7 +121,6 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
     };
     let (tx, rx) = mpsc::channel(1024);
     let resources = Resources::new(&p, tx.clone());
-    resources.release_leftovers(&cfg).await;
     let links = Links::open(&cfg, p.opts.bind.or(cfg.hbd.bind), &tx)?;
     let sock_path = p.opts.run_dir.join(crate::control::SOCKET_NAME);
     let listener = control::bind(&sock_path)?;
@@ -137,11 +156,50 @@ pub async fn serve(p: Prepared, sigs: mpsc::Receiver<Sig>) -> Result<ExitCode, R
         d.feed_watchdog(w);
     }
     let code = d.run_loop(rx, sigs).await;
+    let reexec = d.wants_reexec();
+    if reexec {
+        // The answer to `hbd restart` is on its way out: let it go.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     control_task.abort();
     if let Some(t) = metrics_task {
         t.abort();
     }
     d.finish(std::time::Duration::from_secs(2)).await;
     let _ = std::fs::remove_file(&sock_path);
-    Ok(code)
+    Ok(if reexec {
+        Ending::Restart
+    } else {
+        Ending::Exit(code)
+    })
+}
+
+/// How [`serve`] ended.
+#[derive(Debug)]
+pub enum Ending {
+    Exit(ExitCode),
+    /// `hbd restart`: the process must start its binary again in place.
+    Restart,
+}
+
+/// `hbd restart`'s second half: the binary (as it was started, so an
+/// upgraded one) replaces this process, same pid and arguments. Returns
+/// only if exec failed.
+fn reexec() -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let Some(argv0) = args.next() else {
+        log::error!(
+            "cannot restart in place: no argv[0]; start hbd again (the groups are left running)"
+        );
+        return ExitCode::from(1);
+    };
+    log::info!("restarting in place: exec {}", argv0.to_string_lossy());
+    log::logger().flush();
+    let err = std::process::Command::new(&argv0).args(args).exec();
+    log::error!(
+        "cannot exec {}: {err}; start hbd again (the groups are left running)",
+        argv0.to_string_lossy()
+    );
+    ExitCode::from(1)
 }

@@ -96,6 +96,11 @@ pub(super) struct Daemon {
     watchdog: Option<Watchdog>,
     /// The floating addresses' convergence checks, for `hbd status`.
     convergence: report::Convergence,
+    /// Maintenance mode is recorded in the state directory.
+    maintenance_recorded: bool,
+    /// `hbd restart` was accepted: when the loop ends, the binary starts
+    /// again in place.
+    reexec: bool,
 }
 
 impl Daemon {
@@ -116,6 +121,7 @@ impl Daemon {
     ) -> Daemon {
         let cfg = params.config.clone();
         let local = params.local.clone();
+        let maintenance_recorded = params.maintenance;
         let pinger = tokio::spawn(ping::run(cfg.clone(), tx.clone()));
         Daemon {
             node: Node::new(params, clock.now()),
@@ -139,7 +145,15 @@ impl Daemon {
             shut_down: false,
             watchdog: None,
             convergence: report::Convergence::default(),
+            maintenance_recorded,
+            reexec: false,
         }
+    }
+
+    /// Whether the loop ended for `hbd restart` (the caller execs the
+    /// binary again).
+    pub fn wants_reexec(&self) -> bool {
+        self.reexec && self.shut_down
     }
 
     /// Hands the armed watchdog to the loop, which feeds it from now on.
@@ -285,7 +299,13 @@ impl Daemon {
         }
         let budget = self.shutdown_budget();
         log::info!("Heartbeat shutdown in progress. ({})", std::process::id());
-        log::info!("{name} received: releasing resources and telling the peer (at most {budget})");
+        if self.node.status().maintenance {
+            log::warn!("{name} received in maintenance mode: the groups are left running; an hbd peer waits for a restart, then takes over as after a crash");
+        } else {
+            log::info!(
+                "{name} received: releasing resources and telling the peer (at most {budget})"
+            );
+        }
         self.shutting_down = Some(Stopping {
             since: now,
             deadline: now + budget,
@@ -492,8 +512,12 @@ impl Daemon {
     fn control(&mut self, req: Request) -> Response {
         match req {
             Request::Status => Response::Status(self.status_report()),
-            Request::Standby { .. } | Request::Takeover { .. } | Request::Cleanup { .. }
-                if self.shutting_down.is_some() =>
+            Request::Standby { .. }
+            | Request::Takeover { .. }
+            | Request::Cleanup { .. }
+            | Request::Restart
+            | Request::Maintenance { on: true, .. }
+                if self.shutting_down.is_some() || self.reexec =>
             {
                 Response::Error {
                     message: "hbd is shutting down".into(),
@@ -530,6 +554,8 @@ impl Daemon {
                 }
             }
             Request::PersistentStandby { set } => self.persistent_standby(set),
+            Request::Maintenance { on, persistent } => self.maintenance(on, persistent),
+            Request::Restart => self.restart(),
             Request::Takeover { set } => {
                 log::info!("control: takeover [{set}] requested");
                 if let Some(refused) = self.command(Command::Takeover(set)) {
@@ -582,6 +608,86 @@ impl Daemon {
         }
     }
 
+    /// `hbd maintenance on|off [--persistent]`. Off always works: it
+    /// removes the record first (a failure to is said, and maintenance
+    /// ends anyway), then tells the core.
+    fn maintenance(&mut self, on: bool, persistent: bool) -> Response {
+        let dir = self.opts.state_dir.clone();
+        let path = dir.join(state::MAINTENANCE_FILE);
+        if !on {
+            log::info!("control: maintenance mode off requested");
+            let unrecorded = state::save_maintenance(&dir, false);
+            self.maintenance_recorded = unrecorded.is_err();
+            self.command(Command::Maintenance(false));
+            return match unrecorded {
+                Ok(()) => Response::Accepted {
+                    message: "maintenance mode off: monitoring resumes and this node decides again where its groups run".into(),
+                },
+                Err(e) => {
+                    log::error!("maintenance mode off, but {e}: remove the file, or the next start is in maintenance again");
+                    Response::Error {
+                        message: format!("maintenance mode is off, but its record stays: {e}; remove it by hand, or the next start is in maintenance again"),
+                    }
+                }
+            };
+        }
+        log::info!(
+            "control: maintenance mode on{} requested",
+            if persistent { " --persistent" } else { "" }
+        );
+        if let Some(refused) = self.command(Command::Maintenance(true)) {
+            return Response::Error { message: refused };
+        }
+        if persistent {
+            if let Err(e) = state::save_maintenance(&dir, true) {
+                return Response::Error {
+                    message: format!(
+                        "maintenance mode is on, but not recorded ({e}): it ends if hbd restarts"
+                    ),
+                };
+            }
+            self.maintenance_recorded = true;
+        }
+        Response::Accepted {
+            message: format!(
+                "maintenance mode on{}: heartbeats go on; this node starts, stops, monitors and takes over nothing until `hbd maintenance off`",
+                if self.maintenance_recorded {
+                    format!(" (recorded in {}: it survives a restart)", path.display())
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+
+    /// `hbd restart`: the core ends leaving the groups running (or, with a
+    /// heartbeat peer, hands them over); then the binary starts again in
+    /// place, same pid, so systemd sees a reload.
+    fn restart(&mut self) -> Response {
+        log::info!("control: planned restart requested");
+        if let Some(refused) = self.command(Command::Restart) {
+            return Response::Error { message: refused };
+        }
+        self.reexec = true;
+        if self.exit.is_none() {
+            // The heartbeat peer's fallback: a graceful stop is under way.
+            let now = self.clock.now();
+            self.shutting_down = Some(Stopping {
+                since: now,
+                deadline: now + self.shutdown_budget(),
+                signal: "hbd restart",
+            });
+            self.notify.stopping();
+            return Response::Accepted {
+                message: "restarting: the peer runs heartbeat, which cannot wait for a restart; the groups are handed over first (a graceful stop), then hbd starts again".into(),
+            };
+        }
+        self.notify.restarting();
+        Response::Accepted {
+            message: "restarting in place: the groups stay running here; an hbd peer waits for the new process".into(),
+        }
+    }
+
     /// The persistent standby recorded by an earlier run, handed to the core
     /// before anything else happens. An unreadable record is logged and
     /// ignored: a file nobody can parse must not keep the node from starting.
@@ -623,6 +729,9 @@ impl Daemon {
             &self.opts.config,
         );
         report::peer_checks(&mut r, &st, now, &self.cfg, &self.peer_auth);
+        if st.maintenance && self.maintenance_recorded {
+            r.maintenance = crate::control::Maintenance::Persistent;
+        }
         r.notify_dropped = self.hooks.notify_dropped();
         r.convergence = self.convergence.reports(now);
         r

@@ -167,6 +167,13 @@ pub fn notice(e: &Event, local: &str) -> Option<Notice> {
         StandbyCancelled { reason } => n("standby-cancelled", local).var("REASON", reason),
         PersistentStandby { set } => n("persistent-standby", local).var("SET", opt(set.map(|s| s.to_string()))),
         AutoFailback => n("failback", local),
+        Maintenance { on } => n("maintenance", local).var("STATE", if *on { "on" } else { "off" }),
+        PeerMaintenance { node, on } => n("node-maintenance", node).var("STATE", if *on { "on" } else { "off" }),
+        RestartAnnounced { .. } => n("restart", local),
+        PeerRestarting { node, wait } => n("node-restarting", node).ms("WAIT_MS", *wait),
+        GroupContested { group, holder } => n("partition-release", local).group(group).var("REASON", format!("found running here at start-up but {holder} holds it")),
+        // What maintenance holds back, and what the start-up probe finds: no transition.
+        MaintenanceHeld { .. } | GroupFound { .. } | GroupAdopted { .. } | RestartHandedOver { .. } => return None,
         ShutdownStarted => n("shutdown", local),
         StartFailed { group, resource, code, reason } => n("start-failed", local).group(group).var("RESOURCE", resource).var("EXIT_CODE", opt(code.map(|c| c.to_string()))).var("REASON", reason),
         StopFailed { group, resource, attempts, reason } => n("stop-failed", local).group(group).var("RESOURCE", resource).var("ATTEMPT", attempts).var("REASON", reason),
@@ -812,6 +819,9 @@ mod tests {
             startup_wait: None,
             peer_config: Default::default(),
             persistent_standby: None,
+            maintenance: false,
+            peer_maintenance: false,
+            peer_restart_deadline: None,
         }
     }
 
@@ -1018,6 +1028,19 @@ mod tests {
                 reason: reason.clone(),
             },
             Event::AutoFailback,
+            Event::Maintenance { on: true },
+            Event::PeerMaintenance {
+                node: node.clone(),
+                on: true,
+            },
+            Event::RestartAnnounced {
+                grace: None,
+                handover: false,
+            },
+            Event::PeerRestarting {
+                node: node.clone(),
+                wait: Duration::from_secs(30),
+            },
             Event::ShutdownStarted,
             Event::StartFailed {
                 group: group.clone(),

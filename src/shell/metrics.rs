@@ -334,6 +334,23 @@ pub fn render(
             let _ = writeln!(o, "hbd_node_state{{node=\"{node}\",state=\"{s}\"}} 1");
         }
     }
+    head(
+        &mut o,
+        "hbd_maintenance",
+        "gauge",
+        "1 while the node is in maintenance mode (this node's; the peer's as an hbd peer says).",
+    );
+    for (n, on) in [
+        (&r.local, r.maintenance != crate::control::Maintenance::Off),
+        (&r.peer, r.peer_maintenance),
+    ] {
+        let _ = writeln!(
+            o,
+            "hbd_maintenance{{node=\"{}\"}} {}",
+            esc(&n.name),
+            u8::from(on)
+        );
+    }
     if let Some(ms) = r.peer.last_heard_ms_ago {
         head(
             &mut o,
@@ -1131,6 +1148,10 @@ hbd_node_state{node="beta",state="init"} 0
 hbd_node_state{node="beta",state="up"} 0
 hbd_node_state{node="beta",state="active"} 0
 hbd_node_state{node="beta",state="dead"} 1
+# HELP hbd_maintenance 1 while the node is in maintenance mode (this node's; the peer's as an hbd peer says).
+# TYPE hbd_maintenance gauge
+hbd_maintenance{node="alpha"} 0
+hbd_maintenance{node="beta"} 0
 # HELP hbd_peer_last_heard_seconds Seconds since the peer's last status message on any link.
 # TYPE hbd_peer_last_heard_seconds gauge
 hbd_peer_last_heard_seconds{node="beta"} 4.5

@@ -115,14 +115,21 @@ pub fn summary(st: &Status) -> String {
     } else {
         format!("peer {}", st.peer.name)
     };
-    format!(
+    let mut line = format!(
         "{} {}, {peer} {}; {links_up}/{} links up; {here}/{} resource groups here",
         st.local.name,
         st.local.state,
         st.peer.state,
         st.links.len(),
         st.groups.len()
-    )
+    );
+    if st.maintenance {
+        line.push_str("; MAINTENANCE (nothing started, stopped or monitored)");
+    }
+    if st.peer_maintenance {
+        line.push_str("; peer in maintenance");
+    }
+    line
 }
 
 /// The daemon loop's side of the protocol: remembers what it already said.
@@ -200,6 +207,15 @@ impl Notifier {
         }
         if !msg.is_empty() {
             self.send(&msg);
+        }
+    }
+
+    /// A planned restart: the same process comes back (exec) and says
+    /// READY=1 again, which ends the reload for systemd.
+    pub fn restarting(&mut self) {
+        if self.enabled && !self.stopping {
+            self.stopping = true;
+            self.send("RELOADING=1\nSTATUS=restarting in place: resources left running\n");
         }
     }
 
@@ -316,6 +332,9 @@ mod tests {
             startup_wait: None,
             peer_config: Default::default(),
             persistent_standby: None,
+            maintenance: false,
+            peer_maintenance: false,
+            peer_restart_deadline: None,
             heartbeat_gaps: crate::core::GapHistogram::for_timing(
                 crate::time::Duration::from_secs(1),
                 crate::time::Duration::from_secs(5),

@@ -144,6 +144,16 @@ pub fn status_report(
         auto_failback: cfg.auto_failback.word().into(),
         parameters: crate::config::parameters::heartbeat_parameters(cfg),
         persistent_standby: st.persistent_standby,
+        // The shell says whether it is recorded (`Persistent`).
+        maintenance: if st.maintenance {
+            crate::control::Maintenance::On
+        } else {
+            crate::control::Maintenance::Off
+        },
+        peer_maintenance: st.peer_maintenance,
+        peer_restart_wait_ms: st
+            .peer_restart_deadline
+            .map(|d| d.saturating_since(now).millis()),
         ..StatusReport::default()
     }
 }
@@ -342,6 +352,9 @@ mod tests {
             startup_wait: None,
             peer_config: Default::default(),
             persistent_standby: None,
+            maintenance: false,
+            peer_maintenance: false,
+            peer_restart_deadline: None,
         }
     }
 

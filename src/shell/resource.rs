@@ -216,39 +216,6 @@ impl Resources {
         }
         env
     }
-
-    /// A resource group found running when hbd starts was left by a previous run
-    /// (hbd was killed, the machine did not go down): the peer may hold it by now.
-    /// heartbeat's init script refuses to start then (`verifyallidle`); hbd stops
-    /// the group (right to left, every resource, as heartbeat's givegroup) before
-    /// it joins, so it is never active on both nodes by hbd's doing. If this node
-    /// is alone, it takes the group again after initdead.
-    pub async fn release_leftovers(&self, cfg: &Config) {
-        let (config_dir, env) = (self.config_dir.as_path(), &self.env(cfg));
-        for g in &cfg.groups {
-            let mut running = None;
-            for r in &g.resources {
-                if run_resource(cfg, config_dir, env, r, Action::Status).await
-                    == StepOutcome::Running(true)
-                {
-                    running = Some(r);
-                    break;
-                }
-            }
-            let Some(r) = running else { continue };
-            log::warn!(
-                "group {}: {r} is already running here, left by a previous run; stopping the group before joining (the peer may hold it now)",
-                g.key()
-            );
-            for r in g.resources.iter().rev() {
-                if let StepOutcome::Failed { reason, .. } =
-                    run_resource(cfg, config_dir, env, r, Action::Stop).await
-                {
-                    log::error!("group {}: stopping leftover {r} failed: {reason}", g.key());
-                }
-            }
-        }
-    }
 }
 
 /// What running one resource action gave: a built-in's outcome, or a

@@ -1,6 +1,7 @@
 //! The state directory: the instance lock, the generation counter and the uuid,
 //! in heartbeat's formats (spec §5.4) so a state dir can be compared with
-//! `/var/lib/heartbeat` by eye; and hbd's own persistent standby record.
+//! `/var/lib/heartbeat` by eye; and hbd's own records: persistent standby
+//! and persistent maintenance mode.
 
 use crate::core::HoldSet;
 use nix::fcntl::{Flock, FlockArg};
@@ -14,6 +15,8 @@ pub const GENERATION_FILE: &str = "hb_generation";
 pub const UUID_FILE: &str = "hb_uuid";
 /// `hbd standby --persistent SET`: the set's word and a newline.
 pub const STANDBY_FILE: &str = "standby";
+/// `hbd maintenance on --persistent`: `on` and a newline.
+pub const MAINTENANCE_FILE: &str = "maintenance";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -198,6 +201,38 @@ pub fn save_persistent_standby(dir: &Path, set: Option<HoldSet>) -> Result<(), S
     }
 }
 
+/// Whether `hbd maintenance on --persistent` is recorded in `dir`. A file
+/// that does not say `on` is an error naming it (the caller says what it
+/// does instead).
+pub fn load_maintenance(dir: &Path) -> Result<bool, StateError> {
+    let path = dir.join(MAINTENANCE_FILE);
+    match fs::read_to_string(&path) {
+        Ok(t) if t.trim() == "on" => Ok(true),
+        Ok(t) => Err(StateError::Bad {
+            path,
+            reason: format!(
+                "{:?} is not `on`; written by `hbd maintenance on --persistent`",
+                t.trim()
+            ),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+/// Records (`true`) or removes the persistent maintenance mode, durably.
+pub fn save_maintenance(dir: &Path, on: bool) -> Result<(), StateError> {
+    let path = dir.join(MAINTENANCE_FILE);
+    if on {
+        return write_durably(&path, b"on\n", 0o644);
+    }
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
 pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
     File::open("/dev/urandom")?.read_exact(buf)
 }
@@ -286,6 +321,22 @@ mod tests {
             e.contains("standby: \"everything\" is not a resource set"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn persistent_maintenance_is_recorded_read_back_and_removed() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!load_maintenance(d.path()).unwrap());
+        save_maintenance(d.path(), true).unwrap();
+        let text = fs::read_to_string(d.path().join(MAINTENANCE_FILE)).unwrap();
+        assert_eq!(text, "on\n");
+        assert!(load_maintenance(d.path()).unwrap());
+        save_maintenance(d.path(), false).unwrap();
+        assert!(!d.path().join(MAINTENANCE_FILE).exists());
+        save_maintenance(d.path(), false).unwrap();
+        fs::write(d.path().join(MAINTENANCE_FILE), "maybe\n").unwrap();
+        let e = load_maintenance(d.path()).unwrap_err().to_string();
+        assert!(e.contains("\"maybe\" is not `on`"), "{e}");
     }
 
     #[test]

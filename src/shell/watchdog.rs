@@ -177,6 +177,7 @@ mod tests {
             st: Some("active".into()),
             dt: Some(10_000),
             link: None,
+            hbd: Default::default(),
         };
         assert!(is_own_heartbeat(&send(status)));
         assert!(!is_own_heartbeat(&send(Body::Starting)));

@@ -61,6 +61,8 @@ pub enum Body {
         dt: Option<u64>,
         /// hbd-to-hbd only, on one UDP link: see [`LinkReport`].
         link: Option<LinkReport>,
+        /// hbd-to-hbd only: maintenance mode and a planned restart.
+        hbd: HbdState,
     },
     Starting,
     Resource(Resource),
@@ -124,6 +126,22 @@ pub struct LinkReport {
     /// datagrams on this link, the sender missed LOST. None until it counted
     /// enough to say.
     pub loss: Option<(u32, u32)>,
+}
+
+/// What an hbd node says of itself in its statuses to an hbd peer
+/// (docs/wire.md): never written to a heartbeat peer, and ignored by an hbd
+/// that does not know the fields. Absent fields read as the default: not in
+/// maintenance, no restart announced.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct HbdState {
+    /// `hbdmaint=1`: the sender is in maintenance mode (`hbd maintenance
+    /// on`): it starts, stops, monitors and takes over nothing, and its
+    /// groups stay where they are until it ends.
+    pub maintenance: bool,
+    /// `hbdrestart` (hex ms): the sender stops for a planned restart and
+    /// leaves its groups running; the receiver waits this long beyond its
+    /// dead time before it takes over. Only on the sender's last status.
+    pub restart_grace: Option<u64>,
 }
 
 /// `t=resource`: what the sender holds (§6.5).
@@ -236,6 +254,8 @@ struct Slots {
     // hbd status, per link
     hbdn: Option<Vec<u8>>,
     hbdloss: Option<Vec<u8>>,
+    hbdmaint: Option<Vec<u8>>,
+    hbdrestart: Option<Vec<u8>>,
     // hbd-config
     groups: Option<Vec<u8>>,
     auto_failback: Option<Vec<u8>>,
@@ -282,6 +302,8 @@ impl Slots {
                     "ld" => &mut s.ld,
                     "hbdn" => &mut s.hbdn,
                     "hbdloss" => &mut s.hbdloss,
+                    "hbdmaint" => &mut s.hbdmaint,
+                    "hbdrestart" => &mut s.hbdrestart,
                     "groups" => &mut s.groups,
                     "auto_failback" => &mut s.auto_failback,
                     "keepalive" => &mut s.keepalive,
@@ -465,6 +487,10 @@ impl Body {
                     n,
                     loss: word(&s.hbdloss).and_then(parse_loss),
                 }),
+                hbd: HbdState {
+                    maintenance: word(&s.hbdmaint) == Some("1"),
+                    restart_grace: hex(&s.hbdrestart),
+                },
             },
             "starting" => Body::Starting,
             "resource" => Body::Resource(Resource {
@@ -550,7 +576,7 @@ impl Body {
         }
         m.add("t", self.type_name());
         match self {
-            Body::Status { st, dt, link } => {
+            Body::Status { st, dt, link, hbd } => {
                 put_opt(m, "st", st);
                 put_opt(m, "dt", dt.map(|d| format!("{d:x}")));
                 m.add("protocol", "1");
@@ -562,6 +588,10 @@ impl Body {
                         l.loss.map(|(lost, of)| format!("{lost}/{of}")),
                     );
                 }
+                if hbd.maintenance {
+                    m.add("hbdmaint", "1");
+                }
+                put_opt(m, "hbdrestart", hbd.restart_grace.map(|g| format!("{g:x}")));
                 put_opt(m, "dest", dest);
             }
             Body::Resource(r) => {
@@ -893,6 +923,7 @@ mod tests {
                         st: Some("active".into()),
                         dt: Some(0x2710),
                         link: None,
+                        hbd: HbdState::default(),
                     }),
                     None,
                 ),
@@ -904,10 +935,34 @@ mod tests {
                     seq(Body::Status {
                         st: Some("active".into()),
                         dt: Some(0x2710),
+                        link: None,
+                        hbd: HbdState {
+                            maintenance: true,
+                            restart_grace: Some(20_000),
+                        },
+                    }),
+                    None,
+                ),
+                vec![
+                    "t=status",
+                    "st=active",
+                    "dt=2710",
+                    "protocol=1",
+                    "hbdmaint=1",
+                    "hbdrestart=4e20",
+                ],
+                false,
+            ),
+            (
+                sent(
+                    seq(Body::Status {
+                        st: Some("active".into()),
+                        dt: Some(0x2710),
                         link: Some(LinkReport {
                             n: 0x1f,
                             loss: Some((51, 256)),
                         }),
+                        hbd: HbdState::default(),
                     }),
                     None,
                 ),
@@ -1236,6 +1291,38 @@ mod tests {
     }
 
     #[test]
+    fn hbd_state_reads_only_its_own_words() {
+        let state = |maint: &str, restart: &str| {
+            let r = Repr::parse(msg(&[
+                ("t", "status"),
+                ("src", "nodeb"),
+                ("seq", "2"),
+                ("ts", "5"),
+                ("hbdmaint", maint),
+                ("hbdrestart", restart),
+            ]))
+            .unwrap();
+            match r.kind {
+                Kind::Sequenced {
+                    body: Body::Status { hbd, .. },
+                    ..
+                } => hbd,
+                k => panic!("{k:?}"),
+            }
+        };
+        assert_eq!(
+            state("1", "4e20"),
+            HbdState {
+                maintenance: true,
+                restart_grace: Some(20_000)
+            }
+        );
+        // Anything but `1` is not maintenance; an unreadable grace is none.
+        assert_eq!(state("yes", "zz"), HbdState::default());
+        assert_eq!(state("0", "").restart_grace, None);
+    }
+
+    #[test]
     fn an_unreadable_link_report_is_no_report() {
         let status = |n: &str, loss: &str| {
             let r = Repr::parse(msg(&[
@@ -1412,6 +1499,7 @@ mod tests {
                     st: Some("up".into()),
                     dt: None,
                     link: None,
+                    hbd: HbdState::default(),
                 }
             )
         );

@@ -105,6 +105,8 @@ pub fn params(
         uuid,
         wall_clock_at_zero: WALL0,
         seed,
+        maintenance: false,
+        probe_at_start: false,
     }
 }
 
@@ -189,8 +191,14 @@ impl Single {
     /// A core of `nodea` started at 0 with `cfg`; its first `status` goes out
     /// at once, the next one keepalive later.
     pub fn new(cfg: Config) -> Single {
-        let keepalive = cfg.keepalive;
-        let node = Node::new(params(cfg, LOCAL, GEN, [0xaa; 16], 7), t(0));
+        Single::with_params(params(cfg, LOCAL, GEN, [0xaa; 16], 7))
+    }
+
+    /// [`Single::new`] with parameters of its own (`nodea`'s, as
+    /// [`params`] makes them, then changed).
+    pub fn with_params(p: NodeParams) -> Single {
+        let keepalive = p.config.keepalive;
+        let node = Node::new(p, t(0));
         assert_eq!(node.next_deadline(), Some(t(0) + keepalive));
         Single {
             node,

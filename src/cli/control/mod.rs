@@ -97,6 +97,30 @@ pub enum Cmd {
         #[arg(long, value_name = "SECS")]
         wait: Option<f64>,
     },
+    /// Maintenance mode: heartbeats go on, and this node starts, stops,
+    /// monitors and takes over nothing (an hbd peer moves none of its
+    /// groups either) until `hbd maintenance off`, which always works.
+    Maintenance {
+        #[arg(value_enum)]
+        state: OnOff,
+        /// Record it in the state directory: it survives a restart of hbd
+        /// (`off` removes the record in any case).
+        #[arg(long)]
+        persistent: bool,
+        #[arg(long, default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+    },
+    /// Restart hbd in place without moving anything: the groups stay
+    /// running, an hbd peer waits for the new process (deadtime plus a
+    /// grace), which finds them running and keeps them. With a heartbeat
+    /// peer the groups are handed over and back, as a stop and start would.
+    Restart {
+        #[arg(long, default_value = DEFAULT_RUN_DIR)]
+        run_dir: PathBuf,
+        /// Wait up to SECS for the new process to answer (0: do not wait).
+        #[arg(long, value_name = "SECS", default_value = "30")]
+        wait: f64,
+    },
     /// heartbeat's cl_status queries with its outputs and exit codes:
     /// hbstatus [-v], listnodes [-v], nodestatus NODE, nodetype NODE, nodeweight NODE,
     /// nodesite NODE, listhblinks [-v] NODE, hblinkstatus NODE LINK,
@@ -107,6 +131,12 @@ pub enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// 3 when nobody listens on the socket, 4 when talking to it failed.
@@ -136,6 +166,21 @@ pub fn run(cmd: Cmd) -> ExitCode {
             set, run_dir, wait, ..
         } => operator(&run_dir, Op::Standby, set.into(), wait),
         Cmd::Takeover { set, run_dir, wait } => operator(&run_dir, Op::Takeover, set.into(), wait),
+        Cmd::Maintenance {
+            state,
+            persistent,
+            run_dir,
+        } => {
+            let req = Request::Maintenance {
+                on: state == OnOff::On,
+                persistent,
+            };
+            match command(&run_dir, "maintenance", &req) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(code) => code,
+            }
+        }
+        Cmd::Restart { run_dir, wait } => restart(&run_dir, wait),
         Cmd::Cleanup {
             group,
             run_dir,
@@ -231,6 +276,40 @@ fn persistent_standby(run_dir: &Path, set: Option<HoldSet>, wait: Option<f64>) -
         (Some(set), Some(secs)) => wait::until_settled(run_dir, Op::Standby, "standby", set, secs),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// `hbd restart`: asks for it, then waits for the new process (a new
+/// generation on the same socket).
+fn restart(run_dir: &Path, wait: f64) -> ExitCode {
+    let before = match hbd::control::client::fetch_status(run_dir, REQUEST_TIMEOUT) {
+        Ok(r) => r.local.generation,
+        Err(e) => {
+            eprintln!("hbd restart: {e}");
+            return exit_code(&e);
+        }
+    };
+    if let Err(code) = command(run_dir, "restart", &Request::Restart) {
+        return code;
+    }
+    if wait <= 0.0 {
+        return ExitCode::SUCCESS;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(wait);
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = hbd::control::client::fetch_status(run_dir, REQUEST_TIMEOUT) {
+            if r.local.generation != before {
+                println!(
+                    "hbd restarted (generation {} -> {})",
+                    before.map_or("?".into(), |g| g.to_string()),
+                    r.local.generation.map_or("?".into(), |g| g.to_string())
+                );
+                return ExitCode::SUCCESS;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    eprintln!("hbd restart: no new process answered within {wait}s");
+    ExitCode::from(1)
 }
 
 fn cleanup(run_dir: &Path, group: Option<String>, wait: Option<f64>) -> ExitCode {

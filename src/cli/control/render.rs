@@ -3,8 +3,8 @@
 //! Durations read as `0.21s`, `4m05s`; columns are aligned per table.
 
 use hbd::control::{
-    ConvergenceReport, ConvergenceState, FailureReport, GroupReport, LinkReport, NodeReport,
-    StatusReport,
+    ConvergenceReport, ConvergenceState, FailureReport, GroupReport, LinkReport, Maintenance,
+    NodeReport, StatusReport,
 };
 use hbd::core::PeerConfigState;
 
@@ -208,6 +208,28 @@ fn peer_lines(r: &StatusReport) -> String {
     if let Some(set) = r.persistent_standby {
         out.push_str(&format!(
             "persistent standby [{set}]: {peer} runs these groups whenever it is alive (`hbd standby --clear` ends it)\n"
+        ));
+    }
+    match r.maintenance {
+        Maintenance::Off => {}
+        m => out.push_str(&format!(
+            "MAINTENANCE MODE{}: nothing is started, stopped, monitored or taken over by this node; {peer} moves none of its groups (`hbd maintenance off` ends it)\n",
+            if m == Maintenance::Persistent {
+                " (persistent: survives a restart)"
+            } else {
+                ""
+            }
+        )),
+    }
+    if r.peer_maintenance {
+        out.push_str(&format!(
+            "{peer} is in maintenance mode: its groups stay where they are; it is still taken over if it falls silent for its dead time\n"
+        ));
+    }
+    if let Some(ms) = r.peer_restart_wait_ms {
+        out.push_str(&format!(
+            "{peer} restarts (planned), its groups left running: declared dead if not back within {}\n",
+            human_ms(ms)
         ));
     }
     out
