@@ -10,7 +10,7 @@
 use hbd::config::{authkeys, Auth, Config, Medium, MsgFmt};
 use hbd::core::{Input, LinkId, Node, Output};
 use hbd::time::{t, Duration, Instant};
-use hbd::wire::{self, Transport};
+use hbd::wire;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -131,6 +131,8 @@ struct Pair {
     now: Instant,
     path: Path,
     auth: Auth,
+    /// Each node's, as the shell keeps one.
+    sealers: [wire::Sealer; 2],
     /// Events the cores reported (none are expected once settled).
     events: Vec<hbd::core::Event>,
     sent: u64,
@@ -146,6 +148,7 @@ impl Pair {
             now: t(0),
             path,
             auth: auth(),
+            sealers: [wire::Sealer::new(), wire::Sealer::new()],
             events: Vec::new(),
             sent: 0,
         };
@@ -186,10 +189,11 @@ impl Pair {
     }
 
     fn over_the_wire(&mut self, msg: hbd::wire::Repr, to: usize) -> Option<Input> {
-        let m = msg.into_message();
-        let bytes = wire::try_seal(&m, &self.auth, Transport::Udp, MsgFmt::Netstring).unwrap();
-        let got = wire::open(&bytes, &self.auth).unwrap();
-        Input::received(LinkId(0), got, self.names[to])
+        let bytes = self.sealers[1 - to]
+            .udp(&msg, &self.auth, MsgFmt::Netstring)
+            .unwrap();
+        let got = wire::open_repr(bytes, &self.auth).unwrap();
+        Input::typed(LinkId(0), got, self.names[to])
     }
 
     /// Runs both cores to `until` (ms), waking each at its deadlines.
@@ -242,7 +246,9 @@ fn steady_state(path: Path) {
         &p.events[events..]
     );
     assert!(
-        p.nodes.iter().all(|n| n.status().peer.state == hbd::core::NodeState::Active),
+        p.nodes
+            .iter()
+            .all(|n| n.status().peer.state == hbd::core::NodeState::Active),
         "both nodes hear an active peer"
     );
     assert_eq!(
@@ -256,13 +262,19 @@ fn steady_state(path: Path) {
 
 #[test]
 fn the_core_allocates_nothing_per_heartbeat_period() {
-    TRACE.store(std::env::var_os("HBD_ALLOC_TRACE").is_some(), Ordering::Relaxed);
+    TRACE.store(
+        std::env::var_os("HBD_ALLOC_TRACE").is_some(),
+        Ordering::Relaxed,
+    );
     steady_state(Path::Core);
 }
 
 #[test]
 fn sealing_and_opening_heartbeats_allocates_nothing() {
-    TRACE.store(std::env::var_os("HBD_ALLOC_TRACE").is_some(), Ordering::Relaxed);
+    TRACE.store(
+        std::env::var_os("HBD_ALLOC_TRACE").is_some(),
+        Ordering::Relaxed,
+    );
     steady_state(Path::Wire);
 }
 

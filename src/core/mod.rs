@@ -212,13 +212,20 @@ impl Input {
     /// own message, which broadcast and ucast to our own address bring back
     /// (it is not the peer being heard). The one place that rule lives.
     pub fn received(link: LinkId, msg: Message, local: &str) -> Option<Input> {
-        if msg
-            .get("src")
-            .is_some_and(|s| s.eq_ignore_ascii_case(local))
-        {
+        Input::typed(link, Repr::parse(msg), local)
+    }
+
+    /// [`Input::received`] of a message already typed (`wire::open_repr`,
+    /// which reads a datagram without building a [`Message`]).
+    pub fn typed(link: LinkId, parsed: Result<Repr, Invalid>, local: &str) -> Option<Input> {
+        let src = match &parsed {
+            Ok(m) => Some(m.src.as_str()),
+            Err(e) => e.src.as_deref(),
+        };
+        if src.is_some_and(|s| s.eq_ignore_ascii_case(local)) {
             return None;
         }
-        Some(match Repr::parse(msg) {
+        Some(match parsed {
             Ok(msg) => Input::Message { link, msg },
             Err(e) => Input::Invalid(e),
         })
