@@ -1,14 +1,16 @@
 #!/bin/sh
 # The idle cost of a loopback hbd pair (docs/benchmarks.md, "Idle profile"):
 # two `hbd run` on 127.0.0.1/127.0.0.2, ucast on lo only, no groups, at
-# KEEPALIVE/DEADTIME; after the start-up boost, the CPU time (utime + stime
-# from /proc/PID/stat) and VmRSS of both daemons over SECS seconds.
+# KEEPALIVE/DEADTIME; after the start-up boost, the CPU time (the threads'
+# run time from /proc/PID/task/TID/schedstat, as the failover bench) and the
+# VmRSS of both daemons over SECS seconds.
 #
 #   benches/idle-pair.sh HBD [SECS] [KEEPALIVE_MS] [DEADTIME_MS] [-- WRAPPER...]
 #
-# With `-- strace -c -f` (or any wrapper taking a command) node alpha runs
-# under the wrapper; its report lands in the printed directory. No root, UDP
-# on loopback only, bounded: both daemons are killed by PID at the end.
+# With `-- strace -c -f -o FILE` (or any wrapper taking a command) node alpha
+# runs under the wrapper. HBD_OPTIONS='redundancy = "off"' adds lines to both
+# nodes' [hbd] table. No root, UDP on loopback only, bounded: both daemons
+# are killed by PID at the end.
 set -eu
 HBD=$(readlink -f "$1"); shift
 SECS=${1:-30}; [ $# -gt 0 ] && shift
@@ -45,6 +47,7 @@ authkeys = "authkeys"
 
 [hbd]
 bind = "$2"
+${HBD_OPTIONS:-}
 EOF
 }
 node alpha 127.0.0.1 127.0.0.2
@@ -61,11 +64,9 @@ start beta 127.0.0.2
 # Past the start-up boost (deadtime + 2 s advertised for 5 s) and the
 # negotiation (10 s with no groups to announce).
 sleep 12
-ticks() { # utime + stime of every process given
-    t=0; for p in "$@"; do
-        s=$(sed 's/.*) //' "/proc/$p/stat"); set -- $s
-        t=$((t + ${12} + ${13}))
-    done; echo $t
+runtime() { # ns on a CPU of every thread of every process given (schedstat)
+    cat $(for p in "$@"; do echo /proc/$p/task/*/schedstat; done) 2>/dev/null |
+        awk '{ t += $1 } END { printf "%d", t }'
 }
 # Under a wrapper the daemon is the wrapper's child.
 DPIDS=""
@@ -74,16 +75,15 @@ for p in $PIDS; do
     DPIDS="$DPIDS ${c:-$p}"
 done
 # shellcheck disable=SC2086
-before=$(ticks $DPIDS)
+before=$(runtime $DPIDS)
 sleep "$SECS"
 # shellcheck disable=SC2086
-after=$(ticks $DPIDS)
-hz=$(getconf CLK_TCK)
+after=$(runtime $DPIDS)
 rss=""
 for p in $DPIDS; do rss="$rss $(awk '/VmRSS/ {print $2}' "/proc/$p/status")kB"; done
 echo "keepalive ${KA}ms deadtime ${DT}ms, ${SECS}s, pids$DPIDS"
-awk -v t=$((after - before)) -v hz="$hz" -v s="$SECS" 'BEGIN {
-    per = t / hz / 2; printf "cpu per node: %.3f s over %d s = %.2f s/h (%.2f ms/s)\n", per, s, per * 3600 / s, per * 1000 / s }'
+awk -v t=$((after - before)) -v s="$SECS" 'BEGIN {
+    per = t / 1e9 / 2; printf "cpu per node: %.3f s over %d s = %.2f s/h (%.2f ms/s)\n", per, s, per * 3600 / s, per * 1000 / s }'
 echo "rss:$rss"
 echo "false deaths: $(cat "$DIR"/*/log | grep -c ': is dead (' || true)"
 echo "logs and wrapper output: $DIR"

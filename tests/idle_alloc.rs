@@ -120,8 +120,9 @@ fn auth() -> Auth {
 enum Path {
     /// The typed message handed over as it is: the core alone.
     Core,
-    /// Sealed into a datagram and opened again, as the shell does.
-    Wire,
+    /// Sealed into a datagram with this `msgfmt` and opened again, as the
+    /// shell does.
+    Wire(MsgFmt),
 }
 
 /// Two cores joined by one loss-free link with no delay.
@@ -171,7 +172,7 @@ impl Pair {
                                     link: LinkId(0),
                                     msg,
                                 }),
-                                Path::Wire => self.over_the_wire(msg, 1 - i),
+                                Path::Wire(fmt) => self.over_the_wire(msg, 1 - i, fmt),
                             };
                             if let Some(input) = input {
                                 self.nodes[1 - i].handle(self.now, input);
@@ -188,10 +189,8 @@ impl Pair {
         }
     }
 
-    fn over_the_wire(&mut self, msg: hbd::wire::Repr, to: usize) -> Option<Input> {
-        let bytes = self.sealers[1 - to]
-            .udp(&msg, &self.auth, MsgFmt::Netstring)
-            .unwrap();
+    fn over_the_wire(&mut self, msg: hbd::wire::Repr, to: usize, fmt: MsgFmt) -> Option<Input> {
+        let bytes = self.sealers[1 - to].udp(&msg, &self.auth, fmt).unwrap();
         let got = wire::open_repr(bytes, &self.auth).unwrap();
         Input::typed(LinkId(0), got, self.names[to])
     }
@@ -262,20 +261,29 @@ fn steady_state(path: Path) {
 
 #[test]
 fn the_core_allocates_nothing_per_heartbeat_period() {
-    TRACE.store(
-        std::env::var_os("HBD_ALLOC_TRACE").is_some(),
-        Ordering::Relaxed,
-    );
+    trace_if_asked();
     steady_state(Path::Core);
 }
 
+/// `msgfmt classic`, heartbeat's default: the netstring datagram also
+/// carries the classic signature as an inner field.
 #[test]
 fn sealing_and_opening_heartbeats_allocates_nothing() {
+    trace_if_asked();
+    steady_state(Path::Wire(MsgFmt::Classic));
+}
+
+#[test]
+fn sealing_and_opening_netstring_heartbeats_allocates_nothing() {
+    trace_if_asked();
+    steady_state(Path::Wire(MsgFmt::Netstring));
+}
+
+fn trace_if_asked() {
     TRACE.store(
         std::env::var_os("HBD_ALLOC_TRACE").is_some(),
         Ordering::Relaxed,
     );
-    steady_state(Path::Wire);
 }
 
 /// The counter itself: a test of a test that could otherwise pass vacuously.

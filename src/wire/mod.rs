@@ -113,36 +113,47 @@ pub fn try_seal(
     Ok(out)
 }
 
-/// Seals typed messages for UDP into one buffer it keeps: in the steady
-/// state (netstring, a heartbeat) nothing is allocated, no field list is
-/// built and nothing is formatted. The bytes are those [`try_seal`] gives
+/// Seals typed messages for UDP into buffers it keeps: once they have grown
+/// to a heartbeat's size nothing is allocated, no field list is built and
+/// nothing is formatted, with either `msgfmt`. The bytes are those [`try_seal`] gives
 /// for [`Repr::to_message`] (a test compares them on every message type).
 #[derive(Debug, Default)]
 pub struct Sealer {
     buf: Vec<u8>,
+    /// The classic text the inner `auth` field signs (`msgfmt classic`).
+    text: Vec<u8>,
 }
 
 impl Sealer {
     pub fn new() -> Sealer {
         Sealer {
             buf: Vec::with_capacity(1024),
+            text: Vec::with_capacity(1024),
         }
     }
 
     /// `msg` sealed for UDP with `msgfmt`; valid until the next call.
     pub fn udp(&mut self, msg: &Repr, auth: &Auth, msgfmt: MsgFmt) -> Result<&[u8], SealError> {
-        if msgfmt == MsgFmt::Classic {
-            // The inner classic `auth` field needs the classic text first:
-            // not heartbeat's default, and not worth a second encoder.
-            self.buf = try_seal(&msg.to_message(), auth, Transport::Udp, msgfmt)?;
-            return Ok(&self.buf);
-        }
         let key = auth
             .send_key()
             .ok_or(SealError::NoSendKey(auth.send_index))?;
+        // heartbeat's default, classic, also carries the classic signature
+        // as an inner `auth` field, after every other field (spec §1.4).
+        let inner = if msgfmt == MsgFmt::Classic {
+            self.text.clear();
+            let mut w = classic::Writer::new(&mut self.text);
+            msg.write_fields(&mut w);
+            w.finish()?;
+            Some(auth::token_hex(auth.send_index, key, &self.text))
+        } else {
+            None
+        };
         self.buf.clear();
         let mut w = netstring::Writer::new(&mut self.buf);
         msg.write_fields(&mut w);
+        if let Some(tok) = &inner {
+            w.field("auth", FieldType::String, tok.as_bytes());
+        }
         w.finish()?;
         let tok = auth::token_hex(auth.send_index, key, &self.buf);
         netstring::push_trailer(&mut self.buf, tok.as_bytes());
