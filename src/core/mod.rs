@@ -160,6 +160,10 @@ pub enum CheckOutcome {
     },
 }
 
+// The typed message is kept inline (its short values too, `wire::Text`):
+// boxing it would cost a heap allocation per heartbeat, which the idle path
+// avoids (tests/idle_alloc.rs); a few hundred bytes moved is cheaper.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// A message that passed framing, authentication and the envelope rules
@@ -233,6 +237,8 @@ impl Input {
 }
 
 /// A decision, pulled by the shell with [`Node::poll_output`].
+// Inline for the same reason as `Input::Message`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     /// Seal and send `msg` (complete envelope; [`Repr::into_message`] gives the
