@@ -12,7 +12,7 @@ use crate::core::rng::Rng;
 use crate::core::{LinkId, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::repr::{Body, Control, Kind, Repr};
-use crate::wire::Invalid;
+use crate::wire::{Blob, Invalid, Text};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Sent messages kept for retransmission (heartbeat's MAXMSGHIST).
@@ -34,7 +34,7 @@ pub(super) struct Delivery {
     /// The peer's generation, from the first message it was heard with.
     pub(super) peer_generation: Option<u64>,
     /// The peer's `srcuuid`, echoed as `destuuid` in what we send it.
-    pub(super) peer_uuid: Option<Vec<u8>>,
+    pub(super) peer_uuid: Option<Blob>,
     /// Highest sequence accepted from the peer in this generation.
     pub(super) last_seq: Option<u64>,
     /// Missing sequence number -> when to (re)request it.
@@ -95,14 +95,14 @@ impl Machine {
 
     /// Numbers `body`, adds the envelope (§1.5, §3.1), keeps it for
     /// retransmission and queues it for every link.
-    pub(super) fn send(&mut self, now: Instant, dest: Option<String>, body: Body) {
+    pub(super) fn send(&mut self, now: Instant, dest: Option<Text>, body: Body) {
         let msg = self.sequenced(now, dest, body);
         self.out.push_back(Output::Send { msg, link: None });
     }
 
     /// Numbers `body`, adds the envelope and keeps it for retransmission;
     /// the caller sends it.
-    pub(super) fn sequenced(&mut self, now: Instant, dest: Option<String>, body: Body) -> Repr {
+    pub(super) fn sequenced(&mut self, now: Instant, dest: Option<Text>, body: Body) -> Repr {
         self.delivery.seq += 1;
         let seq = self.delivery.seq;
         let msg = self.envelope(now, dest, Kind::Sequenced { seq, body });
@@ -116,19 +116,19 @@ impl Machine {
 
     /// Sends an unsequenced `NS_*` message to the peer.
     fn send_control(&mut self, now: Instant, control: Control) {
-        let msg = self.envelope(now, Some(self.peer.clone()), Kind::Control(control));
+        let msg = self.envelope(now, Some(Text::new(&self.peer)), Kind::Control(control));
         self.out.push_back(Output::Send { msg, link: None });
     }
 
-    fn envelope(&self, now: Instant, dest: Option<String>, kind: Kind) -> Repr {
+    fn envelope(&self, now: Instant, dest: Option<Text>, kind: Kind) -> Repr {
         // Addressed to the peer whose uuid we know: name it by uuid too.
         let destuuid = match (&dest, &self.delivery.peer_uuid) {
             (Some(d), Some(u)) if d.eq_ignore_ascii_case(&self.peer) => Some(u.clone()),
             _ => None,
         };
         Repr {
-            src: self.local.clone(),
-            srcuuid: Some(self.uuid.to_vec()),
+            src: Text::new(&self.local),
+            srcuuid: Some(Blob::from(self.uuid)),
             dest,
             destuuid,
             generation: self.generation,
@@ -167,6 +167,13 @@ impl Machine {
         }
     }
 
+    /// A message from the peer dropped: its name is cloned for the report
+    /// only here, not for every message received.
+    fn drop_from_peer(&mut self, now: Instant, reason: DropReason) {
+        let peer = self.peer.clone();
+        self.drop_msg(now, reason, &peer);
+    }
+
     /// A verified message the wire layer could not type (§3.2 step 2).
     pub(super) fn handle_invalid(&mut self, now: Instant, e: Invalid) {
         let node = e.src.as_deref().unwrap_or("?");
@@ -190,7 +197,6 @@ impl Machine {
         if !src.eq_ignore_ascii_case(&self.peer) {
             return self.drop_msg(now, DropReason::UnknownNode, &src);
         }
-        let peer = self.peer.clone();
         let for_us = self.is_for_us(dest.as_deref(), destuuid.as_deref());
         let (seq, body) = match kind {
             Kind::Control(c) => {
@@ -201,12 +207,12 @@ impl Machine {
                 match self.delivery.peer_generation {
                     Some(known) if known == gen => {}
                     Some(known) if known > gen => {
-                        return self.drop_msg(now, DropReason::StaleControl, &peer)
+                        return self.drop_from_peer(now, DropReason::StaleControl)
                     }
-                    _ => return self.drop_msg(now, DropReason::ControlBeforeStatus, &peer),
+                    _ => return self.drop_from_peer(now, DropReason::ControlBeforeStatus),
                 }
                 if self.liveness.peer_dead {
-                    return self.drop_msg(now, DropReason::PeerDead, &peer);
+                    return self.drop_from_peer(now, DropReason::PeerDead);
                 }
                 if !for_us {
                     return;
@@ -225,11 +231,11 @@ impl Machine {
         // Generation rules (§3.2 step 4).
         if let Some(known) = self.delivery.peer_generation {
             if gen < known {
-                return self.drop_msg(now, DropReason::Replay, &peer);
+                return self.drop_from_peer(now, DropReason::Replay);
             }
             if gen > known {
                 if !is_status {
-                    return self.drop_msg(now, DropReason::GenerationNotAnnounced, &peer);
+                    return self.drop_from_peer(now, DropReason::GenerationNotAnnounced);
                 }
                 self.peer_restarted(now, known, gen, load.is_none());
             } else if self.liveness.peer_dead {
@@ -238,7 +244,7 @@ impl Machine {
                 // any fresh message, otherwise whatever the peer sends before its
                 // next status (its reaction to the heal) would be lost for good.
                 if self.delivery.last_seq.map(|l| seq <= l).unwrap_or(false) {
-                    return self.drop_msg(now, DropReason::PeerDead, &peer);
+                    return self.drop_from_peer(now, DropReason::PeerDead);
                 }
                 self.partition_healed(now);
             }
@@ -273,7 +279,7 @@ impl Machine {
             Some(last) if seq > last => {
                 let gap = seq - last - 1;
                 self.event(Event::LostPackets {
-                    node: peer.clone(),
+                    node: self.peer.clone(),
                     count: gap,
                     last,
                     seq,
@@ -296,10 +302,12 @@ impl Machine {
                         self.refresh_link(now, link);
                         return;
                     }
-                    return self.drop_msg(now, DropReason::OldSequence, &peer);
+                    return self.drop_from_peer(now, DropReason::OldSequence);
                 }
                 if self.delivery.missing.is_empty() {
-                    self.event(Event::NoPacketsMissing { node: peer.clone() });
+                    self.event(Event::NoPacketsMissing {
+                        node: self.peer.clone(),
+                    });
                     let last = self.delivery.last_seq.unwrap_or(seq);
                     self.send_ack(now, last);
                 }

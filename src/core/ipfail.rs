@@ -11,6 +11,7 @@ use crate::core::timers::Timer;
 use crate::core::HoldSet;
 use crate::time::Instant;
 use crate::wire::repr::Body;
+use crate::wire::Text;
 
 pub(super) struct Ipfail {
     /// Reachability of each `Config::ping_nodes` entry, as the shell reports it.
@@ -60,7 +61,7 @@ impl Machine {
 
     /// ipfail's messages go to the peer's ipfail (see `wire::repr`).
     fn send_ipfail(&mut self, now: Instant, body: Body) {
-        self.send(now, Some(self.peer.clone()), body);
+        self.send(now, Some(Text::new(&self.peer)), body);
     }
 
     /// Tells the peer how many ping nodes we reach (on comm-up and each change).

@@ -14,6 +14,7 @@ use crate::core::status::LocalState;
 use crate::core::{GapHistogram, GroupId, HoldSet, LinkId};
 use crate::time::{Duration, Instant};
 use crate::wire::repr::HbdState;
+use crate::wire::Text;
 
 /// A node raises the dead time it advertises (`dt`) by this much for its
 /// first 5 s (§3.3): we do so for our own, and a peer's boosted `dt` is no
@@ -40,7 +41,7 @@ pub(super) struct Liveness {
     pub(super) peer_dead: bool,
     pub(super) ever_heard: bool,
     /// The peer's `st` as it last said it.
-    pub(super) peer_state: String,
+    pub(super) peer_state: Text,
     pub(super) last_status_at: Option<Instant>,
     last_status_seq: u64,
     last_status_ts: u64,
@@ -139,14 +140,13 @@ impl Machine {
     }
 
     pub(super) fn refresh_link(&mut self, now: Instant, link: LinkId) {
-        let peer = self.peer.clone();
         if let Some(l) = self.liveness.links.get_mut(link.0) {
             l.last_heard = Some(now);
             if !l.up && !l.transport_down {
                 l.up = true;
                 let name = l.name.clone();
                 self.event(Event::LinkUp {
-                    node: peer,
+                    node: self.peer.clone(),
                     link: name,
                 });
             }
@@ -208,7 +208,7 @@ impl Machine {
         link: LinkId,
         seq: u64,
         ts: u64,
-        st: Option<String>,
+        st: Option<Text>,
         dt: Option<u64>,
         hbd: HbdState,
     ) {
@@ -217,7 +217,7 @@ impl Machine {
         if seq < lv.last_status_seq && ts < lv.last_status_ts {
             return;
         }
-        let node = self.peer.clone();
+        // The peer's name is cloned only into an event: none is due per heartbeat.
         if let Some(prev) = lv.last_status_at {
             let gap = now.saturating_since(prev);
             lv.heartbeat_gaps.observe(gap);
@@ -232,7 +232,7 @@ impl Machine {
                     .map(|l| l.name.clone())
                     .unwrap_or_default();
                 self.event(Event::LateHeartbeat {
-                    node: node.clone(),
+                    node: self.peer.clone(),
                     link: lname,
                     gap,
                     warntime: self.cfg.warntime,
@@ -256,7 +256,7 @@ impl Machine {
                     && Duration::from_millis(dt) != local + DT_BOOST
                 {
                     self.event(Event::PeerDeadtime {
-                        node: node.clone(),
+                        node: self.peer.clone(),
                         advertised: Duration::from_millis(dt),
                         used,
                         local,
@@ -265,14 +265,19 @@ impl Machine {
             }
         }
         self.handle_peer_hbd_state(now, hbd);
-        let st = st.unwrap_or_default();
+        let st = st.unwrap_or_else(|| Text::new(""));
         if st == "dead" {
-            self.event(Event::PeerClaimsDead { node });
+            self.event(Event::PeerClaimsDead {
+                node: self.peer.clone(),
+            });
             return;
         }
         if st != self.liveness.peer_state {
-            self.liveness.peer_state = st.clone();
-            self.event(Event::PeerStatus { node, state: st });
+            self.event(Event::PeerStatus {
+                node: self.peer.clone(),
+                state: st.as_str().into(),
+            });
+            self.liveness.peer_state = st;
         }
     }
 

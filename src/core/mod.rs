@@ -174,6 +174,10 @@ pub enum CheckOutcome {
     },
 }
 
+// The typed message is kept inline (its short values too, `wire::Text`):
+// boxing it would cost a heap allocation per heartbeat, which the idle path
+// avoids (tests/idle_alloc.rs); a few hundred bytes moved is cheaper.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// A message that passed framing, authentication and the envelope rules
@@ -226,13 +230,20 @@ impl Input {
     /// own message, which broadcast and ucast to our own address bring back
     /// (it is not the peer being heard). The one place that rule lives.
     pub fn received(link: LinkId, msg: Message, local: &str) -> Option<Input> {
-        if msg
-            .get("src")
-            .is_some_and(|s| s.eq_ignore_ascii_case(local))
-        {
+        Input::typed(link, Repr::parse(msg), local)
+    }
+
+    /// [`Input::received`] of a message already typed (`wire::open_repr`,
+    /// which reads a datagram without building a [`Message`]).
+    pub fn typed(link: LinkId, parsed: Result<Repr, Invalid>, local: &str) -> Option<Input> {
+        let src = match &parsed {
+            Ok(m) => Some(m.src.as_str()),
+            Err(e) => e.src.as_deref(),
+        };
+        if src.is_some_and(|s| s.eq_ignore_ascii_case(local)) {
             return None;
         }
-        Some(match Repr::parse(msg) {
+        Some(match parsed {
             Ok(msg) => Input::Message { link, msg },
             Err(e) => Input::Invalid(e),
         })
@@ -240,6 +251,8 @@ impl Input {
 }
 
 /// A decision, pulled by the shell with [`Node::poll_output`].
+// Inline for the same reason as `Input::Message`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     /// Seal and send `msg` (complete envelope; [`Repr::into_message`] gives the

@@ -14,6 +14,7 @@ use crate::core::timers::Timer;
 use crate::core::{GroupId, HoldSet, LinkId, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::repr::{Body, Resource, ResourceInfo};
+use crate::wire::Text;
 
 /// heartbeat's RQSTDELAY: the startup deadlock breaker (§6.5).
 pub(super) const RQSTDELAY: Duration = Duration::from_secs(10);
@@ -203,7 +204,7 @@ impl Machine {
             weown: Some(true),
             ok: true,
         };
-        self.send(now, Some(self.local.clone()), body);
+        self.send(now, Some(Text::new(&self.local)), body);
     }
 
     /// RQSTDELAY passed without a stable peer: the deadlock breaker (§6.5).
@@ -301,7 +302,7 @@ impl Machine {
                     nodelist: Some(nodelist),
                     delnodelist: Some(" ".into()),
                 };
-                return self.send(now, Some(self.peer.clone()), body);
+                return self.send(now, Some(Text::new(&self.peer)), body);
             }
             Body::Shutdone => return self.handle_shutdone(now),
             // Compared whenever it comes: a mismatch matters before comm-up too.
@@ -576,7 +577,7 @@ impl Machine {
             weown: Some(weown),
             ok: true,
         };
-        self.send(now, Some(self.peer.clone()), body);
+        self.send(now, Some(Text::new(&self.peer)), body);
     }
 
     /// Legacy: heartbeat asks once and, without an answer, never starts the

@@ -15,7 +15,7 @@ use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
 use crate::core::{Command, GroupId, Input, LinkId, Node, NodeParams, Output};
 use crate::time::{Duration, Instant};
-use crate::wire::{self, Rejection};
+use crate::wire::{self, Rejection, Repr};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -101,6 +101,10 @@ pub(super) struct Daemon {
     /// `hbd restart` was accepted: when the loop ends, the binary starts
     /// again in place.
     reexec: bool,
+    /// The core may have changed what systemd's status line and the group
+    /// notices show: set by anything but a heartbeat sent or received, so
+    /// that the status snapshot is not rebuilt for every heartbeat.
+    status_dirty: bool,
 }
 
 impl Daemon {
@@ -147,6 +151,7 @@ impl Daemon {
             convergence: report::Convergence::default(),
             maintenance_recorded,
             reexec: false,
+            status_dirty: true,
         }
     }
 
@@ -197,7 +202,9 @@ impl Daemon {
         self.drain();
         self.restore_persistent_standby();
         while self.exit.is_none() {
-            if self.notify.enabled() || self.hooks.watches_groups() {
+            if std::mem::take(&mut self.status_dirty)
+                && (self.notify.enabled() || self.hooks.watches_groups())
+            {
                 let st = self.node.status();
                 self.notify.observe(&st);
                 self.hooks.observe(&st);
@@ -316,6 +323,9 @@ impl Daemon {
     }
 
     fn handle(&mut self, input: Input) {
+        if !matches!(input, Input::Timer | Input::Message { .. }) {
+            self.status_dirty = true;
+        }
         let now = self.clock.now();
         self.metrics.observe_input(now, &input);
         self.node.handle(now, input);
@@ -332,6 +342,7 @@ impl Daemon {
             }
             match self.pending.pop_front() {
                 Some(i) => {
+                    self.status_dirty = true;
                     let now = self.clock.now();
                     self.metrics.observe_input(now, &i);
                     self.node.handle(now, i);
@@ -348,10 +359,16 @@ impl Daemon {
                 w.feed();
             }
         }
+        // Everything but a message to send may change the status (node and
+        // link states come with events, group states with steps).
+        if !matches!(out, Output::Send { .. }) {
+            self.status_dirty = true;
+        }
         match out {
             Output::Send { msg, link } => {
-                let msg = msg.into_message();
-                self.hooks.sent(&msg);
+                if self.hooks.reads_messages() {
+                    self.hooks.sent(&msg.to_message());
+                }
                 self.links.send(&msg, link, &self.cfg, self.clock.now())
             }
             Output::Run(step) => {
@@ -398,12 +415,22 @@ impl Daemon {
                 if !self.links.is_current_link(link, epoch) {
                     return;
                 }
-                match wire::open(&bytes, &self.cfg.auth) {
-                    Ok(msg) => {
+                // Without rc.d scripts nothing needs the field list: the
+                // datagram is read where it lies (no allocation per heartbeat).
+                let opened = if self.hooks.reads_messages() {
+                    wire::open(&bytes, &self.cfg.auth).map(|msg| {
                         self.hooks.receiving(&msg);
+                        Repr::parse(msg)
+                    })
+                } else {
+                    wire::open_repr(&bytes, &self.cfg.auth)
+                };
+                match opened {
+                    Ok(parsed) => {
                         // Identical ha.cf files ucast to both nodes' addresses, so our
                         // own datagrams come back; they are not the peer being heard.
-                        let Some(input) = Input::received(LinkId(link), msg, &self.local) else {
+                        let Some(input) = Input::typed(LinkId(link), parsed, &self.local) else {
+                            self.links.recycle(bytes);
                             return self.hooks.received(false);
                         };
                         self.links.count_received(link);
@@ -416,6 +443,7 @@ impl Daemon {
                     }
                     Err(rej) => self.rejected(link, &rej, &bytes, from),
                 }
+                self.links.recycle(bytes);
             }
             LoopEvent::Dropped { link, epoch, why } => {
                 if !self.links.is_current_link(link, epoch) {

@@ -578,6 +578,14 @@ impl Hooks {
         }
     }
 
+    /// Whether an rc.d script may run for a message (sent or received): only
+    /// then does the loop build the field lists [`Hooks::receiving`] and
+    /// [`Hooks::sent`] read; otherwise a heartbeat is opened and sealed
+    /// without one.
+    pub fn reads_messages(&self) -> bool {
+        !self.rc.scripts.is_empty()
+    }
+
     /// Before a received message goes to the core: keeps its string fields
     /// when an rc.d script may run for it.
     pub fn receiving(&mut self, msg: &Message) {

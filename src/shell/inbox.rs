@@ -12,6 +12,35 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
+/// Datagram buffers handed back by the loop to the UDP receive tasks, so
+/// that receiving a heartbeat allocates nothing once a few are in use.
+#[derive(Debug, Default)]
+pub struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    /// More than the packets that can be in flight in the inbox at idle; a
+    /// burst beyond it is freed, not hoarded.
+    const KEEP: usize = 16;
+
+    /// An empty buffer, reused when one was handed back.
+    pub fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    pub fn put(&self, mut b: Vec<u8>) {
+        b.clear();
+        if let Ok(mut v) = self.0.lock() {
+            if v.len() < Self::KEEP {
+                v.push(b);
+            }
+        }
+    }
+}
+
 /// Per-link counters, shared between the loop and the link's task.
 #[derive(Debug, Default)]
 pub struct LinkCounters {

@@ -2,19 +2,20 @@
 //! bound socket plus a receive task; serial media a [`super::serial::SerialTask`].
 //! Every task reports to the daemon loop through its inbox ([`LoopEvent`]).
 
-use super::inbox::{LinkCounters, LoopEvent};
+use super::inbox::{Buffers, LinkCounters, LoopEvent};
 use super::logging::RateLimiter;
 use crate::config::{Config, Medium};
 use crate::core::LinkId;
 use crate::time::{Duration, Instant};
-use crate::wire::{self, Rejection, Transport};
+use crate::wire::{self, Rejection, Repr};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -61,6 +62,52 @@ fn sockerr(link: &str, op: impl Into<String>) -> impl FnOnce(nix::errno::Errno) 
         link,
         op,
         source: std::io::Error::from(e),
+    }
+}
+
+/// A UDP socket registered with the reactor for reading only. Sends go out
+/// at once with `sendto(MSG_DONTWAIT)` ([`UdpLink::send`]); registered for
+/// writing too (as tokio's `UdpSocket` is), every send would bring the
+/// socket's write readiness back through `epoll_wait`: one system call more
+/// per heartbeat, for nothing.
+#[derive(Debug)]
+pub struct UdpSocket(AsyncFd<std::net::UdpSocket>);
+
+impl UdpSocket {
+    /// Needs a tokio runtime with I/O enabled.
+    pub fn from_std(s: std::net::UdpSocket) -> std::io::Result<UdpSocket> {
+        s.set_nonblocking(true)?;
+        // Deprecated for borrowed fds that could be closed under the
+        // registration; this socket is owned by the AsyncFd it is registered in.
+        #[allow(deprecated)]
+        Ok(UdpSocket(AsyncFd::with_interest(s, Interest::READABLE)?))
+    }
+
+    /// The next datagram.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        loop {
+            let mut ready = self.0.readable().await?;
+            if let Ok(r) = ready.try_io(|s| s.get_ref().recv_from(buf)) {
+                return r;
+            }
+        }
+    }
+
+    /// A datagram to `to`, now or not at all (tests; the links use [`UdpLink::send`]).
+    pub async fn send_to(&self, buf: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+        self.0.get_ref().send_to(buf, to)
+    }
+}
+
+impl std::os::fd::AsFd for UdpSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.get_ref().as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.get_ref().as_raw_fd()
     }
 }
 
@@ -327,16 +374,19 @@ pub async fn udp_receive(
     socket: Arc<UdpSocket>,
     counters: Arc<LinkCounters>,
     events: mpsc::Sender<LoopEvent>,
+    buffers: Arc<Buffers>,
 ) {
     // One message is one datagram; anything larger than an IPv4 datagram cannot arrive.
     let mut buf = vec![0u8; 65536];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, from)) => {
+                let mut bytes = buffers.take();
+                bytes.extend_from_slice(&buf[..n]);
                 let ev = LoopEvent::Packet {
                     link,
                     epoch,
-                    bytes: buf[..n].to_vec(),
+                    bytes,
                     from: Some(from),
                 };
                 if events.send(ev).await.is_err() {
@@ -491,6 +541,7 @@ pub fn open_all(
     bind: Option<IpAddr>,
     epoch: u64,
     events: &mpsc::Sender<LoopEvent>,
+    buffers: &Arc<Buffers>,
 ) -> Result<(Vec<LinkHandle>, Vec<Arc<LinkCounters>>), LinkError> {
     let mut handles = Vec::new();
     let mut counters = Vec::new();
@@ -525,6 +576,7 @@ pub fn open_all(
                     link.socket.clone(),
                     c,
                     events.clone(),
+                    buffers.clone(),
                 ));
                 handles.push(LinkHandle::Udp {
                     link,
@@ -563,6 +615,10 @@ pub struct Links {
     epoch: u64,
     /// One warning per link and kind of trouble per window.
     limiter: RateLimiter<(usize, &'static str)>,
+    /// Where every UDP message is sealed, once per send.
+    sealer: wire::Sealer,
+    /// Received datagrams' buffers, back from the loop.
+    buffers: Arc<Buffers>,
 }
 
 /// What reopening the links for a reload ended with.
@@ -583,12 +639,15 @@ impl Links {
         bind: Option<IpAddr>,
         events: &mpsc::Sender<LoopEvent>,
     ) -> Result<Links, LinkError> {
-        let (handles, counters) = open_all(config, bind, 0, events)?;
+        let buffers = Arc::new(Buffers::default());
+        let (handles, counters) = open_all(config, bind, 0, events, &buffers)?;
         Ok(Links {
             handles,
             counters,
             epoch: 0,
             limiter: RateLimiter::new(Duration::from_secs(10)),
+            sealer: wire::Sealer::new(),
+            buffers,
         })
     }
 
@@ -616,44 +675,60 @@ impl Links {
     }
 
     /// Seals `msg` once per transport in use and sends it on `only`, or on
-    /// every link.
-    pub fn send(&mut self, msg: &wire::Message, only: Option<LinkId>, cfg: &Config, now: Instant) {
+    /// every link. A UDP message is sealed into the one buffer the links
+    /// keep: a heartbeat costs no allocation and no formatting here.
+    pub fn send(&mut self, msg: &Repr, only: Option<LinkId>, cfg: &Config, now: Instant) {
         log::trace!(
             "send t={} on {}",
-            msg.msg_type().unwrap_or("?"),
+            msg.type_name(),
             only.map(|l| format!("link {}", l.0))
                 .unwrap_or_else(|| "every link".into())
         );
-        // Sealed once per transport, only if a link of that kind is used.
-        let mut udp: Option<Result<Vec<u8>, wire::SealError>> = None;
+        let Links {
+            handles,
+            counters,
+            limiter,
+            sealer,
+            ..
+        } = self;
+        let wanted = |i: usize| only.map_or(true, |l| l.0 == i);
+        let udp = handles
+            .iter()
+            .enumerate()
+            .any(|(i, h)| wanted(i) && matches!(h, LinkHandle::Udp { .. }))
+            .then(|| sealer.udp(msg, &cfg.auth, cfg.msgfmt));
+        // Sealed once, only if a serial link is used.
         let mut serial: Option<Result<Vec<u8>, wire::SealError>> = None;
-        for (i, h) in self.handles.iter().enumerate() {
-            if only.is_some_and(|l| l.0 != i) {
+        for (i, h) in handles.iter().enumerate() {
+            if !wanted(i) {
                 continue;
             }
-            let c = &self.counters[i];
-            let name = cfg.media[i].link_name();
-            let (slot, transport) = match h {
-                LinkHandle::Udp { .. } => (&mut udp, Transport::Udp),
-                LinkHandle::Serial { .. } => (&mut serial, Transport::Serial),
+            let c = &counters[i];
+            let sealed = match h {
+                LinkHandle::Udp { .. } => udp.as_ref().map(|r| r.as_ref().map(|b| &b[..])),
+                LinkHandle::Serial { .. } => serial
+                    .get_or_insert_with(|| {
+                        wire::seal_serial(&msg.to_message(), &cfg.auth, cfg.hbd.compact_serial)
+                    })
+                    .as_ref()
+                    .map(|b| &b[..])
+                    .into(),
             };
-            let sealed = slot.get_or_insert_with(|| match transport {
-                Transport::Serial => wire::seal_serial(msg, &cfg.auth, cfg.hbd.compact_serial),
-                Transport::Udp => wire::try_seal(msg, &cfg.auth, transport, cfg.msgfmt),
-            });
-            let bytes = match sealed {
-                Ok(b) => b,
-                Err(e) => {
+            let bytes: &[u8] = match sealed {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
                     c.errors.fetch_add(1, Ordering::Relaxed);
-                    if let Some(n) = self.limiter.allow((i, "seal"), now) {
+                    if let Some(n) = limiter.allow((i, "seal"), now) {
                         log::error!(
-                            "link {name}: cannot seal {} message: {e}; not sent{}",
-                            msg.msg_type().unwrap_or("untyped"),
+                            "link {}: cannot seal {} message: {e}; not sent{}",
+                            cfg.media[i].link_name(),
+                            msg.type_name(),
                             suppressed(n)
                         );
                     }
                     continue;
                 }
+                None => continue,
             };
             match h {
                 LinkHandle::Udp { link, .. } => match link.send(bytes) {
@@ -662,9 +737,10 @@ impl Links {
                     }
                     Err(e) => {
                         c.errors.fetch_add(1, Ordering::Relaxed);
-                        if let Some(n) = self.limiter.allow((i, "send"), now) {
+                        if let Some(n) = limiter.allow((i, "send"), now) {
                             log::warn!(
-                                "link {name}: send to {} failed: {e}{}",
+                                "link {}: send to {} failed: {e}{}",
+                                cfg.media[i].link_name(),
                                 link.dest,
                                 suppressed(n)
                             );
@@ -674,11 +750,12 @@ impl Links {
                 LinkHandle::Serial { tx: None, .. } => {}
                 LinkHandle::Serial { tx: Some(tx), .. } => {
                     // The serial task counts what it wrote; a full queue is a slow line.
-                    if tx.try_send(bytes.clone()).is_err() {
+                    if tx.try_send(bytes.to_vec()).is_err() {
                         c.errors.fetch_add(1, Ordering::Relaxed);
-                        if let Some(n) = self.limiter.allow((i, "queue"), now) {
+                        if let Some(n) = limiter.allow((i, "queue"), now) {
                             log::warn!(
-                                "link {name}: serial line cannot keep up; message dropped{}",
+                                "link {}: serial line cannot keep up; message dropped{}",
+                                cfg.media[i].link_name(),
                                 suppressed(n)
                             );
                         }
@@ -686,6 +763,11 @@ impl Links {
                 }
             }
         }
+    }
+
+    /// Hands a received datagram's buffer back for the next one.
+    pub fn recycle(&self, bytes: Vec<u8>) {
+        self.buffers.put(bytes);
     }
 
     /// Counts a message from the peer that opened on `link`.
@@ -747,11 +829,11 @@ impl Links {
     ) -> Reopened {
         close_all(std::mem::take(&mut self.handles), std::time::Duration::ZERO).await;
         let epoch = self.epoch + 1;
-        match open_all(new, new_bind, epoch, events) {
+        match open_all(new, new_bind, epoch, events, &self.buffers) {
             Ok(opened) => return self.replace(opened, epoch, Reopened::New),
             Err(e) => log::error!("reload refused: {e}; reopening the running links"),
         }
-        match open_all(running, running_bind, epoch, events) {
+        match open_all(running, running_bind, epoch, events, &self.buffers) {
             Ok(opened) => self.replace(opened, epoch, Reopened::Running),
             Err(e) => Reopened::Neither(e),
         }

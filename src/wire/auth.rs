@@ -61,38 +61,86 @@ pub fn crc32_posix(data: &[u8]) -> u32 {
     !crc
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
+/// A digest in lowercase hex, or a token (`<index> <hex>`), on the stack:
+/// signing and checking a heartbeat allocates nothing.
+#[derive(Clone, Copy)]
+pub struct Hex {
+    buf: [u8; 68],
+    len: usize,
 }
 
-fn hmac_hex<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> String {
+impl Hex {
+    fn new() -> Hex {
+        Hex {
+            buf: [0; 68],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn push_hex(&mut self, bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for &b in bytes {
+            self.push(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, letters and a space are ever pushed.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+fn hmac_hex<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8], out: &mut Hex) {
     let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(data);
-    hex(&mac.finalize().into_bytes())
+    out.push_hex(&mac.finalize().into_bytes());
+}
+
+fn digest_into(key: &AuthKey, data: &[u8], out: &mut Hex) {
+    let k = &key.secret.0;
+    match key.method {
+        AuthMethod::Crc => out.push(super::text::Num::hex(crc32_posix(data).into()).as_bytes()),
+        AuthMethod::Md5 => hmac_hex::<Hmac<md5::Md5>>(k, data, out),
+        AuthMethod::Sha1 => hmac_hex::<Hmac<sha1::Sha1>>(k, data, out),
+        AuthMethod::Sha256 => hmac_hex::<Hmac<sha2::Sha256>>(k, data, out),
+    }
 }
 
 /// The lowercase hex digest heartbeat prints for `data` under `key`; crc is
 /// printed with `%lx`, so without leading zeros.
+pub fn digest_hex(key: &AuthKey, data: &[u8]) -> Hex {
+    let mut h = Hex::new();
+    digest_into(key, data, &mut h);
+    h
+}
+
+/// [`digest_hex`] as a `String`.
 pub fn digest(key: &AuthKey, data: &[u8]) -> String {
-    let k = &key.secret.0;
-    match key.method {
-        AuthMethod::Crc => format!("{:x}", crc32_posix(data)),
-        AuthMethod::Md5 => hmac_hex::<Hmac<md5::Md5>>(k, data),
-        AuthMethod::Sha1 => hmac_hex::<Hmac<sha1::Sha1>>(k, data),
-        AuthMethod::Sha256 => hmac_hex::<Hmac<sha2::Sha256>>(k, data),
-    }
+    digest_hex(key, data).as_str().to_string()
+}
+
+/// The token `<index> <hex>` signing `data` with key `index`, on the stack.
+pub fn token_hex(index: u8, key: &AuthKey, data: &[u8]) -> Hex {
+    let mut h = Hex::new();
+    h.push(super::text::Num::dec(index.into()).as_bytes());
+    h.push(b" ");
+    digest_into(key, data, &mut h);
+    h
 }
 
 /// The token `<index> <hex>` signing `data` with key `index`.
 pub fn token(index: u8, key: &AuthKey, data: &[u8]) -> String {
-    format!("{index} {}", digest(key, data))
+    token_hex(index, key, data).as_str().to_string()
 }
 
 /// Splits `<index> <hex>`: a decimal index 0..=255 (any larger is malformed), one
@@ -140,7 +188,7 @@ pub fn precheck<'a, 't>(
 
 /// Recomputes the digest and compares in constant time.
 pub fn check_mac(key: &AuthKey, mac: &[u8], data: &[u8]) -> Verdict {
-    let want = digest(key, data);
+    let want = digest_hex(key, data);
     if want.as_bytes().ct_eq(mac).into() {
         Verdict::Ok
     } else {

@@ -5,6 +5,7 @@ use super::codec::{
     check_fields, check_frame, check_name, field_type, preview, CodecError, MAX_FIELDS,
 };
 use super::message::{Field, FieldType, Message};
+use super::repr::FieldSink;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
@@ -94,12 +95,16 @@ fn decode_line(text: &[u8], line: usize) -> Result<(&str, FieldType, Vec<u8>), C
 
 /// Appends one field line exactly as heartbeat's `msg2string_buf` writes it.
 pub fn encode_line(f: &Field, out: &mut Vec<u8>) {
-    match f.ftype {
+    encode_field(&f.name, f.ftype, &f.value, out);
+}
+
+fn encode_field(name: &str, ftype: FieldType, value: &[u8], out: &mut Vec<u8>) {
+    match ftype {
         FieldType::String => {
-            out.extend_from_slice(f.name.as_bytes());
+            out.extend_from_slice(name.as_bytes());
             out.push(b'=');
             out.extend(
-                f.value
+                value
                     .iter()
                     .map(|&b| if b == b'\n' { NL_ESCAPE } else { b }),
             );
@@ -108,17 +113,71 @@ pub fn encode_line(f: &Field, out: &mut Vec<u8>) {
             out.push(b'(');
             out.push(b'0' + t.digit());
             out.push(b')');
-            out.extend_from_slice(f.name.as_bytes());
+            out.extend_from_slice(name.as_bytes());
             out.push(b'=');
             // Encode straight into the output buffer: no temporary String.
             let start = out.len();
-            let n = base64::encoded_len(f.value.len(), true).unwrap_or(0);
+            let n = base64::encoded_len(value.len(), true).unwrap_or(0);
             out.resize(start + n, 0);
-            let written = B64.encode_slice(&f.value, &mut out[start..]).unwrap_or(0);
+            let written = B64.encode_slice(value, &mut out[start..]).unwrap_or(0);
             out.truncate(start + written);
         }
     }
     out.push(b'\n');
+}
+
+/// Writes a typed message's [`signed_text`] straight into a buffer, with
+/// the checks [`check_encodable`] makes on a [`Message`]: how a UDP
+/// message with `msgfmt classic` (heartbeat's default) gets its inner
+/// `auth` field without a field list being built.
+pub struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    fields: usize,
+    error: Option<CodecError>,
+}
+
+impl<'a> Writer<'a> {
+    /// Appends to `out`.
+    pub fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+        Writer {
+            out,
+            fields: 0,
+            error: None,
+        }
+    }
+
+    pub fn finish(self) -> Result<(), CodecError> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl FieldSink for Writer<'_> {
+    fn field(&mut self, name: &str, ftype: FieldType, value: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        self.fields += 1;
+        let checked = if self.fields > MAX_FIELDS {
+            Err(CodecError::TooManyFields(MAX_FIELDS))
+        } else if matches!(ftype, FieldType::Struct | FieldType::List) {
+            Err(CodecError::Unsupported {
+                name: name.to_string(),
+                kind: "struct or list",
+            })
+        } else if ftype == FieldType::String && value.iter().any(|&b| b == NL_ESCAPE || b == 0) {
+            Err(CodecError::Unencodable {
+                name: name.to_string(),
+            })
+        } else {
+            check_name(name.as_bytes()).map(|_| ())
+        };
+        match checked {
+            // `signed_text` leaves `auth` out.
+            Ok(()) if name == "auth" => {}
+            Ok(()) => encode_field(name, ftype, value, self.out),
+            Err(e) => self.error = Some(e),
+        }
+    }
 }
 
 /// Appends the classic form of `msg`. Byte-identical to heartbeat for every

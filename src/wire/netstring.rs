@@ -4,6 +4,8 @@
 
 use super::codec::{check_frame, check_name, field_type, preview, CodecError, MAX_FIELDS};
 use super::message::{FieldType, Message};
+use super::repr::FieldSink;
+use super::text::Num;
 use std::ops::Range;
 
 pub const START: &[u8] = b"###\n";
@@ -56,19 +58,38 @@ fn netstring(bytes: &[u8], pos: usize) -> Result<(Range<usize>, usize), CodecErr
 /// every field is `(<digit>)name=value`, nothing but one trailer may follow
 /// `%%%\n`.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CodecError> {
-    check_frame(bytes, START)?;
     let mut msg = Message::new();
+    let (signed, trailer) = scan(bytes, |name, ftype, value| {
+        msg.push(name, ftype, value.to_vec())
+    })?;
+    Ok(Decoded {
+        message: msg,
+        signed,
+        trailer,
+    })
+}
+
+/// [`decode`] without building a [`Message`]: hands each field to `field` in
+/// order (the same checks, the same errors) and returns the signed range and
+/// the trailer. Opening a heartbeat reads it this way, allocating nothing.
+pub fn scan<'a>(
+    bytes: &'a [u8],
+    mut field: impl FnMut(&'a str, FieldType, &'a [u8]),
+) -> Result<(Range<usize>, Option<&'a [u8]>), CodecError> {
+    check_frame(bytes, START)?;
     let mut pos = START.len();
+    let mut fields = 0;
     while !bytes[pos..].starts_with(END) {
         if pos >= bytes.len() {
             return Err(CodecError::NoEndMarker("%%%"));
         }
-        if msg.len() >= MAX_FIELDS {
+        if fields >= MAX_FIELDS {
             return Err(CodecError::TooManyFields(MAX_FIELDS));
         }
         let (range, next) = netstring(bytes, pos)?;
         let (name, ftype, value) = decode_field(&bytes[range])?;
-        msg.push(name, ftype, value.to_vec());
+        field(name, ftype, value);
+        fields += 1;
         pos = next;
     }
     let signed = 0..pos + END.len();
@@ -81,11 +102,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, CodecError> {
         }
         Some(&bytes[range])
     };
-    Ok(Decoded {
-        message: msg,
-        signed,
-        trailer,
-    })
+    Ok((signed, trailer))
 }
 
 fn decode_field(content: &[u8]) -> Result<(&str, FieldType, &[u8]), CodecError> {
@@ -114,7 +131,7 @@ fn decode_field(content: &[u8]) -> Result<(&str, FieldType, &[u8]), CodecError> 
 
 fn push_netstring(out: &mut Vec<u8>, parts: &[&[u8]]) {
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    out.extend_from_slice(len.to_string().as_bytes());
+    out.extend_from_slice(Num::dec(len as u64).as_bytes());
     out.push(b':');
     for p in parts {
         out.extend_from_slice(p);
@@ -127,10 +144,67 @@ fn push_netstring(out: &mut Vec<u8>, parts: &[&[u8]]) {
 pub fn encode_into(msg: &Message, out: &mut Vec<u8>) {
     out.extend_from_slice(START);
     for f in msg.fields() {
-        let ty = [b'(', b'0' + f.ftype.digit(), b')'];
-        push_netstring(out, &[&ty, f.name.as_bytes(), b"=", &f.value]);
+        push_field(out, &f.name, f.ftype, &f.value);
     }
     out.extend_from_slice(END);
+}
+
+fn push_field(out: &mut Vec<u8>, name: &str, ftype: FieldType, value: &[u8]) {
+    let ty = [b'(', b'0' + ftype.digit(), b')'];
+    push_netstring(out, &[&ty, name.as_bytes(), b"=", value]);
+}
+
+/// Writes a typed message's fields straight into a datagram, with the
+/// checks `codec::check_fields` makes on a [`Message`]: what sealing a
+/// heartbeat uses instead of building the field list first.
+pub struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    fields: usize,
+    error: Option<CodecError>,
+}
+
+impl<'a> Writer<'a> {
+    /// Starts the message (`###\n`) at the end of `out`.
+    pub fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+        out.extend_from_slice(START);
+        Writer {
+            out,
+            fields: 0,
+            error: None,
+        }
+    }
+
+    /// Ends it (`%%%\n`), or says why it cannot be sent.
+    pub fn finish(self) -> Result<(), CodecError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.out.extend_from_slice(END);
+        Ok(())
+    }
+}
+
+impl FieldSink for Writer<'_> {
+    fn field(&mut self, name: &str, ftype: FieldType, value: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        self.fields += 1;
+        let checked = if self.fields > MAX_FIELDS {
+            Err(CodecError::TooManyFields(MAX_FIELDS))
+        } else if matches!(ftype, FieldType::Struct | FieldType::List) {
+            Err(CodecError::Unsupported {
+                name: name.to_string(),
+                kind: "struct or list",
+            })
+        } else {
+            check_name(name.as_bytes()).map(|_| ())
+        };
+        match checked {
+            Ok(()) => push_field(self.out, name, ftype, value),
+            Err(e) => self.error = Some(e),
+        }
+    }
 }
 
 pub fn encode(msg: &Message) -> Vec<u8> {

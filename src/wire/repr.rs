@@ -15,6 +15,7 @@
 
 use super::hold::HoldSet;
 use super::message::{parse_dec, parse_hex, FieldType, Message};
+use super::text::{Blob, Num, Text};
 use crate::config::{Agreement, GroupDigest};
 use crate::time::Duration;
 
@@ -22,13 +23,13 @@ use crate::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Repr {
     /// The sender's node name as written (nodes compare case-insensitively, §9.10).
-    pub src: String,
+    pub src: Text,
     /// The sender's uuid (binary `srcuuid`), of any length as received.
-    pub srcuuid: Option<Vec<u8>>,
+    pub srcuuid: Option<Blob>,
     /// The node the message is for (`dest`); None: every node.
-    pub dest: Option<String>,
+    pub dest: Option<Text>,
     /// The uuid of the node it is for (binary `destuuid`); it wins over `dest`.
-    pub destuuid: Option<Vec<u8>>,
+    pub destuuid: Option<Blob>,
     /// The sender's generation (`hg`, hex); 0 when absent, as heartbeat reads it.
     pub generation: u64,
     /// The sender's wall clock in seconds (`ts`, hex); never 0.
@@ -38,7 +39,7 @@ pub struct Repr {
     /// heartbeat's `ld` (the sender's `/proc/loadavg`). heartbeat 3.0.6 writes
     /// it on every sequenced message and hbd never does, so it tells the two
     /// apart (hbd's `hbd-config` goes only to a peer that writes none).
-    pub load: Option<String>,
+    pub load: Option<Text>,
     pub kind: Kind,
 }
 
@@ -57,7 +58,7 @@ pub enum Body {
     /// `st` (heartbeat's state word, kept as sent) and `dt` (dead time in ms,
     /// hex). Written with `protocol=1`, the only protocol hbd speaks.
     Status {
-        st: Option<String>,
+        st: Option<Text>,
         dt: Option<u64>,
         /// hbd-to-hbd only, on one UDP link: see [`LinkReport`].
         link: Option<LinkReport>,
@@ -221,131 +222,148 @@ pub struct Invalid {
 }
 
 /// The first string (or, for uuids, binary) field of each name a typed message
-/// reads, taken by value: heartbeat's `cl_get_value` returns the first one.
+/// reads, borrowed from wherever the fields are (a [`Message`], or a datagram
+/// being opened): heartbeat's `cl_get_value` returns the first one.
 #[derive(Default)]
-struct Slots {
-    t: Option<Vec<u8>>,
-    src: Option<Vec<u8>>,
-    seq: Option<Vec<u8>>,
-    hg: Option<Vec<u8>>,
-    ts: Option<Vec<u8>>,
-    ttl: Option<Vec<u8>>,
-    dest: Option<Vec<u8>>,
-    srcuuid: Option<Vec<u8>>,
-    destuuid: Option<Vec<u8>>,
-    st: Option<Vec<u8>>,
-    dt: Option<Vec<u8>>,
-    rsc_hold: Option<Vec<u8>>,
-    rtype: Option<Vec<u8>>,
-    isstable: Option<Vec<u8>>,
-    info: Option<Vec<u8>>,
-    ipaddr: Option<Vec<u8>>,
-    weown: Option<Vec<u8>>,
-    ok: Option<Vec<u8>>,
-    node: Option<Vec<u8>>,
-    result: Option<Vec<u8>>,
-    nodelist: Option<Vec<u8>>,
-    delnodelist: Option<Vec<u8>>,
-    num_ping: Option<Vec<u8>>,
-    firstseq: Option<Vec<u8>>,
-    lastseq: Option<Vec<u8>>,
-    ackseq: Option<Vec<u8>>,
-    ld: Option<Vec<u8>>,
+struct Slots<'a> {
+    t: Option<&'a [u8]>,
+    src: Option<&'a [u8]>,
+    seq: Option<&'a [u8]>,
+    hg: Option<&'a [u8]>,
+    ts: Option<&'a [u8]>,
+    ttl: Option<&'a [u8]>,
+    dest: Option<&'a [u8]>,
+    srcuuid: Option<&'a [u8]>,
+    destuuid: Option<&'a [u8]>,
+    st: Option<&'a [u8]>,
+    dt: Option<&'a [u8]>,
+    rsc_hold: Option<&'a [u8]>,
+    rtype: Option<&'a [u8]>,
+    isstable: Option<&'a [u8]>,
+    info: Option<&'a [u8]>,
+    ipaddr: Option<&'a [u8]>,
+    weown: Option<&'a [u8]>,
+    ok: Option<&'a [u8]>,
+    node: Option<&'a [u8]>,
+    result: Option<&'a [u8]>,
+    nodelist: Option<&'a [u8]>,
+    delnodelist: Option<&'a [u8]>,
+    num_ping: Option<&'a [u8]>,
+    firstseq: Option<&'a [u8]>,
+    lastseq: Option<&'a [u8]>,
+    ackseq: Option<&'a [u8]>,
+    ld: Option<&'a [u8]>,
     // hbd status, per link
-    hbdn: Option<Vec<u8>>,
-    hbdloss: Option<Vec<u8>>,
-    hbdmaint: Option<Vec<u8>>,
-    hbdrestart: Option<Vec<u8>>,
+    hbdn: Option<&'a [u8]>,
+    hbdloss: Option<&'a [u8]>,
+    hbdmaint: Option<&'a [u8]>,
+    hbdrestart: Option<&'a [u8]>,
     // hbd-config
-    groups: Option<Vec<u8>>,
-    auto_failback: Option<Vec<u8>>,
-    keepalive: Option<Vec<u8>>,
-    deadtime: Option<Vec<u8>>,
-    initdead: Option<Vec<u8>>,
-    auth_index: Option<Vec<u8>>,
-    auth_methods: Option<Vec<u8>>,
-    ping: Option<Vec<u8>>,
+    groups: Option<&'a [u8]>,
+    auto_failback: Option<&'a [u8]>,
+    keepalive: Option<&'a [u8]>,
+    deadtime: Option<&'a [u8]>,
+    initdead: Option<&'a [u8]>,
+    auth_index: Option<&'a [u8]>,
+    auth_methods: Option<&'a [u8]>,
+    ping: Option<&'a [u8]>,
 }
 
-impl Slots {
-    fn take(msg: Message) -> Slots {
-        let mut s = Slots::default();
-        for f in msg.into_fields() {
-            let slot = match (f.ftype, f.name.as_str()) {
-                (FieldType::Binary, "srcuuid") => &mut s.srcuuid,
-                (FieldType::Binary, "destuuid") => &mut s.destuuid,
-                (FieldType::String, name) => match name {
-                    "t" => &mut s.t,
-                    "src" => &mut s.src,
-                    "seq" => &mut s.seq,
-                    "hg" => &mut s.hg,
-                    "ts" => &mut s.ts,
-                    "ttl" => &mut s.ttl,
-                    "dest" => &mut s.dest,
-                    "st" => &mut s.st,
-                    "dt" => &mut s.dt,
-                    "rsc_hold" => &mut s.rsc_hold,
-                    "rtype" => &mut s.rtype,
-                    "isstable" => &mut s.isstable,
-                    "info" => &mut s.info,
-                    "ipaddr" => &mut s.ipaddr,
-                    "weown" => &mut s.weown,
-                    "ok" => &mut s.ok,
-                    "node" => &mut s.node,
-                    "result" => &mut s.result,
-                    "nodelist" => &mut s.nodelist,
-                    "delnodelist" => &mut s.delnodelist,
-                    "num_ping" => &mut s.num_ping,
-                    "firstseq" => &mut s.firstseq,
-                    "lastseq" => &mut s.lastseq,
-                    "ackseq" => &mut s.ackseq,
-                    "ld" => &mut s.ld,
-                    "hbdn" => &mut s.hbdn,
-                    "hbdloss" => &mut s.hbdloss,
-                    "hbdmaint" => &mut s.hbdmaint,
-                    "hbdrestart" => &mut s.hbdrestart,
-                    "groups" => &mut s.groups,
-                    "auto_failback" => &mut s.auto_failback,
-                    "keepalive" => &mut s.keepalive,
-                    "deadtime" => &mut s.deadtime,
-                    "initdead" => &mut s.initdead,
-                    "auth_index" => &mut s.auth_index,
-                    "auth_methods" => &mut s.auth_methods,
-                    "ping" => &mut s.ping,
-                    _ => continue,
-                },
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(f.value);
-            }
+impl<'a> Slots<'a> {
+    fn note(&mut self, name: &str, ftype: FieldType, value: &'a [u8]) {
+        let slot = match (ftype, name) {
+            (FieldType::Binary, "srcuuid") => &mut self.srcuuid,
+            (FieldType::Binary, "destuuid") => &mut self.destuuid,
+            (FieldType::String, name) => match name {
+                "t" => &mut self.t,
+                "src" => &mut self.src,
+                "seq" => &mut self.seq,
+                "hg" => &mut self.hg,
+                "ts" => &mut self.ts,
+                "ttl" => &mut self.ttl,
+                "dest" => &mut self.dest,
+                "st" => &mut self.st,
+                "dt" => &mut self.dt,
+                "rsc_hold" => &mut self.rsc_hold,
+                "rtype" => &mut self.rtype,
+                "isstable" => &mut self.isstable,
+                "info" => &mut self.info,
+                "ipaddr" => &mut self.ipaddr,
+                "weown" => &mut self.weown,
+                "ok" => &mut self.ok,
+                "node" => &mut self.node,
+                "result" => &mut self.result,
+                "nodelist" => &mut self.nodelist,
+                "delnodelist" => &mut self.delnodelist,
+                "num_ping" => &mut self.num_ping,
+                "firstseq" => &mut self.firstseq,
+                "lastseq" => &mut self.lastseq,
+                "ackseq" => &mut self.ackseq,
+                "ld" => &mut self.ld,
+                "hbdn" => &mut self.hbdn,
+                "hbdloss" => &mut self.hbdloss,
+                "hbdmaint" => &mut self.hbdmaint,
+                "hbdrestart" => &mut self.hbdrestart,
+                "groups" => &mut self.groups,
+                "auto_failback" => &mut self.auto_failback,
+                "keepalive" => &mut self.keepalive,
+                "deadtime" => &mut self.deadtime,
+                "initdead" => &mut self.initdead,
+                "auth_index" => &mut self.auth_index,
+                "auth_methods" => &mut self.auth_methods,
+                "ping" => &mut self.ping,
+                _ => return,
+            },
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
         }
-        s
     }
 }
 
+/// The fields a typed message reads, noted one at a time as a decoder
+/// meets them (`wire::open_repr`), then read as a [`Repr`].
+#[derive(Default)]
+pub struct Collector<'a>(Slots<'a>);
+
+impl<'a> Collector<'a> {
+    pub fn note(&mut self, name: &str, ftype: FieldType, value: &'a [u8]) {
+        self.0.note(name, ftype, value);
+    }
+
+    /// What [`Repr::parse`] gives for the fields noted.
+    pub fn finish(&self) -> Result<Repr, Invalid> {
+        Repr::from_slots(&self.0)
+    }
+}
+
+fn word(v: Option<&[u8]>) -> Option<&str> {
+    std::str::from_utf8(v?).ok()
+}
+
 /// A string field's value; None when absent or not UTF-8 (as `Message::get`).
-fn text(v: Option<Vec<u8>>) -> Option<String> {
-    v.and_then(|v| String::from_utf8(v).ok())
+fn text(v: Option<&[u8]>) -> Option<Text> {
+    v.and_then(Text::from_utf8)
 }
 
-fn word(v: &Option<Vec<u8>>) -> Option<&str> {
-    std::str::from_utf8(v.as_deref()?).ok()
+fn string(v: Option<&[u8]>) -> Option<String> {
+    word(v).map(str::to_string)
 }
 
-fn hex(v: &Option<Vec<u8>>) -> Option<u64> {
+fn hex(v: Option<&[u8]>) -> Option<u64> {
     word(v).and_then(parse_hex)
 }
 
-fn dec(v: &Option<Vec<u8>>) -> Option<u64> {
+fn dec(v: Option<&[u8]>) -> Option<u64> {
     word(v).and_then(parse_dec)
 }
 
-fn hold(v: &Option<Vec<u8>>) -> Option<HoldSet> {
+fn hold(v: Option<&[u8]>) -> Option<HoldSet> {
     word(v).and_then(|w| w.parse().ok())
 }
 
-fn flag(v: &Option<Vec<u8>>, yes: &str, no: &str) -> Option<bool> {
+fn flag(v: Option<&[u8]>, yes: &str, no: &str) -> Option<bool> {
     match word(v) {
         Some(w) if w == yes => Some(true),
         Some(w) if w == no => Some(false),
@@ -353,51 +371,105 @@ fn flag(v: &Option<Vec<u8>>, yes: &str, no: &str) -> Option<bool> {
     }
 }
 
+/// Where a typed message writes its fields, in the order heartbeat signs
+/// them: a [`Message`], or straight into a datagram being sealed
+/// (`netstring::Writer`), so that sending a heartbeat builds no field list.
+pub trait FieldSink {
+    fn field(&mut self, name: &str, ftype: FieldType, value: &[u8]);
+
+    fn text(&mut self, name: &str, value: &str) {
+        self.field(name, FieldType::String, value.as_bytes());
+    }
+
+    fn opt(&mut self, name: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.text(name, v);
+        }
+    }
+
+    /// A counter in heartbeat's `%lx`.
+    fn hex(&mut self, name: &str, v: u64) {
+        self.field(name, FieldType::String, Num::hex(v).as_bytes());
+    }
+
+    /// A counter in heartbeat's `%lu`.
+    fn dec(&mut self, name: &str, v: u64) {
+        self.field(name, FieldType::String, Num::dec(v).as_bytes());
+    }
+}
+
+impl FieldSink for Message {
+    fn field(&mut self, name: &str, ftype: FieldType, value: &[u8]) {
+        self.push(name, ftype, value.to_vec());
+    }
+}
+
 impl Repr {
     /// Reads a verified message. Fails only on the envelope rules; a body field
     /// that is missing or unreadable is None for the core to judge.
     pub fn parse(msg: Message) -> Result<Repr, Invalid> {
-        let mut s = Slots::take(msg);
-        let src = text(s.src.take());
-        let Some(t) = text(s.t.take()) else {
-            return Err(Invalid { src, field: "t" });
+        Repr::parse_fields(
+            msg.fields()
+                .iter()
+                .map(|f| (f.name.as_str(), f.ftype, f.value.as_slice())),
+        )
+    }
+
+    /// [`Repr::parse`] of the fields as `(name, type, value)`, in order,
+    /// wherever they are kept: what `wire::open_repr` reads a datagram with.
+    pub fn parse_fields<'a>(
+        fields: impl IntoIterator<Item = (&'a str, FieldType, &'a [u8])>,
+    ) -> Result<Repr, Invalid> {
+        let mut s = Slots::default();
+        for (name, ftype, value) in fields {
+            s.note(name, ftype, value);
+        }
+        Repr::from_slots(&s)
+    }
+
+    fn from_slots(s: &Slots<'_>) -> Result<Repr, Invalid> {
+        let Some(t) = word(s.t) else {
+            return Err(Invalid {
+                src: string(s.src),
+                field: "t",
+            });
         };
-        let Some(src) = src else {
+        let Some(src) = text(s.src) else {
             return Err(Invalid {
                 src: None,
                 field: "src",
             });
         };
-        let ts = hex(&s.ts).unwrap_or(0);
+        let ts = hex(s.ts).unwrap_or(0);
         if ts == 0 {
             return Err(Invalid {
-                src: Some(src),
+                src: Some(src.into()),
                 field: "ts",
             });
         }
         let kind = if t.starts_with("NS_") {
-            Kind::Control(Control::parse(t, &s))
+            Kind::Control(Control::parse(t, s))
         } else {
-            let seq = hex(&s.seq).unwrap_or(0);
+            let seq = hex(s.seq).unwrap_or(0);
             if seq == 0 {
                 return Err(Invalid {
-                    src: Some(src),
+                    src: Some(src.into()),
                     field: "seq",
                 });
             }
             Kind::Sequenced {
                 seq,
-                body: Body::parse(t, &mut s),
+                body: Body::parse(t, s),
             }
         };
         Ok(Repr {
             src,
-            srcuuid: s.srcuuid,
+            srcuuid: s.srcuuid.map(Blob::new),
             dest: text(s.dest),
-            destuuid: s.destuuid,
-            generation: hex(&s.hg).unwrap_or(0),
+            destuuid: s.destuuid.map(Blob::new),
+            generation: hex(s.hg).unwrap_or(0),
             ts,
-            ttl: dec(&s.ttl),
+            ttl: dec(s.ttl),
             load: text(s.ld),
             kind,
         })
@@ -421,87 +493,76 @@ impl Repr {
 
     /// The field list to seal: the type and its fields (with `dest` where
     /// heartbeat writes it for that type), then `destuuid`, `src`, `srcuuid`,
-    /// `seq`, `hg`, `ts` and `ttl`. Values move into the message uncopied.
+    /// `seq`, `hg`, `ts` and `ttl`.
     pub fn into_message(self) -> Message {
+        self.to_message()
+    }
+
+    /// [`Repr::into_message`] of a borrowed message.
+    pub fn to_message(&self) -> Message {
         let mut m = Message::new();
-        let Repr {
-            src,
-            srcuuid,
-            dest,
-            destuuid,
-            generation,
-            ts,
-            ttl,
-            load,
-            kind,
-        } = self;
-        let seq = match kind {
+        self.write_fields(&mut m);
+        m
+    }
+
+    /// Writes the fields [`Repr::into_message`] lists, in the same order, to `w`.
+    pub fn write_fields<W: FieldSink>(&self, w: &mut W) {
+        let dest = self.dest.as_deref();
+        let seq = match &self.kind {
             Kind::Sequenced { seq, body } => {
-                body.emit(dest, &mut m);
-                Some(seq)
+                body.emit(dest, w);
+                Some(*seq)
             }
             Kind::Control(c) => {
-                c.emit(dest, &mut m);
+                c.emit(dest, w);
                 None
             }
         };
-        if let Some(u) = destuuid {
-            m.push("destuuid", FieldType::Binary, u);
+        if let Some(u) = &self.destuuid {
+            w.field("destuuid", FieldType::Binary, u);
         }
-        put(&mut m, "src", src);
-        if let Some(u) = srcuuid {
-            m.push("srcuuid", FieldType::Binary, u);
+        w.text("src", &self.src);
+        if let Some(u) = &self.srcuuid {
+            w.field("srcuuid", FieldType::Binary, u);
         }
         if let Some(s) = seq {
-            put(&mut m, "seq", format!("{s:x}"));
+            w.hex("seq", s);
         }
-        put(&mut m, "hg", format!("{generation:x}"));
-        put(&mut m, "ts", format!("{ts:x}"));
+        w.hex("hg", self.generation);
+        w.hex("ts", self.ts);
         // Where heartbeat writes it; hbd's own messages have none.
-        put_opt(&mut m, "ld", load);
-        if let Some(t) = ttl {
-            put(&mut m, "ttl", t.to_string());
+        w.opt("ld", self.load.as_deref());
+        if let Some(t) = self.ttl {
+            w.dec("ttl", t);
         }
-        m
-    }
-}
-
-/// Appends a string field, moving the value.
-fn put(m: &mut Message, name: &str, value: String) {
-    m.push(name, FieldType::String, value.into_bytes());
-}
-
-fn put_opt(m: &mut Message, name: &str, value: Option<String>) {
-    if let Some(v) = value {
-        put(m, name, v);
     }
 }
 
 impl Body {
-    fn parse(t: String, s: &mut Slots) -> Body {
-        match t.as_str() {
+    fn parse(t: &str, s: &Slots<'_>) -> Body {
+        match t {
             "status" => Body::Status {
-                st: text(s.st.take()),
-                dt: hex(&s.dt),
-                link: hex(&s.hbdn).filter(|&n| n > 0).map(|n| LinkReport {
+                st: text(s.st),
+                dt: hex(s.dt),
+                link: hex(s.hbdn).filter(|&n| n > 0).map(|n| LinkReport {
                     n,
-                    loss: word(&s.hbdloss).and_then(parse_loss),
+                    loss: word(s.hbdloss).and_then(parse_loss),
                 }),
                 hbd: HbdState {
-                    maintenance: word(&s.hbdmaint) == Some("1"),
-                    restart_grace: hex(&s.hbdrestart),
+                    maintenance: word(s.hbdmaint) == Some("1"),
+                    restart_grace: hex(s.hbdrestart),
                 },
             },
             "starting" => Body::Starting,
             "resource" => Body::Resource(Resource {
-                hold: hold(&s.rsc_hold),
-                full: word(&s.rtype) == Some("full"),
-                stable: flag(&s.isstable, "1", "0"),
-                info: text(s.info.take()).map(ResourceInfo::from),
+                hold: hold(s.rsc_hold),
+                full: word(s.rtype) == Some("full"),
+                stable: flag(s.isstable, "1", "0"),
+                info: string(s.info).map(ResourceInfo::from),
             }),
             "ask_resources" => Body::AskResources {
-                hold: hold(&s.rsc_hold),
-                info: match word(&s.info) {
+                hold: hold(s.rsc_hold),
+                info: match word(s.info) {
                     Some("me") => Some(AskInfo::Me),
                     Some("other") => Some(AskInfo::Other),
                     Some("done") => Some(AskInfo::Done),
@@ -509,33 +570,33 @@ impl Body {
                 },
             },
             "hb_takeover" => Body::HbTakeover {
-                hold: hold(&s.rsc_hold),
+                hold: hold(s.rsc_hold),
             },
             "ip-request" => Body::IpRequest {
-                ipaddr: text(s.ipaddr.take()),
+                ipaddr: string(s.ipaddr),
             },
             "ip-request-resp" => Body::IpRequestResp {
-                ipaddr: text(s.ipaddr.take()),
-                weown: flag(&s.weown, "yes", "no"),
-                ok: word(&s.ok) == Some("OK"),
+                ipaddr: string(s.ipaddr),
+                weown: flag(s.weown, "yes", "no"),
+                ok: word(s.ok) == Some("OK"),
             },
             "shutdone" => Body::Shutdone,
             "stonith" => Body::Stonith {
-                node: text(s.node.take()),
-                result: text(s.result.take()).map(StonithResult::from),
+                node: string(s.node),
+                result: string(s.result).map(StonithResult::from),
             },
             "reqnodes" => Body::ReqNodes,
             "repnodes" => Body::RepNodes {
-                nodelist: text(s.nodelist.take()),
-                delnodelist: text(s.delnodelist.take()),
+                nodelist: string(s.nodelist),
+                delnodelist: string(s.delnodelist),
             },
             "num_ping_nodes" => Body::NumPingNodes {
-                count: word(&s.num_ping).and_then(|v| v.trim().parse().ok()),
+                count: word(s.num_ping).and_then(|v| v.trim().parse().ok()),
             },
             "you_are_dead" => Body::YouAreDead,
             "abort_giveup" => Body::AbortGiveup,
             HBD_CONFIG => Body::HbdConfig(Box::new(agreement(s))),
-            _ => Body::Other(t),
+            _ => Body::Other(t.to_string()),
         }
     }
 
@@ -561,104 +622,119 @@ impl Body {
     }
 
     /// `t` and the body fields in heartbeat's order, `dest` in its place.
-    fn emit(self, dest: Option<String>, m: &mut Message) {
+    fn emit<W: FieldSink>(&self, dest: Option<&str>, w: &mut W) {
         if let Body::RepNodes {
             nodelist,
             delnodelist,
         } = self
         {
             // §3.6: heartbeat writes this one `dest` first.
-            put_opt(m, "dest", dest);
-            m.add("t", "repnodes");
-            put_opt(m, "nodelist", nodelist);
-            put_opt(m, "delnodelist", delnodelist);
+            w.opt("dest", dest);
+            w.text("t", "repnodes");
+            w.opt("nodelist", nodelist.as_deref());
+            w.opt("delnodelist", delnodelist.as_deref());
             return;
         }
-        m.add("t", self.type_name());
+        w.text("t", self.type_name());
         match self {
             Body::Status { st, dt, link, hbd } => {
-                put_opt(m, "st", st);
-                put_opt(m, "dt", dt.map(|d| format!("{d:x}")));
-                m.add("protocol", "1");
+                w.opt("st", st.as_deref());
+                if let Some(d) = dt {
+                    w.hex("dt", *d);
+                }
+                w.text("protocol", "1");
                 if let Some(l) = link {
-                    put(m, "hbdn", format!("{:x}", l.n));
-                    put_opt(
-                        m,
-                        "hbdloss",
-                        l.loss.map(|(lost, of)| format!("{lost}/{of}")),
-                    );
+                    w.hex("hbdn", l.n);
+                    if let Some((lost, of)) = l.loss {
+                        let mut buf = [0u8; 41];
+                        w.field("hbdloss", FieldType::String, loss_word(lost, of, &mut buf));
+                    }
                 }
                 if hbd.maintenance {
-                    m.add("hbdmaint", "1");
+                    w.text("hbdmaint", "1");
                 }
-                put_opt(m, "hbdrestart", hbd.restart_grace.map(|g| format!("{g:x}")));
-                put_opt(m, "dest", dest);
+                if let Some(g) = hbd.restart_grace {
+                    w.hex("hbdrestart", g);
+                }
+                w.opt("dest", dest);
             }
             Body::Resource(r) => {
                 if let Some(h) = r.hold {
-                    m.add("rsc_hold", h.word());
+                    w.text("rsc_hold", h.word());
                 }
                 if r.full {
-                    m.add("rtype", "full");
+                    w.text("rtype", "full");
                 }
                 if let Some(s) = r.stable {
-                    m.add("isstable", if s { "1" } else { "0" });
+                    w.text("isstable", if s { "1" } else { "0" });
                 }
-                put_opt(m, "info", r.info.map(String::from));
-                put_opt(m, "dest", dest);
+                w.opt("info", r.info.as_ref().map(ResourceInfo::word));
+                w.opt("dest", dest);
             }
             Body::AskResources { hold, info } => {
                 if let Some(h) = hold {
-                    m.add("rsc_hold", h.word());
+                    w.text("rsc_hold", h.word());
                 }
                 if let Some(i) = info {
-                    m.add("info", i.word());
+                    w.text("info", i.word());
                 }
-                put_opt(m, "dest", dest);
+                w.opt("dest", dest);
             }
             Body::HbTakeover { hold } => {
                 if let Some(h) = hold {
-                    m.add("rsc_hold", h.word());
+                    w.text("rsc_hold", h.word());
                 }
-                put_opt(m, "dest", dest);
+                w.opt("dest", dest);
             }
             Body::IpRequest { ipaddr } => {
-                put_opt(m, "ipaddr", ipaddr);
-                put_opt(m, "dest", dest);
+                w.opt("ipaddr", ipaddr.as_deref());
+                w.opt("dest", dest);
             }
             Body::IpRequestResp { ipaddr, weown, ok } => {
-                put_opt(m, "dest", dest);
-                put_opt(m, "ipaddr", ipaddr);
-                if let Some(w) = weown {
-                    m.add("weown", if w { "yes" } else { "no" });
+                w.opt("dest", dest);
+                w.opt("ipaddr", ipaddr.as_deref());
+                if let Some(yes) = weown {
+                    w.text("weown", if *yes { "yes" } else { "no" });
                 }
-                if ok {
-                    m.add("ok", "OK");
+                if *ok {
+                    w.text("ok", "OK");
                 }
             }
             Body::Shutdone => {
-                m.add("st", "dead");
-                put_opt(m, "dest", dest);
+                w.text("st", "dead");
+                w.opt("dest", dest);
             }
             Body::Stonith { node, result } => {
-                put_opt(m, "node", node);
-                put_opt(m, "result", result.map(String::from));
-                put_opt(m, "dest", dest);
+                w.opt("node", node.as_deref());
+                w.opt("result", result.as_ref().map(StonithResult::word));
+                w.opt("dest", dest);
             }
             Body::NumPingNodes { count } => {
-                put_opt(m, "num_ping", count.map(|n| n.to_string()));
-                ipfail_address(m, dest);
+                if let Some(n) = count {
+                    w.dec("num_ping", *n as u64);
+                }
+                ipfail_address(w, dest);
             }
-            Body::YouAreDead | Body::AbortGiveup => ipfail_address(m, dest),
+            Body::YouAreDead | Body::AbortGiveup => ipfail_address(w, dest),
             Body::HbdConfig(a) => {
-                emit_agreement(*a, m);
-                put_opt(m, "dest", dest);
+                emit_agreement(a, w);
+                w.opt("dest", dest);
             }
             Body::Starting | Body::ReqNodes | Body::Other(_) | Body::RepNodes { .. } => {
-                put_opt(m, "dest", dest)
+                w.opt("dest", dest)
             }
         }
     }
+}
+
+/// `LOST/OF` in `buf`.
+fn loss_word(lost: u32, of: u32, buf: &mut [u8; 41]) -> &[u8] {
+    let (a, b) = (Num::dec(lost.into()), Num::dec(of.into()));
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    buf[..a.len()].copy_from_slice(a);
+    buf[a.len()] = b'/';
+    buf[a.len() + 1..a.len() + 1 + b.len()].copy_from_slice(b);
+    &buf[..a.len() + 1 + b.len()]
 }
 
 /// `hbdloss`: `LOST/OF`, LOST ≤ OF, OF > 0; anything else reads as no report.
@@ -699,55 +775,65 @@ fn parse_groups(w: &str) -> Option<Vec<GroupDigest>> {
 
 /// Each part as it came; a part that is absent or unreadable is None (not
 /// compared), so a newer hbd may add parts.
-fn agreement(s: &mut Slots) -> Agreement {
-    let ms = |v: &Option<Vec<u8>>| dec(v).map(Duration::from_millis);
+fn agreement(s: &Slots<'_>) -> Agreement {
+    let ms = |v| dec(v).map(Duration::from_millis);
     Agreement {
-        groups: word(&s.groups).and_then(parse_groups),
-        auto_failback: text(s.auto_failback.take()),
-        keepalive: ms(&s.keepalive),
-        deadtime: ms(&s.deadtime),
-        initdead: ms(&s.initdead),
-        auth: dec(&s.auth_index).and_then(|i| u8::try_from(i).ok()),
-        auth_methods: text(s.auth_methods.take()),
-        ping: word(&s.ping).and_then(|w| {
+        groups: word(s.groups).and_then(parse_groups),
+        auto_failback: string(s.auto_failback),
+        keepalive: ms(s.keepalive),
+        deadtime: ms(s.deadtime),
+        initdead: ms(s.initdead),
+        auth: dec(s.auth_index).and_then(|i| u8::try_from(i).ok()),
+        auth_methods: string(s.auth_methods),
+        ping: word(s.ping).and_then(|w| {
             let (n, d) = w.split_once(':')?;
             Some((n.parse().ok()?, d.to_string()))
         }),
     }
 }
 
-fn emit_agreement(a: Agreement, m: &mut Message) {
-    put_opt(m, "groups", a.groups.as_deref().map(groups_word));
-    put_opt(m, "auto_failback", a.auto_failback);
-    put_opt(m, "keepalive", a.keepalive.map(|d| d.millis().to_string()));
-    put_opt(m, "deadtime", a.deadtime.map(|d| d.millis().to_string()));
-    put_opt(m, "initdead", a.initdead.map(|d| d.millis().to_string()));
-    put_opt(m, "auth_index", a.auth.map(|i| i.to_string()));
-    put_opt(m, "auth_methods", a.auth_methods);
-    put_opt(m, "ping", a.ping.map(|(n, d)| format!("{n}:{d}")));
+/// Sent once per peer generation and after a reload: formatting is fine here.
+fn emit_agreement<W: FieldSink>(a: &Agreement, w: &mut W) {
+    if let Some(g) = &a.groups {
+        w.text("groups", &groups_word(g));
+    }
+    w.opt("auto_failback", a.auto_failback.as_deref());
+    let ms = |d: Option<Duration>| d.map(|d| d.millis());
+    for (name, v) in [
+        ("keepalive", ms(a.keepalive)),
+        ("deadtime", ms(a.deadtime)),
+        ("initdead", ms(a.initdead)),
+        ("auth_index", a.auth.map(u64::from)),
+    ] {
+        if let Some(v) = v {
+            w.dec(name, v);
+        }
+    }
+    w.opt("auth_methods", a.auth_methods.as_deref());
+    if let Some((n, d)) = &a.ping {
+        w.text("ping", &format!("{n}:{d}"));
+    }
 }
 
 /// ipfail's messages go API-to-API, so a stock ipfail on a heartbeat peer reads them.
-fn ipfail_address(m: &mut Message, dest: Option<String>) {
-    put_opt(m, "dest", dest);
-    m.add("from_id", "ipfail");
-    m.add("to_id", "ipfail");
+fn ipfail_address<W: FieldSink>(w: &mut W, dest: Option<&str>) {
+    w.opt("dest", dest);
+    w.text("from_id", "ipfail");
+    w.text("to_id", "ipfail");
 }
 
 impl Control {
-    fn parse(t: String, s: &Slots) -> Control {
-        match t.as_str() {
+    fn parse(t: &str, s: &Slots<'_>) -> Control {
+        match t {
             "NS_rexmit" => Control::Rexmit {
-                first: dec(&s.firstseq),
-                last: dec(&s.lastseq),
+                first: dec(s.firstseq),
+                last: dec(s.lastseq),
             },
             "NS_nak_rexmit" => Control::NakRexmit {
-                first: hex(&s.firstseq),
+                first: hex(s.firstseq),
             },
-            "NS_ackmsg" => Control::Ack {
-                seq: hex(&s.ackseq),
-            },
-            _ => Control::Other(t),
+            "NS_ackmsg" => Control::Ack { seq: hex(s.ackseq) },
+            _ => Control::Other(t.to_string()),
         }
     }
 
@@ -760,28 +846,36 @@ impl Control {
         }
     }
 
-    fn emit(self, dest: Option<String>, m: &mut Message) {
+    fn emit<W: FieldSink>(&self, dest: Option<&str>, w: &mut W) {
         match self {
             Control::Rexmit { first, last } => {
-                m.add("t", "NS_rexmit");
-                put_opt(m, "dest", dest);
-                put_opt(m, "firstseq", first.map(|s| s.to_string()));
-                put_opt(m, "lastseq", last.map(|s| s.to_string()));
+                w.text("t", "NS_rexmit");
+                w.opt("dest", dest);
+                if let Some(s) = first {
+                    w.dec("firstseq", *s);
+                }
+                if let Some(s) = last {
+                    w.dec("lastseq", *s);
+                }
             }
             Control::NakRexmit { first } => {
-                m.add("t", "NS_nak_rexmit");
-                put_opt(m, "firstseq", first.map(|s| format!("{s:x}")));
-                put_opt(m, "dest", dest);
-                m.add("info", "seqno too low");
+                w.text("t", "NS_nak_rexmit");
+                if let Some(s) = first {
+                    w.hex("firstseq", *s);
+                }
+                w.opt("dest", dest);
+                w.text("info", "seqno too low");
             }
             Control::Ack { seq } => {
-                m.add("t", "NS_ackmsg");
-                put_opt(m, "dest", dest);
-                put_opt(m, "ackseq", seq.map(|s| format!("{s:x}")));
+                w.text("t", "NS_ackmsg");
+                w.opt("dest", dest);
+                if let Some(s) = seq {
+                    w.hex("ackseq", *s);
+                }
             }
             Control::Other(t) => {
-                put(m, "t", t);
-                put_opt(m, "dest", dest);
+                w.text("t", t);
+                w.opt("dest", dest);
             }
         }
     }
@@ -810,15 +904,25 @@ impl From<String> for ResourceInfo {
     }
 }
 
+impl ResourceInfo {
+    /// The `info` word as written.
+    pub fn word(&self) -> &str {
+        match self {
+            ResourceInfo::Heal => "heal",
+            ResourceInfo::Standby => "standby",
+            ResourceInfo::Shutdown => "shutdown",
+            ResourceInfo::ReqOurResources => "req_our_resources()",
+            ResourceInfo::MachDown => "mach_down",
+            ResourceInfo::Other(s) => s,
+        }
+    }
+}
+
 impl From<ResourceInfo> for String {
     fn from(i: ResourceInfo) -> Self {
         match i {
-            ResourceInfo::Heal => "heal".into(),
-            ResourceInfo::Standby => "standby".into(),
-            ResourceInfo::Shutdown => "shutdown".into(),
-            ResourceInfo::ReqOurResources => "req_our_resources()".into(),
-            ResourceInfo::MachDown => "mach_down".into(),
             ResourceInfo::Other(s) => s,
+            i => i.word().to_string(),
         }
     }
 }
@@ -835,14 +939,24 @@ impl From<String> for StonithResult {
     }
 }
 
+impl StonithResult {
+    /// The `result` word as written.
+    pub fn word(&self) -> &str {
+        match self {
+            StonithResult::Ok => "OK",
+            StonithResult::Bad => "bad",
+            StonithResult::NoStonith => "n_stnth",
+            StonithResult::Unneeded => "unneeded",
+            StonithResult::Other(s) => s,
+        }
+    }
+}
+
 impl From<StonithResult> for String {
     fn from(r: StonithResult) -> Self {
         match r {
-            StonithResult::Ok => "OK".into(),
-            StonithResult::Bad => "bad".into(),
-            StonithResult::NoStonith => "n_stnth".into(),
-            StonithResult::Unneeded => "unneeded".into(),
             StonithResult::Other(s) => s,
+            r => r.word().to_string(),
         }
     }
 }
@@ -858,9 +972,9 @@ mod tests {
     fn sent(kind: Kind, dest: Option<&str>) -> Repr {
         Repr {
             src: "nodea".into(),
-            srcuuid: Some(UUID_A.to_vec()),
-            dest: dest.map(String::from),
-            destuuid: dest.filter(|d| *d == "nodeb").map(|_| UUID_B.to_vec()),
+            srcuuid: Some(UUID_A.into()),
+            dest: dest.map(Text::from),
+            destuuid: dest.filter(|d| *d == "nodeb").map(|_| UUID_B.into()),
             generation: 0x10,
             ts: 0x6553_f100,
             ttl: Some(3),
@@ -1287,6 +1401,40 @@ mod tests {
             assert_eq!(listed(&m), want, "{}", repr.type_name());
             assert_eq!(m.msg_type(), Some(repr.type_name()));
             assert_eq!(Repr::parse(m), Ok(repr));
+        }
+    }
+
+    /// The allocation-free paths write and read exactly what the field list
+    /// does: the sealed bytes of every message hbd sends (with each auth
+    /// method, a heartbeat peer's `ld`, a node name too long to keep inline)
+    /// are those `try_seal` gives, and `open_repr` reads them as `open` and
+    /// `parse` do.
+    #[test]
+    fn sealing_and_opening_without_a_field_list_gives_the_same_bytes_and_message() {
+        use crate::config::{authkeys, MsgFmt};
+        use crate::wire::{open, open_repr, try_seal, Sealer, Transport};
+        let mut sealer = Sealer::new();
+        for method in ["crc", "md5 k", "sha1 k", "sha256 k"] {
+            let (auth, _) = authkeys::parse(
+                &format!("auth 3\n3 {method}\n"),
+                std::path::Path::new("authkeys"),
+            );
+            let mut all = every_sent_message();
+            let mut long = all[0].0.clone();
+            long.src = "n".repeat(super::super::text::INLINE + 5).as_str().into();
+            long.load = Some("0.00 0.01 0.05 1/123 4567".into());
+            all.push((long, vec![], false));
+            for (repr, _, _) in all {
+                let m = repr.to_message();
+                for fmt in [MsgFmt::Netstring, MsgFmt::Classic] {
+                    let want = try_seal(&m, &auth, Transport::Udp, fmt).unwrap();
+                    let got = sealer.udp(&repr, &auth, fmt).unwrap();
+                    assert_eq!(got, &want[..], "{} {method} {fmt:?}", repr.type_name());
+                    let opened = open(&want, &auth).map(Repr::parse);
+                    assert_eq!(open_repr(got, &auth), opened);
+                    assert_eq!(opened, Ok(Ok(repr.clone())));
+                }
+            }
         }
     }
 
