@@ -206,8 +206,10 @@ impl Machine {
 
     /// The peer's hbd fields in a status it sent.
     pub(super) fn handle_peer_hbd_state(&mut self, now: Instant, s: HbdState) {
-        let node = self.peer.clone();
+        // Called for every status: nothing here may allocate unless the
+        // state changed (tests/idle_alloc).
         if s.maintenance != self.maint.peer_on {
+            let node = self.peer.clone();
             self.maint.peer_on = s.maintenance;
             self.event(Event::PeerMaintenance {
                 node: node.clone(),
@@ -226,7 +228,10 @@ impl Machine {
             .map(|ms| Duration::from_millis(ms).min(MAX_RESTART_GRACE));
         if grace.is_some() && self.maint.peer_restart.is_none() {
             let wait = self.liveness.dead_timeout + grace.unwrap_or_default();
-            self.event(Event::PeerRestarting { node, wait });
+            self.event(Event::PeerRestarting {
+                node: self.peer.clone(),
+                wait,
+            });
             self.note(now, format!("{} restarting (planned)", self.peer));
         }
         // Each status says it again: a later one without it means the
