@@ -705,3 +705,37 @@ fn start_probe_claims_nothing_before_it_decides() {
         protocol(&o)
     );
 }
+
+/// auto_failback legacy (heartbeat's ip-request negotiation, no holdings
+/// to compare): the live peer's own group found running here is not kept
+/// (the peer runs its home group in legacy mode) but stopped; ours, which
+/// the peer does not hold, is kept.
+#[test]
+fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
+    let mut n = probing(config(AutoFailback::Legacy));
+    let o = n.drain();
+    answer_probes(&mut n, o, [true, true], 1000);
+    let mut all = n.peer_status(100);
+    n.due(1100);
+    all.extend(n.peer_says(
+        200,
+        "ip-request-resp",
+        &[
+            ("dest", "nodea"),
+            ("ipaddr", "IPaddr::192.0.2.10"),
+            ("weown", "no"),
+            ("ok", "OK"),
+        ],
+    ));
+    n.due(1100);
+    let o = n.finish_steps(all);
+    n.due(1100);
+    assert!(steps(&o).contains(&(1, 0, Action::Stop)), "{:?}", steps(&o));
+    assert!(
+        !steps(&o).contains(&(0, 0, Action::Start)),
+        "{:?}",
+        steps(&o)
+    );
+    assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Running);
+}

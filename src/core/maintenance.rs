@@ -413,13 +413,23 @@ impl Machine {
     /// found running unless the live peer holds it too.
     pub(super) fn adopt_found(&mut self, now: Instant) {
         self.adopt.open = false;
-        let contested = self.nice_failback() && self.liveness.comm_up && !self.liveness.peer_dead;
+        let peer_alive = self.liveness.comm_up && !self.liveness.peer_dead;
         for g in std::mem::take(&mut self.adopt.found) {
             if self.jobs.groups[g.0].state != GState::Running {
                 continue;
             }
             let group = self.key(g);
-            if contested && self.neg.peer_hold.has(!self.jobs.groups[g.0].local) {
+            let ours = self.jobs.groups[g.0].local;
+            // nice_failback: the peer's holdings say what it runs. Legacy
+            // has no holdings, but a live peer runs its own home groups
+            // there: keeping one of them here would run it twice.
+            let contested = peer_alive
+                && if self.nice_failback() {
+                    self.neg.peer_hold.has(!ours)
+                } else {
+                    !ours
+                };
+            if contested {
                 self.event(Event::GroupContested {
                     group,
                     holder: self.peer.clone(),
