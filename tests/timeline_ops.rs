@@ -739,3 +739,129 @@ fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
     assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
 }
+
+// ------------------------------------------------------------ review
+
+/// REVIEW F1. Both nodes restarted at once (`hbd restart` on both, an
+/// upgrade run on both): nodea had taken over nodeb's home group 1
+/// (auto_failback off) and finds both groups running; nodeb's new process
+/// runs nothing. Both are in the start-up negotiation (BothStarting) and
+/// nodea announces `none` while its decision is open, so nodeb, at its own
+/// RQSTDELAY, starts its home group (§6.5). nodea must not keep group 1 at
+/// its RQSTDELAY: both would run it.
+#[test]
+fn review_both_starting_does_not_keep_the_peers_home_group() {
+    let mut n = probing(config(AutoFailback::Off));
+    let o = n.drain();
+    answer_probes(&mut n, o, [true, true], 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(150, "starting", &[]);
+    n.due(1100);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=none rtype=full isstable=0"],
+        "the peer reads that nodea holds nothing"
+    );
+    let o = n.peer_says(
+        160,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "0")],
+    );
+    n.due(1100);
+    assert!(steps(&o).is_empty());
+    // Both wait RQSTDELAY (nodea's ends at 10.1 s); nodeb's ends about
+    // then and starts group 1, announcing it once it runs.
+    let o = n.live_until(10_160);
+    n.due(11_160);
+    let o = n.finish_steps(o);
+    assert!(
+        !events(&o).contains(&Event::GroupAdopted {
+            group: "IPaddr::192.0.2.11".into()
+        }),
+        "nodeb's home group kept here while nodeb starts it: {:?}",
+        events(&o)
+    );
+    assert!(steps(&o).contains(&(1, 0, Action::Stop)), "{:?}", steps(&o));
+    n.due(11_160);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Running);
+}
+
+/// REVIEW F2. A release held back by maintenance is never made when it
+/// ends: nodea starts in (persistent) maintenance and finds nodeb's home
+/// group 1 running here while nodeb, alive and stable, holds it. The
+/// adoption's release and the home-node rule's are dropped (as they should
+/// be in maintenance); after `maintenance off` nothing stops it here
+/// (`in_conflict` already lists it): both nodes run group 1 for good.
+#[test]
+fn review_a_release_held_by_maintenance_is_made_when_it_ends() {
+    let mut p = params(config(AutoFailback::On), LOCAL, GEN, [0xaa; 16], 7);
+    p.probe_at_start = true;
+    p.maintenance = true;
+    let mut n = Single::with_params(p);
+    let o = n.drain();
+    answer_probes(&mut n, o, [false, true], 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    assert!(events(&o).contains(&Event::GroupContested {
+        group: "IPaddr::192.0.2.11".into(),
+        holder: PEER.into()
+    }));
+    assert!(held(&o).contains(&"stop of group IPaddr::192.0.2.11".to_string()));
+    assert_eq!(n.node.status().groups[1].state, GroupState::Running);
+    // nodeb answers our holdings (foreign) with its own, stable.
+    n.peer_says(
+        300,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    let o = n.at(400, Input::Command(Command::Maintenance(false)));
+    n.due(1400);
+    let o = n.finish_steps(o);
+    assert!(
+        steps(&o).contains(&(1, 0, Action::Stop)),
+        "group 1 still runs on both nodes after maintenance off: {:?}",
+        steps(&o)
+    );
+    n.due(1400);
+}
+
+/// REVIEW F3. The restart announcement is overtaken by the status sent
+/// before it (lost on the UDP link, carried late by the serial one, in the
+/// same second): the older status clears the grace, and the peer is
+/// declared dead at its dead time, 20 s early (taken over while the new
+/// process may still be starting: both run the groups).
+#[test]
+fn review_an_older_status_does_not_cancel_the_peers_restart_grace() {
+    let mut n = hbd_pair(config(AutoFailback::On));
+    let before = n.peer.status("active");
+    let restart = n.peer.msg(
+        "status",
+        &[
+            ("st", "active"),
+            ("dt", "2710"),
+            ("protocol", "1"),
+            ("hbdrestart", "4e20"),
+        ],
+    );
+    n.recv_on(1000, 0, restart);
+    n.due(1068);
+    n.recv_on(1020, 1, before);
+    n.due(1100);
+    let o = n.tick_until(30_900, 1000);
+    assert!(
+        !events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::PeerDead { .. })),
+        "declared dead within the grace: {:?}",
+        events(&o)
+    );
+    n.due(30_520);
+}

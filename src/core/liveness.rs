@@ -217,6 +217,9 @@ impl Machine {
         if seq < lv.last_status_seq && ts < lv.last_status_ts {
             return;
         }
+        // An older status overtaken by a newer one (same second) must not
+        // take back what the newer said (a restart's grace, maintenance).
+        let newest = seq >= lv.last_status_seq;
         // The peer's name is cloned only into an event: none is due per heartbeat.
         if let Some(prev) = lv.last_status_at {
             let gap = now.saturating_since(prev);
@@ -264,7 +267,9 @@ impl Machine {
                 }
             }
         }
-        self.handle_peer_hbd_state(now, hbd);
+        if newest {
+            self.handle_peer_hbd_state(now, hbd);
+        }
         let st = st.unwrap_or_else(|| Text::new(""));
         if st == "dead" {
             self.event(Event::PeerClaimsDead {

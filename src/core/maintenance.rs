@@ -87,6 +87,9 @@ pub(super) struct Adoption {
     pub(super) open: bool,
     /// Groups the probe found fully running here, waiting for the decision.
     found: Vec<GroupId>,
+    /// The decision is made while the peer is itself in its start-up
+    /// negotiation (BothStarting, not stable): it takes its home groups.
+    peer_starting: bool,
 }
 
 impl Machine {
@@ -148,6 +151,17 @@ impl Machine {
         }
         if !self.neg.stable_phase() {
             return;
+        }
+        // What maintenance kept running against the peer's holdings is
+        // settled now: the home-node rule runs again (nice_failback), and in
+        // legacy a live peer runs its home groups.
+        self.forget_conflicts();
+        if !self.nice_failback() {
+            for i in 0..self.jobs.groups.len() {
+                if !self.jobs.groups[i].local && self.jobs.groups[i].state == GState::Running {
+                    self.release_after_partition(GroupId(i));
+                }
+            }
         }
         let stopped: Vec<GroupId> = (0..self.jobs.groups.len())
             .map(GroupId)
@@ -397,6 +411,11 @@ impl Machine {
         HoldSet::from_parts(l, f)
     }
 
+    /// See [`Adoption::peer_starting`].
+    pub(super) fn adoption_peer_starting(&mut self, on: bool) {
+        self.adopt.peer_starting = on;
+    }
+
     /// Whether the start-up decision must first settle what the probe found.
     pub(super) fn adoption_open(&self) -> bool {
         self.adopt.open
@@ -425,7 +444,9 @@ impl Machine {
             // there: keeping one of them here would run it twice.
             let contested = peer_alive
                 && if self.nice_failback() {
-                    self.neg.peer_hold.has(!ours)
+                    // A peer still starting said `none` because it runs
+                    // nothing yet; it starts its home groups at its end.
+                    self.neg.peer_hold.has(!ours) || (!ours && self.adopt.peer_starting)
                 } else {
                     !ours
                 };

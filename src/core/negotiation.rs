@@ -250,6 +250,10 @@ impl Machine {
     /// The startup negotiation ends: take our local groups unless the peer
     /// holds them.
     fn settle_startup(&mut self, now: Instant, reason: &str, info: Option<ResourceInfo>) {
+        // The peer is in its own start-up and has not settled: at its end it
+        // takes its home groups (§6.5) whatever the probe found here.
+        let peer_starting = self.neg.rstate == RscState::BothStarting && !self.neg.peer_stable;
+        self.adoption_peer_starting(peer_starting);
         self.neg.rstate = RscState::Stable;
         self.timers.stop(Timer::Rqst);
         // What the start-up probe found is kept or stopped first, knowing
@@ -521,6 +525,12 @@ impl Machine {
         }
         self.jobs.queue.push_back(Job::Then(Then::Announce));
         self.note(now, why.into());
+    }
+
+    /// Maintenance ended: the releases it held back (the home-node rule's,
+    /// the adoption's) are decided again at the next quiet moment.
+    pub(super) fn forget_conflicts(&mut self) {
+        self.neg.in_conflict.clear();
     }
 
     /// A group stopped here: a later conflict over it is a new one.
