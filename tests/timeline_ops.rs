@@ -740,9 +740,9 @@ fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
 }
 
-// ------------------------------------------------------------ review
+// ------------------------------------------- restart and maintenance races
 
-/// REVIEW F1. Both nodes restarted at once (`hbd restart` on both, an
+/// Both nodes restarted at once (`hbd restart` on both, an
 /// upgrade run on both): nodea had taken over nodeb's home group 1
 /// (auto_failback off) and finds both groups running; nodeb's new process
 /// runs nothing. Both are in the start-up negotiation (BothStarting) and
@@ -750,7 +750,7 @@ fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
 /// RQSTDELAY, starts its home group (§6.5). nodea must not keep group 1 at
 /// its RQSTDELAY: both would run it.
 #[test]
-fn review_both_starting_does_not_keep_the_peers_home_group() {
+fn start_probe_does_not_keep_a_starting_peers_home_group() {
     let mut n = probing(config(AutoFailback::Off));
     let o = n.drain();
     answer_probes(&mut n, o, [true, true], 1000);
@@ -787,14 +787,14 @@ fn review_both_starting_does_not_keep_the_peers_home_group() {
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
 }
 
-/// REVIEW F2. A release held back by maintenance is never made when it
+/// A release held back by maintenance is never made when it
 /// ends: nodea starts in (persistent) maintenance and finds nodeb's home
 /// group 1 running here while nodeb, alive and stable, holds it. The
 /// adoption's release and the home-node rule's are dropped (as they should
 /// be in maintenance); after `maintenance off` nothing stops it here
 /// (`in_conflict` already lists it): both nodes run group 1 for good.
 #[test]
-fn review_a_release_held_by_maintenance_is_made_when_it_ends() {
+fn a_release_held_by_maintenance_is_made_when_it_ends() {
     let mut p = params(config(AutoFailback::On), LOCAL, GEN, [0xaa; 16], 7);
     p.probe_at_start = true;
     p.maintenance = true;
@@ -833,13 +833,13 @@ fn review_a_release_held_by_maintenance_is_made_when_it_ends() {
     n.due(1400);
 }
 
-/// REVIEW F3. The restart announcement is overtaken by the status sent
+/// The restart announcement is overtaken by the status sent
 /// before it (lost on the UDP link, carried late by the serial one, in the
 /// same second): the older status clears the grace, and the peer is
 /// declared dead at its dead time, 20 s early (taken over while the new
 /// process may still be starting: both run the groups).
 #[test]
-fn review_an_older_status_does_not_cancel_the_peers_restart_grace() {
+fn an_older_status_does_not_cancel_the_peers_restart_grace() {
     let mut n = hbd_pair(config(AutoFailback::On));
     let before = n.peer.status("active");
     let restart = n.peer.msg(
