@@ -2,7 +2,8 @@
 //! the FIFO and old peers speak, and the text the inner `auth` field signs (§2.3).
 
 use super::codec::{
-    check_fields, check_frame, check_name, field_type, preview, CodecError, MAX_FIELDS,
+    check_fields, check_frame, check_name, check_sink_field, field_type, preview, CodecError,
+    MAX_FIELDS,
 };
 use super::message::{Field, FieldType, Message};
 use super::repr::FieldSink;
@@ -157,20 +158,15 @@ impl FieldSink for Writer<'_> {
             return;
         }
         self.fields += 1;
-        let checked = if self.fields > MAX_FIELDS {
-            Err(CodecError::TooManyFields(MAX_FIELDS))
-        } else if matches!(ftype, FieldType::Struct | FieldType::List) {
-            Err(CodecError::Unsupported {
-                name: name.to_string(),
-                kind: "struct or list",
-            })
-        } else if ftype == FieldType::String && value.iter().any(|&b| b == NL_ESCAPE || b == 0) {
-            Err(CodecError::Unencodable {
-                name: name.to_string(),
-            })
-        } else {
-            check_name(name.as_bytes()).map(|_| ())
-        };
+        let checked = check_sink_field(self.fields, name, ftype).and_then(|()| {
+            if ftype == FieldType::String && value.iter().any(|&b| b == NL_ESCAPE || b == 0) {
+                Err(CodecError::Unencodable {
+                    name: name.to_string(),
+                })
+            } else {
+                check_name(name.as_bytes()).map(|_| ())
+            }
+        });
         match checked {
             // `signed_text` leaves `auth` out.
             Ok(()) if name == "auth" => {}

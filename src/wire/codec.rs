@@ -121,6 +121,22 @@ pub fn preview(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(48)]).into_owned()
 }
 
+/// The checks a field sink (a sealer writing fields one by one, never
+/// holding a message) makes of the `count`-th field before its form's own
+/// rules: within [`MAX_FIELDS`], and no struct or list.
+pub fn check_sink_field(count: usize, name: &str, ftype: FieldType) -> Result<(), CodecError> {
+    if count > MAX_FIELDS {
+        Err(CodecError::TooManyFields(MAX_FIELDS))
+    } else if matches!(ftype, FieldType::Struct | FieldType::List) {
+        Err(CodecError::Unsupported {
+            name: name.to_string(),
+            kind: "struct or list",
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// Whether `msg` can be encoded and decoded back unchanged in netstring form:
 /// carriable names, no struct or list fields, not too many fields.
 pub fn check_fields(msg: &super::Message) -> Result<(), CodecError> {

@@ -2,7 +2,9 @@
 //! every UDP medium carries. Values are raw bytes; the trailer signs the exact
 //! received bytes, so decoding hands back that range rather than re-encoding.
 
-use super::codec::{check_frame, check_name, field_type, preview, CodecError, MAX_FIELDS};
+use super::codec::{
+    check_frame, check_name, check_sink_field, field_type, preview, CodecError, MAX_FIELDS,
+};
 use super::message::{FieldType, Message};
 use super::repr::FieldSink;
 use super::text::Num;
@@ -190,16 +192,8 @@ impl FieldSink for Writer<'_> {
             return;
         }
         self.fields += 1;
-        let checked = if self.fields > MAX_FIELDS {
-            Err(CodecError::TooManyFields(MAX_FIELDS))
-        } else if matches!(ftype, FieldType::Struct | FieldType::List) {
-            Err(CodecError::Unsupported {
-                name: name.to_string(),
-                kind: "struct or list",
-            })
-        } else {
-            check_name(name.as_bytes()).map(|_| ())
-        };
+        let checked = check_sink_field(self.fields, name, ftype)
+            .and_then(|()| check_name(name.as_bytes()).map(|_| ()));
         match checked {
             Ok(()) => push_field(self.out, name, ftype, value),
             Err(e) => self.error = Some(e),
