@@ -138,17 +138,7 @@ fn drop_ins_answer_for_hbd_and_leave_heartbeat_its_own() {
     let dir = tempfile::tempdir().unwrap();
     write_alone_had(dir.path());
     let run_dir = dir.path().join("run");
-    let log = std::fs::File::create(dir.path().join("hbd.log")).unwrap();
-    let mut cmd = Command::new("/usr/sbin/hbd");
-    cmd.args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
-        .arg(dir.path())
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--run-dir")
-        .arg(&run_dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut daemon = Daemon::spawn("alpha", &mut cmd).unwrap();
+    let mut daemon = run_installed_alpha(dir.path(), &run_dir);
     let sock = run_dir.join(hbd::control::SOCKET_NAME);
     let log_text = || std::fs::read_to_string(dir.path().join("hbd.log")).unwrap_or_default();
     let up = hbd::demo::wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
@@ -486,17 +476,7 @@ fn upgrade_of_a_running_node_restarts_it_in_place_and_moves_nothing() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run_dir = dir.path().join("run");
-    let log = std::fs::File::create(dir.path().join("hbd.log")).unwrap();
-    let mut cmd = Command::new("/usr/sbin/hbd");
-    cmd.args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
-        .arg(dir.path())
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--run-dir")
-        .arg(&run_dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut daemon = Daemon::spawn("alpha", &mut cmd).unwrap();
+    let mut daemon = run_installed_alpha(dir.path(), &run_dir);
     let log_text = || std::fs::read_to_string(dir.path().join("hbd.log")).unwrap_or_default();
     let running = |r: &hbd::control::StatusReport| {
         r.groups
@@ -555,4 +535,21 @@ fn upgrade_of_a_running_node_restarts_it_in_place_and_moves_nothing() {
     );
     assert!(log_text().contains("restarting in place: exec /usr/sbin/hbd"));
     daemon.terminate(Duration::from_secs(10));
+}
+
+/// The installed `/usr/sbin/hbd` run as node alpha on loopback with the
+/// configuration, state and run directories under `dir`, its output in
+/// `dir/hbd.log`.
+fn run_installed_alpha(dir: &std::path::Path, run_dir: &std::path::Path) -> Daemon {
+    let log = std::fs::File::create(dir.join("hbd.log")).unwrap();
+    let mut cmd = Command::new("/usr/sbin/hbd");
+    cmd.args(["run", "--node", "alpha", "--bind", "127.0.0.1", "-c"])
+        .arg(dir)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--run-dir")
+        .arg(run_dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    Daemon::spawn("alpha", &mut cmd).unwrap()
 }

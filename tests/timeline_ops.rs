@@ -490,6 +490,14 @@ fn probing(cfg: Config) -> Single {
     Single::with_params(p)
 }
 
+/// As [`probing`], started in (persistent) maintenance mode.
+fn probing_in_maintenance() -> Single {
+    let mut p = params(config(AutoFailback::On), LOCAL, GEN, [0xaa; 16], 7);
+    p.probe_at_start = true;
+    p.maintenance = true;
+    Single::with_params(p)
+}
+
 /// Answers every step among `o` (and those that follow) 10 ms apart:
 /// `status` of group `g` says `running[g]`, everything else succeeds.
 #[track_caller]
@@ -625,10 +633,7 @@ fn start_probe_stops_half_a_group_first() {
 /// negotiation.
 #[test]
 fn maintenance_at_start_probes_and_starts_nothing() {
-    let mut p = params(config(AutoFailback::On), LOCAL, GEN, [0xaa; 16], 7);
-    p.probe_at_start = true;
-    p.maintenance = true;
-    let mut n = Single::with_params(p);
+    let mut n = probing_in_maintenance();
     let o = n.drain();
     answer_probes(&mut n, o, [false, false], 1000);
     n.peer_status(100);
@@ -787,18 +792,14 @@ fn start_probe_does_not_keep_a_starting_peers_home_group() {
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
 }
 
-/// A release held back by maintenance is never made when it
-/// ends: nodea starts in (persistent) maintenance and finds nodeb's home
-/// group 1 running here while nodeb, alive and stable, holds it. The
-/// adoption's release and the home-node rule's are dropped (as they should
-/// be in maintenance); after `maintenance off` nothing stops it here
-/// (`in_conflict` already lists it): both nodes run group 1 for good.
+/// nodea starts in (persistent) maintenance and finds nodeb's home group 1
+/// running here while nodeb, alive and stable, holds it. The adoption's
+/// release and the home-node rule's are held back in maintenance; at
+/// `maintenance off` they are decided again and group 1 stops here (it
+/// used not to: the conflict stayed recorded and both nodes ran it).
 #[test]
 fn a_release_held_by_maintenance_is_made_when_it_ends() {
-    let mut p = params(config(AutoFailback::On), LOCAL, GEN, [0xaa; 16], 7);
-    p.probe_at_start = true;
-    p.maintenance = true;
-    let mut n = Single::with_params(p);
+    let mut n = probing_in_maintenance();
     let o = n.drain();
     answer_probes(&mut n, o, [false, true], 1000);
     n.peer_status(100);
@@ -833,11 +834,12 @@ fn a_release_held_by_maintenance_is_made_when_it_ends() {
     n.due(1400);
 }
 
-/// The restart announcement is overtaken by the status sent
-/// before it (lost on the UDP link, carried late by the serial one, in the
-/// same second): the older status clears the grace, and the peer is
-/// declared dead at its dead time, 20 s early (taken over while the new
-/// process may still be starting: both run the groups).
+/// The restart announcement is overtaken by the status sent before it
+/// (lost on the UDP link, carried late by the serial one, in the same
+/// second): only the newest status sets the peer's hbd state, so the grace
+/// stands (the older one used to clear it: declared dead 20 s early, taken
+/// over while the new process may still be starting, both running the
+/// groups).
 #[test]
 fn an_older_status_does_not_cancel_the_peers_restart_grace() {
     let mut n = hbd_pair(config(AutoFailback::On));

@@ -1440,23 +1440,12 @@ mod tests {
 
     #[test]
     fn hbd_state_reads_only_its_own_words() {
-        let state = |maint: &str, restart: &str| {
-            let r = Repr::parse(msg(&[
-                ("t", "status"),
-                ("src", "nodeb"),
-                ("seq", "2"),
-                ("ts", "5"),
-                ("hbdmaint", maint),
-                ("hbdrestart", restart),
-            ]))
-            .unwrap();
-            match r.kind {
-                Kind::Sequenced {
-                    body: Body::Status { hbd, .. },
-                    ..
-                } => hbd,
-                k => panic!("{k:?}"),
-            }
+        let state = |maint: &str, restart: &str| match peer_status_with(&[
+            ("hbdmaint", maint),
+            ("hbdrestart", restart),
+        ]) {
+            Body::Status { hbd, .. } => hbd,
+            b => panic!("{b:?}"),
         };
         assert_eq!(
             state("1", "4e20"),
@@ -1472,23 +1461,10 @@ mod tests {
 
     #[test]
     fn an_unreadable_link_report_is_no_report() {
-        let status = |n: &str, loss: &str| {
-            let r = Repr::parse(msg(&[
-                ("t", "status"),
-                ("src", "nodeb"),
-                ("seq", "2"),
-                ("ts", "5"),
-                ("hbdn", n),
-                ("hbdloss", loss),
-            ]))
-            .unwrap();
-            match r.kind {
-                Kind::Sequenced {
-                    body: Body::Status { link, .. },
-                    ..
-                } => link,
-                k => panic!("{k:?}"),
-            }
+        let status = |n: &str, loss: &str| match peer_status_with(&[("hbdn", n), ("hbdloss", loss)])
+        {
+            Body::Status { link, .. } => link,
+            b => panic!("{b:?}"),
         };
         assert_eq!(
             status("a", "3/40"),
@@ -1571,6 +1547,16 @@ mod tests {
             panic!("{:?}", r.kind)
         };
         assert_eq!(a.groups, Some(vec![]));
+    }
+
+    /// The body of nodeb's status carrying `extra` fields after its own.
+    fn peer_status_with(extra: &[(&str, &str)]) -> Body {
+        let mut fields = vec![("t", "status"), ("src", "nodeb"), ("seq", "2"), ("ts", "5")];
+        fields.extend_from_slice(extra);
+        match Repr::parse(msg(&fields)).unwrap().kind {
+            Kind::Sequenced { body, .. } => body,
+            k => panic!("{k:?}"),
+        }
     }
 
     fn msg(fields: &[(&str, &str)]) -> Message {
