@@ -313,7 +313,7 @@ esac
         fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
     }
 
-    /// Asks the demo service; Some(node) when it answered "served by <node>".
+    /// Asks the demo service; Some(node) when it answered `served by <node>`.
     pub fn probe_service(&self) -> Option<String> {
         probe(self.service_port)
     }

@@ -12,8 +12,8 @@ mod values;
 
 pub use directives::{known_directives, nearest, suggest};
 pub use values::{
-    host_name_ok, parse_bool, parse_time, ping_host, valid_node_name, TimeError, BAUD_RATES,
-    FACILITIES,
+    baud_refusal, host_name_ok, parse_bool, parse_time, ping_host, valid_node_name, TimeError,
+    BAUD_RATES, FACILITIES,
 };
 
 use super::media6;
@@ -345,7 +345,7 @@ fn option(st: &mut State, line: usize, name: &'static str, v: &str) {
             _ => st.error(
                 line,
                 name,
-                format!("{v:?} is not a supported baud rate (expected one of 9600, 19200, 38400, 57600, 115200, 230400, 460800)"),
+                baud_refusal(v),
             ),
         },
         "serial" => {

@@ -8,6 +8,16 @@ use std::net::Ipv4Addr;
 /// Baud rates heartbeat's serial plugin accepts.
 pub const BAUD_RATES: &[u32] = &[9600, 19200, 38400, 57600, 115200, 230400, 460800];
 
+/// The refusal of an unsupported `baud` value, listing `BAUD_RATES` so the
+/// message cannot drift from what is accepted.
+pub fn baud_refusal(value: impl std::fmt::Debug) -> String {
+    let rates: Vec<String> = BAUD_RATES.iter().map(u32::to_string).collect();
+    format!(
+        "{value:?} is not a supported baud rate (expected one of {})",
+        rates.join(", ")
+    )
+}
+
 /// Syslog facility names heartbeat's `logfacility` accepts (besides `none`).
 pub const FACILITIES: &[&str] = &[
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user",

@@ -6,7 +6,7 @@ use super::auth::auth;
 use super::groups::groups;
 use super::value::parse_metrics_addr;
 use super::{Ctx, File, MediumT, Source};
-use crate::config::hacf::{apply_timing_defaults, BAUD_RATES, FACILITIES};
+use crate::config::hacf::{apply_timing_defaults, baud_refusal, BAUD_RATES, FACILITIES};
 use crate::config::media6;
 use crate::config::model::{
     AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging, Medium, MsgFmt, PingNode,
@@ -90,7 +90,7 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
     if let Some(b) = &f.baud {
         match u32::try_from(*b.get_ref()) {
             Ok(v) if BAUD_RATES.contains(&v) => cfg.baud = v,
-            _ => cx.error(b.span(), "baud", format!("{} is not a supported baud rate (expected one of 9600, 19200, 38400, 57600, 115200, 230400, 460800)", b.get_ref())),
+            _ => cx.error(b.span(), "baud", baud_refusal(b.get_ref())),
         }
     }
     if let Some(a) = &f.auto_failback {
