@@ -91,6 +91,10 @@ pub struct StatusReport {
     /// while its queue was full behind a slow or hung run.
     #[serde(default)]
     pub notify_dropped: u64,
+    /// rc.d runs (heartbeat's harc) dropped since the start while their
+    /// queue was full behind a slow or hung site script.
+    #[serde(default)]
+    pub rcd_dropped: u64,
     /// heartbeat's configuration parameters by ha.cf name, as `cl_status
     /// hbparameter` prints them (`config::parameters`).
     #[serde(default)]
@@ -383,6 +387,7 @@ mod tests {
                 text: "authkeys differ?".into(),
             }],
             notify_dropped: 21,
+            rcd_dropped: 4,
             parameters: [("deadtime".to_string(), "1".to_string())].into(),
             persistent_standby: Some(HoldSet::Local),
             convergence: vec![ConvergenceReport {
@@ -511,6 +516,7 @@ mod tests {
     }
   ],
   "notify_dropped": 21,
+  "rcd_dropped": 4,
   "parameters": {
     "deadtime": "1"
   },
@@ -561,6 +567,7 @@ mod tests {
             "peer_config",
             "problems",
             "notify_dropped",
+            "rcd_dropped",
             "parameters",
             "persistent_standby",
             "convergence",
@@ -580,6 +587,7 @@ mod tests {
         assert_eq!(r.peer_config, PeerConfig::default());
         assert!(r.problems.is_empty());
         assert_eq!(r.notify_dropped, 0);
+        assert_eq!(r.rcd_dropped, 0);
         assert!(r.convergence.is_empty());
     }
 

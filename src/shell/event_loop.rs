@@ -761,6 +761,7 @@ impl Daemon {
             r.maintenance = crate::control::Maintenance::Persistent;
         }
         r.notify_dropped = self.hooks.notify_dropped();
+        r.rcd_dropped = self.hooks.rcd_dropped();
         r.convergence = self.convergence.reports(now);
         r
     }

@@ -509,6 +509,12 @@ impl Hooks {
         self.notify_queue.dropped_total
     }
 
+    /// rc.d runs (heartbeat's harc) dropped since the start while their queue
+    /// was full behind a slow or hung site script.
+    pub fn rcd_dropped(&self) -> u64 {
+        self.rc_queue.dropped_total
+    }
+
     /// Whether [`Hooks::observe`] needs the core's status after each turn.
     pub fn watches_groups(&self) -> bool {
         self.notify.is_some()
@@ -1434,6 +1440,36 @@ mod tests {
                 && drained < std::time::Duration::from_secs(8),
             "{drained:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_rc_d_queue_drops_and_counts_apart_from_notify() {
+        let t = tempfile::tempdir().unwrap();
+        let rec = t.path().join("rec");
+        exe(
+            &t.path().join("rc.d").join("status"),
+            &format!("echo \"$HA_st\" >> {}; exec sleep 60", rec.display()),
+        );
+        let mut h = Hooks::new(&cfg(0, None, 60_000), t.path(), "alpha", base_env());
+        // Each change of the peer's status is one rc.d run; the first hangs.
+        for i in 0..QUEUE_LIMIT + 4 {
+            let state = if i % 2 == 0 { "active" } else { "standby" };
+            h.receiving(&status_msg(state));
+            h.event(
+                &Event::PeerStatus {
+                    node: "beta".into(),
+                    state: state.into(),
+                },
+                empty_status,
+            );
+            h.received(true);
+            if i == 0 {
+                until("the hung rc.d script", || !lines(&rec).is_empty()).await;
+            }
+        }
+        assert_eq!(h.rcd_dropped(), 3);
+        assert_eq!(h.notify_dropped(), 0);
+        h.close(false).await;
     }
 
     #[tokio::test]

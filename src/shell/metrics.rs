@@ -632,6 +632,13 @@ pub fn render(
         "Notifications the notify hook never got: dropped while its queue was full behind a slow or hung run.",
     );
     let _ = writeln!(o, "hbd_notify_dropped_total {}", r.notify_dropped);
+    head(
+        &mut o,
+        "hbd_rcd_dropped_total",
+        "counter",
+        "rc.d runs (heartbeat's harc) dropped while their queue was full behind a slow or hung site script.",
+    );
+    let _ = writeln!(o, "hbd_rcd_dropped_total {}", r.rcd_dropped);
     o
 }
 
@@ -892,6 +899,7 @@ mod tests {
             keepalive_ms: 1000,
             deadtime_ms: 2000,
             notify_dropped: 3,
+            rcd_dropped: 2,
             ..StatusReport::default()
         };
         let mut gaps = GapHistogram::for_timing(ms(1000), ms(1500), ms(2000));
@@ -1327,5 +1335,8 @@ hbd_resource_fails{group="IPaddr::192.0.2.10",resource="IPaddr::192.0.2.10"} 2
 # HELP hbd_notify_dropped_total Notifications the notify hook never got: dropped while its queue was full behind a slow or hung run.
 # TYPE hbd_notify_dropped_total counter
 hbd_notify_dropped_total 3
+# HELP hbd_rcd_dropped_total rc.d runs (heartbeat's harc) dropped while their queue was full behind a slow or hung site script.
+# TYPE hbd_rcd_dropped_total counter
+hbd_rcd_dropped_total 2
 "#;
 }

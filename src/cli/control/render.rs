@@ -255,6 +255,12 @@ pub fn render_status(r: &StatusReport) -> String {
             r.notify_dropped
         ));
     }
+    if r.rcd_dropped > 0 {
+        out.push_str(&format!(
+            "rc.d: {} run(s) dropped since start, while their queue was full behind a slow or hung site script (see the log)\n",
+            r.rcd_dropped
+        ));
+    }
     out.push_str("\nnodes:\n");
     let mut local = node_row(&r.local, "(local)");
     // Our own node is not "heard"; it is us.
@@ -493,12 +499,15 @@ nodes:
     fn dropped_notifications_are_shown_only_when_there_are_some() {
         let mut r = sample_report();
         assert!(!render_status(&r).contains("notify"));
+        assert!(!render_status(&r).contains("rc.d"));
         r.notify_dropped = 21;
+        r.rcd_dropped = 4;
         let text = render_status(&r);
         assert!(
             text.contains(
                 "configuration: not compared yet (no hbd-config from beta)\n\
                  notify hook: 21 notification(s) dropped since start, while its queue was full behind a slow or hung run (see the log)\n\
+                 rc.d: 4 run(s) dropped since start, while their queue was full behind a slow or hung site script (see the log)\n\
                  \nnodes:\n"
             ),
             "{text}"
