@@ -752,7 +752,7 @@ fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
 /// A probing nodea whose start-up probe says `running[g]` of each group,
 /// negotiated with a stable peer holding its own group 1; every step
 /// answered. Returns the steps after the probe, at 1.2 s or so.
-fn probed_pair(running: [bool; 2]) -> (Single, Vec<(usize, usize, Action)>) {
+fn probed_pair(running: [bool; 2]) -> (Single, Steps) {
     let mut n = probing(config(AutoFailback::On));
     let o = n.drain();
     answer_probes(&mut n, o, running, 1000);
@@ -771,9 +771,12 @@ fn probed_pair(running: [bool; 2]) -> (Single, Vec<(usize, usize, Action)>) {
     (n, steps(&o))
 }
 
+/// Resource steps as `steps` lists them.
+type Steps = Vec<(usize, usize, Action)>;
+
 /// The peer falls silent after 1.5 s: dead at 11.5 s. Returns the steps of
 /// the takeover's first call, then of the whole takeover.
-fn peer_dies(n: &mut Single) -> (Vec<(usize, usize, Action)>, Vec<(usize, usize, Action)>) {
+fn peer_dies(n: &mut Single) -> (Steps, Steps) {
     let o = n.tick_until(11_000, 1000);
     n.due(11_500);
     assert!(steps(&o).is_empty());
