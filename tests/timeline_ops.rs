@@ -749,11 +749,11 @@ fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
 
 // ------------------------------------------ takeover without a status probe
 
-/// A probing nodea whose start-up probe says `running[g]` of each group,
-/// negotiated with a stable peer holding its own group 1; every step
+/// A probing nodea on `cfg` whose start-up probe says `running[g]` of each
+/// group, negotiated with a stable peer holding its own group 1; every step
 /// answered. Returns the steps after the probe, at 1.2 s or so.
-fn probed_pair(running: [bool; 2]) -> (Single, Steps) {
-    let mut n = probing(config(AutoFailback::On));
+fn probed_pair(cfg: Config, running: [bool; 2]) -> (Single, Steps) {
+    let mut n = probing(cfg);
     let o = n.drain();
     answer_probes(&mut n, o, running, 1000);
     n.peer_status(100);
@@ -799,11 +799,40 @@ fn peer_dies(n: &mut Single) -> (Steps, Steps) {
 /// group, proven the same way, started without probes too.
 #[test]
 fn takeover_of_a_group_proven_stopped_runs_no_status() {
-    let (mut n, acquired) = probed_pair([false, false]);
+    let (mut n, acquired) = probed_pair(config(AutoFailback::On), [false, false]);
     assert_eq!(acquired, [(0, 0, Action::Start), (0, 1, Action::Start)]);
     let (first, all) = peer_dies(&mut n);
     assert_eq!(first, [(1, 0, Action::Start)]);
     assert_eq!(all, [(1, 0, Action::Start)]);
+}
+
+/// A resource written in both groups is never proven stopped: a step on
+/// one place moves the other, so each start of it asks `status` first.
+#[test]
+fn a_resource_in_two_groups_is_always_probed() {
+    let mut cfg = config(AutoFailback::On);
+    cfg.groups[1]
+        .resources
+        .push(res("Filesystem::/dev/sdb1::/srv"));
+    let (mut n, acquired) = probed_pair(cfg, [false, false]);
+    assert_eq!(
+        acquired,
+        [
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    let (first, all) = peer_dies(&mut n);
+    assert_eq!(first, [(1, 0, Action::Start)]);
+    assert_eq!(
+        all,
+        [
+            (1, 0, Action::Start),
+            (1, 1, Action::Status),
+            (1, 1, Action::Start)
+        ]
+    );
 }
 
 /// Not proven: the probe found the peer's group running here (started
