@@ -2277,7 +2277,9 @@ fn restarted_peer_loses_what_it_was_taking() {
     };
     let o = n.peer_status(3000);
     n.due(4000);
-    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+    // Stopped here by this process after its own start: proven stopped,
+    // started without heartbeat's status probe (docs/daemon.md).
+    assert_eq!(steps(&o), [(0, 0, Action::Start)]);
 }
 
 // ------------------------------------------------------------------ fencing
@@ -3149,8 +3151,9 @@ fn monitor_checks_the_resource_every_interval_while_the_group_runs() {
 #[test]
 fn monitor_failure_restarts_the_resource_and_those_after_it_in_place() {
     // The address (resource 0) fails: the filesystem after it is stopped
-    // first, then the address; both start again left to right, each after
-    // heartbeat's status probe. The peer is told nothing: holdings unchanged.
+    // first, then the address; both start again left to right, without
+    // heartbeat's status probe (this process stopped what it had started:
+    // proven stopped). The peer is told nothing: holdings unchanged.
     let mut n = monitored(0, OnFail::Restart, |_| {});
     n.live_until(5000);
     n.due(5240);
@@ -3167,9 +3170,7 @@ fn monitor_failure_restarts_the_resource_and_those_after_it_in_place() {
         [
             (0, 1, Action::Stop),
             (0, 0, Action::Stop),
-            (0, 0, Action::Status),
             (0, 0, Action::Start),
-            (0, 1, Action::Status),
             (0, 1, Action::Start)
         ]
     );
@@ -3214,13 +3215,13 @@ fn monitor_failure_restarts_the_resource_and_those_after_it_in_place() {
             "IPaddr::192.0.2.10 started"
         ]
     );
-    // Checked again an interval after the restart finished (5.36 s).
+    // Checked again an interval after the restart finished (5.34 s).
     n.live_until(10_000);
-    n.due(10_360);
-    let o = n.at(10_360, Input::Timer);
-    n.due(11_360);
+    n.due(10_340);
+    let o = n.at(10_340, Input::Timer);
+    n.due(11_340);
     let o = answer(&mut n, 10_400, &o, CheckOutcome::Running);
-    n.due(11_360);
+    n.due(11_340);
     assert_eq!(
         events(&o),
         [Event::MonitorRecovered {
@@ -3311,17 +3312,17 @@ fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
         steps(&all),
         [
             (0, 1, Action::Stop),
-            (0, 1, Action::Status),
+            // Stopped by us after our start: no status probe.
             (0, 1, Action::Start)
         ]
     );
     n.live_until(10_000);
-    n.due(10_330);
-    let o = n.at(10_330, Input::Timer);
-    n.due(11_330);
+    n.due(10_320);
+    let o = n.at(10_320, Input::Timer);
+    n.due(11_320);
     let o = answer(&mut n, 10_400, &o, not_running());
-    n.due(11_330);
-    let all = steps_failing(&mut n, o, &[], 11_330);
+    n.due(11_320);
+    let all = steps_failing(&mut n, o, &[], 11_320);
     assert_eq!(steps(&all), [(0, 1, Action::Stop), (0, 0, Action::Stop)]);
     assert_eq!(
         events(&all),
@@ -3369,7 +3370,7 @@ fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
         "ask_resources",
         &[("rsc_hold", "local"), ("info", "other")],
     );
-    n.due(11_330);
+    n.due(11_320);
     assert_eq!(
         protocol(&o),
         [
@@ -3383,7 +3384,7 @@ fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
         "resource",
         &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
     );
-    n.due(11_330);
+    n.due(11_320);
     let g = &n.node.status().groups[0];
     assert_eq!(
         (g.state, g.owner.as_deref()),
@@ -3396,7 +3397,7 @@ fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
         "ask_resources",
         &[("rsc_hold", "foreign"), ("info", "me")],
     );
-    n.due(11_330);
+    n.due(11_320);
     assert_eq!(
         protocol(&o),
         ["t=ask_resources rsc_hold=foreign info=other"]
@@ -3411,13 +3412,13 @@ fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
             ("info", "standby"),
         ],
     );
-    n.due(11_330);
+    n.due(11_320);
     let o = n.peer_says(
         11_200,
         "ask_resources",
         &[("rsc_hold", "foreign"), ("info", "done")],
     );
-    n.due(11_330);
+    n.due(11_320);
     assert!(steps(&o).is_empty(), "not started where it failed");
     assert_eq!(
         events(&o),
@@ -3453,9 +3454,8 @@ fn a_group_that_fails_on_both_nodes_stays_stopped_until_cleanup() {
         [
             (0, 0, Action::Status),
             (0, 1, Action::Status),
-            (0, 0, Action::Status),
+            // The re-probe just proved both stopped: no second probe.
             (0, 0, Action::Start),
-            (0, 1, Action::Status),
             (0, 1, Action::Start)
         ]
     );
@@ -3550,9 +3550,8 @@ fn monitor_block_leaves_the_group_alone_and_names_the_way_out() {
             (0, 1, Action::Stop),
             (0, 0, Action::Stop),
             (1, 0, Action::Status),
-            (0, 0, Action::Status),
+            // Both stopped just now by us, after our own start.
             (0, 0, Action::Start),
-            (0, 1, Action::Status),
             (0, 1, Action::Start)
         ]
     );
@@ -3707,9 +3706,9 @@ fn a_check_answered_after_its_group_changed_is_ignored() {
         _ => StepOutcome::Ok,
     });
     n.live_until(10_000);
-    n.due(10_365);
-    let o = n.at(10_365, Input::Timer);
-    n.due(11_365);
+    n.due(10_345);
+    let o = n.at(10_345, Input::Timer);
+    n.due(11_345);
     assert_eq!(checks(&o), [(0, 0, Action::Status), (0, 1, Action::Status)]);
 }
 
@@ -3800,15 +3799,8 @@ fn moved_without_a_peer_it_stays_stopped_until_failure_timeout() {
         }]
     );
     let all = steps_failing(&mut n, o, &[], 40_390);
-    assert_eq!(
-        steps(&all),
-        [
-            (0, 0, Action::Status),
-            (0, 0, Action::Start),
-            (0, 1, Action::Status),
-            (0, 1, Action::Start)
-        ]
-    );
+    // Both were stopped here after our own start: proven stopped.
+    assert_eq!(steps(&all), [(0, 0, Action::Start), (0, 1, Action::Start)]);
     let st = n.node.status();
     assert_eq!(
         (st.groups[0].state, st.groups[0].failure.clone()),

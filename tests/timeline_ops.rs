@@ -479,7 +479,8 @@ fn a_restarted_hbd_peer_that_kept_nothing_of_ours_gets_ours_restarted_here() {
         &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
     );
     n.due(1100);
-    assert_eq!(steps(&o), [(0, 0, Action::Status)], "ours comes back");
+    // Stopped here after our own start: proven stopped, no status probe.
+    assert_eq!(steps(&o), [(0, 0, Action::Start)], "ours comes back");
 }
 
 // ------------------------------------------------------------- adoption
@@ -650,7 +651,8 @@ fn maintenance_at_start_probes_and_starts_nothing() {
     // Off: the group nobody runs starts here.
     let o = n.at(300, Input::Command(Command::Maintenance(false)));
     n.due(1300);
-    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
+    // The start-up probe proved it stopped: started without a second one.
+    assert_eq!(steps(&o), [(0, 0, Action::Start)]);
 }
 
 /// A stop (SIGTERM) in maintenance releases nothing: the groups stay up and
@@ -743,6 +745,132 @@ fn start_probe_in_legacy_mode_stops_the_live_peers_group() {
     );
     assert_eq!(n.node.status().groups[1].state, GroupState::Stopped);
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
+}
+
+// ------------------------------------------ takeover without a status probe
+
+/// A probing nodea on `cfg` whose start-up probe says `running[g]` of each
+/// group, negotiated with a stable peer holding its own group 1; every step
+/// answered. Returns the steps after the probe, at 1.2 s or so.
+fn probed_pair(cfg: Config, running: [bool; 2]) -> (Single, Steps) {
+    let mut n = probing(cfg);
+    let o = n.drain();
+    answer_probes(&mut n, o, running, 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    let o = n.finish_steps(o);
+    n.due(1100);
+    n.peer_status(1500);
+    n.due(2500);
+    (n, steps(&o))
+}
+
+/// Resource steps as `steps` lists them.
+type Steps = Vec<(usize, usize, Action)>;
+
+/// The peer falls silent after 1.5 s: dead at 11.5 s. Returns the steps of
+/// the takeover's first call, then of the whole takeover.
+fn peer_dies(n: &mut Single) -> (Steps, Steps) {
+    let o = n.tick_until(11_000, 1000);
+    n.due(11_500);
+    assert!(steps(&o).is_empty());
+    let o = n.at(11_500, Input::Timer);
+    n.due(12_500);
+    assert!(events(&o).contains(&Event::TakeoverStarted {
+        node: PEER.into(),
+        reason: "peer dead".into()
+    }));
+    let first = steps(&o);
+    let all = n.finish_steps(o);
+    n.due(12_500);
+    assert!(events(&all).contains(&Event::TakeoverComplete { node: PEER.into() }));
+    (first, steps(&all))
+}
+
+/// The start-up probe proved every resource stopped and nothing started the
+/// peer's group since: the takeover starts it at once, in the same call that
+/// declared the peer dead, with no `status` first (docs/daemon.md). Our own
+/// group, proven the same way, started without probes too.
+#[test]
+fn takeover_of_a_group_proven_stopped_runs_no_status() {
+    let (mut n, acquired) = probed_pair(config(AutoFailback::On), [false, false]);
+    assert_eq!(acquired, [(0, 0, Action::Start), (0, 1, Action::Start)]);
+    let (first, all) = peer_dies(&mut n);
+    assert_eq!(first, [(1, 0, Action::Start)]);
+    assert_eq!(all, [(1, 0, Action::Start)]);
+}
+
+/// A resource written in both groups is never proven stopped: a step on
+/// one place moves the other, so each start of it asks `status` first.
+#[test]
+fn a_resource_in_two_groups_is_always_probed() {
+    let mut cfg = config(AutoFailback::On);
+    cfg.groups[1]
+        .resources
+        .push(res("Filesystem::/dev/sdb1::/srv"));
+    let (mut n, acquired) = probed_pair(cfg, [false, false]);
+    assert_eq!(
+        acquired,
+        [
+            (0, 0, Action::Start),
+            (0, 1, Action::Status),
+            (0, 1, Action::Start)
+        ]
+    );
+    let (first, all) = peer_dies(&mut n);
+    assert_eq!(first, [(1, 0, Action::Start)]);
+    assert_eq!(
+        all,
+        [
+            (1, 0, Action::Start),
+            (1, 1, Action::Status),
+            (1, 1, Action::Start)
+        ]
+    );
+}
+
+/// Not proven: the probe found the peer's group running here (started
+/// behind hbd's back, or a status that lies), so it was stopped. The stop
+/// proves nothing the status did not: the takeover asks `status` first, as
+/// heartbeat does (tests/faults.rs "status_lies").
+#[test]
+fn takeover_of_a_group_not_proven_stopped_asks_status_first() {
+    let mut n = probing(config(AutoFailback::On));
+    let o = n.drain();
+    answer_probes(&mut n, o, [false, true], 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    let o = n.finish_steps(o);
+    n.due(1100);
+    assert!(events(&o).contains(&Event::GroupContested {
+        group: "IPaddr::192.0.2.11".into(),
+        holder: PEER.into()
+    }));
+    assert_eq!(
+        steps(&o),
+        [
+            (1, 0, Action::Stop),
+            (0, 0, Action::Start),
+            (0, 1, Action::Start)
+        ]
+    );
+    n.peer_status(1500);
+    n.due(2500);
+    let (first, all) = peer_dies(&mut n);
+    assert_eq!(first, [(1, 0, Action::Status)]);
+    assert_eq!(all, [(1, 0, Action::Status), (1, 0, Action::Start)]);
 }
 
 // ------------------------------------------- restart and maintenance races

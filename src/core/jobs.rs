@@ -1,6 +1,7 @@
 //! The resource groups as this node runs them, and the job runner that moves
 //! them: one script step at a time (heartbeat's haresources order: start left
-//! to right after a `status` probe, stop right to left, failed stops retried),
+//! to right after a `status` probe, skipped for a resource proven stopped
+//! here, stop right to left, failed stops retried),
 //! jobs queued behind the step in flight, and `Then` continuations that run
 //! when the jobs before them are done. A monitor's restart (stop from the
 //! right down to the failed resource, start it and those after it again) and
@@ -45,6 +46,28 @@ pub(super) struct Group {
     /// Bumped at every state change: a monitor check issued before the
     /// latest change answers about a group that no longer exists as it was.
     pub(super) transitions: u64,
+    /// What this process has seen of each resource here: a start skips the
+    /// `status` probe only for one proven stopped (docs/daemon.md).
+    known: Vec<Known>,
+}
+
+/// What this process can prove about one resource on this node, from what
+/// its own steps saw. Never persisted: a new process knows nothing until its
+/// start-up probe (a crashed daemon may have left anything running).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Known {
+    /// No proof: never asked, its `status` said running without our start
+    /// (a resource started behind hbd's back, or whose status lies), or a
+    /// step on it failed. A start probes it first, as heartbeat does.
+    Unknown,
+    /// Its `status` said not running, or this process stopped what it had
+    /// started itself; nothing has run its `start` since.
+    Stopped,
+    /// This process ran its `start` (whatever it answered).
+    Started,
+    /// In more than one place of haresources: a step on one place moves
+    /// the other, so it is never proven.
+    Shared,
 }
 
 /// What to do once the jobs queued before it are done.
@@ -139,6 +162,13 @@ pub(super) struct Jobs {
 
 impl Jobs {
     pub(super) fn new(cfg: &Config, local: &str) -> Jobs {
+        let places = |r: &crate::config::Resource| {
+            cfg.groups
+                .iter()
+                .flat_map(|g| &g.resources)
+                .filter(|x| *x == r)
+                .count()
+        };
         Jobs {
             groups: cfg
                 .groups
@@ -149,6 +179,17 @@ impl Jobs {
                     failed_here: false,
                     failure: None,
                     transitions: 0,
+                    known: g
+                        .resources
+                        .iter()
+                        .map(|r| {
+                            if places(r) > 1 {
+                                Known::Shared
+                            } else {
+                                Known::Unknown
+                            }
+                        })
+                        .collect(),
                 })
                 .collect(),
             queue: VecDeque::new(),
@@ -204,6 +245,36 @@ impl Jobs {
             }
         }
         (l, f)
+    }
+
+    /// How starting resource `i` of group `g` begins: at its `start` when
+    /// it is proven stopped here, else with heartbeat's `status` probe.
+    fn start_phase(&self, g: GroupId, i: usize) -> Phase {
+        match self.groups[g.0].known.get(i) {
+            Some(Known::Stopped) => Phase::Start(i),
+            _ => Phase::Probe(i),
+        }
+    }
+
+    /// Records what a finished step of resource `i` of group `g` proves.
+    fn learn(&mut self, g: GroupId, i: usize, phase: Phase, outcome: &StepOutcome) {
+        let Some(k) = self.groups[g.0].known.get_mut(i) else {
+            return;
+        };
+        if *k == Known::Shared {
+            return;
+        }
+        *k = match (phase, outcome) {
+            (Phase::Start(_), _) => Known::Started,
+            (_, StepOutcome::Failed { .. }) => Known::Unknown,
+            (Phase::Stop { .. }, _) if *k == Known::Started => Known::Stopped,
+            // A stop of what we did not start proves nothing its status
+            // did not: one that said running after our stop still lies.
+            (Phase::Stop { .. }, _) => *k,
+            (_, StepOutcome::Running(false)) => Known::Stopped,
+            (_, StepOutcome::Running(true)) if *k == Known::Started => Known::Started,
+            _ => Known::Unknown,
+        };
     }
 
     /// The groups of `set`, seen from this node.
@@ -290,7 +361,8 @@ impl Machine {
                     self.set_gstate(g, GState::Starting);
                     let key = self.key(g);
                     self.note(now, format!("starting {key}"));
-                    self.begin_op(g, Phase::Probe(0));
+                    let first = self.jobs.start_phase(g, 0);
+                    self.begin_op(g, first);
                 }
                 Job::Release(g) => {
                     if self.jobs.groups[g.0].state != GState::Running {
@@ -411,6 +483,11 @@ impl Machine {
         let phase = op.phase;
         let n = self.cfg.groups[g.0].resources.len();
         let key = self.key(g);
+        let i = match phase {
+            Phase::Probe(i) | Phase::Start(i) => i,
+            Phase::Stop { i, .. } | Phase::Reprobe { i, .. } | Phase::Survey { i, .. } => i,
+        };
+        self.jobs.learn(g, i, phase, &outcome);
         match phase {
             Phase::Probe(i) => {
                 if outcome == StepOutcome::Running(true) {
@@ -516,7 +593,8 @@ impl Machine {
                         // Stopped down to the failed resource: start again
                         // from it, probing first as every start does.
                         self.set_gstate(g, GState::Starting);
-                        return self.emit_step(g, Phase::Probe(last));
+                        let first = self.jobs.start_phase(g, last);
+                        return self.emit_step(g, first);
                     }
                     self.set_gstate(g, GState::Stopped);
                     self.jobs.op = None;
@@ -556,7 +634,8 @@ impl Machine {
             self.event(Event::GroupStarted { group });
             self.watch_group(now, g);
         } else {
-            self.emit_step(g, Phase::Probe(i));
+            let next = self.jobs.start_phase(g, i);
+            self.emit_step(g, next);
         }
     }
 

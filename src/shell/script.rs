@@ -277,6 +277,10 @@ pub async fn run_argv(
             elapsed: started.elapsed(),
         };
     }
+    // Only what posix_spawn can do (env, stdio, chdir, process group), so
+    // std spawns with posix_spawn (a vfork-style clone) rather than fork:
+    // a pre_exec closure, uid, gid or groups would make it fork, ~4x slower
+    // per start (docs/daemon.md). Keep it that way.
     let mut cmd = tokio::process::Command::new(path);
     cmd.args(argv)
         .env_clear()
