@@ -651,8 +651,9 @@ fn maintenance_at_start_probes_and_starts_nothing() {
     // Off: the group nobody runs starts here.
     let o = n.at(300, Input::Command(Command::Maintenance(false)));
     n.due(1300);
-    // The start-up probe proved it stopped: started without a second one.
-    assert_eq!(steps(&o), [(0, 0, Action::Start)]);
+    // What the start-up probe proved is forgotten: in maintenance the
+    // operator may have started it by hand, so it is asked again.
+    assert_eq!(steps(&o), [(0, 0, Action::Status)]);
 }
 
 /// A stop (SIGTERM) in maintenance releases nothing: the groups stay up and
@@ -804,6 +805,23 @@ fn takeover_of_a_group_proven_stopped_runs_no_status() {
     let (first, all) = peer_dies(&mut n);
     assert_eq!(first, [(1, 0, Action::Start)]);
     assert_eq!(all, [(1, 0, Action::Start)]);
+}
+
+/// Maintenance hands the resources to the operator, who may start any of
+/// them by hand: what the start-up probe proved is forgotten at `off`, and
+/// the next takeover asks `status` first again.
+#[test]
+fn maintenance_forgets_what_was_proven_stopped() {
+    let (mut n, _) = probed_pair(config(AutoFailback::On), [false, false]);
+    // Each sends a status at once: at 2.5 s the keepalive keeps its phase.
+    n.at(2_500, Input::Command(Command::Maintenance(true)));
+    n.due(3_500);
+    let o = n.at(2_500, Input::Command(Command::Maintenance(false)));
+    n.due(3_500);
+    assert!(steps(&o).is_empty(), "{o:?}");
+    let (first, all) = peer_dies(&mut n);
+    assert_eq!(first, [(1, 0, Action::Status)]);
+    assert_eq!(all, [(1, 0, Action::Status), (1, 0, Action::Start)]);
 }
 
 /// A resource written in both groups is never proven stopped: a step on

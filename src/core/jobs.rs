@@ -256,6 +256,16 @@ impl Jobs {
         }
     }
 
+    /// Forgets every proof: the operator may have started anything by hand
+    /// meanwhile (maintenance mode).
+    pub(super) fn forget_proofs(&mut self) {
+        for k in self.groups.iter_mut().flat_map(|g| &mut g.known) {
+            if *k != Known::Shared {
+                *k = Known::Unknown;
+            }
+        }
+    }
+
     /// Records what a finished step of resource `i` of group `g` proves.
     fn learn(&mut self, g: GroupId, i: usize, phase: Phase, outcome: &StepOutcome) {
         let Some(k) = self.groups[g.0].known.get_mut(i) else {

@@ -138,6 +138,8 @@ impl Machine {
     /// is decided as it stands now (a dead peer is taken over, fencing
     /// first; a stopped group starts where nobody runs it).
     fn resume_after_maintenance(&mut self, now: Instant) {
+        // Maintenance is when operators start and stop resources by hand.
+        self.jobs.forget_proofs();
         for i in 0..self.jobs.groups.len() {
             if self.jobs.groups[i].state == GState::Running {
                 self.watch_group(now, GroupId(i));
