@@ -33,7 +33,7 @@ pub struct Keepers {
 
 /// Whether a resource is a floating address the keepers look after.
 pub fn is_address(r: &Resource) -> bool {
-    ipaddr::handles(&r.name)
+    ipaddr::handles(&r.name) || super::ipaddr6::handles(r)
 }
 
 impl Keepers {

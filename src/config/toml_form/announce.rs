@@ -14,6 +14,7 @@ const MAX_COUNT: i64 = 1000;
 const INTERVAL: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(60));
 const REFRESH: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(86_400));
 const VERIFY_LIMIT: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
+const DAD: (Duration, Duration) = (Announce::DAD_MIN, Announce::DAD_MAX);
 
 /// A duration within `range`, or an error naming `key` and the range.
 fn bounded(
@@ -142,17 +143,27 @@ pub(super) fn announce(cx: &mut Ctx, cfg: &mut Config, t: &Spanned<AnnounceT>) {
             }
         }
     }
+    if let Some(v) = &a.dad {
+        if matches!(v.get_ref(), TomlDuration::Text(s) if s.trim() == "off") {
+            out.dad = None;
+        } else {
+            out.dad = bounded(cx, "announce.dad", v, DAD);
+        }
+    }
+    if let Some(v) = &a.na_router {
+        out.na_router = *v.get_ref();
+    }
     let addresses = cfg
         .groups
         .iter()
         .flat_map(|g| &g.resources)
-        .any(|r| matches!(r.name.as_str(), "IPaddr" | "IPaddr2"));
+        .any(|r| matches!(r.name.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr"));
     if !addresses && !cfg.groups.is_empty() {
         let l = cx.loc(t.span());
         cx.diags.push(Diagnostic::warning(
             Some(l),
             "announce",
-            "no group has an IPaddr or IPaddr2 resource: nothing will be announced",
+            "no group has an IPaddr, IPaddr2 or IPv6addr resource: nothing will be announced",
         ));
     }
     cfg.hbd.announce = out;
