@@ -401,6 +401,22 @@ fn announce_table_reads_checks_and_round_trips() {
     let c = parse_str(&off, &src()).0.unwrap();
     assert_eq!(c.hbd.announce.refresh, None);
 
+    // IPv6: nodad unless a DAD bound is given; the router flag.
+    assert_eq!(
+        (c.hbd.announce.dad, c.hbd.announce.na_router),
+        (None, false)
+    );
+    let v6 = format!("{MINIMAL}\n[hbd.announce]\ndad = \"3s\"\nna_router = true\n");
+    let (c, d) = parse_str(&v6, &src());
+    assert!(d.is_empty(), "{d:?}");
+    let c = c.unwrap();
+    assert_eq!(c.hbd.announce.dad, Some(Duration::from_secs(3)));
+    assert!(c.hbd.announce.na_router);
+    let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+    assert_eq!(comparable(&again), comparable(&c));
+    let nodad = format!("{MINIMAL}\n[hbd.announce]\ndad = \"off\"\n");
+    assert_eq!(parse_str(&nodad, &src()).0.unwrap().hbd.announce.dad, None);
+
     // Each bad value names its line and what is accepted.
     for (body, want) in [
         (
@@ -419,6 +435,14 @@ fn announce_table_reads_checks_and_round_trips() {
         (
             "refresh = \"100ms\"",
             "hbd.toml:22: announce.refresh: 100ms is out of range (expected 1s to",
+        ),
+        (
+            "dad = \"10ms\"",
+            "hbd.toml:22: announce.dad: 10ms is out of range (expected 100ms to 60s)",
+        ),
+        (
+            "dad = \"soon\"",
+            "hbd.toml:22: announce.dad: \"soon\" is not a duration",
         ),
         (
             "refresh = \"never\"",
