@@ -130,9 +130,26 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).contains(&format!("inet6 {FLOAT}/64"))
     }
 
-    /// The pair runs with the address on nodea, the client reaches it there;
-    /// then nodea's machine crashes. Returns when nodeb runs the group.
-    fn crash_nodea(&mut self) -> Instant {
+    /// The client's input of neighbour advertisements: dropped (`deaf`,
+    /// nftables in the client's namespace only) or accepted.
+    fn deafen(&self, deaf: bool) {
+        let script = if deaf {
+            "nft add table ip6 hbdtest && nft add chain ip6 hbdtest in '{ type filter hook input priority 0; policy accept; }' && nft add rule ip6 hbdtest in icmpv6 type nd-neighbor-advert drop"
+        } else {
+            "nft delete table ip6 hbdtest"
+        };
+        let out = self.client().sh(script);
+        assert!(
+            out.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The pair runs with the address on nodea, the client reaches it there
+    /// (and then stops hearing advertisements, if `deaf`); then nodea's
+    /// machine crashes. Returns when nodeb runs the group.
+    fn crash_nodea(&mut self, deaf: bool) -> Instant {
         self.start(0);
         self.ns
             .wait_status(0, Duration::from_secs(20), "running the group alone", |r| {
@@ -158,6 +175,9 @@ impl Cluster {
         let seen = self.client_sees();
         assert_eq!(seen.as_ref().map(|s| s.0.as_str()), Some(a_mac.as_str()));
         assert_eq!(seen.map(|s| s.1).as_deref(), Some("REACHABLE"));
+        if deaf {
+            self.deafen(true);
+        }
         let crashed = Instant::now();
         self.ns.crash(0);
         // The dead kernel's addresses die with it (crash() flushes IPv4 only).
@@ -178,7 +198,7 @@ fn an_ipv6_clients_neighbour_entry_follows_the_address_to_the_survivor() {
     }
     let _one = one_at_a_time();
     let mut c = Cluster::build("count = 3");
-    let crashed = c.crash_nodea();
+    let crashed = c.crash_nodea(false);
     let b_mac = c.ns.nodes[1].mac(SVC_IF);
     // The first advertisement leaves with the start; 2 s of slack.
     let followed = wait_for(Duration::from_secs(2), || {
@@ -210,7 +230,7 @@ fn without_neighbour_advertisements_the_clients_entry_keeps_the_dead_nodes_mac()
     }
     let _one = one_at_a_time();
     let mut c = Cluster::build("count = 0");
-    c.crash_nodea();
+    c.crash_nodea(false);
     // The other test's window, and as much again: nothing comes.
     sleep(Duration::from_secs(4));
     let a_mac = c.ns.nodes[0].mac(SVC_IF);
@@ -221,4 +241,41 @@ fn without_neighbour_advertisements_the_clients_entry_keeps_the_dead_nodes_mac()
         "the client followed without advertisements: the other test proves nothing"
     );
     assert_eq!(seen.map(|s| s.1).as_deref(), Some("REACHABLE"));
+}
+
+#[test]
+fn a_client_that_missed_the_advertisements_follows_within_the_refresh_interval() {
+    if !needs("a_client_that_missed_the_advertisements_follows_within_the_refresh_interval")
+        .tool("nft", "nftables")
+        .met()
+    {
+        return;
+    }
+    let _one = one_at_a_time();
+    let mut c = Cluster::build("count = 3\nrefresh = \"2s\"");
+    c.crash_nodea(true);
+    let took = Instant::now();
+    // Well past the burst (3 advertisements 200 ms apart).
+    sleep(Duration::from_millis(1500).saturating_sub(took.elapsed()));
+    let a_mac = c.ns.nodes[0].mac(SVC_IF);
+    assert_eq!(
+        c.client_sees().map(|s| s.0),
+        Some(a_mac),
+        "the client was not deaf to the burst: the test proves nothing"
+    );
+    c.deafen(false);
+    let opened = Instant::now();
+    let b_mac = c.ns.nodes[1].mac(SVC_IF);
+    // The next refresh is at most 2 s after the last advertisement; 1 s of slack.
+    let followed = wait_for(Duration::from_secs(3), || {
+        (c.client_sees().map(|s| s.0).as_deref() == Some(b_mac.as_str())).then(|| opened.elapsed())
+    });
+    let followed = followed.unwrap_or_else(|| {
+        panic!(
+            "the client still sends {FLOAT} to {:?}, 3 s after it heard advertisements again (refresh 2 s)\n{}",
+            c.client_sees(),
+            c.ns.log_tail(1, 30)
+        )
+    });
+    eprintln!("the client followed {followed:?} after its input opened (refresh 2s)");
 }

@@ -10,6 +10,8 @@
 use super::arp;
 use super::inbox::{AnnounceNews, LoopEvent};
 use super::ipaddr;
+use super::ipaddr6;
+use super::ndisc;
 use crate::config::{Announce, Config, Resource, VerifyTarget};
 use crate::core::announce::{Plan, Schedule, Verdict};
 use crate::time::{Duration, Instant};
@@ -55,20 +57,33 @@ impl Keepers {
             return;
         };
         let a = &cfg.hbd.announce;
-        // An agent sends its own burst: a keeper is needed only for what
-        // comes after it.
-        if !builtin && a.refresh.is_none() && a.verify.is_empty() {
+        let arg = r.args.first().map_or("", String::as_str);
+        // An agent, and the IPv6 start, send their own burst; the built-in
+        // IPv4 start only its first announcement. A keeper is needed only
+        // for what comes after.
+        let (ip, sent_by_start, verify) = if ipaddr6::handles(r) {
+            let Ok(s) = ipaddr6::parse(arg) else { return };
+            if !a.verify.is_empty() {
+                log::warn!(
+                    "{}: verify asks IPv4 targets with ARP; convergence of an IPv6 address is not checked",
+                    s.ip
+                );
+            }
+            (IpAddr::V6(s.ip), a.count(), Vec::new())
+        } else {
+            let Ok(s) = ipaddr::parse(arg) else { return };
+            let sent = if builtin { a.count().min(1) } else { a.count() };
+            (IpAddr::V4(s.ip), sent, a.verify.clone())
+        };
+        if sent_by_start >= a.count() && a.refresh.is_none() && verify.is_empty() {
             return;
         }
-        let Some(ip) = r.args.first().and_then(|s| ipaddr::parse(s).ok()) else {
-            return;
-        };
-        let sent_by_start = if builtin { a.count().min(1) } else { a.count() };
         let job = Job {
-            ip: ip.ip,
+            ip,
             group: g.key(),
             plan: Plan::new(a, sent_by_start),
-            verify: a.verify.clone(),
+            verify,
+            router: a.na_router,
         };
         let task = tokio::spawn(keep(job, tx));
         let old = self
@@ -108,10 +123,12 @@ pub fn agent_env(a: &Announce) -> Vec<(String, String)> {
 }
 
 struct Job {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     group: String,
     plan: Plan,
     verify: Vec<VerifyTarget>,
+    /// IPv6: the router flag of the advertisements.
+    router: bool,
 }
 
 /// The targets as addresses: `gateway` is the default route's, on the
@@ -219,7 +236,11 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     let t0 = tokio::time::Instant::now();
     let now = || Instant::from_millis(t0.elapsed().as_millis() as u64);
     let ip = job.ip;
-    let link = match tokio::task::spawn_blocking(move || ipaddr::holder(ip)).await {
+    let holder = tokio::task::spawn_blocking(move || match ip {
+        IpAddr::V4(a) => ipaddr::holder(a),
+        IpAddr::V6(a) => ipaddr6::holder(a),
+    });
+    let link = match holder.await {
         Ok(Ok(Some(l))) => l,
         Ok(Ok(None)) => {
             log::warn!("{ip}: not configured on this node after its start; not announcing it");
@@ -242,7 +263,13 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
         );
         return;
     };
-    let targets = resolve(&job.verify, &iface, ip);
+    // The convergence check is ARP: IPv4 addresses only.
+    let v4 = match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    };
+    let targets = v4.map_or_else(Vec::new, |a| resolve(&job.verify, &iface, a));
+    let ip4 = v4.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let sender = match arp::packet_socket() {
         Ok(fd) => fd,
         Err(e) => {
@@ -275,22 +302,28 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     if s.verifying() {
         let _ = tx
             .send(LoopEvent::Announce(AnnounceNews::Verifying {
-                ip,
+                ip: ip4,
                 iface: iface.clone(),
                 group: job.group.clone(),
                 targets: checked.clone(),
             }))
             .await;
     }
-    let garp = arp::garp_frame(mac, ip);
+    let (frame, proto) = match ip {
+        IpAddr::V4(a) => (arp::garp_frame(mac, a).to_vec(), libc::ETH_P_ARP as u16),
+        IpAddr::V6(a) => (
+            ndisc::na_frame(mac, a, job.router).to_vec(),
+            ndisc::ETH_P_IPV6,
+        ),
+    };
     let mut failed = false;
     loop {
         if let Some(verdict) = s.take_verdict() {
-            log_verdict(ip, &iface, &job.group, &verdict);
+            log_verdict(ip4, &iface, &job.group, &verdict);
             receiver = None;
             let _ = tx
                 .send(LoopEvent::Announce(AnnounceNews::Verdict {
-                    ip,
+                    ip: ip4,
                     iface: iface.clone(),
                     group: job.group.clone(),
                     verdict,
@@ -304,12 +337,12 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
                 let Some(round) = s.poll(now()) else { continue };
                 let mut sent = Ok(());
                 if round.announce {
-                    log::debug!("{ip} on {iface}: gratuitous ARP ({} so far)", s.announcements());
-                    sent = arp::send_frame(&sender, link.index, &garp);
+                    log::debug!("{ip} on {iface}: announced ({} so far)", s.announcements());
+                    sent = arp::send_ethernet(&sender, link.index, &frame, proto);
                 }
                 for t in round.probe {
                     if let (Ok(()), IpAddr::V4(t)) = (&sent, t) {
-                        sent = arp::send_frame(&sender, link.index, &arp::request_frame(mac, ip, t));
+                        sent = arp::send_frame(&sender, link.index, &arp::request_frame(mac, ip4, t));
                     }
                 }
                 // One warning per keeper: a down interface fails every send.
@@ -319,7 +352,7 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
                     }
                 }
             }
-            got = answers(receiver.as_ref(), mac, ip) => {
+            got = answers(receiver.as_ref(), mac, ip4) => {
                 let at = now();
                 for from in got {
                     if s.answered(at, IpAddr::V4(from)) {

@@ -194,6 +194,16 @@ fn findif(addrs: &[Addr6], ip: Ipv6Addr) -> Option<(u32, u8)> {
     crate::config::facts::findif6(addrs.iter().map(|a| (a.addr, a.prefix, a.index)), ip)
 }
 
+/// The interface holding `ip` in this namespace, if any (where a keeper of
+/// the address announces it).
+pub fn holder(ip: Ipv6Addr) -> Result<Option<Link>, IpError> {
+    let mut nl = Rtnl::open()?;
+    let Some(a) = addrs(&mut nl)?.into_iter().find(|a| a.addr == ip) else {
+        return Ok(None);
+    };
+    Ok(nl.links()?.into_iter().find(|l| l.index == a.index))
+}
+
 /// How a start announces and whether it waits for DAD (`[hbd.announce]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Opts {
