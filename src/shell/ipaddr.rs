@@ -652,26 +652,6 @@ pub fn status(arg: &str) -> Result<bool, IpError> {
         .any(|a| a.addr == spec.ip && link_index(&links, a.index).is_some_and(|l| &l.name == nic)))
 }
 
-/// Whether hbd runs `r` in-process: `IPaddr`/`IPaddr2` with
-/// `builtin_ipaddr`, an IPv6 address always (ipaddr6.rs).
-pub fn builtin(cfg: &crate::config::Config, r: &crate::config::Resource) -> bool {
-    (cfg.hbd.builtin_ipaddr && handles(&r.name)) || super::ipaddr6::handles(r)
-}
-
-/// Runs one step of a [`builtin`] address, announcing as `a` says
-/// (`keeper`: see [`run_with`]; IPv6 addresses send their whole burst).
-pub fn run_builtin(
-    r: &crate::config::Resource,
-    action: crate::core::Action,
-    a: &crate::config::Announce,
-    keeper: bool,
-) -> crate::core::StepOutcome {
-    if super::ipaddr6::handles(r) {
-        return super::ipaddr6::run(r, action, &super::ipaddr6::Opts::from(a));
-    }
-    run_with(r, action, a.count(), a.interval().to_std(), keeper)
-}
-
 /// Runs one resource step of `IPaddr`/`IPaddr2` in-process and says how it
 /// went. Logs as the script runner does (`running … start`, `… start: ok
 /// after …`, which the benchmark's profile looks for), with the cause and the

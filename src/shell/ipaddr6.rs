@@ -70,6 +70,21 @@ pub fn handles(r: &Resource) -> bool {
     agents::is_ipv6_address(r)
 }
 
+/// Whether hbd runs `r` in-process: `IPaddr`/`IPaddr2` with
+/// `builtin_ipaddr` (ipaddr.rs), an IPv6 address always (here).
+pub fn builtin(cfg: &crate::config::Config, r: &Resource) -> bool {
+    (cfg.hbd.builtin_ipaddr && ipaddr::handles(&r.name)) || handles(r)
+}
+
+/// Runs one step of a [`builtin`] address, announcing as `a` says
+/// (`keeper`: see `ipaddr::run_with`; IPv6 addresses send their whole burst).
+pub fn run_builtin(r: &Resource, action: Action, a: &Announce, keeper: bool) -> StepOutcome {
+    if handles(r) {
+        return run(r, action, &Opts::from(a));
+    }
+    ipaddr::run_with(r, action, a.count(), a.interval().to_std(), keeper)
+}
+
 pub fn parse(arg: &str) -> Result<Ip6Spec, Ip6Error> {
     agents::parse_ip6(arg).map_err(|why| Ip6Error::Args {
         arg: arg.to_string(),

@@ -8,7 +8,7 @@ use super::announce::{self, Keepers};
 use super::inbox::LoopEvent;
 use super::script::{self, ScriptSpec};
 use super::startup::Prepared;
-use super::{fence, ipaddr};
+use super::{fence, ipaddr6};
 use crate::config::{self, AutoFailback, Config};
 use crate::core::{Action, Check, CheckOutcome, Input, Step, StepOutcome};
 use crate::time::Duration;
@@ -237,10 +237,10 @@ async fn execute(
     timeout: Duration,
     level: log::Level,
 ) -> Ran {
-    if ipaddr::builtin(cfg, resource) {
+    if ipaddr6::builtin(cfg, resource) {
         let (r, a) = (resource.clone(), cfg.hbd.announce.clone());
         return Ran::Builtin(
-            tokio::task::spawn_blocking(move || ipaddr::run_builtin(&r, action, &a, true))
+            tokio::task::spawn_blocking(move || ipaddr6::run_builtin(&r, action, &a, true))
                 .await
                 .unwrap_or_else(|e| StepOutcome::Failed {
                     code: None,
@@ -358,7 +358,7 @@ pub async fn run_check(
 ) -> CheckOutcome {
     // The built-in address has one way to check; Monitor keeps it quiet.
     let builtin_action = Action::Monitor;
-    let ran = if ipaddr::builtin(cfg, resource) {
+    let ran = if ipaddr6::builtin(cfg, resource) {
         execute(
             cfg,
             config_dir,
