@@ -15,6 +15,7 @@
 //! must still name nodea's MAC well after the takeover, which shows the first
 //! test cannot pass without them.
 
+use hbd::control::ConvergenceState;
 use hbd::core::{GroupState, RscHold};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -278,4 +279,96 @@ fn a_client_that_missed_the_advertisements_follows_within_the_refresh_interval()
         )
     });
     eprintln!("the client followed {followed:?} after its input opened (refresh 2s)");
+}
+
+#[test]
+fn convergence_is_checked_with_neighbour_solicitations_and_a_silent_target_warned_about() {
+    if !needs(
+        "convergence_is_checked_with_neighbour_solicitations_and_a_silent_target_warned_about",
+    )
+    .met()
+    {
+        return;
+    }
+    let _one = one_at_a_time();
+    // The client is nodea's IPv6 router; 2001:db8:7::99 is nobody.
+    let mut c = Cluster::build(
+        "count = 3\nverify = [\"gateway\", \"2001:db8:7::99\"]\nverify_limit = \"3s\"",
+    );
+    c.ns.nodes[0].must(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:7::10",
+        "dev",
+        SVC_IF,
+    ]);
+    c.start(0);
+    let report = wait_for(Duration::from_secs(20), || {
+        c.ns.status(0)?
+            .convergence
+            .into_iter()
+            .find(|r| r.address == FLOAT && r.state == ConvergenceState::NotConverged)
+    })
+    .unwrap_or_else(|| panic!("no verdict:\n{}", c.ns.log_tail(0, 30)));
+    assert_eq!(report.missing, ["2001:db8:7::99"]);
+    assert_eq!(report.limit_ms, Some(3000));
+    assert_eq!(
+        report
+            .answered
+            .iter()
+            .map(|a| a.target.as_str())
+            .collect::<Vec<_>>(),
+        ["2001:db8:7::10"]
+    );
+    // The answer came because the client now maps the address to nodea:
+    // it never sent to it, the solicitation alone made the entry.
+    assert_eq!(
+        c.client_sees().map(|s| s.0),
+        Some(c.ns.nodes[0].mac(SVC_IF))
+    );
+    let log = c.ns.log(0);
+    let line = format!(
+        "{FLOAT} on {SVC_IF} (group {KEY}): clients did not converge within 3s: 2001:db8:7::99 never answered a neighbour solicitation from {FLOAT}"
+    );
+    assert!(log.contains(&line), "no {line:?} in the log:\n{log}");
+    eprintln!("{report:?}");
+}
+
+#[test]
+fn convergence_of_an_ipv6_address_is_reported_with_its_time() {
+    if !needs("convergence_of_an_ipv6_address_is_reported_with_its_time").met() {
+        return;
+    }
+    let _one = one_at_a_time();
+    let mut c = Cluster::build("count = 3\nverify = [\"gateway\"]");
+    c.ns.nodes[0].must(&[
+        "ip",
+        "-6",
+        "route",
+        "add",
+        "default",
+        "via",
+        "2001:db8:7::10",
+        "dev",
+        SVC_IF,
+    ]);
+    c.start(0);
+    let report = wait_for(Duration::from_secs(20), || {
+        c.ns.status(0)?
+            .convergence
+            .into_iter()
+            .find(|r| r.address == FLOAT && r.state == ConvergenceState::Converged)
+    })
+    .unwrap_or_else(|| panic!("no convergence:\n{}", c.ns.log_tail(0, 30)));
+    let after = report.after_ms.expect("a time");
+    assert_eq!(report.targets, ["2001:db8:7::10"]);
+    let line = format!(
+        "{FLOAT} on {SVC_IF} (group {KEY}): clients converged after {after} ms: 2001:db8:7::10 after {after} ms answered a neighbour solicitation from {FLOAT}"
+    );
+    let log = c.ns.log(0);
+    assert!(log.contains(&line), "no {line:?} in the log:\n{log}");
 }

@@ -5,7 +5,7 @@ use crate::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// Where a value came from, for `file:line` in diagnostics.
@@ -451,7 +451,9 @@ impl Default for Announce {
 pub enum VerifyTarget {
     /// The default route's gateway, when it is on the address's interface.
     Gateway,
-    Addr(Ipv4Addr),
+    /// An IPv4 target checks IPv4 addresses (ARP), an IPv6 one IPv6
+    /// addresses (neighbour solicitation).
+    Addr(IpAddr),
 }
 
 impl fmt::Display for VerifyTarget {

@@ -16,7 +16,7 @@ use crate::config::{Announce, Config, Resource, VerifyTarget};
 use crate::core::announce::{Plan, Schedule, Verdict};
 use crate::time::{Duration, Instant};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use tokio::io::unix::AsyncFd;
@@ -61,20 +61,25 @@ impl Keepers {
         // An agent, and the IPv6 start, send their own burst; the built-in
         // IPv4 start only its first announcement. A keeper is needed only
         // for what comes after.
-        let (ip, sent_by_start, verify) = if ipaddr6::handles(r) {
+        let (ip, sent_by_start) = if ipaddr6::handles(r) {
             let Ok(s) = ipaddr6::parse(arg) else { return };
-            if !a.verify.is_empty() {
-                log::warn!(
-                    "{}: verify asks IPv4 targets with ARP; convergence of an IPv6 address is not checked",
-                    s.ip
-                );
-            }
-            (IpAddr::V6(s.ip), a.count(), Vec::new())
+            (IpAddr::V6(s.ip), a.count())
         } else {
             let Ok(s) = ipaddr::parse(arg) else { return };
             let sent = if builtin { a.count().min(1) } else { a.count() };
-            (IpAddr::V4(s.ip), sent, a.verify.clone())
+            (IpAddr::V4(s.ip), sent)
         };
+        // Targets of the address's own family: ARP for IPv4, neighbour
+        // solicitation for IPv6 ("gateway" is either).
+        let verify: Vec<VerifyTarget> = a
+            .verify
+            .iter()
+            .filter(|t| match t {
+                VerifyTarget::Addr(t) => t.is_ipv4() == ip.is_ipv4(),
+                VerifyTarget::Gateway => true,
+            })
+            .cloned()
+            .collect();
         if sent_by_start >= a.count() && a.refresh.is_none() && verify.is_empty() {
             return;
         }
@@ -131,16 +136,22 @@ struct Job {
     router: bool,
 }
 
-/// The targets as addresses: `gateway` is the default route's, on the
-/// address's interface (none there: a warning, and it is not checked).
-fn resolve(verify: &[VerifyTarget], iface: &str, ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+/// The targets as addresses: `gateway` is the default route's of the
+/// address's family, on the address's interface (none there: a warning, and
+/// it is not checked).
+fn resolve(verify: &[VerifyTarget], iface: &str, ip: IpAddr) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for t in verify {
         let a = match t {
             VerifyTarget::Addr(a) => Some(*a),
             VerifyTarget::Gateway => {
-                let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-                let gw = arp::default_gateway(&route, iface);
+                let gw = if ip.is_ipv4() {
+                    let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+                    arp::default_gateway(&route, iface).map(IpAddr::V4)
+                } else {
+                    let route = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+                    ndisc::default_gateway6(&route, iface).map(IpAddr::V6)
+                };
                 if gw.is_none() {
                     log::warn!(
                         "{ip} on {iface}: verify: no default route via {iface}, so no gateway to ask; it is not checked"
@@ -160,7 +171,17 @@ fn ms(d: Duration) -> String {
     format!("{} ms", d.millis())
 }
 
-fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
+fn log_verdict(ip: IpAddr, iface: &str, group: &str, v: &Verdict) {
+    let asked = if ip.is_ipv4() {
+        "an ARP request"
+    } else {
+        "a neighbour solicitation"
+    };
+    let cache = if ip.is_ipv4() {
+        "ARP cache"
+    } else {
+        "neighbour cache"
+    };
     let answers = |a: &[(IpAddr, Duration)]| {
         a.iter()
             .map(|(t, d)| format!("{t} after {}", ms(*d)))
@@ -173,7 +194,7 @@ fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
             answers: a,
             announcements,
         } => log::info!(
-            "{ip} on {iface} (group {group}): clients converged after {}: {} answered an ARP request from {ip} ({announcements} announcements sent)",
+            "{ip} on {iface} (group {group}): clients converged after {}: {} answered {asked} from {ip} ({announcements} announcements sent)",
             ms(*after),
             answers(a)
         ),
@@ -183,7 +204,7 @@ fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
             answers: a,
             announcements,
         } => log::warn!(
-            "{ip} on {iface} (group {group}): clients did not converge within {limit}: {} never answered an ARP request from {ip}{} ({announcements} announcements sent); clients behind them may still send to the old node (check the switch's MAC table and the router's ARP cache)",
+            "{ip} on {iface} (group {group}): clients did not converge within {limit}: {} never answered {asked} from {ip}{} ({announcements} announcements sent); clients behind them may still send to the old node (check the switch's MAC table and the router's {cache})",
             missing
                 .iter()
                 .map(|m| m.to_string())
@@ -199,7 +220,7 @@ fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
 }
 
 /// Every probe answer queued on `fd`, as its sender's address.
-fn drain(fd: &OwnedFd, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+fn drain(fd: &OwnedFd, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut buf = [0u8; 1600];
     // Bounded: a flood of ARP cannot keep the keeper here.
@@ -209,7 +230,10 @@ fn drain(fd: &OwnedFd, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
             &mut buf,
             nix::sys::socket::MsgFlags::empty(),
         ) {
-            Ok(n) => out.extend(arp::reply_sender(&buf[..n], mac, ip)),
+            Ok(n) => out.extend(match ip {
+                IpAddr::V4(ip) => arp::reply_sender(&buf[..n], mac, ip).map(IpAddr::V4),
+                IpAddr::V6(ip) => ndisc::answer_from(&buf[..n], mac, ip).map(IpAddr::V6),
+            }),
             Err(_) => break,
         }
     }
@@ -218,7 +242,7 @@ fn drain(fd: &OwnedFd, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
 
 /// Waits until `fd` has frames, then reads the answers among them; never
 /// returns without a socket.
-async fn answers(fd: Option<&AsyncFd<OwnedFd>>, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+async fn answers(fd: Option<&AsyncFd<OwnedFd>>, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
     let Some(fd) = fd else {
         return std::future::pending().await;
     };
@@ -263,13 +287,14 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
         );
         return;
     };
-    // The convergence check is ARP: IPv4 addresses only.
-    let v4 = match ip {
-        IpAddr::V4(a) => Some(a),
-        IpAddr::V6(_) => None,
+    let targets = resolve(&job.verify, &iface, ip);
+    let (frame, proto) = match ip {
+        IpAddr::V4(a) => (arp::garp_frame(mac, a).to_vec(), libc::ETH_P_ARP as u16),
+        IpAddr::V6(a) => (
+            ndisc::na_frame(mac, a, job.router).to_vec(),
+            ndisc::ETH_P_IPV6,
+        ),
     };
-    let targets = v4.map_or_else(Vec::new, |a| resolve(&job.verify, &iface, a));
-    let ip4 = v4.unwrap_or(Ipv4Addr::UNSPECIFIED);
     let sender = match arp::packet_socket() {
         Ok(fd) => fd,
         Err(e) => {
@@ -282,10 +307,10 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
         // `AsyncFd::new` is deprecated for borrowed fds that could be closed
         // under the reactor; this OwnedFd is moved in, so it cannot.
         #[allow(deprecated)]
-        match arp::arp_receiver(link.index).and_then(AsyncFd::new) {
+        match arp::receiver(link.index, proto).and_then(AsyncFd::new) {
             Ok(fd) => receiver = Some(fd),
             Err(e) => log::warn!(
-                "{ip} on {iface}: cannot read ARP answers ({e}); convergence is not checked"
+                "{ip} on {iface}: cannot read the probes' answers ({e}); convergence is not checked"
             ),
         }
     }
@@ -294,36 +319,25 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     } else {
         Vec::new()
     };
-    let mut s = Schedule::new(
-        job.plan,
-        Instant::ZERO,
-        checked.iter().map(|a| IpAddr::V4(*a)).collect(),
-    );
+    let mut s = Schedule::new(job.plan, Instant::ZERO, checked.clone());
     if s.verifying() {
         let _ = tx
             .send(LoopEvent::Announce(AnnounceNews::Verifying {
-                ip: ip4,
+                ip,
                 iface: iface.clone(),
                 group: job.group.clone(),
                 targets: checked.clone(),
             }))
             .await;
     }
-    let (frame, proto) = match ip {
-        IpAddr::V4(a) => (arp::garp_frame(mac, a).to_vec(), libc::ETH_P_ARP as u16),
-        IpAddr::V6(a) => (
-            ndisc::na_frame(mac, a, job.router).to_vec(),
-            ndisc::ETH_P_IPV6,
-        ),
-    };
     let mut failed = false;
     loop {
         if let Some(verdict) = s.take_verdict() {
-            log_verdict(ip4, &iface, &job.group, &verdict);
+            log_verdict(ip, &iface, &job.group, &verdict);
             receiver = None;
             let _ = tx
                 .send(LoopEvent::Announce(AnnounceNews::Verdict {
-                    ip: ip4,
+                    ip,
                     iface: iface.clone(),
                     group: job.group.clone(),
                     verdict,
@@ -341,9 +355,21 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
                     sent = arp::send_ethernet(&sender, link.index, &frame, proto);
                 }
                 for t in round.probe {
-                    if let (Ok(()), IpAddr::V4(t)) = (&sent, t) {
-                        sent = arp::send_frame(&sender, link.index, &arp::request_frame(mac, ip4, t));
+                    if sent.is_err() {
+                        break;
                     }
+                    sent = match (ip, t) {
+                        (IpAddr::V4(ip), IpAddr::V4(t)) => {
+                            arp::send_frame(&sender, link.index, &arp::request_frame(mac, ip, t))
+                        }
+                        (IpAddr::V6(ip), IpAddr::V6(t)) => arp::send_ethernet(
+                            &sender,
+                            link.index,
+                            &ndisc::ns_frame(mac, ip, t),
+                            ndisc::ETH_P_IPV6,
+                        ),
+                        _ => Ok(()),
+                    };
                 }
                 // One warning per keeper: a down interface fails every send.
                 if let Err(e) = sent {
@@ -352,10 +378,10 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
                     }
                 }
             }
-            got = answers(receiver.as_ref(), mac, ip4) => {
+            got = answers(receiver.as_ref(), mac, ip) => {
                 let at = now();
                 for from in got {
-                    if s.answered(at, IpAddr::V4(from)) {
+                    if s.answered(at, from) {
                         log::debug!("{ip} on {iface}: {from} answered after {} ms", at.millis());
                     }
                 }

@@ -108,9 +108,15 @@ pub fn reply_sender(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr) -> Option<Ipv4Addr
 
 /// A non-blocking packet socket receiving the ARP frames of interface
 /// `ifindex` only (the probes' answers).
-#[allow(unsafe_code)]
 pub fn arp_receiver(ifindex: u32) -> std::io::Result<OwnedFd> {
-    let proto = (libc::ETH_P_ARP as u16).to_be();
+    receiver(ifindex, libc::ETH_P_ARP as u16)
+}
+
+/// A non-blocking packet socket receiving the frames of EtherType `proto`
+/// of interface `ifindex` only.
+#[allow(unsafe_code)]
+pub fn receiver(ifindex: u32, proto: u16) -> std::io::Result<OwnedFd> {
+    let proto = proto.to_be();
     let fd = socket::socket(
         AddressFamily::Packet,
         SockType::Raw,

@@ -57,12 +57,14 @@ fn target(s: &str) -> Result<VerifyTarget, String> {
                 "{s:?} cannot answer for a LAN (unspecified, loopback, multicast or broadcast)"
             ))
         }
-        Ok(IpAddr::V4(a)) => Ok(VerifyTarget::Addr(a)),
-        Ok(IpAddr::V6(_)) => Err(format!(
-            "{s:?} is IPv6: convergence is checked with ARP, IPv4 targets only"
-        )),
+        Ok(IpAddr::V6(a)) if a.is_unspecified() || a.is_loopback() || a.is_multicast() => {
+            Err(format!(
+                "{s:?} cannot answer for a LAN (unspecified, loopback or multicast)"
+            ))
+        }
+        Ok(a) => Ok(VerifyTarget::Addr(a)),
         Err(_) => Err(format!(
-            "{s:?} is neither \"gateway\" nor an IPv4 address (expected e.g. [\"gateway\", \"192.0.2.254\"])"
+            "{s:?} is neither \"gateway\" nor an IP address (expected e.g. [\"gateway\", \"192.0.2.254\", \"2001:db8::1\"])"
         )),
     }
 }

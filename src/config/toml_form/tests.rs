@@ -376,7 +376,7 @@ fn announce_table_reads_checks_and_round_trips() {
     assert_eq!(c.hbd.announce.interval(), Duration::from_millis(200));
 
     let text = format!(
-        "{MINIMAL}\n[hbd.announce]\ncount = 3\ninterval = \"500ms\"\nrefresh = \"30s\"\nverify = [\"gateway\", \"192.0.2.254\"]\nverify_limit = \"20s\"\n"
+        "{MINIMAL}\n[hbd.announce]\ncount = 3\ninterval = \"500ms\"\nrefresh = \"30s\"\nverify = [\"gateway\", \"192.0.2.254\", \"2001:db8::fe\"]\nverify_limit = \"20s\"\n"
     );
     let (c, d) = parse_str(&text, &src());
     assert!(d.is_empty(), "{d:?}");
@@ -389,7 +389,8 @@ fn announce_table_reads_checks_and_round_trips() {
         a.verify,
         vec![
             VerifyTarget::Gateway,
-            VerifyTarget::Addr("192.0.2.254".parse().unwrap())
+            VerifyTarget::Addr("192.0.2.254".parse().unwrap()),
+            VerifyTarget::Addr("2001:db8::fe".parse().unwrap())
         ]
     );
     assert_eq!(a.verify_limit, Duration::from_secs(20));
@@ -450,11 +451,11 @@ fn announce_table_reads_checks_and_round_trips() {
         ),
         (
             "verify = [\"router\"]",
-            "hbd.toml:22: announce.verify: \"router\" is neither \"gateway\" nor an IPv4 address",
+            "hbd.toml:22: announce.verify: \"router\" is neither \"gateway\" nor an IP address",
         ),
         (
-            "verify = [\"2001:db8::1\"]",
-            "hbd.toml:22: announce.verify: \"2001:db8::1\" is IPv6",
+            "verify = [\"ff02::1\"]",
+            "hbd.toml:22: announce.verify: \"ff02::1\" cannot answer",
         ),
         (
             "verify = [\"224.0.0.1\"]",
