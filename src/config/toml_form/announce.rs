@@ -155,11 +155,33 @@ pub(super) fn announce(cx: &mut Ctx, cfg: &mut Config, t: &Spanned<AnnounceT>) {
     if let Some(v) = &a.na_router {
         out.na_router = *v.get_ref();
     }
-    let addresses = cfg
-        .groups
-        .iter()
-        .flat_map(|g| &g.resources)
-        .any(|r| matches!(r.name.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr"));
+    // A target checks addresses of its own family only (ARP or neighbour
+    // solicitation): one with none of them in any group is never asked.
+    let resources = || cfg.groups.iter().flat_map(|g| &g.resources);
+    let v6 = resources().any(crate::config::agents::is_ipv6_address);
+    let v4 = resources().any(|r| {
+        matches!(r.name.as_str(), "IPaddr" | "IPaddr2")
+            && !crate::config::agents::is_ipv6_address(r)
+    });
+    if let (Some(v), false) = (&a.verify, cfg.groups.is_empty()) {
+        for t in &out.verify {
+            let (family, none) = match t {
+                VerifyTarget::Addr(IpAddr::V4(_)) => ("IPv4", !v4),
+                VerifyTarget::Addr(IpAddr::V6(_)) => ("IPv6", !v6),
+                VerifyTarget::Gateway => continue,
+            };
+            if none {
+                let l = cx.loc(v.span());
+                cx.diags.push(Diagnostic::warning(
+                    Some(l),
+                    "announce.verify",
+                    format!("{t} checks {family} floating addresses and no group has one: it is never asked"),
+                ));
+            }
+        }
+    }
+    let addresses =
+        resources().any(|r| matches!(r.name.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr"));
     if !addresses && !cfg.groups.is_empty() {
         let l = cx.loc(t.span());
         cx.diags.push(Diagnostic::warning(
