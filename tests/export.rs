@@ -109,6 +109,44 @@ fn the_sample_groups_make_a_cib_crm_verify_accepts() {
 }
 
 #[test]
+fn ipv6_addresses_map_to_ipv6addr_and_ipaddr2_and_verify() {
+    let d = tempfile::tempdir().unwrap();
+    write_had(
+        d.path(),
+        "auto_failback off\n",
+        "alpha IPv6addr::2001:db8:0:0:0:0:0:10/64/eth0 apache\n\
+         beta IPaddr2::2001:db8:0:0:0:0:0:11/64/eth1\n",
+    );
+    let out = export(d.path(), "cib");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "no warnings for mappable resources");
+    let xml = text(&out.stdout);
+    for want in [
+        "id=\"ip-2001-db8-10\" class=\"ocf\" provider=\"heartbeat\" type=\"IPv6addr\"",
+        "name=\"ipv6addr\" value=\"2001:db8::10\"",
+        "id=\"ip-2001-db8-11\" class=\"ocf\" provider=\"heartbeat\" type=\"IPaddr2\"",
+        "name=\"ip\" value=\"2001:db8::11\"",
+        "name=\"cidr_netmask\" value=\"64\"",
+        "name=\"nic\" value=\"eth1\"",
+    ] {
+        assert!(xml.contains(want), "no {want} in\n{xml}");
+    }
+    if let Some(v) = crm_verify(&out.stdout) {
+        assert!(
+            v.status.success(),
+            "crm_verify rejected:\n{}{}\n{xml}",
+            text(&v.stdout),
+            text(&v.stderr)
+        );
+    }
+    let pcs = text(&export(d.path(), "pcs").stdout);
+    assert!(
+        pcs.contains("pcs resource create ip-2001-db8-10 ocf:heartbeat:IPv6addr ipv6addr=2001:db8::10 cidr_netmask=64 nic=eth0"),
+        "{pcs}"
+    );
+}
+
+#[test]
 fn custom_scripts_are_left_out_with_warnings_and_the_rest_still_verifies() {
     let d = tempfile::tempdir().unwrap();
     write_had(

@@ -254,6 +254,27 @@ fn map_resource(
         params,
     };
     match r.name.as_str() {
+        // IPv6addr, and IPaddr2 with an IPv6 address: resource-agents has
+        // both, with the same parameters under other names for the address.
+        _ if hbd::config::agents::is_ipv6_address(r) => {
+            let [spec] = args.as_slice() else {
+                return Err(format!(
+                    "{} takes one argument address[/prefix[/nic]] written out without `::`, not {}",
+                    r.name,
+                    args.len()
+                ));
+            };
+            let s = hbd::config::agents::parse_ip6(spec)?;
+            let key = if r.name == "IPv6addr" { "ipv6addr" } else { "ip" };
+            let mut params = vec![(key, s.ip.to_string())];
+            if let Some(p) = s.prefix {
+                params.push(("cidr_netmask", p.to_string()));
+            }
+            if let Some(n) = s.nic {
+                params.push(("nic", n));
+            }
+            Ok(prim(format!("ip-{}", s.ip), "ocf", Some("heartbeat"), &r.name, params))
+        }
         "IPaddr" | "IPaddr2" => {
             let [spec] = args.as_slice() else {
                 return Err(format!(

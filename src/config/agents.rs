@@ -33,6 +33,76 @@ pub struct IpSpec {
     pub brd: Option<Ipv4Addr>,
 }
 
+/// `address[/prefix[/iface]]`, the argument of IPv6addr and of IPaddr2 with
+/// an IPv6 address (both run by hbd itself, src/shell/ipaddr6.rs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ip6Spec {
+    pub ip: Ipv6Addr,
+    pub prefix: Option<u8>,
+    pub nic: Option<String>,
+}
+
+/// Whether `r` is an IPv6 floating address: `IPv6addr`, or `IPaddr2` whose
+/// address part has a `:` (an IPv4 address never does). Those run in-process
+/// whatever `builtin_ipaddr` says: hbd ships no IPv6 agent script.
+pub fn is_ipv6_address(r: &Resource) -> bool {
+    r.name == "IPv6addr"
+        || (r.name == "IPaddr2"
+            && r.args
+                .first()
+                .is_some_and(|a| a.split('/').next().unwrap_or("").contains(':')))
+}
+
+/// Whether an IPv6 address can float between nodes: not unspecified,
+/// loopback or multicast (the kernel or the agent would refuse them).
+pub fn is_floating6(ip: Ipv6Addr) -> bool {
+    !(ip.is_unspecified() || ip.is_loopback() || ip.is_multicast())
+}
+
+/// Parses `address[/prefix[/iface]]` (heartbeat's IPv6addr form). `Err` is
+/// why, naming the part at fault.
+pub fn parse_ip6(arg: &str) -> Result<Ip6Spec, String> {
+    let mut parts = arg.split('/');
+    let addr = parts.next().unwrap_or("");
+    if addr.is_empty() {
+        return Err("missing address".into());
+    }
+    let ip = addr
+        .parse::<Ipv6Addr>()
+        .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
+    if !is_floating6(ip) {
+        return Err(format!(
+            "{ip} cannot be a floating address (unspecified, loopback or multicast)"
+        ));
+    }
+    let prefix = match parts.next() {
+        None | Some("") => None,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n @ 1..=128) if p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return Err(format!("prefix {p:?} is not a prefix length from 1 to 128")),
+        },
+    };
+    let nic = parts.next().filter(|n| !n.is_empty()).map(str::to_string);
+    if let Some(n) = &nic {
+        if !ifname_ok(n) {
+            return Err(format!("{n:?} is not an interface name"));
+        }
+    }
+    if parts.next().is_some() {
+        return Err(format!("{arg:?} has more than 3 parts"));
+    }
+    Ok(Ip6Spec { ip, prefix, nic })
+}
+
+/// For `stop` with an argument [`parse_ip6`] refuses: the floating address
+/// it still names, as [`ip_to_release`] for IPv4.
+pub fn ip6_to_release(arg: &str) -> Option<Ipv6Addr> {
+    arg.split('/')
+        .next()
+        .and_then(|a| a.parse::<Ipv6Addr>().ok())
+        .filter(|ip| is_floating6(*ip))
+}
+
 /// What a known agent's arguments ask of the host where it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentSpec {
@@ -42,8 +112,8 @@ pub enum AgentSpec {
     Filesystem { fstype: Option<String> },
     /// service: a systemd unit or an init script of that name.
     Service { unit: String },
-    /// IPv6addr: the interface, when one is given.
-    Ipv6 { nic: Option<String> },
+    /// IPv6addr, IPaddr2 with an IPv6 address.
+    Ipv6(Ip6Spec),
     /// Nothing of the host beyond the script itself.
     Other,
 }
@@ -197,8 +267,8 @@ fn is_network_fs(t: &str) -> bool {
 pub fn check(r: &Resource, script_timeout: Duration) -> Result<AgentSpec, AgentError> {
     let args: Vec<&str> = r.args.iter().map(String::as_str).collect();
     match r.name.as_str() {
+        _ if is_ipv6_address(r) => ipv6(&r.name, &args),
         "IPaddr" | "IPaddr2" => ip(&r.name, &args),
-        "IPv6addr" => ipv6(&args),
         "Filesystem" => filesystem(&args),
         "service" => service(&args),
         "MailTo" => mail_to(&args),
@@ -214,6 +284,11 @@ fn ip(name: &str, args: &[&str]) -> Result<AgentSpec, AgentError> {
     );
     match args {
         [] => Err(err("the address is missing", expected)),
+        // IPaddr is heartbeat's ifconfig alias agent: IPv4 only.
+        [arg, ..] if arg.split('/').next().unwrap_or("").contains(':') => Err(err(
+            format!("{name} takes IPv4 addresses only, not {arg:?}"),
+            "IPaddr2::ADDRESS/PREFIX/IFACE or IPv6addr::ADDRESS/PREFIX/IFACE for an IPv6 address, written out without `::`",
+        )),
         [arg] => parse_ip(arg)
             .map(AgentSpec::Ip)
             .map_err(|why| err(why, expected)),
@@ -229,7 +304,7 @@ fn ip(name: &str, args: &[&str]) -> Result<AgentSpec, AgentError> {
 
 /// An IPv6 address written without `::` compression, which haresources cannot
 /// carry (it splits arguments at `::`).
-fn expanded(a: Ipv6Addr) -> String {
+pub fn expanded(a: Ipv6Addr) -> String {
     a.segments()
         .iter()
         .map(|s| format!("{s:x}"))
@@ -237,46 +312,24 @@ fn expanded(a: Ipv6Addr) -> String {
         .join(":")
 }
 
-fn ipv6(args: &[&str]) -> Result<AgentSpec, AgentError> {
-    let expected = "IPv6addr::address[/prefix[/iface]] with the address written out in full, e.g. IPv6addr::2001:db8:0:0:0:0:0:10/64/eth0";
-    let parse = |arg: &str| -> Result<(Ipv6Addr, Option<String>), String> {
-        let mut parts = arg.split('/');
-        let addr = parts.next().unwrap_or("");
-        let a = addr
-            .parse::<Ipv6Addr>()
-            .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
-        if let Some(p) = parts.next() {
-            if !p.parse::<u8>().is_ok_and(|n| (1..=128).contains(&n)) {
-                return Err(format!("prefix {p:?} is not a prefix length from 1 to 128"));
-            }
-        }
-        let nic = parts.next().map(str::to_string);
-        if let Some(n) = &nic {
-            if !ifname_ok(n) {
-                return Err(format!("{n:?} is not an interface name"));
-            }
-        }
-        if parts.next().is_some() {
-            return Err(format!("{arg:?} has more than 3 parts"));
-        }
-        Ok((a, nic))
-    };
+fn ipv6(name: &str, args: &[&str]) -> Result<AgentSpec, AgentError> {
+    let expected = format!("{name}::address[/prefix[/iface]] with the address written out in full, e.g. {name}::2001:db8:0:0:0:0:0:10/64/eth0");
     match args {
         [] => Err(err("the address is missing", expected)),
-        [arg] => parse(arg)
-            .map(|(_, nic)| AgentSpec::Ipv6 { nic })
+        [arg] => parse_ip6(arg)
+            .map(AgentSpec::Ipv6)
             .map_err(|why| err(why, expected)),
         _ => {
             let joined = args.join("::");
-            match parse(&joined) {
-                Ok((a, _)) => {
+            match parse_ip6(&joined) {
+                Ok(spec) => {
                     let rest = joined.find('/').map_or("", |i| &joined[i..]);
                     Err(err(
                         format!(
                             "the compressed address {joined:?} is split by haresources' `::` separator into {} arguments",
                             args.len()
                         ),
-                        format!("the address written out without `::`: IPv6addr::{}{rest}", expanded(a)),
+                        format!("the address written out without `::`: {name}::{}{rest}", expanded(spec.ip)),
                     ))
                 }
                 Err(_) => Err(err(
@@ -530,12 +583,47 @@ mod tests {
         );
         assert_eq!(
             ok,
-            Ok(AgentSpec::Ipv6 {
+            Ok(AgentSpec::Ipv6(Ip6Spec {
+                ip: "2001:db8::10".parse().unwrap(),
+                prefix: Some(64),
                 nic: Some("eth0".into())
-            })
+            }))
         );
         assert!(why("IPv6addr::2001:db8:0:0:0:0:0:10/200").contains("prefix \"200\""));
         assert!(why("IPv6addr::a::b::c::d").starts_with("takes one argument, not 4"));
+        assert!(why("IPv6addr::ff02:0:0:0:0:0:0:1/64").contains("cannot be a floating address"));
+        assert!(why("IPv6addr::2001:db8:0:0:0:0:0:10/64/eth0/x").contains("more than 3 parts"));
+    }
+
+    #[test]
+    fn ipaddr2_takes_ipv6_and_ipaddr_refuses_it() {
+        let r = res("IPaddr2::2001:db8:0:0:0:0:0:10/64/svc0");
+        assert!(is_ipv6_address(&r));
+        assert!(!is_ipv6_address(&res("IPaddr2::192.0.2.10/24/eth0")));
+        assert!(!is_ipv6_address(&res("IPaddr::192.0.2.10")));
+        assert_eq!(
+            check(&r, Duration::from_secs(1)),
+            Ok(AgentSpec::Ipv6(Ip6Spec {
+                ip: "2001:db8::10".parse().unwrap(),
+                prefix: Some(64),
+                nic: Some("svc0".into())
+            }))
+        );
+        assert_eq!(
+            why("IPaddr2::2001:db8::10/64"),
+            "the compressed address \"2001:db8::10/64\" is split by haresources' `::` separator into 2 arguments (expected the address written out without `::`: IPaddr2::2001:db8:0:0:0:0:0:10/64)"
+        );
+        assert!(
+            why("IPaddr::2001:db8:0:0:0:0:0:10/64").starts_with("IPaddr takes IPv4 addresses only")
+        );
+        assert_eq!(parse_ip6("2001:db8:0:0:0:0:0:10").unwrap().prefix, None);
+        assert!(parse_ip6("2001:db8:0:0:0:0:0:10/0").is_err());
+        assert!(parse_ip6("2001:db8:0:0:0:0:0:10/64/-x").is_err());
+        assert_eq!(
+            ip6_to_release("2001:db8:0:0:0:0:0:10/999"),
+            Some("2001:db8::10".parse().unwrap())
+        );
+        assert_eq!(ip6_to_release("0:0:0:0:0:0:0:1/128"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// Where a value came from, for `file:line` in diagnostics.
@@ -398,6 +398,14 @@ pub struct Announce {
     /// Re-announcing with backoff stops this long after the start, with a
     /// warning naming the targets that never answered.
     pub verify_limit: Duration,
+    /// IPv6 addresses: None adds them `nodad` (a floating address moves, the
+    /// peer that held it is gone or being stopped); Some(t) lets the kernel
+    /// run duplicate address detection and waits up to t for it, failing the
+    /// start if the address is still tentative or DAD failed.
+    pub dad: Option<Duration>,
+    /// IPv6 addresses: set the router flag in the neighbour advertisements
+    /// (the nodes route for their clients).
+    pub na_router: bool,
     pub location: Location,
 }
 
@@ -408,6 +416,10 @@ impl Announce {
     pub const DEFAULT_VERIFY_LIMIT: Duration = Duration::from_secs(30);
     /// The longest pause between two re-announcements while verifying.
     pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+    /// The bounds of `dad`: a second or so is what the kernel takes with
+    /// one probe (dad_transmits 1, retrans_timer 1 s).
+    pub const DAD_MIN: Duration = Duration::from_millis(100);
+    pub const DAD_MAX: Duration = Duration::from_secs(60);
 
     pub fn count(&self) -> u32 {
         self.count.unwrap_or(Announce::DEFAULT_COUNT)
@@ -426,6 +438,8 @@ impl Default for Announce {
             refresh: None,
             verify: Vec::new(),
             verify_limit: Announce::DEFAULT_VERIFY_LIMIT,
+            dad: None,
+            na_router: false,
             location: Location::default(),
         }
     }
@@ -437,7 +451,9 @@ impl Default for Announce {
 pub enum VerifyTarget {
     /// The default route's gateway, when it is on the address's interface.
     Gateway,
-    Addr(Ipv4Addr),
+    /// An IPv4 target checks IPv4 addresses (ARP), an IPv6 one IPv6
+    /// addresses (neighbour solicitation).
+    Addr(IpAddr),
 }
 
 impl fmt::Display for VerifyTarget {

@@ -10,11 +10,13 @@
 use super::arp;
 use super::inbox::{AnnounceNews, LoopEvent};
 use super::ipaddr;
+use super::ipaddr6;
+use super::ndisc;
 use crate::config::{Announce, Config, Resource, VerifyTarget};
 use crate::core::announce::{Plan, Schedule, Verdict};
 use crate::time::{Duration, Instant};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use tokio::io::unix::AsyncFd;
@@ -33,7 +35,7 @@ pub struct Keepers {
 
 /// Whether a resource is a floating address the keepers look after.
 pub fn is_address(r: &Resource) -> bool {
-    ipaddr::handles(&r.name)
+    ipaddr::handles(&r.name) || super::ipaddr6::handles(r)
 }
 
 impl Keepers {
@@ -55,20 +57,38 @@ impl Keepers {
             return;
         };
         let a = &cfg.hbd.announce;
-        // An agent sends its own burst: a keeper is needed only for what
-        // comes after it.
-        if !builtin && a.refresh.is_none() && a.verify.is_empty() {
+        let arg = r.args.first().map_or("", String::as_str);
+        // An agent, and the IPv6 start, send their own burst; the built-in
+        // IPv4 start only its first announcement. A keeper is needed only
+        // for what comes after.
+        let (ip, sent_by_start) = if ipaddr6::handles(r) {
+            let Ok(s) = ipaddr6::parse(arg) else { return };
+            (IpAddr::V6(s.ip), a.count())
+        } else {
+            let Ok(s) = ipaddr::parse(arg) else { return };
+            let sent = if builtin { a.count().min(1) } else { a.count() };
+            (IpAddr::V4(s.ip), sent)
+        };
+        // Targets of the address's own family: ARP for IPv4, neighbour
+        // solicitation for IPv6 ("gateway" is either).
+        let verify: Vec<VerifyTarget> = a
+            .verify
+            .iter()
+            .filter(|t| match t {
+                VerifyTarget::Addr(t) => t.is_ipv4() == ip.is_ipv4(),
+                VerifyTarget::Gateway => true,
+            })
+            .cloned()
+            .collect();
+        if sent_by_start >= a.count() && a.refresh.is_none() && verify.is_empty() {
             return;
         }
-        let Some(ip) = r.args.first().and_then(|s| ipaddr::parse(s).ok()) else {
-            return;
-        };
-        let sent_by_start = if builtin { a.count().min(1) } else { a.count() };
         let job = Job {
-            ip: ip.ip,
+            ip,
             group: g.key(),
             plan: Plan::new(a, sent_by_start),
-            verify: a.verify.clone(),
+            verify,
+            router: a.na_router,
         };
         let task = tokio::spawn(keep(job, tx));
         let old = self
@@ -108,22 +128,30 @@ pub fn agent_env(a: &Announce) -> Vec<(String, String)> {
 }
 
 struct Job {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     group: String,
     plan: Plan,
     verify: Vec<VerifyTarget>,
+    /// IPv6: the router flag of the advertisements.
+    router: bool,
 }
 
-/// The targets as addresses: `gateway` is the default route's, on the
-/// address's interface (none there: a warning, and it is not checked).
-fn resolve(verify: &[VerifyTarget], iface: &str, ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+/// The targets as addresses: `gateway` is the default route's of the
+/// address's family, on the address's interface (none there: a warning, and
+/// it is not checked).
+fn resolve(verify: &[VerifyTarget], iface: &str, ip: IpAddr) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for t in verify {
         let a = match t {
             VerifyTarget::Addr(a) => Some(*a),
             VerifyTarget::Gateway => {
-                let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-                let gw = arp::default_gateway(&route, iface);
+                let gw = if ip.is_ipv4() {
+                    let route = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+                    arp::default_gateway(&route, iface).map(IpAddr::V4)
+                } else {
+                    let route = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+                    ndisc::default_gateway6(&route, iface).map(IpAddr::V6)
+                };
                 if gw.is_none() {
                     log::warn!(
                         "{ip} on {iface}: verify: no default route via {iface}, so no gateway to ask; it is not checked"
@@ -143,7 +171,17 @@ fn ms(d: Duration) -> String {
     format!("{} ms", d.millis())
 }
 
-fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
+fn log_verdict(ip: IpAddr, iface: &str, group: &str, v: &Verdict) {
+    let asked = if ip.is_ipv4() {
+        "an ARP request"
+    } else {
+        "a neighbour solicitation"
+    };
+    let cache = if ip.is_ipv4() {
+        "ARP cache"
+    } else {
+        "neighbour cache"
+    };
     let answers = |a: &[(IpAddr, Duration)]| {
         a.iter()
             .map(|(t, d)| format!("{t} after {}", ms(*d)))
@@ -156,7 +194,7 @@ fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
             answers: a,
             announcements,
         } => log::info!(
-            "{ip} on {iface} (group {group}): clients converged after {}: {} answered an ARP request from {ip} ({announcements} announcements sent)",
+            "{ip} on {iface} (group {group}): clients converged after {}: {} answered {asked} from {ip} ({announcements} announcements sent)",
             ms(*after),
             answers(a)
         ),
@@ -166,7 +204,7 @@ fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
             answers: a,
             announcements,
         } => log::warn!(
-            "{ip} on {iface} (group {group}): clients did not converge within {limit}: {} never answered an ARP request from {ip}{} ({announcements} announcements sent); clients behind them may still send to the old node (check the switch's MAC table and the router's ARP cache)",
+            "{ip} on {iface} (group {group}): clients did not converge within {limit}: {} never answered {asked} from {ip}{} ({announcements} announcements sent); clients behind them may still send to the old node (check the switch's MAC table and the router's {cache})",
             missing
                 .iter()
                 .map(|m| m.to_string())
@@ -182,7 +220,7 @@ fn log_verdict(ip: Ipv4Addr, iface: &str, group: &str, v: &Verdict) {
 }
 
 /// Every probe answer queued on `fd`, as its sender's address.
-fn drain(fd: &OwnedFd, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+fn drain(fd: &OwnedFd, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut buf = [0u8; 1600];
     // Bounded: a flood of ARP cannot keep the keeper here.
@@ -192,7 +230,10 @@ fn drain(fd: &OwnedFd, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
             &mut buf,
             nix::sys::socket::MsgFlags::empty(),
         ) {
-            Ok(n) => out.extend(arp::reply_sender(&buf[..n], mac, ip)),
+            Ok(n) => out.extend(match ip {
+                IpAddr::V4(ip) => arp::reply_sender(&buf[..n], mac, ip).map(IpAddr::V4),
+                IpAddr::V6(ip) => ndisc::answer_from(&buf[..n], mac, ip).map(IpAddr::V6),
+            }),
             Err(_) => break,
         }
     }
@@ -201,7 +242,7 @@ fn drain(fd: &OwnedFd, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
 
 /// Waits until `fd` has frames, then reads the answers among them; never
 /// returns without a socket.
-async fn answers(fd: Option<&AsyncFd<OwnedFd>>, mac: [u8; 6], ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+async fn answers(fd: Option<&AsyncFd<OwnedFd>>, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
     let Some(fd) = fd else {
         return std::future::pending().await;
     };
@@ -219,7 +260,11 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     let t0 = tokio::time::Instant::now();
     let now = || Instant::from_millis(t0.elapsed().as_millis() as u64);
     let ip = job.ip;
-    let link = match tokio::task::spawn_blocking(move || ipaddr::holder(ip)).await {
+    let holder = tokio::task::spawn_blocking(move || match ip {
+        IpAddr::V4(a) => ipaddr::holder(a),
+        IpAddr::V6(a) => ipaddr6::holder(a),
+    });
+    let link = match holder.await {
         Ok(Ok(Some(l))) => l,
         Ok(Ok(None)) => {
             log::warn!("{ip}: not configured on this node after its start; not announcing it");
@@ -243,6 +288,13 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
         return;
     };
     let targets = resolve(&job.verify, &iface, ip);
+    let (frame, proto) = match ip {
+        IpAddr::V4(a) => (arp::garp_frame(mac, a).to_vec(), libc::ETH_P_ARP as u16),
+        IpAddr::V6(a) => (
+            ndisc::na_frame(mac, a, job.router).to_vec(),
+            ndisc::ETH_P_IPV6,
+        ),
+    };
     let sender = match arp::packet_socket() {
         Ok(fd) => fd,
         Err(e) => {
@@ -255,10 +307,10 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
         // `AsyncFd::new` is deprecated for borrowed fds that could be closed
         // under the reactor; this OwnedFd is moved in, so it cannot.
         #[allow(deprecated)]
-        match arp::arp_receiver(link.index).and_then(AsyncFd::new) {
+        match arp::receiver(link.index, proto).and_then(AsyncFd::new) {
             Ok(fd) => receiver = Some(fd),
             Err(e) => log::warn!(
-                "{ip} on {iface}: cannot read ARP answers ({e}); convergence is not checked"
+                "{ip} on {iface}: cannot read the probes' answers ({e}); convergence is not checked"
             ),
         }
     }
@@ -267,11 +319,7 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     } else {
         Vec::new()
     };
-    let mut s = Schedule::new(
-        job.plan,
-        Instant::ZERO,
-        checked.iter().map(|a| IpAddr::V4(*a)).collect(),
-    );
+    let mut s = Schedule::new(job.plan, Instant::ZERO, checked.clone());
     if s.verifying() {
         let _ = tx
             .send(LoopEvent::Announce(AnnounceNews::Verifying {
@@ -282,7 +330,6 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
             }))
             .await;
     }
-    let garp = arp::garp_frame(mac, ip);
     let mut failed = false;
     loop {
         if let Some(verdict) = s.take_verdict() {
@@ -304,13 +351,25 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
                 let Some(round) = s.poll(now()) else { continue };
                 let mut sent = Ok(());
                 if round.announce {
-                    log::debug!("{ip} on {iface}: gratuitous ARP ({} so far)", s.announcements());
-                    sent = arp::send_frame(&sender, link.index, &garp);
+                    log::debug!("{ip} on {iface}: announced ({} so far)", s.announcements());
+                    sent = arp::send_ethernet(&sender, link.index, &frame, proto);
                 }
                 for t in round.probe {
-                    if let (Ok(()), IpAddr::V4(t)) = (&sent, t) {
-                        sent = arp::send_frame(&sender, link.index, &arp::request_frame(mac, ip, t));
+                    if sent.is_err() {
+                        break;
                     }
+                    sent = match (ip, t) {
+                        (IpAddr::V4(ip), IpAddr::V4(t)) => {
+                            arp::send_frame(&sender, link.index, &arp::request_frame(mac, ip, t))
+                        }
+                        (IpAddr::V6(ip), IpAddr::V6(t)) => arp::send_ethernet(
+                            &sender,
+                            link.index,
+                            &ndisc::ns_frame(mac, ip, t),
+                            ndisc::ETH_P_IPV6,
+                        ),
+                        _ => Ok(()),
+                    };
                 }
                 // One warning per keeper: a down interface fails every send.
                 if let Err(e) = sent {
@@ -322,7 +381,7 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
             got = answers(receiver.as_ref(), mac, ip) => {
                 let at = now();
                 for from in got {
-                    if s.answered(at, IpAddr::V4(from)) {
+                    if s.answered(at, from) {
                         log::debug!("{ip} on {iface}: {from} answered after {} ms", at.millis());
                     }
                 }

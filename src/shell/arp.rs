@@ -43,20 +43,29 @@ pub fn packet_socket() -> nix::Result<OwnedFd> {
     )
 }
 
-/// Sends one link-layer frame out of interface `ifindex` to the broadcast
-/// address. nix offers no safe way to build a `sockaddr_ll` for sending.
-#[allow(unsafe_code)]
+/// Sends one ARP frame out of interface `ifindex`.
 pub fn send_frame(fd: &OwnedFd, ifindex: u32, frame: &[u8]) -> std::io::Result<()> {
+    send_ethernet(fd, ifindex, frame, libc::ETH_P_ARP as u16)
+}
+
+/// Sends one Ethernet frame (destination MAC in its first 6 bytes, then the
+/// EtherType `proto`) out of interface `ifindex`. nix offers no safe way to
+/// build a `sockaddr_ll` for sending.
+#[allow(unsafe_code)]
+pub fn send_ethernet(fd: &OwnedFd, ifindex: u32, frame: &[u8], proto: u16) -> std::io::Result<()> {
+    if frame.len() < 14 {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
     let mut sll: libc::sockaddr_ll = libc::sockaddr_ll {
         sll_family: libc::AF_PACKET as u16,
-        sll_protocol: (libc::ETH_P_ARP as u16).to_be(),
+        sll_protocol: proto.to_be(),
         sll_ifindex: ifindex as i32,
         sll_hatype: 0,
         sll_pkttype: 0,
         sll_halen: 6,
         sll_addr: [0; 8],
     };
-    sll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    sll.sll_addr[..6].copy_from_slice(&frame[..6]);
     // SAFETY: `frame` is a live slice for the duration of the call, `sll` is a
     // fully initialised sockaddr_ll on the stack and its exact size is passed;
     // `fd` is an open socket owned by the caller. sendto does not keep either
@@ -99,9 +108,15 @@ pub fn reply_sender(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr) -> Option<Ipv4Addr
 
 /// A non-blocking packet socket receiving the ARP frames of interface
 /// `ifindex` only (the probes' answers).
-#[allow(unsafe_code)]
 pub fn arp_receiver(ifindex: u32) -> std::io::Result<OwnedFd> {
-    let proto = (libc::ETH_P_ARP as u16).to_be();
+    receiver(ifindex, libc::ETH_P_ARP as u16)
+}
+
+/// A non-blocking packet socket receiving the frames of EtherType `proto`
+/// of interface `ifindex` only.
+#[allow(unsafe_code)]
+pub fn receiver(ifindex: u32, proto: u16) -> std::io::Result<OwnedFd> {
+    let proto = proto.to_be();
     let fd = socket::socket(
         AddressFamily::Packet,
         SockType::Raw,

@@ -7,7 +7,6 @@
 use crate::control::{Request, Response};
 use crate::core::announce::Verdict;
 use crate::core::{CheckId, CheckOutcome, StepId, StepOutcome};
-use std::net::Ipv4Addr;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
@@ -112,14 +111,14 @@ pub enum LoopEvent {
 pub enum AnnounceNews {
     /// The check started: `targets` are probed.
     Verifying {
-        ip: Ipv4Addr,
+        ip: std::net::IpAddr,
         iface: String,
         group: String,
-        targets: Vec<Ipv4Addr>,
+        targets: Vec<std::net::IpAddr>,
     },
     /// The check ended.
     Verdict {
-        ip: Ipv4Addr,
+        ip: std::net::IpAddr,
         iface: String,
         group: String,
         verdict: Verdict,

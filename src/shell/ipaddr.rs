@@ -11,7 +11,7 @@
 //! and packet sockets are bound to it at creation; sysfs is not read).
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -139,7 +139,7 @@ fn nl_err(op: &'static str) -> impl Fn(nix::Error) -> IpError {
     }
 }
 
-fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
+pub(super) fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
     let len = 4 + data.len();
     buf.extend_from_slice(&(len as u16).to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
@@ -148,7 +148,7 @@ fn push_attr(buf: &mut Vec<u8>, ty: u16, data: &[u8]) {
 }
 
 /// Walks `(type, payload)` attributes; stops at the first malformed one.
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         if b.len() < 4 {
             return None;
@@ -164,7 +164,7 @@ fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
@@ -187,7 +187,7 @@ impl Rtnl {
 
     /// Sends one request (`body` after the 16-byte header) and collects every
     /// answer message's payload until the ACK or NLMSG_DONE.
-    fn request(
+    pub(super) fn request(
         &mut self,
         op: &'static str,
         ty: u16,
@@ -369,12 +369,12 @@ pub fn findif(addrs: &[Addr], ip: Ipv4Addr) -> Option<(u32, u8)> {
 }
 
 pub use super::arp::garp_frame;
-use super::arp::{packet_socket, send_frame};
+use super::arp::{packet_socket, send_ethernet};
 
 /// Announcers still sending, by (interface, address): a stop or a new start
 /// of the same address ends the old one, as the agent's pidfile does.
 /// Keyed by network namespace too: one process may serve several (the tests).
-type Announcers = Mutex<HashMap<(String, String, Ipv4Addr), Arc<AtomicBool>>>;
+type Announcers = Mutex<HashMap<(String, String, IpAddr), Arc<AtomicBool>>>;
 
 /// This thread's network namespace, as `net:[inode]`.
 fn netns_id() -> String {
@@ -388,15 +388,63 @@ fn announcers() -> &'static Announcers {
     A.get_or_init(Default::default)
 }
 
-fn stop_announcer(iface: &str, ip: Ipv4Addr) {
+pub(super) fn stop_announcer(iface: &str, ip: IpAddr) {
     let mut m = announcers().lock().unwrap_or_else(|p| p.into_inner());
     if let Some(flag) = m.remove(&(netns_id(), iface.to_string(), ip)) {
         flag.store(true, Ordering::SeqCst);
     }
 }
 
-/// Sends the first announcement now and the other `count - 1` from a thread
-/// (created in this thread's network namespace), `interval` apart.
+/// Sends `frame` (EtherType `proto`) out of `link` now and `count - 1` more
+/// times from a thread (created in this thread's network namespace),
+/// `interval` apart, unless a stop or a new start of `ip` ends it first.
+pub(super) fn burst(
+    link: &Link,
+    ip: IpAddr,
+    frame: Vec<u8>,
+    proto: u16,
+    count: u32,
+    interval: Duration,
+) -> std::io::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    stop_announcer(&link.name, ip);
+    let fd = packet_socket()?;
+    send_ethernet(&fd, link.index, &frame, proto)?;
+    if count == 1 {
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let key = (netns_id(), link.name.clone(), ip);
+    announcers()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key.clone(), stop.clone());
+    let (name, index) = (link.name.clone(), link.index);
+    std::thread::Builder::new()
+        .name("hbd-announce".into())
+        .spawn(move || {
+            for _ in 1..count {
+                std::thread::sleep(interval);
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Err(e) = send_ethernet(&fd, index, &frame, proto) {
+                    log::warn!("announcing {ip} on {name}: {e}");
+                    return;
+                }
+            }
+            let mut m = announcers().lock().unwrap_or_else(|p| p.into_inner());
+            if m.get(&key).is_some_and(|f| Arc::ptr_eq(f, &stop)) {
+                m.remove(&key);
+            }
+        })
+        .map(drop)
+}
+
+/// Sends the first gratuitous ARP now and the other `count - 1` from a
+/// thread, `interval` apart.
 fn announce(link: &Link, ip: Ipv4Addr, count: u32, interval: Duration) -> Result<(), IpError> {
     let arp_err = |e: std::io::Error| IpError::Arp {
         ip,
@@ -411,40 +459,16 @@ fn announce(link: &Link, ip: Ipv4Addr, count: u32, interval: Duration) -> Result
         iface: link.name.clone(),
         err: format!("hardware address {:02x?} is not Ethernet", link.mac),
     })?;
-    stop_announcer(&link.name, ip);
-    let fd = packet_socket().map_err(|e| arp_err(e.into()))?;
-    let frame = garp_frame(mac, ip);
-    send_frame(&fd, link.index, &frame).map_err(arp_err)?;
-    if count == 1 {
-        return Ok(());
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let key = (netns_id(), link.name.clone(), ip);
-    announcers()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key.clone(), stop.clone());
-    let (name, index) = (link.name.clone(), link.index);
-    std::thread::Builder::new()
-        .name("hbd-garp".into())
-        .spawn(move || {
-            for _ in 1..count {
-                std::thread::sleep(interval);
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Err(e) = send_frame(&fd, index, &frame) {
-                    log::warn!("gratuitous ARP for {ip} on {name}: {e}");
-                    return;
-                }
-            }
-            let mut m = announcers().lock().unwrap_or_else(|p| p.into_inner());
-            if m.get(&key).is_some_and(|f| Arc::ptr_eq(f, &stop)) {
-                m.remove(&key);
-            }
-        })
-        .map_err(arp_err)?;
-    Ok(())
+    let frame = garp_frame(mac, ip).to_vec();
+    burst(
+        link,
+        IpAddr::V4(ip),
+        frame,
+        libc::ETH_P_ARP as u16,
+        count,
+        interval,
+    )
+    .map_err(arp_err)
 }
 
 /// What a start did, for the log line.
@@ -572,7 +596,7 @@ pub fn stop(arg: &str) -> Result<Vec<String>, IpError> {
     let addrs = nl.addrs()?;
     let mut done = Vec::new();
     if let Some(n) = &spec.nic {
-        stop_announcer(n, spec.ip);
+        stop_announcer(n, IpAddr::V4(spec.ip));
     }
     for a in addrs.iter().filter(|a| a.addr == spec.ip) {
         let name = link_index(&links, a.index)
@@ -586,7 +610,7 @@ pub fn stop(arg: &str) -> Result<Vec<String>, IpError> {
             );
             continue;
         }
-        stop_announcer(&name, spec.ip);
+        stop_announcer(&name, IpAddr::V4(spec.ip));
         if !a.secondary {
             keep_secondaries(&name, spec.ip);
         }

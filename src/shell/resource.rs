@@ -8,7 +8,7 @@ use super::announce::{self, Keepers};
 use super::inbox::LoopEvent;
 use super::script::{self, ScriptSpec};
 use super::startup::Prepared;
-use super::{fence, ipaddr};
+use super::{fence, ipaddr6};
 use crate::config::{self, AutoFailback, Config};
 use crate::core::{Action, Check, CheckOutcome, Input, Step, StepOutcome};
 use crate::time::Duration;
@@ -237,20 +237,16 @@ async fn execute(
     timeout: Duration,
     level: log::Level,
 ) -> Ran {
-    if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
-        let r = resource.clone();
-        let a = &cfg.hbd.announce;
-        let (count, interval) = (a.count(), a.interval().to_std());
+    if ipaddr6::builtin(cfg, resource) {
+        let (r, a) = (resource.clone(), cfg.hbd.announce.clone());
         return Ran::Builtin(
-            tokio::task::spawn_blocking(move || {
-                ipaddr::run_with(&r, action, count, interval, true)
-            })
-            .await
-            .unwrap_or_else(|e| StepOutcome::Failed {
-                code: None,
-                reason: format!("built-in {}: {e}", resource.name),
-                output: String::new(),
-            }),
+            tokio::task::spawn_blocking(move || ipaddr6::run_builtin(&r, action, &a, true))
+                .await
+                .unwrap_or_else(|e| StepOutcome::Failed {
+                    code: None,
+                    reason: format!("built-in {}: {e}", resource.name),
+                    output: String::new(),
+                }),
         );
     }
     let Some(path) = config::resolve_script(config_dir, &cfg.hbd, &resource.name) else {
@@ -362,7 +358,7 @@ pub async fn run_check(
 ) -> CheckOutcome {
     // The built-in address has one way to check; Monitor keeps it quiet.
     let builtin_action = Action::Monitor;
-    let ran = if cfg.hbd.builtin_ipaddr && ipaddr::handles(&resource.name) {
+    let ran = if ipaddr6::builtin(cfg, resource) {
         execute(
             cfg,
             config_dir,

@@ -28,13 +28,14 @@ pub use files::{
 #[cfg(feature = "shell")]
 pub use net::interface_ipv4;
 pub use net::{
-    address_is_local, findif, interface_exists, interface_names, ipv4_subnets, resolve_ipv4, Subnet,
+    address_is_local, findif, findif6, interface_exists, interface_names, ipv4_subnets,
+    resolve_ipv4, Subnet,
 };
 pub use scripts::{
     harc, rc_scripts, resolve_script, script_dirs, stonith_binary, unit_known, STONITH_PATHS,
 };
 
-use super::agents::{self, AgentSpec};
+use super::agents::{self, AgentSpec, Ip6Spec};
 use super::hacf::nearest;
 use super::model::{Config, Diagnostic, Location, Medium, Severity};
 use super::rcd::{RcKind, RcScript};
@@ -404,8 +405,10 @@ fn resources(f: &mut Facts, config_dir: &Path) {
             }
             seen.push(token.clone());
             // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs).
-            let builtin =
-                f.cfg.hbd.builtin_ipaddr && matches!(r.name.as_str(), "IPaddr" | "IPaddr2");
+            // IPv6 addresses always are (hbd has no IPv6 agent script).
+            let builtin = (f.cfg.hbd.builtin_ipaddr
+                && matches!(r.name.as_str(), "IPaddr" | "IPaddr2"))
+                || agents::is_ipv6_address(r);
             if !builtin {
                 let present = || dirs.iter().map(|d| d.join(&r.name)).find(|p| p.is_file());
                 match resolve_script(config_dir, &f.cfg.hbd, &r.name) {
@@ -490,9 +493,33 @@ fn resources(f: &mut Facts, config_dir: &Path) {
                         );
                     }
                 }
-                AgentSpec::Ipv6 { nic: Some(n) } => {
-                    if let Some(msg) = f.missing_interface(&n) {
+                AgentSpec::Ipv6(Ip6Spec { ip, prefix, nic }) => {
+                    if let Some(msg) = nic.as_deref().and_then(|n| f.missing_interface(n)) {
                         f.push(loc.clone(), directive, format!("{token}: {msg}"));
+                        continue;
+                    }
+                    if nic.is_some() && prefix.is_some() {
+                        continue;
+                    }
+                    let Some(here) = net::ipv6_subnets() else {
+                        continue;
+                    };
+                    let here = here.iter().map(|(dev, a, p)| (*a, *p, dev));
+                    if net::findif6(here, ip).is_none() {
+                        let want = if nic.is_none() {
+                            "an interface or a prefix"
+                        } else {
+                            "a prefix"
+                        };
+                        f.push(
+                            loc.clone(),
+                            directive,
+                            format!(
+                                "{token}: no interface on this host has an IPv6 subnet containing {ip}, so hbd cannot choose {want} (expected {}::{}/PREFIX/IFACE, or an address in a local subnet)",
+                                r.name,
+                                agents::expanded(ip)
+                            ),
+                        );
                     }
                 }
                 AgentSpec::Filesystem { fstype: Some(t) } if !fstype_known(&t) => {

@@ -125,6 +125,49 @@ pub fn findif<T>(
         .map(|(_, prefix, dev)| (dev, prefix))
 }
 
+/// Every IPv6 address of this network namespace as (interface, address,
+/// prefix); None when this build cannot read them.
+pub fn ipv6_subnets() -> Option<Vec<(String, std::net::Ipv6Addr, u8)>> {
+    #[cfg(feature = "shell")]
+    {
+        let addrs = nix::ifaddrs::getifaddrs().ok()?;
+        Some(
+            addrs
+                .filter_map(|a| {
+                    let addr = a.address.as_ref()?.as_sockaddr_in6()?.ip();
+                    let mask = a.netmask.as_ref()?.as_sockaddr_in6()?.ip();
+                    Some((
+                        a.interface_name.clone(),
+                        addr,
+                        u128::from(mask).leading_ones() as u8,
+                    ))
+                })
+                .collect(),
+        )
+    }
+    #[cfg(not(feature = "shell"))]
+    {
+        None
+    }
+}
+
+/// [`findif`] for IPv6: the local subnet containing `ip` with the longest
+/// prefix, ignoring `ip` itself and /128s.
+pub fn findif6<T>(
+    addrs: impl IntoIterator<Item = (std::net::Ipv6Addr, u8, T)>,
+    ip: std::net::Ipv6Addr,
+) -> Option<(T, u8)> {
+    addrs
+        .into_iter()
+        .filter(|(addr, prefix, _)| *addr != ip && *prefix < 128 && *prefix > 0)
+        .filter(|(addr, prefix, _)| {
+            let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+            u128::from(*addr) & mask == u128::from(ip) & mask
+        })
+        .max_by_key(|(_, prefix, _)| *prefix)
+        .map(|(_, prefix, dev)| (dev, prefix))
+}
+
 /// Whether a socket can be bound to `ip` here, as `run` binds its links and
 /// metrics endpoint (a UDP socket on port 0, closed at once: no traffic).
 pub fn address_is_local(ip: std::net::IpAddr) -> bool {

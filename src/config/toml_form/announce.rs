@@ -14,6 +14,7 @@ const MAX_COUNT: i64 = 1000;
 const INTERVAL: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(60));
 const REFRESH: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(86_400));
 const VERIFY_LIMIT: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(600));
+const DAD: (Duration, Duration) = (Announce::DAD_MIN, Announce::DAD_MAX);
 
 /// A duration within `range`, or an error naming `key` and the range.
 fn bounded(
@@ -56,12 +57,14 @@ fn target(s: &str) -> Result<VerifyTarget, String> {
                 "{s:?} cannot answer for a LAN (unspecified, loopback, multicast or broadcast)"
             ))
         }
-        Ok(IpAddr::V4(a)) => Ok(VerifyTarget::Addr(a)),
-        Ok(IpAddr::V6(_)) => Err(format!(
-            "{s:?} is IPv6: convergence is checked with ARP, IPv4 targets only"
-        )),
+        Ok(IpAddr::V6(a)) if a.is_unspecified() || a.is_loopback() || a.is_multicast() => {
+            Err(format!(
+                "{s:?} cannot answer for a LAN (unspecified, loopback or multicast)"
+            ))
+        }
+        Ok(a) => Ok(VerifyTarget::Addr(a)),
         Err(_) => Err(format!(
-            "{s:?} is neither \"gateway\" nor an IPv4 address (expected e.g. [\"gateway\", \"192.0.2.254\"])"
+            "{s:?} is neither \"gateway\" nor an IP address (expected e.g. [\"gateway\", \"192.0.2.254\", \"2001:db8::1\"])"
         )),
     }
 }
@@ -142,17 +145,49 @@ pub(super) fn announce(cx: &mut Ctx, cfg: &mut Config, t: &Spanned<AnnounceT>) {
             }
         }
     }
-    let addresses = cfg
-        .groups
-        .iter()
-        .flat_map(|g| &g.resources)
-        .any(|r| matches!(r.name.as_str(), "IPaddr" | "IPaddr2"));
+    if let Some(v) = &a.dad {
+        if matches!(v.get_ref(), TomlDuration::Text(s) if s.trim() == "off") {
+            out.dad = None;
+        } else {
+            out.dad = bounded(cx, "announce.dad", v, DAD);
+        }
+    }
+    if let Some(v) = &a.na_router {
+        out.na_router = *v.get_ref();
+    }
+    // A target checks addresses of its own family only (ARP or neighbour
+    // solicitation): one with none of them in any group is never asked.
+    let resources = || cfg.groups.iter().flat_map(|g| &g.resources);
+    let v6 = resources().any(crate::config::agents::is_ipv6_address);
+    let v4 = resources().any(|r| {
+        matches!(r.name.as_str(), "IPaddr" | "IPaddr2")
+            && !crate::config::agents::is_ipv6_address(r)
+    });
+    if let (Some(v), false) = (&a.verify, cfg.groups.is_empty()) {
+        for t in &out.verify {
+            let (family, none) = match t {
+                VerifyTarget::Addr(IpAddr::V4(_)) => ("IPv4", !v4),
+                VerifyTarget::Addr(IpAddr::V6(_)) => ("IPv6", !v6),
+                VerifyTarget::Gateway => continue,
+            };
+            if none {
+                let l = cx.loc(v.span());
+                cx.diags.push(Diagnostic::warning(
+                    Some(l),
+                    "announce.verify",
+                    format!("{t} checks {family} floating addresses and no group has one: it is never asked"),
+                ));
+            }
+        }
+    }
+    let addresses =
+        resources().any(|r| matches!(r.name.as_str(), "IPaddr" | "IPaddr2" | "IPv6addr"));
     if !addresses && !cfg.groups.is_empty() {
         let l = cx.loc(t.span());
         cx.diags.push(Diagnostic::warning(
             Some(l),
             "announce",
-            "no group has an IPaddr or IPaddr2 resource: nothing will be announced",
+            "no group has an IPaddr, IPaddr2 or IPv6addr resource: nothing will be announced",
         ));
     }
     cfg.hbd.announce = out;

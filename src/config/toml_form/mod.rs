@@ -191,6 +191,8 @@ struct AnnounceT {
     refresh: Option<Spanned<TomlDuration>>,
     verify: Option<Spanned<Vec<String>>>,
     verify_limit: Option<Spanned<TomlDuration>>,
+    dad: Option<Spanned<TomlDuration>>,
+    na_router: Option<Spanned<bool>>,
 }
 
 /// What every table's reader writes to: the diagnostics so far, and the file

@@ -376,10 +376,15 @@ fn announce_table_reads_checks_and_round_trips() {
     assert_eq!(c.hbd.announce.interval(), Duration::from_millis(200));
 
     let text = format!(
-        "{MINIMAL}\n[hbd.announce]\ncount = 3\ninterval = \"500ms\"\nrefresh = \"30s\"\nverify = [\"gateway\", \"192.0.2.254\"]\nverify_limit = \"20s\"\n"
+        "{MINIMAL}\n[hbd.announce]\ncount = 3\ninterval = \"500ms\"\nrefresh = \"30s\"\nverify = [\"gateway\", \"192.0.2.254\", \"2001:db8::fe\"]\nverify_limit = \"20s\"\n"
     );
     let (c, d) = parse_str(&text, &src());
-    assert!(d.is_empty(), "{d:?}");
+    // The group has an IPv4 address only: the IPv6 target is never asked.
+    let d: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        d,
+        ["hbd.toml:25: announce.verify: warning: 2001:db8::fe checks IPv6 floating addresses and no group has one: it is never asked"]
+    );
     let c = c.unwrap();
     let a = &c.hbd.announce;
     assert_eq!(a.count, Some(3));
@@ -389,7 +394,8 @@ fn announce_table_reads_checks_and_round_trips() {
         a.verify,
         vec![
             VerifyTarget::Gateway,
-            VerifyTarget::Addr("192.0.2.254".parse().unwrap())
+            VerifyTarget::Addr("192.0.2.254".parse().unwrap()),
+            VerifyTarget::Addr("2001:db8::fe".parse().unwrap())
         ]
     );
     assert_eq!(a.verify_limit, Duration::from_secs(20));
@@ -400,6 +406,22 @@ fn announce_table_reads_checks_and_round_trips() {
     let off = format!("{MINIMAL}\n[hbd.announce]\nrefresh = \"off\"\n");
     let c = parse_str(&off, &src()).0.unwrap();
     assert_eq!(c.hbd.announce.refresh, None);
+
+    // IPv6: nodad unless a DAD bound is given; the router flag.
+    assert_eq!(
+        (c.hbd.announce.dad, c.hbd.announce.na_router),
+        (None, false)
+    );
+    let v6 = format!("{MINIMAL}\n[hbd.announce]\ndad = \"3s\"\nna_router = true\n");
+    let (c, d) = parse_str(&v6, &src());
+    assert!(d.is_empty(), "{d:?}");
+    let c = c.unwrap();
+    assert_eq!(c.hbd.announce.dad, Some(Duration::from_secs(3)));
+    assert!(c.hbd.announce.na_router);
+    let again = parse_str(&to_toml(&c, None), &src()).0.unwrap();
+    assert_eq!(comparable(&again), comparable(&c));
+    let nodad = format!("{MINIMAL}\n[hbd.announce]\ndad = \"off\"\n");
+    assert_eq!(parse_str(&nodad, &src()).0.unwrap().hbd.announce.dad, None);
 
     // Each bad value names its line and what is accepted.
     for (body, want) in [
@@ -421,16 +443,24 @@ fn announce_table_reads_checks_and_round_trips() {
             "hbd.toml:22: announce.refresh: 100ms is out of range (expected 1s to",
         ),
         (
+            "dad = \"10ms\"",
+            "hbd.toml:22: announce.dad: 10ms is out of range (expected 100ms to 60s)",
+        ),
+        (
+            "dad = \"soon\"",
+            "hbd.toml:22: announce.dad: \"soon\" is not a duration",
+        ),
+        (
             "refresh = \"never\"",
             "hbd.toml:22: announce.refresh: \"never\" is not a duration",
         ),
         (
             "verify = [\"router\"]",
-            "hbd.toml:22: announce.verify: \"router\" is neither \"gateway\" nor an IPv4 address",
+            "hbd.toml:22: announce.verify: \"router\" is neither \"gateway\" nor an IP address",
         ),
         (
-            "verify = [\"2001:db8::1\"]",
-            "hbd.toml:22: announce.verify: \"2001:db8::1\" is IPv6",
+            "verify = [\"ff02::1\"]",
+            "hbd.toml:22: announce.verify: \"ff02::1\" cannot answer",
         ),
         (
             "verify = [\"224.0.0.1\"]",

@@ -275,6 +275,12 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
         if a.verify_limit != default.verify_limit {
             let _ = writeln!(o, "verify_limit = {}", q(&format_duration(a.verify_limit)));
         }
+        if let Some(d) = a.dad {
+            let _ = writeln!(o, "dad = {}", q(&format_duration(d)));
+        }
+        if a.na_router {
+            let _ = writeln!(o, "na_router = true");
+        }
     }
     o
 }
