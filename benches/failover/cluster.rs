@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-pub const FLOATING: &str = "192.0.2.50";
+pub use crate::family::{Family, FLOATING, FLOATING6_SHORT};
 pub const PORT: u16 = 8080;
 pub const NAMES: [&str; 2] = ["nodea", "nodeb"];
 
@@ -182,6 +182,7 @@ pub struct Refused(pub String);
 pub struct Cluster {
     pub daemon: Daemon,
     pub setting: Setting,
+    pub family: Family,
     tty: crate::relay::Relay,
     started: [Option<Instant>; 2],
     pub log: LogBook,
@@ -198,6 +199,12 @@ pub struct Cluster {
     pub ns: NsPair,
 }
 
+/// A log line about the floating address's agent (`IPaddr`, `IPaddr2`,
+/// `IPv6addr`).
+fn ip_agent(t: &str) -> bool {
+    t.contains("IPaddr") || t.contains("IPv6addr")
+}
+
 fn write_exec(path: &Path, text: &str) {
     fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -209,14 +216,15 @@ fn cp_a(src: &Path, dst: &Path) {
 
 /// The notify script keepalived runs on each state change: starts the
 /// service as master, stops it otherwise, and records the state.
-const KA_NOTIFY: &str = r#"#!/bin/sh
-# keepalived notify: TYPE NAME STATE PRIORITY
-echo "$3" > /run/ka.state
-case "$3" in
-MASTER) exec /etc/ha.d/resource.d/hbweb 192.0.2.50 8080 /etc/ha.d/www start ;;
-*) exec /etc/ha.d/resource.d/hbweb 192.0.2.50 8080 /etc/ha.d/www stop ;;
-esac
-"#;
+fn ka_notify(floating: &str) -> String {
+    format!(
+        "#!/bin/sh\n# keepalived notify: TYPE NAME STATE PRIORITY\necho \"$3\" > /run/ka.state\n\
+         case \"$3\" in\n\
+         MASTER) exec /etc/ha.d/resource.d/hbweb {floating} {PORT} /etc/ha.d/www start ;;\n\
+         *) exec /etc/ha.d/resource.d/hbweb {floating} {PORT} /etc/ha.d/www stop ;;\n\
+         esac\n"
+    )
+}
 
 impl Cluster {
     /// Builds the lab and writes every node's configuration; starts nothing.
@@ -224,6 +232,20 @@ impl Cluster {
         daemon: Daemon,
         setting: Setting,
         media: Media,
+        hbd: &Path,
+        repo: &Path,
+    ) -> Cluster {
+        Self::build_family(daemon, setting, media, Family::V4, hbd, repo)
+    }
+
+    /// [`Self::build`] with the floating address (and the client's GETs) of
+    /// `family`. For IPv6 the service LAN gets a /64 besides its IPv4
+    /// addresses, and `hb0` IPv6 addresses for keepalived's VRRP.
+    pub fn build_family(
+        daemon: Daemon,
+        setting: Setting,
+        media: Media,
+        family: Family,
         hbd: &Path,
         repo: &Path,
     ) -> Cluster {
@@ -247,9 +269,20 @@ impl Cluster {
         };
         let ns = NsPair::new(opts, hbd);
         for i in 0..2 {
-            Self::write_etc(daemon, setting, media, i, &ns.host(i, Dir::Etc), repo);
+            Self::write_etc(
+                daemon,
+                setting,
+                media,
+                family,
+                i,
+                &ns.host(i, Dir::Etc),
+                repo,
+            );
         }
         let client = ns.client.as_ref().expect("a client");
+        if family == Family::V6 {
+            crate::family::add_v6_addresses(&ns);
+        }
         let arp: LogBook = Arc::new(Mutex::new(Vec::new()));
         let arp_watch = Command::new("ip")
             .args(["-n", &client.netns, "monitor", "neigh"])
@@ -267,6 +300,7 @@ impl Cluster {
         Cluster {
             daemon,
             setting,
+            family,
             tty,
             started: [None, None],
             log: Arc::new(Mutex::new(Vec::new())),
@@ -340,15 +374,19 @@ impl Cluster {
         let arp = {
             let b = self.arp.lock().unwrap_or_else(|e| e.into_inner());
             b.iter()
-                .find(|l| l.at >= arp_from && l.text.contains(FLOATING) && l.text.contains(&mac))
+                .find(|l| {
+                    l.at >= arp_from
+                        && l.text
+                            .split_whitespace()
+                            .any(|w| w == self.family.floating_short())
+                        && l.text.contains(&mac)
+                })
                 .map(|l| l.at)
         };
         crate::measure::Phases {
             dead: find(&|t| t.contains("declared dead") || t.contains("is dead")),
-            ip_start: find(&|t| {
-                t.contains("running") && t.contains("IPaddr") && t.contains("start")
-            }),
-            ip_done: find(&|t| t.contains("IPaddr") && t.contains("ok after")),
+            ip_start: find(&|t| t.contains("running") && ip_agent(t) && t.contains("start")),
+            ip_done: find(&|t| ip_agent(t) && t.contains("ok after")),
             client_arp: arp.and_then(since),
             svc_start: find(&|t| {
                 t.contains("running") && t.contains("hbweb") && t.contains("start")
@@ -361,7 +399,16 @@ impl Cluster {
     /// Node `i`'s `/etc/ha.d` (the pair made it: heartbeat's own for
     /// heartbeat, an empty resource.d otherwise): the agents, the service,
     /// ha.cf, haresources, authkeys and keepalived's configuration.
-    fn write_etc(daemon: Daemon, s: Setting, media: Media, i: usize, etc: &Path, repo: &Path) {
+    fn write_etc(
+        daemon: Daemon,
+        s: Setting,
+        media: Media,
+        family: Family,
+        i: usize,
+        etc: &Path,
+        repo: &Path,
+    ) {
+        let floating = family.floating();
         if daemon != Daemon::Heartbeat {
             // hbd (and keepalived's notify script) use hbd's agents.
             for e in fs::read_dir(repo.join("resource.d"))
@@ -398,26 +445,38 @@ impl Cluster {
         fs::write(etc.join("ha.cf"), ha_cf).expect("ha.cf");
         fs::write(
             etc.join("haresources"),
-            format!("nodea IPaddr::{FLOATING}/24/svc0 hbweb::{FLOATING}::{PORT}::/etc/ha.d/www\n"),
+            format!(
+                "nodea {} hbweb::{floating}::{PORT}::/etc/ha.d/www\n",
+                family.ip_resource()
+            ),
         )
         .expect("haresources");
         let keys = etc.join("authkeys");
         fs::write(&keys, "auth 1\n1 sha1 bench-secret\n").expect("authkeys");
         fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).expect("chmod");
-        write_exec(&etc.join("ka-notify"), KA_NOTIFY);
+        write_exec(&etc.join("ka-notify"), &ka_notify(floating));
+        // An IPv6 VIP makes the instance an IPv6 one (VRRPv3 over IPv6,
+        // keepalived.conf(5): the VIPs determine the family), whose unicast
+        // peers must be IPv6 too.
+        let (vip, src, peer) = match family {
+            Family::V4 => (format!("{FLOATING}/24"), HB_ADDRS[i], HB_ADDRS[1 - i]),
+            Family::V6 => (
+                format!("{FLOATING6_SHORT}/64"),
+                crate::family::HB6[i],
+                crate::family::HB6[1 - i],
+            ),
+        };
         let ka = format!(
             "global_defs {{\n  router_id {name}\n  script_user root\n  vrrp_version 3\n}}\n\
              vrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  interface hb0\n  \
              virtual_router_id 51\n  priority {prio}\n  advert_int {adv}\n  \
              unicast_src_ip {src}\n  unicast_peer {{\n    {peer}\n  }}\n  \
-             virtual_ipaddress {{\n    {FLOATING}/24 dev svc0\n  }}\n  \
+             virtual_ipaddress {{\n    {vip} dev svc0\n  }}\n  \
              notify /etc/ha.d/ka-notify\n}}\n",
             name = NAMES[i],
             // Tie-break on priority, not on address: nodea starts as master.
             prio = BACKUP_PRIORITY + 1 - i as u8,
             adv = format_args!("{:.2}", s.vrrp_advert_cs() as f64 / 100.0),
-            src = HB_ADDRS[i],
-            peer = HB_ADDRS[1 - i],
         );
         fs::write(etc.join("keepalived.conf"), ka).expect("keepalived.conf");
     }
@@ -455,7 +514,13 @@ impl Cluster {
     /// ha.cf cannot carry): each node's ha.d is converted with `hbd
     /// migrate`, the options set, and hbd started on that hbd.toml.
     pub fn hbd_options(&mut self, opts: &[String]) -> Result<(), Refused> {
-        if opts.is_empty() || self.daemon != Daemon::Hbd {
+        self.hbd_toml(opts, None)
+    }
+
+    /// [`Self::hbd_options`] plus, with `announce`, an `[hbd.announce]`
+    /// table of that body (e.g. `verify = [...]`), which ha.cf cannot carry.
+    pub fn hbd_toml(&mut self, opts: &[String], announce: Option<&str>) -> Result<(), Refused> {
+        if (opts.is_empty() && announce.is_none()) || self.daemon != Daemon::Hbd {
             return Ok(());
         }
         for i in 0..2 {
@@ -472,6 +537,10 @@ impl Cluster {
                     .collect();
                 toml = lines.join("\n") + "\n";
                 toml = toml.replacen("\n[hbd]\n", &format!("\n[hbd]\n{k} = {v}\n"), 1);
+            }
+            if let Some(body) = announce {
+                // A table of its own at the end: valid whatever came last.
+                toml = format!("{}\n\n[hbd.announce]\n{}\n", toml.trim_end(), body.trim());
             }
             fs::write(self.ns.host(i, Dir::Etc).join("hbd.toml"), toml).expect("hbd.toml");
         }
@@ -671,6 +740,17 @@ impl Cluster {
     /// removed.
     pub fn wipe(&mut self, i: usize) {
         self.ns.crash(i);
+        if self.family == Family::V6 {
+            // The pair's crash flushes IPv4 floating addresses only.
+            let _ = self.ns.nodes[i].run(&[
+                "ip",
+                "addr",
+                "del",
+                &format!("{FLOATING6_SHORT}/64"),
+                "dev",
+                "svc0",
+            ]);
+        }
         let run = self.ns.host(i, Dir::Run);
         for f in [
             "heartbeat.pid",

@@ -6,10 +6,12 @@
 //! at each keepalive/deadtime setting, prints the table and writes it to
 //! BENCHMARKS.md; `soak` and `serial` are the long-running checks;
 //! `service` kills the service on a live node (hbd's monitor against
-//! keepalived's vrrp_script).
+//! keepalived's vrrp_script); `ipv6` is `run` with an IPv6 floating address
+//! and hbd's convergence check.
 #![deny(unsafe_code)]
 
 mod cluster;
+mod family;
 mod measure;
 mod probe;
 mod relay;
@@ -18,7 +20,7 @@ mod service;
 mod soak;
 
 use clap::{Parser, Subcommand};
-use cluster::{Daemon, Setting};
+use cluster::{Daemon, Family, Setting};
 use measure::Fault;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,6 +66,10 @@ enum Cmd {
     /// A dead service on a live node: hbd's monitor restart against
     /// keepalived's vrrp_script moving the address.
     Service(service::ServiceArgs),
+    /// An IPv6 floating address: crash to service over IPv6 (hbd's
+    /// IPv6addr against keepalived's IPv6 VRRP instance) and hbd's
+    /// convergence check, in its own BENCHMARKS.md section.
+    Ipv6(Ipv6Args),
     /// Rewrites the targets section of BENCHMARKS.md from the last run's
     /// target/bench/failover.json (no measuring).
     Targets,
@@ -120,6 +126,45 @@ struct RunArgs {
     note: Option<String>,
 }
 
+#[derive(clap::Args, Debug)]
+struct Ipv6Args {
+    /// Runs per cell.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// keepalive/deadtime settings.
+    #[arg(long, value_delimiter = ',', default_value = "200ms/1s,20ms/100ms")]
+    settings: Vec<String>,
+    /// Daemons to measure (hbd, keepalived; heartbeat 3.0.6 is not in the
+    /// default: see docs/benchmarks.md).
+    #[arg(long, value_delimiter = ',', default_value = "hbd,keepalived")]
+    daemons: Vec<String>,
+    /// Faults (crash, cut, switch).
+    #[arg(long, value_delimiter = ',', default_value = "crash")]
+    faults: Vec<String>,
+    /// hbd's `[hbd.announce] verify` targets (IPv6 addresses of the service
+    /// LAN; default: the client's).
+    #[arg(long, value_delimiter = ',', default_value = family::CLIENT6)]
+    verify: Vec<String>,
+    /// The client's GET period in ms.
+    #[arg(long, default_value_t = 10)]
+    probe_ms: u64,
+    /// The client's connect and answer timeout in ms.
+    #[arg(long, default_value_t = 50)]
+    probe_timeout_ms: u64,
+    /// How long a cluster may take to come up, in seconds.
+    #[arg(long, default_value_t = 90)]
+    startup_timeout: u64,
+    /// The BENCHMARKS.md section to write.
+    #[arg(long, default_value = "ipv6")]
+    section: String,
+    /// Keep every cell's daemon logs in target/bench/logs.
+    #[arg(long)]
+    keep_logs: bool,
+    /// A note added to BENCHMARKS.md.
+    #[arg(long)]
+    note: Option<String>,
+}
+
 /// What the measurements need, resolved from the arguments.
 pub struct Opts {
     pub runs: usize,
@@ -130,6 +175,10 @@ pub struct Opts {
     pub faults: Vec<Fault>,
     pub keep_logs: bool,
     pub hbd_options: Vec<String>,
+    /// The body of an `[hbd.announce]` table for hbd (hbd then runs on
+    /// `hbd migrate`'s hbd.toml), e.g. `verify = [...]`.
+    pub hbd_announce: Option<String>,
+    pub family: Family,
     pub hbd: PathBuf,
     pub repo: PathBuf,
 }
@@ -216,39 +265,56 @@ pub fn write_section(out: &Path, name: &str, body: &str) {
     }
 }
 
-fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
+/// `--settings` and `--daemons`, or the exit code of a bad one.
+fn parse_cells(
+    settings_arg: &[String],
+    daemons_arg: &[String],
+) -> Result<(Vec<Setting>, Vec<Daemon>), ExitCode> {
     let mut settings = Vec::new();
-    for s in &a.settings {
+    for s in settings_arg {
         match Setting::parse(s) {
             Some(v) => settings.push(v),
             None => {
                 eprintln!("--settings: {s:?} is not KEEPALIVE/DEADTIME (e.g. 200ms/1s), deadtime > keepalive");
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         }
     }
     let mut daemons = Vec::new();
-    for d in &a.daemons {
+    for d in daemons_arg {
         match Daemon::parse(d) {
             Some(v) => daemons.push(v),
             None => {
                 eprintln!("--daemons: {d:?} is not hbd, heartbeat or keepalived");
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         }
     }
-    let t0 = Instant::now();
+    Ok((settings, daemons))
+}
+
+/// Every cell, setting by setting: every daemon at one setting, then the
+/// next, so a machine slowing down during the run weighs on all alike.
+fn measure_all(settings: &[Setting], daemons: &[Daemon], o: &Opts) -> Vec<measure::Cell> {
     let mut cells = Vec::new();
-    // Alternation: every daemon at one setting, then the next setting, so
-    // a machine slowing down during the run weighs on all three alike.
-    for s in &settings {
-        for d in &daemons {
-            let c = measure::cell(*d, *s, &o);
+    for s in settings {
+        for d in daemons {
+            let c = measure::cell(*d, *s, o);
             cells.push(c);
             // Keep what was measured even if a later cell hangs.
-            save_json(&cells);
+            save_json(&cells, o.family);
         }
     }
+    cells
+}
+
+fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
+    let (settings, daemons) = match parse_cells(&a.settings, &a.daemons) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let t0 = Instant::now();
+    let cells = measure_all(&settings, &daemons, &o);
     let names: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
     let table = report::table(&cells, &names);
     println!("\n{table}");
@@ -325,11 +391,96 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn save_json(cells: &[measure::Cell]) {
+fn parse_faults(names: &[String]) -> Result<Vec<Fault>, ExitCode> {
+    let mut faults = Vec::new();
+    for f in names {
+        faults.push(match f.as_str() {
+            "crash" => Fault::Crash,
+            "cut" => Fault::Cut,
+            "switch" => Fault::Switch,
+            other => {
+                eprintln!("--faults: {other:?} is not crash, cut or switch");
+                return Err(ExitCode::from(2));
+            }
+        });
+    }
+    Ok(faults)
+}
+
+/// The `ipv6` mode: the run's cells with an IPv6 floating address, and
+/// their table (with hbd's convergence) in a section of its own.
+fn ipv6(a: Ipv6Args, o: Opts, out: &Path) -> ExitCode {
+    let (settings, daemons) = match parse_cells(&a.settings, &a.daemons) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let t0 = Instant::now();
+    let cells = measure_all(&settings, &daemons, &o);
+    let names: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+    let table = report::ipv6_table(&cells, &names);
+    println!("\n{table}");
+    let mut body = String::from("## IPv6 floating address\n\n");
+    body += &format!(
+        "Command: `cargo bench --bench failover -- ipv6 --runs {}{}{}{}{}{}` (root), {:.0} minutes.\n\n",
+        o.runs,
+        if a.settings.join(",") == "200ms/1s,20ms/100ms" { String::new() } else { format!(" --settings {}", a.settings.join(",")) },
+        if a.daemons.join(",") == "hbd,keepalived" { String::new() } else { format!(" --daemons {}", a.daemons.join(",")) },
+        if a.faults.join(",") == "crash" { String::new() } else { format!(" --faults {}", a.faults.join(",")) },
+        if a.verify.join(",") == family::CLIENT6 { String::new() } else { format!(" --verify {}", a.verify.join(",")) },
+        if a.section == "ipv6" { String::new() } else { format!(" --section {:?}", a.section) },
+        t0.elapsed().as_secs_f64() / 60.0
+    );
+    body += &report::machine();
+    body += "\n";
+    if o.runs < 10 {
+        body += &format!("**{} runs per cell, fewer than 10.**\n\n", o.runs);
+    }
+    if let Some(n) = &a.note {
+        body += &format!("Note: {n}\n\n");
+    }
+    body += &report::ipv6_intro(&o, &a.verify);
+    body += &table;
+    let lists = [
+        (
+            "Failed runs",
+            cells.iter().map(|c| (c, &c.failures)).collect::<Vec<_>>(),
+        ),
+        (
+            "Measured runs after which the pair settled differently",
+            cells.iter().map(|c| (c, &c.notes)).collect(),
+        ),
+        (
+            "Crash runs without a convergence report",
+            cells.iter().map(|c| (c, &c.converge_missing)).collect(),
+        ),
+    ];
+    for (title, per_cell) in lists {
+        let lines: Vec<String> = per_cell
+            .iter()
+            .flat_map(|(c, v)| {
+                v.iter()
+                    .map(move |f| format!("- {} {}: {f}", c.daemon, c.setting))
+            })
+            .collect();
+        if !lines.is_empty() {
+            body += &format!("\n### {title}\n\n{}\n", lines.join("\n"));
+        }
+    }
+    write_section(out, &a.section, &body);
+    ExitCode::SUCCESS
+}
+
+/// The raw numbers: failover.json for `run` (what `targets` reads),
+/// failover-ipv6.json for the `ipv6` mode.
+fn save_json(cells: &[measure::Cell], family: Family) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     let _ = std::fs::create_dir_all(&dir);
+    let name = match family {
+        Family::V4 => "failover.json",
+        Family::V6 => "failover-ipv6.json",
+    };
     if let Ok(j) = serde_json::to_string_pretty(cells) {
-        let _ = std::fs::write(dir.join("failover.json"), j);
+        let _ = std::fs::write(dir.join(name), j);
     }
 }
 
@@ -355,7 +506,7 @@ fn main() -> ExitCode {
     };
     let Some(cmd) = cli.cmd else {
         eprintln!(
-            "failover bench: a sub-command is needed: run, soak, serial, service or targets (see --help)"
+            "failover bench: a sub-command is needed: run, ipv6, soak, serial, service or targets (see --help)"
         );
         return ExitCode::from(2);
     };
@@ -377,18 +528,10 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| repo.join("BENCHMARKS.md"));
     match cmd {
         Cmd::Run(a) => {
-            let mut faults = Vec::new();
-            for f in &a.faults {
-                faults.push(match f.as_str() {
-                    "crash" => Fault::Crash,
-                    "cut" => Fault::Cut,
-                    "switch" => Fault::Switch,
-                    other => {
-                        eprintln!("--faults: {other:?} is not crash, cut or switch");
-                        return ExitCode::from(2);
-                    }
-                });
-            }
+            let faults = match parse_faults(&a.faults) {
+                Ok(f) => f,
+                Err(code) => return code,
+            };
             let o = Opts {
                 runs: a.runs,
                 idle_s: a.idle,
@@ -398,10 +541,41 @@ fn main() -> ExitCode {
                 faults,
                 keep_logs: a.keep_logs,
                 hbd_options: a.hbd_options.clone(),
+                hbd_announce: None,
+                family: Family::V4,
                 hbd,
                 repo,
             };
             run(a, o, &out)
+        }
+        Cmd::Ipv6(a) => {
+            let faults = match parse_faults(&a.faults) {
+                Ok(f) => f,
+                Err(code) => return code,
+            };
+            for t in &a.verify {
+                if t.parse::<std::net::Ipv6Addr>().is_err() {
+                    eprintln!("--verify: {t:?} is not an IPv6 address");
+                    return ExitCode::from(2);
+                }
+            }
+            let targets: Vec<String> = a.verify.iter().map(|t| format!("{t:?}")).collect();
+            let o = Opts {
+                runs: a.runs,
+                idle_s: 0,
+                probe_ms: a.probe_ms.max(1),
+                probe_timeout_ms: a.probe_timeout_ms.max(1),
+                startup_timeout_s: a.startup_timeout,
+                faults,
+                keep_logs: a.keep_logs,
+                hbd_options: Vec::new(),
+                hbd_announce: (!targets.is_empty())
+                    .then(|| format!("verify = [{}]", targets.join(", "))),
+                family: Family::V6,
+                hbd,
+                repo,
+            };
+            ipv6(a, o, &out)
         }
         Cmd::Soak(a) => soak::soak(a, &hbd, &repo, &out),
         Cmd::Serial(a) => soak::serial(a, &hbd, &repo, &out),

@@ -34,6 +34,18 @@ pub struct Cell {
     pub phases: Vec<Phases>,
     /// hbd only: the same for the link cut runs (ms from the cut).
     pub cut_phases: Vec<Phases>,
+    /// hbd with `[hbd.announce] verify` (the `ipv6` mode): per crash run,
+    /// the survivor's "clients converged after N ms" (`hbd status --json`,
+    /// counted from the address's start).
+    #[serde(default)]
+    pub converge_ms: Vec<f64>,
+    /// The same, counted from the fault (the address's start in the
+    /// survivor's log plus the above).
+    #[serde(default)]
+    pub converge_fault_ms: Vec<f64>,
+    /// Crash runs whose convergence was not reported, with why.
+    #[serde(default)]
+    pub converge_missing: Vec<String>,
 }
 
 /// Where a takeover's time went, from the survivor's time-stamped log and
@@ -49,6 +61,7 @@ pub struct Phases {
     pub answer: Option<f64>,
 }
 
+/// The service at the IPv4 floating address.
 pub fn addr() -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 50], PORT))
 }
@@ -69,7 +82,11 @@ fn ms(d: Duration) -> f64 {
 
 /// Which node answers at the floating address right now.
 fn who(c: &Cluster) -> Option<usize> {
-    let by = get_once(&c.client_netns(), addr(), Duration::from_millis(300))?;
+    let by = get_once(
+        &c.client_netns(),
+        c.family.service_addr(PORT),
+        Duration::from_millis(300),
+    )?;
     NAMES.iter().position(|n| *n == by)
 }
 
@@ -211,6 +228,51 @@ pub fn idle(c: &Cluster, window: Duration) -> (f64, f64) {
     (per_node_per_h, rss)
 }
 
+/// hbd's convergence check of the floating address on node `i` for a
+/// start made after `since` (`hbd status --json`, `convergence`): the
+/// `after_ms` it reports once every target answered, waiting at most
+/// `within` while it is still verifying. `Err` says why there is none.
+pub fn convergence(c: &Cluster, i: usize, since: Instant, within: Duration) -> Result<f64, String> {
+    let until = Instant::now() + within;
+    let mut last = String::from("no status");
+    loop {
+        if let Some(v) = c.ns.status_json(i) {
+            let elapsed = since.elapsed().as_millis() as u64;
+            let found = v["convergence"].as_array().and_then(|a| {
+                a.iter().rev().find(|r| {
+                    r["address"]
+                        .as_str()
+                        .is_some_and(|s| s == c.family.floating_short() || s == c.family.floating())
+                        && r["started_ms_ago"]
+                            .as_u64()
+                            .is_some_and(|ago| ago <= elapsed)
+                })
+            });
+            match found {
+                Some(r) => match r["state"].as_str() {
+                    Some("converged") => {
+                        if let Some(ms) = r["after_ms"].as_u64() {
+                            return Ok(ms as f64);
+                        }
+                        last = format!("converged without after_ms: {r}");
+                    }
+                    Some("not_converged") => {
+                        return Err(format!("not converged: {r}"));
+                    }
+                    _ => last = format!("still verifying: {r}"),
+                },
+                None => {
+                    last = format!("no convergence entry since the fault: {}", v["convergence"])
+                }
+            }
+        }
+        if Instant::now() >= until {
+            return Err(last);
+        }
+        sleep(Duration::from_millis(50));
+    }
+}
+
 /// Which fault a failover run injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -227,7 +289,7 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<Outcome, String> {
     let surv = 1 - act;
     let probe = Probe::start(
         &c.client_netns(),
-        addr(),
+        c.family.service_addr(PORT),
         Duration::from_millis(o.probe_ms),
         Duration::from_millis(o.probe_timeout_ms),
     );
@@ -264,6 +326,10 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<Outcome, String> {
     drop(probe);
     let phases = (c.daemon == Daemon::Hbd && fault != Fault::Switch)
         .then(|| c.phases(surv, t0, got, arp_from));
+    // Before the crashed node restarts: the survivor's check of this
+    // takeover, finished within the verify limit (30 s by default).
+    let converge = (got.is_some() && c.daemon == Daemon::Hbd && o.hbd_announce.is_some())
+        .then(|| convergence(c, surv, t0, Duration::from_secs(35)));
     // Back to a settled pair, the survivor active.
     match fault {
         Fault::Crash => {
@@ -305,6 +371,7 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<Outcome, String> {
         ms: ms(t1 - t0),
         phases,
         after,
+        converge,
     })
 }
 
@@ -314,6 +381,8 @@ struct Outcome {
     ms: f64,
     phases: Option<Phases>,
     after: Option<(String, bool)>,
+    /// hbd's convergence report of the takeover, when `verify` is set.
+    converge: Option<Result<f64, String>>,
 }
 
 /// [`wait_settled`] with `prefer` active, or else the other node: a
@@ -371,8 +440,8 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
         ..Cell::default()
     };
     eprintln!("== {daemon} at {setting}: building the lab");
-    let mut c = Cluster::build(daemon, setting, Media::Both, &o.hbd, &o.repo);
-    if let Err(r) = c.hbd_options(&o.hbd_options) {
+    let mut c = Cluster::build_family(daemon, setting, Media::Both, o.family, &o.hbd, &o.repo);
+    if let Err(r) = c.hbd_toml(&o.hbd_options, o.hbd_announce.as_deref()) {
         cell.refused = Some(r.0);
         return cell;
     }
@@ -417,8 +486,27 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
                     ms: t,
                     phases: ph,
                     after,
+                    converge,
                 }) => {
                     eprintln!("   {fault:?} run {}: {t:.0} ms", r + 1);
+                    match converge {
+                        Some(Ok(v)) => {
+                            let from_start = ph.as_ref().and_then(|p| p.ip_done);
+                            eprintln!(
+                                "   clients converged after {v:.0} ms (address started {} ms after the fault)",
+                                from_start.map_or("?".into(), |s| format!("{s:.0}"))
+                            );
+                            cell.converge_ms.push(v);
+                            if let Some(s) = from_start {
+                                cell.converge_fault_ms.push(s + v);
+                            }
+                        }
+                        Some(Err(why)) => {
+                            eprintln!("   convergence: {why}");
+                            cell.converge_missing.push(format!("run {}: {why}", r + 1));
+                        }
+                        None => {}
+                    }
                     if let Some((note, rebuild)) = after {
                         eprintln!("   note: {note}");
                         cell.notes.push(note);

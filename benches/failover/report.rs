@@ -114,6 +114,111 @@ pub fn table(cells: &[Cell], settings: &[String]) -> String {
     t
 }
 
+/// The `ipv6` mode's table: crash (and other faults) to service over IPv6,
+/// with hbd's convergence next to it.
+pub fn ipv6_table(cells: &[Cell], settings: &[String]) -> String {
+    let find = |d: &str, s: &str| cells.iter().find(|c| c.daemon == d && c.setting == s);
+    const ROWS: [(&str, Getter); 6] = [
+        ("crash → service (ms)", |c| c.crash_ms.clone()),
+        ("hbd: clients converged, from the fault (ms)", |c| {
+            c.converge_fault_ms.clone()
+        }),
+        (
+            "hbd: clients converged, as hbd reports it (ms after the address's start)",
+            |c| c.converge_ms.clone(),
+        ),
+        ("link cut → service (ms)", |c| c.cut_ms.clone()),
+        ("takeover overhead (ms)", |c| {
+            c.crash_ms.iter().map(|t| t - c.detection_ms).collect()
+        }),
+        ("planned switchover (ms)", |c| c.switch_ms.clone()),
+    ];
+    let mut t = String::new();
+    t += "| keepalive/deadtime | metric | hbd | keepalived | heartbeat 3.0.6 | hbd/keepalived |\n";
+    t += "|---|---|---|---|---|---|\n";
+    for s in settings {
+        for (name, get) in ROWS {
+            let vals = |d: &str| find(d, s).map(get).unwrap_or_default();
+            let (h, ka, hb) = (vals("hbd"), vals("keepalived"), vals("heartbeat"));
+            // A fault not injected in this run has no row.
+            if [&h, &ka, &hb].iter().all(|v| v.is_empty())
+                && !name.starts_with("crash")
+                && !name.starts_with("hbd:")
+            {
+                continue;
+            }
+            let usable = |d: &str| find(d, s).is_some_and(|c| c.refused.is_none());
+            let med = |d: &str, v: &[f64]| if usable(d) { median(v) } else { None };
+            let hbd_only = name.starts_with("hbd:");
+            let other = |d: &str, v: &[f64]| {
+                if hbd_only {
+                    "—".to_string()
+                } else {
+                    show(find(d, s), v, 0)
+                }
+            };
+            let _ = writeln!(
+                t,
+                "| {s} | {name} | {} | {} | {} | {} |",
+                show(find("hbd", s), &h, 0),
+                other("keepalived", &ka),
+                other("heartbeat", &hb),
+                if hbd_only {
+                    "—".to_string()
+                } else {
+                    ratio(med("hbd", &h), med("keepalived", &ka))
+                },
+            );
+        }
+        let det = |d: &str| {
+            find(d, s)
+                .map(|c| format!("{:.0}", c.detection_ms))
+                .unwrap_or_else(|| "—".into())
+        };
+        let _ = writeln!(
+            t,
+            "| {s} | configured detection (ms) | {} | {} | {} | |",
+            det("hbd"),
+            det("keepalived"),
+            det("heartbeat")
+        );
+    }
+    t
+}
+
+/// What the `ipv6` table shows and how each daemon was set up.
+pub fn ipv6_intro(o: &crate::Opts, verify: &[String]) -> String {
+    format!(
+        "The floating address is `{addr}/64` on the service LAN (2001:db8:2::/64, the \
+         nodes `::1` and `::2`, the client `::10`), the service `hbweb` on `[{addr}]:{port}`. \
+         The client sends a GET every {p} ms ({to} ms timeout) over IPv6; a time is from the \
+         fault to the first answer from the survivor. \
+         hbd runs `IPv6addr::{long}/64/svc0` (built in: `nodad`, unsolicited neighbour \
+         advertisements with the override flag, the default 5 × 200 ms) on `hbd migrate`'s \
+         hbd.toml with `[hbd.announce] verify = [{targets}]`; its heartbeats stay on IPv4 ucast \
+         and the serial cable, as in the main table. \
+         keepalived 2.2.7 runs a native IPv6 VRRPv3 instance (the VIP `{addr}/64 dev svc0` in \
+         `virtual_ipaddress` makes the instance IPv6, keepalived.conf(5); unicast to the peer's \
+         IPv6 address on `hb0`), otherwise configured as in the main table. heartbeat 3.0.6 is \
+         not in the default: with its own `IPv6addr` (resource-agents) it did not take over \
+         after the crash in this lab (docs/benchmarks.md, \"An IPv6 floating address\").\n\n\
+         \"Clients converged\" is hbd's own check (`hbd status --json`, `convergence`): the \
+         survivor sends neighbour solicitations from the floating address to the targets and \
+         counts until each answered, from the moment the address's start succeeded; \"from the \
+         fault\" adds the time of that start in the survivor's log. keepalived has no such check.\n\n",
+        addr = crate::family::FLOATING6_SHORT,
+        long = crate::family::FLOATING6,
+        port = crate::cluster::PORT,
+        p = o.probe_ms,
+        to = o.probe_timeout_ms,
+        targets = verify
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 /// hbd's takeover profile: median of each phase over the crash runs and
 /// over the link cut runs.
 pub fn profile(cells: &[Cell]) -> String {
