@@ -567,6 +567,30 @@ fn start_probe_adopts_a_group_the_peer_does_not_hold() {
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
 }
 
+/// hbd killed alone and restarted: the peer took over meanwhile and gave
+/// the group up again (its start failed on the disk still mounted here), so
+/// clients may have its MAC: the adopted group is re-announced. Found by
+/// the fault campaign (tests/campaign.rs: kill -9 of hbd alone, then the
+/// client unanswered for 4 s after the restart).
+#[test]
+fn adopted_group_is_reannounced() {
+    let mut n = probing(config(AutoFailback::On));
+    let o = n.drain();
+    answer_probes(&mut n, o, [true, false], 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    assert!(events(&o).contains(&Event::GroupAdopted {
+        group: "IPaddr::192.0.2.10".into()
+    }));
+    assert_eq!(reannounced(&o), [0]);
+}
+
 /// Found running, but the peer holds it (it took over while this node's
 /// hbd was down): stopped here, right to left.
 #[test]

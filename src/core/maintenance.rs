@@ -460,6 +460,12 @@ impl Machine {
                 self.note(now, format!("{group} adopted"));
                 self.event(Event::GroupAdopted { group });
                 self.watch_group(now, g);
+                // While this hbd was away (killed, its machine up) the peer
+                // may have taken over, announced the addresses and given
+                // them up again (a start that failed on the disk still in
+                // use here): clients may have its MAC. Found by the fault
+                // campaign (kill -9 of hbd alone: the client stale for 4 s).
+                self.out.push_back(crate::core::Output::Reannounce { group: g });
             }
         }
     }
