@@ -1670,6 +1670,37 @@ fn healed_partition_re_announces_each_kept_group_once() {
     assert_eq!(reannounced(&o), [0]);
 }
 
+/// A partition heals and the peer holds nothing: it had taken the groups
+/// over, announced their addresses and given them up again (a start failed
+/// on the disk still mounted here) before we heard it. Clients may have its
+/// MAC: every group we keep running is re-announced. Found by the fault
+/// campaign (tests/campaign.rs, SIGSTOP of the holder and split brain: the
+/// client unanswered for seconds after the heal).
+#[test]
+fn healed_partition_re_announces_what_we_keep_even_if_the_peer_holds_nothing() {
+    let mut n = stable_pair(AutoFailback::On);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12_240);
+    n.finish_steps(o);
+    n.due(12_240);
+    n.tick_until(15_000, 1000);
+    n.due(15_260);
+    let o = n.peer_status(15_000);
+    n.due(15_260);
+    assert_eq!(
+        protocol(&o),
+        ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
+    );
+    let o = n.peer_says(
+        15_100,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(15_260);
+    assert!(steps(&o).is_empty(), "nothing to release: {o:?}");
+    assert_eq!(reannounced(&o), [0, 1]);
+}
+
 #[test]
 fn healed_partition_one_releases() {
     let mut n = stable_pair(AutoFailback::On);

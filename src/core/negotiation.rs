@@ -469,7 +469,7 @@ impl Machine {
                 self.peer
             ),
         };
-        self.resolve_overlap_because(now, &why);
+        self.resolve_overlap_because(now, &why, true);
     }
 
     /// Both sides stable and both claiming a group can also follow a race the
@@ -500,10 +500,17 @@ impl Machine {
             return;
         }
         self.neg.in_conflict = conflict;
-        self.resolve_overlap_because(now, "both nodes hold a group: home-node rule");
+        self.resolve_overlap_because(now, "both nodes hold a group: home-node rule", false);
     }
 
-    fn resolve_overlap_because(&mut self, now: Instant, why: &str) {
+    /// `heal`: holdings compared after a partition or a peer's silence.
+    /// The peer may then have taken a group over, announced its addresses
+    /// and given it up again before we heard it (its start failed on the
+    /// disk still mounted here), leaving clients with its MAC: every group
+    /// we keep running is re-announced, whatever the peer holds now. Found
+    /// by the fault campaign (SIGSTOP and partitions: the client stale for
+    /// seconds after the heal).
+    fn resolve_overlap_because(&mut self, now: Instant, why: &str, heal: bool) {
         let peer_has_its_local = self.neg.peer_hold.has(true);
         let peer_has_our_local = self.neg.peer_hold.has(false);
         for i in 0..self.jobs.groups.len() {
@@ -513,8 +520,8 @@ impl Machine {
             }
             if !self.jobs.groups[i].local && peer_has_its_local {
                 self.release_after_partition(g);
-            } else if self.jobs.groups[i].local
-                && peer_has_our_local
+            } else if (self.jobs.groups[i].local && peer_has_our_local
+                || heal && self.jobs.groups[i].state == GState::Running)
                 && !self.neg.reannounced.contains(&g)
             {
                 // We keep it: clients may still have the peer's MAC for its
