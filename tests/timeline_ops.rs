@@ -6,7 +6,7 @@
 
 use hbd::config::{AutoFailback, Config, Monitor};
 use hbd::core::{
-    Action, Command, Event, GroupState, HoldSet, Input, NodeState, Output, StepOutcome,
+    Action, Command, Event, GroupId, GroupState, HoldSet, Input, NodeState, Output, StepOutcome,
 };
 use hbd::time::Duration;
 use testkit::core_harness::*;
@@ -435,6 +435,54 @@ fn a_restarted_hbd_peer_keeps_its_groups_and_nothing_moves_here() {
     assert_eq!(st.groups[0].state, GroupState::Running);
     assert_eq!(st.groups[1].state, GroupState::Peer);
     assert_eq!(st.peer.state, NodeState::Active);
+}
+
+/// `hbd cleanup` of the peer's group just as the peer's hbd restarts: its
+/// `starting` says it holds nothing, but it may adopt the group it finds
+/// running. The group is not started here until the peer is stable, then
+/// left to it. Found by the fault campaign (tests/campaign.rs: a cleanup
+/// while the peer's hbd restarted after kill -9: the address on both nodes
+/// for 120 ms).
+#[test]
+fn cleanup_waits_for_a_starting_peer_before_deciding() {
+    let mut n = hbd_pair(config(AutoFailback::On));
+    n.peer = Peer {
+        gen: PEER_GEN + 1,
+        ..Peer::hbd()
+    };
+    n.peer_status(1000);
+    n.due(1100);
+    n.peer_says(1050, "starting", &[]);
+    n.due(1100);
+    let o = n.at(1080, Input::Command(Command::Cleanup(Some(GroupId(1)))));
+    n.due(1100);
+    let probe = o
+        .iter()
+        .find_map(|x| match x {
+            Output::Run(s) if s.action == Action::Status => Some(s.id),
+            _ => None,
+        })
+        .expect("the cleanup's re-probe");
+    let o = n.at(
+        1090,
+        Input::StepDone {
+            id: probe,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    assert!(
+        steps(&o).is_empty(),
+        "started while the peer was starting: {o:?}"
+    );
+    n.due(1100);
+    let o = n.peer_says(
+        1200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1700);
+    assert!(steps(&o).is_empty(), "{o:?}");
+    assert_eq!(n.node.status().groups[1].state, GroupState::Peer);
 }
 
 /// The same restart of an hbd peer, but its holdings say it kept nothing:

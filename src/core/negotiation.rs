@@ -61,6 +61,12 @@ pub(super) struct Negotiation {
     pub(super) owe_stable: bool,
     /// Local groups re-announced while the peer claims them: once per conflict.
     reannounced: Vec<GroupId>,
+    /// The peer said `starting` and has not been stable since: its `none`
+    /// says nothing yet (it may adopt groups it finds running).
+    pub(super) peer_starting: bool,
+    /// Groups a cleanup found stopped here while the peer was starting:
+    /// decided when it is stable ([`Machine::decide_where`]).
+    pub(super) decide_when_stable: Vec<GroupId>,
     /// heartbeat's "Initial resource acquisition complete" was said.
     initial_done: bool,
     /// The peer was heard again while we were still fencing it: we took
@@ -365,6 +371,7 @@ impl Machine {
         }
         // The peer starts from scratch: it holds nothing and is not stable.
         self.neg.peer_stable = false;
+        self.neg.peer_starting = true;
         self.persistent_peer_restarted();
         self.set_peer_hold(HoldSet::None);
         self.announce(now, None);
@@ -398,10 +405,12 @@ impl Machine {
         match r.stable {
             Some(true) if !self.neg.peer_stable => {
                 self.neg.peer_stable = true;
+                self.neg.peer_starting = false;
                 if self.neg.rstate == RscState::Stable {
                     self.event(Event::RemoteTransitionComplete { node });
                     self.announce(now, None);
                 }
+                self.decide_deferred(now);
             }
             Some(false) => self.neg.peer_stable = false,
             _ => {}
