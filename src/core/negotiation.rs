@@ -528,6 +528,11 @@ impl Machine {
                 continue;
             }
             if !self.jobs.groups[i].local && peer_has_its_local {
+                // The deliberately broken build (Cargo feature, never
+                // shipped): the loser keeps the group, both stay active.
+                if cfg!(feature = "campaign-break") {
+                    continue;
+                }
                 self.release_after_partition(g);
             } else if (self.jobs.groups[i].local && peer_has_our_local
                 || heal && self.jobs.groups[i].state == GState::Running)
