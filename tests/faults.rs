@@ -24,7 +24,7 @@ use std::thread::{self, sleep, JoinHandle};
 use std::time::{Duration, Instant};
 use testkit::lab::{self, Node};
 use testkit::loopback;
-use testkit::nspair::{Dir, NsPair, HB_ADDRS, SVC_IF};
+use testkit::nspair::{has_local_addr, has_mount, Dir, NsPair, HB_ADDRS, SVC_IF};
 use testkit::reliability::{self, Row, Verdict};
 use testkit::skip::Needs;
 use testkit::{hbd_exe, wait_for};
@@ -299,31 +299,6 @@ struct Probes {
     samples: Arc<Mutex<Vec<Sample>>>,
     probes: Arc<Mutex<Vec<Probe>>>,
     threads: Vec<JoinHandle<()>>,
-}
-
-/// Whether `addr` is a local address of the namespace `holder` lives in.
-fn has_local_addr(holder: u32, addr: &str) -> bool {
-    let Ok(trie) = fs::read_to_string(format!("/proc/{holder}/net/fib_trie")) else {
-        return false;
-    };
-    let want = format!("-- {addr}");
-    let mut lines = trie.lines();
-    while let Some(l) = lines.next() {
-        if l.trim_end().ends_with(&want) {
-            if let Some(next) = lines.next() {
-                if next.contains("host LOCAL") {
-                    return true;
-                }
-            }
-        }
-    }
-    false
-}
-
-fn has_mount(holder: u32, mnt: &str) -> bool {
-    fs::read_to_string(format!("/proc/{holder}/mounts"))
-        .map(|m| m.contains(&format!(" {mnt} ")))
-        .unwrap_or(false)
 }
 
 impl Probes {

@@ -541,6 +541,35 @@ impl NsPair {
     }
 }
 
+/// Whether `addr` is a local address of the network namespace `holder` (a
+/// pid) lives in, from the kernel's own table: `/proc/<holder>/net/fib_trie`
+/// is read without spawning a process, so an auditor sampling it every few
+/// ms keeps its rate under load.
+pub fn has_local_addr(holder: u32, addr: &str) -> bool {
+    let Ok(trie) = fs::read_to_string(format!("/proc/{holder}/net/fib_trie")) else {
+        return false;
+    };
+    let want = format!("-- {addr}");
+    let mut lines = trie.lines();
+    while let Some(l) = lines.next() {
+        if l.trim_end().ends_with(&want) {
+            if let Some(next) = lines.next() {
+                if next.contains("host LOCAL") {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether something is mounted at `mnt` in `holder`'s mount namespace.
+pub fn has_mount(holder: u32, mnt: &str) -> bool {
+    fs::read_to_string(format!("/proc/{holder}/mounts"))
+        .map(|m| m.contains(&format!(" {mnt} ")))
+        .unwrap_or(false)
+}
+
 /// A node's root: `etc-ha.d`, `lib` (with `hbd`), `run` (with heartbeat's
 /// and hbd's directories and a world-writable `lock`), `log`.
 fn make_root(root: &Path, layout: Layout) {
