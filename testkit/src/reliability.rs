@@ -161,12 +161,19 @@ fn assemble() {
          and the campaign with `HBD_CAMPAIGN_MINUTES=60 HBD_WRITE_RELIABILITY=1 cargo test --release --test campaign -- --nocapture`\n\
          (see docs/reliability.md). Each section names the run, commit and machine it comes from.\n\n",
     );
+    // A suite not run in this target directory keeps the section the
+    // committed file has (the 60-minute campaign is not rerun with the
+    // fault matrix, nor the matrix with a campaign).
+    let committed = fs::read_to_string(crate::repo().join("RELIABILITY.md")).unwrap_or_default();
     for suite in ["faults", "hostile", "campaign"] {
         match fs::read_to_string(dir.join(format!("{suite}.md"))) {
             Ok(text) => out.push_str(&text),
-            Err(_) => out.push_str(&format!(
-                "## {suite}\n\n(no run of tests/{suite}.rs in this target directory)\n"
-            )),
+            Err(_) => match committed_section(&committed, suite) {
+                Some(text) => out.push_str(text.trim_end()),
+                None => out.push_str(&format!(
+                    "## {suite}\n\n(no run of tests/{suite}.rs in this target directory)\n"
+                )),
+            },
         }
         out.push('\n');
     }
@@ -180,6 +187,20 @@ fn assemble() {
     }
 }
 
+/// The section of `text` (a RELIABILITY.md) whose title names
+/// `tests/<suite>.rs`, up to the next section.
+fn committed_section<'a>(text: &'a str, suite: &str) -> Option<&'a str> {
+    let mark = format!("(tests/{suite}.rs)");
+    let start = text
+        .match_indices("## ")
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || text[..i].ends_with('\n'))
+        .find(|&i| text[i..].lines().next().is_some_and(|l| l.contains(&mark)))?;
+    let rest = &text[start + 3..];
+    let end = rest.find("\n## ").map_or(text.len(), |e| start + 3 + e + 1);
+    Some(&text[start..end])
+}
+
 /// Panics listing the red rows (after the section was written).
 pub fn assert_green(rows: &[Row]) {
     let red: Vec<String> = rows
@@ -188,4 +209,21 @@ pub fn assert_green(rows: &[Row]) {
         .map(|r| format!("{}: {}", r.scenario, r.verdict.cell()))
         .collect();
     assert!(red.is_empty(), "red rows:\n{}", red.join("\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_committed_section_ends_at_the_next() {
+        let t = "# x\n\n## A (tests/faults.rs)\nrow\n### sub\n## B (tests/hostile.rs)\nb\n";
+        assert_eq!(
+            super::committed_section(t, "faults"),
+            Some("## A (tests/faults.rs)\nrow\n### sub\n")
+        );
+        assert_eq!(
+            super::committed_section(t, "hostile"),
+            Some("## B (tests/hostile.rs)\nb\n")
+        );
+        assert_eq!(super::committed_section(t, "campaign"), None);
+    }
 }
