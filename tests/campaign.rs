@@ -238,7 +238,7 @@ pub struct Campaign {
     pub dirty: Dirty,
     pub steps: Vec<Step>,
     pub violations: Vec<Violation>,
-    log_from: [usize; 2],
+    log_from: [u64; 2],
 }
 
 impl Campaign {
@@ -343,6 +343,24 @@ impl Campaign {
 
     pub fn now(&self) -> u64 {
         self.audit.now()
+    }
+
+    /// The length of node `i`'s daemon output: the logs grow to megabytes
+    /// in an hour at debug level, so a step reads only what it added.
+    pub fn log_len(&self, i: usize) -> u64 {
+        fs::metadata(self.ns.daemon_out(i)).map_or(0, |m| m.len())
+    }
+
+    /// What node `i`'s daemon printed from byte `from` on.
+    pub fn log_since(&self, i: usize, from: u64) -> String {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut bytes = Vec::new();
+        if let Ok(mut f) = fs::File::open(self.ns.daemon_out(i)) {
+            if f.seek(SeekFrom::Start(from)).is_ok() {
+                let _ = f.read_to_end(&mut bytes);
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     pub fn toml_path(&self, i: usize) -> PathBuf {
@@ -627,9 +645,8 @@ impl Campaign {
             );
         }
         for i in 0..2 {
-            let log = self.ns.log(i);
-            let from = self.log_from[i].min(log.len());
-            let seg: Vec<&str> = log[from..].lines().collect();
+            let log = self.log_since(i, self.log_from[i]);
+            let seg: Vec<&str> = log.lines().collect();
             let tail = &seg[seg.len().saturating_sub(120)..];
             eprintln!(
                 "--- {} log during step {} ---\n{}",
@@ -647,7 +664,7 @@ impl Campaign {
             t0: self.steps.last().map_or(0, |p| p.t_end),
             ..Step::default()
         };
-        self.log_from = [0, 1].map(|i| self.ns.log(i).len());
+        self.log_from = [0, 1].map(|i| self.log_len(i));
         let before = self.violations.len();
         s.t_inject = self.now();
         (fault.inject)(self, &mut s);
@@ -741,6 +758,16 @@ fn run_campaign(
             })
             .expect("a class");
         c.run_step(fault);
+    }
+    // Both daemons' whole logs, the evidence behind the section.
+    let dir = reliability::logs_dir();
+    if fs::create_dir_all(&dir).is_ok() {
+        for (i, name) in NAMES.iter().enumerate() {
+            let _ = fs::copy(
+                c.ns.daemon_out(i),
+                dir.join(format!("campaign-{seed:#x}-{name}.log")),
+            );
+        }
     }
     let secret = (0..2).any(|i| c.ns.log(i).contains(SECRET));
     if secret {

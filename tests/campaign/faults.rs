@@ -362,18 +362,19 @@ fn loss_burst(c: &mut Campaign, s: &mut Step) {
     sleep(Duration::from_millis(hold));
 }
 
-// No netem in the kernel: delay is the serial relay stopped for 100-500 ms at
+// No netem in the kernel: delay is the serial relay stopped for 100-400 ms at
 // a time (its bytes arrive late, in a burst) while ucast loses half. The
-// longest silence, 500 ms + a keepalive, stays below deadtime: no death.
+// longest silence on serial, 400 ms + a keepalive, leaves 400 ms to
+// deadtime: no death unless a daemon stalls that long.
 fn delay_burst(c: &mut Campaign, s: &mut Step) {
     let pulses = ms(c, 4, 8);
-    s.what = format!("serial delayed in {pulses} pulses of 100-500 ms, 50% ucast loss");
+    s.what = format!("serial delayed in {pulses} pulses of 100-400 ms, 50% ucast loss");
     for i in 0..2 {
         c.ns.nodes[i].set_loss("hb0", 50);
         c.dirty.loss[i] = true;
     }
     for _ in 0..pulses {
-        let p = ms(c, 100, 500);
+        let p = ms(c, 100, 400);
         c.ns.serial_cable(false);
         sleep(Duration::from_millis(p));
         c.ns.serial_cable(true);
@@ -462,8 +463,8 @@ fn monitor_fails(c: &mut Campaign, s: &mut Step) {
     settle_on(c, Some(h), Duration::from_secs(5));
 }
 
-fn hup(c: &mut Campaign, x: usize, text: &str) -> usize {
-    let before = c.ns.log(x).len();
+fn hup(c: &mut Campaign, x: usize, text: &str) -> u64 {
+    let before = c.log_len(x);
     fs::write(c.toml_path(x), text).unwrap();
     c.dirty.toml_changed[x] = true;
     if let Some(pid) = c.ns.pid(x) {
@@ -489,8 +490,7 @@ fn hup_broken(c: &mut Campaign, s: &mut Step) {
     );
     let before = hup(c, x, &text);
     let named = testkit::wait_for(Duration::from_secs(3), || {
-        let log = c.ns.log(x);
-        let new = log.get(before..).unwrap_or("");
+        let new = c.log_since(x, before);
         (new.contains("hbd.toml:") && new.contains("deadtime")).then_some(())
     });
     if named.is_none() {
@@ -514,11 +514,11 @@ fn full_state_dir(c: &mut Campaign, s: &mut Step) {
     let _ = c.ns.nodes[x].sh(&format!(
         "dd if=/dev/zero of={state}/fill bs=4k count=64 2>/dev/null"
     ));
-    let before = c.ns.log(x).len();
+    let before = c.log_len(x);
     c.start(x);
     c.dirty.stopped[x] = true;
     sleep(Duration::from_millis(2000));
-    let log = c.ns.log(x).get(before..).unwrap_or("").to_string();
+    let log = c.log_since(x, before);
     if log.contains("panicked") {
         c.violate(
             "hbd exited by itself",
