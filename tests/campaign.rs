@@ -50,7 +50,7 @@ use std::path::PathBuf;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 use testkit::audit::{episodes, longest_outage, Auditor, Watch};
-use testkit::nspair::{has_local_addr, has_mount, Dir, NsPair, HB_ADDRS, SVC_IF};
+use testkit::nspair::{has_local_addr, has_mount, Dir, HbdToml, NsPair, SVC_IF};
 use testkit::reliability;
 use testkit::skip::Needs;
 use testkit::{hbd_exe, wait_for};
@@ -258,49 +258,17 @@ impl Campaign {
         let mnt = m.to_str().unwrap().to_string();
         let dev = ns.disk.as_ref().expect("a disk").dev.display().to_string();
         let flags = ns.on_node(Dir::Etc).join("campfault");
-        let group = [
+        let resources = [
             format!("IPaddr::{FLOAT}/24/{SVC_IF}"),
             format!("Filesystem::{dev}::{mnt}::ext4"),
             format!("hbweb::{FLOAT}::{PORT}::{}", www.display()),
             format!("campfault::{}", flags.display()),
-        ]
-        .iter()
-        .map(|r| format!("\"{r}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-        let repo = testkit::repo();
-        let mut toml = [String::new(), String::new()];
-        for (i, text) in toml.iter_mut().enumerate() {
-            *text = format!(
-                "nodes = [\"{a}\", \"{b}\"]\n\
-                 keepalive = \"{KEEPALIVE_MS}ms\"\n\
-                 deadtime = \"{DEADTIME_MS}ms\"\n\
-                 warntime = \"500ms\"\n\
-                 initdead = \"{INITDEAD_MS}ms\"\n\
-                 udpport = 694\n\
-                 auto_failback = \"off\"\n\
-                 realtime = false\n\n\
-                 [[media]]\ntype = \"ucast\"\ndev = \"hb0\"\npeer = \"{peer}\"\n\n\
-                 [[media]]\ntype = \"serial\"\npath = \"{tty}\"\n\n\
-                 [auth]\nauthkeys = \"authkeys\"\n\n\
-                 [[group]]\nhome = \"{a}\"\nresources = [{group}]\n\n\
-                 [[group.monitor]]\nresource = \"campfault\"\ncheck = \"status\"\n\
-                 interval = \"300ms\"\ntimeout = \"2s\"\non_fail = \"restart\"\n\
-                 max_restarts = 1000\nrestart_window = \"10min\"\n\n\
-                 [hbd]\nscript_timeout = \"{SCRIPT_TIMEOUT_MS}ms\"\n\
-                 resource_dirs = [\"{rd}\", \"{fx}\"]\n",
-                a = NAMES[0],
-                b = NAMES[1],
-                peer = HB_ADDRS[1 - i],
-                tty = ns.on_node(Dir::Run).join("ttyHB0").display(),
-                rd = repo.join("resource.d").display(),
-                fx = repo.join("tests/fixtures/resource.d").display(),
-            );
-            let conf = ns.host(i, Dir::Etc);
-            fs::write(conf.join("hbd.toml"), &*text).unwrap();
-            let keys = conf.join("authkeys");
-            fs::write(&keys, format!("auth 2\n2 sha1 {SECRET}\n")).unwrap();
-            fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
+        ];
+        let monitor = "[[group.monitor]]\nresource = \"campfault\"\ncheck = \"status\"\n\
+                       interval = \"300ms\"\ntimeout = \"2s\"\non_fail = \"restart\"\n\
+                       max_restarts = 1000\nrestart_window = \"10min\"\n\n";
+        let hbd = format!("script_timeout = \"{SCRIPT_TIMEOUT_MS}ms\"\n");
+        let toml = [0, 1].map(|i| {
             // No fsck: the one kernel sees the loop device mounted in the
             // other node's namespace and e2fsck refuses it ("in use"), a
             // protection two real machines sharing a disk do not have; with
@@ -308,16 +276,26 @@ impl Campaign {
             // it the peer mounts the disk as a second machine would (one
             // kernel shares the superblock: nothing is corrupted) and the
             // auditor sees it on both.
-            fs::write(
-                conf.join("hbd-agents.conf"),
+            let text = ns.write_hbd_conf(
+                i,
+                &HbdToml {
+                    keepalive_ms: KEEPALIVE_MS,
+                    deadtime_ms: DEADTIME_MS,
+                    initdead: &format!("{INITDEAD_MS}ms"),
+                    resources: &resources,
+                    after_group: monitor,
+                    hbd: &hbd,
+                },
+                SECRET,
                 "HBD_ARP_COUNT=3\nHBD_ARP_INTERVAL_MS=100\nHBD_FSCK=no\n",
-            )
-            .unwrap();
+            );
+            let conf = ns.host(i, Dir::Etc);
             fs::create_dir_all(conf.join("campfault")).unwrap();
             let script = conf.join("resource.d/campfault");
             fs::write(&script, CAMPFAULT).unwrap();
             fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-        }
+            text
+        });
         let audit = Auditor::start(Watch {
             holders: [ns.nodes[0].holder, ns.nodes[1].holder],
             addr: FLOAT.into(),

@@ -1599,13 +1599,10 @@ fn reqnodes_answered_with_repnodes() {
     assert_eq!(rep.get("delnodelist"), Some(" "));
 }
 
-/// After a healed partition the group we keep is re-announced once, however
-/// many times the home-node rule settles it (our heal, the peer's late
-/// `heal`, the stable overlap until the peer's release shows), and again
-/// after the next partition.
-#[test]
-fn healed_partition_re_announces_each_kept_group_once() {
-    let mut n = stable_pair(AutoFailback::On);
+/// The stable pair loses nodeb's heartbeats: nodea takes everything over,
+/// then hears nodeb (same generation) again at 15 s and announces what it
+/// holds with `info=heal`.
+fn partitioned_and_heard_again(n: &mut Single) {
     let o = n.tick_until(12_000, 1000);
     n.due(12_240);
     n.finish_steps(o);
@@ -1618,6 +1615,16 @@ fn healed_partition_re_announces_each_kept_group_once() {
         protocol(&o),
         ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
     );
+}
+
+/// After a healed partition the group we keep is re-announced once, however
+/// many times the home-node rule settles it (our heal, the peer's late
+/// `heal`, the stable overlap until the peer's release shows), and again
+/// after the next partition.
+#[test]
+fn healed_partition_re_announces_each_kept_group_once() {
+    let mut n = stable_pair(AutoFailback::On);
+    partitioned_and_heard_again(&mut n);
     // The peer's own `heal` is overtaken by its full holdings.
     let heal = n.peer.seq + 1;
     n.peer.seq += 1;
@@ -1679,18 +1686,7 @@ fn healed_partition_re_announces_each_kept_group_once() {
 #[test]
 fn healed_partition_re_announces_what_we_keep_even_if_the_peer_holds_nothing() {
     let mut n = stable_pair(AutoFailback::On);
-    let o = n.tick_until(12_000, 1000);
-    n.due(12_240);
-    n.finish_steps(o);
-    n.due(12_240);
-    n.tick_until(15_000, 1000);
-    n.due(15_260);
-    let o = n.peer_status(15_000);
-    n.due(15_260);
-    assert_eq!(
-        protocol(&o),
-        ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
-    );
+    partitioned_and_heard_again(&mut n);
     let o = n.peer_says(
         15_100,
         "resource",

@@ -568,6 +568,22 @@ fn answer_probes(n: &mut Single, o: Vec<Output>, running: [bool; 2], due: u64) -
     }
 }
 
+/// Answers the start-up probes (`running` per group), then the stable peer
+/// says it holds `hold`: what that made the node do.
+fn probed_then_peer_holds(n: &mut Single, running: [bool; 2], hold: &str) -> Vec<Output> {
+    let o = n.drain();
+    answer_probes(n, o, running, 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", hold), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    o
+}
+
 /// At start every resource is probed; group 0 runs here and the stable
 /// peer holds only its own group: kept without a start, and announced.
 #[test]
@@ -623,16 +639,7 @@ fn start_probe_adopts_a_group_the_peer_does_not_hold() {
 #[test]
 fn adopted_group_is_reannounced() {
     let mut n = probing(config(AutoFailback::On));
-    let o = n.drain();
-    answer_probes(&mut n, o, [true, false], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [true, false], "local");
     assert!(events(&o).contains(&Event::GroupAdopted {
         group: "IPaddr::192.0.2.10".into()
     }));
@@ -644,16 +651,7 @@ fn adopted_group_is_reannounced() {
 #[test]
 fn start_probe_stops_a_group_the_peer_holds() {
     let mut n = probing(config(AutoFailback::On));
-    let o = n.drain();
-    answer_probes(&mut n, o, [true, false], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [true, false], "all");
     assert!(events(&o).contains(&Event::GroupContested {
         group: "IPaddr::192.0.2.10".into(),
         holder: PEER.into()
@@ -706,16 +704,7 @@ fn start_probe_stops_half_a_group_first() {
 #[test]
 fn maintenance_at_start_probes_and_starts_nothing() {
     let mut n = probing_in_maintenance();
-    let o = n.drain();
-    answer_probes(&mut n, o, [false, false], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [false, false], "local");
     assert!(steps(&o).is_empty(), "{o:?}");
     assert_eq!(held(&o), ["start of group IPaddr::192.0.2.10"]);
     assert_eq!(n.node.status().groups[0].state, GroupState::Stopped);
@@ -872,16 +861,7 @@ fn start_probe_does_not_keep_a_starting_peers_home_group() {
 #[test]
 fn a_release_held_by_maintenance_is_made_when_it_ends() {
     let mut n = probing_in_maintenance();
-    let o = n.drain();
-    answer_probes(&mut n, o, [false, true], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [false, true], "local");
     assert!(events(&o).contains(&Event::GroupContested {
         group: "IPaddr::192.0.2.11".into(),
         holder: PEER.into()
