@@ -239,6 +239,8 @@ pub struct Campaign {
     pub steps: Vec<Step>,
     pub violations: Vec<Violation>,
     log_from: [u64; 2],
+    /// The pair could not be brought up again: the campaign ends.
+    gave_up: bool,
 }
 
 impl Campaign {
@@ -316,6 +318,7 @@ impl Campaign {
             steps: Vec::new(),
             violations: Vec::new(),
             log_from: [0, 0],
+            gave_up: false,
         }
     }
 
@@ -421,21 +424,45 @@ impl Campaign {
     }
 
     /// Brings the pair up: nodea alone takes the group, then nodeb joins.
-    fn bring_up(&mut self) {
+    fn bring_up(&mut self) -> Result<(), String> {
         self.start(0);
         let (ok, _, o) = self.watch(Duration::from_secs(15), |o| {
             o.sole() == Some(0) && o.group(0) == Some(GroupState::Running)
         });
-        assert!(ok, "nodea never ran the group: {}", o.describe());
+        if !ok {
+            return Err(format!("nodea never ran the group: {}", o.describe()));
+        }
         self.start(1);
         let (ok, _, o) = self.watch(Duration::from_secs(15), Obs::healthy);
-        assert!(ok, "the pair did not form: {}", o.describe());
+        if !ok {
+            return Err(format!("the pair did not form: {}", o.describe()));
+        }
+        Ok(())
     }
 
     /// Undoes whatever the fault left, starts stopped daemons, waits for a
     /// healthy pair (cleaning up a failed group), then checks hbd's view
     /// against the kernels' and the client.
     fn restore(&mut self, s: &mut Step) {
+        let d = self.undo();
+        for i in 0..2 {
+            if !self.ns.running(i) {
+                if !d.stopped[i] && !d.full[i] {
+                    let tail = self.ns.log_tail(i, 30);
+                    self.violate(
+                        "hbd exited by itself",
+                        format!("{}'s hbd was not running at the restore:\n{tail}", NAMES[i]),
+                    );
+                }
+                self.start(i);
+            }
+        }
+        self.settle_restored(s);
+    }
+
+    /// Undoes what the fault left (cables, loss, flags, configuration, a
+    /// full state dir, a frozen daemon); returns what that was.
+    fn undo(&mut self) -> Dirty {
         let d = std::mem::take(&mut self.dirty);
         for i in 0..2 {
             if d.frozen[i] {
@@ -471,18 +498,12 @@ impl Campaign {
                 let _ = self.ns.nodes[i].run(&["umount", "-l", &state]);
             }
         }
-        for i in 0..2 {
-            if !self.ns.running(i) {
-                if !d.stopped[i] && !d.full[i] {
-                    let tail = self.ns.log_tail(i, 30);
-                    self.violate(
-                        "hbd exited by itself",
-                        format!("{}'s hbd was not running at the restore:\n{tail}", NAMES[i]),
-                    );
-                }
-                self.start(i);
-            }
-        }
+        d
+    }
+
+    /// Waits for a healthy pair after the restore (cleaning up a remembered
+    /// failure), then checks hbd's view against the kernels' and the client.
+    fn settle_restored(&mut self, s: &mut Step) {
         s.t_restored = self.now();
         let t = Instant::now();
         let mut cleanups = [0; 2];
@@ -553,11 +574,15 @@ impl Campaign {
     /// After a pair that would not heal: both machines crash and boot, the
     /// pair is brought up again (the campaign goes on from a known state).
     fn reset(&mut self) {
+        self.undo();
         for i in 0..2 {
             self.ns.crash(i);
             clear_rsctmp(&self.ns, i);
         }
-        self.bring_up();
+        if let Err(e) = self.bring_up() {
+            self.violate("healthy pair after restoring", e);
+            self.gave_up = true;
+        }
     }
 
     /// Judges one step from the auditor's samples.
@@ -721,9 +746,12 @@ fn run_campaign(
     };
     eprintln!("campaign: seed {seed:#x}, up to {limit:?}{most}");
     let mut c = Campaign::new(seed, limit + Duration::from_secs(300));
-    c.bring_up();
+    if let Err(e) = c.bring_up() {
+        panic!("{e}");
+    }
     let t = Instant::now();
-    while t.elapsed() < limit && c.steps.len() < max_faults {
+    let mut panics = 0;
+    while t.elapsed() < limit && c.steps.len() < max_faults && !c.gave_up && panics < 3 {
         let mut pick = c.rng.range(0, total - 1);
         let fault = classes
             .iter()
@@ -735,7 +763,21 @@ fn run_campaign(
                 false
             })
             .expect("a class");
-        c.run_step(fault);
+        // A step that panics (a tool failing under it) is a violation, not
+        // the end of an hour's campaign and its report.
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.run_step(fault)));
+        if let Err(e) = step {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            c.violate("campaign step completed", format!("{}: {msg}", fault.name));
+            panics += 1;
+            c.reset();
+        } else {
+            panics = 0;
+        }
     }
     // Both daemons' whole logs, the evidence behind the section.
     let dir = reliability::logs_dir();

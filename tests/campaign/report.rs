@@ -87,7 +87,7 @@ pub fn report(outcomes: &[Outcome]) -> String {
 }
 
 /// The must-be-zero invariants, as [`Campaign::violate`] names them.
-pub const INVARIANTS: [&str; 7] = [
+pub const INVARIANTS: [&str; 8] = [
     "no dual ownership while the pair can talk",
     "overlap outlived its blind window",
     "no one owns (beyond deadtime + boost + scripts)",
@@ -95,4 +95,5 @@ pub const INVARIANTS: [&str; 7] = [
     "client served by the holder once settled",
     "healthy pair after restoring",
     "hbd exited by itself",
+    "campaign step completed",
 ];
