@@ -358,6 +358,9 @@ impl Campaign {
             .ns
             .hbd_command(i, &self.ns.on_node(Dir::Etc).join("hbd.toml"));
         cmd.args(["--node", NAMES[i]]);
+        if let Ok(level) = std::env::var("HBD_CAMPAIGN_LOG") {
+            cmd.env("HBD_LOG", level);
+        }
         self.ns.start(i, cmd);
         self.dirty.stopped[i] = false;
     }
@@ -804,14 +807,25 @@ fn run_campaign(
     }
 }
 
-fn env_num(name: &str) -> Option<f64> {
+/// A knob's value: a number, or (a seed) `0x…` hex; a seed is a whole u64,
+/// never through f64, or a printed seed would not replay.
+fn env_parse<T: std::str::FromStr>(name: &str) -> Option<T> {
     let v = std::env::var(name).ok()?;
     let v = v.trim();
+    Some(
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+    )
+}
+
+fn env_seed() -> Option<u64> {
+    let v = std::env::var("HBD_CAMPAIGN_SEED").ok()?;
+    let v = v.trim();
     let parsed = match v.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok().map(|x| x as f64),
+        Some(h) => u64::from_str_radix(h, 16).ok(),
         None => v.parse().ok(),
     };
-    Some(parsed.unwrap_or_else(|| panic!("{name}={v:?} is not a number")))
+    Some(parsed.unwrap_or_else(|| panic!("HBD_CAMPAIGN_SEED={v:?} is not a number")))
 }
 
 #[test]
@@ -831,9 +845,9 @@ fn campaign() {
     let only: Option<Vec<String>> = std::env::var("HBD_CAMPAIGN_CLASSES")
         .ok()
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
-    let minutes = env_num("HBD_CAMPAIGN_MINUTES");
-    let faults = env_num("HBD_CAMPAIGN_FAULTS").map(|f| f as usize);
-    let seed = env_num("HBD_CAMPAIGN_SEED").map(|s| s as u64);
+    let minutes: Option<f64> = env_parse("HBD_CAMPAIGN_MINUTES");
+    let faults: Option<usize> = env_parse("HBD_CAMPAIGN_FAULTS");
+    let seed = env_seed();
     let plan: Vec<(u64, Duration, usize)> =
         if seed.is_some() || minutes.is_some() || faults.is_some() {
             let limit = Duration::from_secs_f64(minutes.unwrap_or(600.0) * 60.0);
