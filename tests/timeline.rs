@@ -1695,6 +1695,32 @@ fn healed_partition_re_announces_what_we_keep_even_if_the_peer_holds_nothing() {
     n.due(15_260);
     assert!(steps(&o).is_empty(), "nothing to release: {o:?}");
     assert_eq!(reannounced(&o), [0, 1]);
+    // Later the peer stops hearing us (we stalled, and never saw it die),
+    // takes everything over and heals: group 0, which we kept, is
+    // re-announced (the first re-announcement was no conflict to remember;
+    // it once silenced this one: the client stale after SIGSTOP of the
+    // holder).
+    n.live_until(20_000);
+    n.due(20_100);
+    let o = n.peer_says(
+        20_050,
+        "resource",
+        &[("rsc_hold", "foreign"), ("info", "mach_down")],
+    );
+    n.due(20_100);
+    assert!(reannounced(&o).is_empty());
+    let o = n.peer_says(
+        20_060,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    n.due(20_100);
+    assert_eq!(reannounced(&o), [0]);
 }
 
 #[test]

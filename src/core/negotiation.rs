@@ -539,8 +539,13 @@ impl Machine {
                 && !self.neg.reannounced.contains(&g)
             {
                 // We keep it: clients may still have the peer's MAC for its
-                // addresses. Once per conflict, however often it is settled.
-                self.neg.reannounced.push(g);
+                // addresses. Once per conflict, however often it is settled;
+                // a heal the peer claims nothing in is no conflict to
+                // remember (nothing would end it: the next one went
+                // unannounced, found by the fault campaign).
+                if self.jobs.groups[i].local && peer_has_our_local {
+                    self.neg.reannounced.push(g);
+                }
                 self.out.push_back(Output::Reannounce { group: g });
             }
         }
