@@ -1723,6 +1723,81 @@ fn healed_partition_re_announces_what_we_keep_even_if_the_peer_holds_nothing() {
     assert_eq!(reannounced(&o), [0]);
 }
 
+/// The first `Run` step among `o`.
+fn first_step(o: &[Output]) -> hbd::core::Step {
+    o.iter()
+        .find_map(|x| match x {
+            Output::Run(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a step")
+}
+
+/// The peer is heard again while our takeover of its group is half done
+/// and keeps it by the home-node rule: what was started is stopped, and
+/// what was not is never started (the shared disk is not mounted on a
+/// second node). Found by the fault campaign (a partition healing just as
+/// the peer's boosted deadtime ran out: the disk on both nodes for 52 ms
+/// after the heal).
+#[test]
+fn a_takeover_cut_short_by_the_heal_starts_nothing_more() {
+    let mut cfg = config(AutoFailback::On);
+    cfg.groups[1]
+        .resources
+        .push(res("Filesystem::/dev/sdc1::/data"));
+    let mut n = stable_pair_with(cfg);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12_240);
+    let probe = first_step(&o);
+    assert_eq!(
+        (probe.group.0, probe.resource, probe.action),
+        (1, 0, Action::Status)
+    );
+    let o = n.at(
+        12_010,
+        Input::StepDone {
+            id: probe.id,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    n.due(12_240);
+    let start = first_step(&o);
+    assert_eq!(
+        (start.group.0, start.resource, start.action),
+        (1, 0, Action::Start)
+    );
+    n.peer_status(12_020);
+    n.due(12_240);
+    let o = n.peer_says(
+        12_030,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    n.due(12_240);
+    assert!(steps(&o).is_empty());
+    let o = n.at(
+        12_040,
+        Input::StepDone {
+            id: start.id,
+            outcome: StepOutcome::Ok,
+        },
+    );
+    n.due(12_240);
+    let all = n.finish_steps(o);
+    n.due(12_240);
+    assert!(
+        !steps(&all).contains(&(1, 1, Action::Start)),
+        "started after the heal: {:?}",
+        steps(&all)
+    );
+    assert_eq!(n.node.status().groups[1].state, GroupState::Peer);
+}
+
 #[test]
 fn healed_partition_one_releases() {
     let mut n = stable_pair(AutoFailback::On);
