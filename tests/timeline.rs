@@ -1798,6 +1798,50 @@ fn a_takeover_cut_short_by_the_heal_starts_nothing_more() {
     assert_eq!(n.node.status().groups[1].state, GroupState::Peer);
 }
 
+/// The peer ran our home group too; we declare it dead just as a partition
+/// heals and start taking everything over when it is heard again. We keep
+/// our home group by the home-node rule, but it is still starting: no
+/// re-announcement then (its start announces; re-running the address
+/// agent's start beside it made one of them fail and the group with it,
+/// while the peer released: nobody ran it). Found by the fault campaign.
+#[test]
+fn a_group_still_starting_at_the_heal_is_not_re_announced() {
+    let mut n = Single::new(config(AutoFailback::Off));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    n.finish_steps(o);
+    n.due(1100);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Peer);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12200);
+    let probe = first_step(&o);
+    assert_eq!((probe.group.0, probe.action), (0, Action::Status));
+    n.peer_status(12_020);
+    n.due(12200);
+    let o = n.peer_says(
+        12_030,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    n.due(12200);
+    assert!(
+        reannounced(&o).is_empty(),
+        "re-announced while starting: {o:?}"
+    );
+}
+
 #[test]
 fn healed_partition_one_releases() {
     let mut n = stable_pair(AutoFailback::On);

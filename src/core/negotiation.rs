@@ -534,8 +534,11 @@ impl Machine {
                     continue;
                 }
                 self.release_after_partition(g);
-            } else if (self.jobs.groups[i].local && peer_has_our_local
-                || heal && self.jobs.groups[i].state == GState::Running)
+            } else if (self.jobs.groups[i].local && peer_has_our_local || heal)
+                // Only a running group: one still starting announces its
+                // addresses with its start (re-running the address start
+                // beside it failed the group).
+                && self.jobs.groups[i].state == GState::Running
                 && !self.neg.reannounced.contains(&g)
             {
                 // We keep it: clients may still have the peer's MAC for its
