@@ -14,8 +14,9 @@
 //!   can talk both ways and both daemons run unfrozen. The windows a fault
 //!   makes blind (a partition, one direction cut, a SIGSTOPped daemon, hbd
 //!   killed while its machine keeps the address) are the only exemptions:
-//!   an overlap begun inside one is reported with its length and must end
-//!   within [`HEAL_BOUND_MS`] of the window's end;
+//!   an overlap begun inside one (or within [`BLIND_TAIL_MS`] after, before
+//!   the first status after the heal can have arrived) is reported with its
+//!   length and must end within [`HEAL_BOUND_MS`] of the window's end;
 //! - nobody holding the address for longer than [`TAKEOVER_BOUND_MS`], but
 //!   while the fault itself makes that right (both daemons stopped, the
 //!   survivor's start failing by design);
@@ -72,6 +73,11 @@ pub const TAKEOVER_BOUND_MS: u64 = DEADTIME_MS + 2000 + 2000;
 /// must first hear each other again (a restarted hbd: its start-up), then
 /// one runs its stop scripts. The same sum as a takeover.
 pub const HEAL_BOUND_MS: u64 = TAKEOVER_BOUND_MS;
+/// How long a blind window lasts past the fault's end: until then a node
+/// may still declare its peer dead, having heard nothing since (the first
+/// status after the heal leaves within a keepalive), and its takeover put
+/// the address up within a status probe and a start (300 ms allowed).
+pub const BLIND_TAIL_MS: u64 = KEEPALIVE_MS + 300;
 /// How long a restored pair may take to be healthy again (a node restarted
 /// into the start-up negotiation, a stop retried, a cleanup).
 const RESTORE_BOUND: Duration = Duration::from_secs(30);

@@ -4,8 +4,8 @@
 //! what [`Dirty`](crate::Dirty) records.
 
 use crate::{
-    clear_rsctmp, Campaign, Obs, Step, DEADTIME_MS, KEEPALIVE_MS, NAMES, SCRIPT_TIMEOUT_MS,
-    TAKEOVER_BOUND_MS,
+    clear_rsctmp, Campaign, Obs, Step, BLIND_TAIL_MS, DEADTIME_MS, KEEPALIVE_MS, NAMES,
+    SCRIPT_TIMEOUT_MS, TAKEOVER_BOUND_MS,
 };
 use hbd::core::{GroupState, NodeState};
 use std::fs;
@@ -209,7 +209,7 @@ fn kill9_hbd(c: &mut Campaign, s: &mut Step) {
         o.peer(1 - x) == Some(NodeState::Dead) && o.group(1 - x) != Some(GroupState::Starting)
     });
     c.start(x);
-    s.blind.push((from, c.now()));
+    s.blind.push((from, c.now() + BLIND_TAIL_MS));
 }
 
 fn sigstop(c: &mut Campaign, s: &mut Step) {
@@ -223,7 +223,7 @@ fn sigstop(c: &mut Campaign, s: &mut Step) {
     sleep(Duration::from_millis(hold));
     lab::signal(pid, "CONT");
     c.dirty.frozen[x] = false;
-    s.blind.push((from, c.now()));
+    s.blind.push((from, c.now() + BLIND_TAIL_MS));
 }
 
 /// SIGTERM to node `x`'s hbd; a daemon that does not exit within 15 s is
@@ -325,7 +325,7 @@ fn split_brain(c: &mut Campaign, s: &mut Step) {
     c.ns.serial_cable(true);
     c.dirty.link_down[x] = false;
     c.dirty.serial_pulled = false;
-    s.blind.push((from, c.now()));
+    s.blind.push((from, c.now() + BLIND_TAIL_MS));
 }
 
 fn asymmetric(c: &mut Campaign, s: &mut Step) {
@@ -346,7 +346,7 @@ fn asymmetric(c: &mut Campaign, s: &mut Step) {
     c.ns.serial_cable(true);
     c.dirty.serial_pulled = false;
     c.dirty.loss[x] = false;
-    s.blind.push((from, c.now()));
+    s.blind.push((from, c.now() + BLIND_TAIL_MS));
 }
 
 // The serial link stays whole during a loss burst, so no status goes

@@ -4,7 +4,7 @@
 
 use crate::campaign::faults::CLASSES;
 use crate::{
-    Outcome, Step, DEADTIME_MS, FLOAT, INITDEAD_MS, KEEPALIVE_MS, SCRIPT_TIMEOUT_MS,
+    Outcome, Step, BLIND_TAIL_MS, DEADTIME_MS, FLOAT, INITDEAD_MS, KEEPALIVE_MS, SCRIPT_TIMEOUT_MS,
     TAKEOVER_BOUND_MS,
 };
 use std::collections::BTreeMap;
@@ -24,7 +24,8 @@ pub fn report(outcomes: &[Outcome]) -> String {
          The auditor reads both kernels' addresses and mounts every ~4 ms and asks the service from a client \
          namespace every ~20 ms. Blind windows (an overlap may begin there: no fencing can prevent it) are exactly: \
          a partition or one direction cut (from the cut to the heal), a SIGSTOPped hbd (STOP to CONT), hbd killed \
-         while its machine keeps the address (kill to restart). Bounds: takeover and heal {TAKEOVER_BOUND_MS} ms \
+         while its machine keeps the address (kill to restart), each until {BLIND_TAIL_MS} ms after its end (a keepalive: \
+         a death declared before the first status after the heal, and its address start). Bounds: takeover and heal {TAKEOVER_BOUND_MS} ms \
          (deadtime + 2 s start-up boost + 2 s scripts). Regenerate: `HBD_CAMPAIGN_MINUTES=60 HBD_WRITE_RELIABILITY=1 \
          cargo test --release --test campaign -- --nocapture` as root (docs/reliability.md).\n\n"
     ));
