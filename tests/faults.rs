@@ -22,9 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, sleep, JoinHandle};
 use std::time::{Duration, Instant};
+use testkit::audit::{longest_outage, Auditor, Probe, Watch};
 use testkit::lab::{self, Node};
 use testkit::loopback;
-use testkit::nspair::{Dir, NsPair, HB_ADDRS, SVC_IF};
+use testkit::nspair::{has_local_addr, Dir, HbdToml, NsPair, HB_ADDRS, SVC_IF};
 use testkit::reliability::{self, Row, Verdict};
 use testkit::skip::Needs;
 use testkit::{hbd_exe, wait_for};
@@ -89,11 +90,6 @@ impl Pair {
         resources.extend(opts.extra.iter().cloned());
         resources.push(format!("hbweb::{FLOAT}::{PORT}::{}", www.display()));
 
-        let group = resources
-            .iter()
-            .map(|r| format!("\"{r}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
         let redundancy = if opts.no_redundancy {
             "redundancy = \"off\"\n"
         } else {
@@ -104,44 +100,24 @@ impl Pair {
         } else {
             opts.script_timeout
         };
-        let repo = testkit::repo();
-        let mut toml_text = [String::new(), String::new()];
-        for (i, text) in toml_text.iter_mut().enumerate() {
-            *text = format!(
-                "nodes = [\"{a}\", \"{b}\"]\n\
-                 keepalive = \"{KEEPALIVE_MS}ms\"\n\
-                 deadtime = \"{DEADTIME_MS}ms\"\n\
-                 warntime = \"500ms\"\n\
-                 initdead = \"2s\"\n\
-                 udpport = 694\n\
-                 auto_failback = \"off\"\n\
-                 realtime = false\n\n\
-                 [[media]]\ntype = \"ucast\"\ndev = \"hb0\"\npeer = \"{peer}\"\n\n\
-                 [[media]]\ntype = \"serial\"\npath = \"{tty}\"\n\n\
-                 [auth]\nauthkeys = \"authkeys\"\n\n\
-                 [[group]]\nhome = \"{a}\"\nresources = [{group}]\n\n\
-                 [hbd]\nscript_timeout = \"{timeout}\"\n{redundancy}\
-                 resource_dirs = [\"{rd}\", \"{fx}\"]\n",
-                a = NAMES[0],
-                b = NAMES[1],
-                peer = HB_ADDRS[1 - i],
-                tty = ns.on_node(Dir::Run).join("ttyHB0").display(),
-                rd = repo.join("resource.d").display(),
-                fx = repo.join("tests/fixtures/resource.d").display(),
-            );
-            let conf = ns.host(i, Dir::Etc);
-            fs::write(conf.join("hbd.toml"), &*text).unwrap();
-            let keys = conf.join("authkeys");
-            fs::write(&keys, format!("auth 2\n2 sha1 {SECRET}\n")).unwrap();
-            fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
+        let hbd = format!("script_timeout = \"{timeout}\"\n{redundancy}");
+        let toml_text = [0, 1].map(|i| {
             // Few, quick announcements: the client must follow within the
             // scenario, and no announcer may outlive a short scenario by much.
-            fs::write(
-                conf.join("hbd-agents.conf"),
+            ns.write_hbd_conf(
+                i,
+                &HbdToml {
+                    keepalive_ms: KEEPALIVE_MS,
+                    deadtime_ms: DEADTIME_MS,
+                    initdead: "2s",
+                    resources: &resources,
+                    after_group: "",
+                    hbd: &hbd,
+                },
+                SECRET,
                 "HBD_ARP_COUNT=3\nHBD_ARP_INTERVAL_MS=100\n",
             )
-            .unwrap();
-        }
+        });
         Pair { ns, mnt, toml_text }
     }
 
@@ -284,102 +260,41 @@ impl Drop for Pair {
 #[derive(Clone, Copy, Debug)]
 struct Sample {
     t: u64,
+    /// The address or the group's mount, per node.
     own: [bool; 2],
 }
 
-#[derive(Clone, Debug)]
-struct Probe {
-    t: u64,
-    by: Option<String>,
-}
-
-struct Probes {
-    t0: Instant,
-    stop: Arc<AtomicBool>,
-    samples: Arc<Mutex<Vec<Sample>>>,
-    probes: Arc<Mutex<Vec<Probe>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-/// Whether `addr` is a local address of the namespace `holder` lives in.
-fn has_local_addr(holder: u32, addr: &str) -> bool {
-    let Ok(trie) = fs::read_to_string(format!("/proc/{holder}/net/fib_trie")) else {
-        return false;
-    };
-    let want = format!("-- {addr}");
-    let mut lines = trie.lines();
-    while let Some(l) = lines.next() {
-        if l.trim_end().ends_with(&want) {
-            if let Some(next) = lines.next() {
-                if next.contains("host LOCAL") {
-                    return true;
-                }
-            }
-        }
-    }
-    false
-}
-
-fn has_mount(holder: u32, mnt: &str) -> bool {
-    fs::read_to_string(format!("/proc/{holder}/mounts"))
-        .map(|m| m.contains(&format!(" {mnt} ")))
-        .unwrap_or(false)
-}
+/// testkit's auditor on the pair: both kernels every ~5 ms, the client
+/// every ~10 ms.
+struct Probes(Auditor);
 
 impl Probes {
     fn start(p: &Pair) -> Probes {
-        let t0 = Instant::now();
-        let stop = Arc::new(AtomicBool::new(false));
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let probes = Arc::new(Mutex::new(Vec::new()));
-        let holders = [p.n(0).holder, p.n(1).holder];
-        let mnt = p.mnt.clone();
-        let (st, out) = (stop.clone(), samples.clone());
-        let sampler = thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
-                let own = holders.map(|h| {
-                    has_local_addr(h, FLOAT) || mnt.as_deref().is_some_and(|m| has_mount(h, m))
-                });
-                out.lock().unwrap().push(Sample {
-                    t: t0.elapsed().as_millis() as u64,
-                    own,
-                });
-                sleep(Duration::from_millis(5));
-            }
-        });
-        let client = p.client().clone();
-        let (st, out) = (stop.clone(), probes.clone());
-        let prober = thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
-                let by = client.http_get(FLOAT, PORT, 250).map(|(by, _)| by);
-                out.lock().unwrap().push(Probe {
-                    t: t0.elapsed().as_millis() as u64,
-                    by,
-                });
-                sleep(Duration::from_millis(10));
-            }
-        });
-        Probes {
-            t0,
-            stop,
-            samples,
-            probes,
-            threads: vec![sampler, prober],
-        }
+        Probes(Auditor::start(Watch {
+            holders: [p.n(0).holder, p.n(1).holder],
+            addr: FLOAT.into(),
+            mnt: p.mnt.clone(),
+            client: Some((p.client().clone(), PORT, 250)),
+            sample_every: Duration::from_millis(5),
+            probe_every: Duration::from_millis(10),
+            max_run: MAX_RUN,
+        }))
     }
 
     /// Milliseconds since the probes started: mark a fault with it.
     fn now(&self) -> u64 {
-        self.t0.elapsed().as_millis() as u64
+        self.0.now()
     }
 
-    fn finish(mut self) -> Measure {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-        let samples = self.samples.lock().unwrap().clone();
-        let probes = self.probes.lock().unwrap().clone();
+    fn finish(self) -> Measure {
+        let (samples, probes) = self.0.take_until(u64::MAX);
+        let samples = samples
+            .iter()
+            .map(|s| Sample {
+                t: s.t,
+                own: [0, 1].map(|i| s.addr[i] || s.mnt[i]),
+            })
+            .collect();
         Measure { samples, probes }
     }
 }
@@ -466,22 +381,13 @@ impl Measure {
     /// The longest stretch without an answer from `from` on (0: every probe
     /// was answered).
     fn longest_outage(&self, from: u64) -> u64 {
-        let mut worst = 0;
-        let mut down_since: Option<u64> = None;
-        for p in self.probes.iter().filter(|p| p.t >= from) {
-            match (&p.by, down_since) {
-                (None, None) => down_since = Some(p.t),
-                (Some(_), Some(s)) => {
-                    worst = worst.max(p.t - s);
-                    down_since = None;
-                }
-                _ => {}
-            }
-        }
-        if let (Some(s), Some(last)) = (down_since, self.probes.last()) {
-            worst = worst.max(last.t - s);
-        }
-        worst
+        let after: Vec<Probe> = self
+            .probes
+            .iter()
+            .filter(|p| p.t >= from)
+            .cloned()
+            .collect();
+        longest_outage(&after)
     }
 }
 

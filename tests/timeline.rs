@@ -1599,13 +1599,10 @@ fn reqnodes_answered_with_repnodes() {
     assert_eq!(rep.get("delnodelist"), Some(" "));
 }
 
-/// After a healed partition the group we keep is re-announced once, however
-/// many times the home-node rule settles it (our heal, the peer's late
-/// `heal`, the stable overlap until the peer's release shows), and again
-/// after the next partition.
-#[test]
-fn healed_partition_re_announces_each_kept_group_once() {
-    let mut n = stable_pair(AutoFailback::On);
+/// The stable pair loses nodeb's heartbeats: nodea takes everything over,
+/// then hears nodeb (same generation) again at 15 s and announces what it
+/// holds with `info=heal`.
+fn partitioned_and_heard_again(n: &mut Single) {
     let o = n.tick_until(12_000, 1000);
     n.due(12_240);
     n.finish_steps(o);
@@ -1618,6 +1615,16 @@ fn healed_partition_re_announces_each_kept_group_once() {
         protocol(&o),
         ["t=resource rsc_hold=all rtype=full isstable=1 info=heal"]
     );
+}
+
+/// After a healed partition the group we keep is re-announced once, however
+/// many times the home-node rule settles it (our heal, the peer's late
+/// `heal`, the stable overlap until the peer's release shows), and again
+/// after the next partition.
+#[test]
+fn healed_partition_re_announces_each_kept_group_once() {
+    let mut n = stable_pair(AutoFailback::On);
+    partitioned_and_heard_again(&mut n);
     // The peer's own `heal` is overtaken by its full holdings.
     let heal = n.peer.seq + 1;
     n.peer.seq += 1;
@@ -1668,6 +1675,171 @@ fn healed_partition_re_announces_each_kept_group_once() {
     let o = n.peer_says(27_100, "resource", &full);
     n.due(28_000);
     assert_eq!(reannounced(&o), [0]);
+}
+
+/// A partition heals and the peer holds nothing: it had taken the groups
+/// over, announced their addresses and given them up again (a start failed
+/// on the disk still mounted here) before we heard it. Clients may have its
+/// MAC: every group we keep running is re-announced. Found by the fault
+/// campaign (tests/campaign.rs, SIGSTOP of the holder and split brain: the
+/// client unanswered for seconds after the heal).
+#[test]
+fn healed_partition_re_announces_what_we_keep_even_if_the_peer_holds_nothing() {
+    let mut n = stable_pair(AutoFailback::On);
+    partitioned_and_heard_again(&mut n);
+    let o = n.peer_says(
+        15_100,
+        "resource",
+        &[("rsc_hold", "none"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(15_260);
+    assert!(steps(&o).is_empty(), "nothing to release: {o:?}");
+    assert_eq!(reannounced(&o), [0, 1]);
+    // Later the peer stops hearing us (we stalled, and never saw it die),
+    // takes everything over and heals: group 0, which we kept, is
+    // re-announced (the first re-announcement was no conflict to remember;
+    // it once silenced this one: the client stale after SIGSTOP of the
+    // holder).
+    n.live_until(20_000);
+    n.due(20_100);
+    let o = n.peer_says(
+        20_050,
+        "resource",
+        &[("rsc_hold", "foreign"), ("info", "mach_down")],
+    );
+    n.due(20_100);
+    assert!(reannounced(&o).is_empty());
+    let o = n.peer_says(
+        20_060,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    n.due(20_100);
+    assert_eq!(reannounced(&o), [0]);
+}
+
+/// The first `Run` step among `o`.
+fn first_step(o: &[Output]) -> hbd::core::Step {
+    o.iter()
+        .find_map(|x| match x {
+            Output::Run(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a step")
+}
+
+/// The peer is heard again while our takeover of its group is half done
+/// and keeps it by the home-node rule: what was started is stopped, and
+/// what was not is never started (the shared disk is not mounted on a
+/// second node). Found by the fault campaign (a partition healing just as
+/// the peer's boosted deadtime ran out: the disk on both nodes for 52 ms
+/// after the heal).
+#[test]
+fn a_takeover_cut_short_by_the_heal_starts_nothing_more() {
+    let mut cfg = config(AutoFailback::On);
+    cfg.groups[1]
+        .resources
+        .push(res("Filesystem::/dev/sdc1::/data"));
+    let mut n = stable_pair_with(cfg);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12_240);
+    let probe = first_step(&o);
+    assert_eq!(
+        (probe.group.0, probe.resource, probe.action),
+        (1, 0, Action::Status)
+    );
+    let o = n.at(
+        12_010,
+        Input::StepDone {
+            id: probe.id,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    n.due(12_240);
+    let start = first_step(&o);
+    assert_eq!(
+        (start.group.0, start.resource, start.action),
+        (1, 0, Action::Start)
+    );
+    n.peer_status(12_020);
+    n.due(12_240);
+    let o = n.peer_says(
+        12_030,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    n.due(12_240);
+    assert!(steps(&o).is_empty());
+    let o = n.at(
+        12_040,
+        Input::StepDone {
+            id: start.id,
+            outcome: StepOutcome::Ok,
+        },
+    );
+    n.due(12_240);
+    let all = n.finish_steps(o);
+    n.due(12_240);
+    assert!(
+        !steps(&all).contains(&(1, 1, Action::Start)),
+        "started after the heal: {:?}",
+        steps(&all)
+    );
+    assert_eq!(n.node.status().groups[1].state, GroupState::Peer);
+}
+
+/// The peer ran our home group too; we declare it dead just as a partition
+/// heals and start taking everything over when it is heard again. We keep
+/// our home group by the home-node rule, but it is still starting: no
+/// re-announcement then (its start announces; re-running the address
+/// agent's start beside it made one of them fail and the group with it,
+/// while the peer released: nobody ran it). Found by the fault campaign.
+#[test]
+fn a_group_still_starting_at_the_heal_is_not_re_announced() {
+    let mut n = Single::new(config(AutoFailback::Off));
+    n.drain();
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    n.finish_steps(o);
+    n.due(1100);
+    assert_eq!(n.node.status().groups[0].state, GroupState::Peer);
+    let o = n.tick_until(12_000, 1000);
+    n.due(12200);
+    let probe = first_step(&o);
+    assert_eq!((probe.group.0, probe.action), (0, Action::Status));
+    n.peer_status(12_020);
+    n.due(12200);
+    let o = n.peer_says(
+        12_030,
+        "resource",
+        &[
+            ("rsc_hold", "all"),
+            ("rtype", "full"),
+            ("isstable", "1"),
+            ("info", "heal"),
+        ],
+    );
+    n.due(12200);
+    assert!(
+        reannounced(&o).is_empty(),
+        "re-announced while starting: {o:?}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use hbd::config::{AutoFailback, Config, Monitor};
 use hbd::core::{
-    Action, Command, Event, GroupState, HoldSet, Input, NodeState, Output, StepOutcome,
+    Action, Command, Event, GroupId, GroupState, HoldSet, Input, NodeState, Output, StepOutcome,
 };
 use hbd::time::Duration;
 use testkit::core_harness::*;
@@ -437,6 +437,54 @@ fn a_restarted_hbd_peer_keeps_its_groups_and_nothing_moves_here() {
     assert_eq!(st.peer.state, NodeState::Active);
 }
 
+/// `hbd cleanup` of the peer's group just as the peer's hbd restarts: its
+/// `starting` says it holds nothing, but it may adopt the group it finds
+/// running. The group is not started here until the peer is stable, then
+/// left to it. Found by the fault campaign (tests/campaign.rs: a cleanup
+/// while the peer's hbd restarted after kill -9: the address on both nodes
+/// for 120 ms).
+#[test]
+fn cleanup_waits_for_a_starting_peer_before_deciding() {
+    let mut n = hbd_pair(config(AutoFailback::On));
+    n.peer = Peer {
+        gen: PEER_GEN + 1,
+        ..Peer::hbd()
+    };
+    n.peer_status(1000);
+    n.due(1100);
+    n.peer_says(1050, "starting", &[]);
+    n.due(1100);
+    let o = n.at(1080, Input::Command(Command::Cleanup(Some(GroupId(1)))));
+    n.due(1100);
+    let probe = o
+        .iter()
+        .find_map(|x| match x {
+            Output::Run(s) if s.action == Action::Status => Some(s.id),
+            _ => None,
+        })
+        .expect("the cleanup's re-probe");
+    let o = n.at(
+        1090,
+        Input::StepDone {
+            id: probe,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    assert!(
+        steps(&o).is_empty(),
+        "started while the peer was starting: {o:?}"
+    );
+    n.due(1100);
+    let o = n.peer_says(
+        1200,
+        "resource",
+        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1700);
+    assert!(steps(&o).is_empty(), "{o:?}");
+    assert_eq!(n.node.status().groups[1].state, GroupState::Peer);
+}
+
 /// The same restart of an hbd peer, but its holdings say it kept nothing:
 /// our home group it ran... here group 1 is its own, so: its own group
 /// that it no longer runs is its business; ours stays. A peer that held
@@ -521,6 +569,22 @@ fn answer_probes(n: &mut Single, o: Vec<Output>, running: [bool; 2], due: u64) -
     }
 }
 
+/// Answers the start-up probes (`running` per group), then the stable peer
+/// says it holds `hold`: what that made the node do.
+fn probed_then_peer_holds(n: &mut Single, running: [bool; 2], hold: &str) -> Vec<Output> {
+    let o = n.drain();
+    answer_probes(n, o, running, 1000);
+    n.peer_status(100);
+    n.due(1100);
+    let o = n.peer_says(
+        200,
+        "resource",
+        &[("rsc_hold", hold), ("rtype", "full"), ("isstable", "1")],
+    );
+    n.due(1100);
+    o
+}
+
 /// At start every resource is probed; group 0 runs here and the stable
 /// peer holds only its own group: kept without a start, and announced.
 #[test]
@@ -568,21 +632,27 @@ fn start_probe_adopts_a_group_the_peer_does_not_hold() {
     assert_eq!(n.node.status().groups[0].state, GroupState::Running);
 }
 
+/// hbd killed alone and restarted: the peer took over meanwhile and gave
+/// the group up again (its start failed on the disk still mounted here), so
+/// clients may have its MAC: the adopted group is re-announced. Found by
+/// the fault campaign (tests/campaign.rs: kill -9 of hbd alone, then the
+/// client unanswered for 4 s after the restart).
+#[test]
+fn adopted_group_is_reannounced() {
+    let mut n = probing(config(AutoFailback::On));
+    let o = probed_then_peer_holds(&mut n, [true, false], "local");
+    assert!(events(&o).contains(&Event::GroupAdopted {
+        group: "IPaddr::192.0.2.10".into()
+    }));
+    assert_eq!(reannounced(&o), [0]);
+}
+
 /// Found running, but the peer holds it (it took over while this node's
 /// hbd was down): stopped here, right to left.
 #[test]
 fn start_probe_stops_a_group_the_peer_holds() {
     let mut n = probing(config(AutoFailback::On));
-    let o = n.drain();
-    answer_probes(&mut n, o, [true, false], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "all"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [true, false], "all");
     assert!(events(&o).contains(&Event::GroupContested {
         group: "IPaddr::192.0.2.10".into(),
         holder: PEER.into()
@@ -635,16 +705,7 @@ fn start_probe_stops_half_a_group_first() {
 #[test]
 fn maintenance_at_start_probes_and_starts_nothing() {
     let mut n = probing_in_maintenance();
-    let o = n.drain();
-    answer_probes(&mut n, o, [false, false], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [false, false], "local");
     assert!(steps(&o).is_empty(), "{o:?}");
     assert_eq!(held(&o), ["start of group IPaddr::192.0.2.10"]);
     assert_eq!(n.node.status().groups[0].state, GroupState::Stopped);
@@ -946,16 +1007,7 @@ fn start_probe_does_not_keep_a_starting_peers_home_group() {
 #[test]
 fn a_release_held_by_maintenance_is_made_when_it_ends() {
     let mut n = probing_in_maintenance();
-    let o = n.drain();
-    answer_probes(&mut n, o, [false, true], 1000);
-    n.peer_status(100);
-    n.due(1100);
-    let o = n.peer_says(
-        200,
-        "resource",
-        &[("rsc_hold", "local"), ("rtype", "full"), ("isstable", "1")],
-    );
-    n.due(1100);
+    let o = probed_then_peer_holds(&mut n, [false, true], "local");
     assert!(events(&o).contains(&Event::GroupContested {
         group: "IPaddr::192.0.2.11".into(),
         holder: PEER.into()

@@ -636,6 +636,21 @@ impl Machine {
     }
 
     fn next_start(&mut self, now: Instant, g: GroupId, i: usize, n: usize) {
+        if i < n && self.jobs.queue.contains(&Job::Release(g)) {
+            // Released while starting (the peer, heard again, keeps it by
+            // the home-node rule): start nothing more, so the release stops
+            // only what it must; the rest, a shared disk, is never mounted
+            // on a second node. Found by the fault campaign (a takeover as
+            // a partition healed: the disk on both nodes for 52 ms).
+            self.set_gstate(g, GState::Running);
+            self.jobs.op = None;
+            let group = self.key(g);
+            self.note(
+                now,
+                format!("{group}: start cut short, it is being released"),
+            );
+            return;
+        }
         if i >= n {
             self.set_gstate(g, GState::Running);
             self.jobs.op = None;

@@ -28,7 +28,7 @@ use crate::core::events::Event;
 use crate::core::jobs::{GState, Job, Then};
 use crate::core::machine::Machine;
 use crate::core::timers::Timer;
-use crate::core::{GroupId, HoldSet};
+use crate::core::{GroupId, HoldSet, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::repr::HbdState;
 
@@ -462,6 +462,12 @@ impl Machine {
                 self.note(now, format!("{group} adopted"));
                 self.event(Event::GroupAdopted { group });
                 self.watch_group(now, g);
+                // While this hbd was away (killed, its machine up) the peer
+                // may have taken over, announced the addresses and given
+                // them up again (a start that failed on the disk still in
+                // use here): clients may have its MAC. Found by the fault
+                // campaign (kill -9 of hbd alone: the client stale for 4 s).
+                self.out.push_back(Output::Reannounce { group: g });
             }
         }
     }

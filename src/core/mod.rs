@@ -273,10 +273,11 @@ pub enum Output {
     /// The core declined an operator command or a step of its own: the shell
     /// logs it (warning) and answers the control request that asked, if any.
     Refused(Refusal),
-    /// After a healed partition we keep `group`, but clients may still have the
-    /// peer's MAC for its addresses: re-run `start` of its address resources
-    /// (which on an address already held only re-announces it). Nothing is
-    /// reported back. At most once per conflict over the group.
+    /// After a healed partition we keep `group`, or at start-up we adopt it
+    /// found running here, but clients may still have the peer's MAC for its
+    /// addresses: re-run `start` of its address resources (which on an
+    /// address already held only re-announces it). Nothing is reported back.
+    /// At most once per conflict over the group, once per adoption.
     Reannounce { group: GroupId },
 }
 

@@ -538,11 +538,30 @@ impl Machine {
             );
             return format!("asking {peer} for it (ip-request)");
         }
+        if self.neg.peer_starting {
+            // Its `none` may only mean its hbd is starting and has not yet
+            // adopted what it found running: starting it here now could run
+            // it twice. Found by the fault campaign (a cleanup just as the
+            // peer's hbd restarted: the address on both for 120 ms).
+            if !self.neg.decide_when_stable.contains(&g) {
+                self.neg.decide_when_stable.push(g);
+            }
+            return format!("deciding once {peer} is stable");
+        }
         if self.neg.peer_hold.has(!local) {
             return format!("leaving it to {peer}, which holds it");
         }
         self.acquire_groups(&[g]);
         format!("starting it here ({peer} does not hold it)")
+    }
+
+    /// The peer is stable: the groups left undecided for it are decided.
+    pub(super) fn decide_deferred(&mut self, now: Instant) {
+        for g in std::mem::take(&mut self.neg.decide_when_stable) {
+            let next = self.decide_group(now, g);
+            let group = self.key(g);
+            self.note(now, format!("{group}: {next}"));
+        }
     }
 
     /// What `status` shows of resource `i` of group `g`'s monitor.

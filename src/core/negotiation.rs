@@ -61,6 +61,12 @@ pub(super) struct Negotiation {
     pub(super) owe_stable: bool,
     /// Local groups re-announced while the peer claims them: once per conflict.
     reannounced: Vec<GroupId>,
+    /// The peer said `starting` and has not been stable since: its `none`
+    /// says nothing yet (it may adopt groups it finds running).
+    pub(super) peer_starting: bool,
+    /// Groups a cleanup found stopped here while the peer was starting:
+    /// decided when it is stable ([`Machine::decide_where`]).
+    pub(super) decide_when_stable: Vec<GroupId>,
     /// heartbeat's "Initial resource acquisition complete" was said.
     initial_done: bool,
     /// The peer was heard again while we were still fencing it: we took
@@ -365,6 +371,7 @@ impl Machine {
         }
         // The peer starts from scratch: it holds nothing and is not stable.
         self.neg.peer_stable = false;
+        self.neg.peer_starting = true;
         self.persistent_peer_restarted();
         self.set_peer_hold(HoldSet::None);
         self.announce(now, None);
@@ -398,10 +405,12 @@ impl Machine {
         match r.stable {
             Some(true) if !self.neg.peer_stable => {
                 self.neg.peer_stable = true;
+                self.neg.peer_starting = false;
                 if self.neg.rstate == RscState::Stable {
                     self.event(Event::RemoteTransitionComplete { node });
                     self.announce(now, None);
                 }
+                self.decide_deferred(now);
             }
             Some(false) => self.neg.peer_stable = false,
             _ => {}
@@ -469,7 +478,7 @@ impl Machine {
                 self.peer
             ),
         };
-        self.resolve_overlap_because(now, &why);
+        self.resolve_overlap_because(now, &why, true);
     }
 
     /// Both sides stable and both claiming a group can also follow a race the
@@ -500,10 +509,17 @@ impl Machine {
             return;
         }
         self.neg.in_conflict = conflict;
-        self.resolve_overlap_because(now, "both nodes hold a group: home-node rule");
+        self.resolve_overlap_because(now, "both nodes hold a group: home-node rule", false);
     }
 
-    fn resolve_overlap_because(&mut self, now: Instant, why: &str) {
+    /// `heal`: holdings compared after a partition or a peer's silence.
+    /// The peer may then have taken a group over, announced its addresses
+    /// and given it up again before we heard it (its start failed on the
+    /// disk still mounted here), leaving clients with its MAC: every group
+    /// we keep running is re-announced, whatever the peer holds now. Found
+    /// by the fault campaign (SIGSTOP and partitions: the client stale for
+    /// seconds after the heal).
+    fn resolve_overlap_because(&mut self, now: Instant, why: &str, heal: bool) {
         let peer_has_its_local = self.neg.peer_hold.has(true);
         let peer_has_our_local = self.neg.peer_hold.has(false);
         for i in 0..self.jobs.groups.len() {
@@ -512,14 +528,27 @@ impl Machine {
                 continue;
             }
             if !self.jobs.groups[i].local && peer_has_its_local {
+                // The deliberately broken build (Cargo feature, never
+                // shipped): the loser keeps the group, both stay active.
+                if cfg!(feature = "campaign-break") {
+                    continue;
+                }
                 self.release_after_partition(g);
-            } else if self.jobs.groups[i].local
-                && peer_has_our_local
+            } else if (self.jobs.groups[i].local && peer_has_our_local || heal)
+                // Only a running group: one still starting announces its
+                // addresses with its start (re-running the address start
+                // beside it failed the group).
+                && self.jobs.groups[i].state == GState::Running
                 && !self.neg.reannounced.contains(&g)
             {
                 // We keep it: clients may still have the peer's MAC for its
-                // addresses. Once per conflict, however often it is settled.
-                self.neg.reannounced.push(g);
+                // addresses. Once per conflict, however often it is settled;
+                // a heal the peer claims nothing in is no conflict to
+                // remember (nothing would end it: the next one went
+                // unannounced, found by the fault campaign).
+                if self.jobs.groups[i].local && peer_has_our_local {
+                    self.neg.reannounced.push(g);
+                }
                 self.out.push_back(Output::Reannounce { group: g });
             }
         }

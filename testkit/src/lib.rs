@@ -10,6 +10,8 @@
 //! - [`lab`]: network namespaces as machines (the namespace lab).
 //! - [`core_harness`]: one core or two driven by hand with a fake clock, for
 //!   the timeline tests, the simulation and the core fuzz test.
+//! - [`audit`]: the kernels' and a client's view of a pair, sampled from
+//!   outside the daemons (the fault campaign's auditor).
 //! - [`reliability`]: the rows of RELIABILITY.md the fault and hostile-input
 //!   suites measure.
 //! - Small shared pieces: [`wait_for`], [`wait_status`], [`one_at_a_time`],
@@ -23,6 +25,7 @@
 //! `#[path]` include.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod core_harness;
 pub mod hblab;
 pub mod lab;

@@ -541,6 +541,100 @@ impl NsPair {
     }
 }
 
+/// What differs between the `hbd.toml` files the real-process suites give
+/// the pair (tests/faults.rs, tests/campaign.rs); the rest is the pair's
+/// wiring: ucast on `hb0` to the other node, the serial cable, authkeys in
+/// the configuration directory, auto_failback off, one group homed on the
+/// first node, the repository's agents and test fixtures.
+pub struct HbdToml<'a> {
+    pub keepalive_ms: u64,
+    pub deadtime_ms: u64,
+    pub initdead: &'a str,
+    /// The group's resources, as haresources writes them.
+    pub resources: &'a [String],
+    /// Tables after the group (`[[group.monitor]]`), or empty.
+    pub after_group: &'a str,
+    /// Lines of the `[hbd]` table before `resource_dirs`.
+    pub hbd: &'a str,
+}
+
+impl NsPair {
+    /// Writes node `i`'s `hbd.toml` (returned), its authkeys (sha1 with
+    /// `secret`, mode 600) and its `hbd-agents.conf` (`agents`).
+    pub fn write_hbd_conf(&self, i: usize, t: &HbdToml, secret: &str, agents: &str) -> String {
+        let repo = crate::repo();
+        let group = t
+            .resources
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "nodes = [\"{a}\", \"{b}\"]\n\
+             keepalive = \"{ka}ms\"\n\
+             deadtime = \"{dt}ms\"\n\
+             warntime = \"500ms\"\n\
+             initdead = \"{initdead}\"\n\
+             udpport = 694\n\
+             auto_failback = \"off\"\n\
+             realtime = false\n\n\
+             [[media]]\ntype = \"ucast\"\ndev = \"{HB_IF}\"\npeer = \"{peer}\"\n\n\
+             [[media]]\ntype = \"serial\"\npath = \"{tty}\"\n\n\
+             [auth]\nauthkeys = \"authkeys\"\n\n\
+             [[group]]\nhome = \"{a}\"\nresources = [{group}]\n\n{after}\
+             [hbd]\n{hbd}\
+             resource_dirs = [\"{rd}\", \"{fx}\"]\n",
+            a = self.names[0],
+            b = self.names[1],
+            ka = t.keepalive_ms,
+            dt = t.deadtime_ms,
+            initdead = t.initdead,
+            peer = HB_ADDRS[1 - i],
+            tty = self.on_node(Dir::Run).join("ttyHB0").display(),
+            after = t.after_group,
+            hbd = t.hbd,
+            rd = repo.join("resource.d").display(),
+            fx = repo.join("tests/fixtures/resource.d").display(),
+        );
+        let conf = self.host(i, Dir::Etc);
+        fs::write(conf.join("hbd.toml"), &text).expect("write hbd.toml");
+        let keys = conf.join("authkeys");
+        fs::write(&keys, format!("auth 2\n2 sha1 {secret}\n")).expect("write authkeys");
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).expect("chmod authkeys");
+        fs::write(conf.join("hbd-agents.conf"), agents).expect("write hbd-agents.conf");
+        text
+    }
+}
+
+/// Whether `addr` is a local address of the network namespace `holder` (a
+/// pid) lives in, from the kernel's own table: `/proc/<holder>/net/fib_trie`
+/// is read without spawning a process, so an auditor sampling it every few
+/// ms keeps its rate under load.
+pub fn has_local_addr(holder: u32, addr: &str) -> bool {
+    let Ok(trie) = fs::read_to_string(format!("/proc/{holder}/net/fib_trie")) else {
+        return false;
+    };
+    let want = format!("-- {addr}");
+    let mut lines = trie.lines();
+    while let Some(l) = lines.next() {
+        if l.trim_end().ends_with(&want) {
+            if let Some(next) = lines.next() {
+                if next.contains("host LOCAL") {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether something is mounted at `mnt` in `holder`'s mount namespace.
+pub fn has_mount(holder: u32, mnt: &str) -> bool {
+    fs::read_to_string(format!("/proc/{holder}/mounts"))
+        .map(|m| m.contains(&format!(" {mnt} ")))
+        .unwrap_or(false)
+}
+
 /// A node's root: `etc-ha.d`, `lib` (with `hbd`), `run` (with heartbeat's
 /// and hbd's directories and a world-writable `lock`), `log`.
 fn make_root(root: &Path, layout: Layout) {
