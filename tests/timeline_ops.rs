@@ -485,6 +485,52 @@ fn cleanup_waits_for_a_starting_peer_before_deciding() {
     assert_eq!(n.node.status().groups[1].state, GroupState::Peer);
 }
 
+/// The cleanup deferred for a starting peer, but the peer dies before it is
+/// ever stable: the group is not left waiting for a stability that never
+/// comes; the takeover of the dead peer decides it, and it runs here.
+#[test]
+fn a_cleanup_deferred_for_a_starting_peer_is_decided_when_it_dies() {
+    let mut n = hbd_pair(config(AutoFailback::On));
+    n.peer = Peer {
+        gen: PEER_GEN + 1,
+        ..Peer::hbd()
+    };
+    n.peer_status(1000);
+    n.due(1100);
+    n.peer_says(1050, "starting", &[]);
+    n.due(1100);
+    let o = n.at(1080, Input::Command(Command::Cleanup(Some(GroupId(1)))));
+    n.due(1100);
+    let probe = o
+        .iter()
+        .find_map(|x| match x {
+            Output::Run(s) if s.action == Action::Status => Some(s.id),
+            _ => None,
+        })
+        .expect("the cleanup's re-probe");
+    let o = n.at(
+        1090,
+        Input::StepDone {
+            id: probe,
+            outcome: StepOutcome::Running(false),
+        },
+    );
+    assert!(steps(&o).is_empty(), "{o:?}");
+    n.due(1100);
+    let o = n.tick_until(12_000, 100);
+    n.due(12_190);
+    assert!(
+        events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::PeerDead { .. })),
+        "{o:?}"
+    );
+    let o = n.finish_steps(o);
+    n.due(12_190);
+    assert_eq!(steps(&o), [(1, 0, Action::Start)]);
+    assert_eq!(n.node.status().groups[1].state, GroupState::Running);
+}
+
 /// The same restart of an hbd peer, but its holdings say it kept nothing:
 /// our home group it ran... here group 1 is its own, so: its own group
 /// that it no longer runs is its business; ours stays. A peer that held

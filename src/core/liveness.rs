@@ -328,6 +328,10 @@ impl Machine {
         self.neg.reclaim_after_heal = false;
         self.delivery.missing.clear();
         self.neg.peer_stable = false;
+        // A peer that dies while starting never becomes stable: the takeover
+        // decides what waited for that.
+        self.neg.peer_starting = false;
+        self.neg.decide_when_stable.clear();
         for i in 0..self.liveness.links.len() {
             if self.liveness.links[i].up {
                 self.link_dead(now, i);
