@@ -437,14 +437,10 @@ fn a_restarted_hbd_peer_keeps_its_groups_and_nothing_moves_here() {
     assert_eq!(st.peer.state, NodeState::Active);
 }
 
-/// `hbd cleanup` of the peer's group just as the peer's hbd restarts: its
-/// `starting` says it holds nothing, but it may adopt the group it finds
-/// running. The group is not started here until the peer is stable, then
-/// left to it. Found by the fault campaign (tests/campaign.rs: a cleanup
-/// while the peer's hbd restarted after kill -9: the address on both nodes
-/// for 120 ms).
-#[test]
-fn cleanup_waits_for_a_starting_peer_before_deciding() {
+/// The peer's hbd restarts (`starting`) and at 1.08 s a cleanup of its
+/// group 1 re-probes it here; the probe says stopped. Returns what that
+/// answer produced.
+fn cleanup_while_the_peer_starts() -> (Single, Vec<Output>) {
     let mut n = hbd_pair(config(AutoFailback::On));
     n.peer = Peer {
         gen: PEER_GEN + 1,
@@ -470,6 +466,18 @@ fn cleanup_waits_for_a_starting_peer_before_deciding() {
             outcome: StepOutcome::Running(false),
         },
     );
+    (n, o)
+}
+
+/// `hbd cleanup` of the peer's group just as the peer's hbd restarts: its
+/// `starting` says it holds nothing, but it may adopt the group it finds
+/// running. The group is not started here until the peer is stable, then
+/// left to it. Found by the fault campaign (tests/campaign.rs: a cleanup
+/// while the peer's hbd restarted after kill -9: the address on both nodes
+/// for 120 ms).
+#[test]
+fn cleanup_waits_for_a_starting_peer_before_deciding() {
+    let (mut n, o) = cleanup_while_the_peer_starts();
     assert!(
         steps(&o).is_empty(),
         "started while the peer was starting: {o:?}"
@@ -490,31 +498,7 @@ fn cleanup_waits_for_a_starting_peer_before_deciding() {
 /// comes; the takeover of the dead peer decides it, and it runs here.
 #[test]
 fn a_cleanup_deferred_for_a_starting_peer_is_decided_when_it_dies() {
-    let mut n = hbd_pair(config(AutoFailback::On));
-    n.peer = Peer {
-        gen: PEER_GEN + 1,
-        ..Peer::hbd()
-    };
-    n.peer_status(1000);
-    n.due(1100);
-    n.peer_says(1050, "starting", &[]);
-    n.due(1100);
-    let o = n.at(1080, Input::Command(Command::Cleanup(Some(GroupId(1)))));
-    n.due(1100);
-    let probe = o
-        .iter()
-        .find_map(|x| match x {
-            Output::Run(s) if s.action == Action::Status => Some(s.id),
-            _ => None,
-        })
-        .expect("the cleanup's re-probe");
-    let o = n.at(
-        1090,
-        Input::StepDone {
-            id: probe,
-            outcome: StepOutcome::Running(false),
-        },
-    );
+    let (mut n, o) = cleanup_while_the_peer_starts();
     assert!(steps(&o).is_empty(), "{o:?}");
     n.due(1100);
     let o = n.tick_until(12_000, 100);
