@@ -104,6 +104,16 @@ impl Setting {
         ((self.deadtime_ms as f64 / factor / 10.0).round() as u64).max(1)
     }
 
+    /// This setting's deadtime with keepalive = keepalived's advert
+    /// interval ([`Self::vrrp_advert_cs`]): hbd with the same detection
+    /// time and the same interval as keepalived.
+    pub fn at_vrrp_advert(self) -> Setting {
+        Setting {
+            keepalive_ms: self.vrrp_advert_cs() * 10,
+            deadtime_ms: self.deadtime_ms,
+        }
+    }
+
     /// keepalived's master-down interval for [`Self::vrrp_advert_cs`], in ms.
     pub fn vrrp_master_down_ms(self) -> f64 {
         let adv = self.vrrp_advert_cs() as f64 * 10.0;
@@ -160,6 +170,8 @@ impl fmt::Display for Setting {
 pub enum Media {
     /// ucast over the veth plus an unthrottled serial cable.
     Both,
+    /// ucast plus a serial cable throttled to `baud` (the moonshot).
+    BothAt { baud: u32 },
     /// A serial cable alone, throttled to `baud` (hbd and heartbeat only).
     SerialOnly { baud: u32 },
     /// ucast over the veth alone: what loss on it costs, with no serial
@@ -241,7 +253,7 @@ impl Cluster {
     ) -> Cluster {
         let tty = crate::relay::Relay::start(match media {
             Media::Both | Media::UcastOnly => None,
-            Media::SerialOnly { baud } => Some(baud),
+            Media::SerialOnly { baud } | Media::BothAt { baud } => Some(baud),
         });
         let opts = Opts {
             layout: Layout::Heartbeat {
@@ -383,6 +395,7 @@ impl Cluster {
             }),
             svc_done: find(&|t| t.contains("hbweb") && t.contains("ok after")),
             answer: answer.and_then(since),
+            answer_sent: None,
         }
     }
 
@@ -559,6 +572,16 @@ impl Cluster {
     /// Bytes the serial cable carried so far (both directions).
     pub fn serial_bytes(&self) -> u64 {
         self.tty.carried()
+    }
+
+    /// Drops `percent` % of the serial frames at random, both ways.
+    pub fn serial_loss(&self, percent: u32) {
+        self.tty.set_loss(percent);
+    }
+
+    /// Serial frames seen and dropped while a loss was set.
+    pub fn serial_frames(&self) -> (u64, u64) {
+        self.tty.frames()
     }
 
     /// Sets `percent` % random loss on both nodes' ucast egress.

@@ -7,12 +7,14 @@
 //! BENCHMARKS.md; `soak` and `serial` are the long-running checks;
 //! `service` kills the service on a live node (hbd's monitor against
 //! keepalived's vrrp_script); `ipv6` is `run` with an IPv6 floating address
-//! and hbd's convergence check.
+//! and hbd's convergence check; `moonshot` is hbd at 10 ms / 40 ms.
 #![deny(unsafe_code)]
 
 mod cluster;
 mod family;
 mod measure;
+mod moonshot;
+mod phases;
 mod probe;
 mod relay;
 mod report;
@@ -70,6 +72,10 @@ enum Cmd {
     /// IPv6addr against keepalived's IPv6 VRRP instance) and hbd's
     /// convergence check, in its own BENCHMARKS.md section.
     Ipv6(Ipv6Args),
+    /// The moonshot: 10 ms / 40 ms over ucast and serial at 115200 baud
+    /// with compact_serial: crash to service and a soak under load and
+    /// loss, in its own BENCHMARKS.md section.
+    Moonshot(moonshot::MoonshotArgs),
     /// Rewrites the targets section of BENCHMARKS.md from the last run's
     /// target/bench/failover.json (no measuring).
     Targets,
@@ -106,9 +112,17 @@ struct RunArgs {
     /// The client's connect and answer timeout in ms.
     #[arg(long, default_value_t = 50)]
     probe_timeout_ms: u64,
+    /// The client's next GET after one that failed, in ms.
+    #[arg(long, default_value_t = 1)]
+    probe_retry_ms: u64,
     /// How long a cluster may take to come up, in seconds.
     #[arg(long, default_value_t = 90)]
     startup_timeout: u64,
+    /// Also measure hbd with keepalive = keepalived's advert interval at
+    /// each setting (same deadtime): the "hbd at keepalived's interval"
+    /// column. `--hbd-at-advert false` leaves it out.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    hbd_at_advert: bool,
     /// An hbd.toml `[hbd]` option for hbd (repeatable), e.g.
     /// builtin_ipaddr=true: hbd then runs on `hbd migrate`'s hbd.toml.
     #[arg(long = "hbd-option")]
@@ -151,6 +165,9 @@ struct Ipv6Args {
     /// The client's connect and answer timeout in ms.
     #[arg(long, default_value_t = 50)]
     probe_timeout_ms: u64,
+    /// The client's next GET after one that failed, in ms.
+    #[arg(long, default_value_t = 1)]
+    probe_retry_ms: u64,
     /// How long a cluster may take to come up, in seconds.
     #[arg(long, default_value_t = 90)]
     startup_timeout: u64,
@@ -166,10 +183,12 @@ struct Ipv6Args {
 }
 
 /// What the measurements need, resolved from the arguments.
+#[derive(Clone)]
 pub struct Opts {
     pub runs: usize,
     pub idle_s: u64,
     pub probe_ms: u64,
+    pub probe_retry_ms: u64,
     pub probe_timeout_ms: u64,
     pub startup_timeout_s: u64,
     pub faults: Vec<Fault>,
@@ -179,6 +198,10 @@ pub struct Opts {
     /// `hbd migrate`'s hbd.toml), e.g. `verify = [...]`.
     pub hbd_announce: Option<String>,
     pub family: Family,
+    /// The heartbeat media (`run`: ucast and an unthrottled serial cable).
+    pub media: cluster::Media,
+    /// Also measure hbd at keepalived's advert interval ([`measure::HBD_ADVERT`]).
+    pub advert_column: bool,
     pub hbd: PathBuf,
     pub repo: PathBuf,
 }
@@ -303,9 +326,27 @@ fn measure_all(settings: &[Setting], daemons: &[Daemon], o: &Opts) -> Vec<measur
             cells.push(c);
             // Keep what was measured even if a later cell hangs.
             save_json(&cells, o.family);
+            if *d == Daemon::Hbd && o.advert_column {
+                cells.push(advert_cell(*s, o));
+                save_json(&cells, o.family);
+            }
         }
     }
     cells
+}
+
+/// hbd at the setting's deadtime with keepalive = keepalived's advert
+/// interval: the same detection time and the same interval as keepalived.
+/// The planned switchover does not depend on the interval and is left out.
+fn advert_cell(s: Setting, o: &Opts) -> measure::Cell {
+    let at = s.at_vrrp_advert();
+    let mut o = o.clone();
+    o.faults.retain(|f| *f != Fault::Switch);
+    eprintln!("== hbd at keepalived's interval for {s}: {at}");
+    let mut c = measure::cell(Daemon::Hbd, at, &o);
+    c.daemon = measure::HBD_ADVERT.to_string();
+    c.setting = s.to_string();
+    c
 }
 
 fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
@@ -328,9 +369,10 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
     }
     .as_str();
     body += &format!(
-        "Command: `cargo bench --bench failover -- run --runs {} --idle {}{}{}{}{}{}` (root), {:.0} minutes.\n\n",
+        "Command: `cargo bench --bench failover -- run --runs {} --idle {}{}{}{}{}{}{}` (root), {:.0} minutes.\n\n",
         o.runs,
         o.idle_s,
+        if o.advert_column { "" } else { " --hbd-at-advert false" },
         if a.settings.len() == 4 { String::new() } else { format!(" --settings {}", a.settings.join(",")) },
         if a.daemons.len() == 3 { String::new() } else { format!(" --daemons {}", a.daemons.join(",")) },
         if a.faults.len() == 3 { String::new() } else { format!(" --faults {}", a.faults.join(",")) },
@@ -355,7 +397,17 @@ fn run(a: RunArgs, o: Opts, out: &Path) -> ExitCode {
     body += "Medians, (min–max) and the number of runs; ratios are of the medians. \
              Times are from the fault to the first HTTP answer from the survivor at the floating address, \
              seen by a client in its own namespace (a GET every ";
-    body += &format!("{} ms, {} ms timeout).\n\n", o.probe_ms, o.probe_timeout_ms);
+    body += &format!(
+        "{} ms, {} ms after a failed one, {} ms timeout).",
+        o.probe_ms, o.probe_retry_ms, o.probe_timeout_ms
+    );
+    if o.advert_column {
+        body += " \"hbd at keepalived's interval\" is hbd with keepalive = keepalived's advert \
+                 interval at that setting and the same deadtime (the same detection time and the same \
+                 interval as keepalived); the main hbd column keeps heartbeat's customary keepalive of \
+                 deadtime/5 (docs/benchmarks.md, \"What the interval is worth\").";
+    }
+    body += "\n\n";
     body += &table;
     body += "\n### hbd against the issue's targets\n\n";
     body += &report::targets(&cells);
@@ -506,7 +558,7 @@ fn main() -> ExitCode {
     };
     let Some(cmd) = cli.cmd else {
         eprintln!(
-            "failover bench: a sub-command is needed: run, ipv6, soak, serial, service or targets (see --help)"
+            "failover bench: a sub-command is needed: run, ipv6, soak, serial, service, moonshot or targets (see --help)"
         );
         return ExitCode::from(2);
     };
@@ -536,6 +588,7 @@ fn main() -> ExitCode {
                 runs: a.runs,
                 idle_s: a.idle,
                 probe_ms: a.probe_ms.max(1),
+                probe_retry_ms: a.probe_retry_ms.max(1),
                 probe_timeout_ms: a.probe_timeout_ms.max(1),
                 startup_timeout_s: a.startup_timeout,
                 faults,
@@ -543,6 +596,8 @@ fn main() -> ExitCode {
                 hbd_options: a.hbd_options.clone(),
                 hbd_announce: None,
                 family: Family::V4,
+                media: cluster::Media::Both,
+                advert_column: a.hbd_at_advert,
                 hbd,
                 repo,
             };
@@ -564,6 +619,7 @@ fn main() -> ExitCode {
                 runs: a.runs,
                 idle_s: 0,
                 probe_ms: a.probe_ms.max(1),
+                probe_retry_ms: a.probe_retry_ms.max(1),
                 probe_timeout_ms: a.probe_timeout_ms.max(1),
                 startup_timeout_s: a.startup_timeout,
                 faults,
@@ -572,6 +628,8 @@ fn main() -> ExitCode {
                 hbd_announce: (!targets.is_empty())
                     .then(|| format!("verify = [{}]", targets.join(", "))),
                 family: Family::V6,
+                media: cluster::Media::Both,
+                advert_column: false,
                 hbd,
                 repo,
             };
@@ -580,6 +638,7 @@ fn main() -> ExitCode {
         Cmd::Soak(a) => soak::soak(a, &hbd, &repo, &out),
         Cmd::Serial(a) => soak::serial(a, &hbd, &repo, &out),
         Cmd::Service(a) => service::service(a, &hbd, &repo, &out),
+        Cmd::Moonshot(a) => moonshot::moonshot(a, &hbd, &repo, &out),
         Cmd::Targets => {
             let path = repo.join("target/bench/failover.json");
             let cells: Vec<measure::Cell> = match std::fs::read_to_string(&path)

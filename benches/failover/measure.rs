@@ -1,6 +1,6 @@
 //! The measurements of one cell (one daemon at one setting): startup, idle
 //! cost, crash to service, link cut to service, planned switchover.
-use crate::cluster::{Cluster, Daemon, Media, Refused, Setting, NAMES, PORT};
+use crate::cluster::{Cluster, Daemon, Refused, Setting, NAMES, PORT};
 use crate::probe::{get_once, Probe};
 use crate::Opts;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,9 @@ pub struct Cell {
     /// Why the daemon could not run this setting (then nothing else is set).
     pub refused: Option<String>,
     pub detection_ms: f64,
+    /// How often the daemon sends its heartbeat (keepalived: its advert).
+    #[serde(default)]
+    pub interval_ms: f64,
     pub startup_ms: Option<f64>,
     pub crash_ms: Vec<f64>,
     pub cut_ms: Vec<f64>,
@@ -48,18 +51,10 @@ pub struct Cell {
     pub converge_missing: Vec<String>,
 }
 
-/// Where a takeover's time went, from the survivor's time-stamped log and
-/// the client's neighbour table, in ms after the kill (None: not seen).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Phases {
-    pub dead: Option<f64>,
-    pub ip_start: Option<f64>,
-    pub ip_done: Option<f64>,
-    pub client_arp: Option<f64>,
-    pub svc_start: Option<f64>,
-    pub svc_done: Option<f64>,
-    pub answer: Option<f64>,
-}
+pub use crate::phases::Phases;
+
+/// The cells of hbd at keepalived's advert interval (`run`'s extra column).
+pub const HBD_ADVERT: &str = "hbd-advert";
 
 /// The service at the IPv4 floating address.
 pub fn addr() -> SocketAddr {
@@ -291,6 +286,7 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<Outcome, String> {
         &c.client_netns(),
         c.family.service_addr(PORT),
         Duration::from_millis(o.probe_ms),
+        Duration::from_millis(o.probe_retry_ms),
         Duration::from_millis(o.probe_timeout_ms),
     );
     let warm = Instant::now();
@@ -322,10 +318,14 @@ fn one_run(c: &mut Cluster, fault: Fault, o: &Opts) -> Result<Outcome, String> {
         NAMES[act]
     );
     let limit = Duration::from_millis(c.setting.deadtime_ms * 3) + Duration::from_secs(20);
-    let got = probe.first_from(NAMES[surv], t0, t0 + limit);
+    let answer = probe.first_answer_from(NAMES[surv], t0, t0 + limit);
+    let got = answer.as_ref().map(|a| a.at);
     drop(probe);
-    let phases = (c.daemon == Daemon::Hbd && fault != Fault::Switch)
-        .then(|| c.phases(surv, t0, got, arp_from));
+    let phases = (c.daemon == Daemon::Hbd && fault != Fault::Switch).then(|| {
+        let mut p = c.phases(surv, t0, got, arp_from);
+        p.answer_sent = answer.map(|a| ms(a.sent.saturating_duration_since(t0)));
+        p
+    });
     // Before the crashed node restarts: the survivor's check of this
     // takeover, finished within the verify limit (30 s by default).
     let converge = (got.is_some() && c.daemon == Daemon::Hbd && o.hbd_announce.is_some())
@@ -436,11 +436,12 @@ pub fn cell(daemon: Daemon, setting: Setting, o: &Opts) -> Cell {
         daemon: daemon.to_string(),
         setting: setting.to_string(),
         detection_ms: setting.detection_ms(daemon),
+        interval_ms: setting.heartbeat_interval_ms(daemon),
         idle_window_s: o.idle_s as f64,
         ..Cell::default()
     };
     eprintln!("== {daemon} at {setting}: building the lab");
-    let mut c = Cluster::build_family(daemon, setting, Media::Both, o.family, &o.hbd, &o.repo);
+    let mut c = Cluster::build_family(daemon, setting, o.media, o.family, &o.hbd, &o.repo);
     if let Err(r) = c.hbd_toml(&o.hbd_options, o.hbd_announce.as_deref()) {
         cell.refused = Some(r.0);
         return cell;

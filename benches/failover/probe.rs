@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// One answer: when it completed and which node served it.
 #[derive(Clone, Debug)]
 pub struct Answer {
+    /// When the GET that got this answer started (its connect).
+    pub sent: Instant,
     pub at: Instant,
     pub served_by: String,
 }
@@ -77,7 +79,16 @@ pub struct Probe {
 }
 
 impl Probe {
-    pub fn start(netns: &Path, addr: SocketAddr, period: Duration, timeout: Duration) -> Probe {
+    /// A GET every `period`, and `retry` after one that failed (a refused
+    /// connect costs the service nothing, and the first answer of a new
+    /// listener is then seen within `retry`, not within `period`).
+    pub fn start(
+        netns: &Path,
+        addr: SocketAddr,
+        period: Duration,
+        retry: Duration,
+        timeout: Duration,
+    ) -> Probe {
         let stop = Arc::new(AtomicBool::new(false));
         let answers = Arc::new(Mutex::new(Vec::new()));
         let netns: PathBuf = netns.to_path_buf();
@@ -92,14 +103,20 @@ impl Probe {
                 if s.load(Ordering::Relaxed) {
                     break;
                 }
-                if let Some(by) = get(addr, timeout) {
+                let sent = Instant::now();
+                let answered = get(addr, timeout).map(|by| {
                     let mut v = a.lock().unwrap_or_else(|e| e.into_inner());
                     v.push(Answer {
+                        sent,
                         at: Instant::now(),
                         served_by: by,
                     });
-                }
-                next += period;
+                });
+                next += if answered.is_some() {
+                    period
+                } else {
+                    retry.min(period)
+                };
                 let now = Instant::now();
                 if next > now {
                     sleep(next - now);
@@ -118,11 +135,16 @@ impl Probe {
     /// The first answer from `node` completed after `t0`, waiting at most
     /// until `deadline`.
     pub fn first_from(&self, node: &str, t0: Instant, deadline: Instant) -> Option<Instant> {
+        self.first_answer_from(node, t0, deadline).map(|a| a.at)
+    }
+
+    /// [`Self::first_from`], the whole answer.
+    pub fn first_answer_from(&self, node: &str, t0: Instant, deadline: Instant) -> Option<Answer> {
         loop {
             {
                 let v = self.answers.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(a) = v.iter().find(|a| a.at >= t0 && a.served_by == node) {
-                    return Some(a.at);
+                    return Some(a.clone());
                 }
             }
             if Instant::now() >= deadline {

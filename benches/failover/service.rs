@@ -126,6 +126,9 @@ fn row(d: Daemon, s: Setting, a: &ServiceArgs, hbd: &Path, repo: &Path) -> Row {
             &c.client_netns(),
             addr(),
             Duration::from_millis(a.probe_ms),
+            // Every GET a period apart: the outage's end is found by the
+            // gap between answers (first_after_outage).
+            Duration::from_millis(a.probe_ms),
             Duration::from_millis(a.probe_timeout_ms),
         );
         let warm = Instant::now();

@@ -264,7 +264,8 @@ fn soak_row(rows: &mut String, d: Daemon, secs: u64, w: &Watch) {
     );
 }
 
-fn stress(cpu: u32, secs: u64) -> Option<std::process::Child> {
+/// `stress-ng --cpu N` for `secs` (and a few more), or None with 0 workers.
+pub fn stress(cpu: u32, secs: u64) -> Option<std::process::Child> {
     (cpu > 0)
         .then(|| {
             Command::new("stress-ng")

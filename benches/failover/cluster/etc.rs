@@ -4,16 +4,34 @@
 //! modes turn (hbd options, monitors, keepalived's service tracking).
 
 use super::*;
-/// The notify script keepalived runs on each state change: starts the
-/// service as master, stops it otherwise, and records the state.
-fn ka_notify(floating: &str) -> String {
+/// The notify script keepalived runs on each state change: it records the
+/// state (the bench's settle check reads it). The service is started and
+/// stopped by the `notify_master`/`notify_backup`/`notify_fault`/`notify_stop`
+/// lines, which keepalived runs as the command itself (no shell in
+/// between), as hbd and heartbeat run `hbweb … start` from haresources.
+const KA_NOTIFY: &str =
+    "#!/bin/sh\n# keepalived notify: TYPE NAME STATE PRIORITY\necho \"$3\" > /run/ka.state\n";
+
+/// keepalived's lines that start the service on MASTER and stop it on any
+/// other state (removed by [`Cluster::keepalived_track_service`], where
+/// the service runs on both nodes).
+fn ka_service_lines(floating: &str) -> String {
+    let hbweb = format!("/etc/ha.d/resource.d/hbweb {floating} {PORT} /etc/ha.d/www");
     format!(
-        "#!/bin/sh\n# keepalived notify: TYPE NAME STATE PRIORITY\necho \"$3\" > /run/ka.state\n\
-         case \"$3\" in\n\
-         MASTER) exec /etc/ha.d/resource.d/hbweb {floating} {PORT} /etc/ha.d/www start ;;\n\
-         *) exec /etc/ha.d/resource.d/hbweb {floating} {PORT} /etc/ha.d/www stop ;;\n\
-         esac\n"
+        "  notify_master \"{hbweb} start\"\n  notify_backup \"{hbweb} stop\"\n  \
+         notify_fault \"{hbweb} stop\"\n  notify_stop \"{hbweb} stop\"\n"
     )
+}
+
+/// `VALUE` of `--hbd-option KEY=VALUE` as TOML: as given when it is a TOML
+/// value (`true`, `3`, `"auto"`, `[1, 2]`), quoted otherwise, so that
+/// `builtin_ipaddr=auto` means the string `"auto"`.
+fn toml_value(v: &str) -> String {
+    if format!("x = {v}").parse::<toml::Table>().is_ok() {
+        v.to_string()
+    } else {
+        format!("{v:?}")
+    }
 }
 
 impl Cluster {
@@ -51,6 +69,10 @@ impl Cluster {
                 "baud 115200\nserial /run/ttyHB0\nucast hb0 {}\nucast hb0 {}\n",
                 HB_ADDRS[0], HB_ADDRS[1]
             ),
+            Media::BothAt { baud } => format!(
+                "baud {baud}\nserial /run/ttyHB0\nucast hb0 {}\nucast hb0 {}\n",
+                HB_ADDRS[0], HB_ADDRS[1]
+            ),
             Media::SerialOnly { baud } => format!("baud {baud}\nserial /run/ttyHB0\n"),
             Media::UcastOnly => format!("ucast hb0 {}\nucast hb0 {}\n", HB_ADDRS[0], HB_ADDRS[1]),
         };
@@ -75,7 +97,7 @@ impl Cluster {
         let keys = etc.join("authkeys");
         fs::write(&keys, "auth 1\n1 sha1 bench-secret\n").expect("authkeys");
         fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).expect("chmod");
-        write_exec(&etc.join("ka-notify"), &ka_notify(floating));
+        write_exec(&etc.join("ka-notify"), KA_NOTIFY);
         // An IPv6 VIP makes the instance an IPv6 one (VRRPv3 over IPv6,
         // keepalived.conf(5): the VIPs determine the family), whose unicast
         // peers must be IPv6 too.
@@ -92,8 +114,9 @@ impl Cluster {
              vrrp_instance VI_1 {{\n  state BACKUP\n  nopreempt\n  interface hb0\n  \
              virtual_router_id 51\n  priority {prio}\n  advert_int {adv}\n  \
              unicast_src_ip {src}\n  unicast_peer {{\n    {peer}\n  }}\n  \
-             virtual_ipaddress {{\n    {vip} dev svc0\n  }}\n  \
+             virtual_ipaddress {{\n    {vip} dev svc0\n  }}\n{service}  \
              notify /etc/ha.d/ka-notify\n}}\n",
+            service = ka_service_lines(floating),
             name = NAMES[i],
             // Tie-break on priority, not on address: nodea starts as master.
             prio = BACKUP_PRIORITY + 1 - i as u8,
@@ -150,7 +173,7 @@ impl Cluster {
                 let Some((k, v)) = o.split_once('=') else {
                     return Err(Refused(format!("--hbd-option {o:?} is not KEY=VALUE")));
                 };
-                let (k, v) = (k.trim(), v.trim());
+                let (k, v) = (k.trim(), toml_value(v.trim()));
                 let lines: Vec<String> = toml
                     .lines()
                     .filter(|l| !l.starts_with(&format!("{k} =")))
@@ -194,12 +217,10 @@ impl Cluster {
     pub fn keepalived_track_service(&self, interval_s: u32, fall: u32) {
         for i in 0..2 {
             let etc = self.ns.host(i, Dir::Etc);
-            write_exec(
-                &etc.join("ka-notify"),
-                "#!/bin/sh\n# keepalived notify: TYPE NAME STATE PRIORITY\necho \"$3\" > /run/ka.state\n",
-            );
             let conf = etc.join("keepalived.conf");
-            let text = fs::read_to_string(&conf).expect("keepalived.conf");
+            let text = fs::read_to_string(&conf)
+                .expect("keepalived.conf")
+                .replacen(&ka_service_lines(FLOATING), "", 1);
             let script = format!(
                 "vrrp_script chk_web {{\n  script \"/etc/ha.d/resource.d/hbweb {FLOATING} {PORT} /etc/ha.d/www status\"\n  \
                  interval {interval_s}\n  fall {fall}\n  rise 1\n  weight 0\n}}\n"
