@@ -35,7 +35,9 @@ fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
 struct Arp {
     at: Instant,
     op: u16,
+    dst_mac: [u8; 6],
     sender_mac: [u8; 6],
+    target_mac: [u8; 6],
     sender_ip: Ipv4Addr,
     target_ip: Ipv4Addr,
 }
@@ -82,7 +84,9 @@ impl Capture {
                 let _ = tx.send(Arp {
                     at: Instant::now(),
                     op: u16::from_be_bytes([f[20], f[21]]),
+                    dst_mac: f[0..6].try_into().unwrap(),
                     sender_mac: f[22..28].try_into().unwrap(),
+                    target_mac: f[32..38].try_into().unwrap(),
                     sender_ip: ip(28),
                     target_ip: ip(38),
                 });
@@ -508,4 +512,125 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
             && text.contains("us): removed 10.250.0.50/24 from v0"),
         "{text}"
     );
+}
+
+/// What a start of `vip` shows from outside: its `ip -o addr` line (address,
+/// prefix, broadcast, scope, flags, label) and the gratuitous ARPs the peer
+/// sees within 2.5 s (the default burst takes 0.8 s).
+fn seen(a: &Node, cap: &Capture, vip: Ipv4Addr) -> (String, Vec<Arp>) {
+    let arps = cap.garps(vip, 6, Duration::from_millis(2500));
+    let want = format!(" inet {vip}/");
+    let line = addrs(a)
+        .lines()
+        .find(|l| l.contains(&want))
+        .unwrap_or("(address missing)")
+        .to_string();
+    (line, arps)
+}
+
+/// The built-in address against hbd's agent script, on every argument form
+/// `builtin_ipaddr = "auto"` hands to the built-in (config::ipaddr_runner):
+/// the same address line (prefix, broadcast, IPaddr's next free `v0:N`
+/// alias with `v0:0` already taken, IPaddr2's label or none) and the same
+/// gratuitous ARPs on the peer's wire (count, frame fields, spacing).
+#[test]
+fn builtin_and_agent_look_the_same_from_outside() {
+    use hbd::config::ipaddr_runner::{decide, Agent, AgentsConf};
+    use hbd::config::{Announce, BuiltinIpaddr, Resource};
+    if !Needs::new("builtin_and_agent_look_the_same_from_outside")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
+    {
+        return;
+    }
+    let _g = testkit::one_at_a_time();
+    let lab = Lab::new();
+    let (a, b) = pair(&lab);
+    a.must(&[
+        "ip",
+        "addr",
+        "add",
+        "10.250.0.50/24",
+        "dev",
+        "v0",
+        "label",
+        "v0:0",
+    ]);
+    let ns = a.netns.clone();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("resource.d");
+    let (rsctmp, ha_dir) = (lab.dir().join("rsctmp"), lab.dir().join("ha.d"));
+    std::fs::create_dir_all(&ha_dir).unwrap();
+    let cap = Capture::start(&b.netns);
+    let forms = [
+        ("IPaddr", "10.250.0.100/24/v0"),
+        ("IPaddr", "10.250.0.101"),
+        ("IPaddr", "10.250.0.102/24/v0:web"),
+        ("IPaddr", "10.250.0.103/255.255.255.0/10.250.0.127/v0"),
+        ("IPaddr2", "10.250.0.104/24/v0"),
+        ("IPaddr2", "10.250.0.105/25"),
+        ("IPaddr2", "10.250.0.106/24/v0:svc"),
+        ("IPaddr2", "10.250.0.107/32/v0/10.250.0.255"),
+    ];
+    for (name, arg) in forms {
+        let r = Resource {
+            name: name.into(),
+            args: vec![arg.into()],
+        };
+        let agent = Agent::Hbd(dir.join(name));
+        let c = decide(
+            BuiltinIpaddr::Auto,
+            &r,
+            &Announce::default(),
+            &agent,
+            &AgentsConf::default(),
+        )
+        .unwrap();
+        assert!(c.builtin, "{r}: {}", c.why);
+        let vip: Ipv4Addr = arg.split('/').next().unwrap().parse().unwrap();
+        let script = |action: &str| {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", &ns])
+                .arg(dir.join(name))
+                .args([arg, action])
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .env("HA_RSCTMP", &rsctmp)
+                .env("HA_DIR", &ha_dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{r} {action}: {out:?}");
+        };
+        script("start");
+        let (line_s, arps_s) = seen(&a, &cap, vip);
+        script("stop");
+        let builtin = |action| {
+            let o = in_netns(&ns, || {
+                ipaddr::run_with(&r, action, 5, Duration::from_millis(200), false)
+            });
+            assert_eq!(o, hbd::core::StepOutcome::Ok, "{r} built in");
+        };
+        builtin(hbd::core::Action::Start);
+        let (line_b, arps_b) = seen(&a, &cap, vip);
+        builtin(hbd::core::Action::Stop);
+        assert!(!addrs(&a).contains(&format!(" {vip}/")), "{r} left behind");
+        eprintln!("{r}: {line_b}");
+        assert_eq!(line_b, line_s, "{r}: built in against the agent");
+        assert_eq!(arps_s.len(), 5, "{r}: the agent's burst: {arps_s:?}");
+        assert_eq!(arps_b.len(), 5, "{r}: the built-in burst: {arps_b:?}");
+        let frame = |x: &Arp| (x.op, x.dst_mac, x.sender_mac, x.target_mac);
+        assert_eq!(frame(&arps_b[0]), frame(&arps_s[0]), "{r}: the ARP frames");
+        for (who, g) in [("agent", &arps_s), ("built in", &arps_b)] {
+            assert!(
+                g.iter().all(|x| frame(x) == frame(&g[0])),
+                "{r} {who}: {g:?}"
+            );
+            // Four 200 ms gaps: bounds loose enough for a loaded machine.
+            let span = g[4].at.duration_since(g[0].at);
+            assert!(
+                span >= Duration::from_millis(600) && span < Duration::from_millis(2000),
+                "{r} {who}: burst over {span:?}"
+            );
+        }
+    }
 }
