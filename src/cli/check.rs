@@ -125,9 +125,9 @@ pub fn address_lines(cfg: Option<&Config>, config_dir: &Path) -> Vec<String> {
         let who = if choice.builtin {
             "built in".to_string()
         } else {
-            match hbd::config::resolve_script(config_dir, &c.hbd, &r.name) {
+            match &choice.script {
                 Some(p) => format!("script {}", p.display()),
-                None => format!("script {} (not found)", r.name),
+                None => format!("script {}, not found", r.name),
             }
         };
         out.push(format!("address {token}: {who} ({})", choice.why));

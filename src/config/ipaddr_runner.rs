@@ -19,6 +19,8 @@ use std::path::PathBuf;
 pub struct Choice {
     pub builtin: bool,
     pub why: String,
+    /// The script the search path finds, if any (what runs when not built in).
+    pub script: Option<PathBuf>,
 }
 
 /// The script the search path finds for `IPaddr`/`IPaddr2`.
@@ -119,9 +121,8 @@ pub fn differences(
     let mut out = Vec::new();
     match agent {
         Agent::Hbd(_) | Agent::Missing => {}
-        Agent::Other(p) => out.push(format!(
-            "{} is not hbd's own {} agent (the built-in address does what hbd's does)",
-            p.display(),
+        Agent::Other(_) => out.push(format!(
+            "not hbd's own {} agent (heartbeat's, a local or an older hbd's): the built-in address stands in for hbd's only",
             r.name
         )),
     }
@@ -221,7 +222,17 @@ pub fn decide(
     if !applies(r) {
         return None;
     }
-    let choice = |builtin, why: String| Some(Choice { builtin, why });
+    let script = match agent {
+        Agent::Hbd(p) | Agent::Other(p) => Some(p.clone()),
+        Agent::Missing => None,
+    };
+    let choice = |builtin, why: String| {
+        Some(Choice {
+            builtin,
+            why,
+            script: script.clone(),
+        })
+    };
     match mode {
         BuiltinIpaddr::Never => choice(false, "builtin_ipaddr = false".into()),
         BuiltinIpaddr::Always => {
@@ -316,9 +327,8 @@ mod tests {
         let other = Agent::Other("/etc/ha.d/resource.d/IPaddr".into());
         let c = auto(&r("IPaddr", &["192.0.2.10/24/eth0"]), &other, &none);
         assert!(!c.builtin, "{c:?}");
-        assert!(c
-            .why
-            .contains("/etc/ha.d/resource.d/IPaddr is not hbd's own IPaddr agent"));
+        assert!(c.why.starts_with("not hbd's own IPaddr agent"), "{}", c.why);
+        assert_eq!(c.script, Some("/etc/ha.d/resource.d/IPaddr".into()));
     }
 
     #[test]

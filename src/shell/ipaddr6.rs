@@ -83,7 +83,13 @@ pub fn builtin(
     match crate::config::facts::ipaddr_runner(cfg, config_dir, r) {
         Some(c) => {
             if !c.builtin {
-                log::log!(level, "{r}: runs by its script: {}", c.why);
+                let script = c.script.map(|p| format!(" {}", p.display()));
+                log::log!(
+                    level,
+                    "{r}: runs by its script{}: {}",
+                    script.unwrap_or_default(),
+                    c.why
+                );
             }
             c.builtin
         }

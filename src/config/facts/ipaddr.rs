@@ -80,7 +80,11 @@ pub fn ipaddr_runner(cfg: &Config, config_dir: &Path, r: &Resource) -> Option<Ch
         return None;
     }
     let (agent, conf) = match cfg.hbd.builtin_ipaddr {
-        BuiltinIpaddr::Never => (Agent::Missing, AgentsConf::default()),
+        // The script runs whatever it is: only its path is of interest.
+        BuiltinIpaddr::Never => (
+            resolve_script(config_dir, &cfg.hbd, &r.name).map_or(Agent::Missing, Agent::Other),
+            AgentsConf::default(),
+        ),
         _ => (ip_agent(config_dir, cfg, &r.name), agents_conf(config_dir)),
     };
     decide(cfg.hbd.builtin_ipaddr, r, &cfg.hbd.announce, &agent, &conf)
