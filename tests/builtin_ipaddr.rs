@@ -419,17 +419,12 @@ fn builtin_ipaddr_start_to_first_garp_beats_the_script() {
     assert!(mb < Duration::from_millis(50), "built-in took {mb:?}");
 }
 
-/// `hbd run` with `[hbd] builtin_ipaddr = true` and no resource scripts at
-/// all: alone after initdead it takes its group's address itself (the peer
-/// sees the gratuitous ARP), and gives it back on SIGTERM.
-#[test]
-fn daemon_with_builtin_ipaddr_needs_no_script() {
-    if !Needs::new("daemon_with_builtin_ipaddr_needs_no_script")
-        .lab()
-        .met()
-    {
-        return;
-    }
+/// `hbd run` alone in node a of a fresh lab, holding `IPaddr::10.250.0.50/24/v0`,
+/// with `hbd` the body of its `[hbd]` table and `agents_conf`, if any, its
+/// `hbd-agents.conf`: the gratuitous ARPs the peer sees from the first one
+/// on (within 15 s, then up to 5 more within 3 s), checked to come from a's
+/// MAC 150-600 ms apart, and the log after a SIGTERM gave the address back.
+fn daemon_takes_and_releases(hbd: &str, agents_conf: Option<&str>) -> (Vec<Arp>, String) {
     let _g = testkit::one_at_a_time();
     let lab = Lab::new();
     let (a, b) = pair(&lab);
@@ -439,15 +434,20 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     let keys = dir.join("authkeys");
     std::fs::write(&keys, "auth 1\n1 sha1 lab-secret\n").unwrap();
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    if let Some(text) = agents_conf {
+        std::fs::write(dir.join("hbd-agents.conf"), text).unwrap();
+    }
     let toml = dir.join("hbd.toml");
     std::fs::write(
         &toml,
-        "nodes = [\"a\", \"b\"]\nkeepalive = \"200ms\"\ndeadtime = \"1s\"\nwarntime = \"500ms\"\n\
-         initdead = \"2s\"\nudpport = 6940\nauto_failback = \"off\"\nrealtime = false\n\
-         \n[[media]]\ntype = \"ucast\"\ndev = \"v0\"\npeer = \"10.250.0.2\"\n\
-         \n[auth]\nauthkeys = \"authkeys\"\n\
-         \n[[group]]\nhome = \"a\"\nresources = [\"IPaddr::10.250.0.50/24/v0\"]\n\
-         \n[hbd]\nbuiltin_ipaddr = true\n",
+        format!(
+            "nodes = [\"a\", \"b\"]\nkeepalive = \"200ms\"\ndeadtime = \"1s\"\nwarntime = \"500ms\"\n\
+             initdead = \"2s\"\nudpport = 6940\nauto_failback = \"off\"\nrealtime = false\n\
+             \n[[media]]\ntype = \"ucast\"\ndev = \"v0\"\npeer = \"10.250.0.2\"\n\
+             \n[auth]\nauthkeys = \"authkeys\"\n\
+             \n[[group]]\nhome = \"a\"\nresources = [\"IPaddr::10.250.0.50/24/v0\"]\n\
+             \n[hbd]\n{hbd}\n"
+        ),
     )
     .unwrap();
     let log = dir.join("hbd.log");
@@ -471,15 +471,12 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
         &log,
     );
     let vip = Ipv4Addr::new(10, 250, 0, 50);
-    let g = cap.garps(vip, 1, Duration::from_secs(15));
+    let mut g = cap.garps(vip, 1, Duration::from_secs(15));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(g.len(), 1, "no gratuitous ARP for {vip}; log:\n{text}");
-    assert_eq!(g[0].sender_mac, mac);
-    // The rest of the burst comes from the daemon's keeper: heartbeat's 5,
-    // 200 ms apart (no [hbd.announce]), and nothing after them.
-    let rest = cap.garps(vip, 5, Duration::from_secs(3));
-    assert_eq!(rest.len(), 4, "the burst after the first: {rest:?}");
-    for (prev, next) in std::iter::once(&g[0]).chain(&rest).zip(&rest) {
+    g.extend(cap.garps(vip, 5, Duration::from_secs(3)));
+    assert!(g.iter().all(|x| x.sender_mac == mac), "{g:?}");
+    for (prev, next) in g.iter().zip(&g[1..]) {
         let gap = next.at.duration_since(prev.at);
         assert!(
             gap >= Duration::from_millis(150) && gap <= Duration::from_millis(600),
@@ -488,10 +485,9 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     }
     assert!(addrs(&a).contains("inet 10.250.0.50/24"), "{}", addrs(&a));
     // The step's log line follows its first announcement.
-    let want = "IPaddr 10.250.0.50/24/v0 start (built-in): ok after ";
     let logged = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
-        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(want))
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(": ok after "))
     });
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logged, "{text}");
@@ -502,6 +498,15 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     });
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(gone, "address still there after SIGTERM; log:\n{text}");
+    (g, text)
+}
+
+/// The log of a built-in start and stop of the test's address.
+fn assert_ran_built_in(text: &str) {
+    assert!(
+        text.contains("IPaddr 10.250.0.50/24/v0 start (built-in): ok after "),
+        "{text}"
+    );
     assert!(text.contains("running IPaddr 10.250.0.50/24/v0 start (built-in)"));
     assert!(
         text.contains("us): added /24 on v0 as v0:0; announcing"),
@@ -512,6 +517,59 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
             && text.contains("us): removed 10.250.0.50/24 from v0"),
         "{text}"
     );
+    assert!(!text.contains("runs by its script"), "{text}");
+}
+
+/// `hbd run` with `[hbd] builtin_ipaddr = true` and no resource scripts at
+/// all: alone after initdead it takes its group's address itself (the peer
+/// sees the gratuitous ARP), and gives it back on SIGTERM.
+#[test]
+fn daemon_with_builtin_ipaddr_needs_no_script() {
+    if !Needs::new("daemon_with_builtin_ipaddr_needs_no_script")
+        .lab()
+        .met()
+    {
+        return;
+    }
+    let (g, text) = daemon_takes_and_releases("builtin_ipaddr = true", None);
+    // The first from the step, the rest of the burst from the daemon's
+    // keeper: heartbeat's 5, 200 ms apart (no [hbd.announce]), nothing after.
+    assert_eq!(g.len(), 5, "{g:?}");
+    assert_ran_built_in(&text);
+}
+
+/// The default, `builtin_ipaddr = "auto"`, with hbd's agents installed
+/// (`resource_dirs`): the daemon runs the address itself, as with `true`;
+/// with an `hbd-agents.conf` asking the agent for 3 announcements it runs
+/// the agent script, says why, and the peer sees the agent's 3 (a keeper
+/// that took the start for a built-in one would add the missing 2).
+#[test]
+fn daemon_under_auto_runs_hbds_agent_built_in_unless_the_env_file_differs() {
+    if !Needs::new("daemon_under_auto_runs_hbds_agent_built_in_unless_the_env_file_differs")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
+    {
+        return;
+    }
+    let dirs = format!(
+        "resource_dirs = [\"{}\"]",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("resource.d")
+            .display()
+    );
+    let (g, text) = daemon_takes_and_releases(&dirs, None);
+    assert_eq!(g.len(), 5, "{g:?}");
+    assert_ran_built_in(&text);
+
+    let (g, text) = daemon_takes_and_releases(&dirs, Some("HBD_ARP_COUNT=3\n"));
+    assert_eq!(g.len(), 3, "{g:?}\n{text}");
+    assert!(
+        text.contains("IPaddr::10.250.0.50/24/v0: runs by its script ")
+            && text.contains("hbd-agents.conf:1: HBD_ARP_COUNT=3: only the agent reads it"),
+        "{text}"
+    );
+    assert!(!text.contains("(built-in)"), "{text}");
 }
 
 /// What a start of `vip` shows from outside: its `ip -o addr` line (address,
