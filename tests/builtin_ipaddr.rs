@@ -35,7 +35,9 @@ fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
 struct Arp {
     at: Instant,
     op: u16,
+    dst_mac: [u8; 6],
     sender_mac: [u8; 6],
+    target_mac: [u8; 6],
     sender_ip: Ipv4Addr,
     target_ip: Ipv4Addr,
 }
@@ -82,7 +84,9 @@ impl Capture {
                 let _ = tx.send(Arp {
                     at: Instant::now(),
                     op: u16::from_be_bytes([f[20], f[21]]),
+                    dst_mac: f[0..6].try_into().unwrap(),
                     sender_mac: f[22..28].try_into().unwrap(),
+                    target_mac: f[32..38].try_into().unwrap(),
                     sender_ip: ip(28),
                     target_ip: ip(38),
                 });
@@ -415,17 +419,12 @@ fn builtin_ipaddr_start_to_first_garp_beats_the_script() {
     assert!(mb < Duration::from_millis(50), "built-in took {mb:?}");
 }
 
-/// `hbd run` with `[hbd] builtin_ipaddr = true` and no resource scripts at
-/// all: alone after initdead it takes its group's address itself (the peer
-/// sees the gratuitous ARP), and gives it back on SIGTERM.
-#[test]
-fn daemon_with_builtin_ipaddr_needs_no_script() {
-    if !Needs::new("daemon_with_builtin_ipaddr_needs_no_script")
-        .lab()
-        .met()
-    {
-        return;
-    }
+/// `hbd run` alone in node a of a fresh lab, holding `IPaddr::10.250.0.50/24/v0`,
+/// with `hbd` the body of its `[hbd]` table and `agents_conf`, if any, its
+/// `hbd-agents.conf`: the gratuitous ARPs the peer sees from the first one
+/// on (within 15 s, then up to 5 more within 3 s), checked to come from a's
+/// MAC 150-600 ms apart, and the log after a SIGTERM gave the address back.
+fn daemon_takes_and_releases(hbd: &str, agents_conf: Option<&str>) -> (Vec<Arp>, String) {
     let _g = testkit::one_at_a_time();
     let lab = Lab::new();
     let (a, b) = pair(&lab);
@@ -435,15 +434,20 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     let keys = dir.join("authkeys");
     std::fs::write(&keys, "auth 1\n1 sha1 lab-secret\n").unwrap();
     std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    if let Some(text) = agents_conf {
+        std::fs::write(dir.join("hbd-agents.conf"), text).unwrap();
+    }
     let toml = dir.join("hbd.toml");
     std::fs::write(
         &toml,
-        "nodes = [\"a\", \"b\"]\nkeepalive = \"200ms\"\ndeadtime = \"1s\"\nwarntime = \"500ms\"\n\
-         initdead = \"2s\"\nudpport = 6940\nauto_failback = \"off\"\nrealtime = false\n\
-         \n[[media]]\ntype = \"ucast\"\ndev = \"v0\"\npeer = \"10.250.0.2\"\n\
-         \n[auth]\nauthkeys = \"authkeys\"\n\
-         \n[[group]]\nhome = \"a\"\nresources = [\"IPaddr::10.250.0.50/24/v0\"]\n\
-         \n[hbd]\nbuiltin_ipaddr = true\n",
+        format!(
+            "nodes = [\"a\", \"b\"]\nkeepalive = \"200ms\"\ndeadtime = \"1s\"\nwarntime = \"500ms\"\n\
+             initdead = \"2s\"\nudpport = 6940\nauto_failback = \"off\"\nrealtime = false\n\
+             \n[[media]]\ntype = \"ucast\"\ndev = \"v0\"\npeer = \"10.250.0.2\"\n\
+             \n[auth]\nauthkeys = \"authkeys\"\n\
+             \n[[group]]\nhome = \"a\"\nresources = [\"IPaddr::10.250.0.50/24/v0\"]\n\
+             \n[hbd]\n{hbd}\n"
+        ),
     )
     .unwrap();
     let log = dir.join("hbd.log");
@@ -467,15 +471,12 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
         &log,
     );
     let vip = Ipv4Addr::new(10, 250, 0, 50);
-    let g = cap.garps(vip, 1, Duration::from_secs(15));
+    let mut g = cap.garps(vip, 1, Duration::from_secs(15));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(g.len(), 1, "no gratuitous ARP for {vip}; log:\n{text}");
-    assert_eq!(g[0].sender_mac, mac);
-    // The rest of the burst comes from the daemon's keeper: heartbeat's 5,
-    // 200 ms apart (no [hbd.announce]), and nothing after them.
-    let rest = cap.garps(vip, 5, Duration::from_secs(3));
-    assert_eq!(rest.len(), 4, "the burst after the first: {rest:?}");
-    for (prev, next) in std::iter::once(&g[0]).chain(&rest).zip(&rest) {
+    g.extend(cap.garps(vip, 5, Duration::from_secs(3)));
+    assert!(g.iter().all(|x| x.sender_mac == mac), "{g:?}");
+    for (prev, next) in g.iter().zip(&g[1..]) {
         let gap = next.at.duration_since(prev.at);
         assert!(
             gap >= Duration::from_millis(150) && gap <= Duration::from_millis(600),
@@ -484,10 +485,9 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     }
     assert!(addrs(&a).contains("inet 10.250.0.50/24"), "{}", addrs(&a));
     // The step's log line follows its first announcement.
-    let want = "IPaddr 10.250.0.50/24/v0 start (built-in): ok after ";
     let logged = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
-        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(want))
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(": ok after "))
     });
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logged, "{text}");
@@ -498,6 +498,15 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
     });
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(gone, "address still there after SIGTERM; log:\n{text}");
+    (g, text)
+}
+
+/// The log of a built-in start and stop of the test's address.
+fn assert_ran_built_in(text: &str) {
+    assert!(
+        text.contains("IPaddr 10.250.0.50/24/v0 start (built-in): ok after "),
+        "{text}"
+    );
     assert!(text.contains("running IPaddr 10.250.0.50/24/v0 start (built-in)"));
     assert!(
         text.contains("us): added /24 on v0 as v0:0; announcing"),
@@ -508,4 +517,178 @@ fn daemon_with_builtin_ipaddr_needs_no_script() {
             && text.contains("us): removed 10.250.0.50/24 from v0"),
         "{text}"
     );
+    assert!(!text.contains("runs by its script"), "{text}");
+}
+
+/// `hbd run` with `[hbd] builtin_ipaddr = true` and no resource scripts at
+/// all: alone after initdead it takes its group's address itself (the peer
+/// sees the gratuitous ARP), and gives it back on SIGTERM.
+#[test]
+fn daemon_with_builtin_ipaddr_needs_no_script() {
+    if !Needs::new("daemon_with_builtin_ipaddr_needs_no_script")
+        .lab()
+        .met()
+    {
+        return;
+    }
+    let (g, text) = daemon_takes_and_releases("builtin_ipaddr = true", None);
+    // The first from the step, the rest of the burst from the daemon's
+    // keeper: heartbeat's 5, 200 ms apart (no [hbd.announce]), nothing after.
+    assert_eq!(g.len(), 5, "{g:?}");
+    assert_ran_built_in(&text);
+}
+
+/// The default, `builtin_ipaddr = "auto"`, with hbd's agents installed
+/// (`resource_dirs`): the daemon runs the address itself, as with `true`;
+/// with an `hbd-agents.conf` asking the agent for 3 announcements it runs
+/// the agent script, says why, and the peer sees the agent's 3 (a keeper
+/// that took the start for a built-in one would add the missing 2).
+#[test]
+fn daemon_under_auto_runs_hbds_agent_built_in_unless_the_env_file_differs() {
+    if !Needs::new("daemon_under_auto_runs_hbds_agent_built_in_unless_the_env_file_differs")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
+    {
+        return;
+    }
+    let dirs = format!(
+        "resource_dirs = [\"{}\"]",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("resource.d")
+            .display()
+    );
+    let (g, text) = daemon_takes_and_releases(&dirs, None);
+    assert_eq!(g.len(), 5, "{g:?}");
+    assert_ran_built_in(&text);
+
+    let (g, text) = daemon_takes_and_releases(&dirs, Some("HBD_ARP_COUNT=3\n"));
+    assert_eq!(g.len(), 3, "{g:?}\n{text}");
+    assert!(
+        text.contains("IPaddr::10.250.0.50/24/v0: runs by its script ")
+            && text.contains("hbd-agents.conf:1: HBD_ARP_COUNT=3: only the agent reads it"),
+        "{text}"
+    );
+    assert!(!text.contains("(built-in)"), "{text}");
+}
+
+/// What a start of `vip` shows from outside: its `ip -o addr` line (address,
+/// prefix, broadcast, scope, flags, label) and the gratuitous ARPs the peer
+/// sees within 2.5 s (the default burst takes 0.8 s).
+fn seen(a: &Node, cap: &Capture, vip: Ipv4Addr) -> (String, Vec<Arp>) {
+    let arps = cap.garps(vip, 6, Duration::from_millis(2500));
+    let want = format!(" inet {vip}/");
+    let line = addrs(a)
+        .lines()
+        .find(|l| l.contains(&want))
+        .unwrap_or("(address missing)")
+        .to_string();
+    (line, arps)
+}
+
+/// The built-in address against hbd's agent script, on every argument form
+/// `builtin_ipaddr = "auto"` hands to the built-in (config::ipaddr_runner):
+/// the same address line (prefix, broadcast, IPaddr's next free `v0:N`
+/// alias with `v0:0` already taken, IPaddr2's label or none) and the same
+/// gratuitous ARPs on the peer's wire (count, frame fields, spacing).
+#[test]
+fn builtin_and_agent_look_the_same_from_outside() {
+    use hbd::config::ipaddr_runner::{decide, Agent, AgentsConf};
+    use hbd::config::{Announce, BuiltinIpaddr, Resource};
+    if !Needs::new("builtin_and_agent_look_the_same_from_outside")
+        .lab()
+        .tool("arping", "iputils-arping")
+        .met()
+    {
+        return;
+    }
+    let _g = testkit::one_at_a_time();
+    let lab = Lab::new();
+    let (a, b) = pair(&lab);
+    a.must(&[
+        "ip",
+        "addr",
+        "add",
+        "10.250.0.50/24",
+        "dev",
+        "v0",
+        "label",
+        "v0:0",
+    ]);
+    let ns = a.netns.clone();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("resource.d");
+    let (rsctmp, ha_dir) = (lab.dir().join("rsctmp"), lab.dir().join("ha.d"));
+    std::fs::create_dir_all(&ha_dir).unwrap();
+    let cap = Capture::start(&b.netns);
+    let forms = [
+        ("IPaddr", "10.250.0.100/24/v0"),
+        ("IPaddr", "10.250.0.101"),
+        ("IPaddr", "10.250.0.102/24/v0:web"),
+        ("IPaddr", "10.250.0.103/255.255.255.0/10.250.0.127/v0"),
+        ("IPaddr2", "10.250.0.104/24/v0"),
+        ("IPaddr2", "10.250.0.105/25"),
+        ("IPaddr2", "10.250.0.106/24/v0:svc"),
+        ("IPaddr2", "10.250.0.107/32/v0/10.250.0.255"),
+    ];
+    for (name, arg) in forms {
+        let r = Resource {
+            name: name.into(),
+            args: vec![arg.into()],
+        };
+        let agent = Agent::Hbd(dir.join(name));
+        let c = decide(
+            BuiltinIpaddr::Auto,
+            &r,
+            &Announce::default(),
+            &agent,
+            &AgentsConf::default(),
+        )
+        .unwrap();
+        assert!(c.builtin, "{r}: {}", c.why);
+        let vip: Ipv4Addr = arg.split('/').next().unwrap().parse().unwrap();
+        let script = |action: &str| {
+            let out = std::process::Command::new("ip")
+                .args(["netns", "exec", &ns])
+                .arg(dir.join(name))
+                .args([arg, action])
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .env("HA_RSCTMP", &rsctmp)
+                .env("HA_DIR", &ha_dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{r} {action}: {out:?}");
+        };
+        script("start");
+        let (line_s, arps_s) = seen(&a, &cap, vip);
+        script("stop");
+        let builtin = |action| {
+            let o = in_netns(&ns, || {
+                ipaddr::run_with(&r, action, 5, Duration::from_millis(200), false)
+            });
+            assert_eq!(o, hbd::core::StepOutcome::Ok, "{r} built in");
+        };
+        builtin(hbd::core::Action::Start);
+        let (line_b, arps_b) = seen(&a, &cap, vip);
+        builtin(hbd::core::Action::Stop);
+        assert!(!addrs(&a).contains(&format!(" {vip}/")), "{r} left behind");
+        eprintln!("{r}: {line_b}");
+        assert_eq!(line_b, line_s, "{r}: built in against the agent");
+        assert_eq!(arps_s.len(), 5, "{r}: the agent's burst: {arps_s:?}");
+        assert_eq!(arps_b.len(), 5, "{r}: the built-in burst: {arps_b:?}");
+        let frame = |x: &Arp| (x.op, x.dst_mac, x.sender_mac, x.target_mac);
+        assert_eq!(frame(&arps_b[0]), frame(&arps_s[0]), "{r}: the ARP frames");
+        for (who, g) in [("agent", &arps_s), ("built in", &arps_b)] {
+            assert!(
+                g.iter().all(|x| frame(x) == frame(&g[0])),
+                "{r} {who}: {g:?}"
+            );
+            // Four 200 ms gaps: bounds loose enough for a loaded machine.
+            let span = g[4].at.duration_since(g[0].at);
+            assert!(
+                span >= Duration::from_millis(600) && span < Duration::from_millis(2000),
+                "{r} {who}: burst over {span:?}"
+            );
+        }
+    }
 }

@@ -156,7 +156,9 @@ fn portable_check_assumes_no_node() {
     );
     assert!(
         out.lines()
-            .filter(|l| !l.starts_with("ha.d: ") && !l.starts_with("loss: "))
+            .filter(|l| {
+                !l.starts_with("ha.d: ") && !l.starts_with("loss: ") && !l.starts_with("address ")
+            })
             .all(|l| l.contains(": warning: ")),
         "{out}"
     );
@@ -939,6 +941,83 @@ fn redundancy_is_adaptive_or_off() {
     ));
     assert!(
         out.contains("redundancy: redundancy is an hbd.toml [hbd] setting, not an ha.cf directive"),
+        "{out}"
+    );
+}
+
+/// `hbd check` says who runs each IPv4 address under `builtin_ipaddr`
+/// (config::ipaddr_runner): hbd's own agent found through a symlink is
+/// stood in for; the agents' env file with a knob the built-in address does
+/// not follow, or one the agents refuse, keeps the script; `false` keeps it.
+#[test]
+fn check_says_which_runs_each_address_and_why() {
+    use std::os::unix::fs::{symlink, MetadataExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = stage(&repo().join("ha.d"), tmp.path());
+    let ipaddr = dir.join("resource.d/IPaddr");
+    let line = |args: &[&str]| {
+        let o = run_in(tmp.path(), args);
+        let out = stdout(&o);
+        out.lines()
+            .find(|l| l.starts_with("address IPaddr::192.0.2.10/24/eth0: "))
+            .unwrap_or_else(|| panic!("no address line:\n{out}"))
+            .to_string()
+    };
+    let check = ["check", "-c", "ha.d", "--portable"];
+    // The case's stub: not hbd's agent.
+    assert_eq!(
+        line(&check),
+        "address IPaddr::192.0.2.10/24/eth0: script ha.d/resource.d/IPaddr (not hbd's own IPaddr \
+         agent (heartbeat's, a local or an older hbd's): the built-in address stands in for hbd's only)"
+    );
+    fs::remove_file(&ipaddr).unwrap();
+    symlink(repo().join("resource.d/IPaddr"), &ipaddr).unwrap();
+    assert_eq!(
+        line(&check),
+        "address IPaddr::192.0.2.10/24/eth0: built in (does exactly what hbd's agent would)"
+    );
+    let conf = dir.join("hbd-agents.conf");
+    fs::write(&conf, "HBD_FSCK=no\nHBD_ARP_MODE=reply\n").unwrap();
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
+    if fs::metadata(&conf).unwrap().uid() == 0 {
+        assert_eq!(
+            line(&check),
+            "address IPaddr::192.0.2.10/24/eth0: script ha.d/resource.d/IPaddr (ha.d/hbd-agents.conf:2: \
+             HBD_ARP_MODE=reply: the built-in address announces with ARP requests only)"
+        );
+        fs::write(&conf, "HBD_ARP_COUNT=5\n").unwrap();
+        assert!(line(&check).contains(": built in ("));
+    } else {
+        eprintln!("not root: the env file is the agents' only when root owns it; not checked");
+    }
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o666)).unwrap();
+    let l = line(&check);
+    assert!(
+        l.contains(": script ") && l.contains("the agents refuse this file"),
+        "{l}"
+    );
+    fs::remove_file(&conf).unwrap();
+    // The TOML form: false keeps the script, a bad value names its line.
+    let toml = dir.join("hbd.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    fs::write(
+        &toml,
+        text.replace("[hbd]\n", "[hbd]\nbuiltin_ipaddr = false\n"),
+    )
+    .unwrap();
+    let tcheck = ["check", "-c", "ha.d/hbd.toml", "--portable"];
+    assert_eq!(
+        line(&tcheck),
+        "address IPaddr::192.0.2.10/24/eth0: script ha.d/resource.d/IPaddr (builtin_ipaddr = false)"
+    );
+    fs::write(
+        &toml,
+        text.replace("[hbd]\n", "[hbd]\nbuiltin_ipaddr = \"on\"\n"),
+    )
+    .unwrap();
+    let out = stdout(&run_in(tmp.path(), &tcheck));
+    assert!(
+        out.contains(": builtin_ipaddr: \"on\" is not accepted (expected true"),
         "{out}"
     );
 }

@@ -187,7 +187,11 @@ prop_compose! {
                 fence_required: hbd.4,
                 compact_serial: hbd.4,
                 // Independent of compact_serial without widening the tuple.
-                builtin_ipaddr: hbd.4 == hbd.1,
+                builtin_ipaddr: match (hbd.4, hbd.1) {
+                    (true, true) => BuiltinIpaddr::Always,
+                    (false, false) => BuiltinIpaddr::Never,
+                    _ => BuiltinIpaddr::Auto,
+                },
                 redundancy: if hbd.1 == hbd.4 { Redundancy::Adaptive } else { Redundancy::Off },
                 bind: hbd.5.map(|a| Ipv4Addr::from(a).into()),
                 // Loopback only: any other address is valid but warned about.

@@ -106,6 +106,36 @@ pub fn hook_lines(cfg: Option<&Config>, config_dir: &Path) -> Vec<String> {
     out
 }
 
+/// Who runs each IPv4 `IPaddr`/`IPaddr2` resource on this host, one line
+/// each: built in, or the script and why (`[hbd] builtin_ipaddr`).
+pub fn address_lines(cfg: Option<&Config>, config_dir: &Path) -> Vec<String> {
+    let Some(c) = cfg else {
+        return Vec::new();
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for r in c.groups.iter().flat_map(|g| &g.resources) {
+        let token = r.to_string();
+        if seen.contains(&token) {
+            continue;
+        }
+        let Some(choice) = facts::ipaddr_runner(c, config_dir, r) else {
+            continue;
+        };
+        let who = if choice.builtin {
+            "built in".to_string()
+        } else {
+            match &choice.script {
+                Some(p) => format!("script {}", p.display()),
+                None => format!("script {}, not found", r.name),
+            }
+        };
+        out.push(format!("address {token}: {who} ({})", choice.why));
+        seen.push(token);
+    }
+    out
+}
+
 /// What random loss on a link costs at this configuration's timing, when it
 /// is tight enough for that to matter (5 % loss on a single link would make
 /// a false death likelier than once in 10 years): how often one comes with
@@ -171,6 +201,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     let (errors, warnings) = print_diagnostics(&loaded.diagnostics);
     for line in hook_lines(loaded.config.as_ref(), &loaded.config_dir) {
+        println!("{line}");
+    }
+    for line in address_lines(loaded.config.as_ref(), &loaded.config_dir) {
         println!("{line}");
     }
     for line in loss_lines(loaded.config.as_ref()) {

@@ -282,7 +282,13 @@ mod tests {
         let ak = t.path().join("authkeys");
         std::fs::write(&ak, "auth 1\n1 sha1 k\n").unwrap();
         std::fs::set_permissions(&ak, std::fs::Permissions::from_mode(0o600)).unwrap();
-        std::fs::write(t.path().join("haresources"), "alpha 192.0.2.10\n").unwrap();
+        // The address runs built in (no IPaddr script needed); the service
+        // script is a fact of this host.
+        std::fs::write(
+            t.path().join("haresources"),
+            "alpha 192.0.2.10 hbdnosuchscript\n",
+        )
+        .unwrap();
         let opts = |purpose| LoadOptions {
             node: Some("alpha".into()),
             purpose,

@@ -5,6 +5,7 @@ pub mod authkeys;
 pub mod facts;
 pub mod hacf;
 pub mod haresources;
+pub mod ipaddr_runner;
 pub mod load;
 pub mod media6;
 pub mod model;

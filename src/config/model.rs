@@ -341,6 +341,31 @@ impl Redundancy {
     }
 }
 
+/// `[hbd] builtin_ipaddr`: who runs an `IPaddr`/`IPaddr2` (IPv4) resource.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuiltinIpaddr {
+    /// hbd itself wherever it does exactly what hbd's agent script would do
+    /// for those arguments on this host, the script otherwise
+    /// (`config::ipaddr_runner`).
+    #[default]
+    Auto,
+    /// hbd itself, always (`true`).
+    Always,
+    /// The script, always (`false`): heartbeat's way.
+    Never,
+}
+
+impl BuiltinIpaddr {
+    /// As hbd.toml writes it: `true`, `false` or `"auto"`.
+    pub fn toml(self) -> &'static str {
+        match self {
+            BuiltinIpaddr::Auto => "\"auto\"",
+            BuiltinIpaddr::Always => "true",
+            BuiltinIpaddr::Never => "false",
+        }
+    }
+}
+
 /// Settings heartbeat does not have; TOML only (defaults when loaded from ha.cf).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HbdOptions {
@@ -358,9 +383,9 @@ pub struct HbdOptions {
     pub compact_serial: bool,
     /// Loss-adaptive redundancy toward an hbd peer.
     pub redundancy: Redundancy,
-    /// Run IPaddr/IPaddr2 resources in-process (netlink + gratuitous ARP)
-    /// instead of their scripts.
-    pub builtin_ipaddr: bool,
+    /// Whether IPaddr/IPaddr2 resources run in-process (netlink + gratuitous
+    /// ARP) or by their scripts.
+    pub builtin_ipaddr: BuiltinIpaddr,
     /// Local address ucast/bcast links receive on instead of INADDR_ANY, so two
     /// nodes can share one host (e.g. 127.0.0.1 and 127.0.0.2). None = heartbeat's way.
     pub bind: Option<std::net::IpAddr>,
@@ -583,7 +608,7 @@ impl Default for HbdOptions {
             fence_required: true,
             compact_serial: false,
             redundancy: Redundancy::Adaptive,
-            builtin_ipaddr: false,
+            builtin_ipaddr: BuiltinIpaddr::Auto,
             bind: None,
             metrics: None,
             notify: None,

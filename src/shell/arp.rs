@@ -9,9 +9,13 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// The gratuitous ARP request for `ip` from `mac`: broadcast, sender and target
-/// protocol address both `ip` (what `arping -U` sends).
+/// protocol address both `ip`, target hardware address the broadcast MAC: byte
+/// for byte what iputils `arping -U` (hbd's agents) sends, which
+/// tests/builtin_ipaddr.rs compares on the wire.
 pub fn garp_frame(mac: [u8; 6], ip: Ipv4Addr) -> [u8; 42] {
-    request_frame(mac, ip, ip)
+    let mut f = request_frame(mac, ip, ip);
+    f[32..38].copy_from_slice(&[0xff; 6]);
+    f
 }
 
 /// An ARP request from `mac`/`from` for `to`, to the broadcast MAC: the probe
@@ -28,7 +32,7 @@ pub fn request_frame(mac: [u8; 6], from: Ipv4Addr, to: Ipv4Addr) -> [u8; 42] {
     f[20..22].copy_from_slice(&1u16.to_be_bytes()); // request
     f[22..28].copy_from_slice(&mac);
     f[28..32].copy_from_slice(&from.octets());
-    // Target hardware address stays zero, as arping -U leaves it.
+    // Target hardware address stays zero, as the kernel's own requests have it.
     f[38..42].copy_from_slice(&to.octets());
     f
 }
@@ -178,7 +182,11 @@ mod tests {
         assert_eq!(&f[20..22], &[0, 1], "request");
         assert_eq!(&f[22..28], &[2, 0, 0, 0, 0, 1]);
         assert_eq!(&f[28..32], &f[38..42], "sender ip = target ip");
-        assert_eq!(&f[32..38], &[0; 6]);
+        assert_eq!(
+            &f[32..38],
+            &[0xff; 6],
+            "target MAC: broadcast, as arping -U"
+        );
     }
 
     #[test]

@@ -70,10 +70,31 @@ pub fn handles(r: &Resource) -> bool {
     agents::is_ipv6_address(r)
 }
 
-/// Whether hbd runs `r` in-process: `IPaddr`/`IPaddr2` with
-/// `builtin_ipaddr` (ipaddr.rs), an IPv6 address always (here).
-pub fn builtin(cfg: &crate::config::Config, r: &Resource) -> bool {
-    (cfg.hbd.builtin_ipaddr && ipaddr::handles(&r.name)) || handles(r)
+/// Whether hbd runs `r` in-process: an IPv4 `IPaddr`/`IPaddr2` where
+/// `builtin_ipaddr` says so on this host (`config::ipaddr_runner`: the
+/// choice, with why, is logged at `level` when it is the script), an IPv6
+/// address always (here).
+pub fn builtin(
+    cfg: &crate::config::Config,
+    config_dir: &std::path::Path,
+    r: &Resource,
+    level: log::Level,
+) -> bool {
+    match crate::config::facts::ipaddr_runner(cfg, config_dir, r) {
+        Some(c) => {
+            if !c.builtin {
+                let script = c.script.map(|p| format!(" {}", p.display()));
+                log::log!(
+                    level,
+                    "{r}: runs by its script{}: {}",
+                    script.unwrap_or_default(),
+                    c.why
+                );
+            }
+            c.builtin
+        }
+        None => handles(r),
+    }
 }
 
 /// Runs one step of a [`builtin`] address, announcing as `a` says

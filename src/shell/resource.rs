@@ -77,9 +77,9 @@ impl Resources {
         );
         let keepers = self.keepers.clone();
         tokio::spawn(async move {
-            let outcome = run_resource(&cfg, &dir, &env, &resource, step.action).await;
+            let (outcome, builtin) =
+                run_resource_by(&cfg, &dir, &env, &resource, step.action).await;
             if address && step.action == Action::Start && outcome == StepOutcome::Ok {
-                let builtin = cfg.hbd.builtin_ipaddr;
                 keepers.start(&cfg, step.group.0, step.resource, builtin, tx.clone());
             }
             let _ = tx
@@ -152,12 +152,12 @@ impl Resources {
             let (cfg, dir, env) = (cfg.clone(), self.config_dir.clone(), self.env(cfg));
             let (keepers, tx) = (self.keepers.clone(), self.events.clone());
             tokio::spawn(async move {
-                match run_resource(&cfg, &dir, &env, &resource, Action::Start).await {
-                    StepOutcome::Failed { reason, .. } => {
+                match run_resource_by(&cfg, &dir, &env, &resource, Action::Start).await {
+                    (StepOutcome::Failed { reason, .. }, _) => {
                         log::error!("{resource}: re-announce failed: {reason}")
                     }
                     // Clients that followed the peer are checked again.
-                    _ => keepers.start(&cfg, gi, ri, cfg.hbd.builtin_ipaddr, tx),
+                    (_, builtin) => keepers.start(&cfg, gi, ri, builtin, tx),
                 }
             });
         }
@@ -237,7 +237,7 @@ async fn execute(
     timeout: Duration,
     level: log::Level,
 ) -> Ran {
-    if ipaddr6::builtin(cfg, resource) {
+    if ipaddr6::builtin(cfg, config_dir, resource, level) {
         let (r, a) = (resource.clone(), cfg.hbd.announce.clone());
         return Ran::Builtin(
             tokio::task::spawn_blocking(move || ipaddr6::run_builtin(&r, action, &a, true))
@@ -300,6 +300,20 @@ pub async fn run_resource(
     resource: &crate::config::Resource,
     action: Action,
 ) -> StepOutcome {
+    run_resource_by(cfg, config_dir, env, resource, action)
+        .await
+        .0
+}
+
+/// [`run_resource`], and whether hbd ran it itself (an address's keeper
+/// then sends the rest of the start's burst).
+async fn run_resource_by(
+    cfg: &Config,
+    config_dir: &Path,
+    env: &[(String, String)],
+    resource: &crate::config::Resource,
+    action: Action,
+) -> (StepOutcome, bool) {
     let timeout = cfg.hbd.script_timeout;
     let (spec, r) = match execute(
         cfg,
@@ -312,14 +326,15 @@ pub async fn run_resource(
     )
     .await
     {
-        Ran::Builtin(o) => return o,
+        Ran::Builtin(o) => return (o, true),
         Ran::NotFound(reason) => {
             log::error!("{resource}: {reason}");
-            return StepOutcome::Failed {
+            let failed = StepOutcome::Failed {
                 code: Some(127),
                 reason,
                 output: String::new(),
             };
+            return (failed, false);
         }
         Ran::Script(spec, r) => (spec, r),
     };
@@ -343,7 +358,7 @@ pub async fn run_resource(
         ),
     }
     log_output(&spec, &r);
-    outcome
+    (outcome, false)
 }
 
 /// Runs one monitor check (`status` or `monitor`, killed after `timeout`).
@@ -358,7 +373,7 @@ pub async fn run_check(
 ) -> CheckOutcome {
     // The built-in address has one way to check; Monitor keeps it quiet.
     let builtin_action = Action::Monitor;
-    let ran = if ipaddr6::builtin(cfg, resource) {
+    let ran = if ipaddr6::builtin(cfg, config_dir, resource, log::Level::Debug) {
         execute(
             cfg,
             config_dir,

@@ -19,12 +19,14 @@
 //! `net.rs` and `scripts.rs`.
 
 mod files;
+mod ipaddr;
 mod net;
 mod scripts;
 
 pub use files::{
     fstype_known, is_executable_file, serial_device, watchdog_device, writable_dir, writable_file,
 };
+pub use ipaddr::{agents_conf, ip_agent, ipaddr_runner};
 #[cfg(feature = "shell")]
 pub use net::interface_ipv4;
 pub use net::{
@@ -404,10 +406,10 @@ fn resources(f: &mut Facts, config_dir: &Path) {
                 continue;
             }
             seen.push(token.clone());
-            // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs).
-            // IPv6 addresses always are (hbd has no IPv6 agent script).
-            let builtin = (f.cfg.hbd.builtin_ipaddr
-                && matches!(r.name.as_str(), "IPaddr" | "IPaddr2"))
+            // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs) where
+            // it says so (config::ipaddr_runner). IPv6 addresses always are
+            // (hbd has no IPv6 agent script).
+            let builtin = ipaddr_runner(f.cfg, config_dir, r).is_some_and(|c| c.builtin)
                 || agents::is_ipv6_address(r);
             if !builtin {
                 let present = || dirs.iter().map(|d| d.join(&r.name)).find(|p| p.is_file());

@@ -174,7 +174,7 @@ struct HbdT {
     fence_required: Option<Spanned<bool>>,
     compact_serial: Option<Spanned<bool>>,
     redundancy: Option<Spanned<String>>,
-    builtin_ipaddr: Option<bool>,
+    builtin_ipaddr: Option<Spanned<toml::Value>>,
     bind: Option<Spanned<String>>,
     metrics: Option<Spanned<String>>,
     notify: Option<Spanned<String>>,

@@ -9,8 +9,8 @@ use super::{Ctx, File, MediumT, Source};
 use crate::config::hacf::{apply_timing_defaults, baud_refusal, BAUD_RATES, FACILITIES};
 use crate::config::media6;
 use crate::config::model::{
-    AutoFailback, Config, Diagnostic, HbdOptions, Location, Logging, Medium, MsgFmt, PingNode,
-    Redundancy, StonithHost, StopFailurePolicy,
+    AutoFailback, BuiltinIpaddr, Config, Diagnostic, HbdOptions, Location, Logging, Medium, MsgFmt,
+    PingNode, Redundancy, StonithHost, StopFailurePolicy,
 };
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -408,8 +408,21 @@ pub fn parse_str(text: &str, src: &Source) -> (Option<Config>, Vec<Diagnostic>) 
                 ),
             }
         }
-        if let Some(b) = h.builtin_ipaddr {
-            o.builtin_ipaddr = b;
+        if let Some(b) = &h.builtin_ipaddr {
+            match b.get_ref() {
+                toml::Value::Boolean(true) => o.builtin_ipaddr = BuiltinIpaddr::Always,
+                toml::Value::Boolean(false) => o.builtin_ipaddr = BuiltinIpaddr::Never,
+                toml::Value::String(s) if s == "auto" => o.builtin_ipaddr = BuiltinIpaddr::Auto,
+                other => cx.error(
+                    b.span(),
+                    "builtin_ipaddr",
+                    format!(
+                        "{other} is not accepted (expected true: always built in, false: always the IPaddr/IPaddr2 scripts, or \"auto\": built in where it does what the script would)"
+                    ),
+                ),
+            }
+            cfg.origins
+                .insert("hbd.builtin_ipaddr".into(), cx.loc(b.span()));
         }
         if let Some(b) = &h.bind {
             match b.get_ref().parse::<std::net::IpAddr>() {

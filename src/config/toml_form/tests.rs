@@ -498,3 +498,40 @@ fn announce_table_reads_checks_and_round_trips() {
         assert!(all.iter().any(|l| l.starts_with(want)), "{body}: {all:#?}");
     }
 }
+
+#[test]
+fn builtin_ipaddr_takes_true_false_or_auto_round_trips_and_names_a_bad_value() {
+    use crate::config::model::BuiltinIpaddr;
+    assert_eq!(
+        parse_str(MINIMAL, &src()).0.unwrap().hbd.builtin_ipaddr,
+        BuiltinIpaddr::Auto
+    );
+    for (v, want) in [
+        ("true", BuiltinIpaddr::Always),
+        ("false", BuiltinIpaddr::Never),
+        ("\"auto\"", BuiltinIpaddr::Auto),
+    ] {
+        let text = format!("{MINIMAL}\n[hbd]\nbuiltin_ipaddr = {v}\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(d.is_empty(), "{v}: {d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.hbd.builtin_ipaddr, want, "{v}");
+        let out = to_toml(&c, None);
+        assert!(out.contains(&format!("builtin_ipaddr = {v}\n")), "{out}");
+        let again = parse_str(&out, &src()).0.unwrap();
+        assert_eq!(again.hbd.builtin_ipaddr, want, "{v}");
+    }
+    for v in ["\"yes\"", "\"true\"", "1"] {
+        let text = format!("{MINIMAL}\n[hbd]\nbuiltin_ipaddr = {v}\n");
+        let (c, d) = parse_str(&text, &src());
+        assert!(c.is_none(), "{v}");
+        assert_eq!(
+            d[0].to_string(),
+            format!(
+                "hbd.toml:22: builtin_ipaddr: {v} is not accepted (expected true: always built in, \
+                 false: always the IPaddr/IPaddr2 scripts, or \"auto\": built in where it does \
+                 what the script would)"
+            )
+        );
+    }
+}

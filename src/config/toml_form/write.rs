@@ -235,7 +235,7 @@ pub fn to_toml(c: &Config, local_node: Option<&str>) -> String {
     if h.redundancy != Redundancy::default() {
         let _ = writeln!(o, "redundancy = {}", q(h.redundancy.word()));
     }
-    let _ = writeln!(o, "builtin_ipaddr = {}", h.builtin_ipaddr);
+    let _ = writeln!(o, "builtin_ipaddr = {}", h.builtin_ipaddr.toml());
     if let Some(b) = &h.bind {
         let _ = writeln!(o, "bind = {}", q(&b.to_string()));
     }
