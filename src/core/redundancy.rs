@@ -474,8 +474,7 @@ impl Machine {
         let Some(LinkId(i)) = self.red.arrived.take() else {
             return;
         };
-        if !self.sends_redundantly() || self.liveness.peer_dead || self.red.last_status.is_none()
-        {
+        if !self.sends_redundantly() || self.liveness.peer_dead || self.red.last_status.is_none() {
             return;
         }
         let Some(tx) = self.red.tx.get_mut(i).filter(|t| t.udp) else {

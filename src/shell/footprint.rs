@@ -243,7 +243,10 @@ Anonymous:             0 kB
         let mut t = Trimmer::new(t0);
         assert!(!t.due(t0 + Duration::from_secs(4)));
         assert!(t.due(t0 + QUIET));
-        assert!(!t.due(t0 + Duration::from_secs(30)), "nothing happened since");
+        assert!(
+            !t.due(t0 + Duration::from_secs(30)),
+            "nothing happened since"
+        );
         t.active(t0 + Duration::from_secs(31));
         assert!(!t.due(t0 + Duration::from_secs(40)), "within the interval");
         assert!(t.due(t0 + QUIET + MIN_INTERVAL));
