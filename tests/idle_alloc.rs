@@ -137,12 +137,17 @@ struct Pair {
     /// Events the cores reported (none are expected once settled).
     events: Vec<hbd::core::Event>,
     sent: u64,
+    /// The distinct moments at which something was sent (each a wake-up
+    /// of the node that sent, in a real pair).
+    send_moments: u64,
+    last_send: Option<Instant>,
 }
 
 impl Pair {
-    fn new(path: Path) -> Pair {
+    /// Node b starts `b_ms` after node a.
+    fn new(path: Path, b_ms: u64) -> Pair {
         let a = Node::new(params(idle_config(), LOCAL, 0x10, [0xaa; 16], 7), t(0));
-        let b = Node::new(params(idle_config(), PEER, 0x20, [0xbb; 16], 8), t(0));
+        let b = Node::new(params(idle_config(), PEER, 0x20, [0xbb; 16], 8), t(b_ms));
         let mut p = Pair {
             nodes: [a, b],
             names: [LOCAL, PEER],
@@ -152,6 +157,8 @@ impl Pair {
             sealers: [wire::Sealer::new(), wire::Sealer::new()],
             events: Vec::new(),
             sent: 0,
+            send_moments: 0,
+            last_send: None,
         };
         p.exchange();
         p
@@ -167,6 +174,10 @@ impl Pair {
                     match out {
                         Output::Send { msg, .. } => {
                             self.sent += 1;
+                            if self.last_send != Some(self.now) {
+                                self.last_send = Some(self.now);
+                                self.send_moments += 1;
+                            }
                             let input = match self.path {
                                 Path::Core => Some(Input::Message {
                                     link: LinkId(0),
@@ -228,9 +239,15 @@ const SETTLED_MS: u64 = 15_000;
 const MEASURED_MS: u64 = 1000 * KEEPALIVE;
 
 fn steady_state(path: Path) {
-    let mut p = Pair::new(path);
+    steady_state_from(path, 0);
+}
+
+/// The pair with node b started `b_ms` after node a, settled; returns the
+/// distinct moments at which something was sent per period.
+fn steady_state_from(path: Path, b_ms: u64) -> f64 {
+    let mut p = Pair::new(path, b_ms);
     p.run_until(SETTLED_MS);
-    let (events, sent) = (p.events.len(), p.sent);
+    let (events, sent, moments) = (p.events.len(), p.sent, p.send_moments);
     let (_, n) = allocations(|| p.run_until(SETTLED_MS + MEASURED_MS));
     let periods = MEASURED_MS / KEEPALIVE;
     let sent = p.sent - sent;
@@ -256,6 +273,21 @@ fn steady_state(path: Path) {
         "{n} heap allocations in {periods} heartbeat periods ({:.1} per period, {sent} messages); \
          HBD_ALLOC_TRACE=1 shows where",
         n as f64 / periods as f64
+    );
+    (p.send_moments - moments) as f64 / periods as f64
+}
+
+/// Started out of phase (b 7 ms after a, keepalive 20 ms, a status and its
+/// copy every 10 ms each way), the pair locks (core::redundancy, riding the
+/// peer's wake-ups): b's datagrams go at the moments a's arrive, so sends
+/// happen at 2 moments per period instead of 4, and riding allocates nothing.
+#[test]
+fn a_pair_out_of_phase_locks_and_rides_without_allocating() {
+    trace_if_asked();
+    let moments = steady_state_from(Path::Wire(MsgFmt::Classic), 7);
+    assert!(
+        (moments - 2.0).abs() < 0.01,
+        "{moments} send moments per period"
     );
 }
 

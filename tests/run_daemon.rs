@@ -598,3 +598,81 @@ fn a_peer_failing_authentication_is_an_error_in_status() {
     );
     stop(r);
 }
+
+/// The resident KiB of the `hbd` binary's droppable mappings in `pid`.
+fn binary_rss_kib(pid: u32) -> Option<u64> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).ok()?;
+    let regions = hbd::shell::footprint::droppable(&smaps);
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_hbd")).ok()?;
+    let exe = exe.to_str()?;
+    let (mut kib, mut counted) = (0, false);
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, _)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            let start = usize::from_str_radix(a, 16).unwrap_or(0);
+            counted = line.ends_with(exe) && regions.iter().any(|r| r.start == start);
+        } else if counted && first == "Rss:" {
+            kib += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+        }
+    }
+    Some(kib)
+}
+
+/// Once the node has done nothing but heartbeats for 5 s, the daemon drops
+/// the code start-up mapped (shell::footprint): most of its binary's
+/// resident pages go, and it runs on.
+#[test]
+fn a_quiet_daemon_drops_the_code_start_up_mapped() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    std::fs::write(
+        d.path().join("ha.cf"),
+        format!("node alpha beta\nudpport {port}\nkeepalive 100ms\ndeadtime 1\ninitdead 1\nucast lo 127.0.0.2\n"),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("haresources"), "").unwrap();
+    std::fs::write(d.path().join("authkeys"), "auth 1\n1 sha1 x\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        d.path().join("authkeys"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let mut child = hbd()
+        .args(["run", "--no-realtime", "--bind", "127.0.0.1", "-c"])
+        .arg(d.path())
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .arg("--run-dir")
+        .arg(d.path().join("run"))
+        .args(["--node", "alpha"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let t0 = Instant::now();
+    let (mut most, mut now) = (0, 0);
+    // The peer is declared dead after initdead (1 s), then nothing happens:
+    // quiet from about 1 s, trimmed from about 6 s.
+    while t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(250));
+        let Some(kib) = binary_rss_kib(pid) else {
+            break;
+        };
+        now = kib;
+        most = most.max(kib);
+        if most > 0 && now * 2 < most {
+            break;
+        }
+    }
+    let alive = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(alive, "the daemon exited");
+    assert!(
+        most > 0 && now * 2 < most,
+        "the binary's droppable pages: {most} KiB resident at most, {now} KiB after {:?}",
+        t0.elapsed()
+    );
+}

@@ -5168,6 +5168,66 @@ fn hbd_peer_gets_each_status_twice_on_udp_and_once_plain_on_serial() {
     assert_eq!(n.node.status().links[1].copies, 1);
 }
 
+/// Riding the peer's wake-ups (issue 18, core::redundancy): a fresh numbered
+/// datagram of the peer on the UDP link takes our next datagram there with
+/// it when that is due within half the spacing (500 ms here: 250 ms), and
+/// the one after it is planned a sixteenth (31 ms) later than the spacing.
+/// Further away, or with redundancy off, nothing moves.
+#[test]
+fn the_next_datagram_rides_the_peers_arrival_when_due_within_the_window() {
+    let mut n = Single::new(config(AutoFailback::On));
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(600);
+    // 300 ms before our copy: too early, nothing goes.
+    let m = peer_link_status(&mut n.peer, 1, None);
+    let o = n.recv(300, m);
+    n.due(600);
+    assert!(statuses(&o).is_empty(), "{o:?}");
+    // 40 ms before it: the copy goes now, the status stays at 1100 (the
+    // peer's copy rides no status that is due 540 ms later).
+    let m = peer_link_status(&mut n.peer, 2, None);
+    let o = n.recv(560, m);
+    n.due(1100);
+    let st = statuses(&o);
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!((st[0].0, st[0].2.as_deref()), (Some(0), Some("2")));
+    // 50 ms before the status: it goes now on both links, its copy is
+    // planned at 1050 + 500 + 31 and the next status at 1050 + 1000 + 31.
+    let m = peer_link_status(&mut n.peer, 3, None);
+    let o = n.recv(1050, m);
+    n.due(1581);
+    let st = statuses(&o);
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert_eq!(st[0].2.as_deref(), Some("3"));
+    assert_eq!(st[1].0, Some(1), "the serial link too");
+    // A datagram that is not fresh (the same number again) moves nothing.
+    let m = peer_link_status(&mut n.peer, 3, None);
+    let o = n.recv(1560, m);
+    n.due(1581);
+    assert!(statuses(&o).is_empty(), "{o:?}");
+    let o = n.at(1581, Input::Timer);
+    n.due(2081);
+    assert_eq!(statuses(&o)[0].2.as_deref(), Some("4"));
+    let o = n.at(2081, Input::Timer);
+    n.due(2581);
+    assert_eq!(statuses(&o).len(), 2, "back on the timer: {o:?}");
+
+    // Redundancy off: our statuses keep their schedule.
+    let mut cfg = config(AutoFailback::On);
+    cfg.hbd.redundancy = hbd::config::Redundancy::Off;
+    let mut n = Single::new(cfg);
+    n.drain();
+    n.peer = Peer::hbd();
+    n.peer_status(100);
+    n.due(1100);
+    let m = peer_link_status(&mut n.peer, 1, None);
+    let o = n.recv(1010, m);
+    n.due(1100);
+    assert!(statuses(&o).is_empty(), "{o:?}");
+}
+
 /// The peer says it missed 102 of our last 256 datagrams on the UDP link
 /// (40 %): at keepalive 1 s, deadtime 10 s that takes 4 copies, 250 ms apart,
 /// to keep a false death below 1e-6 a day (core::redundancy).
@@ -5211,12 +5271,14 @@ fn loss_is_counted_from_the_peers_link_numbers_and_reported_back() {
     n.peer = Peer::hbd();
     n.peer_status(100);
     n.due(600);
+    // 7 ms apart, all more than half a spacing before our copy at 600 (a
+    // fresh one closer would take it along: the ride test above).
     let mut at = 110;
     for k in (1..=39u64).filter(|k| k % 5 != 0) {
         let m = peer_link_status(&mut n.peer, k, None);
         n.recv(at, m);
         n.due(600);
-        at += 10;
+        at += 7;
     }
     // 32 of 39 arrived, 7 missing: just enough counted to say.
     assert_eq!(n.node.status().links[0].rx_loss, Some((7, 39)));

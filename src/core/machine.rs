@@ -210,6 +210,7 @@ impl Machine {
             Input::PingNode { index, up } => self.handle_ping_node(now, index, up),
             Input::Timer => {}
         }
+        self.ride_arrival(now);
         self.rearm();
         self.handle_timers(now);
         self.run_jobs(now);

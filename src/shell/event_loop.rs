@@ -10,7 +10,7 @@ use super::link::{Links, Reopened};
 use super::resource::Resources;
 use super::startup::RunOptions;
 use super::watchdog::{self, Watchdog};
-use super::{logging, metrics, notify, ping, reload, report, state};
+use super::{footprint, logging, metrics, notify, ping, reload, report, state};
 use crate::config::{Config, Medium};
 use crate::control::{Request, Response, StatusReport};
 use crate::core::{Command, GroupId, Input, LinkId, Node, NodeParams, Output};
@@ -105,6 +105,8 @@ pub(super) struct Daemon {
     /// notices show: set by anything but a heartbeat sent or received, so
     /// that the status snapshot is not rebuilt for every heartbeat.
     status_dirty: bool,
+    /// When to drop the start-up's code pages from the page tables.
+    trimmer: footprint::Trimmer,
 }
 
 impl Daemon {
@@ -152,6 +154,7 @@ impl Daemon {
             maintenance_recorded,
             reexec: false,
             status_dirty: true,
+            trimmer: footprint::Trimmer::new(clock.now()),
         }
     }
 
@@ -202,6 +205,7 @@ impl Daemon {
         self.drain();
         self.restore_persistent_standby();
         while self.exit.is_none() {
+            self.trim_when_quiet();
             if std::mem::take(&mut self.status_dirty)
                 && (self.notify.enabled() || self.hooks.watches_groups())
             {
@@ -272,6 +276,29 @@ impl Daemon {
             }
         }
         self.exit.take().unwrap_or(ExitCode::from(1))
+    }
+
+    /// Drops the pages only start-up and past steps used from our page
+    /// tables once the node has done nothing but heartbeats for a while
+    /// (`footprint`). `status_dirty` is set by everything else and only
+    /// taken after this.
+    fn trim_when_quiet(&mut self) {
+        let now = self.clock.now();
+        if self.status_dirty {
+            self.trimmer.active(now);
+        }
+        if self.shutting_down.is_some() || !self.trimmer.due(now) {
+            return;
+        }
+        match footprint::trim() {
+            Ok(t) => log::debug!(
+                "footprint: dropped {} KiB of mapped code and constants ({} mappings, {} kept)",
+                t.bytes / 1024,
+                t.regions,
+                t.failed
+            ),
+            Err(e) => log::debug!("footprint: cannot read /proc/self/smaps: {e}"),
+        }
     }
 
     /// Time a graceful shutdown may take: every resource stopped at its timeout, plus slack.

@@ -6,6 +6,7 @@ pub mod control;
 pub mod daemon;
 pub mod event_loop;
 pub mod fence;
+pub mod footprint;
 pub mod hooks;
 pub mod inbox;
 pub mod ipaddr;
