@@ -482,7 +482,7 @@ impl Machine {
         let Some(tx) = self.red.tx.get_mut(i).filter(|t| t.udp) else {
             return;
         };
-        let spacing = Duration::from_millis(self.cfg.keepalive.millis() / tx.k.max(1) as u64);
+        let spacing = tx.spacing;
         let soon = now + ride_window(spacing);
         let status_at = self.timers.get(Timer::Keepalive);
         match tx.next_copy {
