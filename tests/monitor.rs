@@ -446,6 +446,11 @@ fn a_killed_service_is_restarted_in_place() {
         "served again after {back:?}: more than interval × fall ({bound:?}) + the start ({started_in:?}) + {slack:?}"
     );
     assert!(killed.elapsed() >= back);
+    // The page answers as soon as hbweb listens, a moment before `start`
+    // returns and the core marks the group running again.
+    c.ns.wait_status(0, Duration::from_secs(5), "running again", |r| {
+        c.runs_here(r, 0)
+    });
     let r = c.ns.status(0).unwrap();
     let g = c.group(&r);
     assert_eq!(
