@@ -327,6 +327,7 @@ fn builtin_ipaddr_start_returns_after_the_first_garp_and_before_the_rest() {
         ipaddr::stop("10.250.0.102").unwrap();
         (outcome, took, at_return, later)
     });
+    eprintln!("built-in start step (3 announcements, keeper off): {took:?}");
     assert_eq!(outcome, hbd::core::StepOutcome::Ok);
     assert_eq!(
         at_return, 1,

@@ -17,7 +17,7 @@ use crate::core::announce::{Plan, Schedule, Verdict};
 use crate::time::{Duration, Instant};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc;
@@ -220,7 +220,7 @@ fn log_verdict(ip: IpAddr, iface: &str, group: &str, v: &Verdict) {
 }
 
 /// Every probe answer queued on `fd`, as its sender's address.
-fn drain(fd: &OwnedFd, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
+fn drain(fd: &arp::PacketSocket, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut buf = [0u8; 1600];
     // Bounded: a flood of ARP cannot keep the keeper here.
@@ -242,7 +242,7 @@ fn drain(fd: &OwnedFd, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
 
 /// Waits until `fd` has frames, then reads the answers among them; never
 /// returns without a socket.
-async fn answers(fd: Option<&AsyncFd<OwnedFd>>, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
+async fn answers(fd: Option<&AsyncFd<arp::PacketSocket>>, mac: [u8; 6], ip: IpAddr) -> Vec<IpAddr> {
     let Some(fd) = fd else {
         return std::future::pending().await;
     };
@@ -305,7 +305,7 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     let mut receiver = None;
     if !targets.is_empty() {
         // `AsyncFd::new` is deprecated for borrowed fds that could be closed
-        // under the reactor; this OwnedFd is moved in, so it cannot.
+        // under the reactor; this socket is moved in, so it cannot.
         #[allow(deprecated)]
         match arp::receiver(link.index, proto).and_then(AsyncFd::new) {
             Ok(fd) => receiver = Some(fd),
