@@ -1021,3 +1021,67 @@ fn check_says_which_runs_each_address_and_why() {
         "{out}"
     );
 }
+
+/// A prefix of `08` or `09` is octal to hbd's agent's shell, which dies on
+/// it, so `builtin_ipaddr = "auto"` sends it to that script: `hbd check`
+/// names the line and the fix instead of approving a start that fails. The
+/// built-in address (`true`) reads it as decimal, and another agent is its
+/// own judge: neither is refused.
+#[test]
+fn check_refuses_an_octal_prefix_that_hbds_agent_would_fail_on() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = stage(&repo().join("ha.d"), tmp.path());
+    // This host plays alpha, so that facts of this host are errors.
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    for f in ["ha.cf", "haresources", "hbd.toml"] {
+        let p = dir.join(f);
+        let text = fs::read_to_string(&p).unwrap();
+        fs::write(&p, text.replace("alpha", &host)).unwrap();
+    }
+    let haresources = dir.join("haresources");
+    let text = fs::read_to_string(&haresources).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("192.0.2.10/24/eth0"))
+        .unwrap()
+        + 1;
+    fs::write(
+        &haresources,
+        text.replace("192.0.2.10/24/eth0", "192.0.2.10/08/eth0"),
+    )
+    .unwrap();
+    let check = ["check", "-c", "ha.d"];
+    let refusal = "hbd's IPaddr agent runs it here";
+    // The stub agent is not hbd's: the octal prefix is its business.
+    let out = stdout(&run_in(tmp.path(), &check));
+    assert!(!out.contains(refusal), "{out}");
+    let ipaddr = dir.join("resource.d/IPaddr");
+    fs::remove_file(&ipaddr).unwrap();
+    symlink(repo().join("resource.d/IPaddr"), &ipaddr).unwrap();
+    let o = run_in(tmp.path(), &check);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "ha.d/haresources:{line}: haresources: IPaddr::192.0.2.10/08/eth0: {refusal} and fails on \
+             prefix \"08\": its shell reads a leading 0 as octal, and 8 and 9 are not octal digits \
+             (expected IPaddr::192.0.2.10/8/eth0)"
+        )),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let toml = dir.join("hbd.toml");
+    let t = fs::read_to_string(&toml).unwrap();
+    let t = t
+        .replace("[hbd]\n", "[hbd]\nbuiltin_ipaddr = true\n")
+        .replace("192.0.2.10/24/eth0", "192.0.2.10/08/eth0");
+    fs::write(&toml, t).unwrap();
+    let o = run_in(tmp.path(), &["check", "-c", "ha.d/hbd.toml"]);
+    let out = stdout(&o);
+    assert!(!out.contains(refusal), "{out}");
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("address IPaddr::192.0.2.10/08/eth0: built in"),
+        "{out}"
+    );
+}

@@ -102,6 +102,15 @@ fn shell_uint(v: &str, default: u32) -> Option<u32> {
     v.parse().ok()
 }
 
+/// The prefix of `ip/cidr…` when hbd's agent dies on it: its
+/// `$((HBD_CIDR + 0))` reads `08` and `09` as bad octal numbers (dash), while
+/// `01`-`07` mean what they say and the built-in address reads all of them
+/// as decimal.
+pub fn octal_prefix(arg: &str) -> Option<&str> {
+    let cidr = arg.split('/').nth(1)?;
+    (cidr.len() == 2 && cidr.starts_with('0') && cidr > "07").then_some(cidr)
+}
+
 /// Whether `r` is a resource this module decides for: `IPaddr`/`IPaddr2`
 /// with an IPv4 address (IPv6 addresses are always built in: hbd has no
 /// script for them).
@@ -129,10 +138,7 @@ pub fn differences(
     match r.args.as_slice() {
         [arg] => match parse_ip(arg) {
             Ok(spec) => {
-                let cidr = arg.split('/').nth(1).unwrap_or("");
-                // hbd_ip_parse's `$((HBD_CIDR + 0))`: dash reads 08 and 09
-                // as bad octal and the agent dies; 01-07 mean the same.
-                if cidr.len() == 2 && cidr.starts_with('0') && cidr > "07" {
+                if let Some(cidr) = octal_prefix(arg) {
                     out.push(format!(
                         "prefix {cidr:?}: the agent's shell reads it as an octal number and fails"
                     ));

@@ -39,6 +39,7 @@ pub use scripts::{
 
 use super::agents::{self, AgentSpec, Ip6Spec};
 use super::hacf::nearest;
+use super::ipaddr_runner::{octal_prefix, Agent};
 use super::model::{Config, Diagnostic, Location, Medium, Severity};
 use super::rcd::{RcKind, RcScript};
 use scripts::{script_names, INIT_DIR};
@@ -409,8 +410,24 @@ fn resources(f: &mut Facts, config_dir: &Path) {
             // builtin_ipaddr runs these in-process (src/shell/ipaddr.rs) where
             // it says so (config::ipaddr_runner). IPv6 addresses always are
             // (hbd has no IPv6 agent script).
-            let builtin = ipaddr_runner(f.cfg, config_dir, r).is_some_and(|c| c.builtin)
-                || agents::is_ipv6_address(r);
+            let runner = ipaddr_runner(f.cfg, config_dir, r);
+            let builtin = runner.as_ref().is_some_and(|c| c.builtin) || agents::is_ipv6_address(r);
+            if let (Some(c), [arg]) = (&runner, r.args.as_slice()) {
+                let hbds = || matches!(ip_agent(config_dir, f.cfg, &r.name), Agent::Hbd(_));
+                if let Some(cidr) = octal_prefix(arg).filter(|_| !c.builtin && hbds()) {
+                    let (ip, rest) = arg.split_once('/').unwrap_or((arg, ""));
+                    let fixed = rest.replacen(cidr, &cidr[1..], 1);
+                    f.push(
+                        loc.clone(),
+                        directive,
+                        format!(
+                            "{token}: hbd's {} agent runs it here and fails on prefix {cidr:?}: its shell reads a leading 0 as octal, and 8 and 9 are not octal digits (expected {}::{ip}/{fixed})",
+                            r.name, r.name
+                        ),
+                    );
+                    continue;
+                }
+            }
             if !builtin {
                 let present = || dirs.iter().map(|d| d.join(&r.name)).find(|p| p.is_file());
                 match resolve_script(config_dir, &f.cfg.hbd, &r.name) {
