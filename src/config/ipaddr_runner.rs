@@ -108,7 +108,7 @@ fn shell_uint(v: &str, default: u32) -> Option<u32> {
 /// as decimal.
 pub fn octal_prefix(arg: &str) -> Option<&str> {
     let cidr = arg.split('/').nth(1)?;
-    (cidr.len() == 2 && cidr.starts_with('0') && cidr > "07").then_some(cidr)
+    matches!(cidr.as_bytes(), [b'0', b'8' | b'9']).then_some(cidr)
 }
 
 /// Whether `r` is a resource this module decides for: `IPaddr`/`IPaddr2`
@@ -319,6 +319,7 @@ mod tests {
         for (arg, why) in [
             ("192.0.2.10/08/eth0", "octal"),
             ("192.0.2.10/09", "octal"),
+            ("192.0.2.10/0a", "refuses the argument"),
             ("192.0.2.10/24/eth0@x", "'@'"),
             ("192.0.2.10/24/eth0@x:web", "'@'"),
             ("192.0.2.10/33", "refuses the argument"),
@@ -327,6 +328,17 @@ mod tests {
             let c = auto(&r("IPaddr2", &[arg]), &hbd(), &none);
             assert!(!c.builtin, "{arg}");
             assert!(c.why.contains(why), "{arg}: {}", c.why);
+        }
+        for (arg, octal) in [
+            ("192.0.2.10/08/eth0", Some("08")),
+            ("192.0.2.10/09", Some("09")),
+            ("192.0.2.10/07", None),
+            ("192.0.2.10/0a", None),
+            ("192.0.2.10/0:", None),
+            ("192.0.2.10/8", None),
+            ("192.0.2.10", None),
+        ] {
+            assert_eq!(octal_prefix(arg), octal, "{arg}");
         }
         let c = auto(&r("IPaddr", &["192.0.2.10", "lvs_support"]), &hbd(), &none);
         assert!(!c.builtin && c.why.contains("2 arguments"), "{}", c.why);

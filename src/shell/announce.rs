@@ -304,8 +304,9 @@ async fn keep(job: Job, tx: mpsc::Sender<LoopEvent>) {
     };
     let mut receiver = None;
     if !targets.is_empty() {
-        // `AsyncFd::new` is deprecated for borrowed fds that could be closed
-        // under the reactor; this socket is moved in, so it cannot.
+        // `AsyncFd::new` is deprecated as unsound for an fd that could be
+        // closed while registered; this socket is moved in and stays open
+        // until the AsyncFd is dropped (and deregistered).
         #[allow(deprecated)]
         match arp::receiver(link.index, proto).and_then(AsyncFd::new) {
             Ok(fd) => receiver = Some(fd),

@@ -76,7 +76,18 @@ fn closer() -> Option<&'static mpsc::Sender<OwnedFd>> {
         let (tx, rx) = mpsc::channel::<OwnedFd>();
         std::thread::Builder::new()
             .name("hbd-close".into())
+            // It only waits in close(2): a small stack stays small even where
+            // `realtime` locks memory without MCL_ONFAULT.
+            .stack_size(64 << 10)
             .spawn(move || {
+                // A socket keeps its own namespace for its release, so the
+                // closer needs none; but started from a thread that entered a
+                // network namespace (the tests do), it would keep that
+                // namespace and its interfaces alive after `ip netns del`.
+                // Back to the process's own, where allowed.
+                if let Ok(ns) = std::fs::File::open("/proc/self/ns/net") {
+                    let _ = nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET);
+                }
                 for fd in rx {
                     drop(fd);
                     CLOSED_ELSEWHERE.fetch_add(1, Ordering::Relaxed);
