@@ -153,13 +153,19 @@ fn section(
     soaked: Option<&Soaked>,
     t0: Instant,
 ) -> String {
+    // Another section's heading names it: two Moonshot sections read apart.
+    let (titled, flag) = if a.section == "moonshot" {
+        (String::new(), String::new())
+    } else {
+        (format!(" ({})", a.section), format!(" --section {:?}", a.section))
+    };
     let mut b = format!(
-        "## Moonshot: {setting} over ucast and serial at {} baud\n\n",
+        "## Moonshot{titled}: {setting} over ucast and serial at {} baud\n\n",
         a.baud
     );
     let _ = writeln!(
         b,
-        "Command: `cargo bench --bench failover -- moonshot --runs {} --secs {} --loss {} --cpu {}{}{}` (root), {:.0} minutes.\n",
+        "Command: `cargo bench --bench failover -- moonshot --runs {} --secs {} --loss {} --cpu {}{}{}{flag}` (root), {:.0} minutes.\n",
         a.runs,
         a.secs,
         a.loss,
