@@ -1064,6 +1064,15 @@ fn random_loss(percent: u32) -> Row {
             format!("overlap after the loss {} ms", m.dual_ms(healed)),
         );
     }
+    if !bad.is_empty() {
+        // The row is random: what the daemons did is the only way back to
+        // why (it found a lost release leaving a heal unannounced).
+        eprintln!(
+            "[loss{percent}] failed; nodea:\n{}\nnodeb:\n{}",
+            p.ns.log_tail(0, 80),
+            p.ns.log_tail(1, 80)
+        );
+    }
     row(
         &name,
         expected,

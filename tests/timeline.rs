@@ -1723,6 +1723,46 @@ fn healed_partition_re_announces_what_we_keep_even_if_the_peer_holds_nothing() {
     assert_eq!(reannounced(&o), [0]);
 }
 
+/// Under heavy loss the peer declares us dead, takes our group over and
+/// heals, twice; its release in between never reaches us. Each heal is a
+/// new episode: the group we keep is re-announced after both. Once it was
+/// remembered as the first conflict still open, and the client kept the
+/// peer's MAC (tests/faults.rs, 50 % loss row, 1 run in 3).
+#[test]
+fn every_heal_of_the_peer_re_announces_though_its_release_between_was_lost() {
+    let mut n = stable_pair(AutoFailback::On);
+    let mach_down = [("rsc_hold", "foreign"), ("info", "mach_down")];
+    let heal = [
+        ("rsc_hold", "all"),
+        ("rtype", "full"),
+        ("isstable", "1"),
+        ("info", "heal"),
+    ];
+    // The peer's takeover (`mach_down`, which the stable overlap check
+    // already answers) and its heal, as they arrive: group 0 re-announced.
+    n.live_until(10_000);
+    n.due(10240);
+    let mut o = n.peer_says(10_050, "resource", &mach_down);
+    n.due(10240);
+    o.extend(n.peer_says(10_060, "resource", &heal));
+    n.due(10240);
+    assert!(reannounced(&o).contains(&0), "{:?}", reannounced(&o));
+    n.finish_steps(o);
+    n.due(10240);
+    // Its `rsc_hold=local` after the release is lost; then it goes deaf again.
+    n.live_until(15_000);
+    n.due(15060);
+    let mut o = n.peer_says(15_050, "resource", &mach_down);
+    n.due(15060);
+    o.extend(n.peer_says(15_060, "resource", &heal));
+    n.due(16060);
+    assert!(
+        reannounced(&o).contains(&0),
+        "the second takeover and heal are a new conflict: {:?}",
+        reannounced(&o)
+    );
+}
+
 /// The first `Run` step among `o`.
 fn first_step(o: &[Output]) -> hbd::core::Step {
     o.iter()

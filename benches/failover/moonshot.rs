@@ -157,7 +157,10 @@ fn section(
     let (titled, flag) = if a.section == "moonshot" {
         (String::new(), String::new())
     } else {
-        (format!(" ({})", a.section), format!(" --section {:?}", a.section))
+        (
+            format!(" ({})", a.section),
+            format!(" --section {:?}", a.section),
+        )
     };
     let mut b = format!(
         "## Moonshot{titled}: {setting} over ucast and serial at {} baud\n\n",

@@ -129,6 +129,9 @@ impl Machine {
     /// whoever sees both holdings releases its foreign copies.
     pub(super) fn announce_for_heal(&mut self, now: Instant, why: Heal) {
         self.neg.healing = Some(why);
+        // A heal is a new episode: the peer may have taken our groups and
+        // announced them since the last conflict we re-announced for.
+        self.neg.reannounced.clear();
         let (l, f) = self.jobs.held_or_queued();
         let stable = self.is_stable();
         self.send_resource(
@@ -391,6 +394,13 @@ impl Machine {
             return;
         }
         self.neg.peer_resource_seq = seq;
+        if heal {
+            // The peer had declared us dead and heard us again: whatever it
+            // took over since is a new conflict, even if its release of the
+            // last one never reached us (lost under heavy loss; the client
+            // then kept its MAC: the fault matrix's 50 % loss row).
+            self.neg.reannounced.clear();
+        }
         let Some(h) = r.hold else {
             return;
         };
