@@ -95,9 +95,21 @@ impl Machine {
     /// Records what the peer holds. A peer that no longer claims any of our
     /// home groups ends the conflicts we re-announced for.
     pub(super) fn set_peer_hold(&mut self, h: HoldSet) {
+        let was = self.neg.peer_hold;
         self.neg.peer_hold = h;
         if !h.has(false) {
-            self.neg.reannounced.clear();
+            // The peer let go of our groups: its own announcements of their
+            // addresses (a takeover's burst can still be on the wire when
+            // the conflict is seen) are over, so ours go once more, last.
+            // Found by the fault matrix's 50 % loss row: the keeper's
+            // re-announcement came before the peer's burst ended and the
+            // client kept the peer's MAC.
+            for g in std::mem::take(&mut self.neg.reannounced) {
+                let grp = &self.jobs.groups[g.0];
+                if was.has(false) && grp.local && grp.state == GState::Running {
+                    self.out.push_back(Output::Reannounce { group: g });
+                }
+            }
         }
     }
 
