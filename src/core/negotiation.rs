@@ -93,7 +93,8 @@ impl Machine {
     }
 
     /// Records what the peer holds. A peer that no longer claims any of our
-    /// home groups ends the conflicts we re-announced for.
+    /// home groups ends the conflicts we re-announced for, and those groups
+    /// are announced once more.
     pub(super) fn set_peer_hold(&mut self, h: HoldSet) {
         let was = self.neg.peer_hold;
         self.neg.peer_hold = h;
