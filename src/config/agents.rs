@@ -255,7 +255,7 @@ fn plain_path(p: &str) -> bool {
 }
 
 /// Filesystem types that name a network source (`host:/path`, `//host/share`).
-fn is_network_fs(t: &str) -> bool {
+pub fn is_network_fs(t: &str) -> bool {
     matches!(
         t,
         "nfs" | "nfs4" | "cifs" | "smb3" | "smbfs" | "glusterfs" | "ceph" | "9p"

@@ -6,7 +6,11 @@
 
 use super::agents;
 use super::facts::group_directive;
-use super::model::{AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium, OnFail};
+use super::model::{
+    AuthMethod, AutoFailback, Config, Diagnostic, Location, Medium, OnFail, Resource,
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 fn origin(cfg: &Config, key: &str) -> Option<Location> {
     cfg.origins.get(key).cloned()
@@ -77,6 +81,7 @@ pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
             }
         }
     }
+    shared_resources(cfg, &mut d);
     let auth_loc = origin(cfg, "auth").or(file_loc);
     if cfg.auth.keys.is_empty() {
         d.push(Diagnostic::error(
@@ -142,6 +147,108 @@ pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
     }
     monitors(cfg, &mut d);
     d
+}
+
+/// What makes two resources one thing on a host: an address however it is
+/// spelt (`192.0.2.10`, `IPaddr::192.0.2.10/24/eth0` and `IPaddr2::192.0.2.10`
+/// are one address), a local filesystem's device, else the resource as
+/// written. A network filesystem is written-only: one export mounted on both
+/// nodes is normal.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Identity {
+    Address(IpAddr),
+    Device(String),
+    Written(String),
+}
+
+fn identity(r: &Resource, script_timeout: crate::time::Duration) -> Identity {
+    match agents::check(r, script_timeout) {
+        Ok(agents::AgentSpec::Ip(spec)) => return Identity::Address(IpAddr::V4(spec.ip)),
+        Ok(agents::AgentSpec::Ipv6(spec)) => return Identity::Address(IpAddr::V6(spec.ip)),
+        Ok(agents::AgentSpec::Filesystem { fstype }) => {
+            let device = r.args.first().map(String::as_str).unwrap_or_default();
+            let device = if let Some(l) = device.strip_prefix("-L") {
+                format!("LABEL={l}")
+            } else if let Some(u) = device.strip_prefix("-U") {
+                format!("UUID={u}")
+            } else {
+                device.to_string()
+            };
+            let local = ["/", "LABEL=", "UUID="]
+                .iter()
+                .any(|p| device.starts_with(p))
+                && !device.starts_with("//")
+                && !fstype.as_deref().is_some_and(agents::is_network_fs);
+            if local {
+                return Identity::Device(device);
+            }
+        }
+        _ => {}
+    }
+    Identity::Written(r.to_string())
+}
+
+/// One resource in two groups (or twice in one). heartbeat runs such a file,
+/// so most cases warn; an address or local device in groups of different
+/// homes is an error: while each node holds its own group it would be up on
+/// both at once, which hbd never does by its own doing.
+fn shared_resources(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    let mut first: HashMap<Identity, (usize, &Resource)> = HashMap::new();
+    for (gi, g) in cfg.groups.iter().enumerate() {
+        for r in &g.resources {
+            let id = identity(r, cfg.hbd.script_timeout);
+            let Some(&(fi, fr)) = first.get(&id) else {
+                first.insert(id, (gi, r));
+                continue;
+            };
+            let f = &cfg.groups[fi];
+            let what = match &id {
+                Identity::Address(ip) => format!("address {ip} is "),
+                Identity::Device(dev) => format!("device {dev} is "),
+                Identity::Written(_) => String::new(),
+            };
+            // The other group's key already names it when it is that key.
+            let spelt = if fr == r || (fi != gi && fr.to_string() == f.key()) {
+                String::new()
+            } else {
+                format!(", as {fr}")
+            };
+            let (at, directive) = (Some(g.location.clone()), group_directive(&g.location));
+            if fi == gi {
+                d.push(Diagnostic::warning(
+                    at,
+                    directive,
+                    format!("{r}: {what}listed twice in this group{spelt} (expected it once: its second start and stop do nothing useful)"),
+                ));
+                continue;
+            }
+            let there = format!(
+                "{what}also in {}'s group {} ({}{spelt})",
+                f.home,
+                f.key(),
+                f.location
+            );
+            match id {
+                Identity::Address(_) | Identity::Device(_) if f.home != g.home => {
+                    let harm = if matches!(id, Identity::Address(_)) {
+                        "it would be up on both nodes while each holds its own group"
+                    } else {
+                        "it would be mounted on both nodes while each holds its own group, which corrupts a local filesystem"
+                    };
+                    d.push(Diagnostic::error(
+                        at,
+                        directive,
+                        format!("{r}: {there}: {harm} (expected each in one group)"),
+                    ));
+                }
+                _ => d.push(Diagnostic::warning(
+                    at,
+                    directive,
+                    format!("{r}: {there}: when one node holds both groups, stopping either stops it for the other too (expected each resource in one group, or its own script name per group)"),
+                )),
+            }
+        }
+    }
 }
 
 /// Monitors that name no resource (a config built by hand), and `move` in
@@ -350,6 +457,105 @@ mod tests {
         assert!(msgs(&c, Some("alpha"))
             .iter()
             .any(|d| d.contains("names resource 3 of group 0, which does not exist")));
+    }
+
+    fn push_group(c: &mut Config, home: &str, line: usize, tokens: &[&str]) {
+        c.groups.push(ResourceGroup {
+            home: home.into(),
+            resources: tokens
+                .iter()
+                .map(|t| crate::config::haresources::resource(t).unwrap())
+                .collect(),
+            location: Location {
+                file: "haresources".into(),
+                line,
+            },
+        })
+    }
+
+    #[test]
+    fn one_resource_in_two_groups_warns_and_one_address_or_disk_on_both_homes_is_an_error() {
+        let mut c = base();
+        push_group(
+            &mut c,
+            "alpha",
+            1,
+            &["192.0.2.10", "Filesystem::-Ldata::/srv::ext4", "apache"],
+        );
+        push_group(
+            &mut c,
+            "alpha",
+            2,
+            &["192.0.2.11", "IPaddr2::192.0.2.11/24/eth0"],
+        );
+        push_group(&mut c, "alpha", 3, &["192.0.2.12", "IPaddr::192.0.2.10/24"]);
+        push_group(
+            &mut c,
+            "beta",
+            4,
+            &["IPaddr2::192.0.2.10/24/eth0", "apache"],
+        );
+        push_group(
+            &mut c,
+            "beta",
+            5,
+            &["192.0.2.13", "Filesystem::LABEL=data::/srv2"],
+        );
+        push_group(
+            &mut c,
+            "beta",
+            6,
+            &[
+                "192.0.2.14",
+                "Filesystem::nas:/x::/mnt::nfs",
+                "Filesystem::nas:/x::/mnt::nfs",
+            ],
+        );
+        push_group(
+            &mut c,
+            "alpha",
+            7,
+            &["192.0.2.15", "Filesystem::nas:/x::/mnt::nfs"],
+        );
+        push_group(
+            &mut c,
+            "beta",
+            8,
+            &["192.0.2.16", "Filesystem:://srv/share::/mnt/s::cifs"],
+        );
+        push_group(
+            &mut c,
+            "alpha",
+            9,
+            &["192.0.2.17", "Filesystem:://srv/share::/mnt/s::cifs"],
+        );
+        let m = msgs(&c, Some("alpha"));
+        let expected = [
+            "haresources:2: haresources: warning: IPaddr2::192.0.2.11/24/eth0: address 192.0.2.11 is listed twice in this group, as IPaddr::192.0.2.11 (expected it once: its second start and stop do nothing useful)",
+            "haresources:3: haresources: warning: IPaddr::192.0.2.10/24: address 192.0.2.10 is also in alpha's group IPaddr::192.0.2.10 (haresources:1): when one node holds both groups, stopping either stops it for the other too (expected each resource in one group, or its own script name per group)",
+            "haresources:4: haresources: IPaddr2::192.0.2.10/24/eth0: address 192.0.2.10 is also in alpha's group IPaddr::192.0.2.10 (haresources:1): it would be up on both nodes while each holds its own group (expected each in one group)",
+            "haresources:4: haresources: warning: apache: also in alpha's group IPaddr::192.0.2.10 (haresources:1): when one node holds both groups, stopping either stops it for the other too (expected each resource in one group, or its own script name per group)",
+            "haresources:5: haresources: Filesystem::LABEL=data::/srv2: device LABEL=data is also in alpha's group IPaddr::192.0.2.10 (haresources:1, as Filesystem::-Ldata::/srv::ext4): it would be mounted on both nodes while each holds its own group, which corrupts a local filesystem (expected each in one group)",
+            "haresources:6: haresources: warning: Filesystem::nas:/x::/mnt::nfs: listed twice in this group (expected it once: its second start and stop do nothing useful)",
+            "haresources:7: haresources: warning: Filesystem::nas:/x::/mnt::nfs: also in beta's group IPaddr::192.0.2.14 (haresources:6): when one node holds both groups, stopping either stops it for the other too (expected each resource in one group, or its own script name per group)",
+            "haresources:9: haresources: warning: Filesystem:://srv/share::/mnt/s::cifs: also in beta's group IPaddr::192.0.2.16 (haresources:8): when one node holds both groups, stopping either stops it for the other too (expected each resource in one group, or its own script name per group)",
+        ];
+        assert_eq!(m, expected, "{m:#?}");
+        // Each address, device and script once: nothing to say.
+        c.groups.clear();
+        push_group(
+            &mut c,
+            "alpha",
+            1,
+            &["192.0.2.10", "Filesystem::/dev/sdb1::/srv", "apache"],
+        );
+        push_group(
+            &mut c,
+            "beta",
+            2,
+            &["192.0.2.100", "Filesystem::/dev/sdb10::/srv2", "apache2"],
+        );
+        assert_eq!(msgs(&c, Some("alpha")), Vec::<String>::new());
     }
 
     #[test]
