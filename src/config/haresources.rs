@@ -163,6 +163,20 @@ pub fn parse_str(text: &str, file: &Path) -> (Vec<ResourceGroup>, Vec<Diagnostic
     (groups, diags)
 }
 
+/// A group of `tokens` (each as haresources writes it) at `haresources:line`,
+/// for tests that build a config by hand.
+#[cfg(test)]
+pub(crate) fn test_group(home: &str, line: usize, tokens: &[&str]) -> ResourceGroup {
+    ResourceGroup {
+        home: home.into(),
+        resources: tokens.iter().map(|t| resource(t).unwrap()).collect(),
+        location: Location {
+            file: "haresources".into(),
+            line,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,7 +154,7 @@ pub fn validate(cfg: &Config, local_node: Option<&str>) -> Vec<Diagnostic> {
 /// are one address), a local filesystem's device, else the resource as
 /// written. A network filesystem is written-only: one export mounted on both
 /// nodes is normal.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq, Hash)]
 enum Identity {
     Address(IpAddr),
     Device(String),
@@ -460,17 +460,8 @@ mod tests {
     }
 
     fn push_group(c: &mut Config, home: &str, line: usize, tokens: &[&str]) {
-        c.groups.push(ResourceGroup {
-            home: home.into(),
-            resources: tokens
-                .iter()
-                .map(|t| crate::config::haresources::resource(t).unwrap())
-                .collect(),
-            location: Location {
-                file: "haresources".into(),
-                line,
-            },
-        })
+        c.groups
+            .push(crate::config::haresources::test_group(home, line, tokens));
     }
 
     #[test]

@@ -13,17 +13,7 @@ fn script(dir: &Path, name: &str, mode: u32) -> PathBuf {
 }
 
 fn group(tokens: &[&str]) -> ResourceGroup {
-    ResourceGroup {
-        home: "alpha".into(),
-        resources: tokens
-            .iter()
-            .map(|t| crate::config::haresources::resource(t).unwrap())
-            .collect(),
-        location: Location {
-            file: "haresources".into(),
-            line: 1,
-        },
-    }
+    crate::config::haresources::test_group("alpha", 1, tokens)
 }
 
 fn messages(cfg: &Config, dir: &Path, mode: FactMode) -> Vec<String> {
